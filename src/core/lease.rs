@@ -1,0 +1,216 @@
+//! Lease records and expiry judged the client-go way: by how long *this* observer has seen the same
+//! record unchanged on its own monotonic clock. The holder's `renewTime` is never compared with
+//! anyone's wall clock: clocks differ between pods and regions.
+
+use std::time::Duration;
+
+use super::time::MonoTime;
+
+/// What the core needs of a coordination.k8s.io/v1 Lease, independent of any client library.
+#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct LeaseRecord {
+    /// Object name.
+    pub name: String,
+    /// `spec.holderIdentity`; `None` or empty means free (released).
+    pub holder: Option<String>,
+    /// `spec.leaseDurationSeconds` as the holder wrote it.
+    pub lease_duration_seconds: Option<i32>,
+    /// `spec.acquireTime` (informational wall time, RFC 3339).
+    pub acquire_time: Option<String>,
+    /// `spec.renewTime` (informational wall time, RFC 3339): never used to judge expiry.
+    pub renew_time: Option<String>,
+    /// `spec.leaseTransitions`.
+    pub lease_transitions: i32,
+    /// `metadata.resourceVersion`: changes on every write, the basis of optimistic concurrency.
+    pub resource_version: String,
+}
+
+impl LeaseRecord {
+    /// The holder, with the empty string read as "nobody".
+    pub fn holder(&self) -> Option<&str> {
+        self.holder.as_deref().filter(|h| !h.is_empty())
+    }
+
+    /// Whether `identity` holds this record.
+    pub fn is_held_by(&self, identity: &str) -> bool {
+        self.holder() == Some(identity)
+    }
+
+    /// The lease duration an observer must wait: the longer of what the holder wrote and our own
+    /// configuration (a holder may have been configured with a longer lease than ours).
+    pub fn effective_duration(&self, configured: Duration) -> Duration {
+        let written = self
+            .lease_duration_seconds
+            .and_then(|s| u64::try_from(s).ok())
+            .map(Duration::from_secs)
+            .unwrap_or(Duration::ZERO);
+        std::cmp::max(written, configured)
+    }
+}
+
+/// What one observer remembers of a lease: the record it last saw change, and when (its own clock).
+#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct LeaseObserver {
+    /// The last record seen, and the instant it was first seen in this version.
+    seen: Option<Seen>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+struct Seen {
+    holder: Option<String>,
+    resource_version: String,
+    record: LeaseRecord,
+    first_seen_at: MonoTime,
+}
+
+/// The observer's verdict on a lease at one instant.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub enum LeaseState {
+    /// No record has been seen (never read, or the object does not exist).
+    Absent,
+    /// Nobody holds it: released on purpose by its last holder.
+    Free,
+    /// Someone else holds it and we have seen the record change within the lease duration.
+    HeldByOther,
+    /// Someone else holds it but the record has not changed for at least the lease duration.
+    Expired,
+    /// We hold it (as far as the last record says).
+    HeldByMe,
+}
+
+impl LeaseObserver {
+    /// Records what a read returned at `now`; `None` means the object does not exist.
+    ///
+    /// The age restarts only when the record changes (another resourceVersion or holder), so a
+    /// holder that renews resets it and one that stopped renewing does not.
+    pub fn observe(&mut self, record: Option<&LeaseRecord>, now: MonoTime) {
+        match record {
+            None => self.seen = None,
+            Some(r) => {
+                let unchanged = self.seen.as_ref().is_some_and(|s| {
+                    s.resource_version == r.resource_version && s.holder.as_deref() == r.holder()
+                });
+                if unchanged {
+                    if let Some(s) = self.seen.as_mut() {
+                        s.record = r.clone();
+                    }
+                } else {
+                    self.seen = Some(Seen {
+                        holder: r.holder().map(str::to_owned),
+                        resource_version: r.resource_version.clone(),
+                        record: r.clone(),
+                        first_seen_at: now,
+                    });
+                }
+            }
+        }
+    }
+
+    /// Forgets everything: the next read starts a fresh observation (used after a restart).
+    pub fn reset(&mut self) {
+        self.seen = None;
+    }
+
+    /// The last record seen.
+    pub fn record(&self) -> Option<&LeaseRecord> {
+        self.seen.as_ref().map(|s| &s.record)
+    }
+
+    /// How long the current record has been seen unchanged.
+    pub fn unchanged_for(&self, now: MonoTime) -> Option<Duration> {
+        self.seen.as_ref().map(|s| now.since(s.first_seen_at))
+    }
+
+    /// The verdict at `now` for `identity`, with `configured` as our own lease duration.
+    pub fn state(&self, identity: &str, configured: Duration, now: MonoTime) -> LeaseState {
+        let Some(s) = &self.seen else {
+            return LeaseState::Absent;
+        };
+        match s.record.holder() {
+            None => LeaseState::Free,
+            Some(h) if h == identity => LeaseState::HeldByMe,
+            Some(_) => {
+                if now.since(s.first_seen_at) >= s.record.effective_duration(configured) {
+                    LeaseState::Expired
+                } else {
+                    LeaseState::HeldByOther
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn rec(holder: &str, rv: &str, renew: &str) -> LeaseRecord {
+        LeaseRecord {
+            name: "l".into(),
+            holder: Some(holder.into()),
+            lease_duration_seconds: Some(15),
+            renew_time: Some(renew.into()),
+            resource_version: rv.into(),
+            ..LeaseRecord::default()
+        }
+    }
+
+    const D: Duration = Duration::from_secs(15);
+
+    #[test]
+    fn expiry_counts_from_when_this_observer_first_saw_the_record() {
+        let mut o = LeaseObserver::default();
+        // The renewTime says 1970: a wall-clock comparison would call it expired at once.
+        let r = rec("pod-0", "7", "1970-01-01T00:00:00Z");
+        o.observe(Some(&r), MonoTime(1_000));
+        assert_eq!(o.state("pod-1", D, MonoTime(1_000)), LeaseState::HeldByOther);
+        o.observe(Some(&r), MonoTime(15_999));
+        assert_eq!(o.state("pod-1", D, MonoTime(15_999)), LeaseState::HeldByOther);
+        assert_eq!(o.state("pod-1", D, MonoTime(16_000)), LeaseState::Expired);
+    }
+
+    #[test]
+    fn a_renewal_just_before_expiry_restarts_the_count() {
+        let mut o = LeaseObserver::default();
+        o.observe(Some(&rec("pod-0", "7", "x")), MonoTime(0));
+        o.observe(Some(&rec("pod-0", "8", "x")), MonoTime(14_900));
+        assert_eq!(o.state("pod-1", D, MonoTime(16_000)), LeaseState::HeldByOther);
+        assert_eq!(o.state("pod-1", D, MonoTime(29_900)), LeaseState::Expired);
+    }
+
+    #[test]
+    fn renew_time_far_in_the_future_changes_nothing() {
+        // A holder whose wall clock runs an hour ahead writes renewTime +1h: irrelevant here.
+        let mut o = LeaseObserver::default();
+        o.observe(Some(&rec("pod-0", "7", "2999-01-01T00:00:00Z")), MonoTime(0));
+        assert_eq!(o.state("pod-1", D, MonoTime(15_000)), LeaseState::Expired);
+    }
+
+    #[test]
+    fn the_longer_of_written_and_configured_duration_applies() {
+        let mut o = LeaseObserver::default();
+        let mut r = rec("pod-0", "7", "x");
+        r.lease_duration_seconds = Some(30);
+        o.observe(Some(&r), MonoTime(0));
+        assert_eq!(o.state("pod-1", D, MonoTime(20_000)), LeaseState::HeldByOther);
+        r.lease_duration_seconds = Some(5);
+        let mut o = LeaseObserver::default();
+        o.observe(Some(&r), MonoTime(0));
+        assert_eq!(o.state("pod-1", D, MonoTime(10_000)), LeaseState::HeldByOther);
+    }
+
+    #[test]
+    fn free_absent_and_mine_are_told_apart() {
+        let mut o = LeaseObserver::default();
+        assert_eq!(o.state("me", D, MonoTime(0)), LeaseState::Absent);
+        let mut r = rec("", "1", "x");
+        o.observe(Some(&r), MonoTime(0));
+        assert_eq!(o.state("me", D, MonoTime(0)), LeaseState::Free);
+        r.holder = Some("me".into());
+        r.resource_version = "2".into();
+        o.observe(Some(&r), MonoTime(1));
+        assert_eq!(o.state("me", D, MonoTime(1)), LeaseState::HeldByMe);
+        o.observe(None, MonoTime(2));
+        assert_eq!(o.state("me", D, MonoTime(2)), LeaseState::Absent);
+    }
+}

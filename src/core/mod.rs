@@ -1,0 +1,20 @@
+//! The safety core: pure decisions, no I/O, no async, no clock reads.
+//!
+//! Everything here is a function from observations to a decision and a reason. The runtime
+//! (`crate::runtime`) observes the world through the ports, calls these functions, and carries out
+//! what they decide. A test (`tests/core_is_pure.rs`) fails if this module names tokio, kube, nix or
+//! std::fs.
+//!
+//! - `time`: monotonic instants of one observer.
+//! - `timing`: the timing budget the safety argument relies on, checked at start.
+//! - `lease`: lease records and observed-time expiry (the client-go rule).
+//! - `eligibility`: whether this pod's node may take part at all.
+//! - `reason`: machine-readable reasons with a human sentence.
+//! - `election`: the local election state machine and `decide`.
+
+pub mod election;
+pub mod eligibility;
+pub mod lease;
+pub mod reason;
+pub mod time;
+pub mod timing;

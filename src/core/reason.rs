@@ -1,0 +1,88 @@
+//! Why the core decided what it decided: a machine-readable reason and a sentence for people.
+//! Every decision carries one; logs, status, metrics and the journal all use the same values.
+
+use serde::{Deserialize, Serialize};
+
+/// The machine-readable reason of a decision (stable names: they appear in metrics and the journal).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Reason {
+    /// cardano-node is not running.
+    NodeNotRunning,
+    /// cardano-node runs but its socket does not accept connections yet (startup or replay).
+    SocketNotAccepting,
+    /// The real credentials failed validation.
+    CredentialsInvalid,
+    /// The sidecar is shutting down.
+    ShuttingDown,
+    /// cardano-node restarted (new pid or start time) while we held the lease.
+    NodeRestarted,
+    /// The lease could not be read or written: the API server did not answer.
+    ApiUnreachable,
+    /// Another pod holds the lease and renews it.
+    LeaseHeldByOther,
+    /// The lease is free, expired or absent and we try to take it.
+    LeaseAvailable,
+    /// Someone wrote the lease between our read and our write (409).
+    LeaseConflict,
+    /// We took a lease that did not exist: its last holder may still forge, so we wait a lease
+    /// duration before promoting.
+    LeaseNewWaiting,
+    /// We hold the lease and renewed it.
+    LeaseRenewed,
+    /// Our last successful renewal is older than the renew deadline: we fence ourselves.
+    RenewDeadlineExceeded,
+    /// The lease now names another holder.
+    LeaseLost,
+    /// Cluster policy (or the global lease) does not let this region forge.
+    PolicyDisallows,
+    /// We are promoting: real credentials written, SIGHUP sent, awaiting the node's confirmation.
+    Promoting,
+    /// The node confirmed it forges.
+    Forging,
+    /// The node did not confirm a promotion in time.
+    PromotionUnverified,
+    /// We are demoting: credentials removed, SIGHUP sent, awaiting the node's confirmation.
+    Demoting,
+    /// The node did not confirm a demotion in time; the demotion path is retried.
+    DemotionUnverified,
+    /// The demotion is verified and the lease is released for a successor.
+    Released,
+    /// Standing by: not holding the lease, node not forging.
+    Standby,
+}
+
+impl Reason {
+    /// The stable snake_case name of this reason.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Reason::NodeNotRunning => "node_not_running",
+            Reason::SocketNotAccepting => "socket_not_accepting",
+            Reason::CredentialsInvalid => "credentials_invalid",
+            Reason::ShuttingDown => "shutting_down",
+            Reason::NodeRestarted => "node_restarted",
+            Reason::ApiUnreachable => "api_unreachable",
+            Reason::LeaseHeldByOther => "lease_held_by_other",
+            Reason::LeaseAvailable => "lease_available",
+            Reason::LeaseConflict => "lease_conflict",
+            Reason::LeaseNewWaiting => "lease_new_waiting",
+            Reason::LeaseRenewed => "lease_renewed",
+            Reason::RenewDeadlineExceeded => "renew_deadline_exceeded",
+            Reason::LeaseLost => "lease_lost",
+            Reason::PolicyDisallows => "policy_disallows",
+            Reason::Promoting => "promoting",
+            Reason::Forging => "forging",
+            Reason::PromotionUnverified => "promotion_unverified",
+            Reason::Demoting => "demoting",
+            Reason::DemotionUnverified => "demotion_unverified",
+            Reason::Released => "released",
+            Reason::Standby => "standby",
+        }
+    }
+}
+
+impl std::fmt::Display for Reason {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}

@@ -1,0 +1,23 @@
+//! cardano-forge-manager: the sidecar that decides which Cardano block producer forges, and makes it
+//! so, safely. At most one node of a pool forges at any instant; a short gap is cheap, a double-forged
+//! slot is not. The safety argument is in `docs/safety.md`.
+//!
+//! # Layout
+//!
+//! Dependencies point down this list, never up:
+//!
+//! - [`core`]: pure decisions (timing budget, lease expiry, election, eligibility, reasons).
+//! - [`crd`]: the `cardano.io/v1` custom resource types.
+//! - [`ports`]: the four traits through which everything touches the world (`Clock`, `Kube`, `Fs`,
+//!   `Node`) and their error kinds.
+//! - [`config`]: environment variables and flags, validated all at once.
+//! - [`cli`]: the subcommands of the `forge-manager` binary.
+//! - [`testing`] (feature `testing`): in-memory fakes of the ports.
+
+pub mod cli;
+pub mod config;
+pub mod core;
+pub mod crd;
+pub mod ports;
+#[cfg(any(test, feature = "testing"))]
+pub mod testing;

@@ -1,0 +1,203 @@
+//! The four ports: the only ways the core and the runtime touch the world.
+//!
+//! Production binds them to tokio, the `kube` client, the file system and `/proc` (`crate::adapters`);
+//! the simulator binds them to a simulated world; `crate::testing` has in-memory fakes. Each port is
+//! small on purpose: what is not here cannot be faked wrongly.
+//!
+//! The traits use `async fn` without `Send` bounds: the sidecar runs its control loop on one
+//! current-thread runtime, and turmoil hosts are single-threaded too.
+#![allow(async_fn_in_trait)]
+
+use std::path::Path;
+use std::time::Duration;
+
+use crate::core::lease::LeaseRecord;
+use crate::core::time::MonoTime;
+use crate::crd::{CardanoForgeCluster, CardanoLeaderStatus};
+
+/// Time: a monotonic clock for every safety judgement, a wall clock for informational fields only.
+pub trait Clock {
+    /// Now on this pod's monotonic clock.
+    fn now_mono(&self) -> MonoTime;
+    /// Now on this pod's wall clock (may be skewed; never used to judge expiry).
+    fn now_wall(&self) -> jiff::Timestamp;
+    /// Sleeps for `d` of this clock's time.
+    async fn sleep(&self, d: Duration);
+}
+
+/// What kind of failure an API call met: the core treats each differently.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub enum KubeErrorKind {
+    /// 409: someone wrote the object since we read it (stale resourceVersion) or it already exists.
+    Conflict,
+    /// 404: the object (or its type) does not exist.
+    NotFound,
+    /// No answer in time, connection refused or reset: we do not know whether a write happened.
+    Unreachable,
+    /// The request or the response made no sense: 400/422, or a body that does not decode.
+    Invalid,
+    /// Anything else the server said no to: 401/403, 5xx.
+    Server,
+}
+
+/// A failed API call, classified for the core, with the detail kept for logs and status.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("{kind:?}: {message}")]
+pub struct KubeError {
+    /// The class the core decides on.
+    pub kind: KubeErrorKind,
+    /// What the server or the transport said.
+    pub message: String,
+}
+
+impl KubeError {
+    /// Builds an error of `kind`.
+    pub fn new(kind: KubeErrorKind, message: impl Into<String>) -> Self {
+        KubeError {
+            kind,
+            message: message.into(),
+        }
+    }
+}
+
+/// A lease as the sidecar wants it written: holder, duration, times (RFC 3339) and transitions.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LeaseWrite {
+    /// Object name.
+    pub name: String,
+    /// New holder; `None` releases the lease.
+    pub holder: Option<String>,
+    /// `spec.leaseDurationSeconds`.
+    pub lease_duration_seconds: i32,
+    /// `spec.acquireTime`.
+    pub acquire_time: Option<jiff::Timestamp>,
+    /// `spec.renewTime`.
+    pub renew_time: Option<jiff::Timestamp>,
+    /// `spec.leaseTransitions`.
+    pub lease_transitions: i32,
+    /// The version this write is based on: the server refuses it with 409 if the object changed.
+    /// Empty for a create.
+    pub resource_version: String,
+}
+
+/// A sample of the API server's own clock: the `Date` header of a response and when it arrived.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ServerClockSample {
+    /// The server's wall time (second resolution).
+    pub server_time: jiff::Timestamp,
+    /// When the response arrived, on our monotonic clock.
+    pub received_at: MonoTime,
+}
+
+/// The Kubernetes API, reduced to what the sidecar does with it. One instance talks to one API server
+/// and one namespace (the local one, or the coordination API for the global lease and policy).
+pub trait Kube {
+    /// Reads a lease; `NotFound` if it does not exist.
+    async fn get_lease(&self, name: &str) -> Result<LeaseRecord, KubeError>;
+    /// Creates a lease; `Conflict` if it exists already.
+    async fn create_lease(&self, lease: &LeaseWrite) -> Result<LeaseRecord, KubeError>;
+    /// Replaces a lease if its resourceVersion is still `lease.resource_version`, else `Conflict`.
+    async fn replace_lease(&self, lease: &LeaseWrite) -> Result<LeaseRecord, KubeError>;
+    /// Waits until the lease's resourceVersion differs from `resource_version` (or it is deleted),
+    /// at most `timeout`. Returns the new record, `None` when deleted, `Err` on timeout or failure.
+    async fn watch_lease(
+        &self,
+        name: &str,
+        resource_version: &str,
+        timeout: Duration,
+    ) -> Result<Option<LeaseRecord>, KubeError>;
+    /// Reads one CardanoForgeCluster.
+    async fn get_forge_cluster(&self, name: &str) -> Result<CardanoForgeCluster, KubeError>;
+    /// Lists the CardanoForgeClusters matching a label selector (empty: all in the namespace).
+    async fn list_forge_clusters(&self, label_selector: &str) -> Result<Vec<CardanoForgeCluster>, KubeError>;
+    /// Merge-patches the status subresource of a CardanoForgeCluster.
+    async fn patch_forge_cluster_status(&self, name: &str, status: &serde_json::Value) -> Result<(), KubeError>;
+    /// Merge-patches the status subresource of a CardanoLeader.
+    async fn patch_leader_status(&self, name: &str, status: &CardanoLeaderStatus) -> Result<(), KubeError>;
+    /// The most recent sample of this API server's clock, if any response carried a `Date` header.
+    fn server_clock(&self) -> Option<ServerClockSample>;
+}
+
+/// Why a file operation failed.
+#[derive(Debug, thiserror::Error)]
+pub enum FsError {
+    /// The file does not exist.
+    #[error("not found: {0}")]
+    NotFound(String),
+    /// Any other I/O failure (permission, disk full, ...).
+    #[error("{path}: {source}")]
+    Io {
+        /// The path involved.
+        path: String,
+        /// The underlying error.
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+/// Metadata of a file, for change detection and the VRF-mode check.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct FileMeta {
+    /// Size in bytes.
+    pub len: u64,
+    /// Unix permission bits.
+    pub mode: u32,
+}
+
+/// The credential directory shared with cardano-node, and the mounted secret sources.
+pub trait Fs {
+    /// Writes `bytes` to `path` atomically (temporary file in the same directory, fsync, rename,
+    /// fsync the directory) with permission bits `mode`: a reader sees the old file or the new one.
+    async fn write_atomic(&self, path: &Path, bytes: &[u8], mode: u32) -> Result<(), FsError>;
+    /// Removes `path`; `Ok(false)` if it did not exist.
+    async fn remove(&self, path: &Path) -> Result<bool, FsError>;
+    /// Reads a whole file (credential files are a few hundred bytes).
+    async fn read(&self, path: &Path) -> Result<Vec<u8>, FsError>;
+    /// Size and mode of a file; `NotFound` if absent.
+    async fn metadata(&self, path: &Path) -> Result<FileMeta, FsError>;
+}
+
+/// A running cardano-node process as found in the shared process namespace.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct NodeProcess {
+    /// Process id.
+    pub pid: u32,
+    /// Process start time in clock ticks since boot (`/proc/PID/stat` field 22): with the pid it
+    /// identifies one process even across pid reuse.
+    pub start_ticks: u64,
+}
+
+/// What the node's Prometheus endpoint said.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct NodeMetrics {
+    /// `forging_enabled`: credentials loaded (`None` if the series is absent).
+    pub forging_enabled: Option<bool>,
+    /// The per-slot leadership-check counter (`Forge_about_to_lead`, either naming scheme).
+    pub leader_checks: Option<u64>,
+}
+
+/// Why a node operation failed.
+#[derive(Debug, thiserror::Error)]
+pub enum NodeError {
+    /// The process is gone (exited, or its pid now belongs to another process).
+    #[error("cardano-node process not found")]
+    NotRunning,
+    /// The signal could not be delivered.
+    #[error("signal failed: {0}")]
+    Signal(String),
+    /// The metrics endpoint did not answer in time, or answered garbage.
+    #[error("metrics unavailable: {0}")]
+    Metrics(String),
+}
+
+/// The cardano-node next to us.
+pub trait Node {
+    /// Finds the cardano-node process; `None` if it is not running.
+    async fn find(&self) -> Option<NodeProcess>;
+    /// Whether the node's socket accepts a connection now (not merely whether the file exists).
+    async fn socket_accepts(&self) -> bool;
+    /// Sends SIGHUP to exactly this process (checked against pid reuse).
+    async fn sighup(&self, process: NodeProcess) -> Result<(), NodeError>;
+    /// Scrapes the node's forging metrics.
+    async fn metrics(&self) -> Result<NodeMetrics, NodeError>;
+}
