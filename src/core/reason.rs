@@ -11,8 +11,12 @@ pub enum Reason {
     NodeNotRunning,
     /// cardano-node runs but its socket does not accept connections yet (startup or replay).
     SocketNotAccepting,
+    /// The node's metrics endpoint did not answer usable forging metrics: no SIGHUP can be verified.
+    MetricsUnavailable,
     /// The real credentials failed validation.
     CredentialsInvalid,
+    /// The node is behind the chain tip (a configured tip check failed).
+    BehindTip,
     /// The sidecar is shutting down.
     ShuttingDown,
     /// cardano-node restarted (new pid or start time) while we held the lease.
@@ -48,17 +52,50 @@ pub enum Reason {
     DemotionUnverified,
     /// The demotion is verified and the lease is released for a successor.
     Released,
+    /// The demotion could not be verified after every retry: we keep the lease so that no other pod
+    /// forges while this node might, and ask for an operator.
+    DemotionStuck,
     /// Standing by: not holding the lease, node not forging.
     Standby,
 }
 
 impl Reason {
+    /// Every reason, for tests and documentation.
+    pub const ALL: [Reason; 24] = [
+        Reason::NodeNotRunning,
+        Reason::SocketNotAccepting,
+        Reason::MetricsUnavailable,
+        Reason::CredentialsInvalid,
+        Reason::BehindTip,
+        Reason::ShuttingDown,
+        Reason::NodeRestarted,
+        Reason::ApiUnreachable,
+        Reason::LeaseHeldByOther,
+        Reason::LeaseAvailable,
+        Reason::LeaseConflict,
+        Reason::LeaseNewWaiting,
+        Reason::LeaseRenewed,
+        Reason::RenewDeadlineExceeded,
+        Reason::LeaseLost,
+        Reason::PolicyDisallows,
+        Reason::Promoting,
+        Reason::Forging,
+        Reason::PromotionUnverified,
+        Reason::Demoting,
+        Reason::DemotionUnverified,
+        Reason::Released,
+        Reason::DemotionStuck,
+        Reason::Standby,
+    ];
+
     /// The stable snake_case name of this reason.
     pub fn as_str(self) -> &'static str {
         match self {
             Reason::NodeNotRunning => "node_not_running",
             Reason::SocketNotAccepting => "socket_not_accepting",
+            Reason::MetricsUnavailable => "metrics_unavailable",
             Reason::CredentialsInvalid => "credentials_invalid",
+            Reason::BehindTip => "behind_tip",
             Reason::ShuttingDown => "shutting_down",
             Reason::NodeRestarted => "node_restarted",
             Reason::ApiUnreachable => "api_unreachable",
@@ -76,6 +113,7 @@ impl Reason {
             Reason::Demoting => "demoting",
             Reason::DemotionUnverified => "demotion_unverified",
             Reason::Released => "released",
+            Reason::DemotionStuck => "demotion_stuck",
             Reason::Standby => "standby",
         }
     }
@@ -84,5 +122,18 @@ impl Reason {
 impl std::fmt::Display for Reason {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(self.as_str())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn serde_names_match_as_str() {
+        for r in Reason::ALL {
+            let json = serde_json::to_string(&r).unwrap_or_default();
+            assert_eq!(json, format!("\"{}\"", r.as_str()));
+        }
     }
 }

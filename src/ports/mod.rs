@@ -25,20 +25,7 @@ pub trait Clock {
     async fn sleep(&self, d: Duration);
 }
 
-/// What kind of failure an API call met: the core treats each differently.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-pub enum KubeErrorKind {
-    /// 409: someone wrote the object since we read it (stale resourceVersion) or it already exists.
-    Conflict,
-    /// 404: the object (or its type) does not exist.
-    NotFound,
-    /// No answer in time, connection refused or reset: we do not know whether a write happened.
-    Unreachable,
-    /// The request or the response made no sense: 400/422, or a body that does not decode.
-    Invalid,
-    /// Anything else the server said no to: 401/403, 5xx.
-    Server,
-}
+pub use crate::core::lease::ApiFailure as KubeErrorKind;
 
 /// A failed API call, classified for the core, with the detail kept for logs and status.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
@@ -109,11 +96,22 @@ pub trait Kube {
     /// Reads one CardanoForgeCluster.
     async fn get_forge_cluster(&self, name: &str) -> Result<CardanoForgeCluster, KubeError>;
     /// Lists the CardanoForgeClusters matching a label selector (empty: all in the namespace).
-    async fn list_forge_clusters(&self, label_selector: &str) -> Result<Vec<CardanoForgeCluster>, KubeError>;
+    async fn list_forge_clusters(
+        &self,
+        label_selector: &str,
+    ) -> Result<Vec<CardanoForgeCluster>, KubeError>;
     /// Merge-patches the status subresource of a CardanoForgeCluster.
-    async fn patch_forge_cluster_status(&self, name: &str, status: &serde_json::Value) -> Result<(), KubeError>;
+    async fn patch_forge_cluster_status(
+        &self,
+        name: &str,
+        status: &serde_json::Value,
+    ) -> Result<(), KubeError>;
     /// Merge-patches the status subresource of a CardanoLeader.
-    async fn patch_leader_status(&self, name: &str, status: &CardanoLeaderStatus) -> Result<(), KubeError>;
+    async fn patch_leader_status(
+        &self,
+        name: &str,
+        status: &CardanoLeaderStatus,
+    ) -> Result<(), KubeError>;
     /// The most recent sample of this API server's clock, if any response carried a `Date` header.
     fn server_clock(&self) -> Option<ServerClockSample>;
 }

@@ -1,0 +1,792 @@
+//! Table-driven tests of every clause of the safety rule, and property tests of its two orderings.
+
+use std::time::Duration;
+
+use proptest::prelude::*;
+
+use super::*;
+
+const ME: &str = "pod-0";
+const OTHER: &str = "pod-1";
+
+fn timing() -> Timing {
+    Timing::default()
+}
+
+fn rec(holder: Option<&str>, rv: u64) -> LeaseRecord {
+    LeaseRecord {
+        name: "cardano-node-leader".into(),
+        holder: holder.map(str::to_owned),
+        lease_duration_seconds: Some(15),
+        renew_time: Some("2026-01-01T00:00:00Z".into()),
+        resource_version: rv.to_string(),
+        ..LeaseRecord::default()
+    }
+}
+
+const NODE: ProcessId = ProcessId {
+    pid: 42,
+    start_ticks: 1000,
+};
+
+/// One pod's decisions over time, with the node and lease answers scripted by the test.
+struct Pod {
+    state: ElectionState,
+    now: MonoTime,
+    node: NodeView,
+    eligibility: Eligibility,
+    gate: Gate,
+    last: Option<Decision>,
+}
+
+impl Pod {
+    /// A pod whose node is up and ready, not forging, with the standby set in place.
+    fn ready() -> Pod {
+        let mut p = Pod {
+            state: ElectionState::default(),
+            now: MonoTime(1_000),
+            node: NodeView {
+                process: Some(NODE),
+                forging_enabled: Some(false),
+                standby_ready: true,
+            },
+            eligibility: Eligibility::all_good(),
+            gate: Gate::Allow,
+            last: None,
+        };
+        p.step(LeaseEvent::Nothing);
+        assert_eq!(p.state.forging, Forging::Off);
+        p
+    }
+
+    fn at(&mut self, ms: u64) -> &mut Self {
+        assert!(ms >= self.now.0);
+        self.now = MonoTime(ms);
+        self
+    }
+
+    fn step(&mut self, lease: LeaseEvent) -> Decision {
+        let obs = Observations {
+            now: self.now,
+            lease,
+            node: self.node,
+            eligibility: self.eligibility,
+            gate: self.gate,
+        };
+        let d = decide(&self.state, &obs, ME, &timing());
+        self.state = d.next.clone();
+        self.last = Some(d.clone());
+        d
+    }
+
+    fn wrote(&mut self, write: LeaseWriteKind, record: LeaseRecord) -> Decision {
+        let sent_at = self.now;
+        self.step(LeaseEvent::Wrote {
+            write,
+            record,
+            sent_at,
+        })
+    }
+
+    /// Takes a free lease and confirms the promotion: the pod ends up a verified leader.
+    fn leader(rv: u64) -> Pod {
+        let mut p = Pod::ready();
+        let d = p.step(LeaseEvent::Read(Some(rec(None, rv))));
+        assert_eq!(d.actions, vec![lease(LeaseWriteKind::Acquire)]);
+        let d = p.wrote(LeaseWriteKind::Acquire, rec(Some(ME), rv + 1));
+        assert_eq!(d.actions, vec![Action::Promote]);
+        p.node.forging_enabled = Some(true);
+        p.node.standby_ready = false;
+        let now = p.now.0;
+        let d = p.at(now + 300).step(LeaseEvent::Nothing);
+        assert_eq!((d.role, d.reason), (Role::Leader, Reason::Forging));
+        p
+    }
+}
+
+fn lease(write: LeaseWriteKind) -> Action {
+    Action::Lease { write }
+}
+
+#[test]
+fn a_fresh_pod_without_a_node_is_off_and_puts_the_standby_set_in_place() {
+    let obs = Observations {
+        now: MonoTime(0),
+        lease: LeaseEvent::Nothing,
+        node: NodeView {
+            process: None,
+            forging_enabled: None,
+            standby_ready: false,
+        },
+        eligibility: Eligibility {
+            node_running: false,
+            socket_accepting: false,
+            metrics_readable: false,
+            ..Eligibility::all_good()
+        },
+        gate: Gate::Allow,
+    };
+    let d = decide(&ElectionState::default(), &obs, ME, &timing());
+    assert_eq!(d.next.forging, Forging::Off);
+    assert_eq!(d.actions, vec![Action::Standby]);
+    assert_eq!(
+        (d.role, d.reason),
+        (Role::Candidate, Reason::NodeNotRunning)
+    );
+    assert!(!d.entitled);
+}
+
+#[test]
+fn a_lease_that_did_not_exist_is_created_but_promoted_only_a_lease_duration_later() {
+    let mut p = Pod::ready();
+    let d = p.step(LeaseEvent::Read(None));
+    assert_eq!(d.actions, vec![lease(LeaseWriteKind::Create)]);
+    let d = p.wrote(LeaseWriteKind::Create, rec(Some(ME), 1));
+    assert!(!d.actions.contains(&Action::Promote));
+    assert_eq!(
+        (d.role, d.reason),
+        (Role::Acquiring, Reason::LeaseNewWaiting)
+    );
+    assert_eq!(d.wake_by, MonoTime(1_000 + 2_000));
+    // Renewing meanwhile.
+    for t in (3_000..16_000).step_by(2_000) {
+        let d = p.at(t).wrote(LeaseWriteKind::Renew, rec(Some(ME), t));
+        assert!(!d.actions.contains(&Action::Promote), "at {t}");
+    }
+    let d = p.at(16_000).step(LeaseEvent::Nothing);
+    assert_eq!(
+        d.actions,
+        vec![Action::Promote, lease(LeaseWriteKind::Renew)]
+    );
+}
+
+#[test]
+fn a_free_or_expired_lease_is_promoted_on_at_once() {
+    // Free: released by a holder that verified its own demotion.
+    let mut p = Pod::ready();
+    p.step(LeaseEvent::Read(Some(rec(None, 5))));
+    let d = p.wrote(LeaseWriteKind::Acquire, rec(Some(ME), 6));
+    assert_eq!(d.actions, vec![Action::Promote]);
+    assert_eq!(d.role, Role::Acquiring);
+
+    // Expired: seen unchanged for a lease duration on our own clock.
+    let mut p = Pod::ready();
+    let held = rec(Some(OTHER), 5);
+    let d = p.step(LeaseEvent::Read(Some(held.clone())));
+    assert_eq!(
+        (d.actions.clone(), d.reason),
+        (vec![], Reason::LeaseHeldByOther)
+    );
+    let d = p.at(15_999).step(LeaseEvent::Read(Some(held.clone())));
+    assert!(d.actions.is_empty());
+    let d = p.at(16_000).step(LeaseEvent::Read(Some(held)));
+    assert_eq!(d.actions, vec![lease(LeaseWriteKind::Acquire)]);
+    let d = p.wrote(LeaseWriteKind::Acquire, rec(Some(ME), 6));
+    assert_eq!(d.actions, vec![Action::Promote]);
+}
+
+#[test]
+fn a_lease_renewed_by_its_holder_just_before_expiry_is_not_taken() {
+    let mut p = Pod::ready();
+    p.step(LeaseEvent::Read(Some(rec(Some(OTHER), 5))));
+    p.at(15_900)
+        .step(LeaseEvent::Read(Some(rec(Some(OTHER), 6))));
+    for t in [16_000, 20_000, 30_899] {
+        let d = p.at(t).step(LeaseEvent::Read(Some(rec(Some(OTHER), 6))));
+        assert!(d.actions.is_empty(), "at {t}: {:?}", d.actions);
+        assert_eq!(d.reason, Reason::LeaseHeldByOther);
+    }
+    let d = p
+        .at(30_900)
+        .step(LeaseEvent::Read(Some(rec(Some(OTHER), 6))));
+    assert_eq!(d.actions, vec![lease(LeaseWriteKind::Acquire)]);
+}
+
+#[test]
+fn wall_clock_skew_of_an_hour_either_way_changes_nothing() {
+    // The renewTime strings are the only wall-clock input the core ever sees; a holder whose clock
+    // is an hour off writes them an hour off. Same decisions at the same monotonic instants.
+    let run = |renew: &str| {
+        let mut p = Pod::ready();
+        let mut out = vec![];
+        for (t, rv) in [(1_000, 5), (8_000, 5), (16_000, 5), (17_000, 5)] {
+            let mut r = rec(Some(OTHER), rv);
+            r.renew_time = Some(renew.into());
+            let d = p.at(t).step(LeaseEvent::Read(Some(r)));
+            out.push((d.actions, d.reason));
+        }
+        out
+    };
+    let base = run("2026-01-01T12:00:00Z");
+    assert_eq!(run("2026-01-01T11:00:00Z"), base);
+    assert_eq!(run("2026-01-01T13:00:00Z"), base);
+    assert_eq!(base[2].0, vec![lease(LeaseWriteKind::Acquire)]);
+}
+
+#[test]
+fn a_409_on_acquire_promotes_nothing_and_rereads() {
+    let mut p = Pod::ready();
+    p.step(LeaseEvent::Read(Some(rec(None, 5))));
+    let d = p.step(LeaseEvent::WriteFailed {
+        write: LeaseWriteKind::Acquire,
+        failure: ApiFailure::Conflict,
+    });
+    assert!(d.actions.is_empty(), "{:?}", d.actions);
+    assert_eq!(d.reason, Reason::LeaseConflict);
+    assert!(d.next.seat.hold.is_none());
+    let d = p.step(LeaseEvent::Read(Some(rec(Some(OTHER), 6))));
+    assert_eq!((d.actions, d.reason), (vec![], Reason::LeaseHeldByOther));
+}
+
+#[test]
+fn a_409_on_renewal_keeps_forging_until_a_read_shows_another_holder() {
+    let mut p = Pod::leader(5);
+    let d = p.at(3_300).step(LeaseEvent::WriteFailed {
+        write: LeaseWriteKind::Renew,
+        failure: ApiFailure::Conflict,
+    });
+    assert_eq!(d.role, Role::Leader);
+    assert!(!d.actions.iter().any(|a| matches!(a, Action::Demote { .. })));
+    // The read shows our own newer write (a lost response): nothing changes, the version is taken.
+    let d = p.step(LeaseEvent::Read(Some(rec(Some(ME), 9))));
+    assert_eq!(d.role, Role::Leader);
+    assert_eq!(
+        d.next
+            .seat
+            .hold
+            .as_ref()
+            .map(|h| h.record.resource_version.as_str()),
+        Some("9")
+    );
+    // Another holder: demote at once.
+    let d = p.step(LeaseEvent::Read(Some(rec(Some(OTHER), 10))));
+    assert_eq!(d.reason, Reason::LeaseLost);
+    assert_eq!(d.actions, vec![Action::Demote { sighup: true }]);
+    assert!(d.next.seat.hold.is_none());
+}
+
+#[test]
+fn api_timeouts_during_renewal_fence_the_holder_at_the_renew_deadline() {
+    let mut p = Pod::leader(5);
+    let acquired = p
+        .state
+        .seat
+        .hold
+        .as_ref()
+        .map(|h| h.last_renew_sent_at)
+        .unwrap_or_default();
+    let deadline = acquired + timing().renew_deadline;
+    let mut t = p.now.0;
+    while MonoTime(t + 2_000) < deadline {
+        t += 2_000;
+        let d = p.at(t).step(LeaseEvent::WriteFailed {
+            write: LeaseWriteKind::Renew,
+            failure: ApiFailure::Unreachable,
+        });
+        assert_eq!(d.role, Role::Leader, "still within the deadline at {t}");
+        assert!(d.wake_by <= deadline);
+    }
+    let d = p.at(deadline.0).step(LeaseEvent::Nothing);
+    assert_eq!(
+        (d.role, d.reason),
+        (Role::Fenced, Reason::RenewDeadlineExceeded)
+    );
+    assert_eq!(d.actions[0], Action::Demote { sighup: true });
+    assert!(!d.entitled);
+    assert!(d.next.seat.hold.is_none());
+}
+
+#[test]
+fn requests_near_the_deadline_get_only_the_time_left_before_the_demotion() {
+    let p = Pod::leader(5);
+    let h = p.state.seat.hold.clone().unwrap_or_else(|| unreachable!());
+    let t = timing();
+    assert_eq!(
+        p.state.seat.request_budget(h.last_renew_sent_at, &t),
+        t.api_timeout
+    );
+    let late = h.last_renew_sent_at + Duration::from_millis(8_000);
+    assert_eq!(
+        p.state.seat.request_budget(late, &t),
+        Duration::from_millis(1_000)
+    );
+    let later = h.last_renew_sent_at + Duration::from_millis(9_500);
+    assert_eq!(
+        p.state.seat.request_budget(later, &t),
+        Duration::from_millis(50)
+    );
+}
+
+#[test]
+fn a_deadline_hit_in_the_middle_of_a_promotion_demotes() {
+    let mut p = Pod::ready();
+    p.step(LeaseEvent::Read(Some(rec(None, 5))));
+    let d = p.wrote(LeaseWriteKind::Acquire, rec(Some(ME), 6));
+    assert_eq!(d.actions, vec![Action::Promote]);
+    // No confirmation yet (forging_enabled still false), renewals fail, the deadline comes.
+    let d = p.at(11_000).step(LeaseEvent::WriteFailed {
+        write: LeaseWriteKind::Renew,
+        failure: ApiFailure::Unreachable,
+    });
+    assert_eq!(d.reason, Reason::RenewDeadlineExceeded);
+    assert_eq!(d.actions[0], Action::Demote { sighup: true });
+}
+
+#[test]
+fn a_promotion_the_metrics_never_confirm_is_undone() {
+    let mut p = Pod::ready();
+    p.step(LeaseEvent::Read(Some(rec(None, 5))));
+    p.wrote(LeaseWriteKind::Acquire, rec(Some(ME), 6));
+    let d = p.at(3_000).wrote(LeaseWriteKind::Renew, rec(Some(ME), 7));
+    assert_eq!((d.role, d.reason), (Role::Acquiring, Reason::Promoting));
+    let d = p.at(6_000).wrote(LeaseWriteKind::Renew, rec(Some(ME), 8));
+    assert_eq!(d.actions[0], Action::Demote { sighup: true });
+}
+
+#[test]
+fn shutdown_demotes_then_releases_only_after_the_node_confirms() {
+    let mut p = Pod::leader(5);
+    p.eligibility.shutting_down = true;
+    let d = p.at(1_500).step(LeaseEvent::Nothing);
+    assert_eq!(d.actions, vec![Action::Demote { sighup: true }]);
+    assert_eq!(d.role, Role::Demoting);
+    // Metrics still say forging: no release.
+    let d = p.at(1_700).step(LeaseEvent::Nothing);
+    assert!(d.actions.is_empty(), "{:?}", d.actions);
+    // Confirmed: standby set back, then the handoff.
+    p.node.forging_enabled = Some(false);
+    let d = p.at(1_900).step(LeaseEvent::Nothing);
+    assert_eq!(
+        d.actions,
+        vec![Action::Standby, lease(LeaseWriteKind::Release)]
+    );
+    assert_eq!(d.role, Role::Releasing);
+    p.node.standby_ready = true;
+    let d = p.wrote(LeaseWriteKind::Release, rec(None, 8));
+    assert!(d.shutdown_complete);
+    assert!(d.actions.is_empty());
+}
+
+#[test]
+fn unverified_demotions_are_retried_a_bounded_number_of_times_then_hold_the_lease() {
+    let mut p = Pod::leader(5);
+    p.gate = Gate::Deny(Reason::PolicyDisallows);
+    p.node.forging_enabled = None; // metrics gone
+    p.eligibility.metrics_readable = false;
+    let mut sighups = 0;
+    let mut t = p.now.0;
+    let mut last = None;
+    let mut asked_renew = false;
+    for _ in 0..40 {
+        t += 1_000;
+        // The API works: every renewal asked for succeeds.
+        let renew = p.state.seat.hold.as_ref().map(|h| h.record.clone());
+        let d = match renew {
+            Some(r) if asked_renew => p.at(t).wrote(
+                LeaseWriteKind::Renew,
+                LeaseRecord {
+                    resource_version: t.to_string(),
+                    ..r
+                },
+            ),
+            _ => p.at(t).step(LeaseEvent::Nothing),
+        };
+        asked_renew = d.actions.contains(&lease(LeaseWriteKind::Renew));
+        sighups += d
+            .actions
+            .iter()
+            .filter(|a| matches!(a, Action::Demote { sighup: true }))
+            .count();
+        assert!(
+            !d.actions.contains(&lease(LeaseWriteKind::Release)),
+            "released an unverified demotion"
+        );
+        last = Some(d);
+    }
+    assert_eq!(sighups as u32, MAX_DEMOTION_ATTEMPTS);
+    let d = last.unwrap_or_else(|| unreachable!());
+    assert_eq!(d.reason, Reason::DemotionStuck);
+    assert!(
+        d.next.seat.hold.is_some(),
+        "a stuck demotion keeps the lease so no one else forges"
+    );
+}
+
+#[test]
+fn a_leader_whose_node_restarts_releases_at_once() {
+    let mut p = Pod::leader(5);
+    p.node = NodeView {
+        process: Some(ProcessId {
+            pid: 77,
+            start_ticks: 5_000,
+        }),
+        forging_enabled: None,
+        standby_ready: false,
+    };
+    p.eligibility.socket_accepting = false;
+    p.eligibility.metrics_readable = false;
+    let d = p.at(1_500).step(LeaseEvent::Nothing);
+    assert_eq!(d.next.forging, Forging::Off);
+    assert_eq!(
+        d.actions,
+        vec![Action::Standby, lease(LeaseWriteKind::Release)]
+    );
+    assert_eq!(d.reason, Reason::NodeRestarted);
+    assert!(
+        !d.actions
+            .iter()
+            .any(|a| matches!(a, Action::Demote { sighup: true }))
+    );
+}
+
+#[test]
+fn an_ineligible_pod_neither_acquires_nor_creates() {
+    for (field, reason) in [
+        (0, Reason::NodeNotRunning),
+        (1, Reason::SocketNotAccepting),
+        (2, Reason::MetricsUnavailable),
+        (3, Reason::CredentialsInvalid),
+    ] {
+        let mut p = Pod::ready();
+        match field {
+            0 => {
+                p.eligibility.node_running = false;
+                p.node.process = None;
+            }
+            1 => p.eligibility.socket_accepting = false,
+            2 => p.eligibility.metrics_readable = false,
+            _ => p.eligibility.credentials_valid = false,
+        }
+        for read in [None, Some(rec(None, 5))] {
+            let d = p.step(LeaseEvent::Read(read));
+            assert!(d.actions.is_empty(), "{reason}: {:?}", d.actions);
+            assert_eq!(d.reason, reason);
+        }
+    }
+}
+
+#[test]
+fn a_denied_gate_keeps_the_local_lease_but_never_forges() {
+    let mut p = Pod::ready();
+    p.gate = Gate::Deny(Reason::PolicyDisallows);
+    p.step(LeaseEvent::Read(Some(rec(None, 5))));
+    let d = p.wrote(LeaseWriteKind::Acquire, rec(Some(ME), 6));
+    assert!(d.actions.is_empty());
+    assert_eq!((d.role, d.reason), (Role::Leader, Reason::PolicyDisallows));
+    // And a forging leader whose gate closes demotes but keeps renewing.
+    let mut p = Pod::leader(5);
+    p.gate = Gate::Deny(Reason::PolicyDisallows);
+    let d = p.at(3_300).step(LeaseEvent::Nothing);
+    assert_eq!(
+        d.actions,
+        vec![
+            Action::Demote { sighup: true },
+            lease(LeaseWriteKind::Renew)
+        ]
+    );
+}
+
+#[test]
+fn a_lease_deleted_under_the_leader_is_recreated_without_a_gap() {
+    let mut p = Pod::leader(5);
+    let d = p.at(3_300).step(LeaseEvent::WriteFailed {
+        write: LeaseWriteKind::Renew,
+        failure: ApiFailure::NotFound,
+    });
+    assert_eq!(d.actions, vec![lease(LeaseWriteKind::Create)]);
+    assert_eq!(d.role, Role::Leader);
+    let d = p.wrote(LeaseWriteKind::Create, rec(Some(ME), 1));
+    assert_eq!((d.role, d.reason), (Role::Leader, Reason::Forging));
+    assert!(d.actions.is_empty());
+}
+
+#[test]
+fn a_leader_that_loses_the_race_to_recreate_a_deleted_lease_demotes() {
+    let mut p = Pod::leader(5);
+    p.at(3_300).step(LeaseEvent::WriteFailed {
+        write: LeaseWriteKind::Renew,
+        failure: ApiFailure::NotFound,
+    });
+    p.step(LeaseEvent::WriteFailed {
+        write: LeaseWriteKind::Create,
+        failure: ApiFailure::Conflict,
+    });
+    let d = p.step(LeaseEvent::Read(Some(rec(Some(OTHER), 2))));
+    assert_eq!(d.reason, Reason::LeaseLost);
+    assert_eq!(d.actions, vec![Action::Demote { sighup: true }]);
+}
+
+#[test]
+fn a_restarted_sidecar_demotes_first_then_reacquires_its_own_lease_and_promotes() {
+    // Its record may have gone unrenewed long enough for others to see it expired: the node it
+    // finds forging is demoted before anything else, then the lease is taken back with its version.
+    let mut state = ElectionState::default();
+    let mut obs = Observations {
+        now: MonoTime(100),
+        lease: LeaseEvent::Read(Some(rec(Some(ME), 9))),
+        node: NodeView {
+            process: Some(NODE),
+            forging_enabled: Some(true),
+            standby_ready: false,
+        },
+        eligibility: Eligibility::all_good(),
+        gate: Gate::Allow,
+    };
+    let d = decide(&state, &obs, ME, &timing());
+    assert_eq!(
+        d.actions,
+        vec![
+            Action::Demote { sighup: true },
+            lease(LeaseWriteKind::Acquire)
+        ]
+    );
+    state = d.next;
+    obs.node.forging_enabled = Some(false);
+    obs.lease = LeaseEvent::Wrote {
+        write: LeaseWriteKind::Acquire,
+        record: rec(Some(ME), 10),
+        sent_at: MonoTime(100),
+    };
+    obs.now = MonoTime(400);
+    let d = decide(&state, &obs, ME, &timing());
+    assert_eq!(d.actions, vec![Action::Promote]);
+}
+
+#[test]
+fn a_restarted_sidecar_that_does_not_hold_the_lease_demotes_a_node_it_cannot_vouch_for() {
+    let obs = Observations {
+        now: MonoTime(100),
+        lease: LeaseEvent::Read(Some(rec(Some(OTHER), 9))),
+        node: NodeView {
+            process: Some(NODE),
+            forging_enabled: Some(true),
+            standby_ready: false,
+        },
+        eligibility: Eligibility::all_good(),
+        gate: Gate::Allow,
+    };
+    let d = decide(&ElectionState::default(), &obs, ME, &timing());
+    assert_eq!(d.actions, vec![Action::Demote { sighup: true }]);
+}
+
+#[test]
+fn a_node_in_startup_is_never_sent_a_sighup() {
+    // A SIGHUP before the handler is installed kills the node.
+    let mut p = Pod::ready();
+    p.state.forging = Forging::Unknown;
+    p.node.process = Some(ProcessId {
+        pid: 9,
+        start_ticks: 1,
+    });
+    p.eligibility.socket_accepting = false;
+    // New process: belief resets to Off, no demotion needed, no SIGHUP anywhere.
+    let d = p.step(LeaseEvent::Read(Some(rec(Some(OTHER), 1))));
+    assert!(
+        !d.actions
+            .iter()
+            .any(|a| matches!(a, Action::Demote { sighup: true } | Action::Promote))
+    );
+}
+
+#[test]
+fn every_decision_carries_a_sentence() {
+    let mut p = Pod::leader(5);
+    let d = p.at(2_000).step(LeaseEvent::Nothing);
+    assert!(!d.message.is_empty());
+    assert!(d.changes_anything(Role::Candidate));
+    assert!(!d.changes_anything(Role::Leader) || !d.actions.is_empty());
+}
+
+// ---------------------------------------------------------------------------------------------
+// Properties over random sequences of observations.
+
+fn arb_record() -> impl Strategy<Value = Option<LeaseRecord>> {
+    prop_oneof![
+        Just(None),
+        (
+            prop_oneof![Just(None), Just(Some(ME)), Just(Some(OTHER))],
+            0u64..6
+        )
+            .prop_map(|(h, rv)| Some(rec(h, rv))),
+    ]
+}
+
+fn arb_failure() -> impl Strategy<Value = ApiFailure> {
+    prop_oneof![
+        Just(ApiFailure::Conflict),
+        Just(ApiFailure::NotFound),
+        Just(ApiFailure::Unreachable),
+        Just(ApiFailure::Invalid),
+        Just(ApiFailure::Server),
+    ]
+}
+
+fn arb_write() -> impl Strategy<Value = LeaseWriteKind> {
+    prop_oneof![
+        Just(LeaseWriteKind::Create),
+        Just(LeaseWriteKind::Acquire),
+        Just(LeaseWriteKind::Renew),
+        Just(LeaseWriteKind::Release),
+    ]
+}
+
+fn arb_event() -> impl Strategy<Value = LeaseEvent> {
+    prop_oneof![
+        Just(LeaseEvent::Nothing),
+        arb_record().prop_map(LeaseEvent::Read),
+        arb_failure().prop_map(LeaseEvent::ReadFailed),
+        (arb_write(), arb_record(), 0u64..3_000).prop_map(|(write, r, back)| LeaseEvent::Wrote {
+            write,
+            record: r.unwrap_or_else(|| rec(Some(ME), 1)),
+            sent_at: MonoTime(back), // rebased below: sent at most `back` ms before now
+        }),
+        (arb_write(), arb_failure())
+            .prop_map(|(write, failure)| LeaseEvent::WriteFailed { write, failure }),
+    ]
+}
+
+#[derive(Clone, Debug)]
+struct Tick {
+    advance_ms: u64,
+    event: LeaseEvent,
+    process: u8,
+    forging_enabled: Option<bool>,
+    eligibility: [bool; 5],
+    allow: bool,
+    standby_ready: bool,
+}
+
+fn arb_tick() -> impl Strategy<Value = Tick> {
+    (
+        0u64..4_000,
+        arb_event(),
+        0u8..3,
+        prop_oneof![Just(None), Just(Some(false)), Just(Some(true))],
+        proptest::array::uniform5(proptest::bool::weighted(0.85)),
+        proptest::bool::weighted(0.8),
+        any::<bool>(),
+    )
+        .prop_map(
+            |(advance_ms, event, process, forging_enabled, eligibility, allow, standby_ready)| {
+                Tick {
+                    advance_ms,
+                    event,
+                    process,
+                    forging_enabled,
+                    eligibility,
+                    allow,
+                    standby_ready,
+                }
+            },
+        )
+}
+
+fn run_ticks(ticks: &[Tick], mut check: impl FnMut(&ElectionState, &Observations, &Decision)) {
+    let t = timing();
+    let mut state = ElectionState::default();
+    let mut now = MonoTime(10_000);
+    for tick in ticks {
+        now = now + Duration::from_millis(tick.advance_ms);
+        let event = match tick.event.clone() {
+            LeaseEvent::Wrote {
+                write,
+                record,
+                sent_at,
+            } => LeaseEvent::Wrote {
+                write,
+                record,
+                sent_at: now - Duration::from_millis(sent_at.0),
+            },
+            e => e,
+        };
+        let [running, accepting, metrics, creds, not_shutting] = tick.eligibility;
+        let process = (tick.process > 0 && running).then_some(ProcessId {
+            pid: u32::from(tick.process),
+            start_ticks: 1,
+        });
+        let obs = Observations {
+            now,
+            lease: event,
+            node: NodeView {
+                process,
+                forging_enabled: tick.forging_enabled,
+                standby_ready: tick.standby_ready,
+            },
+            eligibility: Eligibility {
+                node_running: process.is_some(),
+                socket_accepting: accepting,
+                metrics_readable: metrics,
+                credentials_valid: creds,
+                shutting_down: !not_shutting,
+                at_tip: None,
+            },
+            gate: if tick.allow {
+                Gate::Allow
+            } else {
+                Gate::Deny(Reason::PolicyDisallows)
+            },
+        };
+        let d = decide(&state, &obs, ME, &t);
+        check(&state, &obs, &d);
+        state = d.next;
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 2_000, ..ProptestConfig::default() })]
+
+    #[test]
+    fn never_promote_without_a_live_lease(ticks in proptest::collection::vec(arb_tick(), 1..60)) {
+        let t = timing();
+        run_ticks(&ticks, |_, obs, d| {
+            if d.actions.contains(&Action::Promote) {
+                let hold = d.next.seat.hold.as_ref();
+                assert!(hold.is_some(), "promote without holding the lease");
+                let hold = hold.unwrap_or_else(|| unreachable!());
+                assert!(obs.now.since(hold.last_renew_sent_at) < t.renew_deadline, "promote past the renew deadline");
+                assert!(obs.now >= hold.promotable_at, "promote before the lease is promotable");
+                assert!(obs.eligibility.verdict().is_ok(), "promote while ineligible");
+                assert_eq!(obs.gate, Gate::Allow, "promote against policy");
+            }
+        });
+    }
+
+    #[test]
+    fn never_release_before_the_demotion_is_verified(ticks in proptest::collection::vec(arb_tick(), 1..60)) {
+        run_ticks(&ticks, |_, _, d| {
+            if d.actions.contains(&lease(LeaseWriteKind::Release)) {
+                assert_eq!(d.next.forging, Forging::Off, "release while the node may forge");
+                assert!(!d.actions.iter().any(|a| matches!(a, Action::Demote { .. } | Action::Promote)));
+            }
+        });
+    }
+
+    #[test]
+    fn a_node_that_may_forge_without_entitlement_is_always_being_demoted(ticks in proptest::collection::vec(arb_tick(), 1..60)) {
+        let t = timing();
+        run_ticks(&ticks, |_, obs, d| {
+            let entitled = d.next.seat.may_promote(obs.now, &t) && obs.eligibility.verdict().is_ok() && obs.gate == Gate::Allow;
+            assert_eq!(entitled, d.entitled);
+            if !entitled {
+                assert!(
+                    matches!(d.next.forging, Forging::Off | Forging::Demoting { .. } | Forging::Stuck { .. }),
+                    "not entitled but {:?} with actions {:?}", d.next.forging, d.actions
+                );
+            }
+        });
+    }
+
+    #[test]
+    fn no_sighup_ever_reaches_a_node_whose_socket_never_accepted(ticks in proptest::collection::vec(arb_tick(), 1..60)) {
+        run_ticks(&ticks, |prev, obs, d| {
+            let ready = obs.eligibility.socket_accepting && obs.node.process.is_some()
+                || (prev.node_ready && prev.node == obs.node.process);
+            for a in &d.actions {
+                match a {
+                    Action::Promote | Action::Demote { sighup: true } => assert!(ready, "SIGHUP to a starting node: {a:?}"),
+                    _ => {}
+                }
+            }
+        });
+    }
+}
