@@ -11,6 +11,8 @@
 //! - [`ports`]: the four traits through which everything touches the world (`Clock`, `Kube`, `Fs`,
 //!   `Node`) and their error kinds.
 //! - [`config`]: environment variables and flags, validated all at once.
+//! - [`credentials`]: the three credential files: atomic writes, removal, fingerprints.
+//! - [`runtime`]: the observe → decide → act → record loop, generic over the ports.
 //! - [`cli`]: the subcommands of the `forge-manager` binary.
 //! - [`testing`] (feature `testing`): in-memory fakes of the ports.
 
@@ -18,6 +20,8 @@ pub mod cli;
 pub mod config;
 pub mod core;
 pub mod crd;
+pub mod credentials;
 pub mod ports;
+pub mod runtime;
 #[cfg(any(test, feature = "testing"))]
 pub mod testing;

@@ -1,0 +1,761 @@
+//! The control loop: observe → decide → act → record, generic over the four ports.
+//!
+//! The loop owns no policy: every choice is made by [`crate::core::election::decide`]. This module
+//! turns the world into [`Observations`], carries out the [`Action`]s in order, feeds their results
+//! back as the next observation, and tells a [`Recorder`] (journal, logs, metrics, status) what
+//! happened. Every wait is bounded by the `Clock` port, so the same code runs in real and in
+//! simulated time.
+
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use futures::future::{Either, select};
+use rand::rngs::SmallRng;
+use rand::{Rng, SeedableRng};
+use serde::{Deserialize, Serialize};
+
+use crate::core::election::{
+    Action, Decision, ElectionState, Forging, Gate, LeaseEvent, LeaseWriteKind, NodeView,
+    Observations, ProcessId, Role, decide,
+};
+use crate::core::eligibility::Eligibility;
+use crate::core::lease::{ApiFailure, LeaseRecord};
+use crate::core::reason::Reason;
+use crate::core::timing::Timing;
+use crate::crd::CardanoLeaderStatus;
+use crate::credentials::{self, CredentialPaths, CredentialSet};
+use crate::ports::{Clock, Fs, Kube, KubeError, LeaseWrite, Node, NodeProcess};
+
+/// How many decisions one wake-up may take: a lease write's result is acted on at once (acquire,
+/// then promote in the same wake-up) but a wake-up never loops.
+const MAX_DECISIONS_PER_WAKE: usize = 3;
+
+/// Where the standby (bootable, never-leading) credential set comes from.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum CredentialMode {
+    /// Decoy files (a throw-away cold key) stay in place on standbys.
+    Decoy(CredentialPaths),
+    /// The old behaviour: real keys are copied in before the node starts and removed from
+    /// standbys once it runs. The node must start non-producing.
+    Copy,
+}
+
+/// What the loop needs to know about its pod.
+#[derive(Clone, Debug)]
+pub struct Settings {
+    /// Lease holder identity (the pod name).
+    pub identity: String,
+    /// Name of the local lease.
+    pub lease_name: String,
+    /// Name of the CardanoLeader object whose status the leader writes (`None`: do not write).
+    pub leader_status_name: Option<String>,
+    /// The timing budget (validated at start).
+    pub timing: Timing,
+    /// The mounted secret: the real credentials.
+    pub source: CredentialPaths,
+    /// Where cardano-node reads its credentials.
+    pub target: CredentialPaths,
+    /// The standby set.
+    pub mode: CredentialMode,
+    /// The dead-man switch's heartbeat file.
+    pub heartbeat: PathBuf,
+    /// Seed of the retry jitter (the pod's own; the simulator passes its seed).
+    pub jitter_seed: u64,
+}
+
+/// One carried-out action and how it went.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ActionResult {
+    /// The action.
+    pub action: Action,
+    /// Whether it succeeded.
+    pub ok: bool,
+    /// What happened (fingerprints, versions, errors; never key bytes).
+    pub detail: String,
+}
+
+/// What the loop tells its recorders after each decision.
+#[derive(Clone, Debug)]
+pub struct TickRecord<'a> {
+    /// The pod's wall clock (informational).
+    pub wall: jiff::Timestamp,
+    /// What was observed.
+    pub observations: &'a Observations,
+    /// What was decided.
+    pub decision: &'a Decision,
+    /// How the actions went.
+    pub results: &'a [ActionResult],
+    /// The role before this decision.
+    pub previous_role: Role,
+    /// The node process, if found.
+    pub node: Option<NodeProcess>,
+}
+
+/// Receives every decision (journal, logs, metrics).
+pub trait Recorder {
+    /// Called once per decision, after its actions.
+    fn record(&mut self, tick: &TickRecord<'_>);
+}
+
+/// A recorder that does nothing.
+#[derive(Debug, Default)]
+pub struct NoRecorder;
+
+impl Recorder for NoRecorder {
+    fn record(&mut self, _tick: &TickRecord<'_>) {}
+}
+
+/// Writes one log line per decision that changes anything.
+#[derive(Debug, Default)]
+pub struct LogRecorder;
+
+impl Recorder for LogRecorder {
+    fn record(&mut self, t: &TickRecord<'_>) {
+        let d = t.decision;
+        if !d.changes_anything(t.previous_role) && t.results.iter().all(|r| r.ok) {
+            return;
+        }
+        let actions: Vec<String> = t
+            .results
+            .iter()
+            .map(|r| format!("{:?}={}", r.action, if r.ok { "ok" } else { "failed" }))
+            .collect();
+        tracing::info!(
+            role = d.role.as_str(),
+            reason = d.reason.as_str(),
+            entitled = d.entitled,
+            actions = actions.join(","),
+            "{}",
+            d.message
+        );
+        for r in t.results.iter().filter(|r| !r.ok) {
+            tracing::warn!(action = ?r.action, "{}", r.detail);
+        }
+    }
+}
+
+/// The loop's state as shown on `/status`, `/health` and in metrics; shared with the HTTP server.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+pub struct Status {
+    /// Role after the last decision.
+    pub role: Option<Role>,
+    /// Reason of the last decision.
+    pub reason: Option<Reason>,
+    /// Sentence of the last decision.
+    pub message: String,
+    /// Whether the pod may forge under the safety rule.
+    pub entitled: bool,
+    /// What we believe the node does.
+    pub forging: Option<Forging>,
+    /// The last lease record seen.
+    pub lease: Option<LeaseRecord>,
+    /// How long that record has been seen unchanged, in ms.
+    pub lease_unchanged_ms: Option<u64>,
+    /// When the loop last completed a decision (monotonic ms): `/health` fails when this is old.
+    pub last_decision_mono_ms: u64,
+    /// Decisions made since start.
+    pub decisions: u64,
+    /// The standby set is in place (the node can boot): `/startup-status`.
+    pub standby_ready: bool,
+    /// The node process.
+    pub node: Option<NodeProcess>,
+    /// Whether the node's socket accepted a connection at the last look.
+    pub socket_accepting: bool,
+    /// The node's `forging_enabled` at the last look.
+    pub node_forging_enabled: Option<bool>,
+    /// Fingerprint of the real credential set, when readable.
+    pub real_fingerprint: Option<String>,
+    /// Why the real credentials are not usable, if they are not.
+    pub credentials_problem: Option<String>,
+    /// The last failed action, for operators.
+    pub last_error: Option<String>,
+}
+
+/// Heartbeat of the dead-man switch: the watchdog demotes the node if it is armed and older than
+/// the renew deadline.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Heartbeat {
+    /// When written, on the pod's monotonic clock (ms).
+    pub mono_ms: u64,
+    /// Armed before a promotion, disarmed after a verified demotion.
+    pub armed: bool,
+}
+
+/// The control loop of one pod.
+pub struct Runtime<C, K, F, N, R> {
+    clock: C,
+    kube: K,
+    fs: F,
+    node: N,
+    recorder: R,
+    settings: Settings,
+    state: ElectionState,
+    pending: LeaseEvent,
+    gate: Gate,
+    shutting_down: bool,
+    armed: bool,
+    rng: SmallRng,
+    status: Arc<Mutex<Status>>,
+    leader_status_written: Option<(String, bool)>,
+}
+
+/// What one observation pass found, besides the core's inputs.
+struct Seen {
+    observations: Observations,
+    process: Option<NodeProcess>,
+}
+
+impl<C: Clock, K: Kube, F: Fs, N: Node, R: Recorder> Runtime<C, K, F, N, R> {
+    /// A loop that has not decided anything yet.
+    pub fn new(clock: C, kube: K, fs: F, node: N, recorder: R, settings: Settings) -> Self {
+        let rng = SmallRng::seed_from_u64(settings.jitter_seed);
+        Runtime {
+            clock,
+            kube,
+            fs,
+            node,
+            recorder,
+            settings,
+            state: ElectionState::default(),
+            pending: LeaseEvent::Nothing,
+            gate: Gate::Allow,
+            shutting_down: false,
+            armed: false,
+            rng,
+            status: Arc::new(Mutex::new(Status::default())),
+            leader_status_written: None,
+        }
+    }
+
+    /// The status shared with the HTTP server.
+    pub fn status(&self) -> Arc<Mutex<Status>> {
+        Arc::clone(&self.status)
+    }
+
+    /// The election state (for tests and the simulator's oracle).
+    pub fn state(&self) -> &ElectionState {
+        &self.state
+    }
+
+    /// Sets whether cluster policy lets this region forge.
+    pub fn set_gate(&mut self, gate: Gate) {
+        self.gate = gate;
+    }
+
+    /// Starts a graceful shutdown: demote, verify, release, then `run` returns.
+    pub fn begin_shutdown(&mut self) {
+        self.shutting_down = true;
+    }
+
+    /// Runs until a shutdown completes. `shutdown` resolves when SIGTERM arrives.
+    pub async fn run(&mut self, shutdown: impl std::future::Future<Output = ()>) {
+        let mut shutdown = std::pin::pin!(shutdown);
+        loop {
+            let d = self.wake().await;
+            if d.shutdown_complete {
+                return;
+            }
+            let wait = self.next_wait(&d);
+            if self.shutting_down {
+                // Shutting down: no waiting on the lease, only on the node's confirmation.
+                self.clock.sleep(wait.min(Duration::from_millis(200))).await;
+                continue;
+            }
+            let interrupted = {
+                let sleep = std::pin::pin!(self.idle(wait));
+                matches!(select(sleep, shutdown.as_mut()).await, Either::Right(_))
+            };
+            if interrupted {
+                self.shutting_down = true;
+            }
+        }
+    }
+
+    /// The time to the next wake-up: a jittered retry period, never past the decision's `wake_by`.
+    fn next_wait(&mut self, d: &Decision) -> Duration {
+        let t = &self.settings.timing;
+        let jitter = self.rng.random_range(0.0..=t.retry_jitter.max(0.0));
+        let period = t.retry_period.mul_f64(1.0 + jitter);
+        let now = self.clock.now_mono();
+        period
+            .min(d.wake_by.since(now))
+            .max(Duration::from_millis(10))
+    }
+
+    /// Waits `wait`; a candidate watches the lease meanwhile, so it sees a release at once.
+    async fn idle(&mut self, wait: Duration) {
+        let watchable = self.state.seat.hold.is_none()
+            && !matches!(
+                self.state.forging,
+                Forging::Promoting { .. } | Forging::Demoting { .. }
+            );
+        let rv = self
+            .state
+            .seat
+            .observer
+            .record()
+            .map(|r| r.resource_version.clone());
+        match rv {
+            Some(rv) if watchable => {
+                let watched = self.kube.watch_lease(&self.settings.lease_name, &rv, wait);
+                let start = self.clock.now_mono();
+                let result = with_timeout(&self.clock, wait, watched).await;
+                let now = self.clock.now_mono();
+                match result {
+                    Some(Ok(record)) => self.pending = LeaseEvent::Read(record),
+                    // A failed or timed-out watch: sleep out the rest of the period.
+                    _ => {
+                        self.clock
+                            .sleep(wait.saturating_sub(now.since(start)))
+                            .await
+                    }
+                }
+            }
+            _ => self.clock.sleep(wait).await,
+        }
+    }
+
+    /// One wake-up: up to [`MAX_DECISIONS_PER_WAKE`] decisions, each followed by its actions.
+    pub async fn wake(&mut self) -> Decision {
+        let mut last = None;
+        for _ in 0..MAX_DECISIONS_PER_WAKE {
+            let seen = self.observe().await;
+            let previous_role = self.state.role;
+            let d = decide(
+                &self.state,
+                &seen.observations,
+                &self.settings.identity,
+                &self.settings.timing,
+            );
+            self.state = d.next.clone();
+            let results = self.act(&d, seen.process).await;
+            self.after(&d, &seen, &results).await;
+            let tick = TickRecord {
+                wall: self.clock.now_wall(),
+                observations: &seen.observations,
+                decision: &d,
+                results: &results,
+                previous_role,
+                node: seen.process,
+            };
+            self.recorder.record(&tick);
+            let wrote_lease = d.actions.iter().any(|a| matches!(a, Action::Lease { .. }));
+            last = Some(d);
+            if !wrote_lease {
+                break;
+            }
+        }
+        // The loop runs at least once: MAX_DECISIONS_PER_WAKE > 0.
+        last.unwrap_or_else(|| unreachable!("at least one decision per wake-up"))
+    }
+
+    async fn observe(&mut self) -> Seen {
+        let process = self.node.find().await;
+        let socket_accepting = match process {
+            Some(_) => self.node.socket_accepts().await,
+            None => false,
+        };
+        let metrics = match process {
+            Some(_) => self.node.metrics().await.ok(),
+            None => None,
+        };
+        let forging_enabled = metrics.and_then(|m| m.forging_enabled);
+        let real = credentials::read_set(&self.fs, &self.settings.source).await;
+        let credentials_problem = match &real {
+            Ok(set) => credentials::validate(set).err(),
+            Err(e) => Some(e.to_string()),
+        };
+        let standby_ready = self
+            .standby_ready(process.is_some(), real.as_ref().ok())
+            .await;
+
+        let now = self.clock.now_mono();
+        let mut lease = std::mem::replace(&mut self.pending, LeaseEvent::Nothing);
+        if lease == LeaseEvent::Nothing && self.state.seat.hold.is_none() {
+            let budget = self.state.seat.request_budget(now, &self.settings.timing);
+            let read = self.kube.get_lease(&self.settings.lease_name);
+            lease = match with_timeout(&self.clock, budget, read).await {
+                Some(Ok(r)) => LeaseEvent::Read(Some(r)),
+                Some(Err(e)) if e.kind == ApiFailure::NotFound => LeaseEvent::Read(None),
+                Some(Err(e)) => LeaseEvent::ReadFailed(e.kind),
+                None => LeaseEvent::ReadFailed(ApiFailure::Unreachable),
+            };
+        }
+
+        {
+            let mut st = lock(&self.status);
+            st.standby_ready = standby_ready;
+            st.node = process;
+            st.socket_accepting = socket_accepting;
+            st.node_forging_enabled = forging_enabled;
+            st.real_fingerprint = real.as_ref().ok().map(CredentialSet::fingerprint);
+            st.credentials_problem = credentials_problem.clone();
+        }
+        let observations = Observations {
+            now: self.clock.now_mono(),
+            lease,
+            node: NodeView {
+                process: process.map(|p| ProcessId {
+                    pid: p.pid,
+                    start_ticks: p.start_ticks,
+                }),
+                forging_enabled,
+                standby_ready,
+            },
+            eligibility: Eligibility {
+                node_running: process.is_some(),
+                socket_accepting,
+                metrics_readable: forging_enabled.is_some(),
+                credentials_valid: credentials_problem.is_none(),
+                shutting_down: self.shutting_down,
+                at_tip: None,
+            },
+            gate: self.gate,
+        };
+        Seen {
+            observations,
+            process,
+        }
+    }
+
+    /// Whether the credential directory holds what a standby should have.
+    async fn standby_ready(&self, node_running: bool, real: Option<&CredentialSet>) -> bool {
+        match &self.settings.mode {
+            CredentialMode::Decoy(decoy) => match credentials::read_set(&self.fs, decoy).await {
+                Ok(set) => credentials::holds_set(&self.fs, &self.settings.target, &set).await,
+                Err(_) => false,
+            },
+            CredentialMode::Copy if node_running => {
+                // Once the node runs, a standby must hold no key at all.
+                credentials::read_set(&self.fs, &self.settings.target)
+                    .await
+                    .is_err()
+                    && self.fs.metadata(&self.settings.target.kes).await.is_err()
+                    && self.fs.metadata(&self.settings.target.vrf).await.is_err()
+                    && self
+                        .fs
+                        .metadata(&self.settings.target.opcert)
+                        .await
+                        .is_err()
+            }
+            CredentialMode::Copy => match real {
+                Some(set) => credentials::holds_set(&self.fs, &self.settings.target, set).await,
+                None => false,
+            },
+        }
+    }
+
+    async fn act(&mut self, d: &Decision, process: Option<NodeProcess>) -> Vec<ActionResult> {
+        let mut results = Vec::with_capacity(d.actions.len());
+        for action in &d.actions {
+            let (ok, detail) = match action {
+                Action::Promote => self.promote(process).await,
+                Action::Demote { sighup } => self.demote(*sighup, process).await,
+                Action::Standby => self.standby(process.is_some()).await,
+                Action::Lease { write } => self.write_lease(*write).await,
+            };
+            if !ok {
+                lock(&self.status).last_error = Some(format!("{action:?}: {detail}"));
+            }
+            results.push(ActionResult {
+                action: *action,
+                ok,
+                detail,
+            });
+        }
+        results
+    }
+
+    async fn promote(&mut self, process: Option<NodeProcess>) -> (bool, String) {
+        // The dead-man switch is armed before the keys are in place.
+        if let Err(e) = self.write_heartbeat(true).await {
+            return (
+                false,
+                format!("not promoting: cannot arm the watchdog heartbeat: {e}"),
+            );
+        }
+        let set = match credentials::read_set(&self.fs, &self.settings.source).await {
+            Ok(s) => s,
+            Err(e) => return (false, format!("not promoting: {e}")),
+        };
+        if let Err(e) = credentials::write_set(&self.fs, &self.settings.target, &set).await {
+            // A half-written set: the node keeps its old state on SIGHUP; do not send one.
+            return (false, format!("writing credentials failed: {e}"));
+        }
+        let fp = set.fingerprint();
+        match process {
+            Some(p) => match self.node.sighup(p).await {
+                Ok(()) => (
+                    true,
+                    format!(
+                        "real credentials {fp} written; SIGHUP sent to pid {}",
+                        p.pid
+                    ),
+                ),
+                Err(e) => (
+                    false,
+                    format!("real credentials {fp} written; SIGHUP failed: {e}"),
+                ),
+            },
+            None => (
+                false,
+                format!("real credentials {fp} written; no node to signal"),
+            ),
+        }
+    }
+
+    async fn demote(&mut self, sighup: bool, process: Option<NodeProcess>) -> (bool, String) {
+        let removed = credentials::remove_set(&self.fs, &self.settings.target).await;
+        let mut detail = match &removed {
+            Ok(n) => format!("{n} credential files removed"),
+            Err(e) => format!("removing credentials failed: {e}"),
+        };
+        let mut ok = removed.is_ok();
+        match (sighup, process) {
+            (true, Some(p)) => match self.node.sighup(p).await {
+                Ok(()) => detail.push_str(&format!("; SIGHUP sent to pid {}", p.pid)),
+                Err(e) => {
+                    ok = false;
+                    detail.push_str(&format!("; SIGHUP failed: {e}"));
+                }
+            },
+            (false, Some(_)) => {
+                detail.push_str("; no SIGHUP (the node's handler is not installed yet)")
+            }
+            (_, None) => detail.push_str("; no node running"),
+        }
+        (ok, detail)
+    }
+
+    async fn standby(&mut self, node_running: bool) -> (bool, String) {
+        match &self.settings.mode {
+            CredentialMode::Decoy(decoy) => {
+                let set = match credentials::read_set(&self.fs, decoy).await {
+                    Ok(s) => s,
+                    Err(e) => return (false, format!("decoy set unreadable: {e}")),
+                };
+                match credentials::write_set(&self.fs, &self.settings.target, &set).await {
+                    Ok(()) => (true, format!("decoy set {} in place", set.fingerprint())),
+                    Err(e) => (false, format!("writing the decoy set failed: {e}")),
+                }
+            }
+            CredentialMode::Copy if node_running => {
+                match credentials::remove_set(&self.fs, &self.settings.target).await {
+                    Ok(n) => (true, format!("{n} credential files removed from a standby")),
+                    Err(e) => (false, e.to_string()),
+                }
+            }
+            CredentialMode::Copy => {
+                let set = match credentials::read_set(&self.fs, &self.settings.source).await {
+                    Ok(s) => s,
+                    Err(e) => return (false, format!("real set unreadable: {e}")),
+                };
+                match credentials::write_set(&self.fs, &self.settings.target, &set).await {
+                    Ok(()) => (
+                        true,
+                        format!(
+                            "copy mode: real set {} in place for the node's start",
+                            set.fingerprint()
+                        ),
+                    ),
+                    Err(e) => (false, e.to_string()),
+                }
+            }
+        }
+    }
+
+    async fn write_lease(&mut self, write: LeaseWriteKind) -> (bool, String) {
+        let t = &self.settings.timing;
+        let now_wall = self.clock.now_wall();
+        let base = match write {
+            LeaseWriteKind::Renew | LeaseWriteKind::Release => {
+                self.state.seat.hold.as_ref().map(|h| h.record.clone())
+            }
+            LeaseWriteKind::Acquire => self.state.seat.observer.record().cloned(),
+            LeaseWriteKind::Create => None,
+        };
+        let lease_seconds = i32::try_from(t.lease_duration.as_secs()).unwrap_or(i32::MAX);
+        let req = match (write, &base) {
+            (LeaseWriteKind::Create, _) => LeaseWrite {
+                name: self.settings.lease_name.clone(),
+                holder: Some(self.settings.identity.clone()),
+                lease_duration_seconds: lease_seconds,
+                acquire_time: Some(now_wall),
+                renew_time: Some(now_wall),
+                lease_transitions: 0,
+                resource_version: String::new(),
+            },
+            (_, None) => {
+                return (
+                    false,
+                    format!("{write:?}: no lease record to base the write on"),
+                );
+            }
+            (_, Some(r)) => {
+                let taking_over =
+                    write == LeaseWriteKind::Acquire && !r.is_held_by(&self.settings.identity);
+                LeaseWrite {
+                    name: r.name.clone(),
+                    holder: (write != LeaseWriteKind::Release)
+                        .then(|| self.settings.identity.clone()),
+                    lease_duration_seconds: lease_seconds,
+                    acquire_time: if taking_over {
+                        Some(now_wall)
+                    } else {
+                        r.acquire_time.as_deref().and_then(|s| s.parse().ok())
+                    },
+                    renew_time: Some(now_wall),
+                    lease_transitions: r.lease_transitions + i32::from(taking_over),
+                    resource_version: r.resource_version.clone(),
+                }
+            }
+        };
+        let sent_at = self.clock.now_mono();
+        let budget = self.state.seat.request_budget(sent_at, t);
+        let result = if write == LeaseWriteKind::Create {
+            with_timeout(&self.clock, budget, self.kube.create_lease(&req)).await
+        } else {
+            with_timeout(&self.clock, budget, self.kube.replace_lease(&req)).await
+        };
+        let result: Result<LeaseRecord, KubeError> = match result {
+            Some(r) => r,
+            None => Err(KubeError::new(
+                ApiFailure::Unreachable,
+                format!("no answer within {budget:?}"),
+            )),
+        };
+        match result {
+            Ok(record) => {
+                let detail = format!("{write:?} ok: resourceVersion {}", record.resource_version);
+                self.pending = LeaseEvent::Wrote {
+                    write,
+                    record,
+                    sent_at,
+                };
+                (true, detail)
+            }
+            Err(e) => {
+                let detail = format!("{write:?} failed: {e}");
+                self.pending = LeaseEvent::WriteFailed {
+                    write,
+                    failure: e.kind,
+                };
+                (false, detail)
+            }
+        }
+    }
+
+    /// Bookkeeping after the actions: heartbeat, status, CardanoLeader.
+    async fn after(&mut self, d: &Decision, seen: &Seen, results: &[ActionResult]) {
+        let renewed =
+            matches!(&self.pending, LeaseEvent::Wrote { .. }) && self.state.seat.hold.is_some();
+        if self.armed && d.next.forging == Forging::Off {
+            if self.write_heartbeat(false).await.is_err() {
+                tracing::warn!("could not disarm the watchdog heartbeat");
+            }
+        } else if self.armed && renewed && self.write_heartbeat(true).await.is_err() {
+            tracing::warn!("could not refresh the watchdog heartbeat");
+        }
+        let now = self.clock.now_mono();
+        {
+            let mut st = lock(&self.status);
+            st.role = Some(d.role);
+            st.reason = Some(d.reason);
+            st.message = d.message.clone();
+            st.entitled = d.entitled;
+            st.forging = Some(d.next.forging);
+            st.lease = d.next.seat.observer.record().cloned();
+            st.lease_unchanged_ms = d
+                .next
+                .seat
+                .observer
+                .unchanged_for(now)
+                .map(crate::core::time::duration_ms);
+            st.last_decision_mono_ms = now.as_ms();
+            st.decisions += 1;
+        }
+        let _ = (seen, results);
+        self.write_leader_status(d).await;
+    }
+
+    async fn write_heartbeat(&mut self, armed: bool) -> Result<(), crate::ports::FsError> {
+        let hb = Heartbeat {
+            mono_ms: self.clock.now_mono().as_ms(),
+            armed,
+        };
+        let bytes = serde_json::to_vec(&hb).unwrap_or_default();
+        self.fs
+            .write_atomic(&self.settings.heartbeat, &bytes, 0o644)
+            .await?;
+        self.armed = armed;
+        Ok(())
+    }
+
+    /// The local leader reports itself in the CardanoLeader status; a pod that stops being the
+    /// leader clears what it wrote. Written on change only; failures are retried next decision.
+    async fn write_leader_status(&mut self, d: &Decision) {
+        let Some(name) = self.settings.leader_status_name.clone() else {
+            return;
+        };
+        let holding = d.next.seat.hold.is_some();
+        let forging = d.next.forging == Forging::On && d.entitled;
+        let want = if holding {
+            Some((self.settings.identity.clone(), forging))
+        } else if self
+            .leader_status_written
+            .as_ref()
+            .is_some_and(|(p, _)| *p == self.settings.identity)
+        {
+            Some((String::new(), false))
+        } else {
+            None
+        };
+        let Some(want) = want else { return };
+        if self.leader_status_written.as_ref() == Some(&want) {
+            return;
+        }
+        let status = CardanoLeaderStatus {
+            leader_pod: want.0.clone(),
+            forging_enabled: want.1,
+            last_transition_time: self.clock.now_wall().to_string(),
+        };
+        let budget = self.settings.timing.api_timeout;
+        match with_timeout(
+            &self.clock,
+            budget,
+            self.kube.patch_leader_status(&name, &status),
+        )
+        .await
+        {
+            Some(Ok(())) => self.leader_status_written = Some(want),
+            Some(Err(e)) => tracing::debug!("CardanoLeader status not written: {e}"),
+            None => tracing::debug!("CardanoLeader status not written: timed out"),
+        }
+    }
+}
+
+/// Runs `fut` for at most `limit` of `clock`'s time; `None` on timeout.
+pub async fn with_timeout<T>(
+    clock: &impl Clock,
+    limit: Duration,
+    fut: impl std::future::Future<Output = T>,
+) -> Option<T> {
+    let fut = std::pin::pin!(fut);
+    let timer = std::pin::pin!(clock.sleep(limit));
+    match select(fut, timer).await {
+        Either::Left((v, _)) => Some(v),
+        Either::Right(_) => None,
+    }
+}
+
+/// Locks the status; a poisoned lock (a panic elsewhere) still yields the data, which stays valid:
+/// every writer replaces whole fields.
+fn lock(status: &Mutex<Status>) -> std::sync::MutexGuard<'_, Status> {
+    status
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+#[cfg(test)]
+mod tests;

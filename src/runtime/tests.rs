@@ -1,0 +1,344 @@
+//! The real loop over the in-memory fakes: several pods, one API, scripted faults. The invariant
+//! checked after every decision of every pod: at most one node forges with the real keys.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use futures::executor::block_on;
+
+use super::*;
+use crate::core::time::MonoTime;
+use crate::credentials::sample_set;
+use crate::testing::{FakeApi, FakeClock, FakeFs, FakeKube, FakeNode};
+
+type Loop = Runtime<FakeClock, FakeKube, FakeFs, FakeNode, NoRecorder>;
+
+struct TestPod {
+    name: String,
+    rt: Loop,
+    fs: FakeFs,
+    node: FakeNode,
+    next_wake: MonoTime,
+    alive: bool,
+}
+
+struct Cluster {
+    clock: FakeClock,
+    api: FakeApi,
+    pods: Vec<TestPod>,
+    real: CredentialSet,
+    decoy: CredentialSet,
+    /// (time, pod) of every instant a node began forging with the real keys.
+    forger_changes: Vec<(u64, Option<String>)>,
+}
+
+fn dir(p: &str) -> PathBuf {
+    PathBuf::from(p)
+}
+
+impl Cluster {
+    fn new(pods: usize) -> Cluster {
+        let clock = FakeClock::new();
+        let api = FakeApi::new();
+        let real = sample_set("real");
+        let decoy = sample_set("decoy");
+        let mut c = Cluster {
+            clock,
+            api,
+            pods: Vec::new(),
+            real,
+            decoy,
+            forger_changes: Vec::new(),
+        };
+        for i in 0..pods {
+            c.add_pod(i);
+        }
+        c
+    }
+
+    fn add_pod(&mut self, i: usize) {
+        let name = format!("pod-{i}");
+        let fs = FakeFs::new();
+        let source = CredentialPaths::in_dir(&dir("/secrets"));
+        let decoy = CredentialPaths::in_dir(&dir("/decoy"));
+        let target = CredentialPaths::in_dir(&dir("/opt/cardano/secrets"));
+        for (paths, set) in [(&source, &self.real), (&decoy, &self.decoy)] {
+            for f in credentials::CredentialFile::ALL {
+                fs.put(paths.get(f), set.get(f), 0o600);
+            }
+        }
+        let node = FakeNode::new(fs.clone(), target.clone());
+        let settings = Settings {
+            identity: name.clone(),
+            lease_name: "cardano-node-leader".into(),
+            leader_status_name: Some("cardano-leader".into()),
+            timing: Timing::default(),
+            source,
+            target,
+            mode: CredentialMode::Decoy(decoy),
+            heartbeat: dir("/opt/cardano/secrets/.heartbeat"),
+            jitter_seed: i as u64,
+        };
+        let rt = Runtime::new(
+            self.clock.clone(),
+            self.api.client(),
+            fs.clone(),
+            node.clone(),
+            NoRecorder,
+            settings,
+        );
+        self.pods.push(TestPod {
+            name,
+            rt,
+            fs,
+            node,
+            next_wake: self.clock.now_mono(),
+            alive: true,
+        });
+    }
+
+    fn forgers(&self) -> Vec<String> {
+        self.pods
+            .iter()
+            .filter(|p| p.node.forges_with(&self.real))
+            .map(|p| p.name.clone())
+            .collect()
+    }
+
+    /// Runs until `until_ms`, in 100 ms steps, checking the invariant after every decision.
+    /// The node starts (ready) once the pod's standby set is in place, like a native sidecar.
+    fn run_until(&mut self, until_ms: u64) {
+        while self.clock.now_mono().as_ms() < until_ms {
+            let now = self.clock.now_mono();
+            for i in 0..self.pods.len() {
+                let p = &mut self.pods[i];
+                if !p.alive || p.next_wake > now {
+                    continue;
+                }
+                let d = block_on(p.rt.wake());
+                let retry = p.rt.settings.timing.retry_period;
+                p.next_wake = std::cmp::min(
+                    now + retry,
+                    std::cmp::max(d.wake_by, now + Duration::from_millis(100)),
+                );
+                if p.node.state().process.is_none() && lock(&p.rt.status()).standby_ready {
+                    p.node.start(true);
+                }
+                let forgers = self.forgers();
+                assert!(forgers.len() <= 1, "dual forging at {now}: {forgers:?}");
+                let current = forgers.first().cloned();
+                if self.forger_changes.last().map(|(_, f)| f) != Some(&current) {
+                    self.forger_changes.push((now.as_ms(), current));
+                }
+            }
+            self.clock.advance(Duration::from_millis(100));
+        }
+    }
+
+    fn forger(&self) -> Option<String> {
+        self.forgers().first().cloned()
+    }
+
+    fn pod(&mut self, name: &str) -> &mut TestPod {
+        let i = self
+            .pods
+            .iter()
+            .position(|p| p.name == name)
+            .unwrap_or_else(|| panic!("no pod {name}"));
+        &mut self.pods[i]
+    }
+
+    /// When the forger last changed to `who`.
+    fn since(&self, who: Option<&str>) -> u64 {
+        self.forger_changes
+            .iter()
+            .rev()
+            .find(|(_, f)| f.as_deref() == who)
+            .map(|(t, _)| *t)
+            .unwrap_or(u64::MAX)
+    }
+}
+
+#[test]
+fn three_pods_elect_exactly_one_forger_after_the_new_lease_ages() {
+    let mut c = Cluster::new(3);
+    c.run_until(14_000);
+    assert_eq!(
+        c.forger(),
+        None,
+        "a lease that did not exist must age a lease duration first"
+    );
+    c.run_until(20_000);
+    let forger = c.forger();
+    assert!(
+        forger.is_some(),
+        "no forger after 20 s: {:?}",
+        c.forger_changes
+    );
+    for p in &c.pods {
+        let (bytes, mode) =
+            p.fs.get(Path::new("/opt/cardano/secrets/vrf.skey"))
+                .unwrap_or_default();
+        assert_eq!(mode, 0o600);
+        if Some(&p.name) == forger.as_ref() {
+            assert_eq!(bytes, c.real.vrf);
+        } else {
+            assert_eq!(bytes, c.decoy.vrf, "{} must hold the decoy set", p.name);
+        }
+    }
+    assert_eq!(
+        c.api.leader_status("cardano-leader").map(|s| s.leader_pod),
+        forger
+    );
+}
+
+#[test]
+fn a_crashed_leader_is_replaced_within_lease_plus_retry() {
+    let mut c = Cluster::new(3);
+    c.run_until(20_000);
+    let leader = c.forger().unwrap_or_default();
+    let crash_at = c.clock.now_mono().as_ms();
+    {
+        let p = c.pod(&leader);
+        p.alive = false;
+        p.node.stop();
+    }
+    c.run_until(crash_at + 25_000);
+    let next = c.forger();
+    assert!(
+        next.is_some() && next != Some(leader.clone()),
+        "{:?}",
+        c.forger_changes
+    );
+    let took = c.since(next.as_deref()) - crash_at;
+    assert!(took <= 15_000 + 2_400 + 1_000, "failover took {took} ms");
+}
+
+#[test]
+fn graceful_shutdown_hands_over_after_a_verified_demotion() {
+    let mut c = Cluster::new(2);
+    c.run_until(20_000);
+    let leader = c.forger().unwrap_or_default();
+    let at = c.clock.now_mono().as_ms();
+    c.pod(&leader).rt.begin_shutdown();
+    c.run_until(at + 6_000);
+    let next = c.forger();
+    assert!(
+        next.is_some() && next != Some(leader.clone()),
+        "{:?}",
+        c.forger_changes
+    );
+    let lease = c.api.lease("cardano-node-leader").and_then(|l| l.holder);
+    assert_ne!(lease, Some(leader.clone()));
+    // The successor took a released lease: no wait for expiry (well under a lease duration).
+    assert!(
+        c.since(next.as_deref()) - at < 5_000,
+        "{:?}",
+        c.forger_changes
+    );
+    let old = c.pod(&leader);
+    assert!(!old.node.forges_with(&sample_set("real")));
+}
+
+#[test]
+fn an_api_outage_fences_the_leader_and_nobody_forges_until_it_heals() {
+    let mut c = Cluster::new(3);
+    c.run_until(20_000);
+    assert!(c.forger().is_some());
+    let at = c.clock.now_mono().as_ms();
+    c.api.set_down(true);
+    c.run_until(at + 12_000);
+    assert_eq!(
+        c.forger(),
+        None,
+        "the leader must fence itself within the renew deadline"
+    );
+    let stopped = c.since(None) - at;
+    assert!(
+        stopped <= 10_000 + 200,
+        "forging stopped {stopped} ms after the outage began"
+    );
+    c.run_until(at + 60_000);
+    assert_eq!(c.forger(), None);
+    c.api.set_down(false);
+    c.run_until(at + 90_000);
+    assert!(c.forger().is_some(), "{:?}", c.forger_changes);
+}
+
+#[test]
+fn an_invalid_real_credential_set_is_never_promoted() {
+    let mut c = Cluster::new(2);
+    for p in &c.pods {
+        p.fs.put(
+            Path::new("/secrets/node.cert"),
+            b"{\"type\":\"NodeOperationalCert",
+            0o600,
+        );
+    }
+    c.run_until(40_000);
+    assert_eq!(c.forger(), None);
+    assert!(c.forger_changes.iter().all(|(_, f)| f.is_none()));
+    let st = lock(&c.pods[0].rt.status()).clone();
+    assert!(
+        st.credentials_problem
+            .unwrap_or_default()
+            .contains("opcert")
+    );
+    assert_eq!(st.reason, Some(Reason::CredentialsInvalid));
+}
+
+#[test]
+fn a_leader_whose_metrics_go_dark_is_demoted_and_keeps_the_lease_until_they_return() {
+    let mut c = Cluster::new(2);
+    c.run_until(20_000);
+    let leader = c.forger().unwrap_or_default();
+    let at = c.clock.now_mono().as_ms();
+    c.pod(&leader).node.set_metrics_up(false);
+    c.run_until(at + 30_000);
+    // Without metrics no SIGHUP can be verified: the keys are removed and the node told, but the
+    // lease is kept (a stuck demotion) so no other pod forges while this node might.
+    let st = lock(&c.pod(&leader).rt.status()).clone();
+    assert!(!c.pod(&leader).node.forges_with(&sample_set("real")));
+    assert!(
+        matches!(
+            st.reason,
+            Some(Reason::DemotionStuck | Reason::DemotionUnverified | Reason::Demoting)
+        ),
+        "{st:?}"
+    );
+    assert_eq!(c.forger(), None);
+    c.pod(&leader).node.set_metrics_up(true);
+    c.run_until(at + 60_000);
+    assert!(c.forger().is_some(), "{:?}", c.forger_changes);
+}
+
+#[test]
+fn a_node_restart_on_the_leader_releases_at_once() {
+    let mut c = Cluster::new(2);
+    c.run_until(20_000);
+    let leader = c.forger().unwrap_or_default();
+    let at = c.clock.now_mono().as_ms();
+    c.pod(&leader).node.start(false); // replaying: socket not accepting
+    c.run_until(at + 3_000);
+    let next = c.forger();
+    assert!(
+        next.is_some() && next != Some(leader.clone()),
+        "{:?}",
+        c.forger_changes
+    );
+    assert_eq!(
+        c.pod(&leader).node.state().killed_early,
+        0,
+        "SIGHUP sent to a starting node"
+    );
+    let (bytes, _) = c
+        .pod(&leader)
+        .fs
+        .get(Path::new("/opt/cardano/secrets/kes.skey"))
+        .unwrap_or_default();
+    assert_eq!(
+        bytes,
+        sample_set("decoy").kes,
+        "the restarting node must find the decoy set"
+    );
+}
