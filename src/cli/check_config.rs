@@ -11,7 +11,11 @@ pub const EXIT_INVALID: i32 = 2;
 /// Prints the effective configuration to stdout and returns 0, or prints one line per problem to
 /// stderr and returns [`EXIT_INVALID`].
 pub fn run(config: &Config) -> i32 {
-    run_to(config, &mut std::io::stdout().lock(), &mut std::io::stderr().lock())
+    run_to(
+        config,
+        &mut std::io::stdout().lock(),
+        &mut std::io::stderr().lock(),
+    )
 }
 
 /// [`run`] with the output streams given, for tests.

@@ -85,7 +85,9 @@ fn parse_unsigned_ms(body: &str) -> Result<u64, DurationError> {
     // Index into UNITS of the previous part's unit: the next one must come strictly later.
     let mut previous: Option<usize> = None;
     while !rest.is_empty() {
-        let digits_len = rest.find(|c: char| !c.is_ascii_digit()).unwrap_or(rest.len());
+        let digits_len = rest
+            .find(|c: char| !c.is_ascii_digit())
+            .unwrap_or(rest.len());
         let (digits, after) = rest.split_at(digits_len);
         let unit_len = after
             .find(|c: char| !c.is_ascii_alphabetic())
@@ -191,8 +193,20 @@ mod tests {
             ("1d", UnknownUnit("d".into())),
             ("10sec", UnknownUnit("sec".into())),
             ("10S", UnknownUnit("S".into())),
-            ("30s1m", UnitOutOfOrder { unit: "m", previous: "s" }),
-            ("1ms1s", UnitOutOfOrder { unit: "s", previous: "ms" }),
+            (
+                "30s1m",
+                UnitOutOfOrder {
+                    unit: "m",
+                    previous: "s",
+                },
+            ),
+            (
+                "1ms1s",
+                UnitOutOfOrder {
+                    unit: "s",
+                    previous: "ms",
+                },
+            ),
             ("1s2s", RepeatedUnit("s")),
             ("1.5s", InvalidCharacter('.')),
             (" 15s", InvalidCharacter(' ')),

@@ -19,9 +19,7 @@ use std::time::Duration;
 
 use crate::core::timing::Timing;
 
-pub use duration::{
-    DurationError, format_duration, parse_duration, parse_signed_duration,
-};
+pub use duration::{DurationError, format_duration, parse_duration, parse_signed_duration};
 pub use value::{CredentialMode, LogFormat};
 
 /// One thing wrong with the configuration, phrased for the operator who must fix it.
@@ -114,16 +112,32 @@ pub struct Config {
     #[arg(long, env = "SOURCE_OP_CERT", default_value = "/secrets/node.cert")]
     pub source_op_cert: String,
     /// Where cardano-node reads the KES key.
-    #[arg(long, env = "TARGET_KES_KEY", default_value = "/opt/cardano/secrets/kes.skey")]
+    #[arg(
+        long,
+        env = "TARGET_KES_KEY",
+        default_value = "/opt/cardano/secrets/kes.skey"
+    )]
     pub target_kes_key: String,
     /// Where cardano-node reads the VRF key.
-    #[arg(long, env = "TARGET_VRF_KEY", default_value = "/opt/cardano/secrets/vrf.skey")]
+    #[arg(
+        long,
+        env = "TARGET_VRF_KEY",
+        default_value = "/opt/cardano/secrets/vrf.skey"
+    )]
     pub target_vrf_key: String,
     /// Where cardano-node reads the operational certificate.
-    #[arg(long, env = "TARGET_OP_CERT", default_value = "/opt/cardano/secrets/node.cert")]
+    #[arg(
+        long,
+        env = "TARGET_OP_CERT",
+        default_value = "/opt/cardano/secrets/node.cert"
+    )]
     pub target_op_cert: String,
     /// SIGHUP target: process name, or a substring of one of its arguments.
-    #[arg(long, env = "CARDANO_NODE_PROCESS_NAME", default_value = "cardano-node")]
+    #[arg(
+        long,
+        env = "CARDANO_NODE_PROCESS_NAME",
+        default_value = "cardano-node"
+    )]
     pub cardano_node_process_name: String,
 
     // --- 1b. Multi-tenant identification ---
@@ -198,13 +212,21 @@ pub struct Config {
     #[arg(long, env = "SOURCE_DECOY_DIR", default_value = "/decoy")]
     pub source_decoy_dir: String,
     /// cardano-node Prometheus endpoint, read to verify a SIGHUP took effect.
-    #[arg(long, env = "NODE_METRICS_URL", default_value = "http://127.0.0.1:12798/metrics")]
+    #[arg(
+        long,
+        env = "NODE_METRICS_URL",
+        default_value = "http://127.0.0.1:12798/metrics"
+    )]
     pub node_metrics_url: String,
     /// How long to wait for the node's metrics to confirm a SIGHUP.
     #[arg(long, env = "SIGHUP_VERIFY_TIMEOUT", default_value = "5s")]
     pub sighup_verify_timeout: String,
     /// Decision journal (redb database file).
-    #[arg(long, env = "JOURNAL_PATH", default_value = "/var/lib/forge-manager/journal.redb")]
+    #[arg(
+        long,
+        env = "JOURNAL_PATH",
+        default_value = "/var/lib/forge-manager/journal.redb"
+    )]
     pub journal_path: String,
     /// How long journal records are kept.
     #[arg(long, env = "JOURNAL_RETENTION", default_value = "168h")]
@@ -281,7 +303,11 @@ impl Config {
             ("TARGET_KES_KEY", &self.target_kes_key, Text),
             ("TARGET_VRF_KEY", &self.target_vrf_key, Text),
             ("TARGET_OP_CERT", &self.target_op_cert, Text),
-            ("CARDANO_NODE_PROCESS_NAME", &self.cardano_node_process_name, Text),
+            (
+                "CARDANO_NODE_PROCESS_NAME",
+                &self.cardano_node_process_name,
+                Text,
+            ),
             ("CARDANO_NETWORK", &self.cardano_network, Text),
             ("POOL_ID", &self.pool_id, Text),
             ("POOL_ID_HEX", &self.pool_id_hex, Text),
@@ -289,30 +315,54 @@ impl Config {
             ("POOL_TICKER", &self.pool_ticker, Text),
             ("NETWORK_MAGIC", &self.network_magic, Int),
             ("APPLICATION_TYPE", &self.application_type, Text),
-            ("ENABLE_CLUSTER_MANAGEMENT", &self.enable_cluster_management, Bool),
+            (
+                "ENABLE_CLUSTER_MANAGEMENT",
+                &self.enable_cluster_management,
+                Bool,
+            ),
             ("CLUSTER_IDENTIFIER", &self.cluster_identifier, Text),
             ("CLUSTER_REGION", &self.cluster_region, Text),
             ("CLUSTER_ENVIRONMENT", &self.cluster_environment, Text),
             ("CLUSTER_PRIORITY", &self.cluster_priority, Int),
             ("HEALTH_CHECK_ENDPOINT", &self.health_check_endpoint, Text),
-            ("HEALTH_CHECK_INTERVAL", &self.health_check_interval, Duration),
+            (
+                "HEALTH_CHECK_INTERVAL",
+                &self.health_check_interval,
+                Duration,
+            ),
             ("RENEW_DEADLINE", &self.renew_deadline, Duration),
             ("RETRY_PERIOD", &self.retry_period, Duration),
             ("FAILBACK_DELAY", &self.failback_delay, Duration),
             ("HEALTH_CHECK_TIMEOUT", &self.health_check_timeout, Duration),
-            ("HEALTH_FAILURE_THRESHOLD", &self.health_failure_threshold, Int),
-            ("HEALTH_SUCCESS_THRESHOLD", &self.health_success_threshold, Int),
+            (
+                "HEALTH_FAILURE_THRESHOLD",
+                &self.health_failure_threshold,
+                Int,
+            ),
+            (
+                "HEALTH_SUCCESS_THRESHOLD",
+                &self.health_success_threshold,
+                Int,
+            ),
             ("CREDENTIAL_MODE", &self.credential_mode, Text),
             ("SOURCE_DECOY_DIR", &self.source_decoy_dir, Text),
             ("NODE_METRICS_URL", &self.node_metrics_url, Text),
-            ("SIGHUP_VERIFY_TIMEOUT", &self.sighup_verify_timeout, Duration),
+            (
+                "SIGHUP_VERIFY_TIMEOUT",
+                &self.sighup_verify_timeout,
+                Duration,
+            ),
             ("JOURNAL_PATH", &self.journal_path, Text),
             ("JOURNAL_RETENTION", &self.journal_retention, Duration),
             ("LOG_FORMAT", &self.log_format, Text),
             ("API_TIMEOUT", &self.api_timeout, Duration),
             ("GLOBAL_LEASE_NAME", &self.global_lease_name, Text),
             ("HEARTBEAT_PATH", &self.heartbeat_path, Text),
-            ("COORDINATION_KUBECONFIG", &self.coordination_kubeconfig, Text),
+            (
+                "COORDINATION_KUBECONFIG",
+                &self.coordination_kubeconfig,
+                Text,
+            ),
         ]
     }
 
@@ -328,11 +378,19 @@ impl Config {
 
     /// `SLEEP_INTERVAL`: main-loop base period.
     pub fn sleep_interval(&self) -> Result<Duration, ConfigProblem> {
-        parsed("SLEEP_INTERVAL", &self.sleep_interval, value::parse_env_duration)
+        parsed(
+            "SLEEP_INTERVAL",
+            &self.sleep_interval,
+            value::parse_env_duration,
+        )
     }
     /// `SOCKET_WAIT_TIMEOUT`: longest initial wait for the node socket.
     pub fn socket_wait_timeout(&self) -> Result<Duration, ConfigProblem> {
-        parsed("SOCKET_WAIT_TIMEOUT", &self.socket_wait_timeout, value::parse_env_duration)
+        parsed(
+            "SOCKET_WAIT_TIMEOUT",
+            &self.socket_wait_timeout,
+            value::parse_env_duration,
+        )
     }
     /// `DISABLE_SOCKET_CHECK`, read the old way (never fails).
     pub fn disable_socket_check(&self) -> bool {
@@ -343,7 +401,9 @@ impl Config {
         parsed("LEASE_DURATION", &self.lease_duration, |raw| {
             let d = value::parse_env_duration(raw)?;
             if d.subsec_nanos() != 0 {
-                return Err("a whole number of seconds (a Lease stores leaseDurationSeconds)".into());
+                return Err(
+                    "a whole number of seconds (a Lease stores leaseDurationSeconds)".into(),
+                );
             }
             Ok(d)
         })
@@ -393,47 +453,83 @@ impl Config {
     }
     /// `HEALTH_CHECK_INTERVAL`.
     pub fn health_check_interval(&self) -> Result<Duration, ConfigProblem> {
-        parsed("HEALTH_CHECK_INTERVAL", &self.health_check_interval, positive_duration)
+        parsed(
+            "HEALTH_CHECK_INTERVAL",
+            &self.health_check_interval,
+            positive_duration,
+        )
     }
     /// `RENEW_DEADLINE`.
     pub fn renew_deadline(&self) -> Result<Duration, ConfigProblem> {
-        parsed("RENEW_DEADLINE", &self.renew_deadline, value::parse_env_duration)
+        parsed(
+            "RENEW_DEADLINE",
+            &self.renew_deadline,
+            value::parse_env_duration,
+        )
     }
     /// `RETRY_PERIOD`.
     pub fn retry_period(&self) -> Result<Duration, ConfigProblem> {
-        parsed("RETRY_PERIOD", &self.retry_period, value::parse_env_duration)
+        parsed(
+            "RETRY_PERIOD",
+            &self.retry_period,
+            value::parse_env_duration,
+        )
     }
     /// `FAILBACK_DELAY`.
     pub fn failback_delay(&self) -> Result<Duration, ConfigProblem> {
-        parsed("FAILBACK_DELAY", &self.failback_delay, value::parse_env_duration)
+        parsed(
+            "FAILBACK_DELAY",
+            &self.failback_delay,
+            value::parse_env_duration,
+        )
     }
     /// `HEALTH_CHECK_TIMEOUT`.
     pub fn health_check_timeout(&self) -> Result<Duration, ConfigProblem> {
-        parsed("HEALTH_CHECK_TIMEOUT", &self.health_check_timeout, positive_duration)
+        parsed(
+            "HEALTH_CHECK_TIMEOUT",
+            &self.health_check_timeout,
+            positive_duration,
+        )
     }
     /// `HEALTH_FAILURE_THRESHOLD`.
     pub fn health_failure_threshold(&self) -> Result<u32, ConfigProblem> {
-        parsed("HEALTH_FAILURE_THRESHOLD", &self.health_failure_threshold, |raw| {
-            value::parse_int_in(raw, 1..=MAX_HEALTH_THRESHOLD)
-        })
+        parsed(
+            "HEALTH_FAILURE_THRESHOLD",
+            &self.health_failure_threshold,
+            |raw| value::parse_int_in(raw, 1..=MAX_HEALTH_THRESHOLD),
+        )
     }
     /// `HEALTH_SUCCESS_THRESHOLD`.
     pub fn health_success_threshold(&self) -> Result<u32, ConfigProblem> {
-        parsed("HEALTH_SUCCESS_THRESHOLD", &self.health_success_threshold, |raw| {
-            value::parse_int_in(raw, 1..=MAX_HEALTH_THRESHOLD)
-        })
+        parsed(
+            "HEALTH_SUCCESS_THRESHOLD",
+            &self.health_success_threshold,
+            |raw| value::parse_int_in(raw, 1..=MAX_HEALTH_THRESHOLD),
+        )
     }
     /// `CREDENTIAL_MODE`.
     pub fn credential_mode(&self) -> Result<CredentialMode, ConfigProblem> {
-        parsed("CREDENTIAL_MODE", &self.credential_mode, CredentialMode::parse)
+        parsed(
+            "CREDENTIAL_MODE",
+            &self.credential_mode,
+            CredentialMode::parse,
+        )
     }
     /// `SIGHUP_VERIFY_TIMEOUT`.
     pub fn sighup_verify_timeout(&self) -> Result<Duration, ConfigProblem> {
-        parsed("SIGHUP_VERIFY_TIMEOUT", &self.sighup_verify_timeout, positive_duration)
+        parsed(
+            "SIGHUP_VERIFY_TIMEOUT",
+            &self.sighup_verify_timeout,
+            positive_duration,
+        )
     }
     /// `JOURNAL_RETENTION`.
     pub fn journal_retention(&self) -> Result<Duration, ConfigProblem> {
-        parsed("JOURNAL_RETENTION", &self.journal_retention, positive_duration)
+        parsed(
+            "JOURNAL_RETENTION",
+            &self.journal_retention,
+            positive_duration,
+        )
     }
     /// `LOG_FORMAT`.
     pub fn log_format(&self) -> Result<LogFormat, ConfigProblem> {
@@ -591,14 +687,21 @@ impl Config {
         } else if let Some(why) = naming::rfc1123_subdomain_problem(&self.pod_name) {
             out.push(ConfigProblem::new("POD_NAME", &self.pod_name, why));
         }
-        for (variable, raw) in [("LEASE_NAME", &self.lease_name), ("CRD_NAME", &self.crd_name)] {
+        for (variable, raw) in [
+            ("LEASE_NAME", &self.lease_name),
+            ("CRD_NAME", &self.crd_name),
+        ] {
             if let Some(why) = naming::rfc1123_subdomain_problem(raw) {
                 out.push(ConfigProblem::new(variable, raw, why));
             }
         }
         if !self.global_lease_name.is_empty() {
             if let Some(why) = naming::rfc1123_subdomain_problem(&self.global_lease_name) {
-                out.push(ConfigProblem::new("GLOBAL_LEASE_NAME", &self.global_lease_name, why));
+                out.push(ConfigProblem::new(
+                    "GLOBAL_LEASE_NAME",
+                    &self.global_lease_name,
+                    why,
+                ));
             }
         }
         if self.cardano_node_process_name.trim().is_empty() {

@@ -175,7 +175,10 @@ mod tests {
             global_lease_name("preview", Some("pool1abcdefghijk")),
             "cardano-forge-global-preview-pool1abcde"
         );
-        assert_eq!(global_lease_name("mainnet", None), "cardano-forge-global-mainnet");
+        assert_eq!(
+            global_lease_name("mainnet", None),
+            "cardano-forge-global-mainnet"
+        );
         assert_eq!(
             global_lease_name(&"n".repeat(100), Some("pool1")).len(),
             MAX_NAME_LEN

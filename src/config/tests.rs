@@ -61,7 +61,10 @@ fn defaults_match_the_old_sidecar_and_the_scenario_timing() {
     assert_eq!(c.failback_delay(), Ok(Duration::from_secs(60)));
     assert_eq!(c.health_failure_threshold(), Ok(3));
     assert_eq!(c.health_success_threshold(), Ok(2));
-    assert_eq!(c.journal_retention(), Ok(Duration::from_secs(7 * 24 * 3600)));
+    assert_eq!(
+        c.journal_retention(),
+        Ok(Duration::from_secs(7 * 24 * 3600))
+    );
     assert_eq!(c.credential_mode(), Ok(CredentialMode::Decoy));
     assert_eq!(c.log_format(), Ok(LogFormat::Json));
     assert_eq!(c.log_level(), Ok(tracing::Level::INFO));
@@ -106,7 +109,10 @@ fn each_bad_setting_is_reported_under_its_variable() {
         (&[("API_TIMEOUT", "0s")], &["API_TIMEOUT"]),
         (&[("SLEEP_INTERVAL", "-5")], &["SLEEP_INTERVAL"]),
         (&[("SOCKET_WAIT_TIMEOUT", "1.5")], &["SOCKET_WAIT_TIMEOUT"]),
-        (&[("HEALTH_CHECK_INTERVAL", "0")], &["HEALTH_CHECK_INTERVAL"]),
+        (
+            &[("HEALTH_CHECK_INTERVAL", "0")],
+            &["HEALTH_CHECK_INTERVAL"],
+        ),
         (&[("HEALTH_CHECK_TIMEOUT", "0s")], &["HEALTH_CHECK_TIMEOUT"]),
         (&[("JOURNAL_RETENTION", "7d")], &["JOURNAL_RETENTION"]),
         (&[("FAILBACK_DELAY", "1m1m")], &["FAILBACK_DELAY"]),
@@ -115,8 +121,14 @@ fn each_bad_setting_is_reported_under_its_variable() {
         (&[("METRICS_PORT", "http")], &["METRICS_PORT"]),
         (&[("NETWORK_MAGIC", "mainnet")], &["NETWORK_MAGIC"]),
         (&[("CLUSTER_PRIORITY", "high")], &["CLUSTER_PRIORITY"]),
-        (&[("HEALTH_FAILURE_THRESHOLD", "0")], &["HEALTH_FAILURE_THRESHOLD"]),
-        (&[("HEALTH_SUCCESS_THRESHOLD", "0")], &["HEALTH_SUCCESS_THRESHOLD"]),
+        (
+            &[("HEALTH_FAILURE_THRESHOLD", "0")],
+            &["HEALTH_FAILURE_THRESHOLD"],
+        ),
+        (
+            &[("HEALTH_SUCCESS_THRESHOLD", "0")],
+            &["HEALTH_SUCCESS_THRESHOLD"],
+        ),
         (&[("LOG_LEVEL", "VERBOSE")], &["LOG_LEVEL"]),
         (&[("LOG_FORMAT", "yaml")], &["LOG_FORMAT"]),
         (&[("CREDENTIAL_MODE", "move")], &["CREDENTIAL_MODE"]),
@@ -126,27 +138,48 @@ fn each_bad_setting_is_reported_under_its_variable() {
         (&[("SOURCE_DECOY_DIR", "decoy")], &["SOURCE_DECOY_DIR"]),
         (&[("JOURNAL_PATH", "./j.redb")], &["JOURNAL_PATH"]),
         (&[("HEARTBEAT_PATH", "hb")], &["HEARTBEAT_PATH"]),
-        (&[("COORDINATION_KUBECONFIG", "kube.yaml")], &["COORDINATION_KUBECONFIG"]),
+        (
+            &[("COORDINATION_KUBECONFIG", "kube.yaml")],
+            &["COORDINATION_KUBECONFIG"],
+        ),
         (&[("NAMESPACE", "Cardano")], &["NAMESPACE"]),
         (&[("NAMESPACE", "a.b")], &["NAMESPACE"]),
         (&[("POD_NAME", "")], &["POD_NAME"]),
         (&[("POD_NAME", "Pod_0")], &["POD_NAME"]),
         (&[("LEASE_NAME", "")], &["LEASE_NAME"]),
         (&[("CRD_NAME", "Leader")], &["CRD_NAME"]),
-        (&[("GLOBAL_LEASE_NAME", "global_lease")], &["GLOBAL_LEASE_NAME"]),
-        (&[("CARDANO_NODE_PROCESS_NAME", "")], &["CARDANO_NODE_PROCESS_NAME"]),
-        (&[("HEALTH_CHECK_ENDPOINT", "localhost:8080/health")], &["HEALTH_CHECK_ENDPOINT"]),
-        (&[("HEALTH_CHECK_ENDPOINT", "ftp://h/x")], &["HEALTH_CHECK_ENDPOINT"]),
+        (
+            &[("GLOBAL_LEASE_NAME", "global_lease")],
+            &["GLOBAL_LEASE_NAME"],
+        ),
+        (
+            &[("CARDANO_NODE_PROCESS_NAME", "")],
+            &["CARDANO_NODE_PROCESS_NAME"],
+        ),
+        (
+            &[("HEALTH_CHECK_ENDPOINT", "localhost:8080/health")],
+            &["HEALTH_CHECK_ENDPOINT"],
+        ),
+        (
+            &[("HEALTH_CHECK_ENDPOINT", "ftp://h/x")],
+            &["HEALTH_CHECK_ENDPOINT"],
+        ),
         (&[("NODE_METRICS_URL", "")], &["NODE_METRICS_URL"]),
         (&[("POOL_ID", "  ")], &["POOL_ID"]),
         (&[("POOL_ID_HEX", "xyz")], &["POOL_ID_HEX"]),
-        (&[("ENABLE_CLUSTER_MANAGEMENT", "true")], &["CLUSTER_REGION"]),
+        (
+            &[("ENABLE_CLUSTER_MANAGEMENT", "true")],
+            &["CLUSTER_REGION"],
+        ),
         (
             &[("ENABLE_CLUSTER_MANAGEMENT", "yes"), ("CLUSTER_REGION", "")],
             &["CLUSTER_REGION"],
         ),
         (
-            &[("ENABLE_CLUSTER_MANAGEMENT", "1"), ("CLUSTER_REGION", "US_East")],
+            &[
+                ("ENABLE_CLUSTER_MANAGEMENT", "1"),
+                ("CLUSTER_REGION", "US_East"),
+            ],
             &["CLUSTER_REGION"],
         ),
         (
@@ -154,7 +187,12 @@ fn each_bad_setting_is_reported_under_its_variable() {
             &["CARDANO_NETWORK"],
         ),
         (
-            &[cluster[0], cluster[1], ("POOL_ID", "pool1abcdefgh"), ("CARDANO_NETWORK", "preprod")],
+            &[
+                cluster[0],
+                cluster[1],
+                ("POOL_ID", "pool1abcdefgh"),
+                ("CARDANO_NETWORK", "preprod"),
+            ],
             &["NETWORK_MAGIC"],
         ),
         (
@@ -174,11 +212,22 @@ fn each_bad_setting_is_reported_under_its_variable() {
 #[test]
 fn settings_that_are_fine_raise_no_problem() {
     let cases: &[&[(&str, &str)]] = &[
-        &[("LEASE_DURATION", " 30 "), ("RENEW_DEADLINE", "20"), ("RETRY_PERIOD", "2")],
+        &[
+            ("LEASE_DURATION", " 30 "),
+            ("RENEW_DEADLINE", "20"),
+            ("RETRY_PERIOD", "2"),
+        ],
         &[("ENABLE_CLUSTER_MANAGEMENT", "on"), ("CLUSTER_REGION", "")],
-        &[("HEALTH_CHECK_ENDPOINT", "https://pool.example.com:8443/health")],
+        &[(
+            "HEALTH_CHECK_ENDPOINT",
+            "https://pool.example.com:8443/health",
+        )],
         &[("POOL_ID_HEX", "ABCdef0123")],
-        &[("LOG_LEVEL", "critical"), ("LOG_FORMAT", "TEXT"), ("CREDENTIAL_MODE", "copy")],
+        &[
+            ("LOG_LEVEL", "critical"),
+            ("LOG_FORMAT", "TEXT"),
+            ("CREDENTIAL_MODE", "copy"),
+        ],
         &[
             ("ENABLE_CLUSTER_MANAGEMENT", "true"),
             ("CLUSTER_REGION", "eu-west-1"),
@@ -237,7 +286,10 @@ fn names_are_derived_like_the_helm_chart() {
     ]);
     assert_eq!(c.pool_short(), Some("pool1abcde"));
     assert_eq!(c.forge_cluster_name(), "preprod-pool1abcde-eu-west-1");
-    assert_eq!(c.global_lease_name(), "cardano-forge-global-preprod-pool1abcde");
+    assert_eq!(
+        c.global_lease_name(),
+        "cardano-forge-global-preprod-pool1abcde"
+    );
     assert_eq!(c.metric_pool_id(), "pool1abcde");
     let legacy = with(&[]);
     assert_eq!(legacy.pool_short(), None);
@@ -308,5 +360,9 @@ fn every_variable_is_documented_in_docs_configuration_md() {
         .into_iter()
         .filter(|name| !doc.contains(&format!("`{name}`")))
         .collect();
-    assert_eq!(missing, Vec::<String>::new(), "add them to docs/configuration.md");
+    assert_eq!(
+        missing,
+        Vec::<String>::new(),
+        "add them to docs/configuration.md"
+    );
 }

@@ -43,13 +43,7 @@ where
     parse_python_int(text)
         .and_then(|n| T::try_from(n).ok())
         .filter(|n| range.contains(n))
-        .ok_or_else(|| {
-            format!(
-                "an integer from {} to {}",
-                range.start(),
-                range.end()
-            )
-        })
+        .ok_or_else(|| format!("an integer from {} to {}", range.start(), range.end()))
 }
 
 /// A duration from the environment: either integer seconds as the old sidecar took them (`"15"`,
