@@ -98,7 +98,8 @@ fn defaults_with_only_a_pod_name_are_valid() {
 #[test]
 fn each_invalid_setting_exits_2_naming_its_variable() {
     let base = example("forge-manager.env");
-    let cases: &[(&[(&str, &str)], &str)] = &[
+    type Vars<'a> = &'a [(&'a str, &'a str)];
+    let cases: &[(Vars, &str)] = &[
         (&[("RETRY_PERIOD", "10s")], "RETRY_PERIOD"),
         (&[("RETRY_PERIOD", "12s")], "RETRY_PERIOD"),
         (&[("RENEW_DEADLINE", "15s")], "RENEW_DEADLINE"),

@@ -228,7 +228,8 @@ mod tests {
 
     #[test]
     fn signed_durations_report_their_sign() {
-        let cases: &[(&str, Result<(bool, Duration), DurationError>)] = &[
+        type Signed = Result<(bool, Duration), DurationError>;
+        let cases: &[(&str, Signed)] = &[
             ("-1m", Ok((true, ms(60_000)))),
             ("1m", Ok((false, ms(60_000)))),
             ("-250ms", Ok((true, ms(250)))),

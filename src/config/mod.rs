@@ -695,14 +695,14 @@ impl Config {
                 out.push(ConfigProblem::new(variable, raw, why));
             }
         }
-        if !self.global_lease_name.is_empty() {
-            if let Some(why) = naming::rfc1123_subdomain_problem(&self.global_lease_name) {
-                out.push(ConfigProblem::new(
-                    "GLOBAL_LEASE_NAME",
-                    &self.global_lease_name,
-                    why,
-                ));
-            }
+        if !self.global_lease_name.is_empty()
+            && let Some(why) = naming::rfc1123_subdomain_problem(&self.global_lease_name)
+        {
+            out.push(ConfigProblem::new(
+                "GLOBAL_LEASE_NAME",
+                &self.global_lease_name,
+                why,
+            ));
         }
         if self.cardano_node_process_name.trim().is_empty() {
             out.push(ConfigProblem::new(
@@ -715,14 +715,14 @@ impl Config {
 
     /// URLs the sidecar fetches.
     fn url_problems(&self, out: &mut Vec<ConfigProblem>) {
-        if let Some(url) = self.health_check_endpoint() {
-            if !is_http_url(url) {
-                out.push(ConfigProblem::new(
-                    "HEALTH_CHECK_ENDPOINT",
-                    url,
-                    "an http:// or https:// URL with a host, or empty for no health checks",
-                ));
-            }
+        if let Some(url) = self.health_check_endpoint()
+            && !is_http_url(url)
+        {
+            out.push(ConfigProblem::new(
+                "HEALTH_CHECK_ENDPOINT",
+                url,
+                "an http:// or https:// URL with a host, or empty for no health checks",
+            ));
         }
         if !is_http_url(&self.node_metrics_url) {
             out.push(ConfigProblem::new(
@@ -735,23 +735,23 @@ impl Config {
 
     /// Pool identification, checked whenever given.
     fn pool_problems(&self, out: &mut Vec<ConfigProblem>) {
-        if let Some(pool) = self.pool_id() {
-            if pool.trim().is_empty() {
-                out.push(ConfigProblem::new(
-                    "POOL_ID",
-                    pool,
-                    "a non-blank pool id, or empty for single-pool naming",
-                ));
-            }
+        if let Some(pool) = self.pool_id()
+            && pool.trim().is_empty()
+        {
+            out.push(ConfigProblem::new(
+                "POOL_ID",
+                pool,
+                "a non-blank pool id, or empty for single-pool naming",
+            ));
         }
-        if let Some(hex) = self.pool_id_hex() {
-            if !hex.bytes().all(|b| b.is_ascii_hexdigit()) {
-                out.push(ConfigProblem::new(
-                    "POOL_ID_HEX",
-                    hex,
-                    "hexadecimal digits only (0-9, a-f), or empty",
-                ));
-            }
+        if let Some(hex) = self.pool_id_hex()
+            && !hex.bytes().all(|b| b.is_ascii_hexdigit())
+        {
+            out.push(ConfigProblem::new(
+                "POOL_ID_HEX",
+                hex,
+                "hexadecimal digits only (0-9, a-f), or empty",
+            ));
         }
     }
 
@@ -783,14 +783,14 @@ impl Config {
             let known = KNOWN_NETWORK_MAGICS
                 .iter()
                 .find(|(name, _)| *name == self.cardano_network);
-            if let Some((name, want)) = known {
-                if magic != *want {
-                    out.push(ConfigProblem::new(
-                        "NETWORK_MAGIC",
-                        &self.network_magic,
-                        format!("{want}, the magic of {name}"),
-                    ));
-                }
+            if let Some((name, want)) = known
+                && magic != *want
+            {
+                out.push(ConfigProblem::new(
+                    "NETWORK_MAGIC",
+                    &self.network_magic,
+                    format!("{want}, the magic of {name}"),
+                ));
             }
         }
         if region_ok {

@@ -99,7 +99,8 @@ fn each_bad_setting_is_reported_under_its_variable() {
         ("ENABLE_CLUSTER_MANAGEMENT", "true"),
         ("CLUSTER_REGION", "us-east-1"),
     ];
-    let cases: &[(&[(&str, &str)], &[&str])] = &[
+    type Vars<'a> = &'a [(&'a str, &'a str)];
+    let cases: &[(Vars, &[&str])] = &[
         (&[("RETRY_PERIOD", "10s")], &["RETRY_PERIOD"]),
         (&[("RENEW_DEADLINE", "15s")], &["RENEW_DEADLINE"]),
         (&[("RENEW_DEADLINE", "10x")], &["RENEW_DEADLINE"]),
