@@ -148,6 +148,26 @@ pub fn format_duration(d: Duration) -> String {
     out
 }
 
+/// Serde adapter for a `Duration` written as a duration string, for scenario files and other
+/// structured input: `#[serde(with = "forge_manager::config::duration::as_string")]`.
+pub mod as_string {
+    use std::time::Duration;
+
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    /// Writes the canonical form ([`super::format_duration`]).
+    pub fn serialize<S: Serializer>(d: &Duration, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(&super::format_duration(*d))
+    }
+
+    /// Reads a non-negative duration string ([`super::parse_duration`]); a bare number is an error.
+    pub fn deserialize<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Duration, D::Error> {
+        let text = String::deserialize(deserializer)?;
+        super::parse_duration(&text)
+            .map_err(|e| serde::de::Error::custom(format!("duration {text:?}: expected {e}")))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -263,5 +283,22 @@ mod tests {
                 Ok(*want)
             );
         }
+    }
+
+    #[test]
+    fn serde_adapter_reads_and_writes_duration_strings() {
+        #[derive(Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+        struct T {
+            #[serde(with = "as_string")]
+            d: Duration,
+        }
+        let t: T = serde_json::from_str(r#"{"d":"1m30s"}"#).expect("valid duration");
+        assert_eq!(t, T { d: ms(90_000) });
+        assert_eq!(
+            serde_json::to_string(&t).ok().as_deref(),
+            Some(r#"{"d":"1m30s"}"#)
+        );
+        let err = serde_json::from_str::<T>(r#"{"d":"15"}"#).expect_err("bare number");
+        assert!(err.to_string().contains("a unit after 15"), "{err}");
     }
 }

@@ -166,6 +166,12 @@ fn each_bad_setting_is_reported_under_its_variable() {
             &["HEALTH_CHECK_ENDPOINT"],
         ),
         (&[("NODE_METRICS_URL", "")], &["NODE_METRICS_URL"]),
+        (&[("NODE_METRICS_URL", "http://")], &["NODE_METRICS_URL"]),
+        (&[("NODE_METRICS_URL", "/metrics")], &["NODE_METRICS_URL"]),
+        (
+            &[("NODE_METRICS_URL", "http://a b/")],
+            &["NODE_METRICS_URL"],
+        ),
         (&[("POOL_ID", "  ")], &["POOL_ID"]),
         (&[("POOL_ID_HEX", "xyz")], &["POOL_ID_HEX"]),
         (

@@ -46,23 +46,30 @@ where
         .ok_or_else(|| format!("an integer from {} to {}", range.start(), range.end()))
 }
 
+/// Longest duration any setting takes: ten years. A limit on everything, and far below where
+/// `Instant + Duration` could overflow or a Lease's 32-bit `leaseDurationSeconds` could not hold it.
+pub const MAX_ENV_DURATION: Duration = Duration::from_secs(10 * 365 * 24 * 3600);
+
 /// A duration from the environment: either integer seconds as the old sidecar took them (`"15"`,
 /// `" 15 "`), or the unit form (`"15s"`, `"1m30s"`), surrounding whitespace ignored. Every duration
-/// variable accepts both, so old and new values can be mixed freely.
+/// variable accepts both, so old and new values can be mixed freely. At most [`MAX_ENV_DURATION`].
 pub fn parse_env_duration(text: &str) -> Result<Duration, String> {
     let trimmed = text.trim();
-    if let Some(seconds) = parse_python_int(trimmed) {
-        return u64::try_from(seconds)
+    let d = match parse_python_int(trimmed) {
+        Some(seconds) => u64::try_from(seconds)
             .map(Duration::from_secs)
-            .map_err(|_| "a non-negative number of seconds".to_string());
+            .map_err(|_| "a non-negative number of seconds".to_string())?,
+        None => parse_duration(trimmed).map_err(|e| match e {
+            DurationError::Empty => {
+                "integer seconds (\"15\") or a duration such as \"15s\" or \"1m30s\"".to_string()
+            }
+            other => other.to_string(),
+        })?,
+    };
+    if d > MAX_ENV_DURATION {
+        return Err("a duration of at most 87600h (ten years)".to_string());
     }
-    parse_duration(trimmed).map_err(|e| match e {
-        // The number itself is fine here; say what the whole value may look like instead.
-        DurationError::Empty => {
-            "integer seconds (\"15\") or a duration such as \"15s\" or \"1m30s\"".to_string()
-        }
-        other => other.to_string(),
-    })
+    Ok(d)
 }
 
 /// `LOG_LEVEL`: the Python level names, any case, mapped to tracing's levels. `CRITICAL` (and its
@@ -216,6 +223,10 @@ mod tests {
             ("", Err(())),
             ("10x", Err(())),
             ("1.5", Err(())),
+            ("87600h", Ok(MAX_ENV_DURATION)),
+            ("87600h1ms", Err(())),
+            ("315360001", Err(())),
+            ("99999999999999999999", Err(())),
         ];
         for (text, want) in cases {
             assert_eq!(parse_env_duration(text).map_err(|_| ()), *want, "{text:?}");
