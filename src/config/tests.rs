@@ -210,6 +210,7 @@ fn each_bad_setting_is_reported_under_its_variable() {
             &[cluster[0], cluster[1], ("CLUSTER_IDENTIFIER", "Cluster_A")],
             &["CLUSTER_IDENTIFIER"],
         ),
+        (&[cluster[0], cluster[1], ("POD_NAME", "")], &["POD_NAME"]),
     ];
     for (vars, want) in cases {
         assert_eq!(problem_variables(&with(vars)), *want, "{vars:?}");

@@ -211,20 +211,22 @@ impl Config {
                 ));
             }
         }
-        if region_ok {
-            let name = self.forge_cluster_name();
-            if let Some(why) = naming::rfc1123_subdomain_problem(&name) {
-                let variable = if self.pool_id().is_some() {
-                    "POOL_ID"
-                } else {
-                    "CLUSTER_IDENTIFIER"
-                };
-                out.push(ConfigProblem::new(
-                    variable,
-                    self.raw(variable),
-                    format!("a value that makes the CardanoForgeCluster name {name:?} {why}"),
-                ));
-            }
+        // An empty legacy name means POD_NAME is empty too, which is reported already.
+        let name = self.forge_cluster_name();
+        if region_ok
+            && !name.is_empty()
+            && let Some(why) = naming::rfc1123_subdomain_problem(&name)
+        {
+            let variable = if self.pool_id().is_some() {
+                "POOL_ID"
+            } else {
+                "CLUSTER_IDENTIFIER"
+            };
+            out.push(ConfigProblem::new(
+                variable,
+                self.raw(variable),
+                format!("a value that makes the CardanoForgeCluster name {name:?} {why}"),
+            ));
         }
         if self.global_lease_name.is_empty() {
             let name = self.global_lease_name();
