@@ -7,12 +7,7 @@ use serde::{Deserialize, Serialize};
 
 /// Spec of a CardanoLeader (informational only).
 #[derive(CustomResource, Clone, Debug, Default, Deserialize, Serialize, JsonSchema, PartialEq)]
-#[kube(
-    group = "cardano.io",
-    version = "v1",
-    kind = "CardanoLeader",
-    namespaced
-)]
+#[kube(group = "cardano.io", version = "v1", kind = "CardanoLeader", namespaced)]
 #[kube(status = "CardanoLeaderStatus", shortname = "cl", shortname = "leader")]
 #[serde(rename_all = "camelCase")]
 pub struct CardanoLeaderSpec {
@@ -38,12 +33,7 @@ pub struct CardanoLeaderStatus {
 
 /// Spec of a CardanoForgeCluster.
 #[derive(CustomResource, Clone, Debug, Default, Deserialize, Serialize, JsonSchema, PartialEq)]
-#[kube(
-    group = "cardano.io",
-    version = "v1",
-    kind = "CardanoForgeCluster",
-    namespaced
-)]
+#[kube(group = "cardano.io", version = "v1", kind = "CardanoForgeCluster", namespaced)]
 #[kube(status = "CardanoForgeClusterStatus", shortname = "cfc")]
 #[serde(rename_all = "camelCase")]
 pub struct CardanoForgeClusterSpec {
