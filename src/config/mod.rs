@@ -256,6 +256,68 @@ pub struct Config {
     pub coordination_kubeconfig: String,
 }
 
+/// The defaults of every setting, as clap fills them in when nothing is set (a test keeps the two
+/// equal). For code that builds a configuration without an environment, e.g. the simulator:
+/// `Config { pod_name: "bp-0".into(), ..Config::default() }`.
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            namespace: "default".into(),
+            pod_name: "".into(),
+            crd_group: "cardano.io".into(),
+            crd_version: "v1".into(),
+            crd_plural: "cardanoleaders".into(),
+            crd_name: naming::DEFAULT_CARDANO_LEADER_NAME.into(),
+            sleep_interval: "5".into(),
+            node_socket: "/ipc/node.socket".into(),
+            socket_wait_timeout: "600".into(),
+            disable_socket_check: "false".into(),
+            lease_name: naming::DEFAULT_LEASE_NAME.into(),
+            lease_duration: "15".into(),
+            metrics_port: "8000".into(),
+            log_level: "INFO".into(),
+            source_kes_key: "/secrets/kes.skey".into(),
+            source_vrf_key: "/secrets/vrf.skey".into(),
+            source_op_cert: "/secrets/node.cert".into(),
+            target_kes_key: "/opt/cardano/secrets/kes.skey".into(),
+            target_vrf_key: "/opt/cardano/secrets/vrf.skey".into(),
+            target_op_cert: "/opt/cardano/secrets/node.cert".into(),
+            cardano_node_process_name: "cardano-node".into(),
+            cardano_network: "mainnet".into(),
+            pool_id: "".into(),
+            pool_id_hex: "".into(),
+            pool_name: "".into(),
+            pool_ticker: "".into(),
+            network_magic: "764824073".into(),
+            application_type: "block-producer".into(),
+            enable_cluster_management: "false".into(),
+            cluster_identifier: "".into(),
+            cluster_region: "unknown".into(),
+            cluster_environment: "production".into(),
+            cluster_priority: "100".into(),
+            health_check_endpoint: "".into(),
+            health_check_interval: "30".into(),
+            renew_deadline: "10s".into(),
+            retry_period: "2s".into(),
+            failback_delay: "60s".into(),
+            health_check_timeout: "10s".into(),
+            health_failure_threshold: "3".into(),
+            health_success_threshold: "2".into(),
+            credential_mode: "decoy".into(),
+            source_decoy_dir: "/decoy".into(),
+            node_metrics_url: "http://127.0.0.1:12798/metrics".into(),
+            sighup_verify_timeout: "5s".into(),
+            journal_path: "/var/lib/forge-manager/journal.redb".into(),
+            journal_retention: "168h".into(),
+            log_format: "json".into(),
+            api_timeout: "3s".into(),
+            global_lease_name: "".into(),
+            heartbeat_path: "/opt/cardano/secrets/.forge-manager-heartbeat".into(),
+            coordination_kubeconfig: "".into(),
+        }
+    }
+}
+
 /// How a raw value is shown in the effective configuration.
 #[derive(Clone, Copy)]
 enum Kind {
@@ -281,7 +343,41 @@ fn parsed<T>(
     parse(raw).map_err(|expected| ConfigProblem::new(variable, raw, expected))
 }
 
+/// Why [`Config::from_vars`] could not build a configuration.
+#[derive(Debug, thiserror::Error)]
+pub enum FromVarsError {
+    /// The name is not one of the sidecar's variables (a typo would otherwise go unnoticed).
+    #[error("{0} is not a forge-manager variable")]
+    UnknownVariable(String),
+    /// clap refused the equivalent command line.
+    #[error("building the configuration: {0}")]
+    Parse(#[from] clap::Error),
+}
+
 impl Config {
+    /// A configuration from `NAME=value` pairs only, defaults elsewhere; the process environment is
+    /// not read. For the simulator and tests, which configure many pods in one process.
+    pub fn from_vars<'a>(
+        vars: impl IntoIterator<Item = (&'a str, &'a str)>,
+    ) -> Result<Config, FromVarsError> {
+        use clap::{Args, FromArgMatches};
+        let command = Config::augment_args(clap::Command::new("forge-manager"));
+        let mut args = vec!["forge-manager".to_string()];
+        for (name, value) in vars {
+            let flag = command
+                .get_arguments()
+                .find(|a| Some(std::ffi::OsStr::new(name)) == a.get_env())
+                .and_then(|a| a.get_long())
+                .ok_or_else(|| FromVarsError::UnknownVariable(name.to_string()))?;
+            // `--flag=value` so that a value starting with '-' is not read as a flag.
+            args.push(format!("--{flag}={value}"));
+        }
+        // Without their `env`, the arguments take only the flags above and the defaults.
+        let command = command.mut_args(|a| a.env(None));
+        let matches = command.try_get_matches_from(args)?;
+        Ok(Config::from_arg_matches(&matches)?)
+    }
+
     /// Every variable with its raw value and how to show it; the single list the summary and the
     /// problem messages draw from (a test checks it against the clap definition).
     fn entries(&self) -> Vec<(&'static str, &str, Kind)> {

@@ -1,14 +1,8 @@
 use std::collections::BTreeSet;
 
-use clap::{Args, FromArgMatches};
+use clap::Args;
 
 use super::*;
-
-/// The clap command of [`Config`], with the environment switched off so the test process's own
-/// environment cannot leak in.
-fn command() -> clap::Command {
-    Config::augment_args(clap::Command::new("test")).mut_args(|a| a.env(None))
-}
 
 /// Every env name clap knows for [`Config`].
 fn clap_env_names() -> BTreeSet<String> {
@@ -19,15 +13,9 @@ fn clap_env_names() -> BTreeSet<String> {
         .collect()
 }
 
-/// A configuration from `NAME=value` pairs (given as the matching `--flags`), defaults elsewhere.
+/// A configuration from `NAME=value` pairs, defaults elsewhere.
 fn config(vars: &[(&str, &str)]) -> Config {
-    let args = vars
-        .iter()
-        .map(|(name, value)| format!("--{}={value}", name.to_lowercase().replace('_', "-")));
-    let matches = command()
-        .try_get_matches_from(std::iter::once("test".to_string()).chain(args))
-        .expect("test flags parse");
-    Config::from_arg_matches(&matches).expect("matches convert")
+    Config::from_vars(vars.iter().copied()).expect("test variables are known")
 }
 
 /// A minimal valid configuration plus `vars`.
@@ -46,6 +34,22 @@ fn problem_variables(c: &Config) -> Vec<&'static str> {
 #[test]
 fn defaults_with_a_pod_name_are_valid() {
     assert_eq!(with(&[]).validate(), vec![]);
+}
+
+#[test]
+fn default_is_what_clap_fills_in() {
+    assert_eq!(Config::default(), config(&[]));
+}
+
+#[test]
+fn from_vars_ignores_the_process_environment_and_rejects_unknown_names() {
+    // The test process may have any of these set; from_vars must not see them.
+    assert_eq!(config(&[]).pod_name, "");
+    assert_eq!(config(&[("LEASE_DURATION", "-5")]).lease_duration, "-5");
+    assert!(matches!(
+        Config::from_vars([("LEASE_DURATON", "15")]),
+        Err(FromVarsError::UnknownVariable(name)) if name == "LEASE_DURATON"
+    ));
 }
 
 #[test]
