@@ -1,0 +1,160 @@
+//! The event trace of one simulated run: what the world records and the oracle judges.
+//!
+//! The world (`crate::world`) appends events in time order as they happen; the oracle
+//! (`crate::oracle`) computes dual-forging slots, gaps, handovers, coverage and the rest from it and
+//! checks the scenario's expectations. Keeping this the only link between the two means the oracle
+//! can be tested on hand-written traces, and the trace hash covers everything that happened.
+
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+/// Simulated time since the start of the run, in milliseconds.
+pub type SimMs = u64;
+
+/// One pod of a region's StatefulSet: `REGION/N`.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub struct PodId {
+    /// Region name.
+    pub region: String,
+    /// 0-based ordinal.
+    pub index: usize,
+}
+
+impl PodId {
+    /// The pod `index` of `region`.
+    pub fn new(region: &str, index: usize) -> Self {
+        PodId {
+            region: region.to_owned(),
+            index,
+        }
+    }
+}
+
+impl fmt::Display for PodId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}/{}", self.region, self.index)
+    }
+}
+
+/// What happened.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum EventKind {
+    /// The pod's node began to forge (real credentials loaded, consensus running, not frozen).
+    ForgingStarted {
+        /// Which pod.
+        pod: PodId,
+    },
+    /// The pod's node stopped forging (demoted, crashed, restarted, or frozen).
+    ForgingStopped {
+        /// Which pod.
+        pod: PodId,
+    },
+    /// The whole pod was frozen (`freeze` fault) from this instant for `for_ms`.
+    Frozen {
+        /// Which pod.
+        pod: PodId,
+        /// How long.
+        for_ms: SimMs,
+    },
+    /// A fault or operator action of the scenario was applied (`index` in file order), or was a
+    /// no-op (`applied == false`, e.g. `forger` when nobody forges).
+    Fault {
+        /// Index of the `[[fault]]` in the file (or in the chaos schedule).
+        index: usize,
+        /// The fault's kind, as in the file (`crash`, `partition`, ...).
+        fault: String,
+        /// The resolved target(s), human-readable.
+        target: String,
+        /// Whether it did anything.
+        applied: bool,
+    },
+    /// A cardano-node exited at start because of its credential files (a crash loop step).
+    NodeExit {
+        /// Which pod.
+        pod: PodId,
+        /// Why (missing file, invalid file, VRF key world-readable, SIGHUP before the handler).
+        reason: String,
+    },
+    /// The pod's target credential files all exist (true) or not all (false) from now on.
+    Credentials {
+        /// Which pod.
+        pod: PodId,
+        /// All three target files exist.
+        present: bool,
+    },
+    /// A sidecar's decision that changed anything (role, action).
+    Decision {
+        /// Which pod.
+        pod: PodId,
+        /// Role after it.
+        role: String,
+        /// Machine-readable reason.
+        reason: String,
+    },
+    /// An API server answered a request.
+    ApiRequest {
+        /// `global`, or a region's name.
+        server: String,
+    },
+}
+
+/// One event at one simulated instant.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Event {
+    /// When.
+    pub at_ms: SimMs,
+    /// What.
+    pub kind: EventKind,
+}
+
+/// The whole record of a run.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Trace {
+    /// Events in time order (ties in the order they happened).
+    pub events: Vec<Event>,
+    /// When the run ended.
+    pub end_ms: SimMs,
+}
+
+impl Trace {
+    /// Appends an event; events must come in time order.
+    pub fn push(&mut self, at_ms: SimMs, kind: EventKind) {
+        debug_assert!(self.events.last().is_none_or(|e| e.at_ms <= at_ms), "trace out of order");
+        self.events.push(Event { at_ms, kind });
+    }
+
+    /// A hex SHA-256 of every event (its JSON form) and the end time: equal for equal runs.
+    pub fn hash(&self) -> String {
+        let mut h = Sha256::new();
+        for e in &self.events {
+            h.update(e.at_ms.to_le_bytes());
+            // Serialising a plain enum of strings and integers cannot fail.
+            h.update(serde_json::to_vec(&e.kind).unwrap_or_default());
+        }
+        h.update(self.end_ms.to_le_bytes());
+        hex::encode(h.finalize())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn equal_traces_hash_equal_and_any_difference_changes_the_hash() {
+        let mut a = Trace::default();
+        a.push(1_000, EventKind::ForgingStarted { pod: PodId::new("r", 0) });
+        a.end_ms = 5_000;
+        let b = a.clone();
+        assert_eq!(a.hash(), b.hash());
+        let mut c = a.clone();
+        c.events[0].at_ms = 1_001;
+        assert_ne!(a.hash(), c.hash());
+        let mut d = a.clone();
+        d.end_ms = 5_001;
+        assert_ne!(a.hash(), d.hash());
+    }
+}
