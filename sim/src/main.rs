@@ -33,10 +33,19 @@ fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     match cli.command {
         Command::Apiserver { listen, state_file } => {
-            let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().context("building the tokio runtime")?;
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .context("building the tokio runtime")?;
             runtime.block_on(async move {
-                let server = ApiServer::new(Options { state_file, ..Options::default() }).context("opening the state file")?;
-                let listener = tokio::net::TcpListener::bind(listen).await.with_context(|| format!("binding {listen}"))?;
+                let server = ApiServer::new(Options {
+                    state_file,
+                    ..Options::default()
+                })
+                .context("opening the state file")?;
+                let listener = tokio::net::TcpListener::bind(listen)
+                    .await
+                    .with_context(|| format!("binding {listen}"))?;
                 let addr = listener.local_addr().context("reading the bound address")?;
                 println!("forge-sim apiserver listening on http://{addr}");
                 server.serve(listener).await.context("serving")

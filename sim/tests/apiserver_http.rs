@@ -8,18 +8,30 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use common::{crd_bodies, request, start};
-use forge_manager::crd::{CardanoForgeCluster, CardanoForgeClusterSpec, CardanoForgeClusterStatus, ForgeState};
+use forge_manager::crd::{
+    CardanoForgeCluster, CardanoForgeClusterSpec, CardanoForgeClusterStatus, ForgeState,
+};
 use forge_sim::apiserver::Options;
 use futures::{StreamExt, TryStreamExt};
 use k8s_openapi::api::coordination::v1::{Lease, LeaseSpec};
-use kube::api::{Api, DeleteParams, ListParams, Patch, PatchParams, PostParams, WatchEvent, WatchParams};
+use kube::api::{
+    Api, DeleteParams, ListParams, Patch, PatchParams, PostParams, WatchEvent, WatchParams,
+};
 use kube::core::ObjectMeta;
 use serde_json::json;
 
 fn lease(name: &str, holder: &str) -> Lease {
     Lease {
-        metadata: ObjectMeta { name: Some(name.into()), labels: Some([("app".to_owned(), "forge".to_owned())].into()), ..Default::default() },
-        spec: Some(LeaseSpec { holder_identity: Some(holder.into()), lease_duration_seconds: Some(15), ..Default::default() }),
+        metadata: ObjectMeta {
+            name: Some(name.into()),
+            labels: Some([("app".to_owned(), "forge".to_owned())].into()),
+            ..Default::default()
+        },
+        spec: Some(LeaseSpec {
+            holder_identity: Some(holder.into()),
+            lease_duration_seconds: Some(15),
+            ..Default::default()
+        }),
     }
 }
 
@@ -32,7 +44,14 @@ fn api_code(err: kube::Error) -> u16 {
 
 async fn install_crds(url: &str) {
     for body in crd_bodies() {
-        let a = request(url, "POST", "/apis/apiextensions.k8s.io/v1/customresourcedefinitions", "application/json", &body).await;
+        let a = request(
+            url,
+            "POST",
+            "/apis/apiextensions.k8s.io/v1/customresourcedefinitions",
+            "application/json",
+            &body,
+        )
+        .await;
         assert_eq!(a.status, 201, "{}", a.body);
     }
 }
@@ -40,7 +59,11 @@ async fn install_crds(url: &str) {
 fn cluster(name: &str) -> CardanoForgeCluster {
     CardanoForgeCluster::new(
         name,
-        CardanoForgeClusterSpec { region: Some("us-east-1".into()), priority: 1, ..Default::default() },
+        CardanoForgeClusterSpec {
+            region: Some("us-east-1".into()),
+            priority: 1,
+            ..Default::default()
+        },
     )
 }
 
@@ -48,31 +71,102 @@ fn cluster(name: &str) -> CardanoForgeCluster {
 async fn lease_create_get_update_and_stale_update_conflicts() {
     let srv = start(Options::default()).await;
     let leases: Api<Lease> = Api::namespaced(srv.kube(), "default");
-    let created = leases.create(&PostParams::default(), &lease("l", "")).await.expect("create");
+    let created = leases
+        .create(&PostParams::default(), &lease("l", ""))
+        .await
+        .expect("create");
     let rv1 = created.metadata.resource_version.clone().expect("rv");
-    assert_eq!(created.metadata.uid.as_deref(), Some("00000000-0000-4000-8000-000000000001"));
-    assert_eq!(api_code(leases.create(&PostParams::default(), &lease("l", "")).await.unwrap_err()), 409);
+    assert_eq!(
+        created.metadata.uid.as_deref(),
+        Some("00000000-0000-4000-8000-000000000001")
+    );
+    assert_eq!(
+        api_code(
+            leases
+                .create(&PostParams::default(), &lease("l", ""))
+                .await
+                .unwrap_err()
+        ),
+        409
+    );
 
     let mut got = leases.get("l").await.expect("get");
     got.spec.as_mut().expect("spec").holder_identity = Some("pod-0".into());
-    let updated = leases.replace("l", &PostParams::default(), &got).await.expect("replace");
-    assert_ne!(updated.metadata.resource_version.as_deref(), Some(rv1.as_str()));
+    let updated = leases
+        .replace("l", &PostParams::default(), &got)
+        .await
+        .expect("replace");
+    assert_ne!(
+        updated.metadata.resource_version.as_deref(),
+        Some(rv1.as_str())
+    );
 
     // The same (now stale) version again: 409 Conflict.
-    assert_eq!(api_code(leases.replace("l", &PostParams::default(), &got).await.unwrap_err()), 409);
+    assert_eq!(
+        api_code(
+            leases
+                .replace("l", &PostParams::default(), &got)
+                .await
+                .unwrap_err()
+        ),
+        409
+    );
     // A merge patch carrying the stale version: 409 as well.
     let stale = json!({"metadata": {"resourceVersion": rv1}, "spec": {"holderIdentity": "pod-1"}});
-    assert_eq!(api_code(leases.patch("l", &PatchParams::default(), &Patch::Merge(&stale)).await.unwrap_err()), 409);
+    assert_eq!(
+        api_code(
+            leases
+                .patch("l", &PatchParams::default(), &Patch::Merge(&stale))
+                .await
+                .unwrap_err()
+        ),
+        409
+    );
     // JSON patch works.
-    let ops: json_patch::Patch = serde_json::from_value(json!([{"op": "replace", "path": "/spec/holderIdentity", "value": "pod-2"}])).expect("ops");
-    let patched = leases.patch("l", &PatchParams::default(), &Patch::<()>::Json(ops)).await.expect("json patch");
-    assert_eq!(patched.spec.expect("spec").holder_identity.as_deref(), Some("pod-2"));
+    let ops: json_patch::Patch = serde_json::from_value(
+        json!([{"op": "replace", "path": "/spec/holderIdentity", "value": "pod-2"}]),
+    )
+    .expect("ops");
+    let patched = leases
+        .patch("l", &PatchParams::default(), &Patch::<()>::Json(ops))
+        .await
+        .expect("json patch");
+    assert_eq!(
+        patched.spec.expect("spec").holder_identity.as_deref(),
+        Some("pod-2")
+    );
 
-    leases.create(&PostParams::default(), &Lease { metadata: ObjectMeta { name: Some("other".into()), ..Default::default() }, spec: None }).await.expect("create other");
-    let labelled = leases.list(&ListParams::default().labels("app=forge")).await.expect("list");
+    leases
+        .create(
+            &PostParams::default(),
+            &Lease {
+                metadata: ObjectMeta {
+                    name: Some("other".into()),
+                    ..Default::default()
+                },
+                spec: None,
+            },
+        )
+        .await
+        .expect("create other");
+    let labelled = leases
+        .list(&ListParams::default().labels("app=forge"))
+        .await
+        .expect("list");
     assert_eq!(labelled.items.len(), 1);
-    assert_eq!(leases.list(&ListParams::default()).await.expect("list").items.len(), 2);
-    leases.delete("other", &DeleteParams::default()).await.expect("delete");
+    assert_eq!(
+        leases
+            .list(&ListParams::default())
+            .await
+            .expect("list")
+            .items
+            .len(),
+        2
+    );
+    leases
+        .delete("other", &DeleteParams::default())
+        .await
+        .expect("delete");
     assert_eq!(api_code(leases.get("other").await.unwrap_err()), 404);
 }
 
@@ -80,14 +174,23 @@ async fn lease_create_get_update_and_stale_update_conflicts() {
 async fn two_concurrent_replaces_of_one_version_exactly_one_wins() {
     let srv = start(Options::default()).await;
     let leases: Api<Lease> = Api::namespaced(srv.kube(), "default");
-    let base = leases.create(&PostParams::default(), &lease("race", "")).await.expect("create");
+    let base = leases
+        .create(&PostParams::default(), &lease("race", ""))
+        .await
+        .expect("create");
     let mut a = base.clone();
     a.spec.as_mut().expect("spec").holder_identity = Some("a".into());
     let mut b = base.clone();
     b.spec.as_mut().expect("spec").holder_identity = Some("b".into());
     let pp = PostParams::default();
-    let (ra, rb) = tokio::join!(leases.replace("race", &pp, &a), leases.replace("race", &pp, &b));
-    let codes: Vec<u16> = [ra, rb].into_iter().map(|r| r.map_or_else(api_code, |_| 200)).collect();
+    let (ra, rb) = tokio::join!(
+        leases.replace("race", &pp, &a),
+        leases.replace("race", &pp, &b)
+    );
+    let codes: Vec<u16> = [ra, rb]
+        .into_iter()
+        .map(|r| r.map_or_else(api_code, |_| 200))
+        .collect();
     let mut sorted = codes.clone();
     sorted.sort_unstable();
     assert_eq!(sorted, vec![200, 409], "{codes:?}");
@@ -95,19 +198,48 @@ async fn two_concurrent_replaces_of_one_version_exactly_one_wins() {
 
 #[tokio::test]
 async fn watch_sees_changes_in_order_and_a_too_old_version_expires() {
-    let srv = start(Options { history_limit: 3, ..Options::default() }).await;
+    let srv = start(Options {
+        history_limit: 3,
+        ..Options::default()
+    })
+    .await;
     let leases: Api<Lease> = Api::namespaced(srv.kube(), "default");
-    let first = leases.create(&PostParams::default(), &lease("w", "")).await.expect("create");
+    let first = leases
+        .create(&PostParams::default(), &lease("w", ""))
+        .await
+        .expect("create");
     let rv = first.metadata.resource_version.clone().expect("rv");
-    let mut stream = leases.watch(&WatchParams::default().timeout(10), &rv).await.expect("watch").boxed();
+    let mut stream = leases
+        .watch(&WatchParams::default().timeout(10), &rv)
+        .await
+        .expect("watch")
+        .boxed();
     for holder in ["a", "b"] {
-        leases.patch("w", &PatchParams::default(), &Patch::Merge(json!({"spec": {"holderIdentity": holder}}))).await.expect("patch");
+        leases
+            .patch(
+                "w",
+                &PatchParams::default(),
+                &Patch::Merge(json!({"spec": {"holderIdentity": holder}})),
+            )
+            .await
+            .expect("patch");
     }
-    leases.delete("w", &DeleteParams::default()).await.expect("delete");
+    leases
+        .delete("w", &DeleteParams::default())
+        .await
+        .expect("delete");
     let mut seen = Vec::new();
     while seen.len() < 3 {
-        match stream.try_next().await.expect("event").expect("stream open") {
-            WatchEvent::Modified(l) => seen.push(format!("MODIFIED {}", l.spec.and_then(|s| s.holder_identity).unwrap_or_default())),
+        match stream
+            .try_next()
+            .await
+            .expect("event")
+            .expect("stream open")
+        {
+            WatchEvent::Modified(l) => seen.push(format!(
+                "MODIFIED {}",
+                l.spec.and_then(|s| s.holder_identity).unwrap_or_default()
+            )),
             WatchEvent::Deleted(_) => seen.push("DELETED".into()),
             other => panic!("unexpected {other:?}"),
         }
@@ -116,10 +248,22 @@ async fn watch_sees_changes_in_order_and_a_too_old_version_expires() {
 
     // History keeps 3 events; resuming from the first version is too old now.
     for name in ["x", "y", "z"] {
-        leases.create(&PostParams::default(), &lease(name, "")).await.expect("create");
+        leases
+            .create(&PostParams::default(), &lease(name, ""))
+            .await
+            .expect("create");
     }
-    let mut expired = leases.watch(&WatchParams::default().timeout(5), &rv).await.expect("watch").boxed();
-    match expired.try_next().await.expect("event").expect("stream open") {
+    let mut expired = leases
+        .watch(&WatchParams::default().timeout(5), &rv)
+        .await
+        .expect("watch")
+        .boxed();
+    match expired
+        .try_next()
+        .await
+        .expect("event")
+        .expect("stream open")
+    {
         WatchEvent::Error(e) => assert_eq!((e.code, e.reason.as_str()), (410, "Expired")),
         other => panic!("expected 410, got {other:?}"),
     }
@@ -132,23 +276,65 @@ async fn crd_apply_then_custom_resource_crud_with_defaults() {
     let api: Api<CardanoForgeCluster> = Api::namespaced(srv.kube(), "default");
     // Built without forgeState: serialised with the Rust default, so send JSON without it.
     let raw = json!({"apiVersion": "cardano.io/v1", "kind": "CardanoForgeCluster", "metadata": {"name": "c1"}, "spec": {"region": "us-east-1"}});
-    let a = request(&srv.url(), "POST", "/apis/cardano.io/v1/namespaces/default/cardanoforgeclusters", "application/json", &raw.to_string()).await;
+    let a = request(
+        &srv.url(),
+        "POST",
+        "/apis/cardano.io/v1/namespaces/default/cardanoforgeclusters",
+        "application/json",
+        &raw.to_string(),
+    )
+    .await;
     assert_eq!(a.status, 201, "{}", a.body);
-    assert_eq!(a.body["spec"]["forgeState"], "Priority-based", "schema default applied");
+    assert_eq!(
+        a.body["spec"]["forgeState"], "Priority-based",
+        "schema default applied"
+    );
     assert_eq!(a.body["spec"]["priority"], 100, "schema default applied");
     let got = api.get("c1").await.expect("get");
     assert_eq!(got.metadata.generation, Some(1));
-    let patched = api.patch("c1", &PatchParams::default(), &Patch::Merge(json!({"spec": {"forgeState": "Disabled"}}))).await.expect("patch");
+    let patched = api
+        .patch(
+            "c1",
+            &PatchParams::default(),
+            &Patch::Merge(json!({"spec": {"forgeState": "Disabled"}})),
+        )
+        .await
+        .expect("patch");
     assert_eq!(patched.spec.forge_state, ForgeState::Disabled);
     assert_eq!(patched.metadata.generation, Some(2));
-    api.create(&PostParams::default(), &cluster("c2")).await.expect("create typed");
-    assert_eq!(api.list(&ListParams::default()).await.expect("list").items.len(), 2);
-    api.delete("c1", &DeleteParams::default()).await.expect("delete");
+    api.create(&PostParams::default(), &cluster("c2"))
+        .await
+        .expect("create typed");
+    assert_eq!(
+        api.list(&ListParams::default())
+            .await
+            .expect("list")
+            .items
+            .len(),
+        2
+    );
+    api.delete("c1", &DeleteParams::default())
+        .await
+        .expect("delete");
     assert_eq!(api_code(api.get("c1").await.unwrap_err()), 404);
     // Deleting the CRD removes the resource type and its objects.
-    let d = request(&srv.url(), "DELETE", "/apis/apiextensions.k8s.io/v1/customresourcedefinitions/cardanoforgeclusters.cardano.io", "application/json", "").await;
+    let d = request(
+        &srv.url(),
+        "DELETE",
+        "/apis/apiextensions.k8s.io/v1/customresourcedefinitions/cardanoforgeclusters.cardano.io",
+        "application/json",
+        "",
+    )
+    .await;
     assert_eq!(d.status, 200, "{}", d.body);
-    let gone = request(&srv.url(), "GET", "/apis/cardano.io/v1/namespaces/default/cardanoforgeclusters", "application/json", "").await;
+    let gone = request(
+        &srv.url(),
+        "GET",
+        "/apis/cardano.io/v1/namespaces/default/cardanoforgeclusters",
+        "application/json",
+        "",
+    )
+    .await;
     assert_eq!(gone.status, 404);
 }
 
@@ -158,26 +344,58 @@ async fn status_subresource_separates_spec_and_status_writes() {
     install_crds(&srv.url()).await;
     let api: Api<CardanoForgeCluster> = Api::namespaced(srv.kube(), "default");
     let mut with_status = cluster("s");
-    with_status.status = Some(CardanoForgeClusterStatus { active_leader: Some("ignored-on-create".into()), ..Default::default() });
-    let created = api.create(&PostParams::default(), &with_status).await.expect("create");
+    with_status.status = Some(CardanoForgeClusterStatus {
+        active_leader: Some("ignored-on-create".into()),
+        ..Default::default()
+    });
+    let created = api
+        .create(&PostParams::default(), &with_status)
+        .await
+        .expect("create");
     assert_eq!(created.status, None, "status is dropped on create");
 
     // Status write ignores the spec part.
     let s = json!({"spec": {"priority": 7}, "status": {"activeLeader": "pod-0", "effectiveState": "Enabled"}});
-    let after = api.patch_status("s", &PatchParams::default(), &Patch::Merge(&s)).await.expect("patch status");
+    let after = api
+        .patch_status("s", &PatchParams::default(), &Patch::Merge(&s))
+        .await
+        .expect("patch status");
     assert_eq!(after.spec.priority, 1);
-    assert_eq!(after.status.as_ref().and_then(|s| s.active_leader.as_deref()), Some("pod-0"));
-    assert_eq!(after.metadata.generation, Some(1), "status writes do not bump generation");
+    assert_eq!(
+        after
+            .status
+            .as_ref()
+            .and_then(|s| s.active_leader.as_deref()),
+        Some("pod-0")
+    );
+    assert_eq!(
+        after.metadata.generation,
+        Some(1),
+        "status writes do not bump generation"
+    );
 
     // Main-resource write ignores the status part.
     let m = json!({"spec": {"priority": 5}, "status": {"activeLeader": "pod-9"}});
-    let after = api.patch("s", &PatchParams::default(), &Patch::Merge(&m)).await.expect("patch");
+    let after = api
+        .patch("s", &PatchParams::default(), &Patch::Merge(&m))
+        .await
+        .expect("patch");
     assert_eq!(after.spec.priority, 5);
-    assert_eq!(after.status.and_then(|s| s.active_leader).as_deref(), Some("pod-0"));
+    assert_eq!(
+        after.status.and_then(|s| s.active_leader).as_deref(),
+        Some("pod-0")
+    );
 
     // Status values are validated too.
     let bad = json!({"status": {"effectiveState": "Sideways"}});
-    assert_eq!(api_code(api.patch_status("s", &PatchParams::default(), &Patch::Merge(&bad)).await.unwrap_err()), 422);
+    assert_eq!(
+        api_code(
+            api.patch_status("s", &PatchParams::default(), &Patch::Merge(&bad))
+                .await
+                .unwrap_err()
+        ),
+        422
+    );
 }
 
 #[tokio::test]
@@ -185,21 +403,50 @@ async fn enum_violation_is_422_invalid_naming_the_field() {
     let srv = start(Options::default()).await;
     install_crds(&srv.url()).await;
     let api: Api<CardanoForgeCluster> = Api::namespaced(srv.kube(), "default");
-    api.create(&PostParams::default(), &cluster("e")).await.expect("create");
-    let err = api.patch("e", &PatchParams::default(), &Patch::Merge(json!({"spec": {"forgeState": "Off"}}))).await.unwrap_err();
-    let kube::Error::Api(status) = err else { panic!("expected API error") };
+    api.create(&PostParams::default(), &cluster("e"))
+        .await
+        .expect("create");
+    let err = api
+        .patch(
+            "e",
+            &PatchParams::default(),
+            &Patch::Merge(json!({"spec": {"forgeState": "Off"}})),
+        )
+        .await
+        .unwrap_err();
+    let kube::Error::Api(status) = err else {
+        panic!("expected API error")
+    };
     assert_eq!((status.code, status.reason.as_str()), (422, "Invalid"));
     assert_eq!(
         status.message,
         "CardanoForgeCluster.cardano.io \"e\" is invalid: spec.forgeState: Unsupported value: \"Off\": supported values: \"Enabled\", \"Disabled\", \"Priority-based\""
     );
     let cause = &status.details.as_ref().expect("details").causes[0];
-    assert_eq!((cause.field.as_str(), cause.reason.as_str()), ("spec.forgeState", "FieldValueNotSupported"));
+    assert_eq!(
+        (cause.field.as_str(), cause.reason.as_str()),
+        ("spec.forgeState", "FieldValueNotSupported")
+    );
     // Range and pattern too.
-    let err = api.patch("e", &PatchParams::default(), &Patch::Merge(json!({"spec": {"priority": 0, "region": "US EAST"}}))).await.unwrap_err();
-    let kube::Error::Api(status) = err else { panic!("expected API error") };
+    let err = api
+        .patch(
+            "e",
+            &PatchParams::default(),
+            &Patch::Merge(json!({"spec": {"priority": 0, "region": "US EAST"}})),
+        )
+        .await
+        .unwrap_err();
+    let kube::Error::Api(status) = err else {
+        panic!("expected API error")
+    };
     assert!(status.message.contains("spec.priority: Invalid value: 0: spec.priority in body should be greater than or equal to 1"), "{}", status.message);
-    assert!(status.message.contains("spec.region: Invalid value: \"US EAST\""), "{}", status.message);
+    assert!(
+        status
+            .message
+            .contains("spec.region: Invalid value: \"US EAST\""),
+        "{}",
+        status.message
+    );
 }
 
 #[tokio::test]
@@ -208,35 +455,97 @@ async fn unknown_fields_are_pruned_unless_strict() {
     install_crds(&srv.url()).await;
     let path = "/apis/cardano.io/v1/namespaces/default/cardanoforgeclusters";
     let body = json!({"apiVersion": "cardano.io/v1", "kind": "CardanoForgeCluster", "metadata": {"name": "u"}, "spec": {"bogus": 1}}).to_string();
-    let strict = request(&srv.url(), "POST", &format!("{path}?fieldValidation=Strict"), "application/json", &body).await;
+    let strict = request(
+        &srv.url(),
+        "POST",
+        &format!("{path}?fieldValidation=Strict"),
+        "application/json",
+        &body,
+    )
+    .await;
     assert_eq!(strict.status, 400);
     assert_eq!(strict.body["reason"], "BadRequest");
-    assert_eq!(strict.body["message"], "strict decoding error: unknown field \"spec.bogus\"");
+    assert_eq!(
+        strict.body["message"],
+        "strict decoding error: unknown field \"spec.bogus\""
+    );
     let lax = request(&srv.url(), "POST", path, "application/json", &body).await;
     assert_eq!(lax.status, 201);
-    assert!(lax.body["spec"].get("bogus").is_none(), "pruned: {}", lax.body);
+    assert!(
+        lax.body["spec"].get("bogus").is_none(),
+        "pruned: {}",
+        lax.body
+    );
 }
 
 #[tokio::test]
 async fn errors_are_kubernetes_status_objects() {
     let srv = start(Options::default()).await;
     let url = srv.url();
-    let nf = request(&url, "GET", "/apis/coordination.k8s.io/v1/namespaces/default/leases/nope", "application/json", "").await;
+    let nf = request(
+        &url,
+        "GET",
+        "/apis/coordination.k8s.io/v1/namespaces/default/leases/nope",
+        "application/json",
+        "",
+    )
+    .await;
     assert_eq!(nf.status, 404);
     assert_eq!(
         nf.body,
         json!({"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Failure", "message": "leases.coordination.k8s.io \"nope\" not found",
                "reason": "NotFound", "code": 404, "details": {"name": "nope", "group": "coordination.k8s.io", "kind": "leases"}})
     );
-    let unknown = request(&url, "GET", "/apis/example.com/v1/namespaces/default/widgets", "application/json", "").await;
-    assert_eq!((unknown.status, unknown.body["reason"].as_str()), (404, Some("NotFound")));
-    let bad = request(&url, "POST", "/apis/coordination.k8s.io/v1/namespaces/default/leases", "application/json", "{not json").await;
-    assert_eq!((bad.status, bad.body["reason"].as_str(), bad.body["code"].as_u64()), (400, Some("BadRequest"), Some(400)));
+    let unknown = request(
+        &url,
+        "GET",
+        "/apis/example.com/v1/namespaces/default/widgets",
+        "application/json",
+        "",
+    )
+    .await;
+    assert_eq!(
+        (unknown.status, unknown.body["reason"].as_str()),
+        (404, Some("NotFound"))
+    );
+    let bad = request(
+        &url,
+        "POST",
+        "/apis/coordination.k8s.io/v1/namespaces/default/leases",
+        "application/json",
+        "{not json",
+    )
+    .await;
+    assert_eq!(
+        (
+            bad.status,
+            bad.body["reason"].as_str(),
+            bad.body["code"].as_u64()
+        ),
+        (400, Some("BadRequest"), Some(400))
+    );
     let body = json!({"metadata": {"name": "c"}}).to_string();
-    request(&url, "POST", "/apis/coordination.k8s.io/v1/namespaces/default/leases", "application/json", &body).await;
+    request(
+        &url,
+        "POST",
+        "/apis/coordination.k8s.io/v1/namespaces/default/leases",
+        "application/json",
+        &body,
+    )
+    .await;
     let stale = json!({"metadata": {"name": "c", "resourceVersion": "999"}}).to_string();
-    let conflict = request(&url, "PUT", "/apis/coordination.k8s.io/v1/namespaces/default/leases/c", "application/json", &stale).await;
-    assert_eq!((conflict.status, conflict.body["reason"].as_str()), (409, Some("Conflict")));
+    let conflict = request(
+        &url,
+        "PUT",
+        "/apis/coordination.k8s.io/v1/namespaces/default/leases/c",
+        "application/json",
+        &stale,
+    )
+    .await;
+    assert_eq!(
+        (conflict.status, conflict.body["reason"].as_str()),
+        (409, Some("Conflict"))
+    );
     assert_eq!(conflict.body["details"]["name"], "c");
     let v2 = request(&url, "GET", "/openapi/v2", "application/json", "").await;
     assert_eq!(v2.status, 404);
@@ -246,11 +555,17 @@ async fn errors_are_kubernetes_status_objects() {
 async fn objects_survive_a_restart_with_a_state_file() {
     let dir = tempfile::tempdir().expect("tempdir");
     let state_file = dir.path().join("state.json");
-    let options = Options { state_file: Some(state_file.clone()), ..Options::default() };
+    let options = Options {
+        state_file: Some(state_file.clone()),
+        ..Options::default()
+    };
     let srv = start(options.clone()).await;
     install_crds(&srv.url()).await;
     let leases: Api<Lease> = Api::namespaced(srv.kube(), "default");
-    let created = leases.create(&PostParams::default(), &lease("keep", "pod-0")).await.expect("create");
+    let created = leases
+        .create(&PostParams::default(), &lease("keep", "pod-0"))
+        .await
+        .expect("create");
     srv.task.abort();
     drop(srv);
 
@@ -258,30 +573,70 @@ async fn objects_survive_a_restart_with_a_state_file() {
     let leases: Api<Lease> = Api::namespaced(again.kube(), "default");
     let got = leases.get("keep").await.expect("get after restart");
     assert_eq!(got.metadata.uid, created.metadata.uid);
-    assert_eq!(got.metadata.resource_version, created.metadata.resource_version);
-    let next = leases.create(&PostParams::default(), &lease("new", "")).await.expect("create after restart");
-    let rv = |l: &Lease| l.metadata.resource_version.as_deref().and_then(|v| v.parse::<u64>().ok()).expect("numeric rv");
-    assert!(rv(&next) > rv(&got), "resourceVersion keeps increasing across restarts");
+    assert_eq!(
+        got.metadata.resource_version,
+        created.metadata.resource_version
+    );
+    let next = leases
+        .create(&PostParams::default(), &lease("new", ""))
+        .await
+        .expect("create after restart");
+    let rv = |l: &Lease| {
+        l.metadata
+            .resource_version
+            .as_deref()
+            .and_then(|v| v.parse::<u64>().ok())
+            .expect("numeric rv")
+    };
+    assert!(
+        rv(&next) > rv(&got),
+        "resourceVersion keeps increasing across restarts"
+    );
     let clusters: Api<CardanoForgeCluster> = Api::namespaced(again.kube(), "default");
-    clusters.create(&PostParams::default(), &cluster("served-after-restart")).await.expect("CRD still served");
+    clusters
+        .create(&PostParams::default(), &cluster("served-after-restart"))
+        .await
+        .expect("CRD still served");
 }
 
 #[tokio::test]
 async fn fault_hooks_fail_delay_refuse_and_count_requests() {
     let fixed = jiff::Timestamp::from_second(1_700_000_000).expect("ts");
-    let srv = start(Options { clock: Arc::new(move || fixed), ..Options::default() }).await;
+    let srv = start(Options {
+        clock: Arc::new(move || fixed),
+        ..Options::default()
+    })
+    .await;
     let faults = srv.server.faults();
     let url = srv.url();
     let path = "/apis/coordination.k8s.io/v1/namespaces/default/leases";
 
     let a = request(&url, "GET", path, "application/json", "").await;
     assert_eq!(a.status, 200);
-    assert_eq!(a.headers.get("date").and_then(|d| d.to_str().ok()), Some("Tue, 14 Nov 2023 22:13:20 GMT"));
+    assert_eq!(
+        a.headers.get("date").and_then(|d| d.to_str().ok()),
+        Some("Tue, 14 Nov 2023 22:13:20 GMT")
+    );
 
     faults.fail_next_requests(2);
-    assert_eq!(request(&url, "GET", path, "application/json", "").await.status, 500);
-    assert_eq!(request(&url, "GET", path, "application/json", "").await.body["reason"], "InternalError");
-    assert_eq!(request(&url, "GET", path, "application/json", "").await.status, 200);
+    assert_eq!(
+        request(&url, "GET", path, "application/json", "")
+            .await
+            .status,
+        500
+    );
+    assert_eq!(
+        request(&url, "GET", path, "application/json", "")
+            .await
+            .body["reason"],
+        "InternalError"
+    );
+    assert_eq!(
+        request(&url, "GET", path, "application/json", "")
+            .await
+            .status,
+        200
+    );
     assert_eq!(faults.requests_served(), 4);
 
     faults.set_latency(Duration::from_millis(200));
@@ -293,11 +648,23 @@ async fn fault_hooks_fail_delay_refuse_and_count_requests() {
     faults.refuse_connections(true);
     let client = srv.kube();
     let leases: Api<Lease> = Api::namespaced(client, "default");
-    let refused = tokio::time::timeout(Duration::from_secs(5), leases.list(&ListParams::default())).await.expect("fails fast");
+    let refused = tokio::time::timeout(Duration::from_secs(5), leases.list(&ListParams::default()))
+        .await
+        .expect("fails fast");
     assert!(refused.is_err(), "request must fail while refusing");
     faults.refuse_connections(false);
-    leases.list(&ListParams::default()).await.expect("works again");
+    leases
+        .list(&ListParams::default())
+        .await
+        .expect("works again");
 
-    let created = leases.create(&PostParams::default(), &lease("t", "")).await.expect("create");
-    assert_eq!(created.metadata.creation_timestamp.map(|t| t.0.as_second()), Some(1_700_000_000), "injected clock");
+    let created = leases
+        .create(&PostParams::default(), &lease("t", ""))
+        .await
+        .expect("create");
+    assert_eq!(
+        created.metadata.creation_timestamp.map(|t| t.0.as_second()),
+        Some(1_700_000_000),
+        "injected clock"
+    );
 }

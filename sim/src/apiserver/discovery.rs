@@ -9,7 +9,8 @@ use serde_json::{Value, json};
 use super::resources::{ResourceType, discovery_entry, legacy_entries};
 
 /// Media type of an aggregated discovery answer.
-pub const AGGREGATED_CONTENT_TYPE: &str = "application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList";
+pub const AGGREGATED_CONTENT_TYPE: &str =
+    "application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList";
 
 /// Whether the `Accept` header asks for aggregated discovery v2.
 pub fn wants_aggregated(accept: &str) -> bool {
@@ -38,7 +39,12 @@ pub fn version() -> Value {
 fn grouped(types: &[ResourceType]) -> BTreeMap<&str, BTreeMap<&str, Vec<&ResourceType>>> {
     let mut groups: BTreeMap<&str, BTreeMap<&str, Vec<&ResourceType>>> = BTreeMap::new();
     for rt in types {
-        groups.entry(rt.group.as_str()).or_default().entry(rt.version.as_str()).or_default().push(rt);
+        groups
+            .entry(rt.group.as_str())
+            .or_default()
+            .entry(rt.version.as_str())
+            .or_default()
+            .push(rt);
     }
     groups
 }
@@ -67,14 +73,21 @@ pub fn legacy_core_versions() -> Value {
 }
 
 fn api_group(name: &str, versions: &BTreeMap<&str, Vec<&ResourceType>>) -> Value {
-    let list: Vec<Value> = versions.keys().map(|v| json!({"groupVersion": format!("{name}/{v}"), "version": v})).collect();
+    let list: Vec<Value> = versions
+        .keys()
+        .map(|v| json!({"groupVersion": format!("{name}/{v}"), "version": v}))
+        .collect();
     let preferred = list.first().cloned().unwrap_or(Value::Null);
     json!({"name": name, "versions": list, "preferredVersion": preferred})
 }
 
 /// Legacy `/apis`: `APIGroupList`.
 pub fn legacy_groups(types: &[ResourceType]) -> Value {
-    let groups: Vec<Value> = grouped(types).iter().filter(|(g, _)| !g.is_empty()).map(|(g, vs)| api_group(g, vs)).collect();
+    let groups: Vec<Value> = grouped(types)
+        .iter()
+        .filter(|(g, _)| !g.is_empty())
+        .map(|(g, vs)| api_group(g, vs))
+        .collect();
     json!({"kind": "APIGroupList", "apiVersion": "v1", "groups": groups})
 }
 
@@ -90,18 +103,31 @@ pub fn legacy_group(types: &[ResourceType], group: &str) -> Option<Value> {
 
 /// `/api/v1` or `/apis/{group}/{version}`: `APIResourceList`, if served.
 pub fn resource_list(types: &[ResourceType], group: &str, version: &str) -> Option<Value> {
-    let rts: Vec<&ResourceType> = types.iter().filter(|rt| rt.group == group && rt.version == version).collect();
+    let rts: Vec<&ResourceType> = types
+        .iter()
+        .filter(|rt| rt.group == group && rt.version == version)
+        .collect();
     if rts.is_empty() {
         return None;
     }
-    let group_version = if group.is_empty() { version.to_owned() } else { format!("{group}/{version}") };
+    let group_version = if group.is_empty() {
+        version.to_owned()
+    } else {
+        format!("{group}/{version}")
+    };
     let resources: Vec<Value> = rts.iter().flat_map(|rt| legacy_entries(rt)).collect();
-    Some(json!({"kind": "APIResourceList", "apiVersion": "v1", "groupVersion": group_version, "resources": resources}))
+    Some(
+        json!({"kind": "APIResourceList", "apiVersion": "v1", "groupVersion": group_version, "resources": resources}),
+    )
 }
 
 /// OpenAPI path key of a group-version: `api/v1` or `apis/{g}/{v}`.
 fn openapi_key(group: &str, version: &str) -> String {
-    if group.is_empty() { format!("api/{version}") } else { format!("apis/{group}/{version}") }
+    if group.is_empty() {
+        format!("api/{version}")
+    } else {
+        format!("apis/{group}/{version}")
+    }
 }
 
 /// `/openapi/v3`: one entry per served group-version.
@@ -110,7 +136,10 @@ pub fn openapi_index(types: &[ResourceType]) -> Value {
     for (g, versions) in grouped(types) {
         for v in versions.keys() {
             let key = openapi_key(g, v);
-            paths.insert(key.clone(), json!({"serverRelativeURL": format!("/openapi/v3/{key}?hash=0")}));
+            paths.insert(
+                key.clone(),
+                json!({"serverRelativeURL": format!("/openapi/v3/{key}?hash=0")}),
+            );
         }
     }
     json!({"paths": paths})
@@ -120,7 +149,10 @@ pub fn openapi_index(types: &[ResourceType]) -> Value {
 /// group-version-kind and the `fieldValidation` parameter, which tells kubectl the server
 /// validates fields itself (so it skips client-side schema validation).
 pub fn openapi_document(types: &[ResourceType], key: &str) -> Option<Value> {
-    let rts: Vec<&ResourceType> = types.iter().filter(|rt| openapi_key(&rt.group, &rt.version) == key).collect();
+    let rts: Vec<&ResourceType> = types
+        .iter()
+        .filter(|rt| openapi_key(&rt.group, &rt.version) == key)
+        .collect();
     if rts.is_empty() {
         return None;
     }

@@ -64,6 +64,9 @@ impl Faults {
     /// Counts a request; returns whether it must fail (consuming one of `fail_next`).
     pub(crate) fn on_request(&self) -> bool {
         self.inner.served.fetch_add(1, Ordering::SeqCst);
-        self.inner.fail_next.fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1)).is_ok()
+        self.inner
+            .fail_next
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
+            .is_ok()
     }
 }

@@ -16,7 +16,9 @@ pub struct TurmoilListener(pub turmoil::net::TcpListener);
 
 impl std::fmt::Debug for TurmoilListener {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_tuple("TurmoilListener").field(&self.0.local_addr().ok()).finish()
+        f.debug_tuple("TurmoilListener")
+            .field(&self.0.local_addr().ok())
+            .finish()
     }
 }
 
@@ -75,7 +77,13 @@ impl<L: Listener> Listener for FaultyListener<L> {
                 drop(io);
                 continue;
             }
-            return (FaultyIo { inner: io, faults: self.faults.clone() }, addr);
+            return (
+                FaultyIo {
+                    inner: io,
+                    faults: self.faults.clone(),
+                },
+                addr,
+            );
         }
     }
 
@@ -92,11 +100,18 @@ pub struct FaultyIo<T> {
 }
 
 fn refused() -> io::Error {
-    io::Error::new(io::ErrorKind::ConnectionReset, "fault injected: connections refused")
+    io::Error::new(
+        io::ErrorKind::ConnectionReset,
+        "fault injected: connections refused",
+    )
 }
 
 impl<T: AsyncRead + Unpin> AsyncRead for FaultyIo<T> {
-    fn poll_read(mut self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut ReadBuf<'_>) -> Poll<io::Result<()>> {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
         if self.faults.is_refusing() {
             return Poll::Ready(Err(refused()));
         }
@@ -105,7 +120,11 @@ impl<T: AsyncRead + Unpin> AsyncRead for FaultyIo<T> {
 }
 
 impl<T: AsyncWrite + Unpin> AsyncWrite for FaultyIo<T> {
-    fn poll_write(mut self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
         if self.faults.is_refusing() {
             return Poll::Ready(Err(refused()));
         }

@@ -65,13 +65,21 @@ pub struct Options {
 
 impl Default for Options {
     fn default() -> Self {
-        Self { state_file: None, clock: Arc::new(jiff::Timestamp::now), history_limit: DEFAULT_HISTORY_LIMIT, faults: Faults::new() }
+        Self {
+            state_file: None,
+            clock: Arc::new(jiff::Timestamp::now),
+            history_limit: DEFAULT_HISTORY_LIMIT,
+            faults: Faults::new(),
+        }
     }
 }
 
 impl Debug for Options {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Options").field("state_file", &self.state_file).field("history_limit", &self.history_limit).finish_non_exhaustive()
+        f.debug_struct("Options")
+            .field("state_file", &self.state_file)
+            .field("history_limit", &self.history_limit)
+            .finish_non_exhaustive()
     }
 }
 
@@ -93,7 +101,14 @@ impl ApiServer {
     pub fn new(options: Options) -> Result<Self, StoreError> {
         let store = store::Store::open(options.state_file, options.history_limit)?;
         let (events, _) = tokio::sync::broadcast::channel(EVENT_CHANNEL_CAPACITY);
-        Ok(Self { shared: Arc::new(Shared { store: Mutex::new(store), events, faults: options.faults, clock: options.clock }) })
+        Ok(Self {
+            shared: Arc::new(Shared {
+                store: Mutex::new(store),
+                events,
+                faults: options.faults,
+                clock: options.clock,
+            }),
+        })
     }
 
     /// The fault controls of this server.
@@ -108,7 +123,9 @@ impl ApiServer {
 
     /// The axum router serving the whole API.
     pub fn router(&self) -> axum::Router {
-        axum::Router::new().fallback(handlers::dispatch).with_state(self.clone())
+        axum::Router::new()
+            .fallback(handlers::dispatch)
+            .with_state(self.clone())
     }
 
     /// Serves on `listener` (tokio `TcpListener`, [`TurmoilListener`], ...) until the task is
@@ -125,7 +142,10 @@ impl ApiServer {
     pub(crate) fn store(&self) -> MutexGuard<'_, store::Store> {
         // A poisoned lock means a handler panicked mid-change; the store is still consistent per
         // object (each change is one insert), so keep serving.
-        self.shared.store.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+        self.shared
+            .store
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
     pub(crate) fn publish(&self, event: store::Event) {

@@ -55,21 +55,41 @@ pub struct ResourceType {
 impl ResourceType {
     /// `group/version`, or `version` for the core group.
     pub fn api_version(&self) -> String {
-        if self.group.is_empty() { self.version.clone() } else { format!("{}/{}", self.group, self.version) }
+        if self.group.is_empty() {
+            self.version.clone()
+        } else {
+            format!("{}/{}", self.group, self.version)
+        }
     }
 
     /// Verbs every resource here supports.
     pub fn verbs() -> Vec<&'static str> {
-        vec!["create", "delete", "get", "list", "patch", "update", "watch"]
+        vec![
+            "create", "delete", "get", "list", "patch", "update", "watch",
+        ]
     }
 }
 
 fn column(name: &str, type_: &str, json_path: &str, priority: i64) -> PrinterColumn {
-    PrinterColumn { name: name.into(), type_: type_.into(), json_path: json_path.into(), priority, description: String::new() }
+    PrinterColumn {
+        name: name.into(),
+        type_: type_.into(),
+        json_path: json_path.into(),
+        priority,
+        description: String::new(),
+    }
 }
 
 #[allow(clippy::too_many_arguments)] // a table of literals reads best as one call per row
-fn builtin(group: &str, plural: &str, singular: &str, kind: &str, namespaced: bool, short: &[&str], columns: Vec<PrinterColumn>) -> ResourceType {
+fn builtin(
+    group: &str,
+    plural: &str,
+    singular: &str,
+    kind: &str,
+    namespaced: bool,
+    short: &[&str],
+    columns: Vec<PrinterColumn>,
+) -> ResourceType {
     ResourceType {
         group: group.into(),
         version: "v1".into(),
@@ -89,8 +109,24 @@ fn builtin(group: &str, plural: &str, singular: &str, kind: &str, namespaced: bo
 /// The resource types that exist without any CRD.
 pub fn builtins() -> Vec<ResourceType> {
     vec![
-        builtin("", "namespaces", "namespace", "Namespace", false, &["ns"], vec![column("Age", "date", ".metadata.creationTimestamp", 0)]),
-        builtin("", "events", "event", "Event", true, &["ev"], vec![column("Age", "date", ".metadata.creationTimestamp", 0)]),
+        builtin(
+            "",
+            "namespaces",
+            "namespace",
+            "Namespace",
+            false,
+            &["ns"],
+            vec![column("Age", "date", ".metadata.creationTimestamp", 0)],
+        ),
+        builtin(
+            "",
+            "events",
+            "event",
+            "Event",
+            true,
+            &["ev"],
+            vec![column("Age", "date", ".metadata.creationTimestamp", 0)],
+        ),
         builtin(
             "coordination.k8s.io",
             "leases",
@@ -98,9 +134,25 @@ pub fn builtins() -> Vec<ResourceType> {
             "Lease",
             true,
             &[],
-            vec![column("Holder", "string", ".spec.holderIdentity", 0), column("Age", "date", ".metadata.creationTimestamp", 0)],
+            vec![
+                column("Holder", "string", ".spec.holderIdentity", 0),
+                column("Age", "date", ".metadata.creationTimestamp", 0),
+            ],
         ),
-        builtin(CRD_GROUP, CRD_PLURAL, "customresourcedefinition", "CustomResourceDefinition", false, &["crd", "crds"], vec![column("Created At", "string", ".metadata.creationTimestamp", 0)]),
+        builtin(
+            CRD_GROUP,
+            CRD_PLURAL,
+            "customresourcedefinition",
+            "CustomResourceDefinition",
+            false,
+            &["crd", "crds"],
+            vec![column(
+                "Created At",
+                "string",
+                ".metadata.creationTimestamp",
+                0,
+            )],
+        ),
     ]
 }
 
@@ -115,25 +167,46 @@ pub fn crd_problems(crd: &Value) -> Vec<(String, String)> {
         }
     }
     if spec["versions"].as_array().is_none_or(Vec::is_empty) {
-        problems.push(("spec.versions".into(), "Required value: must have exactly one version marked as storage version".into()));
+        problems.push((
+            "spec.versions".into(),
+            "Required value: must have exactly one version marked as storage version".into(),
+        ));
     }
-    if let (Some(plural), Some(group), Some(name)) = (spec["names"]["plural"].as_str(), spec["group"].as_str(), crd["metadata"]["name"].as_str())
-        && name != format!("{plural}.{group}")
+    if let (Some(plural), Some(group), Some(name)) = (
+        spec["names"]["plural"].as_str(),
+        spec["group"].as_str(),
+        crd["metadata"]["name"].as_str(),
+    ) && name != format!("{plural}.{group}")
     {
-        problems.push(("metadata.name".into(), format!("Invalid value: {name:?}: must be spec.names.plural+\".\"+spec.group")));
+        problems.push((
+            "metadata.name".into(),
+            format!("Invalid value: {name:?}: must be spec.names.plural+\".\"+spec.group"),
+        ));
     }
     problems
 }
 
 fn strings(value: &Value) -> Vec<String> {
-    value.as_array().map(|a| a.iter().filter_map(Value::as_str).map(str::to_owned).collect()).unwrap_or_default()
+    value
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .filter_map(Value::as_str)
+                .map(str::to_owned)
+                .collect()
+        })
+        .unwrap_or_default()
 }
 
 /// The resource types a stored CRD serves (one per served version).
 pub fn from_crd(crd: &Value) -> Vec<ResourceType> {
     let spec = &crd["spec"];
     let names = &spec["names"];
-    let (Some(group), Some(plural), Some(kind)) = (spec["group"].as_str(), names["plural"].as_str(), names["kind"].as_str()) else {
+    let (Some(group), Some(plural), Some(kind)) = (
+        spec["group"].as_str(),
+        names["plural"].as_str(),
+        names["kind"].as_str(),
+    ) else {
         return Vec::new();
     };
     let versions = spec["versions"].as_array().cloned().unwrap_or_default();
@@ -161,9 +234,13 @@ pub fn from_crd(crd: &Value) -> Vec<ResourceType> {
                 group: group.to_owned(),
                 version: version.to_owned(),
                 plural: plural.to_owned(),
-                singular: names["singular"].as_str().map_or_else(|| kind.to_lowercase(), str::to_owned),
+                singular: names["singular"]
+                    .as_str()
+                    .map_or_else(|| kind.to_lowercase(), str::to_owned),
                 kind: kind.to_owned(),
-                list_kind: names["listKind"].as_str().map_or_else(|| format!("{kind}List"), str::to_owned),
+                list_kind: names["listKind"]
+                    .as_str()
+                    .map_or_else(|| format!("{kind}List"), str::to_owned),
                 namespaced: spec["scope"].as_str() != Some("Cluster"),
                 short_names: strings(&names["shortNames"]),
                 categories: strings(&names["categories"]),

@@ -24,7 +24,11 @@ pub struct Outcome {
 pub fn check(object: &mut Value, schema: &Value) -> Outcome {
     let mut outcome = Outcome::default();
     let Some(root) = object.as_object_mut() else {
-        outcome.errors.push(FieldError { reason: "FieldValueTypeInvalid", field: "<root>".into(), detail: "must be an object".into() });
+        outcome.errors.push(FieldError {
+            reason: "FieldValueTypeInvalid",
+            field: "<root>".into(),
+            detail: "must be an object".into(),
+        });
         return outcome;
     };
     let props = schema.get("properties").and_then(Value::as_object);
@@ -54,7 +58,10 @@ pub fn check(object: &mut Value, schema: &Value) -> Outcome {
 }
 
 fn preserves_unknown(schema: &Value) -> bool {
-    schema.get("x-kubernetes-preserve-unknown-fields").and_then(Value::as_bool) == Some(true)
+    schema
+        .get("x-kubernetes-preserve-unknown-fields")
+        .and_then(Value::as_bool)
+        == Some(true)
 }
 
 fn nullable(schema: &Value) -> bool {
@@ -69,11 +76,17 @@ fn drop_null_if_not_nullable(map: &mut Map<String, Value>, key: &str, schema: Op
 }
 
 fn child_path(parent: &str, key: &str) -> String {
-    if parent.is_empty() { key.to_owned() } else { format!("{parent}.{key}") }
+    if parent.is_empty() {
+        key.to_owned()
+    } else {
+        format!("{parent}.{key}")
+    }
 }
 
 fn apply_defaults(map: &mut Map<String, Value>, schema: &Value, path: &str, outcome: &mut Outcome) {
-    let Some(props) = schema.get("properties").and_then(Value::as_object) else { return };
+    let Some(props) = schema.get("properties").and_then(Value::as_object) else {
+        return;
+    };
     for (key, sub) in props {
         if map.contains_key(key) {
             continue;
@@ -121,13 +134,22 @@ fn shown(value: &Value) -> String {
 }
 
 fn invalid(outcome: &mut Outcome, path: &str, value: &Value, why: String) {
-    outcome.errors.push(FieldError { reason: "FieldValueInvalid", field: path.to_owned(), detail: format!("Invalid value: {}: {why}", shown(value)) });
+    outcome.errors.push(FieldError {
+        reason: "FieldValueInvalid",
+        field: path.to_owned(),
+        detail: format!("Invalid value: {}: {why}", shown(value)),
+    });
 }
 
 fn walk(value: &mut Value, schema: &Value, path: &str, outcome: &mut Outcome) {
     if value.is_null() {
         if !nullable(schema) {
-            invalid(outcome, path, value, format!("{path} in body must not be null"));
+            invalid(
+                outcome,
+                path,
+                value,
+                format!("{path} in body must not be null"),
+            );
         }
         return;
     }
@@ -138,7 +160,12 @@ fn walk(value: &mut Value, schema: &Value, path: &str, outcome: &mut Outcome) {
             || (expected == "number" && actual == "integer")
             || (expected == "integer" && value.as_f64().is_some_and(|f| f.fract() == 0.0));
         if !ok {
-            invalid(outcome, path, &Value::String(actual.to_owned()), format!("{path} in body must be of type {expected}: {:?}", actual));
+            invalid(
+                outcome,
+                path,
+                &Value::String(actual.to_owned()),
+                format!("{path} in body must be of type {expected}: {:?}", actual),
+            );
             return;
         }
     }
@@ -149,7 +176,10 @@ fn walk(value: &mut Value, schema: &Value, path: &str, outcome: &mut Outcome) {
         outcome.errors.push(FieldError {
             reason: "FieldValueNotSupported",
             field: path.to_owned(),
-            detail: format!("Unsupported value: {}: supported values: {list}", shown(value)),
+            detail: format!(
+                "Unsupported value: {}: supported values: {list}",
+                shown(value)
+            ),
         });
     }
     match value {
@@ -170,7 +200,8 @@ fn walk(value: &mut Value, schema: &Value, path: &str, outcome: &mut Outcome) {
 fn walk_object(map: &mut Map<String, Value>, schema: &Value, path: &str, outcome: &mut Outcome) {
     let props = schema.get("properties").and_then(Value::as_object);
     let additional = schema.get("additionalProperties").filter(|a| a.is_object());
-    let preserve = preserves_unknown(schema) || schema.get("additionalProperties").and_then(Value::as_bool) == Some(true);
+    let preserve = preserves_unknown(schema)
+        || schema.get("additionalProperties").and_then(Value::as_bool) == Some(true);
     if props.is_none() && additional.is_none() && !preserve && schema.get("type").is_none() {
         // A schema that says nothing about the object: accept as is.
         return;
@@ -201,23 +232,44 @@ fn check_string(s: &str, schema: &Value, path: &str, outcome: &mut Outcome) {
     if let Some(max) = schema.get("maxLength").and_then(Value::as_u64)
         && s.chars().count() as u64 > max
     {
-        outcome.errors.push(FieldError { reason: "FieldValueTooLong", field: path.to_owned(), detail: format!("Too long: may not be more than {max} bytes") });
+        outcome.errors.push(FieldError {
+            reason: "FieldValueTooLong",
+            field: path.to_owned(),
+            detail: format!("Too long: may not be more than {max} bytes"),
+        });
     }
     if let Some(min) = schema.get("minLength").and_then(Value::as_u64)
         && (s.chars().count() as u64) < min
     {
-        invalid(outcome, path, &value, format!("{path} in body should be at least {min} chars long"));
+        invalid(
+            outcome,
+            path,
+            &value,
+            format!("{path} in body should be at least {min} chars long"),
+        );
     }
     if let Some(pattern) = schema.get("pattern").and_then(Value::as_str) {
         match regex::Regex::new(pattern) {
-            Ok(re) if !re.is_match(s) => invalid(outcome, path, &value, format!("{path} in body should match '{pattern}'")),
+            Ok(re) if !re.is_match(s) => invalid(
+                outcome,
+                path,
+                &value,
+                format!("{path} in body should match '{pattern}'"),
+            ),
             Ok(_) => {}
             // An unusable pattern in a stored CRD: Kubernetes would have refused the CRD; we skip.
             Err(_) => {}
         }
     }
-    if schema.get("format").and_then(Value::as_str) == Some("date-time") && s.parse::<jiff::Timestamp>().is_err() {
-        invalid(outcome, path, &value, format!("{path} in body must be of type date-time: {s:?}"));
+    if schema.get("format").and_then(Value::as_str) == Some("date-time")
+        && s.parse::<jiff::Timestamp>().is_err()
+    {
+        invalid(
+            outcome,
+            path,
+            &value,
+            format!("{path} in body must be of type date-time: {s:?}"),
+        );
     }
 }
 
@@ -227,12 +279,28 @@ fn check_number(n: &serde_json::Number, schema: &Value, path: &str, outcome: &mu
     if let Some(min) = schema.get("minimum").and_then(Value::as_f64)
         && v < min
     {
-        invalid(outcome, path, &value, format!("{path} in body should be greater than or equal to {}", Value::from(min_as_json(min))));
+        invalid(
+            outcome,
+            path,
+            &value,
+            format!(
+                "{path} in body should be greater than or equal to {}",
+                Value::from(min_as_json(min))
+            ),
+        );
     }
     if let Some(max) = schema.get("maximum").and_then(Value::as_f64)
         && v > max
     {
-        invalid(outcome, path, &value, format!("{path} in body should be less than or equal to {}", Value::from(min_as_json(max))));
+        invalid(
+            outcome,
+            path,
+            &value,
+            format!(
+                "{path} in body should be less than or equal to {}",
+                Value::from(min_as_json(max))
+            ),
+        );
     }
 }
 
@@ -268,7 +336,10 @@ mod tests {
         let mut obj = json!({"kind": "X", "metadata": {"name": "a"}, "spec": {"name": "n", "bogus": 1, "free": {"x": 1}, "headers": {"a": "b"}}, "top": 1});
         let outcome = check(&mut obj, &schema());
         assert!(outcome.errors.is_empty(), "{:?}", outcome.errors);
-        assert_eq!(outcome.unknown_fields, vec!["top".to_owned(), "spec.bogus".to_owned()]);
+        assert_eq!(
+            outcome.unknown_fields,
+            vec!["top".to_owned(), "spec.bogus".to_owned()]
+        );
         assert_eq!(obj["spec"]["state"], "Priority-based");
         assert_eq!(obj["spec"]["priority"], 100);
         assert_eq!(obj["spec"]["free"]["x"], 1);
@@ -281,10 +352,26 @@ mod tests {
         let messages: Vec<String> = outcome.errors.iter().map(FieldError::message).collect();
         assert!(messages.contains(&"spec.state: Unsupported value: \"Off\": supported values: \"On\", \"Priority-based\"".to_owned()), "{messages:#?}");
         assert!(messages.contains(&"spec.priority: Invalid value: 0: spec.priority in body should be greater than or equal to 1".to_owned()), "{messages:#?}");
-        assert!(messages.iter().any(|m| m.starts_with("spec.name: Too long")));
-        assert!(messages.iter().any(|m| m.starts_with("spec.region: Invalid value: \"US\"")));
-        assert!(messages.iter().any(|m| m.starts_with("spec.at: Invalid value")));
-        assert!(messages.iter().any(|m| m.starts_with("spec.headers.a: Invalid value")));
+        assert!(
+            messages
+                .iter()
+                .any(|m| m.starts_with("spec.name: Too long"))
+        );
+        assert!(
+            messages
+                .iter()
+                .any(|m| m.starts_with("spec.region: Invalid value: \"US\""))
+        );
+        assert!(
+            messages
+                .iter()
+                .any(|m| m.starts_with("spec.at: Invalid value"))
+        );
+        assert!(
+            messages
+                .iter()
+                .any(|m| m.starts_with("spec.headers.a: Invalid value"))
+        );
         assert_eq!(messages.len(), 6, "{messages:#?}");
     }
 

@@ -37,12 +37,21 @@ pub struct ApiError {
 
 /// `plural.group` (or `plural` for the core group), as Kubernetes names a resource in messages.
 pub fn qualified(group: &str, plural: &str) -> String {
-    if group.is_empty() { plural.to_owned() } else { format!("{plural}.{group}") }
+    if group.is_empty() {
+        plural.to_owned()
+    } else {
+        format!("{plural}.{group}")
+    }
 }
 
 impl ApiError {
     fn new(code: StatusCode, reason: &'static str, message: String, details: Value) -> Self {
-        Self { code, reason, message, details }
+        Self {
+            code,
+            reason,
+            message,
+            details,
+        }
     }
 
     /// 404 for an object that does not exist.
@@ -57,7 +66,12 @@ impl ApiError {
 
     /// 404 for a path that names no served resource.
     pub fn no_route() -> Self {
-        Self::new(StatusCode::NOT_FOUND, "NotFound", "the server could not find the requested resource".into(), Value::Null)
+        Self::new(
+            StatusCode::NOT_FOUND,
+            "NotFound",
+            "the server could not find the requested resource".into(),
+            Value::Null,
+        )
     }
 
     /// 409 on create of an existing name.
@@ -85,29 +99,59 @@ impl ApiError {
 
     /// 400 for a malformed request.
     pub fn bad_request(message: impl Into<String>) -> Self {
-        Self::new(StatusCode::BAD_REQUEST, "BadRequest", message.into(), Value::Null)
+        Self::new(
+            StatusCode::BAD_REQUEST,
+            "BadRequest",
+            message.into(),
+            Value::Null,
+        )
     }
 
     /// 405 for a verb the resource does not support.
     pub fn method_not_allowed() -> Self {
-        Self::new(StatusCode::METHOD_NOT_ALLOWED, "MethodNotAllowed", "the server does not allow this method on the requested resource".into(), Value::Null)
+        Self::new(
+            StatusCode::METHOD_NOT_ALLOWED,
+            "MethodNotAllowed",
+            "the server does not allow this method on the requested resource".into(),
+            Value::Null,
+        )
     }
 
     /// 415 for a patch content type this server does not know.
     pub fn unsupported_media_type(content_type: &str) -> Self {
-        Self::new(StatusCode::UNSUPPORTED_MEDIA_TYPE, "UnsupportedMediaType", format!("the body of the request was in an unknown format - accepted media types include: application/json-patch+json, application/merge-patch+json, application/strategic-merge-patch+json (got {content_type:?})"), Value::Null)
+        Self::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "UnsupportedMediaType",
+            format!(
+                "the body of the request was in an unknown format - accepted media types include: application/json-patch+json, application/merge-patch+json, application/strategic-merge-patch+json (got {content_type:?})"
+            ),
+            Value::Null,
+        )
     }
 
     /// 422 with one cause per field problem.
     pub fn invalid(kind: &str, group: &str, name: &str, errors: &[FieldError]) -> Self {
-        let qualified_kind = if group.is_empty() { kind.to_owned() } else { format!("{kind}.{group}") };
+        let qualified_kind = if group.is_empty() {
+            kind.to_owned()
+        } else {
+            format!("{kind}.{group}")
+        };
         let list = if errors.len() == 1 {
             errors[0].message()
         } else {
-            format!("[{}]", errors.iter().map(FieldError::message).collect::<Vec<_>>().join(", "))
+            format!(
+                "[{}]",
+                errors
+                    .iter()
+                    .map(FieldError::message)
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )
         };
-        let causes: Vec<Value> =
-            errors.iter().map(|e| json!({"reason": e.reason, "message": e.detail, "field": e.field})).collect();
+        let causes: Vec<Value> = errors
+            .iter()
+            .map(|e| json!({"reason": e.reason, "message": e.detail, "field": e.field}))
+            .collect();
         Self::new(
             StatusCode::UNPROCESSABLE_ENTITY,
             "Invalid",
@@ -118,12 +162,22 @@ impl ApiError {
 
     /// 500, for injected failures and broken invariants.
     pub fn internal(message: impl Into<String>) -> Self {
-        Self::new(StatusCode::INTERNAL_SERVER_ERROR, "InternalError", message.into(), Value::Null)
+        Self::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "InternalError",
+            message.into(),
+            Value::Null,
+        )
     }
 
     /// 410 for a watch from a resourceVersion older than the kept history.
     pub fn expired(requested: u64, oldest: u64) -> Self {
-        Self::new(StatusCode::GONE, "Expired", format!("too old resource version: {requested} ({oldest})"), Value::Null)
+        Self::new(
+            StatusCode::GONE,
+            "Expired",
+            format!("too old resource version: {requested} ({oldest})"),
+            Value::Null,
+        )
     }
 
     /// The `Status` object.

@@ -122,8 +122,16 @@ impl Store {
         if let Some(path) = store.state_file.clone()
             && path.exists()
         {
-            let text = std::fs::read_to_string(&path).map_err(|source| StoreError::ReadStateFile { path: path.clone(), source })?;
-            let persisted: Persisted = serde_json::from_str(&text).map_err(|source| StoreError::ParseStateFile { path: path.clone(), source })?;
+            let text =
+                std::fs::read_to_string(&path).map_err(|source| StoreError::ReadStateFile {
+                    path: path.clone(),
+                    source,
+                })?;
+            let persisted: Persisted =
+                serde_json::from_str(&text).map_err(|source| StoreError::ParseStateFile {
+                    path: path.clone(),
+                    source,
+                })?;
             store.resource_version = persisted.resource_version;
             store.uid_counter = persisted.uid_counter;
             // No history survives a restart: watches from before it get 410.
@@ -176,13 +184,20 @@ impl Store {
     pub fn list(&self, group: &str, plural: &str, namespace: Option<&str>) -> Vec<Value> {
         self.objects
             .iter()
-            .filter(|((g, p, ns, _), _)| g == group && p == plural && namespace.is_none_or(|n| n == ns))
+            .filter(|((g, p, ns, _), _)| {
+                g == group && p == plural && namespace.is_none_or(|n| n == ns)
+            })
             .map(|(_, v)| v.clone())
             .collect()
     }
 
     /// Stores `object` (its metadata already stamped with `resource_version`) and records the event.
-    pub fn put(&mut self, key: ObjectKey, object: Value, type_: EventType) -> Result<Event, StoreError> {
+    pub fn put(
+        &mut self,
+        key: ObjectKey,
+        object: Value,
+        type_: EventType,
+    ) -> Result<Event, StoreError> {
         self.objects.insert(key.clone(), object.clone());
         self.record(key, object, type_)
     }
@@ -195,12 +210,28 @@ impl Store {
 
     /// Keys of every object of one resource (to delete custom resources with their CRD).
     pub fn keys_of(&self, group: &str, plural: &str) -> Vec<ObjectKey> {
-        self.objects.keys().filter(|(g, p, _, _)| g == group && p == plural).cloned().collect()
+        self.objects
+            .keys()
+            .filter(|(g, p, _, _)| g == group && p == plural)
+            .cloned()
+            .collect()
     }
 
-    fn record(&mut self, key: ObjectKey, object: Value, type_: EventType) -> Result<Event, StoreError> {
+    fn record(
+        &mut self,
+        key: ObjectKey,
+        object: Value,
+        type_: EventType,
+    ) -> Result<Event, StoreError> {
         let (group, plural, namespace, _) = key;
-        let event = Event { resource_version: self.resource_version, group, plural, namespace, type_, object };
+        let event = Event {
+            resource_version: self.resource_version,
+            group,
+            plural,
+            namespace,
+            type_,
+            object,
+        };
         self.history.push_back(event.clone());
         while self.history.len() > self.history_limit {
             if let Some(old) = self.history.pop_front() {
@@ -213,30 +244,50 @@ impl Store {
 
     /// Events after `resource_version` for one resource (and namespace, if given), or `Err(floor)`
     /// when some of them are no longer kept.
-    pub fn events_since(&self, resource_version: u64, group: &str, plural: &str, namespace: Option<&str>) -> Result<Vec<Event>, u64> {
+    pub fn events_since(
+        &self,
+        resource_version: u64,
+        group: &str,
+        plural: &str,
+        namespace: Option<&str>,
+    ) -> Result<Vec<Event>, u64> {
         if resource_version < self.history_floor {
             return Err(self.history_floor);
         }
         Ok(self
             .history
             .iter()
-            .filter(|e| e.resource_version > resource_version && e.group == group && e.plural == plural && namespace.is_none_or(|n| n == e.namespace))
+            .filter(|e| {
+                e.resource_version > resource_version
+                    && e.group == group
+                    && e.plural == plural
+                    && namespace.is_none_or(|n| n == e.namespace)
+            })
             .cloned()
             .collect())
     }
 
     fn save(&self) -> Result<(), StoreError> {
-        let Some(path) = &self.state_file else { return Ok(()) };
+        let Some(path) = &self.state_file else {
+            return Ok(());
+        };
         let persisted = Persisted {
             resource_version: self.resource_version,
             uid_counter: self.uid_counter,
             objects: self
                 .objects
                 .iter()
-                .map(|((g, p, _, _), v)| PersistedObject { group: g.clone(), plural: p.clone(), object: v.clone() })
+                .map(|((g, p, _, _), v)| PersistedObject {
+                    group: g.clone(),
+                    plural: p.clone(),
+                    object: v.clone(),
+                })
                 .collect(),
         };
-        write_atomically(path, &persisted).map_err(|source| StoreError::WriteStateFile { path: path.clone(), source })
+        write_atomically(path, &persisted).map_err(|source| StoreError::WriteStateFile {
+            path: path.clone(),
+            source,
+        })
     }
 }
 
@@ -303,7 +354,10 @@ impl Selector {
                 Requirement::In(k.trim().into(), set_values(v)?)
             } else if let Some(k) = part.strip_prefix('!') {
                 Requirement::NotExists(k.trim().into())
-            } else if part.chars().all(|c| c.is_ascii_alphanumeric() || "-_./".contains(c)) {
+            } else if part
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || "-_./".contains(c))
+            {
                 Requirement::Exists(part.into())
             } else {
                 return Err(format!("unable to parse requirement: {part:?}"));
@@ -342,8 +396,16 @@ impl Selector {
 }
 
 fn set_values(text: &str) -> Result<Vec<String>, String> {
-    let inner = text.trim().strip_prefix('(').and_then(|t| t.strip_suffix(')')).ok_or_else(|| format!("expected (values): {text:?}"))?;
-    Ok(inner.split(',').map(|s| s.trim().to_owned()).filter(|s| !s.is_empty()).collect())
+    let inner = text
+        .trim()
+        .strip_prefix('(')
+        .and_then(|t| t.strip_suffix(')'))
+        .ok_or_else(|| format!("expected (values): {text:?}"))?;
+    Ok(inner
+        .split(',')
+        .map(|s| s.trim().to_owned())
+        .filter(|s| !s.is_empty())
+        .collect())
 }
 
 /// Splits on commas outside parentheses.
@@ -375,11 +437,23 @@ mod tests {
     fn selectors_match_labels_and_fields() {
         let o = json!({"metadata": {"name": "a", "labels": {"app": "x", "tier": "db"}}});
         assert!(Selector::parse("app=x").unwrap().matches_labels(&o));
-        assert!(Selector::parse("app=x,tier in (db, web)").unwrap().matches_labels(&o));
+        assert!(
+            Selector::parse("app=x,tier in (db, web)")
+                .unwrap()
+                .matches_labels(&o)
+        );
         assert!(!Selector::parse("app!=x").unwrap().matches_labels(&o));
         assert!(Selector::parse("!missing,app").unwrap().matches_labels(&o));
-        assert!(Selector::parse("metadata.name=a").unwrap().matches_fields(&o));
-        assert!(!Selector::parse("metadata.name=b").unwrap().matches_fields(&o));
+        assert!(
+            Selector::parse("metadata.name=a")
+                .unwrap()
+                .matches_fields(&o)
+        );
+        assert!(
+            !Selector::parse("metadata.name=b")
+                .unwrap()
+                .matches_fields(&o)
+        );
     }
 
     #[test]
@@ -388,7 +462,9 @@ mod tests {
         for name in ["a", "b", "c"] {
             let rv = store.next_resource_version();
             let obj = json!({"metadata": {"name": name, "resourceVersion": rv.to_string()}});
-            store.put(key_of("g", "p", &obj), obj, EventType::Added).unwrap();
+            store
+                .put(key_of("g", "p", &obj), obj, EventType::Added)
+                .unwrap();
         }
         assert_eq!(store.events_since(0, "g", "p", None), Err(1));
         assert_eq!(store.events_since(1, "g", "p", None).unwrap().len(), 2);

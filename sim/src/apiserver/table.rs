@@ -33,7 +33,11 @@ impl IncludeObject {
 /// Evaluates a simple JSONPath such as `.status.healthStatus.healthy` or `.items[0].name`
 /// (`{...}` braces allowed); `None` when a step is missing.
 pub fn eval_path<'a>(object: &'a Value, path: &str) -> Option<&'a Value> {
-    let path = path.trim().trim_start_matches('{').trim_end_matches('}').trim_start_matches('.');
+    let path = path
+        .trim()
+        .trim_start_matches('{')
+        .trim_end_matches('}')
+        .trim_start_matches('.');
     let mut current = object;
     if path.is_empty() {
         return Some(current);
@@ -66,7 +70,11 @@ pub fn human_duration(seconds: i64) -> String {
     let minutes = seconds / 60;
     if minutes < 10 {
         let s = seconds % 60;
-        return if s == 0 { format!("{minutes}m") } else { format!("{minutes}m{s}s") };
+        return if s == 0 {
+            format!("{minutes}m")
+        } else {
+            format!("{minutes}m{s}s")
+        };
     }
     if minutes < 60 * 3 {
         return format!("{minutes}m");
@@ -74,27 +82,41 @@ pub fn human_duration(seconds: i64) -> String {
     let hours = minutes / 60;
     if hours < 8 {
         let m = minutes % 60;
-        return if m == 0 { format!("{hours}h") } else { format!("{hours}h{m}m") };
+        return if m == 0 {
+            format!("{hours}h")
+        } else {
+            format!("{hours}h{m}m")
+        };
     }
     if hours < 48 {
         return format!("{hours}h");
     }
     if hours < 24 * 8 {
         let h = hours % 24;
-        return if h == 0 { format!("{}d", hours / 24) } else { format!("{}d{h}h", hours / 24) };
+        return if h == 0 {
+            format!("{}d", hours / 24)
+        } else {
+            format!("{}d{h}h", hours / 24)
+        };
     }
     if hours < 24 * 365 * 2 {
         return format!("{}d", hours / 24);
     }
     if hours < 24 * 365 * 8 {
         let d = (hours / 24) % 365;
-        return if d == 0 { format!("{}y", hours / 24 / 365) } else { format!("{}y{d}d", hours / 24 / 365) };
+        return if d == 0 {
+            format!("{}y", hours / 24 / 365)
+        } else {
+            format!("{}y{d}d", hours / 24 / 365)
+        };
     }
     format!("{}y", hours / 24 / 365)
 }
 
 fn cell(object: &Value, column_type: &str, path: &str, now: jiff::Timestamp) -> Value {
-    let Some(value) = eval_path(object, path) else { return Value::Null };
+    let Some(value) = eval_path(object, path) else {
+        return Value::Null;
+    };
     match (column_type, value) {
         ("date", Value::String(s)) => match s.parse::<jiff::Timestamp>() {
             Ok(t) => Value::String(human_duration(now.as_second() - t.as_second())),
@@ -118,7 +140,13 @@ fn row_object(object: &Value, include: IncludeObject) -> Option<Value> {
 }
 
 /// A Table of `objects` with NAME plus the resource's printer columns.
-pub fn build(rt: &ResourceType, objects: &[Value], resource_version: u64, include: IncludeObject, now: jiff::Timestamp) -> Value {
+pub fn build(
+    rt: &ResourceType,
+    objects: &[Value],
+    resource_version: u64,
+    include: IncludeObject,
+    now: jiff::Timestamp,
+) -> Value {
     let mut definitions = vec![json!({
         "name": "Name",
         "type": "string",
@@ -139,7 +167,11 @@ pub fn build(rt: &ResourceType, objects: &[Value], resource_version: u64, includ
         .iter()
         .map(|o| {
             let mut cells = vec![o["metadata"]["name"].clone()];
-            cells.extend(rt.columns.iter().map(|c| cell(o, &c.type_, &c.json_path, now)));
+            cells.extend(
+                rt.columns
+                    .iter()
+                    .map(|c| cell(o, &c.type_, &c.json_path, now)),
+            );
             let mut row = json!({"cells": cells});
             if let Some(obj) = row_object(o, include) {
                 row["object"] = obj;
@@ -175,7 +207,10 @@ mod tests {
     #[test]
     fn paths_are_evaluated() {
         let o = json!({"status": {"healthStatus": {"healthy": true}}, "items": [{"n": 1}]});
-        assert_eq!(eval_path(&o, ".status.healthStatus.healthy"), Some(&json!(true)));
+        assert_eq!(
+            eval_path(&o, ".status.healthStatus.healthy"),
+            Some(&json!(true))
+        );
         assert_eq!(eval_path(&o, "{.items[0].n}"), Some(&json!(1)));
         assert_eq!(eval_path(&o, ".status.missing"), None);
     }

@@ -33,7 +33,9 @@ impl Running {
 /// Starts a server on the current tokio runtime.
 pub async fn start(options: Options) -> Running {
     let server = ApiServer::new(options).expect("server");
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
     let addr = listener.local_addr().expect("addr");
     let task = tokio::spawn(server.clone().serve(listener));
     Running { server, addr, task }
@@ -47,8 +49,15 @@ pub struct Answer {
 }
 
 /// Sends one raw request; `body` is sent as is with `content_type`.
-pub async fn request(url: &str, method: &str, path: &str, content_type: &str, body: &str) -> Answer {
-    let client: HyperClient<_, Full<Bytes>> = HyperClient::builder(TokioExecutor::new()).build_http();
+pub async fn request(
+    url: &str,
+    method: &str,
+    path: &str,
+    content_type: &str,
+    body: &str,
+) -> Answer {
+    let client: HyperClient<_, Full<Bytes>> =
+        HyperClient::builder(TokioExecutor::new()).build_http();
     let req = http::Request::builder()
         .method(method)
         .uri(format!("{url}{path}"))
@@ -60,11 +69,20 @@ pub async fn request(url: &str, method: &str, path: &str, content_type: &str, bo
     let status = resp.status().as_u16();
     let headers = resp.headers().clone();
     let bytes = resp.into_body().collect().await.expect("body").to_bytes();
-    let body = serde_json::from_slice(&bytes).unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&bytes).into_owned()));
-    Answer { status, headers, body }
+    let body = serde_json::from_slice(&bytes)
+        .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&bytes).into_owned()));
+    Answer {
+        status,
+        headers,
+        body,
+    }
 }
 
 /// Both project CRDs as JSON strings, ready to POST.
 pub fn crd_bodies() -> Vec<String> {
-    forge_manager::crd::crds_json().expect("crds").iter().map(Value::to_string).collect()
+    forge_manager::crd::crds_json()
+        .expect("crds")
+        .iter()
+        .map(Value::to_string)
+        .collect()
 }
