@@ -31,40 +31,14 @@ use super::ConditionStatus;
     annotation("helm.sh/resource-policy", "keep"),
     derive = "PartialEq",
     doc = "One cluster of a Cardano pool's block producers: whether and with which priority it may forge.",
-    printcolumn(name = "State", type_ = "string", json_path = ".status.effectiveState"),
-    printcolumn(
-        name = "Priority",
-        type_ = "integer",
-        json_path = ".status.effectivePriority"
-    ),
-    printcolumn(name = "Region", type_ = "string", json_path = ".spec.region"),
-    printcolumn(
-        name = "Active Leader",
-        type_ = "string",
-        json_path = ".status.activeLeader"
-    ),
-    printcolumn(
-        name = "Healthy",
-        type_ = "boolean",
-        json_path = ".status.healthStatus.healthy"
-    ),
-    printcolumn(
-        name = "Age",
-        type_ = "date",
-        json_path = ".metadata.creationTimestamp"
-    ),
-    printcolumn(
-        name = "Network",
-        type_ = "string",
-        json_path = ".spec.network.name",
-        priority = "1"
-    ),
-    printcolumn(
-        name = "Pool",
-        type_ = "string",
-        json_path = ".spec.pool.ticker",
-        priority = "1"
-    )
+    printcolumn = r#"{"name":"State","type":"string","jsonPath":".status.effectiveState"}"#,
+    printcolumn = r#"{"name":"Priority","type":"integer","jsonPath":".status.effectivePriority"}"#,
+    printcolumn = r#"{"name":"Region","type":"string","jsonPath":".spec.region"}"#,
+    printcolumn = r#"{"name":"Active Leader","type":"string","jsonPath":".status.activeLeader"}"#,
+    printcolumn = r#"{"name":"Healthy","type":"boolean","jsonPath":".status.healthStatus.healthy"}"#,
+    printcolumn = r#"{"name":"Age","type":"date","jsonPath":".metadata.creationTimestamp"}"#,
+    printcolumn = r#"{"name":"Network","type":"string","jsonPath":".spec.network.name","priority":1}"#,
+    printcolumn = r#"{"name":"Pool","type":"string","jsonPath":".spec.pool.ticker","priority":1}"#
 )]
 #[serde(rename_all = "camelCase")]
 pub struct CardanoForgeClusterSpec {

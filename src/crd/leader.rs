@@ -23,22 +23,10 @@ use super::ConditionStatus;
     annotation("helm.sh/resource-policy", "keep"),
     derive = "PartialEq",
     doc = "Which pod of a Cardano block-producer set holds the local leader lease and forges.",
-    printcolumn(name = "Leader Pod", type_ = "string", json_path = ".status.leaderPod"),
-    printcolumn(
-        name = "Forging",
-        type_ = "boolean",
-        json_path = ".status.forgingEnabled"
-    ),
-    printcolumn(
-        name = "Last Transition",
-        type_ = "date",
-        json_path = ".status.lastTransitionTime"
-    ),
-    printcolumn(
-        name = "Age",
-        type_ = "date",
-        json_path = ".metadata.creationTimestamp"
-    )
+    printcolumn = r#"{"name":"Leader Pod","type":"string","jsonPath":".status.leaderPod"}"#,
+    printcolumn = r#"{"name":"Forging","type":"boolean","jsonPath":".status.forgingEnabled"}"#,
+    printcolumn = r#"{"name":"Last Transition","type":"date","jsonPath":".status.lastTransitionTime"}"#,
+    printcolumn = r#"{"name":"Age","type":"date","jsonPath":".metadata.creationTimestamp"}"#
 )]
 #[serde(rename_all = "camelCase")]
 pub struct CardanoLeaderSpec {
