@@ -75,7 +75,7 @@ pub fn error_response(err: &ApiError) -> Response {
     json_response(err.code, "application/json", &err.to_status())
 }
 
-fn header_str<'a>(headers: &'a HeaderMap, name: header::HeaderName) -> &'a str {
+fn header_str(headers: &HeaderMap, name: header::HeaderName) -> &str {
     headers
         .get(name)
         .and_then(|v| v.to_str().ok())

@@ -285,7 +285,7 @@ fn check_number(n: &serde_json::Number, schema: &Value, path: &str, outcome: &mu
             &value,
             format!(
                 "{path} in body should be greater than or equal to {}",
-                Value::from(min_as_json(min))
+                bound_json(min)
             ),
         );
     }
@@ -298,14 +298,14 @@ fn check_number(n: &serde_json::Number, schema: &Value, path: &str, outcome: &mu
             &value,
             format!(
                 "{path} in body should be less than or equal to {}",
-                Value::from(min_as_json(max))
+                bound_json(max)
             ),
         );
     }
 }
 
 /// A bound printed without `.0` when integral.
-fn min_as_json(bound: f64) -> Value {
+fn bound_json(bound: f64) -> Value {
     if bound.fract() == 0.0 && bound.abs() < 9.0e15 {
         // Exact: |bound| < 2^53.
         Value::from(bound as i64)
@@ -338,7 +338,7 @@ mod tests {
         assert!(outcome.errors.is_empty(), "{:?}", outcome.errors);
         assert_eq!(
             outcome.unknown_fields,
-            vec!["top".to_owned(), "spec.bogus".to_owned()]
+            vec!["spec.bogus".to_owned(), "top".to_owned()]
         );
         assert_eq!(obj["spec"]["state"], "Priority-based");
         assert_eq!(obj["spec"]["priority"], 100);

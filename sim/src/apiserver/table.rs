@@ -198,7 +198,8 @@ mod tests {
         assert_eq!(human_duration(119), "119s");
         assert_eq!(human_duration(200), "3m20s");
         assert_eq!(human_duration(300), "5m");
-        assert_eq!(human_duration(3600 * 2 + 60 * 30), "2h30m");
+        assert_eq!(human_duration(60 * 150), "150m");
+        assert_eq!(human_duration(3600 * 4 + 60 * 30), "4h30m");
         assert_eq!(human_duration(3600 * 30), "30h");
         assert_eq!(human_duration(3600 * 48), "2d");
         assert_eq!(human_duration(86400 * 400), "400d");
