@@ -668,3 +668,194 @@ async fn fault_hooks_fail_delay_refuse_and_count_requests() {
         "injected clock"
     );
 }
+
+#[tokio::test]
+async fn discovery_serves_aggregated_and_legacy_forms_and_openapi_v3() {
+    let srv = start(Options::default()).await;
+    install_crds(&srv.url()).await;
+    let client: hyper_util::client::legacy::Client<_, http_body_util::Full<bytes::Bytes>> =
+        hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
+            .build_http();
+    let accept = "application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList,application/json;g=apidiscovery.k8s.io;v=v2beta1;as=APIGroupDiscoveryList,application/json";
+    let req = http::Request::get(format!("{}/apis", srv.url()))
+        .header("accept", accept)
+        .body(Default::default())
+        .expect("req");
+    let resp = client.request(req).await.expect("send");
+    assert_eq!(
+        resp.headers()
+            .get("content-type")
+            .and_then(|v| v.to_str().ok()),
+        Some("application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList")
+    );
+    use http_body_util::BodyExt;
+    let body: serde_json::Value =
+        serde_json::from_slice(&resp.into_body().collect().await.expect("body").to_bytes())
+            .expect("json");
+    assert_eq!(body["kind"], "APIGroupDiscoveryList");
+    let cardano = body["items"]
+        .as_array()
+        .expect("items")
+        .iter()
+        .find(|g| g["metadata"]["name"] == "cardano.io")
+        .expect("cardano.io group");
+    let cfc = cardano["versions"][0]["resources"]
+        .as_array()
+        .expect("resources")
+        .iter()
+        .find(|r| r["resource"] == "cardanoforgeclusters")
+        .expect("cfc");
+    assert_eq!(cfc["shortNames"], json!(["cfc"]));
+    assert_eq!(cfc["categories"], json!(["cardano", "blockchain"]));
+    assert_eq!(cfc["subresources"][0]["subresource"], "status");
+    assert_eq!(cfc["scope"], "Namespaced");
+
+    let legacy = request(&srv.url(), "GET", "/apis", "application/json", "").await;
+    assert_eq!(legacy.body["kind"], "APIGroupList");
+    let list = request(
+        &srv.url(),
+        "GET",
+        "/apis/cardano.io/v1",
+        "application/json",
+        "",
+    )
+    .await;
+    let names: Vec<&str> = list.body["resources"]
+        .as_array()
+        .expect("resources")
+        .iter()
+        .filter_map(|r| r["name"].as_str())
+        .collect();
+    assert_eq!(
+        names,
+        [
+            "cardanoforgeclusters",
+            "cardanoforgeclusters/status",
+            "cardanoleaders",
+            "cardanoleaders/status"
+        ]
+    );
+    let core = request(&srv.url(), "GET", "/api/v1", "application/json", "").await;
+    assert_eq!(core.body["groupVersion"], "v1");
+
+    let index = request(&srv.url(), "GET", "/openapi/v3", "application/json", "").await;
+    let url = index.body["paths"]["apis/cardano.io/v1"]["serverRelativeURL"]
+        .as_str()
+        .expect("cardano.io in openapi index")
+        .to_owned();
+    let doc = request(&srv.url(), "GET", &url, "application/json", "").await;
+    let patch = &doc.body["paths"]["/apis/cardano.io/v1/namespaces/{namespace}/cardanoforgeclusters/{name}"]
+        ["patch"];
+    assert_eq!(
+        patch["x-kubernetes-group-version-kind"]["kind"],
+        "CardanoForgeCluster"
+    );
+    assert_eq!(patch["parameters"][0]["name"], "fieldValidation");
+}
+
+#[tokio::test]
+async fn kube_runtime_watcher_lists_then_follows_changes() {
+    use kube::runtime::watcher;
+    let srv = start(Options::default()).await;
+    let leases: Api<Lease> = Api::namespaced(srv.kube(), "default");
+    leases
+        .create(&PostParams::default(), &lease("one", ""))
+        .await
+        .expect("create");
+    let mut events = watcher(leases.clone(), watcher::Config::default()).boxed();
+    let mut initial = Vec::new();
+    loop {
+        match events.try_next().await.expect("event").expect("open") {
+            watcher::Event::Init => {}
+            watcher::Event::InitApply(l) => initial.push(l.metadata.name.unwrap_or_default()),
+            watcher::Event::InitDone => break,
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+    assert_eq!(initial, ["one"]);
+    leases
+        .create(&PostParams::default(), &lease("two", ""))
+        .await
+        .expect("create");
+    match tokio::time::timeout(Duration::from_secs(5), events.try_next())
+        .await
+        .expect("in time")
+        .expect("event")
+        .expect("open")
+    {
+        watcher::Event::Apply(l) => assert_eq!(l.metadata.name.as_deref(), Some("two")),
+        other => panic!("unexpected {other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn custom_resources_answer_tables_with_printer_columns() {
+    let srv = start(Options::default()).await;
+    install_crds(&srv.url()).await;
+    let api: Api<CardanoForgeCluster> = Api::namespaced(srv.kube(), "default");
+    api.create(&PostParams::default(), &cluster("t"))
+        .await
+        .expect("create");
+    let status = json!({"status": {"effectiveState": "Enabled", "effectivePriority": 1, "activeLeader": "bp-0", "healthStatus": {"healthy": true}}});
+    api.patch_status("t", &PatchParams::default(), &Patch::Merge(&status))
+        .await
+        .expect("status");
+    let client: hyper_util::client::legacy::Client<_, http_body_util::Full<bytes::Bytes>> =
+        hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
+            .build_http();
+    let req = http::Request::get(format!("{}/apis/cardano.io/v1/namespaces/default/cardanoforgeclusters?limit=500", srv.url()))
+        .header("accept", "application/json;as=Table;v=v1;g=meta.k8s.io,application/json;as=Table;v=v1beta1;g=meta.k8s.io,application/json")
+        .body(Default::default())
+        .expect("req");
+    let resp = client.request(req).await.expect("send");
+    assert_eq!(
+        resp.headers()
+            .get("content-type")
+            .and_then(|v| v.to_str().ok()),
+        Some("application/json;as=Table;v=v1;g=meta.k8s.io")
+    );
+    use http_body_util::BodyExt;
+    let table: serde_json::Value =
+        serde_json::from_slice(&resp.into_body().collect().await.expect("body").to_bytes())
+            .expect("json");
+    let columns: Vec<(&str, i64)> = table["columnDefinitions"]
+        .as_array()
+        .expect("columns")
+        .iter()
+        .map(|c| {
+            (
+                c["name"].as_str().unwrap_or_default(),
+                c["priority"].as_i64().unwrap_or_default(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        columns,
+        [
+            ("Name", 0),
+            ("State", 0),
+            ("Priority", 0),
+            ("Region", 0),
+            ("Active Leader", 0),
+            ("Healthy", 0),
+            ("Age", 0),
+            ("Network", 1),
+            ("Pool", 1)
+        ]
+    );
+    let cells = &table["rows"][0]["cells"];
+    assert_eq!(
+        cells,
+        &json!([
+            "t",
+            "Enabled",
+            1,
+            "us-east-1",
+            "bp-0",
+            true,
+            "0s",
+            null,
+            null
+        ])
+    );
+}
