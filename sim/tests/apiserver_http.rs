@@ -859,3 +859,37 @@ async fn custom_resources_answer_tables_with_printer_columns() {
         ])
     );
 }
+
+#[test]
+fn forge_sim_apiserver_binary_serves_on_the_given_address() {
+    use std::io::{BufRead, BufReader, Read, Write};
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_forge-sim"))
+        .args(["apiserver", "--listen", "127.0.0.1:0", "--state-file"])
+        .arg(dir.path().join("state.json"))
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("spawn forge-sim");
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().expect("stdout"))
+        .read_line(&mut line)
+        .expect("read banner");
+    let addr = line
+        .trim()
+        .rsplit("http://")
+        .next()
+        .expect("address")
+        .to_owned();
+    let mut stream = std::net::TcpStream::connect(&addr).expect("connect");
+    write!(
+        stream,
+        "GET /version HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+    )
+    .expect("write");
+    let mut answer = String::new();
+    stream.read_to_string(&mut answer).expect("read");
+    child.kill().expect("kill forge-sim");
+    child.wait().expect("wait");
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+    assert!(answer.contains("v1.33.0-forge-sim"), "{answer}");
+}

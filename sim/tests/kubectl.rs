@@ -505,4 +505,12 @@ fn kubectl_gets_and_applies_leases() {
         "15"
     );
     h.ok(&["delete", "lease", "cardano-node-leader"]);
+    let can = h.ok(&[
+        "auth",
+        "can-i",
+        "update",
+        "cardanoforgeclusters/status",
+        "--as=system:serviceaccount:cardano:forge-manager",
+    ]);
+    assert_eq!(can.trim(), "yes");
 }

@@ -166,6 +166,14 @@ fn route(
                     .ok_or_else(ApiError::no_route),
             );
         }
+        [
+            "apis",
+            "authorization.k8s.io",
+            "v1",
+            "selfsubjectaccessreviews" | "subjectaccessreviews",
+        ] if method == Method::POST => {
+            return access_review(&body);
+        }
         ["openapi", "v3"] => return read_only(Ok(ok(&discovery::openapi_index(&types)))),
         ["openapi", "v3", rest @ ..] => {
             return read_only(
@@ -235,6 +243,20 @@ fn route(
         (Method::DELETE, true) => delete(server, &target, &body),
         _ => Err(ApiError::method_not_allowed()),
     }
+}
+
+/// `kubectl auth can-i`: this server has no authorisation, so every review is allowed.
+/// kubectl may send the review as protobuf; the answer is JSON either way (kubectl accepts it).
+fn access_review(body: &[u8]) -> Result<Response, ApiError> {
+    let mut review = parse_object(body).unwrap_or_else(|_| {
+        json!({"kind": "SelfSubjectAccessReview", "apiVersion": "authorization.k8s.io/v1", "metadata": {}, "spec": {}})
+    });
+    review["status"] = json!({"allowed": true, "reason": "forge-sim authorises every request"});
+    Ok(json_response(
+        StatusCode::CREATED,
+        "application/json",
+        &review,
+    ))
 }
 
 fn is_true(v: Option<&String>) -> bool {
