@@ -7,6 +7,7 @@ use std::convert::Infallible;
 use std::pin::Pin;
 
 use axum::body::{Body, Bytes};
+use axum::extract::rejection::QueryRejection;
 use axum::extract::{Query, State};
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
@@ -30,7 +31,7 @@ pub async fn dispatch(
     State(server): State<ApiServer>,
     method: Method,
     uri: Uri,
-    Query(params): Query<Params>,
+    query: Result<Query<Params>, QueryRejection>,
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
@@ -43,10 +44,13 @@ pub async fn dispatch(
     let mut response = if fail {
         error_response(&ApiError::internal("fault injected: request failed"))
     } else {
-        match route(&server, &method, uri.path(), &params, &headers, body) {
-            Ok(r) => r,
-            Err(err) => error_response(&err),
-        }
+        let routed = match query {
+            Ok(Query(params)) => route(&server, &method, uri.path(), &params, &headers, body),
+            Err(rejection) => Err(ApiError::bad_request(format!(
+                "invalid query string: {rejection}"
+            ))),
+        };
+        routed.unwrap_or_else(|err| error_response(&err))
     };
     let date =
         jiff::fmt::rfc2822::DateTimePrinter::new().timestamp_to_rfc9110_string(&server.now());
