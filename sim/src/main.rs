@@ -1,1 +1,55 @@
-fn main() {}
+//! The forge-sim binary. Subcommands:
+//! - `apiserver --listen ADDR [--state-file PATH]`: the test Kubernetes API server on a real port.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+use forge_sim::apiserver::{ApiServer, Options};
+
+/// Simulator and test servers for forge-manager.
+#[derive(Debug, Parser)]
+#[command(name = "forge-sim", version, about)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Serve the Kubernetes-protocol test API server (plain HTTP).
+    Apiserver {
+        /// Address to listen on, e.g. 127.0.0.1:6443 (port 0 picks a free one).
+        #[arg(long, default_value = "127.0.0.1:6443")]
+        listen: SocketAddr,
+        /// Persist objects to this JSON file and load it at start.
+        #[arg(long)]
+        state_file: Option<PathBuf>,
+    },
+}
+
+fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    match cli.command {
+        Command::Apiserver { listen, state_file } => {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .context("building the tokio runtime")?;
+            runtime.block_on(async move {
+                let server = ApiServer::new(Options {
+                    state_file,
+                    ..Options::default()
+                })
+                .context("opening the state file")?;
+                let listener = tokio::net::TcpListener::bind(listen)
+                    .await
+                    .with_context(|| format!("binding {listen}"))?;
+                let addr = listener.local_addr().context("reading the bound address")?;
+                println!("forge-sim apiserver listening on http://{addr}");
+                server.serve(listener).await.context("serving")
+            })
+        }
+    }
+}

@@ -2,6 +2,7 @@
 //! subcommand. Each subcommand's `run` returns the process exit code; `main` only dispatches.
 
 pub mod check_config;
+pub mod crds;
 
 use crate::config::Config;
 
@@ -19,5 +20,7 @@ pub struct Cli {
 pub enum Command {
     /// Validate the configuration (environment and flags), print it, and exit:
     /// 0 = valid, 2 = one line per problem on stderr.
-    CheckConfig(Config),
+    CheckConfig(Box<Config>),
+    /// Print both CustomResourceDefinitions (CardanoLeader, CardanoForgeCluster) as YAML.
+    Crds,
 }

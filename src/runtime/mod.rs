@@ -719,6 +719,7 @@ impl<C: Clock, K: Kube, F: Fs, N: Node, R: Recorder> Runtime<C, K, F, N, R> {
             leader_pod: want.0.clone(),
             forging_enabled: want.1,
             last_transition_time: self.clock.now_wall().to_string(),
+            ..CardanoLeaderStatus::default()
         };
         let budget = self.settings.timing.api_timeout;
         match with_timeout(

