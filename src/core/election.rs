@@ -273,8 +273,23 @@ impl Seat {
             } => {
                 self.api_unreachable = false;
                 self.absent_seen = false;
+                // An update that changed nothing keeps its resourceVersion (Kubernetes skips no-op
+                // writes): observers see no change, so it must not count as a renewal either.
+                let base_rv = match write {
+                    LeaseWriteKind::Renew | LeaseWriteKind::Release => self
+                        .hold
+                        .as_ref()
+                        .map(|h| h.record.resource_version.clone()),
+                    LeaseWriteKind::Acquire => {
+                        self.observer.record().map(|r| r.resource_version.clone())
+                    }
+                    LeaseWriteKind::Create => None,
+                };
+                let no_op = base_rv.as_deref() == Some(record.resource_version.as_str());
                 self.observer.observe(Some(record), now);
-                if *write == LeaseWriteKind::Release || !record.is_held_by(identity) {
+                if no_op && *write != LeaseWriteKind::Release {
+                    // Neither renewed nor acquired: the deadline keeps counting.
+                } else if *write == LeaseWriteKind::Release || !record.is_held_by(identity) {
                     self.hold = None;
                 } else {
                     let promotable_at = match (write, self.hold.as_ref()) {

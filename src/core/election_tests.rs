@@ -297,6 +297,30 @@ fn api_timeouts_during_renewal_fence_the_holder_at_the_renew_deadline() {
 }
 
 #[test]
+fn a_renewal_that_changed_nothing_does_not_extend_the_deadline() {
+    // Kubernetes skips an update that changes nothing and keeps its resourceVersion: observers see
+    // no renewal, so the holder must not count one either.
+    let mut p = Pod::leader(5);
+    let held = p.state.seat.hold.clone().unwrap_or_else(|| unreachable!());
+    let d = p
+        .at(3_300)
+        .wrote(LeaseWriteKind::Renew, held.record.clone());
+    assert_eq!(
+        d.next.seat.hold.as_ref().map(|h| h.last_renew_sent_at),
+        Some(held.last_renew_sent_at),
+        "a no-op write extended the hold"
+    );
+    // The same write with a new version counts.
+    let mut fresh = held.record.clone();
+    fresh.resource_version = "99".into();
+    let d = p.at(3_400).wrote(LeaseWriteKind::Renew, fresh);
+    assert_eq!(
+        d.next.seat.hold.as_ref().map(|h| h.last_renew_sent_at),
+        Some(MonoTime(3_400))
+    );
+}
+
+#[test]
 fn requests_near_the_deadline_get_only_the_time_left_before_the_demotion() {
     let p = Pod::leader(5);
     let h = p.state.seat.hold.clone().unwrap_or_else(|| unreachable!());

@@ -605,7 +605,7 @@ impl<C: Clock, K: Kube, F: Fs, N: Node, R: Recorder> Runtime<C, K, F, N, R> {
                     } else {
                         r.acquire_time.as_deref().and_then(|s| s.parse().ok())
                     },
-                    renew_time: Some(now_wall),
+                    renew_time: Some(later_than(now_wall, r.renew_time.as_deref())),
                     lease_transitions: r.lease_transitions + i32::from(taking_over),
                     resource_version: r.resource_version.clone(),
                 }
@@ -733,6 +733,18 @@ impl<C: Clock, K: Kube, F: Fs, N: Node, R: Recorder> Runtime<C, K, F, N, R> {
             Some(Err(e)) => tracing::debug!("CardanoLeader status not written: {e}"),
             None => tracing::debug!("CardanoLeader status not written: timed out"),
         }
+    }
+}
+
+/// `now`, or one millisecond after `previous` if our clock is not past it: every renewal must change
+/// the object, or the API server keeps its resourceVersion and observers see no renewal.
+fn later_than(now: jiff::Timestamp, previous: Option<&str>) -> jiff::Timestamp {
+    let previous: Option<jiff::Timestamp> = previous.and_then(|p| p.parse().ok());
+    match previous {
+        Some(p) if p >= now => p
+            .checked_add(jiff::SignedDuration::from_millis(1))
+            .unwrap_or(now),
+        _ => now,
     }
 }
 

@@ -1,0 +1,299 @@
+//! The production `Kube` adapter (real `kube` client) against the Kubernetes-protocol test API
+//! server on a loopback port: optimistic concurrency, races, watch, error kinds, timeouts, the
+//! server clock, and the custom resources' status.
+
+mod common;
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use common::{crd_bodies, request, start};
+use forge_manager::adapters::kube::{DateLayer, DateSlot, KubeAdapter};
+use forge_manager::core::lease::ApiFailure;
+use forge_manager::core::time::MonoTime;
+use forge_manager::crd::CardanoLeaderStatus;
+use forge_manager::ports::{Kube, LeaseWrite};
+use forge_sim::apiserver::Options;
+
+fn adapter(url: &str, timeout: Duration) -> KubeAdapter {
+    let config = kube::Config::new(url.parse().expect("url"));
+    let dates = DateSlot::default();
+    let client = kube::client::ClientBuilder::try_from(config)
+        .expect("builder")
+        .with_layer(&DateLayer::new(dates.clone()))
+        .build();
+    let origin = Instant::now();
+    let mono = Arc::new(move || MonoTime(origin.elapsed().as_millis() as u64));
+    KubeAdapter::new(client, "default", timeout, dates, mono)
+}
+
+fn write(name: &str, holder: Option<&str>, rv: &str) -> LeaseWrite {
+    LeaseWrite {
+        name: name.into(),
+        holder: holder.map(str::to_owned),
+        lease_duration_seconds: 15,
+        acquire_time: Some(jiff::Timestamp::UNIX_EPOCH),
+        renew_time: Some(jiff::Timestamp::UNIX_EPOCH),
+        lease_transitions: 0,
+        resource_version: rv.into(),
+    }
+}
+
+#[tokio::test]
+async fn leases_are_created_read_and_replaced_with_optimistic_concurrency() {
+    let srv = start(Options::default()).await;
+    let k = adapter(&srv.url(), Duration::from_secs(2));
+    let err = k.get_lease("l").await.expect_err("absent");
+    assert_eq!(err.kind, ApiFailure::NotFound);
+
+    let created = k
+        .create_lease(&write("l", Some("pod-0"), ""))
+        .await
+        .expect("create");
+    assert_eq!(created.holder.as_deref(), Some("pod-0"));
+    assert_eq!(created.lease_duration_seconds, Some(15));
+    let again = k
+        .create_lease(&write("l", Some("pod-1"), ""))
+        .await
+        .expect_err("exists");
+    assert_eq!(again.kind, ApiFailure::Conflict);
+
+    // A write that changes nothing is a no-op, as in Kubernetes: same resourceVersion. (The
+    // sidecar therefore always writes a later renewTime, and the core ignores no-op writes.)
+    let same = k
+        .replace_lease(&write("l", Some("pod-0"), &created.resource_version))
+        .await
+        .expect("no-op");
+    assert_eq!(same.resource_version, created.resource_version);
+    let mut renewal = write("l", Some("pod-0"), &created.resource_version);
+    renewal.renew_time = Some("2030-01-01T00:00:02Z".parse().expect("time"));
+    let renewed = k.replace_lease(&renewal).await.expect("renew");
+    assert_ne!(renewed.resource_version, created.resource_version);
+    let stale = k
+        .replace_lease(&write("l", Some("pod-1"), &created.resource_version))
+        .await
+        .expect_err("stale");
+    assert_eq!(stale.kind, ApiFailure::Conflict);
+
+    // A release writes an empty holder, which reads back as nobody.
+    let released = k
+        .replace_lease(&write("l", None, &renewed.resource_version))
+        .await
+        .expect("release");
+    assert_eq!(released.holder, None);
+    assert_eq!(k.get_lease("l").await.expect("get").holder, None);
+}
+
+#[tokio::test]
+async fn two_pods_racing_for_one_version_get_exactly_one_success_and_one_conflict() {
+    let srv = start(Options::default()).await;
+    let a = adapter(&srv.url(), Duration::from_secs(2));
+    let b = adapter(&srv.url(), Duration::from_secs(2));
+    for round in 0..20 {
+        let name = format!("race-{round}");
+        let base = a
+            .create_lease(&write(&name, None, ""))
+            .await
+            .expect("create");
+        let wa = write(&name, Some("pod-a"), &base.resource_version);
+        let wb = write(&name, Some("pod-b"), &base.resource_version);
+        let (ra, rb) = tokio::join!(a.replace_lease(&wa), b.replace_lease(&wb));
+        let wins = [ra.is_ok(), rb.is_ok()];
+        assert_eq!(
+            wins.iter().filter(|w| **w).count(),
+            1,
+            "round {round}: {ra:?} {rb:?}"
+        );
+        let loser = if ra.is_ok() { rb } else { ra };
+        assert_eq!(loser.expect_err("one loses").kind, ApiFailure::Conflict);
+    }
+}
+
+#[tokio::test]
+async fn a_watch_returns_the_next_version_or_the_deletion() {
+    let srv = start(Options::default()).await;
+    let k = adapter(&srv.url(), Duration::from_secs(2));
+    let base = k
+        .create_lease(&write("w", Some("pod-0"), ""))
+        .await
+        .expect("create");
+    let watcher = adapter(&srv.url(), Duration::from_secs(2));
+    let rv = base.resource_version.clone();
+    let waiting =
+        tokio::spawn(async move { watcher.watch_lease("w", &rv, Duration::from_secs(5)).await });
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let next = k
+        .replace_lease(&write("w", None, &base.resource_version))
+        .await
+        .expect("release");
+    let seen = waiting
+        .await
+        .expect("join")
+        .expect("watch")
+        .expect("a record");
+    assert_eq!(seen.resource_version, next.resource_version);
+    assert_eq!(seen.holder, None);
+
+    // Nothing happens: the watch gives up after its timeout, as an error the loop can sleep on.
+    let started = Instant::now();
+    let quiet = k
+        .watch_lease("w", &next.resource_version, Duration::from_secs(1))
+        .await;
+    assert!(quiet.is_err(), "{quiet:?}");
+    assert!(started.elapsed() < Duration::from_secs(5));
+}
+
+#[tokio::test]
+async fn server_errors_refusals_and_slowness_map_to_the_port_kinds() {
+    let srv = start(Options::default()).await;
+    let k = adapter(&srv.url(), Duration::from_millis(300));
+    let faults = srv.server.faults();
+
+    faults.fail_next_requests(1);
+    assert_eq!(
+        k.get_lease("x").await.expect_err("500").kind,
+        ApiFailure::Server
+    );
+
+    faults.set_latency(Duration::from_millis(800));
+    let started = Instant::now();
+    assert_eq!(
+        k.get_lease("x").await.expect_err("slow").kind,
+        ApiFailure::Unreachable
+    );
+    assert!(
+        started.elapsed() < Duration::from_millis(700),
+        "the timeout was not honoured"
+    );
+    faults.set_latency(Duration::ZERO);
+
+    faults.refuse_connections(true);
+    let fresh = adapter(&srv.url(), Duration::from_millis(300));
+    assert_eq!(
+        fresh.get_lease("x").await.expect_err("refused").kind,
+        ApiFailure::Unreachable
+    );
+    faults.refuse_connections(false);
+    assert_eq!(
+        fresh.get_lease("x").await.expect_err("back").kind,
+        ApiFailure::NotFound
+    );
+}
+
+#[tokio::test]
+async fn every_answer_samples_the_api_servers_clock() {
+    let fixed: jiff::Timestamp = "2030-05-01T12:00:00Z".parse().expect("time");
+    let srv = start(Options {
+        clock: Arc::new(move || fixed),
+        ..Options::default()
+    })
+    .await;
+    let k = adapter(&srv.url(), Duration::from_secs(2));
+    assert_eq!(k.server_clock(), None);
+    let _ = k.get_lease("x").await;
+    let sample = k.server_clock().expect("a Date header was seen");
+    assert_eq!(sample.server_time, fixed);
+}
+
+#[tokio::test]
+async fn custom_resources_are_read_and_their_status_patched() {
+    let srv = start(Options::default()).await;
+    for body in crd_bodies() {
+        let a = request(
+            &srv.url(),
+            "POST",
+            "/apis/apiextensions.k8s.io/v1/customresourcedefinitions",
+            "application/json",
+            &body,
+        )
+        .await;
+        assert_eq!(a.status, 201, "{:?}", a.body);
+    }
+    let cfc = r#"{"apiVersion":"cardano.io/v1","kind":"CardanoForgeCluster","metadata":{"name":"mainnet-pool-us-east-1","labels":{"cardano.io/pool":"p"}},"spec":{"region":"us-east-1","priority":1,"forgeState":"Priority-based"}}"#;
+    let a = request(
+        &srv.url(),
+        "POST",
+        "/apis/cardano.io/v1/namespaces/default/cardanoforgeclusters",
+        "application/json",
+        cfc,
+    )
+    .await;
+    assert_eq!(a.status, 201, "{:?}", a.body);
+    let leader = r#"{"apiVersion":"cardano.io/v1","kind":"CardanoLeader","metadata":{"name":"cardano-leader"},"spec":{}}"#;
+    let a = request(
+        &srv.url(),
+        "POST",
+        "/apis/cardano.io/v1/namespaces/default/cardanoleaders",
+        "application/json",
+        leader,
+    )
+    .await;
+    assert_eq!(a.status, 201, "{:?}", a.body);
+
+    let k = adapter(&srv.url(), Duration::from_secs(2));
+    let got = k
+        .get_forge_cluster("mainnet-pool-us-east-1")
+        .await
+        .expect("get");
+    assert_eq!(got.spec.priority, 1);
+    assert_eq!(
+        k.list_forge_clusters("cardano.io/pool=p")
+            .await
+            .expect("list")
+            .len(),
+        1
+    );
+    assert_eq!(
+        k.list_forge_clusters("cardano.io/pool=q")
+            .await
+            .expect("list")
+            .len(),
+        0
+    );
+    assert_eq!(
+        k.get_forge_cluster("nope").await.expect_err("absent").kind,
+        ApiFailure::NotFound
+    );
+
+    k.patch_forge_cluster_status(
+        "mainnet-pool-us-east-1",
+        &serde_json::json!({"effectiveState": "Priority-based", "effectivePriority": 1, "activeLeader": "pod-0"}),
+    )
+    .await
+    .expect("status");
+    let got = k
+        .get_forge_cluster("mainnet-pool-us-east-1")
+        .await
+        .expect("get");
+    let status = serde_json::to_value(&got.status).expect("json");
+    assert_eq!(status["activeLeader"], "pod-0");
+
+    let bad = k
+        .patch_forge_cluster_status(
+            "mainnet-pool-us-east-1",
+            &serde_json::json!({"effectiveState": "Off"}),
+        )
+        .await
+        .expect_err("enum");
+    assert_eq!(bad.kind, ApiFailure::Invalid);
+
+    let st = CardanoLeaderStatus {
+        leader_pod: "pod-0".into(),
+        forging_enabled: true,
+        last_transition_time: "2030-05-01T12:00:00Z".into(),
+        ..CardanoLeaderStatus::default()
+    };
+    k.patch_leader_status("cardano-leader", &st)
+        .await
+        .expect("leader status");
+    let a = request(
+        &srv.url(),
+        "GET",
+        "/apis/cardano.io/v1/namespaces/default/cardanoleaders/cardano-leader",
+        "application/json",
+        "",
+    )
+    .await;
+    assert_eq!(a.body["status"]["leaderPod"], "pod-0");
+    assert_eq!(a.body["status"]["forgingEnabled"], true);
+}

@@ -1,0 +1,373 @@
+//! The `Kube` port over the real `kube` client: Leases with optimistic concurrency, the custom
+//! resources' reads and status patches, a timeout on every call, and errors mapped to the port's
+//! kinds. The same adapter runs in production (in-cluster or kubeconfig) and in the simulator (a
+//! `kube::Client` built over turmoil's network): only the `kube::Client` differs.
+
+use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use futures::{StreamExt, TryStreamExt};
+use k8s_openapi::api::coordination::v1::{Lease, LeaseSpec};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::{MicroTime, ObjectMeta};
+use kube::api::{Api, ListParams, Patch, PatchParams, PostParams, WatchEvent, WatchParams};
+
+use crate::core::lease::{ApiFailure, LeaseRecord};
+use crate::core::time::MonoTime;
+use crate::crd::{CardanoForgeCluster, CardanoLeader, CardanoLeaderStatus};
+use crate::ports::{Kube, KubeError, LeaseWrite, ServerClockSample};
+
+/// Where the [`DateLayer`] leaves the last `Date` header it saw.
+#[derive(Clone, Debug, Default)]
+pub struct DateSlot(Arc<Mutex<Option<jiff::Timestamp>>>);
+
+impl DateSlot {
+    fn set(&self, t: jiff::Timestamp) {
+        *self
+            .0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(t);
+    }
+
+    fn take(&self) -> Option<jiff::Timestamp> {
+        self.0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .take()
+    }
+}
+
+/// A tower layer that records the `Date` header of every response: the API server's clock, which
+/// judges wall-clock deadlines people write (an override's `expiresAt`), not the pod's own.
+#[derive(Clone, Debug, Default)]
+pub struct DateLayer {
+    slot: DateSlot,
+}
+
+impl DateLayer {
+    /// A layer writing into `slot`.
+    pub fn new(slot: DateSlot) -> Self {
+        DateLayer { slot }
+    }
+}
+
+impl<S> tower::Layer<S> for DateLayer {
+    type Service = DateService<S>;
+    fn layer(&self, inner: S) -> Self::Service {
+        DateService {
+            inner,
+            slot: self.slot.clone(),
+        }
+    }
+}
+
+/// The service [`DateLayer`] wraps around the client's stack.
+#[derive(Clone, Debug)]
+pub struct DateService<S> {
+    inner: S,
+    slot: DateSlot,
+}
+
+impl<S, Req, B> tower::Service<Req> for DateService<S>
+where
+    S: tower::Service<Req, Response = http::Response<B>>,
+    S::Future: Send + 'static,
+{
+    type Response = S::Response;
+    type Error = S::Error;
+    type Future =
+        std::pin::Pin<Box<dyn std::future::Future<Output = Result<S::Response, S::Error>> + Send>>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, req: Req) -> Self::Future {
+        let slot = self.slot.clone();
+        let fut = self.inner.call(req);
+        Box::pin(async move {
+            let resp = fut.await?;
+            if let Some(date) = resp
+                .headers()
+                .get(http::header::DATE)
+                .and_then(|v| v.to_str().ok())
+                .and_then(|s| jiff::fmt::rfc2822::parse(s).ok())
+            {
+                slot.set(date.timestamp());
+            }
+            Ok(resp)
+        })
+    }
+}
+
+/// A monotonic clock reading, for stamping server-clock samples.
+pub type MonoFn = Arc<dyn Fn() -> MonoTime + Send + Sync>;
+
+/// The `Kube` port over one API server and one namespace.
+#[derive(Clone)]
+pub struct KubeAdapter {
+    leases: Api<Lease>,
+    clusters: Api<CardanoForgeCluster>,
+    leaders: Api<CardanoLeader>,
+    timeout: Duration,
+    dates: DateSlot,
+    mono: MonoFn,
+    sample: Arc<Mutex<Option<ServerClockSample>>>,
+}
+
+impl std::fmt::Debug for KubeAdapter {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("KubeAdapter")
+            .field("timeout", &self.timeout)
+            .finish_non_exhaustive()
+    }
+}
+
+impl KubeAdapter {
+    /// An adapter over `client` (whose stack should include a [`DateLayer`] writing `dates`) for
+    /// `namespace`; every call is bounded by `timeout`.
+    pub fn new(
+        client: kube::Client,
+        namespace: &str,
+        timeout: Duration,
+        dates: DateSlot,
+        mono: MonoFn,
+    ) -> Self {
+        KubeAdapter {
+            leases: Api::namespaced(client.clone(), namespace),
+            clusters: Api::namespaced(client.clone(), namespace),
+            leaders: Api::namespaced(client, namespace),
+            timeout,
+            dates,
+            mono,
+            sample: Arc::new(Mutex::new(None)),
+        }
+    }
+
+    /// A client as kube-rs tools build one: in-cluster configuration, else the kubeconfig
+    /// (`KUBECONFIG`, `~/.kube/config`), or the kubeconfig at `kubeconfig` when given. Its stack
+    /// records `Date` headers into the returned slot.
+    pub async fn client(
+        kubeconfig: Option<&std::path::Path>,
+        timeout: Duration,
+    ) -> Result<(kube::Client, DateSlot), kube::Error> {
+        let mut config = match kubeconfig {
+            Some(path) => {
+                let kc = kube::config::Kubeconfig::read_from(path)
+                    .map_err(kube::Error::InferKubeconfig)?;
+                kube::Config::from_custom_kubeconfig(
+                    kc,
+                    &kube::config::KubeConfigOptions::default(),
+                )
+                .await
+                .map_err(kube::Error::InferKubeconfig)?
+            }
+            None => kube::Config::infer()
+                .await
+                .map_err(kube::Error::InferConfig)?,
+        };
+        config.connect_timeout = Some(timeout);
+        config.read_timeout = Some(timeout);
+        config.write_timeout = Some(timeout);
+        let dates = DateSlot::default();
+        let client = kube::client::ClientBuilder::try_from(config)?
+            .with_layer(&DateLayer::new(dates.clone()))
+            .build();
+        Ok((client, dates))
+    }
+
+    /// Runs one call under the timeout and records the server clock it revealed.
+    async fn call<T>(
+        &self,
+        fut: impl std::future::Future<Output = Result<T, kube::Error>>,
+    ) -> Result<T, KubeError> {
+        let result = tokio::time::timeout(self.timeout, fut).await;
+        if let Some(server_time) = self.dates.take() {
+            let received_at = (self.mono)();
+            *self
+                .sample
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(ServerClockSample {
+                server_time,
+                received_at,
+            });
+        }
+        match result {
+            Ok(r) => r.map_err(classify),
+            Err(_) => Err(KubeError::new(
+                ApiFailure::Unreachable,
+                format!("no answer within {:?}", self.timeout),
+            )),
+        }
+    }
+}
+
+/// Maps a client error to the port's kinds.
+pub fn classify(e: kube::Error) -> KubeError {
+    let kind = match &e {
+        kube::Error::Api(s) => match s.code {
+            409 => ApiFailure::Conflict,
+            404 => ApiFailure::NotFound,
+            400 | 422 => ApiFailure::Invalid,
+            408 | 429 | 502..=504 => ApiFailure::Unreachable,
+            _ => ApiFailure::Server,
+        },
+        kube::Error::SerdeError(_)
+        | kube::Error::FromUtf8(_)
+        | kube::Error::LinesCodecMaxLineLengthExceeded => ApiFailure::Invalid,
+        kube::Error::HyperError(_) | kube::Error::Service(_) | kube::Error::ReadEvents(_) => {
+            ApiFailure::Unreachable
+        }
+        _ => ApiFailure::Server,
+    };
+    KubeError::new(kind, e.to_string())
+}
+
+/// A Lease as the core sees it.
+pub fn record_of(lease: &Lease) -> LeaseRecord {
+    let spec = lease.spec.clone().unwrap_or_default();
+    LeaseRecord {
+        name: lease.metadata.name.clone().unwrap_or_default(),
+        holder: spec.holder_identity.filter(|h| !h.is_empty()),
+        lease_duration_seconds: spec.lease_duration_seconds,
+        acquire_time: spec.acquire_time.map(|t| t.0.to_string()),
+        renew_time: spec.renew_time.map(|t| t.0.to_string()),
+        lease_transitions: spec.lease_transitions.unwrap_or(0),
+        resource_version: lease.metadata.resource_version.clone().unwrap_or_default(),
+    }
+}
+
+/// The Lease object a write asks for.
+pub fn lease_of(w: &LeaseWrite) -> Lease {
+    Lease {
+        metadata: ObjectMeta {
+            name: Some(w.name.clone()),
+            resource_version: (!w.resource_version.is_empty()).then(|| w.resource_version.clone()),
+            ..ObjectMeta::default()
+        },
+        spec: Some(LeaseSpec {
+            // A released lease carries an empty holder, as client-go and the old sidecar read it.
+            holder_identity: Some(w.holder.clone().unwrap_or_default()),
+            lease_duration_seconds: Some(w.lease_duration_seconds),
+            acquire_time: w.acquire_time.map(MicroTime),
+            renew_time: w.renew_time.map(MicroTime),
+            lease_transitions: Some(w.lease_transitions),
+            ..LeaseSpec::default()
+        }),
+    }
+}
+
+impl Kube for KubeAdapter {
+    async fn get_lease(&self, name: &str) -> Result<LeaseRecord, KubeError> {
+        self.call(self.leases.get(name))
+            .await
+            .map(|l| record_of(&l))
+    }
+
+    async fn create_lease(&self, lease: &LeaseWrite) -> Result<LeaseRecord, KubeError> {
+        let obj = lease_of(lease);
+        self.call(self.leases.create(&PostParams::default(), &obj))
+            .await
+            .map(|l| record_of(&l))
+    }
+
+    async fn replace_lease(&self, lease: &LeaseWrite) -> Result<LeaseRecord, KubeError> {
+        let obj = lease_of(lease);
+        self.call(
+            self.leases
+                .replace(&lease.name, &PostParams::default(), &obj),
+        )
+        .await
+        .map(|l| record_of(&l))
+    }
+
+    async fn watch_lease(
+        &self,
+        name: &str,
+        resource_version: &str,
+        timeout: Duration,
+    ) -> Result<Option<LeaseRecord>, KubeError> {
+        let secs = u32::try_from(timeout.as_secs().max(1)).unwrap_or(u32::MAX);
+        let params = WatchParams::default()
+            .fields(&format!("metadata.name={name}"))
+            .timeout(secs);
+        let watch = async {
+            let stream = self.leases.watch(&params, resource_version).await?;
+            let mut stream = std::pin::pin!(stream.into_stream());
+            while let Some(event) = stream.next().await {
+                match event? {
+                    WatchEvent::Added(l) | WatchEvent::Modified(l) => {
+                        if l.metadata.resource_version.as_deref() != Some(resource_version) {
+                            return Ok(Some(record_of(&l)));
+                        }
+                    }
+                    WatchEvent::Deleted(_) => return Ok(None),
+                    WatchEvent::Bookmark(_) => {}
+                    WatchEvent::Error(e) => {
+                        return Err(kube::Error::Api(Box::new(
+                            kube::core::Status::failure(&e.message, &e.reason).with_code(e.code),
+                        )));
+                    }
+                }
+            }
+            Err(kube::Error::Service("watch ended without a change".into()))
+        };
+        match tokio::time::timeout(timeout + self.timeout, watch).await {
+            Ok(r) => r.map_err(classify),
+            Err(_) => Err(KubeError::new(ApiFailure::Unreachable, "watch timed out")),
+        }
+    }
+
+    async fn get_forge_cluster(&self, name: &str) -> Result<CardanoForgeCluster, KubeError> {
+        self.call(self.clusters.get(name)).await
+    }
+
+    async fn list_forge_clusters(
+        &self,
+        label_selector: &str,
+    ) -> Result<Vec<CardanoForgeCluster>, KubeError> {
+        let params = if label_selector.is_empty() {
+            ListParams::default()
+        } else {
+            ListParams::default().labels(label_selector)
+        };
+        self.call(self.clusters.list(&params))
+            .await
+            .map(|l| l.items)
+    }
+
+    async fn patch_forge_cluster_status(
+        &self,
+        name: &str,
+        status: &serde_json::Value,
+    ) -> Result<(), KubeError> {
+        let patch = Patch::Merge(serde_json::json!({ "status": status }));
+        self.call(
+            self.clusters
+                .patch_status(name, &PatchParams::default(), &patch),
+        )
+        .await
+        .map(|_| ())
+    }
+
+    async fn patch_leader_status(
+        &self,
+        name: &str,
+        status: &CardanoLeaderStatus,
+    ) -> Result<(), KubeError> {
+        let patch = Patch::Merge(serde_json::json!({ "status": status }));
+        self.call(
+            self.leaders
+                .patch_status(name, &PatchParams::default(), &patch),
+        )
+        .await
+        .map(|_| ())
+    }
+
+    fn server_clock(&self) -> Option<ServerClockSample> {
+        *self
+            .sample
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+}
