@@ -229,7 +229,7 @@ fn route(
     let wants_table = accept.contains("as=Table");
     match (method.clone(), target.name.is_some()) {
         (Method::GET, false) if is_true(params.get("watch")) => {
-            watch::watch(server, &target, params)
+            watch::watch(server, &target, params, wants_table)
         }
         (Method::GET, false) => list(server, &target, params, wants_table),
         (Method::GET, true) => get(server, &target, params, wants_table),

@@ -13,8 +13,10 @@ use serde_json::{Value, json};
 
 use super::ApiServer;
 use super::handlers::{Params, Target, selectors};
+use super::resources::ResourceType;
 use super::status::ApiError;
 use super::store::{Event, EventType, Selector};
+use super::table::{self, IncludeObject};
 
 /// Longest a watch stays open without `timeoutSeconds` (Kubernetes picks 30 to 60 minutes).
 const DEFAULT_WATCH_TIMEOUT_S: u64 = 1800;
@@ -39,7 +41,8 @@ impl WatchFilter {
 }
 
 struct WatchState {
-    pending: VecDeque<Bytes>,
+    pending: VecDeque<(&'static str, Value)>,
+    renderer: Renderer,
     rx: tokio::sync::broadcast::Receiver<Event>,
     deadline: Pin<Box<tokio::time::Sleep>>,
     filter: WatchFilter,
@@ -47,10 +50,41 @@ struct WatchState {
     done: bool,
 }
 
-fn event_line(type_: &str, object: &Value) -> Bytes {
-    let mut line = json!({"type": type_, "object": object}).to_string();
-    line.push('\n');
-    Bytes::from(line)
+/// Turns events into lines: plain objects, or one-row Tables when kubectl asked for Tables
+/// (`kubectl get -w`), with column definitions only in the first, as Kubernetes does.
+struct Renderer {
+    table: Option<(ResourceType, IncludeObject)>,
+    server: ApiServer,
+    headers_sent: bool,
+}
+
+impl Renderer {
+    fn line(&mut self, type_: &str, object: &Value) -> Bytes {
+        let rendered = match &self.table {
+            Some((rt, include)) if type_ != "ERROR" => {
+                let rv = object["metadata"]["resourceVersion"]
+                    .as_str()
+                    .and_then(|v| v.parse().ok())
+                    .unwrap_or_default();
+                let mut t = table::build(
+                    rt,
+                    std::slice::from_ref(object),
+                    rv,
+                    *include,
+                    self.server.now(),
+                );
+                if self.headers_sent {
+                    t["columnDefinitions"] = json!([]);
+                }
+                self.headers_sent = true;
+                t
+            }
+            _ => object.clone(),
+        };
+        let mut line = json!({"type": type_, "object": rendered}).to_string();
+        line.push('\n');
+        Bytes::from(line)
+    }
 }
 
 fn type_name(t: EventType) -> &'static str {
@@ -66,7 +100,14 @@ pub(crate) fn watch(
     server: &ApiServer,
     target: &Target,
     params: &Params,
+    wants_table: bool,
 ) -> Result<Response, ApiError> {
+    let include = IncludeObject::parse(params.get("includeObject").map(String::as_str));
+    let renderer = Renderer {
+        table: wants_table.then(|| (target.rt.clone(), include)),
+        server: server.clone(),
+        headers_sent: false,
+    };
     let (labels, fields) = selectors(params)?;
     let filter = WatchFilter {
         group: target.rt.group.clone(),
@@ -91,7 +132,7 @@ pub(crate) fn watch(
         None => {
             for object in store.list(&filter.group, &filter.plural, filter.namespace.as_deref()) {
                 if filter.labels.matches_labels(&object) && filter.fields.matches_fields(&object) {
-                    pending.push_back(event_line("ADDED", &object));
+                    pending.push_back(("ADDED", object));
                 }
             }
             store.resource_version()
@@ -108,15 +149,12 @@ pub(crate) fn watch(
             ) {
                 Ok(events) => {
                     for e in events.iter().filter(|e| filter.accepts(e)) {
-                        pending.push_back(event_line(type_name(e.type_), &e.object));
+                        pending.push_back((type_name(e.type_), e.object.clone()));
                     }
                     store.resource_version()
                 }
                 Err(oldest) => {
-                    pending.push_back(event_line(
-                        "ERROR",
-                        &ApiError::expired(rv, oldest).to_status(),
-                    ));
+                    pending.push_back(("ERROR", ApiError::expired(rv, oldest).to_status()));
                     done = true;
                     store.resource_version()
                 }
@@ -127,6 +165,7 @@ pub(crate) fn watch(
     drop(store);
     let state = WatchState {
         pending,
+        renderer,
         rx,
         deadline: Box::pin(tokio::time::sleep(std::time::Duration::from_secs(
             timeout_s,
@@ -136,7 +175,8 @@ pub(crate) fn watch(
         done,
     };
     let stream = futures::stream::unfold(state, |mut st| async move {
-        if let Some(line) = st.pending.pop_front() {
+        if let Some((type_, object)) = st.pending.pop_front() {
+            let line = st.renderer.line(type_, &object);
             return Some((Ok::<Bytes, Infallible>(line), st));
         }
         if st.done {
@@ -147,7 +187,7 @@ pub(crate) fn watch(
                 () = &mut st.deadline => return None,
                 msg = st.rx.recv() => match msg {
                     Ok(e) if e.resource_version > st.after && st.filter.accepts(&e) => {
-                        let line = event_line(type_name(e.type_), &e.object);
+                        let line = st.renderer.line(type_name(e.type_), &e.object);
                         return Some((Ok(line), st));
                     }
                     Ok(_) => {}
