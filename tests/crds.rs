@@ -108,3 +108,20 @@ fn validate_reports_every_problem() {
             .any(|p| p.starts_with("spec.network"))
     );
 }
+
+#[test]
+fn forge_manager_crds_prints_the_generated_yaml() {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_forge-manager"))
+        .arg("crds")
+        .output()
+        .expect("run forge-manager crds");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        crds_yaml().expect("render CRDs")
+    );
+}

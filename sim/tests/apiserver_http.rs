@@ -893,3 +893,53 @@ fn forge_sim_apiserver_binary_serves_on_the_given_address() {
     assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
     assert!(answer.contains("v1.33.0-forge-sim"), "{answer}");
 }
+
+#[tokio::test]
+async fn watch_with_table_accept_streams_one_row_tables_with_headers_once() {
+    use http_body_util::BodyExt;
+    let srv = start(Options::default()).await;
+    let leases: Api<Lease> = Api::namespaced(srv.kube(), "default");
+    leases
+        .create(&PostParams::default(), &lease("a", "pod-0"))
+        .await
+        .expect("create");
+    leases
+        .create(&PostParams::default(), &lease("b", "pod-1"))
+        .await
+        .expect("create");
+    let client: hyper_util::client::legacy::Client<_, http_body_util::Full<bytes::Bytes>> =
+        hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
+            .build_http();
+    let req = http::Request::get(format!(
+        "{}/apis/coordination.k8s.io/v1/namespaces/default/leases?watch=true&timeoutSeconds=1",
+        srv.url()
+    ))
+    .header(
+        "accept",
+        "application/json;as=Table;v=v1;g=meta.k8s.io,application/json",
+    )
+    .body(Default::default())
+    .expect("req");
+    let body = client
+        .request(req)
+        .await
+        .expect("send")
+        .into_body()
+        .collect()
+        .await
+        .expect("body")
+        .to_bytes();
+    let events: Vec<serde_json::Value> = String::from_utf8_lossy(&body)
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("json line"))
+        .collect();
+    assert_eq!(events.len(), 2);
+    assert_eq!(events[0]["object"]["kind"], "Table");
+    assert_eq!(
+        events[0]["object"]["columnDefinitions"][1]["name"],
+        "Holder"
+    );
+    assert_eq!(events[0]["object"]["rows"][0]["cells"][1], "pod-0");
+    assert_eq!(events[1]["object"]["columnDefinitions"], json!([]));
+    assert_eq!(events[1]["object"]["rows"][0]["cells"][0], "b");
+}

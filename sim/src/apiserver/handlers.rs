@@ -2,11 +2,9 @@
 //! `Date` header, parses the Kubernetes path grammar and runs the verb (get, list, watch, create,
 //! update, patch, delete, and the `/status` subresource).
 
-use std::collections::{BTreeMap, VecDeque};
-use std::convert::Infallible;
-use std::pin::Pin;
+use std::collections::BTreeMap;
 
-use axum::body::{Body, Bytes};
+use axum::body::Bytes;
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{Query, State};
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, Uri, header};
@@ -18,13 +16,11 @@ use super::discovery;
 use super::resources::{self, CRD_GROUP, CRD_PLURAL, ResourceType};
 use super::schema;
 use super::status::{self, ApiError, FieldError};
-use super::store::{self, Event, EventType, ObjectKey, Selector};
+use super::store::{self, EventType, ObjectKey, Selector};
 use super::table::{self, IncludeObject};
+use super::watch;
 
-/// Longest a watch stays open without `timeoutSeconds` (Kubernetes picks 30 to 60 minutes).
-const DEFAULT_WATCH_TIMEOUT_S: u64 = 1800;
-
-type Params = BTreeMap<String, String>;
+pub(crate) type Params = BTreeMap<String, String>;
 
 /// The single handler behind every path.
 pub async fn dispatch(
@@ -97,11 +93,11 @@ fn served_types(server: &ApiServer) -> Vec<ResourceType> {
 }
 
 /// A resource request, parsed from the path.
-struct Target {
-    rt: ResourceType,
-    namespace: Option<String>,
-    name: Option<String>,
-    status: bool,
+pub(crate) struct Target {
+    pub(crate) rt: ResourceType,
+    pub(crate) namespace: Option<String>,
+    pub(crate) name: Option<String>,
+    pub(crate) status: bool,
 }
 
 fn route(
@@ -232,7 +228,9 @@ fn route(
     };
     let wants_table = accept.contains("as=Table");
     match (method.clone(), target.name.is_some()) {
-        (Method::GET, false) if is_true(params.get("watch")) => watch(server, &target, params),
+        (Method::GET, false) if is_true(params.get("watch")) => {
+            watch::watch(server, &target, params, wants_table)
+        }
         (Method::GET, false) => list(server, &target, params, wants_table),
         (Method::GET, true) => get(server, &target, params, wants_table),
         (Method::POST, false) => create(server, &target, params, &body),
@@ -276,7 +274,7 @@ fn key(target: &Target, name: &str) -> ObjectKey {
     )
 }
 
-fn selectors(params: &Params) -> Result<(Selector, Selector), ApiError> {
+pub(crate) fn selectors(params: &Params) -> Result<(Selector, Selector), ApiError> {
     let labels = Selector::parse(params.get("labelSelector").map_or("", String::as_str))
         .map_err(ApiError::bad_request)?;
     let fields = Selector::parse(params.get("fieldSelector").map_or("", String::as_str))
@@ -774,145 +772,4 @@ fn delete(server: &ApiServer, target: &Target, body: &[u8]) -> Result<Response, 
     }
     let uid = old["metadata"]["uid"].as_str().unwrap_or_default();
     Ok(ok(&status::deleted(&rt.group, &rt.plural, name, uid)))
-}
-
-/// What a watch passes on.
-struct WatchFilter {
-    group: String,
-    plural: String,
-    namespace: Option<String>,
-    labels: Selector,
-    fields: Selector,
-}
-
-impl WatchFilter {
-    fn accepts(&self, e: &Event) -> bool {
-        e.group == self.group
-            && e.plural == self.plural
-            && self.namespace.as_ref().is_none_or(|n| *n == e.namespace)
-            && self.labels.matches_labels(&e.object)
-            && self.fields.matches_fields(&e.object)
-    }
-}
-
-struct WatchState {
-    pending: VecDeque<Bytes>,
-    rx: tokio::sync::broadcast::Receiver<Event>,
-    deadline: Pin<Box<tokio::time::Sleep>>,
-    filter: WatchFilter,
-    after: u64,
-    done: bool,
-}
-
-fn event_line(type_: &str, object: &Value) -> Bytes {
-    let mut line = json!({"type": type_, "object": object}).to_string();
-    line.push('\n');
-    Bytes::from(line)
-}
-
-fn type_name(t: EventType) -> &'static str {
-    match t {
-        EventType::Added => "ADDED",
-        EventType::Modified => "MODIFIED",
-        EventType::Deleted => "DELETED",
-    }
-}
-
-fn watch(server: &ApiServer, target: &Target, params: &Params) -> Result<Response, ApiError> {
-    let (labels, fields) = selectors(params)?;
-    let filter = WatchFilter {
-        group: target.rt.group.clone(),
-        plural: target.rt.plural.clone(),
-        namespace: target.namespace.clone(),
-        labels,
-        fields,
-    };
-    let timeout_s = params
-        .get("timeoutSeconds")
-        .and_then(|t| t.parse::<u64>().ok())
-        .unwrap_or(DEFAULT_WATCH_TIMEOUT_S);
-    let requested = params
-        .get("resourceVersion")
-        .filter(|rv| !rv.is_empty() && *rv != "0");
-    let mut pending = VecDeque::new();
-    let mut done = false;
-    // History read and subscription under one lock: events are published under the same lock,
-    // so none falls between the replay and the live stream.
-    let store = server.store();
-    let after = match requested {
-        None => {
-            for object in store.list(&filter.group, &filter.plural, filter.namespace.as_deref()) {
-                if filter.labels.matches_labels(&object) && filter.fields.matches_fields(&object) {
-                    pending.push_back(event_line("ADDED", &object));
-                }
-            }
-            store.resource_version()
-        }
-        Some(rv) => {
-            let rv: u64 = rv
-                .parse()
-                .map_err(|_| ApiError::bad_request(format!("invalid resourceVersion {rv:?}")))?;
-            match store.events_since(
-                rv,
-                &filter.group,
-                &filter.plural,
-                filter.namespace.as_deref(),
-            ) {
-                Ok(events) => {
-                    for e in events.iter().filter(|e| filter.accepts(e)) {
-                        pending.push_back(event_line(type_name(e.type_), &e.object));
-                    }
-                    store.resource_version()
-                }
-                Err(oldest) => {
-                    pending.push_back(event_line(
-                        "ERROR",
-                        &ApiError::expired(rv, oldest).to_status(),
-                    ));
-                    done = true;
-                    store.resource_version()
-                }
-            }
-        }
-    };
-    let rx = server.subscribe();
-    drop(store);
-    let state = WatchState {
-        pending,
-        rx,
-        deadline: Box::pin(tokio::time::sleep(std::time::Duration::from_secs(
-            timeout_s,
-        ))),
-        filter,
-        after,
-        done,
-    };
-    let stream = futures::stream::unfold(state, |mut st| async move {
-        if let Some(line) = st.pending.pop_front() {
-            return Some((Ok::<Bytes, Infallible>(line), st));
-        }
-        if st.done {
-            return None;
-        }
-        loop {
-            tokio::select! {
-                () = &mut st.deadline => return None,
-                msg = st.rx.recv() => match msg {
-                    Ok(e) if e.resource_version > st.after && st.filter.accepts(&e) => {
-                        let line = event_line(type_name(e.type_), &e.object);
-                        return Some((Ok(line), st));
-                    }
-                    Ok(_) => {}
-                    // Lagged or closed: end the watch; the client re-watches from its last version.
-                    Err(_) => return None,
-                },
-            }
-        }
-    });
-    let mut response = Response::new(Body::from_stream(stream));
-    response.headers_mut().insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("application/json"),
-    );
-    Ok(response)
 }

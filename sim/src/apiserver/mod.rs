@@ -4,6 +4,7 @@
 //! It owns: the object store ([`store`]), the served resource types ([`resources`]: leases, CRDs
 //! and every resource a stored CRD defines), CRD schema checks ([`schema`]), Table answers
 //! ([`table`]), discovery and OpenAPI documents ([`discovery`]), the HTTP handlers ([`handlers`]),
+//! watch streams ([`watch`]),
 //! fault injection ([`faults`]) and the listeners ([`listener`]).
 //!
 //! # Use
@@ -30,6 +31,7 @@ pub mod schema;
 pub mod status;
 pub mod store;
 pub mod table;
+pub mod watch;
 
 use std::fmt::Debug;
 use std::path::PathBuf;

@@ -40,10 +40,10 @@ pub fn check(object: &mut Value, schema: &Value) -> Outcome {
         }
         match props.and_then(|p| p.get(&key)) {
             Some(sub) => {
+                drop_null_if_not_nullable(root, &key, Some(sub));
                 if let Some(child) = root.get_mut(&key) {
                     walk(child, sub, &key, &mut outcome);
                 }
-                drop_null_if_not_nullable(root, &key, props.and_then(|p| p.get(&key)));
             }
             None if preserve => {}
             None => {
@@ -211,10 +211,10 @@ fn walk_object(map: &mut Map<String, Value>, schema: &Value, path: &str, outcome
         let sub = props.and_then(|p| p.get(&key)).or(additional);
         match sub {
             Some(sub) => {
+                drop_null_if_not_nullable(map, &key, Some(sub));
                 if let Some(child) = map.get_mut(&key) {
                     walk(child, sub, &child_path(path, &key), outcome);
                 }
-                drop_null_if_not_nullable(map, &key, Some(sub));
             }
             None if preserve => {}
             None => {
@@ -373,6 +373,18 @@ mod tests {
                 .any(|m| m.starts_with("spec.headers.a: Invalid value"))
         );
         assert_eq!(messages.len(), 6, "{messages:#?}");
+    }
+
+    #[test]
+    fn null_values_of_non_nullable_fields_are_pruned_and_then_defaulted() {
+        let mut obj = json!({"spec": {"name": "n", "priority": null, "region": null}});
+        let outcome = check(&mut obj, &schema());
+        assert!(outcome.errors.is_empty(), "{:?}", outcome.errors);
+        assert_eq!(obj["spec"]["priority"], 100, "null pruned, then defaulted");
+        assert!(
+            obj["spec"]["region"].is_null() && obj["spec"].get("region").is_some(),
+            "nullable keeps null"
+        );
     }
 
     #[test]
