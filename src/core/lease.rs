@@ -179,9 +179,15 @@ mod tests {
         // The renewTime says 1970: a wall-clock comparison would call it expired at once.
         let r = rec("pod-0", "7", "1970-01-01T00:00:00Z");
         o.observe(Some(&r), MonoTime(1_000));
-        assert_eq!(o.state("pod-1", D, MonoTime(1_000)), LeaseState::HeldByOther);
+        assert_eq!(
+            o.state("pod-1", D, MonoTime(1_000)),
+            LeaseState::HeldByOther
+        );
         o.observe(Some(&r), MonoTime(15_999));
-        assert_eq!(o.state("pod-1", D, MonoTime(15_999)), LeaseState::HeldByOther);
+        assert_eq!(
+            o.state("pod-1", D, MonoTime(15_999)),
+            LeaseState::HeldByOther
+        );
         assert_eq!(o.state("pod-1", D, MonoTime(16_000)), LeaseState::Expired);
     }
 
@@ -190,7 +196,10 @@ mod tests {
         let mut o = LeaseObserver::default();
         o.observe(Some(&rec("pod-0", "7", "x")), MonoTime(0));
         o.observe(Some(&rec("pod-0", "8", "x")), MonoTime(14_900));
-        assert_eq!(o.state("pod-1", D, MonoTime(16_000)), LeaseState::HeldByOther);
+        assert_eq!(
+            o.state("pod-1", D, MonoTime(16_000)),
+            LeaseState::HeldByOther
+        );
         assert_eq!(o.state("pod-1", D, MonoTime(29_900)), LeaseState::Expired);
     }
 
@@ -198,7 +207,10 @@ mod tests {
     fn renew_time_far_in_the_future_changes_nothing() {
         // A holder whose wall clock runs an hour ahead writes renewTime +1h: irrelevant here.
         let mut o = LeaseObserver::default();
-        o.observe(Some(&rec("pod-0", "7", "2999-01-01T00:00:00Z")), MonoTime(0));
+        o.observe(
+            Some(&rec("pod-0", "7", "2999-01-01T00:00:00Z")),
+            MonoTime(0),
+        );
         assert_eq!(o.state("pod-1", D, MonoTime(15_000)), LeaseState::Expired);
     }
 
@@ -208,11 +220,17 @@ mod tests {
         let mut r = rec("pod-0", "7", "x");
         r.lease_duration_seconds = Some(30);
         o.observe(Some(&r), MonoTime(0));
-        assert_eq!(o.state("pod-1", D, MonoTime(20_000)), LeaseState::HeldByOther);
+        assert_eq!(
+            o.state("pod-1", D, MonoTime(20_000)),
+            LeaseState::HeldByOther
+        );
         r.lease_duration_seconds = Some(5);
         let mut o = LeaseObserver::default();
         o.observe(Some(&r), MonoTime(0));
-        assert_eq!(o.state("pod-1", D, MonoTime(10_000)), LeaseState::HeldByOther);
+        assert_eq!(
+            o.state("pod-1", D, MonoTime(10_000)),
+            LeaseState::HeldByOther
+        );
     }
 
     #[test]

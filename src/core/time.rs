@@ -10,7 +10,19 @@ use std::time::Duration;
 /// An instant on one pod's monotonic clock, in milliseconds since an arbitrary origin.
 ///
 /// Only differences between two `MonoTime`s of the same clock mean anything.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize)]
+#[derive(
+    Clone,
+    Copy,
+    Debug,
+    Default,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    Hash,
+    serde::Serialize,
+    serde::Deserialize,
+)]
 #[serde(transparent)]
 pub struct MonoTime(pub u64);
 

@@ -112,7 +112,11 @@ impl Timing {
                 message: format!(
                     "lease duration {} must exceed renew deadline + demotion time + margin = {}",
                     secs(self.lease_duration),
-                    secs(self.renew_deadline + self.demotion_time + expiry_margin(self.lease_duration))
+                    secs(
+                        self.renew_deadline
+                            + self.demotion_time
+                            + expiry_margin(self.lease_duration)
+                    )
                 ),
             });
         }

@@ -96,11 +96,22 @@ pub trait Kube {
     /// Reads one CardanoForgeCluster.
     async fn get_forge_cluster(&self, name: &str) -> Result<CardanoForgeCluster, KubeError>;
     /// Lists the CardanoForgeClusters matching a label selector (empty: all in the namespace).
-    async fn list_forge_clusters(&self, label_selector: &str) -> Result<Vec<CardanoForgeCluster>, KubeError>;
+    async fn list_forge_clusters(
+        &self,
+        label_selector: &str,
+    ) -> Result<Vec<CardanoForgeCluster>, KubeError>;
     /// Merge-patches the status subresource of a CardanoForgeCluster.
-    async fn patch_forge_cluster_status(&self, name: &str, status: &serde_json::Value) -> Result<(), KubeError>;
+    async fn patch_forge_cluster_status(
+        &self,
+        name: &str,
+        status: &serde_json::Value,
+    ) -> Result<(), KubeError>;
     /// Merge-patches the status subresource of a CardanoLeader.
-    async fn patch_leader_status(&self, name: &str, status: &CardanoLeaderStatus) -> Result<(), KubeError>;
+    async fn patch_leader_status(
+        &self,
+        name: &str,
+        status: &CardanoLeaderStatus,
+    ) -> Result<(), KubeError>;
     /// The most recent sample of this API server's clock, if any response carried a `Date` header.
     fn server_clock(&self) -> Option<ServerClockSample>;
 }
