@@ -13,9 +13,11 @@
 //! - [`config`]: environment variables and flags, validated all at once.
 //! - [`credentials`]: the three credential files: atomic writes, removal, fingerprints.
 //! - [`runtime`]: the observe → decide → act → record loop, generic over the ports.
+//! - [`adapters`]: the production ports: system clock, local files, the cardano-node in `/proc`.
 //! - [`cli`]: the subcommands of the `forge-manager` binary.
 //! - [`testing`] (feature `testing`): in-memory fakes of the ports.
 
+pub mod adapters;
 pub mod cli;
 pub mod config;
 pub mod core;

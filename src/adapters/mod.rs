@@ -1,0 +1,16 @@
+//! The production bindings of the ports: the real clock, the local file system and the cardano-node
+//! process next to us (`/proc`, signals, its Unix socket and its Prometheus endpoint).
+//!
+//! Nothing here decides anything: each adapter does one kind of I/O, bounds it (timeouts, sizes)
+//! and maps failures onto the port's error kinds. The simulator never uses this module.
+
+pub mod clock;
+pub mod fs;
+pub mod node;
+
+mod http_get;
+mod prom;
+
+pub use clock::SystemClock;
+pub use fs::LocalFs;
+pub use node::{InvalidMetricsUrl, ProcNode};
