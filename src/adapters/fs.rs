@@ -57,11 +57,8 @@ impl LocalFs {
 
 impl Fs for LocalFs {
     async fn write_atomic(&self, path: &Path, bytes: &[u8], mode: u32) -> Result<(), FsError> {
-        let (path, bytes, owner) = (path.to_path_buf(), bytes.to_vec(), self.owner);
-        blocking(&path.clone(), move || {
-            write_atomic_blocking(&path, &bytes, mode, owner)
-        })
-        .await
+        let (p, bytes, owner) = (path.to_path_buf(), bytes.to_vec(), self.owner);
+        blocking(path, move || write_atomic_blocking(&p, &bytes, mode, owner)).await
     }
 
     async fn remove(&self, path: &Path) -> Result<bool, FsError> {

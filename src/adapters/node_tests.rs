@@ -372,6 +372,19 @@ async fn a_server_error_is_a_metrics_error_naming_the_status() {
 }
 
 #[tokio::test]
+async fn a_metrics_body_over_the_size_limit_is_refused_before_it_is_read() {
+    let url = serve(Some(
+        b"HTTP/1.1 200 OK\r\nContent-Length: 999999999\r\n\r\ncardano_node_metrics_forging_enabled 1\n",
+    ))
+    .await;
+    let err = metrics_node(&url).metrics().await.expect_err("too large");
+    assert!(
+        matches!(&err, NodeError::Metrics(m) if m.contains("larger than")),
+        "{err}"
+    );
+}
+
+#[tokio::test]
 async fn a_hanging_metrics_endpoint_is_given_up_on_after_the_timeout() {
     let url = serve(None).await;
     let started = Instant::now();

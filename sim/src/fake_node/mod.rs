@@ -11,7 +11,8 @@
 //! - during `--startup` SIGHUP has its default action (the process dies) and the socket does not
 //!   accept; afterwards the SIGHUP handler is installed first, then the socket is bound;
 //! - on SIGHUP, after `--sighup-delay`, it re-reads the files: all valid → forging with them; any
-//!   missing → not forging; any present but invalid → an error is logged and the state is kept;
+//!   missing → not forging; any present but invalid (including a VRF key readable by "other") →
+//!   an error is logged and the state is kept;
 //! - it serves `/metrics` in both naming schemes, with a leadership-check counter that rises once
 //!   per second while forging, and `/state` as JSON;
 //! - it exits cleanly (code 0) on SIGTERM or SIGINT.
