@@ -138,7 +138,8 @@ fn write_atomic_blocking(
         return result;
     }
     // The rename is done: the new contents are what readers see. Syncing the directory makes the
-    // rename itself durable.
+    // rename itself durable. If that sync fails the write is reported as failed although the new
+    // contents are in place: the caller retries or re-verifies, which is the safe reading.
     sync_dir(&dir).map_err(|e| io_error(&dir, e))
 }
 
