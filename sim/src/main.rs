@@ -1,14 +1,16 @@
-//! The forge-sim binary. Subcommands:
-//! - `apiserver --listen ADDR [--state-file PATH]`: the test Kubernetes API server on a real port.
+//! The `forge-sim` binary. Subcommands:
+//! - `apiserver --listen ADDR [--state-file PATH]`: the test Kubernetes API server on a real port;
+//! - `fake-node ...`: a stand-in cardano-node process for end-to-end tests.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::process::ExitCode;
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
 use forge_sim::apiserver::{ApiServer, Options};
 
-/// Simulator and test servers for forge-manager.
+/// Deterministic simulator, test API server and fake cardano-node for forge-manager.
 #[derive(Debug, Parser)]
 #[command(name = "forge-sim", version, about)]
 struct Cli {
@@ -27,29 +29,39 @@ enum Command {
         #[arg(long)]
         state_file: Option<PathBuf>,
     },
+    /// A stand-in cardano-node (process name, socket, SIGHUP reload, metrics) for end-to-end tests.
+    FakeNode(forge_sim::fake_node::FakeNodeArgs),
 }
 
-fn main() -> anyhow::Result<()> {
-    let cli = Cli::parse();
-    match cli.command {
-        Command::Apiserver { listen, state_file } => {
-            let runtime = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .context("building the tokio runtime")?;
-            runtime.block_on(async move {
-                let server = ApiServer::new(Options {
-                    state_file,
-                    ..Options::default()
-                })
-                .context("opening the state file")?;
-                let listener = tokio::net::TcpListener::bind(listen)
-                    .await
-                    .with_context(|| format!("binding {listen}"))?;
-                let addr = listener.local_addr().context("reading the bound address")?;
-                println!("forge-sim apiserver listening on http://{addr}");
-                server.serve(listener).await.context("serving")
-            })
-        }
+fn main() -> ExitCode {
+    match Cli::parse().command {
+        Command::Apiserver { listen, state_file } => match apiserver(listen, state_file) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("forge-sim apiserver: {e:#}");
+                ExitCode::FAILURE
+            }
+        },
+        Command::FakeNode(args) => forge_sim::fake_node::main(args),
     }
+}
+
+fn apiserver(listen: SocketAddr, state_file: Option<PathBuf>) -> anyhow::Result<()> {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("building the tokio runtime")?;
+    runtime.block_on(async move {
+        let server = ApiServer::new(Options {
+            state_file,
+            ..Options::default()
+        })
+        .context("opening the state file")?;
+        let listener = tokio::net::TcpListener::bind(listen)
+            .await
+            .with_context(|| format!("binding {listen}"))?;
+        let addr = listener.local_addr().context("reading the bound address")?;
+        println!("forge-sim apiserver listening on http://{addr}");
+        server.serve(listener).await.context("serving")
+    })
 }

@@ -1,0 +1,291 @@
+//! [`ProcNode`]: the `Node` port on the real cardano-node in the pod's shared process namespace.
+//!
+//! It owns four narrow ways of touching the node, each bounded and each stricter than the old
+//! sidecar's (COMPATIBILITY.md section 7, items 4, 7 and 8):
+//!
+//! - **finding** the process by its own name (comm, executable, argv[0]), never by a substring of
+//!   someone's arguments, so wrapper shells and `tail .../cardano-node.log` are not mistaken for it;
+//! - **readiness** by a real `connect()` to its socket, never by the socket file's existence (a
+//!   stale file survives a crash);
+//! - **SIGHUP** only to the exact process that was found (pid and start time), and a failure to
+//!   deliver it is an error, never a silent success;
+//! - **metrics** with a hard deadline and a size cap, in either naming scheme.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use nix::errno::Errno;
+use nix::sys::signal::{Signal, kill};
+use nix::unistd::Pid;
+
+use super::http_get::{self, Target};
+use super::prom;
+use crate::ports::{Node, NodeError, NodeMetrics, NodeProcess};
+
+/// The old sidecar's default `CARDANO_NODE_PROCESS_NAME`.
+pub const DEFAULT_PROCESS_NAME: &str = "cardano-node";
+/// cardano-node's default Prometheus endpoint.
+pub const DEFAULT_METRICS_URL: &str = "http://127.0.0.1:12798/metrics";
+/// Longest wait for the node's socket to accept a connection.
+pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(1);
+/// Longest wait for a whole metrics scrape: a hanging endpoint must not stall the loop.
+pub const DEFAULT_METRICS_TIMEOUT: Duration = Duration::from_secs(2);
+/// Largest metrics body accepted (a node's exposition is a few tens of KiB).
+pub const MAX_METRICS_BYTES: usize = 4 * 1024 * 1024;
+/// The kernel keeps at most this many bytes of a process name in `comm`.
+const COMM_MAX: usize = 15;
+/// Most `/proc` entries looked at in one scan (a pod has a handful of processes; a host thousands).
+const MAX_PROC_ENTRIES: usize = 65_536;
+
+/// The metrics URL could not be used.
+#[derive(Debug, thiserror::Error)]
+#[error("invalid node metrics URL: {0}")]
+pub struct InvalidMetricsUrl(String);
+
+/// The real cardano-node, seen through `/proc`, its Unix socket and its metrics endpoint.
+#[derive(Clone, Debug)]
+pub struct ProcNode {
+    /// Where the process table is mounted (`/proc`; a fake tree in tests).
+    proc_root: PathBuf,
+    /// The node's process name (`CARDANO_NODE_PROCESS_NAME`).
+    process_name: String,
+    /// The node's socket (`NODE_SOCKET`), also used to pick the right process among several.
+    socket_path: PathBuf,
+    /// The metrics URL as configured, for messages.
+    metrics_url: String,
+    /// The parsed metrics URL.
+    metrics_target: Target,
+    /// Longest wait for the socket to accept.
+    connect_timeout: Duration,
+    /// Longest wait for a whole scrape.
+    metrics_timeout: Duration,
+}
+
+impl ProcNode {
+    /// A node named `process_name` (e.g. [`DEFAULT_PROCESS_NAME`]) listening on `socket_path`,
+    /// exposing metrics at `metrics_url` (plain `http://host:port/path`, e.g.
+    /// [`DEFAULT_METRICS_URL`]); `/proc` and the default timeouts.
+    pub fn new(
+        process_name: impl Into<String>,
+        socket_path: impl Into<PathBuf>,
+        metrics_url: &str,
+    ) -> Result<Self, InvalidMetricsUrl> {
+        let metrics_target = Target::parse(metrics_url).map_err(InvalidMetricsUrl)?;
+        Ok(ProcNode {
+            proc_root: PathBuf::from("/proc"),
+            process_name: process_name.into(),
+            socket_path: socket_path.into(),
+            metrics_url: metrics_url.to_string(),
+            metrics_target,
+            connect_timeout: DEFAULT_CONNECT_TIMEOUT,
+            metrics_timeout: DEFAULT_METRICS_TIMEOUT,
+        })
+    }
+
+    /// Reads the process table from `root` instead of `/proc` (tests).
+    pub fn with_proc_root(mut self, root: impl Into<PathBuf>) -> Self {
+        self.proc_root = root.into();
+        self
+    }
+
+    /// Overrides the socket connect timeout and the whole-scrape metrics timeout.
+    pub fn with_timeouts(mut self, connect: Duration, metrics: Duration) -> Self {
+        self.connect_timeout = connect;
+        self.metrics_timeout = metrics;
+        self
+    }
+
+    /// The socket path this node is judged by.
+    pub fn socket_path(&self) -> &Path {
+        &self.socket_path
+    }
+}
+
+impl Node for ProcNode {
+    async fn find(&self) -> Option<NodeProcess> {
+        let (root, name, socket) = (
+            self.proc_root.clone(),
+            self.process_name.clone(),
+            self.socket_path.clone(),
+        );
+        // Reading another process's cmdline can block while its memory map is locked, so the scan
+        // runs on the blocking pool rather than on the loop's thread.
+        tokio::task::spawn_blocking(move || scan(&root, &name, &socket))
+            .await
+            .ok()
+            .flatten()
+    }
+
+    async fn socket_accepts(&self) -> bool {
+        let connect = tokio::net::UnixStream::connect(&self.socket_path);
+        // The stream is dropped (closed) at once: the connection only proves the node listens.
+        matches!(
+            tokio::time::timeout(self.connect_timeout, connect).await,
+            Ok(Ok(_))
+        )
+    }
+
+    async fn sighup(&self, process: NodeProcess) -> Result<(), NodeError> {
+        let root = self.proc_root.clone();
+        tokio::task::spawn_blocking(move || signal_exact(&root, process, Signal::SIGHUP))
+            .await
+            .map_err(|e| NodeError::Signal(format!("signal task failed: {e}")))?
+    }
+
+    async fn metrics(&self) -> Result<NodeMetrics, NodeError> {
+        let url = &self.metrics_url;
+        let (status, body) = http_get::get(
+            &self.metrics_target,
+            self.metrics_timeout,
+            MAX_METRICS_BYTES,
+        )
+        .await
+        .map_err(|e| NodeError::Metrics(format!("{url}: {e}")))?;
+        if status != 200 {
+            return Err(NodeError::Metrics(format!("{url}: HTTP status {status}")));
+        }
+        let text = std::str::from_utf8(&body)
+            .map_err(|_| NodeError::Metrics(format!("{url}: body is not UTF-8 text")))?;
+        prom::parse(text).map_err(|e| NodeError::Metrics(format!("{url}: {e}")))
+    }
+}
+
+/// What `/proc/PID/stat` says that matters here.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct Stat {
+    /// Field 3: R, S, D, Z, ...
+    state: char,
+    /// Field 22: start time in clock ticks since boot.
+    start_ticks: u64,
+}
+
+impl Stat {
+    fn is_dead(self) -> bool {
+        matches!(self.state, 'Z' | 'X' | 'x')
+    }
+}
+
+/// Parses `/proc/PID/stat`. The second field is the process name in parentheses and may itself
+/// contain spaces and parentheses, so fields are counted from the **last** `)`.
+fn parse_stat(text: &str) -> Option<Stat> {
+    let after = &text[text.rfind(')')? + 1..];
+    let mut fields = after.split_ascii_whitespace();
+    let state = fields.next()?.chars().next()?;
+    // `fields` now starts at field 4; field 22 is 18 further.
+    let start_ticks = fields.nth(18)?.parse().ok()?;
+    Some(Stat { state, start_ticks })
+}
+
+fn read_stat(root: &Path, pid: u32) -> Option<Stat> {
+    let text = std::fs::read_to_string(root.join(pid.to_string()).join("stat")).ok()?;
+    parse_stat(&text)
+}
+
+/// One process that answers to the node's name.
+#[derive(Clone, Debug, PartialEq, Eq)]
+struct Candidate {
+    pid: u32,
+    start_ticks: u64,
+    /// Its command line names our socket.
+    socket_match: bool,
+    /// Its executable is called like the node (not only its comm or argv[0]).
+    exe_match: bool,
+}
+
+/// Scans `root` for the node: the best candidate is the one serving our socket, then one whose
+/// executable has the node's name (a wrapper script named `cardano-node` that starts the real
+/// binary as a child has the name in comm only), then the oldest.
+fn scan(root: &Path, name: &str, socket: &Path) -> Option<NodeProcess> {
+    let entries = std::fs::read_dir(root).ok()?;
+    let best = entries
+        .take(MAX_PROC_ENTRIES)
+        .filter_map(|e| e.ok()?.file_name().to_str()?.parse::<u32>().ok())
+        .filter_map(|pid| candidate(root, pid, name, socket))
+        .min_by_key(|c| (!c.socket_match, !c.exe_match, c.start_ticks, c.pid))?;
+    Some(NodeProcess {
+        pid: best.pid,
+        start_ticks: best.start_ticks,
+    })
+}
+
+fn candidate(root: &Path, pid: u32, name: &str, socket: &Path) -> Option<Candidate> {
+    let dir = root.join(pid.to_string());
+    let stat = read_stat(root, pid)?;
+    if stat.is_dead() {
+        return None;
+    }
+    let comm = std::fs::read_to_string(dir.join("comm")).unwrap_or_default();
+    let cmdline = std::fs::read(dir.join("cmdline")).unwrap_or_default();
+    let args: Vec<String> = cmdline
+        .split(|b| *b == 0)
+        .map(|a| String::from_utf8_lossy(a).into_owned())
+        .collect();
+    // Unreadable for another user's process without ptrace rights: then comm and argv[0] decide.
+    let exe = std::fs::read_link(dir.join("exe")).ok();
+    let exe_match = exe.is_some_and(|p| {
+        let s = p.to_string_lossy();
+        basename(s.strip_suffix(" (deleted)").unwrap_or(&s)) == name
+    });
+    let comm_match = comm.trim_end_matches('\n') == truncated(name);
+    let argv0_match = args.first().is_some_and(|a| basename(a) == name);
+    if !(comm_match || exe_match || argv0_match) {
+        return None;
+    }
+    Some(Candidate {
+        pid,
+        start_ticks: stat.start_ticks,
+        socket_match: socket_arg(&args).is_some_and(|s| Path::new(s) == socket),
+        exe_match,
+    })
+}
+
+fn basename(path: &str) -> &str {
+    path.rsplit('/').next().unwrap_or(path)
+}
+
+/// The name as the kernel stores it in comm (at most 15 bytes).
+fn truncated(name: &str) -> &str {
+    let mut end = name.len().min(COMM_MAX);
+    while !name.is_char_boundary(end) {
+        end -= 1;
+    }
+    &name[..end]
+}
+
+/// The value of `--socket-path X` or `--socket-path=X`.
+fn socket_arg(args: &[String]) -> Option<&str> {
+    let mut it = args.iter();
+    while let Some(a) = it.next() {
+        if a == "--socket-path" {
+            return it.next().map(String::as_str);
+        }
+        if let Some(v) = a.strip_prefix("--socket-path=") {
+            return Some(v);
+        }
+    }
+    None
+}
+
+/// Sends `signal` to `process` if that pid still belongs to the same process (same start time).
+/// A pid reused between this check and `kill` would need the node to exit and the pid counter to
+/// wrap in microseconds; a pidfd would close even that window, at the cost of raw syscalls.
+fn signal_exact(root: &Path, process: NodeProcess, signal: Signal) -> Result<(), NodeError> {
+    match read_stat(root, process.pid) {
+        Some(s) if s.start_ticks == process.start_ticks && !s.is_dead() => {}
+        _ => return Err(NodeError::NotRunning),
+    }
+    let pid = i32::try_from(process.pid).map_err(|_| NodeError::NotRunning)?;
+    match kill(Pid::from_raw(pid), signal) {
+        Ok(()) => Ok(()),
+        Err(Errno::ESRCH) => Err(NodeError::NotRunning),
+        Err(Errno::EPERM) => Err(NodeError::Signal(format!(
+            "not permitted to send {signal} to pid {pid}: the sidecar must run as cardano-node's \
+             user (or with CAP_KILL) in a pod with shareProcessNamespace: true"
+        ))),
+        Err(e) => Err(NodeError::Signal(format!("{signal} to pid {pid}: {e}"))),
+    }
+}
+
+#[cfg(test)]
+#[path = "node_tests.rs"]
+mod tests;
