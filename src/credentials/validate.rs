@@ -403,3 +403,7 @@ fn cold_signature_problem(cert: &OpCert) -> Option<Problem> {
         }),
     }
 }
+
+#[cfg(test)]
+#[path = "validate_tests.rs"]
+mod tests;
