@@ -48,13 +48,26 @@ fn the_core_names_no_io_runtime_or_client_crate() {
         for (n, line) in code_lines(&text) {
             for word in FORBIDDEN {
                 if line.contains(word) {
-                    offences.push(format!("{}:{}: `{word}` in: {}", path.display(), n + 1, line.trim()));
+                    offences.push(format!(
+                        "{}:{}: `{word}` in: {}",
+                        path.display(),
+                        n + 1,
+                        line.trim()
+                    ));
                 }
             }
         }
     }
-    assert!(files >= 6, "expected the core's modules under {}", dir.display());
-    assert!(offences.is_empty(), "the core must stay pure:\n{}", offences.join("\n"));
+    assert!(
+        files >= 6,
+        "expected the core's modules under {}",
+        dir.display()
+    );
+    assert!(
+        offences.is_empty(),
+        "the core must stay pure:\n{}",
+        offences.join("\n")
+    );
 }
 
 #[test]

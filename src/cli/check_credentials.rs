@@ -120,7 +120,11 @@ fn read_files(args: &Args) -> Result<CredentialSet, Vec<String>> {
     let mut read = |file: CredentialFile, path: &Path| match std::fs::read(path) {
         Ok(bytes) => bytes,
         Err(e) => {
-            errors.push(format!("{}: cannot read {}: {e}", file.label(), path.display()));
+            errors.push(format!(
+                "{}: cannot read {}: {e}",
+                file.label(),
+                path.display()
+            ));
             Vec::new()
         }
     };
@@ -129,7 +133,11 @@ fn read_files(args: &Args) -> Result<CredentialSet, Vec<String>> {
         vrf: read(CredentialFile::Vrf, &args.vrf),
         opcert: read(CredentialFile::Opcert, &args.opcert),
     };
-    if errors.is_empty() { Ok(set) } else { Err(errors) }
+    if errors.is_empty() {
+        Ok(set)
+    } else {
+        Err(errors)
+    }
 }
 
 fn print_input_errors(args: &Args, source: &'static str, errors: &[String]) {
@@ -178,7 +186,10 @@ fn print_text(args: &Args, source: &str, r: &CredentialReport) {
     if r.is_valid() {
         println!("result:             valid");
     } else {
-        println!("result:             INVALID ({} problems)", r.problems.len());
+        println!(
+            "result:             INVALID ({} problems)",
+            r.problems.len()
+        );
         for p in &r.problems {
             let code = serde_json::to_value(p.code)
                 .ok()

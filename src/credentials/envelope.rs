@@ -131,7 +131,11 @@ pub fn encode_envelope(kind: &str, description: &str, cbor: &[u8]) -> Vec<u8> {
 }
 
 /// A CBOR bytestring of exactly `len` bytes, and nothing after it.
-pub fn decode_bytestring(cbor: &[u8], what: &'static str, len: usize) -> Result<Vec<u8>, EnvelopeError> {
+pub fn decode_bytestring(
+    cbor: &[u8],
+    what: &'static str,
+    len: usize,
+) -> Result<Vec<u8>, EnvelopeError> {
     let mut d = Decoder::new(cbor);
     let bytes = read_bytes(&mut d, what, len)?;
     expect_end(&d)?;
@@ -232,8 +236,14 @@ fn expect_array(d: &mut Decoder<'_>, len: u64, what: &'static str) -> Result<(),
     }
 }
 
-fn read_bytes(d: &mut Decoder<'_>, what: &'static str, len: usize) -> Result<Vec<u8>, EnvelopeError> {
-    let bytes = d.bytes().map_err(|_| EnvelopeError::BadCbor("expected a definite-length bytestring"))?;
+fn read_bytes(
+    d: &mut Decoder<'_>,
+    what: &'static str,
+    len: usize,
+) -> Result<Vec<u8>, EnvelopeError> {
+    let bytes = d
+        .bytes()
+        .map_err(|_| EnvelopeError::BadCbor("expected a definite-length bytestring"))?;
     if bytes.len() != len {
         return Err(EnvelopeError::WrongLength {
             what,
@@ -299,7 +309,10 @@ mod tests {
 
     #[test]
     fn malformed_opcerts_are_rejected_with_a_reason() {
-        assert!(matches!(OpCert::from_cbor(&[0x80]), Err(EnvelopeError::BadCbor(_))));
+        assert!(matches!(
+            OpCert::from_cbor(&[0x80]),
+            Err(EnvelopeError::BadCbor(_))
+        ));
         let mut short = vec![0x82, 0x84, 0x58, 0x1f];
         short.extend([0; 31]);
         assert!(matches!(
@@ -318,9 +331,16 @@ mod tests {
 
     #[test]
     fn envelopes_round_trip_and_check_their_type() {
-        let file = encode_envelope(VRF_SKEY_TYPE, "VRF Signing Key", &encode_bytestring(&[7; 64]));
+        let file = encode_envelope(
+            VRF_SKEY_TYPE,
+            "VRF Signing Key",
+            &encode_bytestring(&[7; 64]),
+        );
         let text = String::from_utf8(file.clone()).unwrap_or_default();
-        assert!(text.starts_with("{\n    \"type\": \"VrfSigningKey_PraosVRF\""), "{text}");
+        assert!(
+            text.starts_with("{\n    \"type\": \"VrfSigningKey_PraosVRF\""),
+            "{text}"
+        );
         let cbor = decode_envelope(&file, VRF_SKEY_TYPE).expect("parses");
         assert_eq!(cbor[..2], [0x58, 0x40]);
         assert_eq!(decode_bytestring(&cbor, "VRF key", 64), Ok(vec![7; 64]));
@@ -328,7 +348,10 @@ mod tests {
             decode_envelope(&file, KES_SKEY_TYPE),
             Err(EnvelopeError::WrongType { .. })
         ));
-        assert_eq!(decode_envelope(b"", KES_SKEY_TYPE), Err(EnvelopeError::Empty));
+        assert_eq!(
+            decode_envelope(b"", KES_SKEY_TYPE),
+            Err(EnvelopeError::Empty)
+        );
         assert!(matches!(
             decode_envelope(&file[..file.len() / 2], VRF_SKEY_TYPE),
             Err(EnvelopeError::NotEnvelope(_))

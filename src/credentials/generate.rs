@@ -64,7 +64,11 @@ pub fn generate_set<R: CryptoRng + ?Sized>(
     vrf_raw[..32].copy_from_slice(&seed);
     vrf_raw[32..].copy_from_slice(&vrf_public_key(&seed));
     seed.fill(0);
-    let vrf_file = encode_envelope(VRF_SKEY_TYPE, "VRF Signing Key", &encode_bytestring(&vrf_raw));
+    let vrf_file = encode_envelope(
+        VRF_SKEY_TYPE,
+        "VRF Signing Key",
+        &encode_bytestring(&vrf_raw),
+    );
     vrf_raw.fill(0);
 
     let sigma = cold

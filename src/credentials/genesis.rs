@@ -10,7 +10,9 @@ use std::time::Duration;
 use jiff::Timestamp;
 
 /// A public Cardano network with a built-in [`Genesis`].
-#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize, clap::ValueEnum)]
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize, clap::ValueEnum,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum Network {
     /// Mainnet.

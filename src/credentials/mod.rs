@@ -21,8 +21,7 @@ pub mod validate;
 pub use generate::{GeneratedSet, generate_set};
 pub use genesis::{Genesis, Network, current_kes_period};
 pub use validate::{
-    CredentialReport, Fingerprints, PeriodCheck, Problem, ProblemCode, check, validate,
-    validate_at,
+    CredentialReport, Fingerprints, PeriodCheck, Problem, ProblemCode, check, validate, validate_at,
 };
 
 /// Permission bits of every credential file we write: cardano-node refuses a VRF key that "other"
@@ -252,7 +251,8 @@ mod tests {
         bad.opcert = b"half-writ".to_vec();
         let err = validate(&bad).err().unwrap_or_default();
         assert!(
-            err.contains("vrf: text envelope type") && err.contains("opcert: not a cardano text envelope"),
+            err.contains("vrf: text envelope type")
+                && err.contains("opcert: not a cardano text envelope"),
             "{err}"
         );
         let mut empty = sample_set("a");

@@ -337,10 +337,12 @@ const KES_SELF_CHECK_MESSAGE: &[u8] = b"forge-manager KES self-check";
 /// The KES root verification key of a raw 608-byte Sum6KES key, after checking that the key
 /// signs at period 0 and that signature verifies under that root (catches corrupt or evolved keys).
 pub(crate) fn kes_root_key(raw: &[u8]) -> Result<[u8; KES_VKEY_LEN], Problem> {
-    let inconsistent = || Problem {
+    let inconsistent = || {
+        Problem {
         file: Some(CredentialFile::Kes),
         code: ProblemCode::KesKeyInconsistent,
         message: "the KES signing key is corrupt or not a fresh (period 0) key: its own signature does not verify".into(),
+    }
     };
     // pallas keeps the current period as 4 big-endian bytes after the key; a key file is period 0.
     // The buffer is zeroised when `sk` is dropped.

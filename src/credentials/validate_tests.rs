@@ -68,13 +68,19 @@ fn validate_at_judges_the_period_from_the_network_genesis() {
 #[test]
 fn the_period_window_is_start_inclusive_and_expiry_exclusive() {
     let set = generated(100, 0, 3);
-    assert_eq!(codes(&at_period(&set, 99)), [ProblemCode::KesPeriodInFuture]);
+    assert_eq!(
+        codes(&at_period(&set, 99)),
+        [ProblemCode::KesPeriodInFuture]
+    );
     assert_eq!(at_period(&set, 99).periods_left, Some(63));
     assert!(at_period(&set, 100).is_valid());
     assert_eq!(at_period(&set, 100).periods_left, Some(62));
     assert_eq!(at_period(&set, 161).periods_left, Some(1));
     assert!(at_period(&set, 161).is_valid());
-    assert_eq!(codes(&at_period(&set, 162)), [ProblemCode::KesPeriodExpired]);
+    assert_eq!(
+        codes(&at_period(&set, 162)),
+        [ProblemCode::KesPeriodExpired]
+    );
     assert_eq!(at_period(&set, 162).periods_left, Some(0));
     assert_eq!(at_period(&set, 5000).periods_left, Some(0));
 }
@@ -96,22 +102,27 @@ fn a_flipped_byte_in_the_cold_signature_fails_verification() {
         let at = cbor.len() - 34 - 10;
         cbor[at] ^= 0x01;
     });
-    assert_eq!(codes(&at_period(&set, 0)), [ProblemCode::ColdSignatureInvalid]);
+    assert_eq!(
+        codes(&at_period(&set, 0)),
+        [ProblemCode::ColdSignatureInvalid]
+    );
 }
 
 #[test]
 fn a_certificate_whose_counter_was_changed_after_signing_fails_verification() {
     let set = generated(0, 0, 7);
-    let mut cert = OpCert::from_cbor(
-        &decode_envelope(&set.opcert, envelope::OPCERT_TYPE).expect("envelope"),
-    )
-    .expect("cert");
+    let mut cert =
+        OpCert::from_cbor(&decode_envelope(&set.opcert, envelope::OPCERT_TYPE).expect("envelope"))
+            .expect("cert");
     cert.counter = 1;
     let forged = CredentialSet {
         opcert: encode_envelope(envelope::OPCERT_TYPE, "", &cert.to_cbor()),
         ..set
     };
-    assert_eq!(codes(&at_period(&forged, 0)), [ProblemCode::ColdSignatureInvalid]);
+    assert_eq!(
+        codes(&at_period(&forged, 0)),
+        [ProblemCode::ColdSignatureInvalid]
+    );
 }
 
 #[test]
@@ -146,7 +157,11 @@ fn a_vrf_key_of_the_wrong_length_is_rejected() {
     set.vrf = encode_envelope(envelope::VRF_SKEY_TYPE, "", &encode_bytestring(&[1; 32]));
     let r = at_period(&set, 0);
     assert_eq!(codes(&r), [ProblemCode::WrongLength]);
-    assert!(r.problems[0].message.contains("32 bytes, expected 64"), "{}", r.problems[0]);
+    assert!(
+        r.problems[0].message.contains("32 bytes, expected 64"),
+        "{}",
+        r.problems[0]
+    );
 }
 
 #[test]
@@ -156,7 +171,10 @@ fn a_vrf_key_whose_public_half_does_not_match_its_seed_is_rejected() {
         let last = cbor.len() - 1;
         cbor[last] ^= 0x80;
     });
-    assert_eq!(codes(&at_period(&set, 0)), [ProblemCode::VrfKeyInconsistent]);
+    assert_eq!(
+        codes(&at_period(&set, 0)),
+        [ProblemCode::VrfKeyInconsistent]
+    );
 }
 
 #[test]
@@ -166,7 +184,10 @@ fn a_corrupt_kes_key_fails_its_self_check() {
         // First byte of the leaf Ed25519 seed (after the 3-byte bytestring header).
         cbor[3] ^= 0x01;
     });
-    assert_eq!(codes(&at_period(&set, 0)), [ProblemCode::KesKeyInconsistent]);
+    assert_eq!(
+        codes(&at_period(&set, 0)),
+        [ProblemCode::KesKeyInconsistent]
+    );
 }
 
 #[test]
@@ -191,7 +212,10 @@ fn the_counter_may_stay_or_grow_by_one_but_not_go_back_or_skip() {
     };
     assert!(with_previous(4).is_valid());
     assert!(with_previous(3).is_valid());
-    assert_eq!(codes(&with_previous(5)), [ProblemCode::CounterWentBackwards]);
+    assert_eq!(
+        codes(&with_previous(5)),
+        [ProblemCode::CounterWentBackwards]
+    );
     assert_eq!(codes(&with_previous(2)), [ProblemCode::CounterSkipped]);
 }
 
@@ -227,7 +251,11 @@ fn a_cardano_base_generated_kes_key_is_read_and_reproduced() {
     assert_eq!(&root[..], pk.as_bytes());
 
     // A cardano-cli KES file holding it: 0x59 0x02 0x60 is the bytestring header for 608 bytes.
-    let file = encode_envelope(KES_SKEY_TYPE, "KES Signing Key", &encode_bytestring(haskell));
+    let file = encode_envelope(
+        KES_SKEY_TYPE,
+        "KES Signing Key",
+        &encode_bytestring(haskell),
+    );
     let cbor = envelope::decode_envelope(&file, KES_SKEY_TYPE).expect("envelope");
     assert_eq!(cbor[..3], [0x59, 0x02, 0x60]);
 }
