@@ -85,9 +85,8 @@ pub fn decode_envelope(bytes: &[u8], expected: &'static str) -> Result<Vec<u8>, 
     if bytes.iter().all(u8::is_ascii_whitespace) {
         return Err(EnvelopeError::Empty);
     }
-    // serde_json's messages give a position and a category, never the offending text.
-    let env: Envelope =
-        serde_json::from_slice(bytes).map_err(|e| EnvelopeError::NotEnvelope(e.to_string()))?;
+    let env: Envelope = serde_json::from_slice(bytes)
+        .map_err(|e| EnvelopeError::NotEnvelope(describe_json_error(&e)))?;
     if env.kind != expected {
         // Only echo a plausible type label; anything else could be pasted key material.
         let found = if env.kind.len() <= 64 && !env.kind.chars().all(|c| c.is_ascii_hexdigit()) {
@@ -101,6 +100,19 @@ pub fn decode_envelope(bytes: &[u8], expected: &'static str) -> Result<Vec<u8>, 
         return Err(EnvelopeError::BadHex);
     }
     hex::decode(env.cbor_hex.trim()).map_err(|_| EnvelopeError::BadHex)
+}
+
+/// The category and position of a JSON error, without serde_json's own message: that can quote a
+/// string value ("invalid type: string \"5820…\"") and so a key pasted in the wrong place.
+fn describe_json_error(e: &serde_json::Error) -> String {
+    use serde_json::error::Category;
+    let what = match e.classify() {
+        Category::Eof => "ends early (truncated or half-written)",
+        Category::Syntax => "JSON syntax error",
+        Category::Data => "JSON without string \"type\" and \"cborHex\" fields",
+        Category::Io => "read error",
+    };
+    format!("{what} at line {} column {}", e.line(), e.column())
 }
 
 /// Renders a text envelope the way cardano-cli does (4-space indented JSON, trailing newline).

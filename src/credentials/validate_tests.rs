@@ -291,6 +291,10 @@ fn no_message_or_report_contains_key_bytes() {
     )
     .into_bytes();
     broken.push(s);
+    let mut s = good.clone();
+    // A bare JSON string holding the key: serde_json would quote it in its own message.
+    s.kes = format!("\"{}\"", payloads[0]).into_bytes();
+    broken.push(s);
 
     for set in broken.iter().chain([&good]) {
         let report = at_period(set, 1000);
