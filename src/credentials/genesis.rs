@@ -98,6 +98,39 @@ impl Genesis {
         max_kes_evolutions: 62,
     };
 
+    /// Reads the fields a KES period needs from a Shelley genesis file (`systemStart`, `slotLength`,
+    /// `slotsPerKESPeriod`, `maxKESEvolutions`), for networks without a preset. The Shelley genesis
+    /// does not say when Byron ended, so `byron_slots` (slots before the Shelley hard fork; 0 for a
+    /// chain that starts in Shelley) comes from the caller; Byron slots are taken to be 20 s.
+    pub fn from_shelley_genesis(json: &[u8], byron_slots: u64) -> Result<Genesis, GenesisError> {
+        #[derive(serde::Deserialize)]
+        #[serde(rename_all = "camelCase")]
+        struct Shelley {
+            system_start: Timestamp,
+            slot_length: f64,
+            #[serde(rename = "slotsPerKESPeriod")]
+            slots_per_kes_period: u64,
+            #[serde(rename = "maxKESEvolutions")]
+            max_kes_evolutions: u64,
+        }
+        let g: Shelley = serde_json::from_slice(json).map_err(GenesisError::Parse)?;
+        let slot_length = Duration::try_from_secs_f64(g.slot_length)
+            .ok()
+            .filter(|d| !d.is_zero())
+            .ok_or(GenesisError::SlotLength(g.slot_length))?;
+        if g.slots_per_kes_period == 0 || g.max_kes_evolutions == 0 {
+            return Err(GenesisError::ZeroKesParameter);
+        }
+        Ok(Genesis {
+            system_start: g.system_start,
+            byron_slots,
+            byron_slot_length: Duration::from_secs(20),
+            slot_length,
+            slots_per_kes_period: g.slots_per_kes_period,
+            max_kes_evolutions: g.max_kes_evolutions,
+        })
+    }
+
     /// The absolute slot at `now`, or `None` before `system_start`.
     pub fn slot_at(&self, now: Timestamp) -> Option<u64> {
         let elapsed = now.duration_since(self.system_start);
@@ -121,6 +154,20 @@ impl Genesis {
     pub fn kes_period_of_slot(&self, slot: u64) -> u64 {
         slot / self.slots_per_kes_period.max(1)
     }
+}
+
+/// Why a Shelley genesis file could not be used.
+#[derive(Debug, thiserror::Error)]
+pub enum GenesisError {
+    /// Not JSON, or a needed field is missing or of the wrong type.
+    #[error("reading the Shelley genesis: {0}")]
+    Parse(#[source] serde_json::Error),
+    /// `slotLength` is not a positive number of seconds.
+    #[error("slotLength {0} is not a positive number of seconds")]
+    SlotLength(f64),
+    /// `slotsPerKESPeriod` or `maxKESEvolutions` is zero.
+    #[error("slotsPerKESPeriod and maxKESEvolutions must be positive")]
+    ZeroKesParameter,
 }
 
 /// The KES period at wall time `now` (0 before the network started).
@@ -197,6 +244,20 @@ mod tests {
         assert_eq!(g.slot_at(at("2022-10-26T00:00:00Z")), Some(86_400));
         assert_eq!(current_kes_period(&g, at("2022-10-26T12:00:00Z")), 1);
         assert_eq!(current_kes_period(&g, at("2022-10-26T11:59:59Z")), 0);
+    }
+
+    #[test]
+    fn a_shelley_genesis_file_gives_the_same_parameters_as_the_preset() {
+        // The relevant fields of mainnet's shelley-genesis.json.
+        let json = br#"{"activeSlotsCoeff": 0.05, "epochLength": 432000,
+            "maxKESEvolutions": 62, "networkMagic": 764824073, "slotLength": 1,
+            "slotsPerKESPeriod": 129600, "systemStart": "2017-09-23T21:44:51Z"}"#;
+        let g = Genesis::from_shelley_genesis(json, 4_492_800).expect("parses");
+        assert_eq!(g, Genesis::MAINNET);
+        assert!(matches!(
+            Genesis::from_shelley_genesis(br#"{"slotLength": 0}"#, 0),
+            Err(GenesisError::Parse(_))
+        ));
     }
 
     #[test]

@@ -19,7 +19,7 @@ pub mod genesis;
 pub mod validate;
 
 pub use generate::{GeneratedSet, generate_set};
-pub use genesis::{Genesis, Network, current_kes_period};
+pub use genesis::{Genesis, GenesisError, Network, current_kes_period};
 pub use validate::{
     CredentialReport, Fingerprints, PeriodCheck, Problem, ProblemCode, check, validate, validate_at,
 };
