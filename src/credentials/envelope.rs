@@ -203,11 +203,11 @@ impl OpCert {
         let mut d = Decoder::new(cbor);
         expect_array(&mut d, 2, "the certificate is not a 2-element array")?;
         expect_array(&mut d, 4, "the certificate body is not a 4-element array")?;
-        let kes_vkey = fixed(read_bytes(&mut d, "KES verification key", KES_VKEY_LEN)?);
+        let kes_vkey = read_array::<KES_VKEY_LEN>(&mut d, "KES verification key")?;
         let counter = read_u64(&mut d, "issue counter")?;
         let kes_period = read_u64(&mut d, "KES period")?;
-        let sigma = fixed(read_bytes(&mut d, "cold key signature", SIGNATURE_LEN)?);
-        let cold_vkey = fixed(read_bytes(&mut d, "cold verification key", COLD_VKEY_LEN)?);
+        let sigma = read_array::<SIGNATURE_LEN>(&mut d, "cold key signature")?;
+        let cold_vkey = read_array::<COLD_VKEY_LEN>(&mut d, "cold verification key")?;
         expect_end(&d)?;
         Ok(OpCert {
             kes_vkey,
@@ -234,11 +234,16 @@ impl OpCert {
     }
 }
 
-fn fixed<const N: usize>(v: Vec<u8>) -> [u8; N] {
-    let mut out = [0u8; N];
-    // Callers pass vectors whose length read_bytes has already checked to be N.
-    out.copy_from_slice(&v[..N]);
-    out
+fn read_array<const N: usize>(
+    d: &mut Decoder<'_>,
+    what: &'static str,
+) -> Result<[u8; N], EnvelopeError> {
+    let bytes = read_bytes(d, what, N)?;
+    <[u8; N]>::try_from(bytes.as_slice()).map_err(|_| EnvelopeError::WrongLength {
+        what,
+        found: bytes.len(),
+        expected: N,
+    })
 }
 
 fn expect_array(d: &mut Decoder<'_>, len: u64, what: &'static str) -> Result<(), EnvelopeError> {

@@ -366,15 +366,16 @@ pub(crate) fn vrf_public_key(seed: &[u8; 32]) -> [u8; 32] {
 }
 
 fn vrf_problem(raw: &[u8]) -> Option<Problem> {
-    let mut seed = [0u8; 32];
-    seed.copy_from_slice(&raw[..32]);
-    let derived = vrf_public_key(&seed);
-    seed.fill(0);
-    (derived[..] != raw[32..]).then(|| Problem {
+    let inconsistent = || Problem {
         file: Some(CredentialFile::Vrf),
         code: ProblemCode::VrfKeyInconsistent,
         message: "the VRF signing key's public half does not match its seed (corrupt key)".into(),
-    })
+    };
+    // `raw` is VRF_SKEY_LEN (64) bytes, checked by the decoder: seed, then public key.
+    let Some((seed, public)) = raw.split_first_chunk::<32>() else {
+        return Some(inconsistent());
+    };
+    (vrf_public_key(seed)[..] != public[..]).then(inconsistent)
 }
 
 fn cold_signature_problem(cert: &OpCert) -> Option<Problem> {
