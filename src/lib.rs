@@ -11,7 +11,8 @@
 //! - [`ports`]: the four traits through which everything touches the world (`Clock`, `Kube`, `Fs`,
 //!   `Node`) and their error kinds.
 //! - [`config`]: environment variables and flags, validated all at once.
-//! - [`credentials`]: the three credential files: atomic writes, removal, fingerprints.
+//! - [`credentials`]: the three credential files: atomic writes, removal, fingerprints, validation
+//!   (KES key ↔ opcert, cold signature, KES period window) and throw-away decoy sets.
 //! - [`runtime`]: the observe → decide → act → record loop, generic over the ports.
 //! - [`adapters`]: the production ports (kube client, file system, clock, /proc and signals).
 //! - [`cli`]: the subcommands of the `forge-manager` binary.

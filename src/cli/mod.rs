@@ -1,13 +1,17 @@
 //! Subcommands of the `forge-manager` binary: the command line parsed by clap, one module per
-//! subcommand. Each subcommand's `run` returns the process exit code; `main` only dispatches.
+//! subcommand. Each subcommand's `run` returns the process exit code; `main` only parses and exits.
 
 pub mod check_config;
+pub mod check_credentials;
 pub mod crds;
+pub mod decoy_credentials;
+
+use clap::{Parser, Subcommand};
 
 use crate::config::Config;
 
 /// The `forge-manager` command line.
-#[derive(Debug, clap::Parser)]
+#[derive(Debug, Parser)]
 #[command(name = "forge-manager", version, about)]
 pub struct Cli {
     /// What to do.
@@ -15,12 +19,28 @@ pub struct Cli {
     pub command: Command,
 }
 
-/// One subcommand per variant; add new ones here and dispatch them in `main`.
-#[derive(Debug, clap::Subcommand)]
+/// One subcommand per variant.
+#[derive(Debug, Subcommand)]
 pub enum Command {
     /// Validate the configuration (environment and flags), print it, and exit:
     /// 0 = valid, 2 = one line per problem on stderr.
     CheckConfig(Box<Config>),
     /// Print both CustomResourceDefinitions (CardanoLeader, CardanoForgeCluster) as YAML.
     Crds,
+    /// Check a KES key, VRF key and operational certificate the way cardano-node will.
+    CheckCredentials(check_credentials::Args),
+    /// Generate a decoy credential set signed by a throw-away cold key.
+    DecoyCredentials(decoy_credentials::Args),
+}
+
+impl Cli {
+    /// Runs the chosen subcommand; returns the process exit code.
+    pub fn run(self) -> i32 {
+        match self.command {
+            Command::CheckConfig(config) => check_config::run(&config),
+            Command::Crds => crds::run(),
+            Command::CheckCredentials(args) => check_credentials::run(args),
+            Command::DecoyCredentials(args) => decoy_credentials::run(args),
+        }
+    }
 }

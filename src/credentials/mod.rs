@@ -1,6 +1,9 @@
 //! The three forging credential files (KES key, VRF key, operational certificate): where they live,
 //! how they are written (atomically, 0600) and removed, and their fingerprints.
 //!
+//! Submodules: [`envelope`] (the cardano-cli file formats), [`genesis`] (wall time → KES period),
+//! [`validate`] (is a set one the node will accept?), [`generate`] (throw-away decoy sets).
+//!
 //! Key bytes never leave this module except into the target files: everything that is logged,
 //! journaled or shown carries a [`fingerprint`] (a SHA-256 prefix) instead.
 
@@ -9,6 +12,17 @@ use std::path::{Path, PathBuf};
 use sha2::{Digest, Sha256};
 
 use crate::ports::{Fs, FsError};
+
+pub mod envelope;
+pub mod generate;
+pub mod genesis;
+pub mod validate;
+
+pub use generate::{GeneratedSet, generate_set};
+pub use genesis::{Genesis, GenesisError, Network, current_kes_period};
+pub use validate::{
+    CredentialReport, Fingerprints, PeriodCheck, Problem, ProblemCode, check, validate, validate_at,
+};
 
 /// Permission bits of every credential file we write: cardano-node refuses a VRF key that "other"
 /// can read, and no one but the node's user needs any of them.
@@ -217,63 +231,14 @@ pub fn expected_types(f: CredentialFile) -> &'static [&'static str] {
     }
 }
 
-/// Checks the shape of a set: each file a cardano text envelope of the right type whose `cborHex`
-/// is hex. (Key/certificate consistency and KES periods are checked by the credential validator.)
-pub fn validate(set: &CredentialSet) -> Result<(), String> {
-    let mut problems = Vec::new();
-    for f in CredentialFile::ALL {
-        if let Err(p) = check_envelope(f, set.get(f)) {
-            problems.push(format!("{}: {p}", f.label()));
-        }
-    }
-    if problems.is_empty() {
-        Ok(())
-    } else {
-        Err(problems.join("; "))
-    }
-}
-
-fn check_envelope(f: CredentialFile, bytes: &[u8]) -> Result<(), String> {
-    #[derive(serde::Deserialize)]
-    struct Envelope {
-        #[serde(rename = "type")]
-        kind: String,
-        #[serde(rename = "cborHex")]
-        cbor_hex: String,
-    }
-    if bytes.is_empty() {
-        return Err("empty file".into());
-    }
-    let env: Envelope =
-        serde_json::from_slice(bytes).map_err(|e| format!("not a text envelope ({e})"))?;
-    if !expected_types(f).contains(&env.kind.as_str()) {
-        return Err(format!(
-            "type {:?}, expected {:?}",
-            env.kind,
-            expected_types(f)
-        ));
-    }
-    if env.cbor_hex.is_empty() || hex::decode(&env.cbor_hex).is_err() {
-        return Err("cborHex is not hex".into());
-    }
-    Ok(())
-}
-
-/// A syntactically valid set for tests: distinct bytes per `tag`, never real keys.
+/// A valid set for tests (real keys from a throw-away cold key, counter 0, KES period 0), the
+/// same for the same `tag` and different for different tags.
 #[cfg(any(test, feature = "testing"))]
 pub fn sample_set(tag: &str) -> CredentialSet {
-    let env = |kind: &str, body: &str| {
-        format!(
-            "{{\"type\":\"{kind}\",\"description\":\"{tag}\",\"cborHex\":\"{}\"}}",
-            hex::encode(body)
-        )
-        .into_bytes()
-    };
-    CredentialSet {
-        kes: env("KesSigningKey_ed25519_kes_2^6", &format!("kes-{tag}")),
-        vrf: env("VrfSigningKey_PraosVRF", &format!("vrf-{tag}")),
-        opcert: env("NodeOperationalCertificate", &format!("opcert-{tag}")),
-    }
+    use rand::SeedableRng;
+    let seed: [u8; 32] = Sha256::digest(tag.as_bytes()).into();
+    let mut rng = rand::rngs::StdRng::from_seed(seed);
+    generate_set(&Genesis::PREVIEW, 0, 0, &mut rng).set
 }
 
 #[cfg(test)]
@@ -286,12 +251,19 @@ mod tests {
         bad.opcert = b"half-writ".to_vec();
         let err = validate(&bad).err().unwrap_or_default();
         assert!(
-            err.contains("vrf: type") && err.contains("opcert: not a text envelope"),
+            err.contains("vrf: text envelope type")
+                && err.contains("opcert: not a cardano text envelope"),
             "{err}"
         );
         let mut empty = sample_set("a");
         empty.kes.clear();
         assert!(validate(&empty).is_err());
+    }
+
+    #[test]
+    fn sample_sets_are_deterministic_per_tag() {
+        assert_eq!(sample_set("a"), sample_set("a"));
+        assert_ne!(sample_set("a").kes, sample_set("b").kes);
     }
 
     use super::*;
