@@ -14,6 +14,7 @@
 //! - [`credentials`]: the three credential files: atomic writes, removal, fingerprints, validation
 //!   (KES key ↔ opcert, cold signature, KES period window) and throw-away decoy sets.
 //! - [`runtime`]: the observe → decide → act → record loop, generic over the ports.
+//! - [`watchdog`]: the dead-man switch that demotes the node when the sidecar stalls.
 //! - [`adapters`]: the production ports (kube client, file system, clock, /proc and signals).
 //! - [`cli`]: the subcommands of the `forge-manager` binary.
 //! - [`testing`] (feature `testing`): in-memory fakes of the ports.
@@ -28,3 +29,4 @@ pub mod ports;
 pub mod runtime;
 #[cfg(any(test, feature = "testing"))]
 pub mod testing;
+pub mod watchdog;

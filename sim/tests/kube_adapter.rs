@@ -23,7 +23,7 @@ fn adapter(url: &str, timeout: Duration) -> KubeAdapter {
         .with_layer(&DateLayer::new(dates.clone()))
         .build();
     let origin = Instant::now();
-    let mono = Arc::new(move || MonoTime(origin.elapsed().as_millis() as u64));
+    let mono = std::rc::Rc::new(move || MonoTime(origin.elapsed().as_millis() as u64));
     KubeAdapter::new(client, "default", timeout, dates, mono)
 }
 

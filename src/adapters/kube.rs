@@ -100,8 +100,9 @@ where
     }
 }
 
-/// A monotonic clock reading, for stamping server-clock samples.
-pub type MonoFn = Arc<dyn Fn() -> MonoTime + Send + Sync>;
+/// A monotonic clock reading, for stamping server-clock samples (the pod's own clock; not `Send`:
+/// the loop runs on one thread, and the simulator's pod clocks are `Rc`).
+pub type MonoFn = std::rc::Rc<dyn Fn() -> MonoTime>;
 
 /// The `Kube` port over one API server and one namespace.
 #[derive(Clone)]

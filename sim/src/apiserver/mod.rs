@@ -141,6 +141,22 @@ impl ApiServer {
         axum::serve(faulty, self.router()).await
     }
 
+    /// The holder of a Lease, read directly from the store (for the simulator's oracle and its
+    /// `leader:REGION` targets; not a request, so it is not counted).
+    pub fn lease_holder(&self, namespace: &str, name: &str) -> Option<String> {
+        let key = (
+            "coordination.k8s.io".to_owned(),
+            "leases".to_owned(),
+            namespace.to_owned(),
+            name.to_owned(),
+        );
+        let store = self.store();
+        let holder = store.get(&key)?["spec"]["holderIdentity"]
+            .as_str()?
+            .to_owned();
+        (!holder.is_empty()).then_some(holder)
+    }
+
     pub(crate) fn store(&self) -> MutexGuard<'_, store::Store> {
         // A poisoned lock means a handler panicked mid-change; the store is still consistent per
         // object (each change is one insert), so keep serving.

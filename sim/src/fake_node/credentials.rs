@@ -131,6 +131,8 @@ mod tests {
         std::fs::set_permissions(&paths.vrf, std::fs::Permissions::from_mode(0o600))
             .expect("chmod");
         std::fs::write(&paths.kes, sample_set("a").vrf).expect("wrong type");
-        assert!(matches!(check(&paths), Check::Invalid(p) if p.contains("kes: text envelope type")));
+        assert!(
+            matches!(check(&paths), Check::Invalid(p) if p.contains("kes: text envelope type"))
+        );
     }
 }

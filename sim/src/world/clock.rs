@@ -65,7 +65,9 @@ impl ClockModel {
     /// The pod's wall clock at `sim`, ms since the Unix epoch.
     pub fn wall_ms_at(&self, sim: Duration) -> i64 {
         let mono = i64::try_from(self.mono_at(sim).as_ms()).unwrap_or(i64::MAX);
-        self.wall_base_ms.saturating_add(mono).saturating_add(self.skew_ms)
+        self.wall_base_ms
+            .saturating_add(mono)
+            .saturating_add(self.skew_ms)
     }
 
     /// Jumps the wall clock (the monotonic clock is untouched).
@@ -126,12 +128,18 @@ pub struct SimClock {
 impl SimClock {
     /// The sidecar's clock.
     pub fn sidecar(model: SharedClock) -> Self {
-        SimClock { model, sidecar: true }
+        SimClock {
+            model,
+            sidecar: true,
+        }
     }
 
     /// The watchdog's clock (a `pause` of the sidecar does not hold it; a `freeze` does).
     pub fn watchdog(model: SharedClock) -> Self {
-        SimClock { model, sidecar: false }
+        SimClock {
+            model,
+            sidecar: false,
+        }
     }
 
     /// Waits while this process is paused or frozen.
@@ -183,7 +191,10 @@ mod tests {
         let mut c = ClockModel::new(Duration::ZERO, 1_000_000);
         c.skew(-3_600_000);
         assert_eq!(c.mono_at(Duration::from_secs(1)), MonoTime(1_000));
-        assert_eq!(c.wall_ms_at(Duration::from_secs(1)), 1_000_000 + 1_000 - 3_600_000);
+        assert_eq!(
+            c.wall_ms_at(Duration::from_secs(1)),
+            1_000_000 + 1_000 - 3_600_000
+        );
     }
 
     #[test]

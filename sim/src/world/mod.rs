@@ -1,0 +1,865 @@
+//! The simulated world: turmoil hosts for the API servers, an operator, and every block-producer pod
+//! (the real runtime with simulated clock, files and node, and the real kube adapter over the
+//! simulated network, plus the watchdog); the simulated cardano-nodes; and the recording of what
+//! forges when into a [`Trace`].
+//!
+//! The world knows nothing of scenario files: it is built from a [`WorldSpec`] and driven by
+//! [`Action`]s with resolved targets (`crate::runner` maps a scenario onto it).
+
+pub mod clock;
+pub mod fs;
+pub mod net;
+pub mod node;
+mod pod;
+
+use std::cell::{Cell, RefCell};
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
+use std::path::Path;
+use std::rc::Rc;
+use std::sync::Arc;
+use std::time::Duration;
+
+use forge_manager::core::timing::Timing;
+use forge_manager::credentials::{CredentialFile, CredentialPaths, CredentialSet, sample_set};
+
+use crate::apiserver::{ApiServer, Options, TurmoilListener};
+use crate::trace::{EventKind, PodId, SimMs, Trace};
+use clock::{ClockModel, SharedClock};
+use fs::PodFiles;
+use node::{NodeEvent, NodeModel};
+
+/// Wall-clock instant of simulated time zero (2026-01-01T00:00:00Z): fixed, for determinism.
+pub const EPOCH_UNIX_S: i64 = 1_767_225_600;
+
+/// Namespace of every object.
+pub const NAMESPACE: &str = "cardano";
+
+/// One region of a world.
+#[derive(Clone, Debug, PartialEq)]
+pub struct RegionSpec {
+    /// Region name.
+    pub name: String,
+    /// `spec.priority` (1 is the most preferred).
+    pub priority: i64,
+    /// Pods in its StatefulSet.
+    pub pods: usize,
+    /// Initial `spec.forgeState`.
+    pub forge_state: String,
+    /// Initial answer of its health endpoint.
+    pub healthy: bool,
+}
+
+/// Everything that shapes a world.
+#[derive(Clone, Debug, PartialEq)]
+pub struct WorldSpec {
+    /// Seed of turmoil's RNG and every pod's jitter.
+    pub seed: u64,
+    /// Cardano network name.
+    pub network: String,
+    /// Pool id.
+    pub pool: String,
+    /// Regions, in file order.
+    pub regions: Vec<RegionSpec>,
+    /// Cross-region coordination on or off.
+    pub cluster_management: bool,
+    /// One API server for every region.
+    pub shared_api: bool,
+    /// Cardano slot length.
+    pub slot_length: Duration,
+    /// The sidecar's timing.
+    pub timing: Timing,
+    /// Health probe settings.
+    pub health_interval: Duration,
+    /// Failures before unhealthy.
+    pub health_failure_threshold: u32,
+    /// Successes before healthy.
+    pub health_success_threshold: u32,
+    /// Failback delay.
+    pub failback_delay: Duration,
+    /// One-way latency between any two hosts.
+    pub api_latency: Duration,
+    /// The node's replay time.
+    pub node_startup: Duration,
+    /// The node's SIGHUP handling time.
+    pub node_sighup_delay: Duration,
+    /// turmoil's tick: the resolution of simulated time.
+    pub tick: Duration,
+}
+
+/// A host of the simulated network a partition or latency can name.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Host {
+    /// A pod.
+    Pod(PodId),
+    /// An API server: `global` or a region name.
+    Api(String),
+    /// A region's health endpoint.
+    Health(String),
+}
+
+/// A fault or an operator action, with every target resolved.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Action {
+    /// Drop traffic between every host of the first set and every host of the second.
+    Partition(Vec<Host>, Vec<Host>),
+    /// Undo partitions between the two sets.
+    Heal(Vec<Host>, Vec<Host>),
+    /// The pod dies at once.
+    Crash(PodId),
+    /// Crashed or shut-down pods come back as new pods.
+    Restart(Vec<PodId>),
+    /// SIGTERM to the pod's sidecar.
+    Shutdown(PodId),
+    /// The sidecar is frozen for a while.
+    Pause(PodId, Duration),
+    /// The whole pod is frozen for a while.
+    Freeze(PodId, Duration),
+    /// The pod's wall clock jumps.
+    Skew(PodId, i64),
+    /// The pod's clocks run fast (positive ppm) or slow from now on.
+    Drift(PodId, i64),
+    /// The API server refuses connections.
+    ApiDown(String),
+    /// It answers again.
+    ApiUp(String),
+    /// One-way latency between two sets of hosts from now on.
+    Latency(Vec<Host>, Vec<Host>, Duration),
+    /// A region's health endpoint answers healthy (true) or not.
+    Health(String, bool),
+    /// It alternates every `period` until `until` (simulated instant).
+    Flap(String, Duration, Duration),
+    /// cardano-node restarts (new pid, non-producing).
+    NodeRestart(PodId),
+    /// An operator merge-patches a region's CardanoForgeCluster spec.
+    Patch(String, serde_json::Value),
+    /// An operator deletes a lease: on `api` ("global" or a region), `global` or the local one.
+    DeleteLease {
+        /// API server.
+        api: String,
+        /// The global lease (true) or the region's local lease.
+        global: bool,
+    },
+    /// The mounted forging secret changes (a new set) in these pods.
+    RotateSecret(Vec<PodId>),
+}
+
+/// State of one pod, shared between the world and the pod's host software.
+pub struct PodState {
+    /// Its id.
+    pub id: PodId,
+    /// Its pod name (lease holder identity).
+    pub name: String,
+    /// Its turmoil host name.
+    pub host: String,
+    /// Its clocks.
+    pub clock: SharedClock,
+    /// Its files.
+    pub files: PodFiles,
+    /// Its node.
+    pub node: Rc<RefCell<NodeModel>>,
+    /// The sidecar's status, once its runtime exists.
+    pub status: RefCell<Option<Arc<std::sync::Mutex<forge_manager::runtime::Status>>>>,
+    /// SIGTERM was sent to the sidecar.
+    pub shutdown: Cell<bool>,
+    /// The sidecar's run returned (a completed graceful shutdown).
+    pub sidecar_exited: Cell<bool>,
+    /// The pod exists (not crashed or shut down).
+    pub up: Cell<bool>,
+}
+
+/// A request the operator host sends over the simulated network.
+#[derive(Clone, Debug)]
+pub struct OperatorRequest {
+    /// API host name.
+    pub host: String,
+    /// HTTP method.
+    pub method: &'static str,
+    /// Path.
+    pub path: String,
+    /// Content type.
+    pub content_type: &'static str,
+    /// Body.
+    pub body: String,
+}
+
+/// Paths shared by every pod.
+pub struct Layout {
+    /// The mounted secret.
+    pub source: CredentialPaths,
+    /// The decoy set.
+    pub decoy: CredentialPaths,
+    /// Where cardano-node reads.
+    pub target: CredentialPaths,
+    /// The credential emptyDir.
+    pub target_dir: &'static str,
+    /// The heartbeat file.
+    pub heartbeat: &'static str,
+}
+
+/// The fixed layout of a simulated pod.
+pub fn layout() -> Layout {
+    Layout {
+        source: CredentialPaths::in_dir(Path::new("/secrets")),
+        decoy: CredentialPaths::in_dir(Path::new("/decoy")),
+        target: CredentialPaths::in_dir(Path::new("/opt/cardano/secrets")),
+        target_dir: "/opt/cardano/secrets",
+        heartbeat: "/opt/cardano/secrets/.forge-manager-heartbeat",
+    }
+}
+
+/// A running world.
+pub struct World<'a> {
+    sim: turmoil::Sim<'a>,
+    spec: WorldSpec,
+    pods: Vec<Rc<PodState>>,
+    apis: BTreeMap<String, ApiServer>,
+    trace: Rc<RefCell<Trace>>,
+    real: Rc<RefCell<CredentialSet>>,
+    real_fps: BTreeSet<String>,
+    decoy: CredentialSet,
+    forging: BTreeMap<PodId, bool>,
+    credentials: BTreeMap<PodId, bool>,
+    requests: BTreeMap<String, u64>,
+    operator: Rc<RefCell<VecDeque<OperatorRequest>>>,
+    health: Rc<RefCell<BTreeMap<String, HealthState>>>,
+    rotations: u64,
+}
+
+/// A region's health endpoint.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct HealthState {
+    /// Answers 200.
+    pub healthy: bool,
+    /// Flapping: alternate every period until this instant.
+    pub flap: Option<(Duration, Duration)>,
+    /// When the flap started.
+    pub flap_from: Duration,
+}
+
+impl HealthState {
+    /// The endpoint's answer at `now`.
+    pub fn healthy_at(&self, now: Duration) -> bool {
+        match self.flap {
+            Some((period, until)) if now < until && !period.is_zero() => {
+                let n =
+                    (now.saturating_sub(self.flap_from)).as_millis() / period.as_millis().max(1);
+                // Starts with a flip to the opposite of the steady answer.
+                if n % 2 == 0 {
+                    !self.healthy
+                } else {
+                    self.healthy
+                }
+            }
+            _ => self.healthy,
+        }
+    }
+}
+
+/// The name of the API host for `api` ("global" or a region).
+pub fn api_host(api: &str) -> String {
+    format!("api-{api}")
+}
+
+/// Lower-case object-name part of a pool id.
+fn pool_part(pool: &str) -> String {
+    pool.to_lowercase()
+}
+
+impl<'a> World<'a> {
+    /// Builds the world: API servers with the CRDs and objects, every pod started.
+    pub fn new(spec: WorldSpec) -> World<'a> {
+        let sim = turmoil::Builder::new()
+            .tick_duration(spec.tick)
+            .simulation_duration(Duration::from_secs(10 * 365 * 24 * 3600))
+            .min_message_latency(spec.api_latency)
+            .max_message_latency(spec.api_latency)
+            .epoch(std::time::UNIX_EPOCH + Duration::from_secs(EPOCH_UNIX_S.unsigned_abs()))
+            .rng_seed(spec.seed)
+            .build();
+        let mut w = World {
+            sim,
+            real: Rc::new(RefCell::new(sample_set(&format!("real-{}", spec.pool)))),
+            decoy: sample_set("decoy"),
+            real_fps: BTreeSet::new(),
+            spec,
+            pods: Vec::new(),
+            apis: BTreeMap::new(),
+            trace: Rc::new(RefCell::new(Trace::default())),
+            forging: BTreeMap::new(),
+            credentials: BTreeMap::new(),
+            requests: BTreeMap::new(),
+            operator: Rc::new(RefCell::new(VecDeque::new())),
+            health: Rc::new(RefCell::new(BTreeMap::new())),
+            rotations: 0,
+        };
+        w.real_fps.insert(w.real.borrow().fingerprint());
+        w.start_apis();
+        w.start_operator();
+        w.setup_objects();
+        let regions = w.spec.regions.clone();
+        for (r, region) in regions.iter().enumerate() {
+            w.health.borrow_mut().insert(
+                region.name.clone(),
+                HealthState {
+                    healthy: region.healthy,
+                    flap: None,
+                    flap_from: Duration::ZERO,
+                },
+            );
+            for i in 0..region.pods {
+                w.add_pod(&region.name, i, r);
+            }
+        }
+        w
+    }
+
+    /// API servers: `global`, plus one per region unless the API is shared.
+    fn api_names(&self) -> Vec<String> {
+        let mut names = vec!["global".to_owned()];
+        if !self.spec.shared_api {
+            names.extend(self.spec.regions.iter().map(|r| r.name.clone()));
+        }
+        names
+    }
+
+    /// The API server holding a region's local lease and CardanoLeader.
+    pub fn local_api(&self, region: &str) -> String {
+        if self.spec.shared_api {
+            "global".into()
+        } else {
+            region.into()
+        }
+    }
+
+    /// The local lease name of a region.
+    pub fn local_lease_name(&self, region: &str) -> String {
+        format!(
+            "cardano-leader-{}-{}-{}",
+            self.spec.network,
+            pool_part(&self.spec.pool),
+            region
+        )
+    }
+
+    /// The global lease name.
+    pub fn global_lease_name(&self) -> String {
+        format!(
+            "cardano-forge-global-{}-{}",
+            self.spec.network,
+            pool_part(&self.spec.pool)
+        )
+    }
+
+    /// A region's CardanoForgeCluster name.
+    pub fn cluster_name(&self, region: &str) -> String {
+        format!(
+            "{}-{}-{}",
+            self.spec.network,
+            pool_part(&self.spec.pool),
+            region
+        )
+    }
+
+    fn start_apis(&mut self) {
+        for name in self.api_names() {
+            let server = match ApiServer::new(Options {
+                clock: Arc::new(sim_wall_clock),
+                ..Options::default()
+            }) {
+                Ok(s) => s,
+                // Without a state file nothing can fail.
+                Err(e) => unreachable!("in-memory API server: {e}"),
+            };
+            self.requests.insert(name.clone(), 0);
+            let host = api_host(&name);
+            let served = server.clone();
+            self.sim.host(host.as_str(), move || {
+                let server = served.clone();
+                async move {
+                    let listener = TurmoilListener::bind(("0.0.0.0", net::API_PORT)).await?;
+                    server.serve(listener).await?;
+                    Ok(())
+                }
+            });
+            self.apis.insert(name, server);
+        }
+    }
+
+    fn start_operator(&mut self) {
+        let queue = Rc::clone(&self.operator);
+        self.sim.client("operator", pod::operator(queue));
+    }
+
+    /// Queues the CRDs and every region's CardanoForgeCluster and CardanoLeader.
+    fn setup_objects(&mut self) {
+        let crds = forge_manager::crd::crds_json().unwrap_or_default();
+        for api in self.api_names() {
+            for crd in &crds {
+                self.operator.borrow_mut().push_back(OperatorRequest {
+                    host: api_host(&api),
+                    method: "POST",
+                    path: "/apis/apiextensions.k8s.io/v1/customresourcedefinitions".into(),
+                    content_type: "application/json",
+                    body: crd.to_string(),
+                });
+            }
+        }
+        for region in self.spec.regions.clone() {
+            let cfc = serde_json::json!({
+                "apiVersion": "cardano.io/v1",
+                "kind": "CardanoForgeCluster",
+                "metadata": {"name": self.cluster_name(&region.name), "namespace": NAMESPACE,
+                    "labels": {"cardano.io/network": self.spec.network, "cardano.io/pool": pool_part(&self.spec.pool)}},
+                "spec": {"region": region.name, "priority": region.priority, "forgeState": region.forge_state}
+            });
+            self.operator.borrow_mut().push_back(OperatorRequest {
+                host: api_host("global"),
+                method: "POST",
+                path: format!("/apis/cardano.io/v1/namespaces/{NAMESPACE}/cardanoforgeclusters"),
+                content_type: "application/json",
+                body: cfc.to_string(),
+            });
+            let leader = serde_json::json!({
+                "apiVersion": "cardano.io/v1", "kind": "CardanoLeader",
+                "metadata": {"name": self.local_lease_name(&region.name), "namespace": NAMESPACE}, "spec": {}
+            });
+            self.operator.borrow_mut().push_back(OperatorRequest {
+                host: api_host(&self.local_api(&region.name)),
+                method: "POST",
+                path: format!("/apis/cardano.io/v1/namespaces/{NAMESPACE}/cardanoleaders"),
+                content_type: "application/json",
+                body: leader.to_string(),
+            });
+        }
+    }
+
+    fn add_pod(&mut self, region: &str, index: usize, region_index: usize) {
+        let id = PodId::new(region, index);
+        let l = layout();
+        let pid_base = u32::try_from(1000 * (region_index * 100 + index + 1)).unwrap_or(u32::MAX);
+        let now = self.sim.elapsed();
+        let pod = Rc::new(PodState {
+            name: format!("bp-{region}-{index}"),
+            host: format!("pod-{region}-{index}"),
+            clock: Rc::new(RefCell::new(ClockModel::new(
+                now,
+                EPOCH_UNIX_S * 1000 + now.as_millis() as i64,
+            ))),
+            files: PodFiles::default(),
+            node: Rc::new(RefCell::new(NodeModel::new(
+                self.spec.node_startup,
+                self.spec.node_sighup_delay,
+                l.target.clone(),
+                pid_base,
+            ))),
+            status: RefCell::new(None),
+            shutdown: Cell::new(false),
+            sidecar_exited: Cell::new(false),
+            up: Cell::new(true),
+            id: id.clone(),
+        });
+        self.mount(&pod);
+        let ctx = pod::PodContext {
+            pod: Rc::clone(&pod),
+            spec: self.spec.clone(),
+            lease_name: self.local_lease_name(region),
+            api_host: api_host(&self.local_api(region)),
+            trace: Rc::clone(&self.trace),
+        };
+        self.sim
+            .host(pod.host.as_str(), move || pod::software(ctx.clone()));
+        self.forging.insert(id.clone(), false);
+        self.credentials.insert(id, false);
+        self.pods.push(pod);
+    }
+
+    /// The mounted secret and the decoy set (secret volumes: present from the pod's start).
+    fn mount(&self, pod: &PodState) {
+        let l = layout();
+        for f in CredentialFile::ALL {
+            pod.files
+                .put(l.source.get(f), self.real.borrow().get(f), 0o600);
+            pod.files.put(l.decoy.get(f), self.decoy.get(f), 0o600);
+        }
+    }
+
+    fn pod(&self, id: &PodId) -> Option<Rc<PodState>> {
+        self.pods.iter().find(|p| p.id == *id).cloned()
+    }
+
+    /// Simulated time now.
+    pub fn now(&self) -> Duration {
+        self.sim.elapsed()
+    }
+
+    fn now_ms(&self) -> SimMs {
+        u64::try_from(self.now().as_millis()).unwrap_or(u64::MAX)
+    }
+
+    /// Records an event now.
+    pub fn record(&self, kind: EventKind) {
+        let at = self.now_ms();
+        self.trace.borrow_mut().push(at, kind);
+    }
+
+    /// Runs until simulated time `until`.
+    pub fn run_until(&mut self, until: Duration) -> Result<(), String> {
+        while self.sim.elapsed() < until {
+            self.sim.step().map_err(|e| e.to_string())?;
+            self.after_step();
+        }
+        Ok(())
+    }
+
+    /// Bookkeeping after every tick: node processes, pods that finished, and the trace.
+    fn after_step(&mut self) {
+        let now = self.now();
+        for pod in self.pods.clone() {
+            if pod.sidecar_exited.get() && pod.up.get() {
+                // A graceful shutdown completed: the pod is gone.
+                pod.up.set(false);
+                pod.node.borrow_mut().pod_gone();
+                self.sim.crash(pod.host.as_str());
+            }
+            if !pod.up.get() {
+                continue;
+            }
+            let waiting = matches!(pod.node.borrow().down, node::Down::WaitingForSidecar);
+            let standby_ready = pod
+                .status
+                .borrow()
+                .as_ref()
+                .is_some_and(|s| s.lock().map(|s| s.standby_ready).unwrap_or(false));
+            if waiting && pod.node.borrow().process.is_none() && standby_ready {
+                let started = pod.node.borrow_mut().start(now, &pod.files);
+                if let Err(e) = started {
+                    self.node_event(&pod.id, e);
+                }
+            }
+            let event = pod.node.borrow_mut().advance(now, &pod.files);
+            if let Some(e) = event {
+                self.node_event(&pod.id, e);
+            }
+        }
+        self.sample();
+    }
+
+    fn node_event(&self, pod: &PodId, e: NodeEvent) {
+        let reason = match e {
+            NodeEvent::Exited(r) => r,
+            NodeEvent::KilledBySighup => "SIGHUP before its handler was installed".into(),
+        };
+        self.record(EventKind::NodeExit {
+            pod: pod.clone(),
+            reason,
+        });
+    }
+
+    /// Who forges, which credential directories are complete, API requests: changes to the trace.
+    fn sample(&mut self) {
+        let now = self.now();
+        let l = layout();
+        for pod in self.pods.clone() {
+            let frozen = pod.clock.borrow().frozen(now);
+            let forging = pod.up.get()
+                && !frozen
+                && pod
+                    .node
+                    .borrow()
+                    .forging_with(now)
+                    .is_some_and(|fp| self.real_fps.contains(fp));
+            if self.forging.get(&pod.id) != Some(&forging) {
+                self.forging.insert(pod.id.clone(), forging);
+                self.record(if forging {
+                    EventKind::ForgingStarted {
+                        pod: pod.id.clone(),
+                    }
+                } else {
+                    EventKind::ForgingStopped {
+                        pod: pod.id.clone(),
+                    }
+                });
+            }
+            let present = CredentialFile::ALL
+                .iter()
+                .all(|f| pod.files.get(l.target.get(*f)).is_some());
+            if self.credentials.get(&pod.id) != Some(&present) {
+                self.credentials.insert(pod.id.clone(), present);
+                self.record(EventKind::Credentials {
+                    pod: pod.id.clone(),
+                    present,
+                });
+            }
+        }
+        for (name, server) in &self.apis {
+            let served = server.faults().requests_served();
+            let before = self.requests.insert(name.clone(), served).unwrap_or(0);
+            for _ in before..served {
+                self.record(EventKind::ApiRequest {
+                    server: name.clone(),
+                });
+            }
+        }
+    }
+
+    /// The pod forging now, if exactly one... or the first of several.
+    pub fn forger(&self) -> Option<PodId> {
+        self.forging
+            .iter()
+            .find(|(_, f)| **f)
+            .map(|(p, _)| p.clone())
+    }
+
+    /// The pod of `region` holding the region's local lease now, as its API server stores it.
+    pub fn leader(&self, region: &str) -> Option<PodId> {
+        let server = self.apis.get(&self.local_api(region))?;
+        let holder = server.lease_holder(NAMESPACE, &self.local_lease_name(region))?;
+        self.pods
+            .iter()
+            .find(|p| p.name == holder)
+            .map(|p| p.id.clone())
+    }
+
+    /// Every pod of a region.
+    pub fn region_pods(&self, region: &str) -> Vec<PodId> {
+        self.pods
+            .iter()
+            .filter(|p| p.id.region == region)
+            .map(|p| p.id.clone())
+            .collect()
+    }
+
+    fn host_names(&self, hosts: &[Host]) -> Vec<String> {
+        hosts
+            .iter()
+            .filter_map(|h| match h {
+                Host::Pod(p) => self.pod(p).map(|p| p.host.clone()),
+                Host::Api(a) => Some(api_host(a)),
+                // Health endpoints are probed in-process; a partition to one is modelled by the
+                // health checker (cluster-wide forging).
+                Host::Health(_) => None,
+            })
+            .collect()
+    }
+
+    /// Applies an action now; `false` if it did nothing (e.g. a crashed pod crashed again).
+    pub fn apply(&mut self, action: &Action) -> bool {
+        let now = self.now();
+        match action {
+            Action::Partition(a, b) | Action::Heal(a, b) => {
+                let (a, b) = (self.host_names(a), self.host_names(b));
+                for x in &a {
+                    for y in &b {
+                        if x == y {
+                            continue;
+                        }
+                        if matches!(action, Action::Partition(..)) {
+                            self.sim.partition(x.as_str(), y.as_str());
+                        } else {
+                            self.sim.repair(x.as_str(), y.as_str());
+                        }
+                    }
+                }
+                !a.is_empty() && !b.is_empty()
+            }
+            Action::Latency(a, b, d) => {
+                let (a, b) = (self.host_names(a), self.host_names(b));
+                for x in &a {
+                    for y in &b {
+                        if x != y {
+                            self.sim.set_link_latency(x.as_str(), y.as_str(), *d);
+                        }
+                    }
+                }
+                !a.is_empty() && !b.is_empty()
+            }
+            Action::Crash(id) => match self.pod(id) {
+                Some(pod) if pod.up.get() => {
+                    pod.up.set(false);
+                    pod.node.borrow_mut().pod_gone();
+                    self.sim.crash(pod.host.as_str());
+                    true
+                }
+                _ => false,
+            },
+            Action::Restart(ids) => {
+                let mut any = false;
+                for id in ids {
+                    let Some(pod) = self.pod(id) else { continue };
+                    if pod.up.get() {
+                        continue;
+                    }
+                    any = true;
+                    pod.files.clear_dir(Path::new(layout().target_dir));
+                    self.mount(&pod);
+                    pod.shutdown.set(false);
+                    pod.sidecar_exited.set(false);
+                    *pod.status.borrow_mut() = None;
+                    pod.node.borrow_mut().pod_new();
+                    pod.up.set(true);
+                    self.sim.bounce(pod.host.as_str());
+                }
+                any
+            }
+            Action::Shutdown(id) => match self.pod(id) {
+                Some(pod) if pod.up.get() && !pod.shutdown.get() => {
+                    pod.shutdown.set(true);
+                    true
+                }
+                _ => false,
+            },
+            Action::Pause(id, d) => {
+                self.with_pod(id, |p| p.clock.borrow_mut().pause_sidecar(now + *d))
+            }
+            Action::Freeze(id, d) => {
+                let done = self.with_pod(id, |p| p.clock.borrow_mut().freeze(now + *d));
+                if done {
+                    self.record(EventKind::Frozen {
+                        pod: id.clone(),
+                        for_ms: u64::try_from(d.as_millis()).unwrap_or(u64::MAX),
+                    });
+                }
+                done
+            }
+            Action::Skew(id, ms) => self.with_pod(id, |p| p.clock.borrow_mut().skew(*ms)),
+            Action::Drift(id, ppm) => self.with_pod(id, |p| p.clock.borrow_mut().drift(now, *ppm)),
+            Action::ApiDown(api) | Action::ApiUp(api) => match self.apis.get(api) {
+                Some(s) => {
+                    s.faults()
+                        .refuse_connections(matches!(action, Action::ApiDown(_)));
+                    true
+                }
+                None => false,
+            },
+            Action::Health(region, healthy) => {
+                let mut h = self.health.borrow_mut();
+                match h.get_mut(region) {
+                    Some(s) => {
+                        s.healthy = *healthy;
+                        s.flap = None;
+                        true
+                    }
+                    None => false,
+                }
+            }
+            Action::Flap(region, period, until) => {
+                let mut h = self.health.borrow_mut();
+                match h.get_mut(region) {
+                    Some(s) => {
+                        s.flap = Some((*period, *until));
+                        s.flap_from = now;
+                        true
+                    }
+                    None => false,
+                }
+            }
+            Action::NodeRestart(id) => match self.pod(id) {
+                Some(pod) if pod.up.get() && pod.node.borrow().process.is_some() => {
+                    let r = pod.node.borrow_mut().restart(now, &pod.files);
+                    if let Err(e) = r {
+                        self.node_event(id, e);
+                    }
+                    true
+                }
+                _ => false,
+            },
+            Action::Patch(region, spec) => {
+                self.operator.borrow_mut().push_back(OperatorRequest {
+                    host: api_host("global"),
+                    method: "PATCH",
+                    path: format!(
+                        "/apis/cardano.io/v1/namespaces/{NAMESPACE}/cardanoforgeclusters/{}",
+                        self.cluster_name(region)
+                    ),
+                    content_type: "application/merge-patch+json",
+                    body: serde_json::json!({ "spec": spec }).to_string(),
+                });
+                true
+            }
+            Action::DeleteLease { api, global } => {
+                let name = if *global {
+                    self.global_lease_name()
+                } else {
+                    // The region of a local API server; with a shared API, every region's lease.
+                    let regions: Vec<String> = if self.spec.shared_api {
+                        self.spec.regions.iter().map(|r| r.name.clone()).collect()
+                    } else {
+                        vec![api.clone()]
+                    };
+                    for r in &regions[1.min(regions.len())..] {
+                        self.queue_delete_lease(api, &self.local_lease_name(r));
+                    }
+                    match regions.first() {
+                        Some(r) => self.local_lease_name(r),
+                        None => return false,
+                    }
+                };
+                self.queue_delete_lease(api, &name);
+                true
+            }
+            Action::RotateSecret(ids) => {
+                self.rotations += 1;
+                let next = sample_set(&format!(
+                    "real-{}-rotation-{}",
+                    self.spec.pool, self.rotations
+                ));
+                self.real_fps.insert(next.fingerprint());
+                *self.real.borrow_mut() = next.clone();
+                let l = layout();
+                for id in ids {
+                    if let Some(pod) = self.pod(id) {
+                        for f in CredentialFile::ALL {
+                            pod.files.put(l.source.get(f), next.get(f), 0o600);
+                        }
+                    }
+                }
+                !ids.is_empty()
+            }
+        }
+    }
+
+    fn queue_delete_lease(&self, api: &str, name: &str) {
+        self.operator.borrow_mut().push_back(OperatorRequest {
+            host: api_host(api),
+            method: "DELETE",
+            path: format!("/apis/coordination.k8s.io/v1/namespaces/{NAMESPACE}/leases/{name}"),
+            content_type: "application/json",
+            body: String::new(),
+        });
+    }
+
+    fn with_pod(&self, id: &PodId, f: impl FnOnce(&PodState)) -> bool {
+        match self.pod(id) {
+            Some(p) if p.up.get() => {
+                f(&p);
+                true
+            }
+            _ => false,
+        }
+    }
+
+    /// Node exits so far, per pod.
+    pub fn node_exits(&self) -> u32 {
+        self.pods.iter().map(|p| p.node.borrow().exits).sum()
+    }
+
+    /// Ends the run and hands over the trace.
+    pub fn finish(self) -> Trace {
+        let end = u64::try_from(self.sim.elapsed().as_millis()).unwrap_or(u64::MAX);
+        let mut t = self.trace.borrow().clone();
+        t.end_ms = end;
+        t
+    }
+
+    /// The spec the world was built from.
+    pub fn spec(&self) -> &WorldSpec {
+        &self.spec
+    }
+}
+
+/// The API servers' clock: the true simulated wall time (API servers are never skewed).
+fn sim_wall_clock() -> jiff::Timestamp {
+    let elapsed = turmoil::sim_elapsed().unwrap_or_default();
+    jiff::Timestamp::from_second(EPOCH_UNIX_S).unwrap_or(jiff::Timestamp::UNIX_EPOCH)
+        + jiff::SignedDuration::try_from(elapsed).unwrap_or_default()
+}

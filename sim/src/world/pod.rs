@@ -1,0 +1,299 @@
+//! What runs inside a pod's turmoil host: the real sidecar runtime (simulated clock, files and node;
+//! the real kube adapter over the simulated network) and the real watchdog; and the operator's host,
+//! which sends kubectl-like requests over the same network.
+
+use std::cell::RefCell;
+use std::collections::VecDeque;
+use std::rc::Rc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use forge_manager::adapters::kube::KubeAdapter;
+use forge_manager::core::lease::LeaseRecord;
+use forge_manager::crd::{CardanoForgeCluster, CardanoLeaderStatus};
+use forge_manager::ports::{
+    Clock, Kube, KubeError, LeaseWrite, Node, NodeError, NodeMetrics, NodeProcess,
+    ServerClockSample,
+};
+use forge_manager::runtime::{CredentialMode, Recorder, Runtime, Settings, TickRecord};
+use forge_manager::watchdog::{self, WatchdogSettings};
+use http_body_util::Full;
+use hyper_util::rt::TokioExecutor;
+
+use super::clock::{SimClock, sim_now};
+use super::fs::{PodFiles, SimFs};
+use super::node::{NodeEvent, NodeModel};
+use super::{NAMESPACE, OperatorRequest, PodState, WorldSpec, layout, net};
+use crate::trace::{EventKind, PodId, Trace};
+
+/// What a pod's software needs.
+#[derive(Clone)]
+pub struct PodContext {
+    /// The pod.
+    pub pod: Rc<PodState>,
+    /// The world's spec.
+    pub spec: WorldSpec,
+    /// The region's local lease.
+    pub lease_name: String,
+    /// The API host of the region.
+    pub api_host: String,
+    /// The run's trace.
+    pub trace: Rc<RefCell<Trace>>,
+}
+
+fn now_ms() -> u64 {
+    u64::try_from(sim_now().as_millis()).unwrap_or(u64::MAX)
+}
+
+/// The software of a pod host: the watchdog in the background, the sidecar in front. Returns when
+/// a graceful shutdown completed.
+pub async fn software(ctx: PodContext) -> turmoil::Result {
+    let pod = Rc::clone(&ctx.pod);
+    let l = layout();
+    let sidecar_clock = SimClock::sidecar(Rc::clone(&pod.clock));
+    let watchdog_clock = SimClock::watchdog(Rc::clone(&pod.clock));
+    let trace = Rc::clone(&ctx.trace);
+
+    // The watchdog: a separate process of the pod (a `pause` of the sidecar does not stop it).
+    let wd_settings = WatchdogSettings {
+        heartbeat: l.heartbeat.into(),
+        target: l.target.clone(),
+        standby: Some(l.decoy.clone()),
+        renew_deadline: ctx.spec.timing.renew_deadline,
+        check_period: watchdog::DEFAULT_CHECK_PERIOD,
+    };
+    let wd_fs = SimFs::new(pod.files.clone(), watchdog_clock.clone());
+    let wd_node = SimNode::new(&pod, watchdog_clock.clone(), Rc::clone(&trace));
+    tokio::task::spawn_local(async move {
+        watchdog::run(&watchdog_clock, &wd_fs, &wd_node, &wd_settings, |_| {}).await;
+    });
+
+    let (client, dates) = net::kube_client(&ctx.api_host, NAMESPACE)?;
+    let mono_clock = sidecar_clock.clone();
+    let mono = Rc::new(move || mono_clock.now_mono());
+    let kube = PausingKube {
+        inner: KubeAdapter::new(client, NAMESPACE, ctx.spec.timing.api_timeout, dates, mono),
+        clock: sidecar_clock.clone(),
+    };
+    let settings = Settings {
+        identity: pod.name.clone(),
+        lease_name: ctx.lease_name.clone(),
+        leader_status_name: Some(ctx.lease_name.clone()),
+        timing: ctx.spec.timing,
+        source: l.source.clone(),
+        target: l.target.clone(),
+        mode: CredentialMode::Decoy(l.decoy.clone()),
+        heartbeat: l.heartbeat.into(),
+        jitter_seed: ctx.spec.seed ^ jitter_salt(&pod.id),
+    };
+    let recorder = TraceRecorder {
+        pod: pod.id.clone(),
+        trace: Rc::clone(&trace),
+    };
+    let fs = SimFs::new(pod.files.clone(), sidecar_clock.clone());
+    let node = SimNode::new(&pod, sidecar_clock.clone(), trace);
+    let mut runtime = Runtime::new(sidecar_clock, kube, fs, node, recorder, settings);
+    *pod.status.borrow_mut() = Some(runtime.status());
+    let signal = Rc::clone(&pod);
+    let sigterm = async move {
+        while !signal.shutdown.get() {
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    };
+    runtime.run(sigterm).await;
+    pod.sidecar_exited.set(true);
+    // The pod is being deleted: stay until the world removes it.
+    std::future::pending::<()>().await;
+    Ok(())
+}
+
+fn jitter_salt(id: &PodId) -> u64 {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in id.to_string().bytes() {
+        h = (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3);
+    }
+    h
+}
+
+/// The operator's host: sends queued kubectl-like requests over the simulated network, in order,
+/// retrying a request that could not be delivered (an operator retries a failed `kubectl patch`).
+pub async fn operator(queue: Rc<RefCell<VecDeque<OperatorRequest>>>) -> turmoil::Result {
+    let client: hyper_util::client::legacy::Client<_, Full<Bytes>> =
+        hyper_util::client::legacy::Client::builder(TokioExecutor::new()).build(net::Connector);
+    loop {
+        let next = queue.borrow().front().cloned();
+        let Some(req) = next else {
+            tokio::time::sleep(Duration::from_millis(100)).await;
+            continue;
+        };
+        let request = http::Request::builder()
+            .method(req.method)
+            .uri(format!("http://{}:{}{}", req.host, net::API_PORT, req.path))
+            .header("content-type", req.content_type)
+            .header("accept", "application/json")
+            .body(Full::new(Bytes::from(req.body.clone())))?;
+        let sent = tokio::time::timeout(Duration::from_secs(2), client.request(request)).await;
+        match sent {
+            Ok(Ok(_)) => {
+                queue.borrow_mut().pop_front();
+            }
+            _ => tokio::time::sleep(Duration::from_secs(1)).await,
+        }
+    }
+}
+
+/// Decisions that change anything go to the trace.
+struct TraceRecorder {
+    pod: PodId,
+    trace: Rc<RefCell<Trace>>,
+}
+
+impl Recorder for TraceRecorder {
+    fn record(&mut self, t: &TickRecord<'_>) {
+        if !t.decision.changes_anything(t.previous_role) {
+            return;
+        }
+        self.trace.borrow_mut().push(
+            now_ms(),
+            EventKind::Decision {
+                pod: self.pod.clone(),
+                role: t.decision.role.as_str().into(),
+                reason: t.decision.reason.as_str().into(),
+            },
+        );
+    }
+}
+
+/// The kube adapter, held while the sidecar is paused.
+struct PausingKube {
+    inner: KubeAdapter,
+    clock: SimClock,
+}
+
+impl Kube for PausingKube {
+    async fn get_lease(&self, name: &str) -> Result<LeaseRecord, KubeError> {
+        self.clock.gate().await;
+        self.inner.get_lease(name).await
+    }
+    async fn create_lease(&self, lease: &LeaseWrite) -> Result<LeaseRecord, KubeError> {
+        self.clock.gate().await;
+        self.inner.create_lease(lease).await
+    }
+    async fn replace_lease(&self, lease: &LeaseWrite) -> Result<LeaseRecord, KubeError> {
+        self.clock.gate().await;
+        self.inner.replace_lease(lease).await
+    }
+    async fn watch_lease(
+        &self,
+        name: &str,
+        rv: &str,
+        timeout: Duration,
+    ) -> Result<Option<LeaseRecord>, KubeError> {
+        self.clock.gate().await;
+        self.inner.watch_lease(name, rv, timeout).await
+    }
+    async fn get_forge_cluster(&self, name: &str) -> Result<CardanoForgeCluster, KubeError> {
+        self.clock.gate().await;
+        self.inner.get_forge_cluster(name).await
+    }
+    async fn list_forge_clusters(
+        &self,
+        selector: &str,
+    ) -> Result<Vec<CardanoForgeCluster>, KubeError> {
+        self.clock.gate().await;
+        self.inner.list_forge_clusters(selector).await
+    }
+    async fn patch_forge_cluster_status(
+        &self,
+        name: &str,
+        status: &serde_json::Value,
+    ) -> Result<(), KubeError> {
+        self.clock.gate().await;
+        self.inner.patch_forge_cluster_status(name, status).await
+    }
+    async fn patch_leader_status(
+        &self,
+        name: &str,
+        status: &CardanoLeaderStatus,
+    ) -> Result<(), KubeError> {
+        self.clock.gate().await;
+        self.inner.patch_leader_status(name, status).await
+    }
+    fn server_clock(&self) -> Option<ServerClockSample> {
+        self.inner.server_clock()
+    }
+}
+
+/// The `Node` port over the pod's simulated node.
+pub struct SimNode {
+    pod: PodId,
+    node: Rc<RefCell<NodeModel>>,
+    files: PodFiles,
+    clock: SimClock,
+    trace: Rc<RefCell<Trace>>,
+    frozen: super::clock::SharedClock,
+}
+
+impl SimNode {
+    fn new(pod: &PodState, clock: SimClock, trace: Rc<RefCell<Trace>>) -> Self {
+        SimNode {
+            pod: pod.id.clone(),
+            node: Rc::clone(&pod.node),
+            files: pod.files.clone(),
+            clock,
+            trace,
+            frozen: Rc::clone(&pod.clock),
+        }
+    }
+}
+
+impl Node for SimNode {
+    async fn find(&self) -> Option<NodeProcess> {
+        self.clock.gate().await;
+        self.node.borrow().process.as_ref().map(|p| NodeProcess {
+            pid: p.pid,
+            start_ticks: u64::try_from(p.started.as_millis()).unwrap_or(u64::MAX),
+        })
+    }
+
+    async fn socket_accepts(&self) -> bool {
+        self.clock.gate().await;
+        let now = sim_now();
+        self.node.borrow().ready(now) && !self.frozen.borrow().frozen(now)
+    }
+
+    async fn sighup(&self, process: NodeProcess) -> Result<(), NodeError> {
+        self.clock.gate().await;
+        let result = self.node.borrow_mut().sighup(process.pid, sim_now());
+        match result {
+            Ok(()) => Ok(()),
+            Err(None) => Err(NodeError::NotRunning),
+            Err(Some(NodeEvent::KilledBySighup)) => {
+                self.trace.borrow_mut().push(
+                    now_ms(),
+                    EventKind::NodeExit {
+                        pod: self.pod.clone(),
+                        reason: "SIGHUP before its handler was installed".into(),
+                    },
+                );
+                Ok(())
+            }
+            Err(Some(NodeEvent::Exited(r))) => Err(NodeError::Signal(r)),
+        }
+    }
+
+    async fn metrics(&self) -> Result<NodeMetrics, NodeError> {
+        self.clock.gate().await;
+        // Re-reads due now happen before the scrape is answered.
+        let now = sim_now();
+        let _ = self.node.borrow_mut().advance(now, &self.files);
+        let node = self.node.borrow();
+        match &node.process {
+            Some(p) => Ok(NodeMetrics {
+                forging_enabled: Some(p.loaded.is_some() && now >= p.ready_at),
+                leader_checks: None,
+            }),
+            None => Err(NodeError::Metrics("connection refused".into())),
+        }
+    }
+}

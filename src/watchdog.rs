@@ -1,0 +1,216 @@
+//! The dead-man switch (DESIGN.md section 2): a second, tiny process in every pod that demotes the
+//! node when the sidecar has stalled.
+//!
+//! The sidecar arms a heartbeat before it promotes, refreshes it after every successful renewal and
+//! disarms it after a verified demotion (`crate::runtime::Heartbeat`). When an armed heartbeat is
+//! older than `renew_deadline` (the same bound at which a live sidecar fences itself), the watchdog
+//! removes the credential files, SIGHUPs the node once, puts the standby set back and disarms the
+//! heartbeat, so it fires once per stall.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use crate::core::time::MonoTime;
+use crate::credentials::{self, CredentialPaths};
+use crate::ports::{Clock, Fs, Node};
+use crate::runtime::Heartbeat;
+
+/// How often the watchdog looks at the heartbeat: a small fraction of the renew deadline.
+pub const DEFAULT_CHECK_PERIOD: Duration = Duration::from_millis(500);
+
+/// What the watchdog needs.
+#[derive(Clone, Debug)]
+pub struct WatchdogSettings {
+    /// The sidecar's heartbeat file.
+    pub heartbeat: PathBuf,
+    /// Where cardano-node reads its credentials.
+    pub target: CredentialPaths,
+    /// The standby set to put back, if any (decoy mode).
+    pub standby: Option<CredentialPaths>,
+    /// The sidecar's renew deadline.
+    pub renew_deadline: Duration,
+    /// How often to look.
+    pub check_period: Duration,
+}
+
+/// The verdict on one heartbeat.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Verdict {
+    /// No heartbeat, or disarmed: nothing to guard.
+    Disarmed,
+    /// Armed and fresh.
+    Alive,
+    /// Armed and older than the renew deadline: demote now.
+    Stalled,
+}
+
+/// Judges a heartbeat at `now` (pure).
+pub fn judge(heartbeat: Option<Heartbeat>, now: MonoTime, renew_deadline: Duration) -> Verdict {
+    match heartbeat {
+        Some(h) if h.armed => {
+            if now.since(MonoTime(h.mono_ms)) >= renew_deadline {
+                Verdict::Stalled
+            } else {
+                Verdict::Alive
+            }
+        }
+        _ => Verdict::Disarmed,
+    }
+}
+
+/// What one firing did, for logs and the simulator.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Firing {
+    /// Credential files removed.
+    pub removed: usize,
+    /// Whether the SIGHUP was delivered.
+    pub sighup: bool,
+    /// Whether the standby set was put back.
+    pub standby: bool,
+}
+
+/// One look at the heartbeat; demotes the node if it is stalled.
+pub async fn check_once(
+    clock: &impl Clock,
+    fs: &impl Fs,
+    node: &impl Node,
+    s: &WatchdogSettings,
+) -> Option<Firing> {
+    let heartbeat = fs
+        .read(&s.heartbeat)
+        .await
+        .ok()
+        .and_then(|b| serde_json::from_slice::<Heartbeat>(&b).ok());
+    if judge(heartbeat, clock.now_mono(), s.renew_deadline) != Verdict::Stalled {
+        return None;
+    }
+    let removed = credentials::remove_set(fs, &s.target).await.unwrap_or(0);
+    let mut sighup = false;
+    if let Some(p) = node.find().await
+        && node.socket_accepts().await
+    {
+        sighup = node.sighup(p).await.is_ok();
+    }
+    let mut standby = false;
+    if let Some(paths) = &s.standby
+        && let Ok(set) = credentials::read_set(fs, paths).await
+    {
+        standby = credentials::write_set(fs, &s.target, &set).await.is_ok();
+    }
+    let disarmed = Heartbeat {
+        mono_ms: clock.now_mono().as_ms(),
+        armed: false,
+    };
+    let _ = fs
+        .write_atomic(
+            &s.heartbeat,
+            &serde_json::to_vec(&disarmed).unwrap_or_default(),
+            0o644,
+        )
+        .await;
+    tracing::warn!(
+        removed,
+        sighup,
+        standby,
+        "watchdog: the sidecar's heartbeat is older than the renew deadline: node demoted"
+    );
+    Some(Firing {
+        removed,
+        sighup,
+        standby,
+    })
+}
+
+/// Runs forever, looking every `check_period`; `on_fire` sees every firing.
+pub async fn run(
+    clock: &impl Clock,
+    fs: &impl Fs,
+    node: &impl Node,
+    s: &WatchdogSettings,
+    mut on_fire: impl FnMut(&Firing),
+) {
+    loop {
+        if let Some(f) = check_once(clock, fs, node, s).await {
+            on_fire(&f);
+        }
+        clock.sleep(s.check_period).await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    use futures::executor::block_on;
+
+    use super::*;
+    use crate::credentials::{CredentialFile, sample_set};
+    use crate::testing::{FakeClock, FakeFs, FakeNode};
+
+    #[test]
+    fn only_an_armed_heartbeat_older_than_the_deadline_is_a_stall() {
+        let d = Duration::from_secs(10);
+        let hb = |mono_ms, armed| Some(Heartbeat { mono_ms, armed });
+        assert_eq!(judge(None, MonoTime(50_000), d), Verdict::Disarmed);
+        assert_eq!(judge(hb(0, false), MonoTime(50_000), d), Verdict::Disarmed);
+        assert_eq!(judge(hb(1_000, true), MonoTime(10_999), d), Verdict::Alive);
+        assert_eq!(
+            judge(hb(1_000, true), MonoTime(11_000), d),
+            Verdict::Stalled
+        );
+    }
+
+    #[test]
+    fn a_stalled_sidecars_node_is_demoted_once_and_gets_the_decoys_back() {
+        let clock = FakeClock::new();
+        let fs = FakeFs::new();
+        let target = CredentialPaths::in_dir(Path::new("/opt/cardano/secrets"));
+        let decoy = CredentialPaths::in_dir(Path::new("/decoy"));
+        let (real, decoys) = (sample_set("real"), sample_set("decoy"));
+        for f in CredentialFile::ALL {
+            fs.put(target.get(f), real.get(f), 0o600);
+            fs.put(decoy.get(f), decoys.get(f), 0o600);
+        }
+        let node = FakeNode::new(fs.clone(), target.clone());
+        node.start(true);
+        let pid = node.state().process.unwrap_or_else(|| unreachable!());
+        block_on(node.sighup(pid)).ok();
+        assert!(node.forges_with(&real));
+        let s = WatchdogSettings {
+            heartbeat: "/opt/cardano/secrets/.hb".into(),
+            target: target.clone(),
+            standby: Some(decoy),
+            renew_deadline: Duration::from_secs(10),
+            check_period: DEFAULT_CHECK_PERIOD,
+        };
+        let armed = serde_json::to_vec(&Heartbeat {
+            mono_ms: 0,
+            armed: true,
+        })
+        .unwrap_or_default();
+        fs.put(&s.heartbeat, &armed, 0o644);
+
+        clock.advance(Duration::from_secs(9));
+        assert_eq!(block_on(check_once(&clock, &fs, &node, &s)), None);
+        clock.advance(Duration::from_secs(1));
+        let fired = block_on(check_once(&clock, &fs, &node, &s));
+        assert_eq!(
+            fired,
+            Some(Firing {
+                removed: 3,
+                sighup: true,
+                standby: true
+            })
+        );
+        // The node re-read the files on SIGHUP before the decoys came back: forging stopped.
+        assert!(!node.forges_with(&real));
+        assert_eq!(
+            fs.get(&target.kes).map(|(b, _)| b),
+            Some(decoys.kes.clone())
+        );
+        // Fires once per stall.
+        clock.advance(Duration::from_secs(30));
+        assert_eq!(block_on(check_once(&clock, &fs, &node, &s)), None);
+        assert_eq!(node.state().sighups, 2);
+    }
+}
