@@ -122,7 +122,10 @@ pub struct Trace {
 impl Trace {
     /// Appends an event; events must come in time order.
     pub fn push(&mut self, at_ms: SimMs, kind: EventKind) {
-        debug_assert!(self.events.last().is_none_or(|e| e.at_ms <= at_ms), "trace out of order");
+        debug_assert!(
+            self.events.last().is_none_or(|e| e.at_ms <= at_ms),
+            "trace out of order"
+        );
         self.events.push(Event { at_ms, kind });
     }
 
@@ -146,7 +149,12 @@ mod tests {
     #[test]
     fn equal_traces_hash_equal_and_any_difference_changes_the_hash() {
         let mut a = Trace::default();
-        a.push(1_000, EventKind::ForgingStarted { pod: PodId::new("r", 0) });
+        a.push(
+            1_000,
+            EventKind::ForgingStarted {
+                pod: PodId::new("r", 0),
+            },
+        );
         a.end_ms = 5_000;
         let b = a.clone();
         assert_eq!(a.hash(), b.hash());
