@@ -1,0 +1,1 @@
+//! Unit tests of the oracle on hand-written traces.
