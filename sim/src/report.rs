@@ -244,3 +244,160 @@ fn violation_text(v: &Violation) -> String {
         None => format!("{}: {}", v.kind, v.message),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::oracle::judge;
+    use crate::trace::PodId;
+
+    fn scenario() -> Scenario {
+        let text = "name = \"r\"\nseed = 7\nduration = \"1m\"\ndescription = \"a failover\"\n\
+                    [[region]]\nname = \"a\"\npriority = 1\n\
+                    [[fault]]\nat = \"30s\"\nkind = \"crash\"\ntarget = \"forger\"\n\
+                    [[expect]]\nkind = \"forger\"\nat = \"31s\"\nregion = \"a\"\n";
+        Scenario::from_str(text, "r.toml").expect("valid")
+    }
+
+    /// a/0 forges from 5 s, crashes at 30 s; a/1 forges from 31.2 s.
+    fn failover() -> Trace {
+        failover_stopping_at(30_000)
+    }
+
+    /// As [`failover`], with a/0 forging until `stop_ms` (from 30 s, below 31.2 s).
+    fn failover_stopping_at(stop_ms: u64) -> Trace {
+        let mut t = Trace::default();
+        t.push(
+            5_000,
+            EventKind::ForgingStarted {
+                pod: PodId::new("a", 0),
+            },
+        );
+        t.push(6_000, EventKind::ApiRequest { server: "a".into() });
+        t.push(
+            30_000,
+            EventKind::Fault {
+                index: 0,
+                fault: "crash".into(),
+                target: "pod:a/0".into(),
+                applied: true,
+            },
+        );
+        t.push(
+            stop_ms,
+            EventKind::ForgingStopped {
+                pod: PodId::new("a", 0),
+            },
+        );
+        t.push(
+            31_200,
+            EventKind::ForgingStarted {
+                pod: PodId::new("a", 1),
+            },
+        );
+        t.end_ms = 60_000;
+        t
+    }
+
+    fn report(trace: &Trace, wall_ms: u64) -> (Report, Judgement) {
+        let s = scenario();
+        let j = judge(&s, trace);
+        (Report::new(&s, s.seed, trace, &j, wall_ms), j)
+    }
+
+    #[test]
+    fn simulated_times_print_as_hours_minutes_seconds_and_milliseconds() {
+        assert_eq!(format_sim_time(0), "00:00:00.000");
+        assert_eq!(format_sim_time(330_250), "00:05:30.250");
+        assert_eq!(format_sim_time(3_600_000 * 101 + 1), "101:00:00.001");
+    }
+
+    #[test]
+    fn the_json_report_has_the_contract_fields_in_a_fixed_order() {
+        let (r, _) = report(&failover(), 12);
+        let json = r.to_json();
+        let value: serde_json::Value = serde_json::from_str(&json).expect("json");
+        let keys: Vec<&str> = value
+            .as_object()
+            .expect("object")
+            .keys()
+            .map(String::as_str)
+            .collect();
+        let mut want = [
+            "name",
+            "seed",
+            "verdict",
+            "violations",
+            "handovers",
+            "max_overlap_ms",
+            "max_gap_ms",
+            "coverage",
+            "dual_slots",
+            "residual_dual_slots",
+            "node_exits",
+            "trace_hash",
+            "api_requests",
+            "sim_seconds",
+            "wall_ms",
+        ];
+        want.sort_unstable();
+        assert_eq!(keys, want, "serde_json sorts keys of a Value");
+        assert!(
+            json.starts_with("{\"name\":\"r\",\"seed\":7,\"verdict\":\"fail\",\"violations\":[{"),
+            "{json}"
+        );
+        assert_eq!(value["api_requests"]["a"], 1);
+        assert_eq!(value["sim_seconds"], 60.0);
+        assert_eq!(value["trace_hash"], failover().hash());
+        assert_eq!(value["violations"][0]["expectation"], 0);
+        assert_eq!(value["violations"][0]["at_ms"], 31_000);
+    }
+
+    #[test]
+    fn equal_runs_give_equal_reports_except_wall_time() {
+        let (a, _) = report(&failover(), 1);
+        let (b, _) = report(&failover(), 999);
+        assert_ne!(a.to_json(), b.to_json());
+        assert_eq!(Report { wall_ms: 0, ..a }, Report { wall_ms: 0, ..b });
+    }
+
+    #[test]
+    fn the_verdict_line_summarises_pass_and_fail() {
+        let (r, _) = report(&failover(), 0);
+        assert_eq!(
+            r.verdict_line(),
+            "FAIL r (seed 7): 1 violation; 0 dual slots, 1 handover, max gap 1.2s, coverage 97.8%"
+        );
+        assert_eq!(r.exit_code(), EXIT_FAIL);
+        let t = failover_stopping_at(31_100);
+        let (r, _) = report(&t, 0);
+        assert_eq!(r.verdict, Verdict::Pass, "{:?}", r.violations);
+        assert_eq!(r.exit_code(), EXIT_PASS);
+        assert!(
+            r.verdict_line().starts_with(
+                "PASS r (seed 7): 0 dual slots, 1 handover, max gap 0.1s, coverage 99.8%"
+            ),
+            "{}",
+            r.verdict_line()
+        );
+        assert_eq!(EXIT_INVALID, 2);
+    }
+
+    #[test]
+    fn the_text_report_shows_faults_forger_changes_and_violations_in_time_order() {
+        let t = failover();
+        let (r, j) = report(&t, 0);
+        let text = render_text(&r, &scenario(), &t, &j);
+        let want = [
+            "scenario r (seed 7)",
+            "  a failover",
+            "00:00:05.000  forging: a/0",
+            "00:00:30.000  fault[0] crash pod:a/0",
+            "00:00:30.000  forging: none",
+            "00:00:31.000  VIOLATION expect[0] forger: expected forger in region a at 31s, found no forger",
+            "00:00:31.200  forging: a/1",
+            "FAIL r (seed 7): 1 violation; 0 dual slots, 1 handover, max gap 1.2s, coverage 97.8%",
+        ];
+        assert_eq!(text.lines().collect::<Vec<_>>(), want, "{text}");
+    }
+}
