@@ -263,14 +263,14 @@ impl World {
     fn pod_ref(&self, s: &Section, key: &str) -> Result<PodRef> {
         match self.required_target(s, key, POD, POD_TARGET)? {
             Target::Pod(pod) => Ok(pod),
-            _ => unreachable!("only pod forms are allowed"),
+            other => Err(s.bad(key, POD_TARGET, format!("{:?}", other.to_string()))),
         }
     }
 
     fn api(&self, s: &Section, key: &str) -> Result<ApiServer> {
         match self.required_target(s, key, API, API_TARGET)? {
             Target::Api(api) => Ok(api),
-            _ => unreachable!("only api forms are allowed"),
+            other => Err(s.bad(key, API_TARGET, format!("{:?}", other.to_string()))),
         }
     }
 
@@ -728,9 +728,10 @@ fn parse_fault(s: &Section, world: &World) -> Result<Fault> {
         Ok(d)
     };
     let health_region = || -> Result<String> {
-        match world.required_target(s, "target", HEALTH, "a health target (health:REGION)")? {
+        let what = "a health target (health:REGION)";
+        match world.required_target(s, "target", HEALTH, what)? {
             Target::Health(region) => Ok(region),
-            _ => unreachable!("only health forms are allowed"),
+            other => Err(s.bad("target", what, format!("{:?}", other.to_string()))),
         }
     };
     let action = match kind.as_str() {
@@ -830,14 +831,10 @@ fn parse_fault(s: &Section, world: &World) -> Result<Fault> {
             }
         }
         "patch" => {
-            let region = match world.required_target(
-                s,
-                "target",
-                REGION,
-                "a region target (region:REGION)",
-            )? {
+            let what = "a region target (region:REGION)";
+            let region = match world.required_target(s, "target", REGION, what)? {
                 Target::Region(region) => region,
-                _ => unreachable!("only region forms are allowed"),
+                other => return Err(s.bad("target", what, format!("{:?}", other.to_string()))),
             };
             let value = s.get("spec").ok_or_else(|| {
                 s.missing("spec", "an inline table of CardanoForgeCluster spec keys")
@@ -847,7 +844,13 @@ fn parse_fault(s: &Section, world: &World) -> Result<Fault> {
                 spec: spec_to_json(s, value)?,
             }
         }
-        _ => unreachable!("kind checked against FAULT_KINDS above"),
+        _ => {
+            return Err(s.bad(
+                "kind",
+                format!("a fault kind: one of {kinds}"),
+                format!("{kind:?}"),
+            ));
+        }
     };
     Ok(Fault { at, action })
 }
@@ -991,7 +994,13 @@ fn parse_expect(s: &Section, world: &World) -> Result<Expect> {
             target: world.api(s, "target")?,
             window: world.window(s)?,
         },
-        _ => unreachable!("kind checked against EXPECT_KINDS above"),
+        _ => {
+            return Err(s.bad(
+                "kind",
+                format!("an expectation kind: one of {kinds}"),
+                format!("{kind:?}"),
+            ));
+        }
     };
     Ok(expect)
 }
