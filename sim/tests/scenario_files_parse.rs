@@ -100,12 +100,17 @@ fn invalid(text: &str) -> (String, InvalidScenario) {
 const HEAD: &str =
     "name = \"broken\"\nduration = \"5m\"\n[[region]]\nname = \"us-east-1\"\npriority = 1\n";
 
-fn assert_names_file_and_key(text: &str, key: &str, needle: &str) {
+/// Checks the error names the file, the line `line` and the key path.
+fn assert_names_file_and_key(text: &str, line: usize, key: &str, needle: &str) {
     let (file, error) = invalid(text);
     let message = error.to_string();
     assert_eq!(error.file(), file);
     assert_eq!(error.path(), Some(key), "{message}");
-    assert!(message.starts_with(&format!("{file}: ")), "{message}");
+    assert_eq!(error.line(), Some(line), "{message}");
+    assert!(
+        message.starts_with(&format!("{file}:{line}: ")),
+        "{message}"
+    );
     assert!(message.contains(&format!("`{key}`")), "{message}");
     assert!(message.contains(needle), "{needle:?} not in {message}");
 }
@@ -116,6 +121,7 @@ fn an_unknown_key_names_the_file_and_the_key() {
         &format!(
             "{HEAD}[[fault]]\nat = \"1m\"\nkind = \"crash\"\ntarget = \"forger\"\ntagret = \"forger\"\n"
         ),
+        10,
         "fault[0].tagret",
         "unknown key",
     );
@@ -125,6 +131,7 @@ fn an_unknown_key_names_the_file_and_the_key() {
 fn a_bare_number_duration_names_the_file_and_the_key() {
     assert_names_file_and_key(
         &format!("{HEAD}[timing]\nlease_duration = 15\n"),
+        7,
         "timing.lease_duration",
         "expected a duration string like \"15s\"",
     );
@@ -134,11 +141,13 @@ fn a_bare_number_duration_names_the_file_and_the_key() {
 fn an_unknown_target_names_the_file_and_the_key() {
     assert_names_file_and_key(
         &format!("{HEAD}[[fault]]\nat = \"1m\"\nkind = \"crash\"\ntarget = \"pod:eu-west-1/0\"\n"),
+        9,
         "fault[0].target",
         "a region declared in [[region]] (us-east-1)",
     );
     assert_names_file_and_key(
         &format!("{HEAD}[[fault]]\nat = \"1m\"\nkind = \"crash\"\ntarget = \"pod:us-east-1/3\"\n"),
+        9,
         "fault[0].target",
         "a pod index below 3",
     );
@@ -148,11 +157,13 @@ fn an_unknown_target_names_the_file_and_the_key() {
 fn a_bad_kind_names_the_file_and_the_key() {
     assert_names_file_and_key(
         &format!("{HEAD}[[fault]]\nat = \"1m\"\nkind = \"reboot\"\ntarget = \"forger\"\n"),
+        8,
         "fault[0].kind",
         "expected a fault kind: one of partition",
     );
     assert_names_file_and_key(
         &format!("{HEAD}[[expect]]\nkind = \"max-gaps\"\nvalue = \"1s\"\n"),
+        7,
         "expect[0].kind",
         "expected an expectation kind",
     );

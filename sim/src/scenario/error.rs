@@ -1,5 +1,6 @@
 //! Why a scenario file is invalid (exit code 2): every variant names the file, and all but the
-//! I/O and syntax ones name the key path (`fault[2].target`) and what was expected there.
+//! I/O and syntax ones name the key path (`fault[2].target`), its line when it can be found, and
+//! what was expected there: `scenarios/x.toml:12: `fault[2].target`: expected ..., found ...`.
 
 /// An invalid scenario file.
 #[derive(Debug, thiserror::Error)]
@@ -32,30 +33,36 @@ pub enum InvalidScenario {
         message: String,
     },
     /// A key the contract does not define.
-    #[error("{file}: unknown key `{path}` (expected one of: {allowed})")]
+    #[error("{}: unknown key `{path}` (expected one of: {allowed})", location(file, *line))]
     UnknownKey {
         /// The file.
         file: String,
+        /// The 1-based line of the key, when found.
+        line: Option<usize>,
         /// The full key path.
         path: String,
         /// The keys allowed at that place.
         allowed: String,
     },
     /// A required key is absent.
-    #[error("{file}: missing key `{path}`: expected {expected}")]
+    #[error("{}: missing key `{path}`: expected {expected}", location(file, *line))]
     MissingKey {
         /// The file.
         file: String,
+        /// The 1-based line of the table that lacks it, when there is one.
+        line: Option<usize>,
         /// The full key path.
         path: String,
         /// What it should hold.
         expected: String,
     },
     /// A key holds a value of the wrong type or out of range, or names something undeclared.
-    #[error("{file}: `{path}`: expected {expected}, found {found}")]
+    #[error("{}: `{path}`: expected {expected}, found {found}", location(file, *line))]
     BadValue {
         /// The file.
         file: String,
+        /// The 1-based line of the key, when found.
+        line: Option<usize>,
         /// The full key path.
         path: String,
         /// What it should hold.
@@ -78,6 +85,27 @@ impl InvalidScenario {
         }
     }
 
+    /// The 1-based line the error is about, when known.
+    pub fn line(&self) -> Option<usize> {
+        match self {
+            InvalidScenario::UnknownKey { line, .. }
+            | InvalidScenario::MissingKey { line, .. }
+            | InvalidScenario::BadValue { line, .. } => *line,
+            _ => None,
+        }
+    }
+
+    /// Fills in the line of the key path from the file's text.
+    pub(super) fn with_line_from(mut self, text: &str) -> Self {
+        if let InvalidScenario::UnknownKey { path, line, .. }
+        | InvalidScenario::MissingKey { path, line, .. }
+        | InvalidScenario::BadValue { path, line, .. } = &mut self
+        {
+            *line = super::locate::line_of(text, path);
+        }
+        self
+    }
+
     /// The key path the error is about, when there is one.
     pub fn path(&self) -> Option<&str> {
         match self {
@@ -86,5 +114,13 @@ impl InvalidScenario {
             | InvalidScenario::BadValue { path, .. } => Some(path),
             _ => None,
         }
+    }
+}
+
+/// `file:line` or `file`.
+fn location(file: &str, line: Option<usize>) -> String {
+    match line {
+        Some(line) => format!("{file}:{line}"),
+        None => file.to_owned(),
     }
 }

@@ -11,6 +11,7 @@
 //! use them (`fault[2].target` is the third `[[fault]]`).
 
 mod error;
+mod locate;
 mod parse;
 mod target;
 mod write;

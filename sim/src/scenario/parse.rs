@@ -53,8 +53,12 @@ const DURATION_EXPECTED: &str = "a duration string like \"15s\"";
 const POD_TARGET: &str = "a pod target (pod:REGION/N, forger or leader:REGION)";
 const API_TARGET: &str = "an API server target (api:global or api:REGION)";
 
-/// Parses a whole file.
+/// Parses a whole file; errors about a key carry its line.
 pub(super) fn parse(text: &str, file: &str) -> Result<Scenario> {
+    parse_table(text, file).map_err(|e| e.with_line_from(text))
+}
+
+fn parse_table(text: &str, file: &str) -> Result<Scenario> {
     let table: Table = text
         .parse()
         .map_err(|e: toml::de::Error| InvalidScenario::Syntax {
@@ -410,6 +414,7 @@ impl<'a> Section<'a> {
     ) -> InvalidScenario {
         InvalidScenario::BadValue {
             file: self.file.to_owned(),
+            line: None,
             path: self.path(key),
             expected: expected.into(),
             found: found.into(),
@@ -419,6 +424,7 @@ impl<'a> Section<'a> {
     fn missing(&self, key: &str, expected: impl Into<String>) -> InvalidScenario {
         InvalidScenario::MissingKey {
             file: self.file.to_owned(),
+            line: None,
             path: self.path(key),
             expected: expected.into(),
         }
@@ -430,6 +436,7 @@ impl<'a> Section<'a> {
             None => Ok(()),
             Some(key) => Err(InvalidScenario::UnknownKey {
                 file: self.file.to_owned(),
+                line: None,
                 path: self.path(key),
                 allowed: allowed.join(", "),
             }),
@@ -571,54 +578,41 @@ fn as_u64(i: i64) -> u64 {
 }
 
 fn parse_timing(top: &Section) -> Result<Timing> {
-    let mut timing = Timing::default();
+    let default = Timing::default();
     let Some(s) = top.sub_table("timing")? else {
-        return Ok(timing);
+        return Ok(default);
     };
     s.check_keys(TIMING_KEYS)?;
-    let set = |slot: &mut Duration, key: &str| -> Result<()> {
-        if let Some(d) = s.duration(key)? {
-            *slot = d;
+    // Periods and deadlines must be positive; a zero latency is allowed.
+    let positive = |key: &str, default: Duration| -> Result<Duration> {
+        match s.duration(key)? {
+            Some(d) if d.is_zero() => Err(s.bad(key, "a duration above 0s", "\"0s\"")),
+            Some(d) => Ok(d),
+            None => Ok(default),
         }
-        Ok(())
     };
-    set(&mut timing.lease_duration, "lease_duration")?;
-    set(&mut timing.renew_deadline, "renew_deadline")?;
-    set(&mut timing.retry_period, "retry_period")?;
-    set(&mut timing.health_interval, "health_interval")?;
-    set(&mut timing.failback_delay, "failback_delay")?;
-    set(&mut timing.api_latency, "api_latency")?;
-    for (key, slot) in [
-        (
+    let threshold = |key: &str, default: u32| -> Result<u32> {
+        Ok(s.integer(key, 1, 1_000)?
+            .map_or(default, |n| u32::try_from(n).unwrap_or(default)))
+    };
+    Ok(Timing {
+        lease_duration: positive("lease_duration", default.lease_duration)?,
+        renew_deadline: positive("renew_deadline", default.renew_deadline)?,
+        retry_period: positive("retry_period", default.retry_period)?,
+        health_interval: positive("health_interval", default.health_interval)?,
+        health_failure_threshold: threshold(
             "health_failure_threshold",
-            &mut timing.health_failure_threshold,
-        ),
-        (
+            default.health_failure_threshold,
+        )?,
+        health_success_threshold: threshold(
             "health_success_threshold",
-            &mut timing.health_success_threshold,
-        ),
-    ] {
-        if let Some(n) = s.integer(key, 1, 1_000)? {
-            *slot = u32::try_from(n).unwrap_or(1);
-        }
-    }
-    for key in [
-        "lease_duration",
-        "renew_deadline",
-        "retry_period",
-        "health_interval",
-    ] {
-        let d = match key {
-            "lease_duration" => timing.lease_duration,
-            "renew_deadline" => timing.renew_deadline,
-            "retry_period" => timing.retry_period,
-            _ => timing.health_interval,
-        };
-        if d.is_zero() {
-            return Err(s.bad(key, "a duration above 0s", "\"0s\""));
-        }
-    }
-    Ok(timing)
+            default.health_success_threshold,
+        )?,
+        failback_delay: s
+            .duration("failback_delay")?
+            .unwrap_or(default.failback_delay),
+        api_latency: s.duration("api_latency")?.unwrap_or(default.api_latency),
+    })
 }
 
 fn parse_node(top: &Section) -> Result<NodeTiming> {

@@ -433,7 +433,7 @@ fn with(extra: &str) -> String {
 
 fn assert_error(text: &str, needles: &[&str]) {
     let message = error(text);
-    assert!(message.starts_with("test.toml: "), "{message}");
+    assert!(message.starts_with("test.toml:"), "{message}");
     for needle in needles {
         assert!(message.contains(needle), "{needle:?} not in: {message}");
     }
