@@ -47,7 +47,8 @@ pub struct Scenario {
     pub name: String,
     /// What the scenario shows.
     pub description: String,
-    /// RNG seed (`forge-sim run --seed N` overrides it).
+    /// RNG seed (`forge-sim run --seed N` overrides it). A file holds a TOML integer, so only
+    /// seeds up to `i64::MAX` can be written back by [`Scenario::to_toml_string`].
     pub seed: u64,
     /// Simulated time to run.
     pub duration: Duration,
@@ -585,6 +586,17 @@ impl Scenario {
     /// The region called `name`.
     pub fn region(&self, name: &str) -> Option<&Region> {
         self.regions.iter().find(|r| r.name == name)
+    }
+
+    /// The pods of region `name` (none for an undeclared region).
+    pub fn pods_of(&self, name: &str) -> Vec<PodId> {
+        self.region(name)
+            .map(|r| {
+                (0..r.pods)
+                    .map(|index| PodId::new(&r.name, index))
+                    .collect()
+            })
+            .unwrap_or_default()
     }
 
     /// Every pod of every region, regions in file order.

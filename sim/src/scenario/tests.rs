@@ -419,6 +419,11 @@ fn the_api_servers_and_pods_of_a_world_are_listed() {
         ]
     );
     assert_eq!(s.pods().len(), 5);
+    assert_eq!(
+        s.pods_of("eu-west-1"),
+        [PodId::new("eu-west-1", 0), PodId::new("eu-west-1", 1)]
+    );
+    assert!(s.pods_of("nowhere").is_empty());
     assert_eq!(s.local_api_of("eu-west-1").server_name(), "eu-west-1");
     let shared =
         parse(&TWO_REGIONS.replace("duration", "shared_api = true\nduration")).expect("valid");
