@@ -638,3 +638,18 @@ pub fn patch_expires_after(spec: &serde_json::Value) -> Option<Duration> {
     // The parser accepted only duration strings here.
     forge_manager::config::duration::parse_duration(text).ok()
 }
+
+/// The patch with `override.expiresAt` replaced by `expires_at` (the RFC 3339 instant the world
+/// computed from [`patch_expires_after`] on the coordination API server's clock); other keys as
+/// they are.
+pub fn patch_with_expiry(spec: &serde_json::Value, expires_at: &str) -> serde_json::Value {
+    let mut spec = spec.clone();
+    if let Some(o) = spec
+        .get_mut("override")
+        .and_then(serde_json::Value::as_object_mut)
+        && o.contains_key("expiresAt")
+    {
+        o.insert("expiresAt".to_owned(), serde_json::Value::from(expires_at));
+    }
+    spec
+}

@@ -350,6 +350,13 @@ fn every_fault_and_expectation_kind_parses_into_its_type() {
     assert_eq!(spec["forgeState"], "Disabled");
     assert_eq!(spec["override"]["forcePriority"], 1);
     assert_eq!(patch_expires_after(spec), Some(secs(1_800)));
+    let at_run_time = patch_with_expiry(spec, "2026-01-01T00:30:00Z");
+    assert_eq!(at_run_time["override"]["expiresAt"], "2026-01-01T00:30:00Z");
+    assert_eq!(at_run_time["override"]["reason"], "maintenance");
+    assert_eq!(
+        patch_with_expiry(&serde_json::json!({"forgeState": "Disabled"}), "x"),
+        serde_json::json!({"forgeState": "Disabled"})
+    );
     assert_eq!(
         s.expects[1],
         Expect::Forger {
