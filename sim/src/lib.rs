@@ -3,13 +3,21 @@
 //!
 //! # Layout
 //!
+//! - [`scenario`]: scenario files (the fixed contract of SCENARIOS.md): parse, validate, write.
+//! - [`world`]: the turmoil world: API servers, pods running the real sidecar, simulated nodes.
+//! - [`trace`]: the event record of a run, the only link between the world and the oracle.
+//! - [`oracle`]: judges a trace: dual-forging slots, gaps, handovers, coverage, expectations.
+//! - [`report`]: the run's report, as text or one JSON object.
+//! - [`runner`]: runs a scenario (and seeded chaos) in a world and judges it.
 //! - [`apiserver`]: an in-process Kubernetes API server (leases, CRDs, custom resources,
 //!   discovery, Tables, watch) with fault hooks, served over tokio or turmoil.
 //! - [`fake_node`]: `forge-sim fake-node`, a stand-in cardano-node process for end-to-end tests.
-//! - [`world`]: the turmoil world: API servers, pods running the real sidecar, simulated nodes.
-//! - [`trace`]: the event record of a run, the only link between the world and the oracle.
 
 pub mod apiserver;
 pub mod fake_node;
+pub mod oracle;
+pub mod report;
+pub mod runner;
+pub mod scenario;
 pub mod trace;
 pub mod world;

@@ -31,6 +31,25 @@ enum Command {
     },
     /// A stand-in cardano-node (process name, socket, SIGHUP reload, metrics) for end-to-end tests.
     FakeNode(forge_sim::fake_node::FakeNodeArgs),
+    /// Run a scenario file: exit 0 when every expectation holds, 1 when one fails, 2 when the
+    /// file is invalid.
+    Run {
+        /// The scenario file (TOML, SCENARIOS.md).
+        file: PathBuf,
+        /// Overrides the file's seed.
+        #[arg(long)]
+        seed: Option<u64>,
+        /// Print one JSON object instead of the timeline.
+        #[arg(long)]
+        json: bool,
+        /// turmoil's tick (resolution of simulated time), e.g. 50ms.
+        #[arg(long, default_value = "50ms", value_parser = parse_duration)]
+        tick: std::time::Duration,
+    },
+}
+
+fn parse_duration(s: &str) -> Result<std::time::Duration, String> {
+    forge_manager::config::duration::parse_duration(s).map_err(|e| e.to_string())
 }
 
 fn main() -> ExitCode {
@@ -43,6 +62,54 @@ fn main() -> ExitCode {
             }
         },
         Command::FakeNode(args) => forge_sim::fake_node::main(args),
+        Command::Run {
+            file,
+            seed,
+            json,
+            tick,
+        } => run(&file, seed, json, tick),
+    }
+}
+
+fn run(
+    file: &std::path::Path,
+    seed: Option<u64>,
+    json: bool,
+    tick: std::time::Duration,
+) -> ExitCode {
+    use forge_sim::report::{EXIT_INVALID, render_text};
+    let scenario = match forge_sim::scenario::Scenario::from_file(file) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("{e}");
+            return ExitCode::from(EXIT_INVALID as u8);
+        }
+    };
+    let options = forge_sim::runner::RunOptions { seed, tick };
+    match forge_sim::runner::run(&scenario, &options) {
+        Ok(outcome) => {
+            if json {
+                println!("{}", outcome.report.to_json());
+            } else {
+                print!(
+                    "{}",
+                    render_text(
+                        &outcome.report,
+                        &scenario,
+                        &outcome.trace,
+                        &outcome.judgement
+                    )
+                );
+            }
+            ExitCode::from(u8::try_from(outcome.report.exit_code()).unwrap_or(1))
+        }
+        Err(e) => {
+            eprintln!(
+                "forge-sim run {}: the simulation failed: {e}",
+                file.display()
+            );
+            ExitCode::from(3)
+        }
     }
 }
 

@@ -119,18 +119,14 @@ async fn a_watch_returns_the_next_version_or_the_deletion() {
         .expect("create");
     let watcher = adapter(&srv.url(), Duration::from_secs(2));
     let rv = base.resource_version.clone();
-    let waiting =
-        tokio::spawn(async move { watcher.watch_lease("w", &rv, Duration::from_secs(5)).await });
-    tokio::time::sleep(Duration::from_millis(100)).await;
-    let next = k
-        .replace_lease(&write("w", None, &base.resource_version))
-        .await
-        .expect("release");
-    let seen = waiting
-        .await
-        .expect("join")
-        .expect("watch")
-        .expect("a record");
+    let waiting = watcher.watch_lease("w", &rv, Duration::from_secs(5));
+    let release = async {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        k.replace_lease(&write("w", None, &base.resource_version)).await
+    };
+    let (seen, next) = tokio::join!(waiting, release);
+    let next = next.expect("release");
+    let seen = seen.expect("watch").expect("a record");
     assert_eq!(seen.resource_version, next.resource_version);
     assert_eq!(seen.holder, None);
 

@@ -30,6 +30,11 @@ impl PodFiles {
         self.0.borrow().get(path).cloned()
     }
 
+    /// Removes one file.
+    pub fn remove(&self, path: &Path) -> bool {
+        self.0.borrow_mut().remove(path).is_some()
+    }
+
     /// Removes every file under `dir` (an emptyDir of a replaced pod).
     pub fn clear_dir(&self, dir: &Path) {
         self.0.borrow_mut().retain(|p, _| !p.starts_with(dir));
@@ -63,7 +68,7 @@ impl Fs for SimFs {
 
     async fn remove(&self, path: &Path) -> Result<bool, FsError> {
         self.clock.gate().await;
-        Ok(self.files.0.borrow_mut().remove(path).is_some())
+        Ok(self.files.remove(path))
     }
 
     async fn read(&self, path: &Path) -> Result<Vec<u8>, FsError> {

@@ -244,7 +244,7 @@ impl HealthState {
                 let n =
                     (now.saturating_sub(self.flap_from)).as_millis() / period.as_millis().max(1);
                 // Starts with a flip to the opposite of the steady answer.
-                if n % 2 == 0 {
+                if n.is_multiple_of(2) {
                     !self.healthy
                 } else {
                     self.healthy
@@ -556,7 +556,7 @@ impl<'a> World<'a> {
     }
 
     /// Who forges, which credential directories are complete, API requests: changes to the trace.
-    fn sample(&mut self) {
+    pub fn sample(&mut self) {
         let now = self.now();
         let l = layout();
         for pod in self.pods.clone() {

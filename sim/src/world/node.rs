@@ -320,7 +320,7 @@ mod tests {
         n.advance(S(9), &files);
         assert_eq!(n.forging_with(S(9)), Some(real.fingerprint().as_str()));
         // Missing: disabled.
-        files.0.borrow_mut().remove(&t.opcert);
+        files.remove(&t.opcert);
         n.sighup(pid, S(10)).ok();
         n.advance(S(11), &files);
         assert_eq!(n.forging_with(S(11)), None);
