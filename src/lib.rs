@@ -11,6 +11,7 @@
 //! - [`ports`]: the four traits through which everything touches the world (`Clock`, `Kube`, `Fs`,
 //!   `Node`) and their error kinds.
 //! - [`config`]: environment variables and flags, validated all at once.
+//! - [`journal`]: the decision journal (redb): durable records of decisions and actions, queries.
 //! - [`cli`]: the subcommands of the `forge-manager` binary.
 //! - [`testing`] (feature `testing`): in-memory fakes of the ports.
 
@@ -18,6 +19,7 @@ pub mod cli;
 pub mod config;
 pub mod core;
 pub mod crd;
+pub mod journal;
 pub mod ports;
 #[cfg(any(test, feature = "testing"))]
 pub mod testing;

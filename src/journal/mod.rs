@@ -1,0 +1,32 @@
+//! The decision journal: a redb file of records (what a pod saw, decided and did), kept across
+//! restarts with a retention bound, read by `forge-manager journal …` after an incident.
+//!
+//! - `record`: [`JournalRecord`] and its parts; the key-material guard.
+//! - `schema`: tables, [`FORMAT_VERSION`] and migrations.
+//! - `writer`: [`Journal`], the single writer: durable appends, bounded pruning, snapshots.
+//! - `reader`: [`JournalReader`], verified read-only access that never writes the file.
+//! - `read`: queries shared by both ([`Query`], [`Stats`]).
+//! - `open`: file checks before redb sees a file, and the verified private copy.
+//! - [`demo`]: synthetic journals (a two-pod failover, stress records) for docs, tests, benches.
+//! - `error`: [`OpenError`], [`AppendError`], [`QueryError`], [`SnapshotError`].
+//!
+//! Guide: `docs/journal.md`. Numbers: `docs/performance.md`.
+
+pub mod demo;
+mod error;
+mod open;
+mod read;
+mod reader;
+mod record;
+mod schema;
+mod writer;
+
+pub use error::{AppendError, IN_USE_HINT, OpenError, QueryError, SnapshotError};
+pub use read::{Query, Stats, parse_duration, parse_time_bound};
+pub use reader::JournalReader;
+pub use record::{ActionRecord, JournalRecord, RecordKind, find_key_material, wall_ms};
+pub use schema::FORMAT_VERSION;
+pub use writer::{Journal, JournalConfig, MAX_BATCH, SyncMode};
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,370 @@
+//! Reading records: filters, windows, tails and statistics, shared by the writer ([`Journal`]) and
+//! the read-only [`JournalReader`].
+//!
+//! `--since/--until` windows range over the `(wall ms, seq)` index, so their cost follows the
+//! window, not the file. Other filters (`--pod`, `--kind`, ...) scan the records in seq order but
+//! parse only a borrowed head of each (seq, wall, pod, region, kind, reason) and build the full
+//! record only for matches.
+//!
+//! [`Journal`]: super::Journal
+//! [`JournalReader`]: super::JournalReader
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use redb::{Database, ReadTransaction, ReadableDatabase, ReadableTable, ReadableTableMetadata};
+
+use super::error::QueryError;
+use super::record::{JournalRecord, RecordHead, RecordKind};
+use super::schema::{
+    BY_WALL, META, META_FORMAT_VERSION, META_LAST_SEQ, META_RECORD_BYTES, RECORDS,
+};
+use crate::core::reason::Reason;
+
+/// Which records a query returns. Empty fields match everything; bounds are inclusive.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Query {
+    /// Wall time lower bound, ms since the Unix epoch.
+    pub since_ms: Option<i64>,
+    /// Wall time upper bound, ms since the Unix epoch.
+    pub until_ms: Option<i64>,
+    /// Only this pod.
+    pub pod: Option<String>,
+    /// Only this region.
+    pub region: Option<String>,
+    /// Only this kind.
+    pub kind: Option<RecordKind>,
+    /// Only this reason.
+    pub reason: Option<Reason>,
+    /// At most this many records (the first ones in seq order).
+    pub limit: Option<usize>,
+}
+
+impl Query {
+    fn head_matches(&self, h: &RecordHead<'_>) -> bool {
+        self.pod.as_deref().is_none_or(|p| h.pod == p)
+            && self.region.as_deref().is_none_or(|r| h.region == r)
+            && self.kind.is_none_or(|k| h.kind == k)
+            && self.reason.is_none_or(|r| h.reason == r)
+    }
+}
+
+/// Counts and bounds of one journal.
+#[derive(Clone, Debug, PartialEq, serde::Serialize)]
+pub struct Stats {
+    /// Format version of the file.
+    pub format_version: u32,
+    /// Records currently kept.
+    pub records: u64,
+    /// Sum of the encoded record sizes.
+    pub record_bytes: u64,
+    /// The last seq ever assigned (survives pruning).
+    pub last_seq: u64,
+    /// Lowest seq kept.
+    pub first_seq: Option<u64>,
+    /// Oldest and newest wall time kept (RFC 3339), by the wall index.
+    pub oldest_wall: Option<String>,
+    /// Newest wall time kept.
+    pub newest_wall: Option<String>,
+    /// Records per kind.
+    pub per_kind: BTreeMap<String, u64>,
+}
+
+pub(crate) fn begin(db: &Database) -> Result<ReadTransaction, QueryError> {
+    db.begin_read().map_err(QueryError::BeginRead)
+}
+
+macro_rules! open {
+    ($txn:expr, $def:expr, $name:literal) => {
+        $txn.open_table($def)
+            .map_err(|source| QueryError::OpenTable {
+                table: $name,
+                source,
+            })
+    };
+}
+
+fn decode(seq: u64, bytes: &[u8]) -> Result<JournalRecord, QueryError> {
+    serde_json::from_slice(bytes).map_err(|source| QueryError::Decode { seq, source })
+}
+
+fn decode_head(seq: u64, bytes: &[u8]) -> Result<RecordHead<'_>, QueryError> {
+    serde_json::from_slice(bytes).map_err(|source| QueryError::Decode { seq, source })
+}
+
+/// Calls `f` with every record matching `q`, in seq order, until it returns `false`.
+pub(crate) fn query_each(
+    db: &Database,
+    q: &Query,
+    mut f: impl FnMut(JournalRecord) -> bool,
+) -> Result<(), QueryError> {
+    let txn = begin(db)?;
+    let records = open!(txn, RECORDS, "records")?;
+    let limit = q.limit.unwrap_or(usize::MAX);
+    let mut emitted = 0usize;
+    let mut visit = |seq: u64, bytes: &[u8]| -> Result<bool, QueryError> {
+        let head = decode_head(seq, bytes)?;
+        if !q.head_matches(&head) {
+            return Ok(true);
+        }
+        emitted += 1;
+        Ok(f(decode(seq, bytes)?) && emitted < limit)
+    };
+    if limit == 0 {
+        return Ok(());
+    }
+    if q.since_ms.is_some() || q.until_ms.is_some() {
+        let by_wall = open!(txn, BY_WALL, "records_by_wall")?;
+        let lo = (q.since_ms.unwrap_or(i64::MIN), 0u64);
+        let hi = (q.until_ms.unwrap_or(i64::MAX), u64::MAX);
+        if lo > hi {
+            return Ok(());
+        }
+        let mut seqs = Vec::new();
+        for entry in by_wall.range(lo..=hi).map_err(QueryError::Read)? {
+            let (k, _) = entry.map_err(QueryError::Read)?;
+            seqs.push(k.value().1);
+        }
+        seqs.sort_unstable();
+        for seq in seqs {
+            if let Some(v) = records.get(seq).map_err(QueryError::Read)?
+                && !visit(seq, v.value())?
+            {
+                break;
+            }
+        }
+    } else {
+        for entry in records.iter().map_err(QueryError::Read)? {
+            let (k, v) = entry.map_err(QueryError::Read)?;
+            if !visit(k.value(), v.value())? {
+                break;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The matching records, in seq order.
+pub(crate) fn query(db: &Database, q: &Query) -> Result<Vec<JournalRecord>, QueryError> {
+    let mut out = Vec::new();
+    query_each(db, q, |r| {
+        out.push(r);
+        true
+    })?;
+    Ok(out)
+}
+
+/// Counts the matching records without building them.
+pub(crate) fn count(db: &Database, q: &Query) -> Result<u64, QueryError> {
+    let mut n = 0u64;
+    // Counting builds the records too: it is the honest cost of a query (what the CLI pays).
+    query_each(db, q, |_| {
+        n += 1;
+        true
+    })?;
+    Ok(n)
+}
+
+/// The last `n` records, oldest first.
+pub(crate) fn tail(db: &Database, n: usize) -> Result<Vec<JournalRecord>, QueryError> {
+    let txn = begin(db)?;
+    let records = open!(txn, RECORDS, "records")?;
+    let mut out = Vec::with_capacity(n.min(10_000));
+    for entry in records.iter().map_err(QueryError::Read)?.rev().take(n) {
+        let (k, v) = entry.map_err(QueryError::Read)?;
+        out.push(decode(k.value(), v.value())?);
+    }
+    out.reverse();
+    Ok(out)
+}
+
+/// Records with seq greater than `after`, oldest first, at most `max`.
+pub(crate) fn after(
+    db: &Database,
+    after: u64,
+    max: usize,
+) -> Result<Vec<JournalRecord>, QueryError> {
+    let txn = begin(db)?;
+    let records = open!(txn, RECORDS, "records")?;
+    let mut out = Vec::new();
+    for entry in records
+        .range(after.saturating_add(1)..)
+        .map_err(QueryError::Read)?
+        .take(max)
+    {
+        let (k, v) = entry.map_err(QueryError::Read)?;
+        out.push(decode(k.value(), v.value())?);
+    }
+    Ok(out)
+}
+
+/// The last record whose wall time is at or before `at_ms`, with up to `max_back` records before
+/// it (oldest first). Walks back in seq order from that record.
+pub(crate) fn window_back(
+    db: &Database,
+    at_ms: i64,
+    max_back: usize,
+) -> Result<Vec<JournalRecord>, QueryError> {
+    let txn = begin(db)?;
+    let by_wall = open!(txn, BY_WALL, "records_by_wall")?;
+    let records = open!(txn, RECORDS, "records")?;
+    let Some(last) = by_wall
+        .range((i64::MIN, 0u64)..=(at_ms, u64::MAX))
+        .map_err(QueryError::Read)?
+        .next_back()
+    else {
+        return Ok(Vec::new());
+    };
+    let seq = last.map_err(QueryError::Read)?.0.value().1;
+    let mut out = Vec::new();
+    for entry in records
+        .range(..=seq)
+        .map_err(QueryError::Read)?
+        .rev()
+        .take(max_back.saturating_add(1))
+    {
+        let (k, v) = entry.map_err(QueryError::Read)?;
+        out.push(decode(k.value(), v.value())?);
+    }
+    out.reverse();
+    Ok(out)
+}
+
+/// Newest wall time in the journal (ms since the epoch), by the index.
+pub(crate) fn newest_wall_ms(db: &Database) -> Result<Option<i64>, QueryError> {
+    let txn = begin(db)?;
+    let by_wall = open!(txn, BY_WALL, "records_by_wall")?;
+    let last = by_wall.last().map_err(QueryError::Read)?;
+    Ok(last.map(|(k, _)| k.value().0))
+}
+
+fn meta_u64(txn: &ReadTransaction, key: &str) -> Result<u64, QueryError> {
+    let meta = open!(txn, META, "meta")?;
+    Ok(meta
+        .get(key)
+        .map_err(QueryError::Read)?
+        .map(|g| g.value())
+        .unwrap_or(0))
+}
+
+/// Statistics; per-kind counts scan every record head (bounded by retention).
+pub(crate) fn stats(db: &Database) -> Result<Stats, QueryError> {
+    let txn = begin(db)?;
+    let records = open!(txn, RECORDS, "records")?;
+    let by_wall = open!(txn, BY_WALL, "records_by_wall")?;
+    let mut per_kind = BTreeMap::new();
+    for entry in records.iter().map_err(QueryError::Read)? {
+        let (k, v) = entry.map_err(QueryError::Read)?;
+        let head = decode_head(k.value(), v.value())?;
+        *per_kind
+            .entry(head.kind.as_str().to_string())
+            .or_insert(0u64) += 1;
+    }
+    let first_seq = records
+        .first()
+        .map_err(QueryError::Read)?
+        .map(|(k, _)| k.value());
+    let wall_text = |ms: i64| {
+        jiff::Timestamp::from_millisecond(ms)
+            .map(|t| t.to_string())
+            .unwrap_or_else(|_| ms.to_string())
+    };
+    let oldest_wall = by_wall
+        .first()
+        .map_err(QueryError::Read)?
+        .map(|(k, _)| wall_text(k.value().0));
+    let newest_wall = by_wall
+        .last()
+        .map_err(QueryError::Read)?
+        .map(|(k, _)| wall_text(k.value().0));
+    Ok(Stats {
+        format_version: u32::try_from(meta_u64(&txn, META_FORMAT_VERSION)?).unwrap_or(u32::MAX),
+        records: records.len().map_err(QueryError::Read)?,
+        record_bytes: meta_u64(&txn, META_RECORD_BYTES)?,
+        last_seq: meta_u64(&txn, META_LAST_SEQ)?,
+        first_seq,
+        oldest_wall,
+        newest_wall,
+        per_kind,
+    })
+}
+
+/// The record count kept in `meta` (kept equal to the table's length by every append).
+#[cfg(test)]
+pub(crate) fn meta_record_count(db: &Database) -> Result<u64, QueryError> {
+    meta_u64(&begin(db)?, super::schema::META_RECORD_COUNT)
+}
+
+/// Parses a user's time bound: RFC 3339, or a duration (`15m`, `2h`, `90s`, `1d`, `500ms`) meaning
+/// that long before `newest_ms` (the newest record).
+pub fn parse_time_bound(text: &str, newest_ms: Option<i64>) -> Result<i64, QueryError> {
+    let t = text.trim();
+    if let Ok(ts) = t.parse::<jiff::Timestamp>() {
+        return Ok(ts.as_millisecond());
+    }
+    let d = parse_duration(t).ok_or_else(|| QueryError::BadTime(text.to_string()))?;
+    let newest = newest_ms.unwrap_or(0);
+    let d_ms = i64::try_from(d.as_millis()).unwrap_or(i64::MAX);
+    Ok(newest.saturating_sub(d_ms))
+}
+
+/// Parses `500ms`, `90s`, `15m`, `2h`, `1d`, or a sum of them (`1h30m`).
+pub fn parse_duration(text: &str) -> Option<Duration> {
+    let mut total_ms: u64 = 0;
+    let mut rest = text.trim();
+    if rest.is_empty() {
+        return None;
+    }
+    while !rest.is_empty() {
+        let digits = rest
+            .find(|c: char| !c.is_ascii_digit())
+            .unwrap_or(rest.len());
+        if digits == 0 {
+            return None;
+        }
+        let n: u64 = rest[..digits].parse().ok()?;
+        rest = &rest[digits..];
+        let unit_len = rest
+            .find(|c: char| c.is_ascii_digit())
+            .unwrap_or(rest.len());
+        let unit_ms: u64 = match &rest[..unit_len] {
+            "ms" => 1,
+            "s" => 1_000,
+            "m" => 60_000,
+            "h" => 3_600_000,
+            "d" => 86_400_000,
+            _ => return None,
+        };
+        rest = &rest[unit_len..];
+        total_ms = total_ms.checked_add(n.checked_mul(unit_ms)?)?;
+    }
+    Some(Duration::from_millis(total_ms))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations_parse_with_units_and_sums() {
+        assert_eq!(parse_duration("15m"), Some(Duration::from_secs(900)));
+        assert_eq!(parse_duration("1h30m"), Some(Duration::from_secs(5400)));
+        assert_eq!(parse_duration("500ms"), Some(Duration::from_millis(500)));
+        assert_eq!(parse_duration("15"), None);
+        assert_eq!(parse_duration("m"), None);
+        assert_eq!(parse_duration(""), None);
+    }
+
+    #[test]
+    fn a_relative_time_bound_counts_back_from_the_newest_record() {
+        let bound = parse_time_bound("15s", Some(1_000_000)).expect("parses");
+        assert_eq!(bound, 985_000);
+    }
+
+    #[test]
+    fn an_rfc3339_time_bound_is_absolute() {
+        let bound = parse_time_bound("1970-01-01T00:00:01Z", Some(5)).expect("parses");
+        assert_eq!(bound, 1_000);
+        assert!(parse_time_bound("yesterday", None).is_err());
+    }
+}
