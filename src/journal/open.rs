@@ -1,17 +1,21 @@
 //! Opening journal files: the checks that let a bad file fail with a clear message and leave it
 //! untouched, and the verified read-only open the CLI uses.
 //!
-//! Why a read-only open reads a private copy: redb trusts a file that was shut down cleanly and may
-//! panic on one corrupted outside redb; its integrity check (every page checksum) needs a writable
-//! database, and a journal left by a killed pod needs recovery, which writes. So readers copy the
-//! file (while holding redb's shared lock, so no writer can start mid-copy), then open the copy
-//! with the integrity check on. The original is only ever read.
+//! Why every open starts from a private copy: redb trusts a file that was shut down cleanly and may
+//! panic on one corrupted outside redb (seen in tests: "Malformed allocator state" from a
+//! read-only open), and the release profile aborts on panic; its integrity check (every page
+//! checksum) needs a writable database, and a journal left by a killed pod needs recovery, which
+//! writes. So the file is copied while redb's shared lock is held (no writer can start mid-copy),
+//! and the copy is opened with the integrity check on. The original is only read. A writer then
+//! opens the original only after its copy passed every check.
 
 use std::io::Read;
+use std::ops::Bound;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 
-use redb::{Database, DatabaseError, ReadableDatabase, TableError};
+use redb::{BackendError, Database, DatabaseError, ReadableDatabase, StorageBackend, TableError};
 
 use super::error::OpenError;
 use super::schema::{FORMAT_VERSION, META, META_FORMAT_VERSION};
@@ -23,14 +27,11 @@ const REDB_MAGIC: [u8; 9] = [b'r', b'e', b'd', b'b', 0x1A, 0x0A, 0xA9, 0x0D, 0x0
 pub(crate) enum Probe {
     /// No file, or an empty one: a writer creates a new journal.
     Absent,
-    /// A cleanly closed journal at this format version or an older one.
-    Clean,
-    /// A redb file that was not closed cleanly (a killed writer): it needs recovery, which writes,
-    /// so its contents could not be checked read-only.
-    NeedsRecovery,
+    /// A redb file: the caller goes on with a verified copy.
+    Redb,
 }
 
-/// Checks `path` without writing to it: a redb file, not locked, a journal, not from the future.
+/// Checks that `path` is absent, empty, or starts like a redb file. Reads 9 bytes.
 pub(crate) fn probe(path: &Path) -> Result<Probe, OpenError> {
     let mut file = match std::fs::File::open(path) {
         Ok(f) => f,
@@ -46,24 +47,114 @@ pub(crate) fn probe(path: &Path) -> Result<Probe, OpenError> {
     }
     let mut magic = [0u8; REDB_MAGIC.len()];
     match file.read_exact(&mut magic) {
-        Ok(()) if magic == REDB_MAGIC => {}
-        Ok(()) => return Err(OpenError::NotRedb { path: path.into() }),
+        Ok(()) if magic == REDB_MAGIC => Ok(Probe::Redb),
+        Ok(()) => Err(OpenError::NotRedb { path: path.into() }),
         Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => {
-            return Err(OpenError::NotRedb { path: path.into() });
+            Err(OpenError::NotRedb { path: path.into() })
         }
-        Err(source) => return Err(read_header(path, source)),
+        Err(source) => Err(read_header(path, source)),
     }
-    drop(file);
-    match redb::Builder::new()
-        .set_cache_size(1 << 20)
-        .open_read_only(path)
-    {
-        Ok(db) => {
-            read_version(&db, path)?;
-            Ok(Probe::Clean)
+}
+
+/// A storage backend that takes redb's locks on the real file exactly as a read-only open does,
+/// and then, instead of letting redb read the file (which may panic on a corrupt one), copies it
+/// to `dest` while the shared lock is held and fails the open on purpose.
+///
+/// redb takes its locks "before anything is read" (page_manager.rs, `TransactionalMemory::new`),
+/// so a writer holding the file makes the open fail with `DatabaseAlreadyOpen` before `len` is
+/// ever called, and no writer can start while the copy runs.
+#[derive(Debug)]
+struct CopyUnderLock {
+    inner: redb::backends::FileBackend,
+    src: PathBuf,
+    dest: PathBuf,
+    outcome: Arc<Mutex<Option<std::io::Result<u64>>>>,
+}
+
+const COPY_DONE: &str = "forge-manager: copy taken under the shared lock";
+
+impl CopyUnderLock {
+    fn copy_once(&self) -> std::io::Error {
+        if let Ok(mut outcome) = self.outcome.lock()
+            && outcome.is_none()
+        {
+            *outcome = Some(std::fs::copy(&self.src, &self.dest));
         }
-        Err(DatabaseError::RepairAborted) => Ok(Probe::NeedsRecovery),
-        Err(e) => Err(map_db_error(path, e)),
+        std::io::Error::other(COPY_DONE)
+    }
+}
+
+impl StorageBackend for CopyUnderLock {
+    fn len(&self) -> Result<u64, std::io::Error> {
+        Err(self.copy_once())
+    }
+    fn read(&self, _offset: u64, _out: &mut [u8]) -> Result<(), std::io::Error> {
+        Err(self.copy_once())
+    }
+    fn set_len(&self, _len: u64) -> Result<(), std::io::Error> {
+        Err(std::io::Error::other("read-only probe"))
+    }
+    fn sync_data(&self) -> Result<(), std::io::Error> {
+        Err(std::io::Error::other("read-only probe"))
+    }
+    fn write(&self, _offset: u64, _data: &[u8]) -> Result<(), std::io::Error> {
+        Err(std::io::Error::other("read-only probe"))
+    }
+    fn close(&self) -> Result<(), std::io::Error> {
+        self.inner.close()
+    }
+    fn try_lock_range(&self, start: Bound<u64>, end: Bound<u64>) -> Result<bool, BackendError> {
+        self.inner.try_lock_range(start, end)
+    }
+    fn try_lock_shared_range(
+        &self,
+        start: Bound<u64>,
+        end: Bound<u64>,
+    ) -> Result<bool, BackendError> {
+        self.inner.try_lock_shared_range(start, end)
+    }
+    fn lock_range(&self, start: Bound<u64>, end: Bound<u64>) -> Result<(), BackendError> {
+        self.inner.lock_range(start, end)
+    }
+    fn lock_shared_range(&self, start: Bound<u64>, end: Bound<u64>) -> Result<(), BackendError> {
+        self.inner.lock_shared_range(start, end)
+    }
+    fn unlock_range(&self, start: Bound<u64>, end: Bound<u64>) -> Result<(), BackendError> {
+        self.inner.unlock_range(start, end)
+    }
+    fn query_lock_range(&self, start: Bound<u64>, end: Bound<u64>) -> Result<bool, BackendError> {
+        self.inner.query_lock_range(start, end)
+    }
+}
+
+/// Copies `src` to `dest` under redb's shared (reader) lock; [`OpenError::InUse`] at once if a
+/// writer holds the file. Never blocks.
+fn copy_under_lock(src: &Path, dest: &Path) -> Result<(), OpenError> {
+    let file = std::fs::File::open(src).map_err(|source| read_header(src, source))?;
+    let inner = redb::backends::FileBackend::new(file).map_err(|e| map_db_error(src, e))?;
+    let outcome = Arc::new(Mutex::new(None));
+    let backend = CopyUnderLock {
+        inner,
+        src: src.into(),
+        dest: dest.into(),
+        outcome: outcome.clone(),
+    };
+    let result = redb::Builder::new().open_read_only_with_backend(backend);
+    let copied = outcome.lock().ok().and_then(|mut o| o.take());
+    match (result, copied) {
+        (Err(DatabaseError::DatabaseAlreadyOpen | DatabaseError::LockProtocolMismatch), _) => {
+            Err(OpenError::InUse { path: src.into() })
+        }
+        (_, Some(Ok(_))) => Ok(()),
+        (_, Some(Err(source))) => Err(OpenError::CopyForRead {
+            path: src.into(),
+            source,
+        }),
+        (Ok(_), None) => Err(OpenError::Corrupt {
+            path: src.into(),
+            detail: "redb opened the file without reading it".into(),
+        }),
+        (Err(e), None) => Err(map_db_error(src, e)),
     }
 }
 
@@ -131,27 +222,15 @@ impl Drop for PrivateCopy {
 
 static COPY_COUNTER: AtomicU64 = AtomicU64::new(0);
 
-/// Copies `path` for reading, holding redb's shared lock during the copy when the file is clean,
-/// so that no writer can start and change it mid-copy; then opens the copy with the integrity check
-/// on (and recovers it if it needs recovery). The original is only read.
+/// Copies `path` for reading under redb's shared lock (so no writer can start and change it
+/// mid-copy), then opens the copy with the integrity check on (recovering it first if its writer
+/// was killed). The original is only read. Returns the copy's database and format version.
 pub(crate) fn open_verified_copy(path: &Path) -> Result<(Database, PrivateCopy, u32), OpenError> {
-    let probe = probe(path)?;
-    let lock = match probe {
-        Probe::Absent => {
-            return Err(if path.exists() {
-                OpenError::NotRedb { path: path.into() }
-            } else {
-                OpenError::NotFound { path: path.into() }
-            });
-        }
-        Probe::Clean => Some(
-            redb::Builder::new()
-                .set_cache_size(1 << 20)
-                .open_read_only(path)
-                .map_err(|e| map_db_error(path, e))?,
-        ),
-        Probe::NeedsRecovery => None,
-    };
+    match probe(path)? {
+        Probe::Absent if path.exists() => return Err(OpenError::NotRedb { path: path.into() }),
+        Probe::Absent => return Err(OpenError::NotFound { path: path.into() }),
+        Probe::Redb => {}
+    }
     let n = COPY_COUNTER.fetch_add(1, Ordering::Relaxed);
     let copy = PrivateCopy {
         path: std::env::temp_dir().join(format!(
@@ -160,26 +239,15 @@ pub(crate) fn open_verified_copy(path: &Path) -> Result<(Database, PrivateCopy, 
             n
         )),
     };
-    std::fs::copy(path, &copy.path).map_err(|source| OpenError::CopyForRead {
-        path: path.into(),
-        source,
-    })?;
-    drop(lock);
+    copy_under_lock(path, &copy.path)?;
+    // The copy is ours alone: redb may recover it and the integrity check may commit to it.
     let db = redb::Builder::new()
         .set_check_integrity_on_open(true)
         .set_cache_size(256 << 20)
         .open(&copy.path)
-        .map_err(|e| match e {
-            DatabaseError::DatabaseAlreadyOpen | DatabaseError::LockProtocolMismatch => {
-                OpenError::Corrupt {
-                    path: path.into(),
-                    detail: "private copy is locked".into(),
-                }
-            }
-            other => OpenError::Corrupt {
-                path: path.into(),
-                detail: other.to_string(),
-            },
+        .map_err(|e| OpenError::Corrupt {
+            path: path.into(),
+            detail: e.to_string(),
         })?;
     let version = read_version(&db, path)?;
     Ok((db, copy, version))

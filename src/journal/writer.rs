@@ -6,7 +6,7 @@ use std::time::Duration;
 use redb::{Database, Durability, ReadableDatabase, ReadableTable, WriteTransaction};
 
 use super::error::{AppendError, OpenError, QueryError, SnapshotError};
-use super::open::{Probe, map_db_error, probe, read_version};
+use super::open::{Probe, map_db_error, open_verified_copy, probe, read_version};
 use super::read::{self, Query, Stats};
 use super::record::{JournalRecord, RecordHead, find_key_material, wall_ms};
 use super::schema::{
@@ -106,8 +106,8 @@ impl std::fmt::Debug for Journal {
 impl Journal {
     /// Opens the journal at `path` for writing, creating it if absent (or empty), recovering it if
     /// its last writer was killed, and migrating an older format. A file that is not a journal, is
-    /// newer, corrupt or locked is refused with the file left unmodified (a file needing recovery
-    /// is checked after recovery, which is the one case that writes before the check).
+    /// newer, corrupt or locked is refused with the file left unmodified: every check runs on a
+    /// private copy first (cost: one file copy and checksum pass at startup, bounded by retention).
     pub fn open(path: impl AsRef<Path>, config: JournalConfig) -> Result<Journal, OpenError> {
         let path = path.as_ref();
         config.validate()?;
@@ -115,10 +115,14 @@ impl Journal {
             Probe::Absent => redb::Builder::new()
                 .create(path)
                 .map_err(|e| map_db_error(path, e))?,
-            Probe::Clean | Probe::NeedsRecovery => redb::Builder::new()
-                .set_check_integrity_on_open(true)
-                .open(path)
-                .map_err(|e| map_db_error(path, e))?,
+            Probe::Redb => {
+                // Every check (lock, journal, version, checksums) on a private copy first: a
+                // refused file is never written. The copy is dropped before the real open.
+                drop(open_verified_copy(path)?);
+                redb::Builder::new()
+                    .open(path)
+                    .map_err(|e| map_db_error(path, e))?
+            }
         };
         Journal::from_database(db, path, config)
     }
