@@ -6,6 +6,7 @@
 //! - `writer`: [`Journal`], the single writer: durable appends, bounded pruning, snapshots.
 //! - `reader`: [`JournalReader`], verified read-only access that never writes the file.
 //! - `read`: queries shared by both ([`Query`], [`Stats`]).
+//! - [`timeline`]: merging pods' journals and finding overlapping forging beliefs.
 //! - `open`: file checks before redb sees a file, and the verified private copy.
 //! - [`demo`]: synthetic journals (a two-pod failover, stress records) for docs, tests, benches.
 //! - `error`: [`OpenError`], [`AppendError`], [`QueryError`], [`SnapshotError`].
@@ -19,10 +20,11 @@ mod read;
 mod reader;
 mod record;
 mod schema;
+pub mod timeline;
 mod writer;
 
 pub use error::{AppendError, IN_USE_HINT, OpenError, QueryError, SnapshotError};
-pub use read::{Query, Stats, parse_duration, parse_time_bound};
+pub use read::{EXPLAIN_MAX_STEPS, Explanation, Query, Stats, parse_duration, parse_time_bound};
 pub use reader::JournalReader;
 pub use record::{ActionRecord, JournalRecord, RecordKind, find_key_material, wall_ms};
 pub use schema::FORMAT_VERSION;

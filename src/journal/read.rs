@@ -368,3 +368,78 @@ mod tests {
         assert!(parse_time_bound("yesterday", None).is_err());
     }
 }
+
+/// How a pod came to be in the role it had at an instant (see [`explain`]).
+#[derive(Clone, Debug, PartialEq)]
+pub struct Explanation {
+    /// The last record at or before the instant: the pod's view then.
+    pub at: JournalRecord,
+    /// The last record before the current role began (a different role), if kept.
+    pub previous: Option<JournalRecord>,
+    /// Records from the start of the current role up to `at`, heartbeats left out, oldest first
+    /// (at most [`EXPLAIN_MAX_STEPS`], the most recent ones).
+    pub steps: Vec<JournalRecord>,
+    /// Heartbeats left out of `steps`.
+    pub heartbeats_skipped: u64,
+    /// Steps left out beyond [`EXPLAIN_MAX_STEPS`].
+    pub steps_skipped: u64,
+}
+
+/// At most this many steps are returned by [`explain`].
+pub const EXPLAIN_MAX_STEPS: usize = 100;
+
+#[derive(serde::Deserialize)]
+struct RoleHead<'a> {
+    #[serde(borrow)]
+    role: std::borrow::Cow<'a, str>,
+    kind: RecordKind,
+}
+
+/// Walks back from the last record at or before `at_ms` to the last role change.
+pub(crate) fn explain(db: &Database, at_ms: i64) -> Result<Option<Explanation>, QueryError> {
+    let txn = begin(db)?;
+    let by_wall = open!(txn, BY_WALL, "records_by_wall")?;
+    let records = open!(txn, RECORDS, "records")?;
+    let Some(last) = by_wall
+        .range((i64::MIN, 0u64)..=(at_ms, u64::MAX))
+        .map_err(QueryError::Read)?
+        .next_back()
+    else {
+        return Ok(None);
+    };
+    let at_seq = last.map_err(QueryError::Read)?.0.value().1;
+    let Some(at_guard) = records.get(at_seq).map_err(QueryError::Read)? else {
+        return Ok(None);
+    };
+    let at = decode(at_seq, at_guard.value())?;
+    let mut steps_rev = Vec::new();
+    let mut heartbeats_skipped = 0u64;
+    let mut steps_skipped = 0u64;
+    let mut previous = None;
+    // Bounded by the records kept (retention); heads only, full decode for kept steps.
+    for entry in records.range(..=at_seq).map_err(QueryError::Read)?.rev() {
+        let (k, v) = entry.map_err(QueryError::Read)?;
+        let seq = k.value();
+        let head: RoleHead<'_> =
+            serde_json::from_slice(v.value()).map_err(|source| QueryError::Decode { seq, source })?;
+        if head.role != at.role {
+            previous = Some(decode(seq, v.value())?);
+            break;
+        }
+        if head.kind == RecordKind::Heartbeat && seq != at_seq {
+            heartbeats_skipped += 1;
+        } else if steps_rev.len() < EXPLAIN_MAX_STEPS {
+            steps_rev.push(decode(seq, v.value())?);
+        } else {
+            steps_skipped += 1;
+        }
+    }
+    steps_rev.reverse();
+    Ok(Some(Explanation {
+        at,
+        previous,
+        steps: steps_rev,
+        heartbeats_skipped,
+        steps_skipped,
+    }))
+}

@@ -6,7 +6,7 @@ use redb::Database;
 
 use super::error::{OpenError, QueryError, SnapshotError};
 use super::open::{PrivateCopy, open_verified_copy};
-use super::read::{self, Query, Stats};
+use super::read::{self, Explanation, Query, Stats};
 use super::record::JournalRecord;
 use super::schema::{self, FORMAT_VERSION};
 
@@ -105,6 +105,11 @@ impl JournalReader {
     /// The newest wall time (ms since the epoch).
     pub fn newest_wall_ms(&self) -> Result<Option<i64>, QueryError> {
         read::newest_wall_ms(&self.db)
+    }
+
+    /// How the pod came to its role at `at_ms`: walks back to the last role change.
+    pub fn explain(&self, at_ms: i64) -> Result<Option<Explanation>, QueryError> {
+        read::explain(&self.db, at_ms)
     }
 
     /// Counts, bounds and per-kind counts.
