@@ -420,8 +420,8 @@ pub(crate) fn explain(db: &Database, at_ms: i64) -> Result<Option<Explanation>, 
     for entry in records.range(..=at_seq).map_err(QueryError::Read)?.rev() {
         let (k, v) = entry.map_err(QueryError::Read)?;
         let seq = k.value();
-        let head: RoleHead<'_> =
-            serde_json::from_slice(v.value()).map_err(|source| QueryError::Decode { seq, source })?;
+        let head: RoleHead<'_> = serde_json::from_slice(v.value())
+            .map_err(|source| QueryError::Decode { seq, source })?;
         if head.role != at.role {
             previous = Some(decode(seq, v.value())?);
             break;

@@ -154,7 +154,10 @@ mod tests {
     #[test]
     fn a_third_pod_joining_splits_the_overlap_where_the_set_changes() {
         let o = overlaps(&[iv("a", 0, 300), iv("b", 100, 200), iv("c", 150, 250)]);
-        let sets: Vec<_> = o.iter().map(|x| (x.pods.join(","), x.start_ms, x.end_ms)).collect();
+        let sets: Vec<_> = o
+            .iter()
+            .map(|x| (x.pods.join(","), x.start_ms, x.end_ms))
+            .collect();
         assert_eq!(
             sets,
             vec![
@@ -169,9 +172,36 @@ mod tests {
     fn a_journal_that_ends_while_forging_gives_an_open_ended_interval() {
         let t = 1_795_600_800_000;
         let rs = vec![
-            record("a", "eu", t, RecordKind::Decision, "candidate", false, Reason::Standby, ""),
-            record("a", "eu", t + 10, RecordKind::Decision, "leader", true, Reason::Forging, ""),
-            record("a", "eu", t + 20, RecordKind::Heartbeat, "leader", true, Reason::LeaseRenewed, ""),
+            record(
+                "a",
+                "eu",
+                t,
+                RecordKind::Decision,
+                "candidate",
+                false,
+                Reason::Standby,
+                "",
+            ),
+            record(
+                "a",
+                "eu",
+                t + 10,
+                RecordKind::Decision,
+                "leader",
+                true,
+                Reason::Forging,
+                "",
+            ),
+            record(
+                "a",
+                "eu",
+                t + 20,
+                RecordKind::Heartbeat,
+                "leader",
+                true,
+                Reason::LeaseRenewed,
+                "",
+            ),
         ];
         assert_eq!(
             forging_intervals("a", &rs),
