@@ -4,6 +4,7 @@
 //! - `record`: [`JournalRecord`] and its parts; the key-material guard.
 //! - `schema`: tables, [`FORMAT_VERSION`] and migrations.
 //! - `writer`: [`Journal`], the single writer: durable appends, bounded pruning, snapshots.
+//! - `background`: [`JournalWriter`], the journal on its own thread: `record` never blocks.
 //! - `reader`: [`JournalReader`], verified read-only access that never writes the file.
 //! - `read`: queries shared by both ([`Query`], [`Stats`]).
 //! - [`timeline`]: merging pods' journals and finding overlapping forging beliefs.
@@ -13,6 +14,7 @@
 //!
 //! Guide: `docs/journal.md`. Numbers: `docs/performance.md`.
 
+mod background;
 pub mod demo;
 mod error;
 mod open;
@@ -23,6 +25,7 @@ mod schema;
 pub mod timeline;
 mod writer;
 
+pub use background::{JournalWriter, RecordError};
 pub use error::{AppendError, IN_USE_HINT, OpenError, QueryError, SnapshotError};
 pub use read::{EXPLAIN_MAX_STEPS, Explanation, Query, Stats, parse_duration, parse_time_bound};
 pub use reader::JournalReader;
