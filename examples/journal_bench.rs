@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use forge_manager::journal::demo::stress_record;
 use forge_manager::journal::{
-    Journal, JournalConfig, JournalReader, MAX_BATCH, Query, RecordKind, SyncMode,
+    Journal, JournalConfig, JournalReader, JournalWriter, MAX_BATCH, Query, RecordKind, SyncMode,
 };
 
 const START_MS: i64 = 1_795_600_800_000;
@@ -82,7 +82,10 @@ fn main() -> anyhow::Result<()> {
     println!("dir: {}", args.dir.display());
 
     // 1. Append latency on a fresh journal.
-    let mut j = Journal::open(args.dir.join("append.journal"), unbounded(SyncMode::Durable))?;
+    let mut j = Journal::open(
+        args.dir.join("append.journal"),
+        unbounded(SyncMode::Durable),
+    )?;
     let mut samples = Vec::with_capacity(args.appends);
     for i in 0..args.appends as u64 {
         let r = stress_record(i, START_MS);
@@ -94,14 +97,19 @@ fn main() -> anyhow::Result<()> {
     let mut samples = Vec::new();
     let base = j.last_seq();
     for b in 0..(args.appends as u64 / 16) {
-        let rs: Vec<_> = (0..16).map(|k| stress_record(base + b * 16 + k, START_MS)).collect();
+        let rs: Vec<_> = (0..16)
+            .map(|k| stress_record(base + b * 16 + k, START_MS))
+            .collect();
         let t = Instant::now();
         j.append_many(rs)?;
         samples.push(t.elapsed());
     }
     report("durable append_many (16 records, one fsync)", samples);
     drop(j);
-    let mut j = Journal::open(args.dir.join("append.journal"), unbounded(SyncMode::Buffered))?;
+    let mut j = Journal::open(
+        args.dir.join("append.journal"),
+        unbounded(SyncMode::Buffered),
+    )?;
     let mut samples = Vec::new();
     let base = j.last_seq();
     for i in 0..args.appends as u64 {
@@ -113,19 +121,65 @@ fn main() -> anyhow::Result<()> {
     report("buffered append (1 record, no fsync)", samples);
     drop(j);
 
+    // 1b. The control loop's path: JournalWriter::record (queue only) with a durable writer thread.
+    let j = Journal::open(
+        args.dir.join("append.journal"),
+        unbounded(SyncMode::Durable),
+    )?;
+    let w = JournalWriter::spawn(j, 4_096)?;
+    let mut samples = Vec::new();
+    let base = w.committed_seq();
+    for i in 0..args.appends as u64 {
+        let r = stress_record(base + i, START_MS);
+        let t = Instant::now();
+        w.record(r)?;
+        samples.push(t.elapsed());
+        std::thread::sleep(Duration::from_micros(500));
+    }
+    report(
+        "JournalWriter::record, one every 0.5 ms (durable thread behind)",
+        samples,
+    );
+    let mut samples = Vec::new();
+    let base = base + args.appends as u64;
+    for i in 0..1_000u64 {
+        let r = stress_record(base + i, START_MS);
+        let t = Instant::now();
+        w.record(r)?;
+        samples.push(t.elapsed());
+    }
+    report("JournalWriter::record, burst of 1000 back to back", samples);
+    let t = Instant::now();
+    let dropped = w.dropped();
+    let j = w
+        .close()
+        .ok_or_else(|| anyhow::anyhow!("writer thread panicked"))?;
+    println!(
+        "  -> dropped {dropped}, drain+close {:.3} s, last seq {}",
+        t.elapsed().as_secs_f64(),
+        j.last_seq()
+    );
+    drop(j);
+
     // 2. A large journal (filled in big buffered batches, then one durable commit).
     let big = args.dir.join("big.journal");
-    timed(&format!("fill {} records (batches of {MAX_BATCH}, buffered)", args.records), || {
-        let mut j = Journal::open(&big, unbounded(SyncMode::Buffered))?;
-        let mut i = 0u64;
-        while i < args.records {
-            let n = (args.records - i).min(MAX_BATCH as u64);
-            j.append_many((i..i + n).map(|k| stress_record(k, START_MS)))?;
-            i += n;
-        }
-        j.flush()?;
-        Ok(())
-    })?;
+    timed(
+        &format!(
+            "fill {} records (batches of {MAX_BATCH}, buffered)",
+            args.records
+        ),
+        || {
+            let mut j = Journal::open(&big, unbounded(SyncMode::Buffered))?;
+            let mut i = 0u64;
+            while i < args.records {
+                let n = (args.records - i).min(MAX_BATCH as u64);
+                j.append_many((i..i + n).map(|k| stress_record(k, START_MS)))?;
+                i += n;
+            }
+            j.flush()?;
+            Ok(())
+        },
+    )?;
     let size = std::fs::metadata(&big)?.len();
     println!(
         "file size: {size} bytes ({:.1} MiB, {:.0} bytes/record)",
@@ -134,7 +188,7 @@ fn main() -> anyhow::Result<()> {
     );
 
     // 3. Writer reopen (includes the verified private copy) and queries on the open writer.
-    let mut j = timed("writer reopen (verified copy + checks)", || {
+    let j = timed("writer reopen (verified copy + checks)", || {
         Ok(Journal::open(&big, unbounded(SyncMode::Durable))?)
     })?;
     let hour = Query {
@@ -202,10 +256,13 @@ fn main() -> anyhow::Result<()> {
     drop(j);
 
     // 5. What the CLI pays: verified read-only open, then a query.
-    let r = timed("reader open (CLI: copy under lock + integrity check)", || {
-        Ok(JournalReader::open(&big)?)
+    let r = timed(
+        "reader open (CLI: copy under lock + integrity check)",
+        || Ok(JournalReader::open(&big)?),
+    )?;
+    let n = timed("reader query --since/--until 1 h window", || {
+        Ok(r.count(&hour)?)
     })?;
-    let n = timed("reader query --since/--until 1 h window", || Ok(r.count(&hour)?))?;
     println!("  -> {n} records");
     let n = timed("reader query --pod bp-2", || Ok(r.count(&pod)?))?;
     println!("  -> {n} records");
