@@ -63,13 +63,19 @@ fn tail_prints_the_last_records_in_order() {
 #[test]
 fn query_filters_by_relative_window_kind_and_reason_in_every_format() {
     let (_d, f) = failover();
-    let o = fm(&["query", "--since", "2m", "--kind", "action", "-o", "jsonl"], &[&f[0], &f[1]]);
+    let o = fm(
+        &["query", "--since", "2m", "--kind", "action", "-o", "jsonl"],
+        &[&f[0], &f[1]],
+    );
     assert_eq!(o.status.code(), Some(0), "{}", text(&o.stderr));
     let recs: Vec<serde_json::Value> = text(&o.stdout)
         .lines()
         .map(|l| serde_json::from_str(l).expect("jsonl line"))
         .collect();
-    let pods: Vec<_> = recs.iter().map(|r| r["pod"].as_str().unwrap_or("").to_string()).collect();
+    let pods: Vec<_> = recs
+        .iter()
+        .map(|r| r["pod"].as_str().unwrap_or("").to_string())
+        .collect();
     assert_eq!(pods, vec!["bp-0", "bp-1"], "merged in wall-time order");
     let o = fm(&["query", "--reason", "released", "-o", "json"], &[&f[0]]);
     let v: serde_json::Value = serde_json::from_slice(&o.stdout).expect("json array");
@@ -83,13 +89,25 @@ fn query_filters_by_relative_window_kind_and_reason_in_every_format() {
 #[test]
 fn explain_names_the_forger_and_the_steps_since_its_role_change() {
     let (_d, f) = failover();
-    let o = fm(&["explain", "--at", "2026-11-25T10:04:30Z"], &[&f[0], &f[1]]);
+    let o = fm(
+        &["explain", "--at", "2026-11-25T10:04:30Z"],
+        &[&f[0], &f[1]],
+    );
     assert_eq!(o.status.code(), Some(0), "{}", text(&o.stderr));
     let s = text(&o.stdout);
-    assert!(s.contains("at 2026-11-25T10:04:30Z: eu-west/bp-1 forged"), "{s}");
-    assert!(s.contains("before: 2026-11-25T10:04:10.700Z  #7 role acquiring"), "{s}");
+    assert!(
+        s.contains("at 2026-11-25T10:04:30Z: eu-west/bp-1 forged"),
+        "{s}"
+    );
+    assert!(
+        s.contains("before: 2026-11-25T10:04:10.700Z  #7 role acquiring"),
+        "{s}"
+    );
     assert!(s.contains("action write_credentials: ok"), "{s}");
-    let o = fm(&["explain", "--at", "2026-11-25T10:02:00Z"], &[&f[0], &f[1]]);
+    let o = fm(
+        &["explain", "--at", "2026-11-25T10:02:00Z"],
+        &[&f[0], &f[1]],
+    );
     let s = text(&o.stdout);
     assert!(s.contains("eu-west/bp-0 forged"), "{s}");
     assert!(s.contains("heartbeats with the same role left out"), "{s}");
@@ -117,7 +135,16 @@ fn timeline_flags_two_pods_forging_at_once_and_exits_one() {
         let mut jb = Journal::open(&b, cfg).expect("b");
         let r = |pod: &str, s: i64, forging: bool| {
             let role = if forging { "leader" } else { "candidate" };
-            record(pod, "eu", t + s * 1000, RecordKind::Decision, role, forging, Reason::Forging, "")
+            record(
+                pod,
+                "eu",
+                t + s * 1000,
+                RecordKind::Decision,
+                role,
+                forging,
+                Reason::Forging,
+                "",
+            )
         };
         ja.append(r("bp-0", 0, true)).expect("append");
         jb.append(r("bp-1", 5, true)).expect("append");
@@ -131,7 +158,10 @@ fn timeline_flags_two_pods_forging_at_once_and_exits_one() {
         s.contains("!! OVERLAP eu/bp-0 and eu/bp-1 believed they were forging from 2026-11-25T10:00:05.000Z to 2026-11-25T10:00:08.000Z (3000 ms)"),
         "{s}"
     );
-    let o = fm(&["timeline", "--overlaps-only", "--min-overlap", "5s"], &[&a, &b]);
+    let o = fm(
+        &["timeline", "--overlaps-only", "--min-overlap", "5s"],
+        &[&a, &b],
+    );
     assert_eq!(o.status.code(), Some(0), "shorter than the tolerance");
 }
 
@@ -140,16 +170,23 @@ fn export_writes_every_record_as_a_json_line() {
     let (_d, f) = failover();
     let o = fm(&["export"], &[&f[0], &f[1]]);
     assert_eq!(o.status.code(), Some(0));
-    let n = text(&o.stdout)
+    let lines: Vec<serde_json::Value> = text(&o.stdout)
         .lines()
-        .map(|l| serde_json::from_str::<serde_json::Value>(l).expect("json line"))
-        .count();
-    assert_eq!(n, 12 + 10);
+        .map(|l| serde_json::from_str(l).expect("json line"))
+        .collect();
+    assert_eq!(lines.len(), 12 + 10);
 }
 
 fn assert_bad_input(path: &Path, expect_in_stderr: &str) {
     let before = hash(path);
-    for verb in [&["stats"][..], &["tail"], &["query"], &["export"], &["timeline"], &["explain", "--at", "1h"]] {
+    for verb in [
+        &["stats"][..],
+        &["tail"],
+        &["query"],
+        &["export"],
+        &["timeline"],
+        &["explain", "--at", "1h"],
+    ] {
         let o = fm(verb, &[path]);
         assert_eq!(o.status.code(), Some(2), "{verb:?}: {}", text(&o.stderr));
         let err = text(&o.stderr);
@@ -169,7 +206,8 @@ fn a_file_that_is_not_a_journal_exits_two_with_a_clear_message_and_is_untouched(
     {
         let db = redb::Database::create(&p).expect("create");
         let txn = db.begin_write().expect("write");
-        txn.open_table(redb::TableDefinition::<u64, u64>::new("x")).expect("table");
+        txn.open_table(redb::TableDefinition::<u64, u64>::new("x"))
+            .expect("table");
         txn.commit().expect("commit");
     }
     assert_bad_input(&p, "without the journal's meta table");
@@ -219,7 +257,11 @@ fn a_journal_held_by_a_running_writer_is_refused_at_once_with_exit_three() {
         .expect("spawn writer");
     let mut lines = BufReader::new(child.stdout.take().expect("stdout")).lines();
     let first = lines.next().and_then(Result::ok);
-    assert_eq!(first.as_deref(), Some("1"), "writer committed its first record");
+    assert_eq!(
+        first.as_deref(),
+        Some("1"),
+        "writer committed its first record"
+    );
     for verb in [&["tail"][..], &["tail", "-f"], &["stats"]] {
         let start = Instant::now();
         let o = fm(verb, &[&file]);
@@ -229,7 +271,10 @@ fn a_journal_held_by_a_running_writer_is_refused_at_once_with_exit_three() {
             "{}",
             text(&o.stderr)
         );
-        assert!(start.elapsed() < Duration::from_secs(5), "{verb:?} must not hang");
+        assert!(
+            start.elapsed() < Duration::from_secs(5),
+            "{verb:?} must not hang"
+        );
     }
     child.kill().expect("kill writer");
     child.wait().expect("wait");

@@ -77,11 +77,18 @@ fn a_journal_survives_repeated_sigkill_with_every_reported_commit_and_no_gap() {
             break;
         }
         let delay = Duration::from_millis(rng.random_range(30..250));
-        let batch = if rng.random_bool(0.3) { rng.random_range(2..20) } else { 1 };
+        let batch = if rng.random_bool(0.3) {
+            rng.random_range(2..20)
+        } else {
+            1
+        };
         let reported = run_child_and_kill(&file, delay, batch);
         kills += 1;
         if let Some(&m) = reported.iter().max() {
-            assert!(m > reported_max || reported.is_empty(), "seed {seed} iteration {i}: seq reused");
+            assert!(
+                m > reported_max || reported.is_empty(),
+                "seed {seed} iteration {i}: seq reused"
+            );
             reported_max = m;
         }
         // The read-only path must cope with a file that needs recovery, without writing it.
@@ -95,9 +102,16 @@ fn a_journal_survives_repeated_sigkill_with_every_reported_commit_and_no_gap() {
             .map(|r| r.seq)
             .collect();
         drop(reader);
-        assert_eq!(hash(&file), before, "seed {seed} iteration {i}: the reader modified the file");
+        assert_eq!(
+            hash(&file),
+            before,
+            "seed {seed} iteration {i}: the reader modified the file"
+        );
         let expected: Vec<u64> = (1..=seqs.len() as u64).collect();
-        assert_eq!(seqs, expected, "seed {seed} iteration {i}: seqs not contiguous from 1");
+        assert_eq!(
+            seqs, expected,
+            "seed {seed} iteration {i}: seqs not contiguous from 1"
+        );
         for s in &reported {
             assert!(
                 seqs.binary_search(s).is_ok(),
@@ -112,7 +126,10 @@ fn a_journal_survives_repeated_sigkill_with_every_reported_commit_and_no_gap() {
     let last = j.last_seq();
     assert!(last >= reported_max);
     let next = j
-        .append(forge_manager::journal::demo::stress_record(last, 1_795_600_800_000))
+        .append(forge_manager::journal::demo::stress_record(
+            last,
+            1_795_600_800_000,
+        ))
         .expect("append after recovery");
     assert_eq!(next, last + 1);
     println!("{kills} kills, {last} records, {:?}", started.elapsed());

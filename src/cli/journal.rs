@@ -146,12 +146,12 @@ pub enum Verb {
 #[derive(Debug, thiserror::Error)]
 enum CliError {
     #[error(transparent)]
-    Open(#[from] OpenError),
+    Open(Box<OpenError>),
     #[error("{path}: {source}")]
     Query {
         path: PathBuf,
         #[source]
-        source: QueryError,
+        source: Box<QueryError>,
     },
     #[error("{0}")]
     Usage(String),
@@ -161,12 +161,18 @@ enum CliError {
     Write(String),
 }
 
+impl From<OpenError> for CliError {
+    fn from(e: OpenError) -> Self {
+        CliError::Open(Box::new(e))
+    }
+}
+
 type CliResult = Result<i32, CliError>;
 
 fn q(path: &Path) -> impl FnOnce(QueryError) -> CliError + '_ {
     move |source| CliError::Query {
         path: path.into(),
-        source,
+        source: Box::new(source),
     }
 }
 
@@ -216,7 +222,7 @@ pub fn run(args: JournalArgs) -> i32 {
             drop(out);
             eprintln!("forge-manager journal: {e}");
             match e {
-                CliError::Open(OpenError::InUse { .. }) => EXIT_IN_USE,
+                CliError::Open(e) if matches!(*e, OpenError::InUse { .. }) => EXIT_IN_USE,
                 _ => EXIT_BAD_INPUT,
             }
         }
