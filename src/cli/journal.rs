@@ -97,6 +97,9 @@ pub enum Verb {
         /// The instant: RFC 3339, or a duration before the newest record.
         #[arg(long)]
         at: String,
+        /// Walk back across this many role changes (1: to the last role change).
+        #[arg(long, default_value_t = 1)]
+        changes: usize,
         /// Journal files (one per pod).
         #[arg(required = true)]
         files: Vec<PathBuf>,
@@ -204,7 +207,7 @@ pub fn run(args: JournalArgs) -> i32 {
             output,
             &files,
         ),
-        Verb::Explain { at, files } => explain(&mut out, &at, &files),
+        Verb::Explain { at, changes, files } => explain(&mut out, &at, changes, &files),
         Verb::Timeline {
             overlaps_only,
             min_overlap,
@@ -499,7 +502,7 @@ fn inputs_summary(v: &serde_json::Value) -> String {
     s
 }
 
-fn explain(out: &mut impl Write, at: &str, files: &[PathBuf]) -> CliResult {
+fn explain(out: &mut impl Write, at: &str, changes: usize, files: &[PathBuf]) -> CliResult {
     let readers = open_all(files)?;
     let mut newest: Option<i64> = None;
     for (r, path) in readers.iter().zip(files) {
@@ -513,7 +516,7 @@ fn explain(out: &mut impl Write, at: &str, files: &[PathBuf]) -> CliResult {
         .unwrap_or_else(|_| at_ms.to_string());
     let mut forging = Vec::new();
     for (reader, path) in readers.iter().zip(files) {
-        let Some(e) = reader.explain(at_ms).map_err(q(path))? else {
+        let Some(e) = reader.explain(at_ms, changes).map_err(q(path))? else {
             writeln!(
                 out,
                 "{}: no record at or before {at_text}\n",
@@ -541,7 +544,15 @@ fn explain(out: &mut impl Write, at: &str, files: &[PathBuf]) -> CliResult {
             "  last record before that instant: #{} at {}",
             a.seq, a.wall
         )?;
-        writeln!(out, "  how it got there (since the last role change):")?;
+        writeln!(
+            out,
+            "  how it got there (since {}):",
+            if changes <= 1 {
+                "the last role change".to_string()
+            } else {
+                format!("{changes} role changes back")
+            }
+        )?;
         match &e.previous {
             Some(p) => writeln!(
                 out,

@@ -374,9 +374,10 @@ mod tests {
 pub struct Explanation {
     /// The last record at or before the instant: the pod's view then.
     pub at: JournalRecord,
-    /// The last record before the current role began (a different role), if kept.
+    /// The last record before the walk's oldest role began, if kept.
     pub previous: Option<JournalRecord>,
-    /// Records from the start of the current role up to `at`, heartbeats left out, oldest first
+    /// Records from the start of the oldest role walked back to, up to `at`, heartbeats left out,
+    /// oldest first
     /// (at most [`EXPLAIN_MAX_STEPS`], the most recent ones).
     pub steps: Vec<JournalRecord>,
     /// Heartbeats left out of `steps`.
@@ -395,8 +396,14 @@ struct RoleHead<'a> {
     kind: RecordKind,
 }
 
-/// Walks back from the last record at or before `at_ms` to the last role change.
-pub(crate) fn explain(db: &Database, at_ms: i64) -> Result<Option<Explanation>, QueryError> {
+/// Walks back from the last record at or before `at_ms` across `role_changes` role changes (at
+/// least 1: back to the last role change).
+pub(crate) fn explain(
+    db: &Database,
+    at_ms: i64,
+    role_changes: usize,
+) -> Result<Option<Explanation>, QueryError> {
+    let role_changes = role_changes.max(1);
     let txn = begin(db)?;
     let by_wall = open!(txn, BY_WALL, "records_by_wall")?;
     let records = open!(txn, RECORDS, "records")?;
@@ -416,15 +423,21 @@ pub(crate) fn explain(db: &Database, at_ms: i64) -> Result<Option<Explanation>, 
     let mut heartbeats_skipped = 0u64;
     let mut steps_skipped = 0u64;
     let mut previous = None;
+    let mut role = at.role.clone();
+    let mut changes_seen = 0usize;
     // Bounded by the records kept (retention); heads only, full decode for kept steps.
     for entry in records.range(..=at_seq).map_err(QueryError::Read)?.rev() {
         let (k, v) = entry.map_err(QueryError::Read)?;
         let seq = k.value();
         let head: RoleHead<'_> = serde_json::from_slice(v.value())
             .map_err(|source| QueryError::Decode { seq, source })?;
-        if head.role != at.role {
-            previous = Some(decode(seq, v.value())?);
-            break;
+        if head.role != role {
+            changes_seen += 1;
+            if changes_seen == role_changes {
+                previous = Some(decode(seq, v.value())?);
+                break;
+            }
+            role = head.role.clone().into_owned();
         }
         if head.kind == RecordKind::Heartbeat && seq != at_seq {
             heartbeats_skipped += 1;

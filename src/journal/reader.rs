@@ -107,9 +107,14 @@ impl JournalReader {
         read::newest_wall_ms(&self.db)
     }
 
-    /// How the pod came to its role at `at_ms`: walks back to the last role change.
-    pub fn explain(&self, at_ms: i64) -> Result<Option<Explanation>, QueryError> {
-        read::explain(&self.db, at_ms)
+    /// How the pod came to its role at `at_ms`: walks back across `role_changes` role changes
+    /// (1: to the last role change).
+    pub fn explain(
+        &self,
+        at_ms: i64,
+        role_changes: usize,
+    ) -> Result<Option<Explanation>, QueryError> {
+        read::explain(&self.db, at_ms, role_changes)
     }
 
     /// Counts, bounds and per-kind counts.
