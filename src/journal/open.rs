@@ -222,19 +222,67 @@ impl Drop for PrivateCopy {
 
 static COPY_COUNTER: AtomicU64 = AtomicU64::new(0);
 
+/// Where the private copy goes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum CopyIn {
+    /// `$TMPDIR` (readers: the journal's directory may be read-only to them).
+    TempDir,
+    /// Next to the journal (the writer: the journal's volume is writable, while a container's
+    /// root file system, and so /tmp, often is not).
+    BesideFile,
+}
+
+/// The name prefix of private copies of `path` (hidden, named after the journal).
+pub(crate) fn verify_prefix(path: &Path) -> String {
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "journal".into());
+    format!(".{name}.verify-")
+}
+
+/// Removes private copies of `path` left beside it by a process killed while it checked the file.
+pub(crate) fn remove_stale_copies(path: &Path) {
+    let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) else {
+        return;
+    };
+    let prefix = verify_prefix(path);
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        if entry.file_name().to_string_lossy().starts_with(&prefix) {
+            // Best effort: a leftover copy wastes space but harms nothing.
+            let _ = std::fs::remove_file(entry.path());
+        }
+    }
+}
+
 /// Copies `path` for reading under redb's shared lock (so no writer can start and change it
 /// mid-copy), then opens the copy with the integrity check on (recovering it first if its writer
 /// was killed). The original is only read. Returns the copy's database and format version.
-pub(crate) fn open_verified_copy(path: &Path) -> Result<(Database, PrivateCopy, u32), OpenError> {
+pub(crate) fn open_verified_copy(
+    path: &Path,
+    copy_in: CopyIn,
+) -> Result<(Database, PrivateCopy, u32), OpenError> {
     match probe(path)? {
         Probe::Absent if path.exists() => return Err(OpenError::NotRedb { path: path.into() }),
         Probe::Absent => return Err(OpenError::NotFound { path: path.into() }),
         Probe::Redb => {}
     }
     let n = COPY_COUNTER.fetch_add(1, Ordering::Relaxed);
+    let dir = match copy_in {
+        CopyIn::TempDir => std::env::temp_dir(),
+        CopyIn::BesideFile => path
+            .parent()
+            .filter(|d| !d.as_os_str().is_empty())
+            .map(Path::to_path_buf)
+            .unwrap_or_else(|| PathBuf::from(".")),
+    };
     let copy = PrivateCopy {
-        path: std::env::temp_dir().join(format!(
-            "forge-journal-read-{}-{}.redb",
+        path: dir.join(format!(
+            "{}{}-{}.redb",
+            verify_prefix(path),
             std::process::id(),
             n
         )),

@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 use redb::Database;
 
 use super::error::{OpenError, QueryError, SnapshotError};
-use super::open::{PrivateCopy, open_verified_copy};
+use super::open::{CopyIn, PrivateCopy, open_verified_copy};
 use super::read::{self, Explanation, Query, Stats};
 use super::record::JournalRecord;
 use super::schema::{self, FORMAT_VERSION};
@@ -35,7 +35,7 @@ impl JournalReader {
     /// Opens `path` read-only (see the type's documentation for the checks).
     pub fn open(path: impl AsRef<Path>) -> Result<JournalReader, OpenError> {
         let path = path.as_ref();
-        let (db, copy, version) = open_verified_copy(path)?;
+        let (db, copy, version) = open_verified_copy(path, CopyIn::TempDir)?;
         if version < FORMAT_VERSION {
             let fail = |detail: String| OpenError::Migrate {
                 path: path.into(),

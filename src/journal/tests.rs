@@ -523,3 +523,20 @@ fn a_reader_sees_a_durable_journal_written_and_closed_by_a_writer() {
     drop(r);
     assert_eq!(hash(&path), before);
 }
+
+#[test]
+fn the_writer_checks_on_a_copy_beside_the_file_and_leaves_no_copy_behind() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("j");
+    write_journal(&path, 3);
+    let stale = dir.path().join(".j.verify-999-0.redb");
+    std::fs::write(&stale, b"left by a killed process").expect("write");
+    let j = Journal::open(&path, cfg()).expect("reopen");
+    drop(j);
+    let names: Vec<_> = std::fs::read_dir(dir.path())
+        .expect("read dir")
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(names, vec!["j".to_string()]);
+}

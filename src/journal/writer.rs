@@ -6,7 +6,9 @@ use std::time::Duration;
 use redb::{Database, Durability, ReadableDatabase, ReadableTable, WriteTransaction};
 
 use super::error::{AppendError, OpenError, QueryError, SnapshotError};
-use super::open::{Probe, map_db_error, open_verified_copy, probe, read_version};
+use super::open::{
+    CopyIn, Probe, map_db_error, open_verified_copy, probe, read_version, remove_stale_copies,
+};
 use super::read::{self, Query, Stats};
 use super::record::{JournalRecord, RecordHead, find_key_material, wall_ms};
 use super::schema::{
@@ -107,7 +109,8 @@ impl Journal {
     /// Opens the journal at `path` for writing, creating it if absent (or empty), recovering it if
     /// its last writer was killed, and migrating an older format. A file that is not a journal, is
     /// newer, corrupt or locked is refused with the file left unmodified: every check runs on a
-    /// private copy first (cost: one file copy and checksum pass at startup, bounded by retention).
+    /// private copy first, made beside the file (cost at startup: one file copy and one checksum
+    /// pass, bounded by retention; the journal's volume needs room for a second copy meanwhile).
     pub fn open(path: impl AsRef<Path>, config: JournalConfig) -> Result<Journal, OpenError> {
         let path = path.as_ref();
         config.validate()?;
@@ -118,7 +121,9 @@ impl Journal {
             Probe::Redb => {
                 // Every check (lock, journal, version, checksums) on a private copy first: a
                 // refused file is never written. The copy is dropped before the real open.
-                drop(open_verified_copy(path)?);
+                // The copy goes beside the journal (its volume is writable; /tmp may not be).
+                remove_stale_copies(path);
+                drop(open_verified_copy(path, CopyIn::BesideFile)?);
                 redb::Builder::new()
                     .open(path)
                     .map_err(|e| map_db_error(path, e))?
