@@ -210,4 +210,33 @@ mod tests {
         let j = w.close().expect("journal back");
         assert_eq!(j.last_seq(), 1);
     }
+
+    #[test]
+    fn a_full_queue_drops_and_counts_records_instead_of_blocking() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let j = Journal::open(
+            dir.path().join("j"),
+            JournalConfig {
+                sync: SyncMode::Durable,
+                ..JournalConfig::default()
+            },
+        )
+        .expect("open");
+        let w = JournalWriter::spawn(j, 1).expect("spawn");
+        let mut full = 0u64;
+        for i in 0..2_000 {
+            match w.record(rec(i)) {
+                Ok(()) => {}
+                Err(RecordError::QueueFull) => full += 1,
+                Err(e) => panic!("unexpected {e}"),
+            }
+        }
+        assert_eq!(w.dropped(), full);
+        let j = w.close().expect("journal back");
+        assert_eq!(
+            j.last_seq() + full,
+            2_000,
+            "every record is either written or counted"
+        );
+    }
 }
