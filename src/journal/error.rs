@@ -39,13 +39,6 @@ pub enum OpenError {
     /// redb refused the file: corrupt, truncated, or an unsupported redb file format.
     #[error("{path}: the journal is corrupt or truncated ({detail})")]
     Corrupt { path: PathBuf, detail: String },
-    /// Copying the file for a verified read-only open failed.
-    #[error("{path}: cannot make a private copy to read from: {source}")]
-    CopyForRead {
-        path: PathBuf,
-        #[source]
-        source: std::io::Error,
-    },
     /// Creating the tables of a new journal failed.
     #[error("{path}: cannot initialise a new journal: {detail}")]
     Initialise { path: PathBuf, detail: String },

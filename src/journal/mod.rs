@@ -8,7 +8,7 @@
 //! - `reader`: [`JournalReader`], verified read-only access that never writes the file.
 //! - `read`: queries shared by both ([`Query`], [`Stats`]).
 //! - [`timeline`]: merging pods' journals and finding overlapping forging beliefs.
-//! - `open`: file checks before redb sees a file, and the verified private copy.
+//! - `open`: file checks before redb sees a file, and the verified open that never writes it.
 //! - [`demo`]: synthetic journals (a two-pod failover, stress records) for docs, tests, benches.
 //! - `error`: [`OpenError`], [`AppendError`], [`QueryError`], [`SnapshotError`].
 //!

@@ -1,19 +1,18 @@
 //! Opening journal files: the checks that let a bad file fail with a clear message and leave it
 //! untouched, and the verified read-only open the CLI uses.
 //!
-//! Why every open starts from a private copy: redb trusts a file that was shut down cleanly and may
-//! panic on one corrupted outside redb (seen in tests: "Malformed allocator state" from a
-//! read-only open), and the release profile aborts on panic; its integrity check (every page
-//! checksum) needs a writable database, and a journal left by a killed pod needs recovery, which
-//! writes. So the file is copied while redb's shared lock is held (no writer can start mid-copy),
-//! and the copy is opened with the integrity check on. The original is only read. A writer then
-//! opens the original only after its copy passed every check.
+//! Why every open starts with a verified, write-free open: redb trusts a file that was shut down
+//! cleanly and may panic on one corrupted outside redb (seen in tests: "Malformed allocator
+//! state" from a plain read-only open), and the release profile aborts on panic; its integrity
+//! check (every page checksum) needs a writable database, and a journal left by a killed pod needs
+//! recovery, which writes. So the file is opened through [`Overlay`], a backend whose writes stay
+//! in memory, with the integrity check on. The original is only read. A writer then opens the
+//! original only after that open passed every check.
 
 use std::io::Read;
 use std::ops::Bound;
-use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::path::Path;
+use std::sync::Mutex;
 
 use redb::{BackendError, Database, DatabaseError, ReadableDatabase, StorageBackend, TableError};
 
@@ -27,7 +26,7 @@ const REDB_MAGIC: [u8; 9] = [b'r', b'e', b'd', b'b', 0x1A, 0x0A, 0xA9, 0x0D, 0x0
 pub(crate) enum Probe {
     /// No file, or an empty one: a writer creates a new journal.
     Absent,
-    /// A redb file: the caller goes on with a verified copy.
+    /// A redb file: the caller goes on with a verified open.
     Redb,
 }
 
@@ -56,105 +55,172 @@ pub(crate) fn probe(path: &Path) -> Result<Probe, OpenError> {
     }
 }
 
-/// A storage backend that takes redb's locks on the real file exactly as a read-only open does,
-/// and then, instead of letting redb read the file (which may panic on a corrupt one), copies it
-/// to `dest` while the shared lock is held and fails the open on purpose.
+/// Page size of the overlay (redb's page size; any power of two works).
+const OVERLAY_PAGE: u64 = 4096;
+
+/// A storage backend over the real file that never writes it: reads come from the file, writes
+/// (recovery, the integrity check's commit, a migration) go to pages kept in memory.
 ///
-/// redb takes its locks "before anything is read" (page_manager.rs, `TransactionalMemory::new`),
-/// so a writer holding the file makes the open fail with `DatabaseAlreadyOpen` before `len` is
-/// ever called, and no writer can start while the copy runs.
+/// Locks: redb's lock protocol runs against the real file, with every exclusive lock taken as a
+/// shared one. A running writer (which holds its ranges exclusively) therefore makes the open fail
+/// with `DatabaseAlreadyOpen` at once, before anything is read; several readers coexist; and no
+/// writer can start while a reader is open, so the file cannot change under it.
 #[derive(Debug)]
-struct CopyUnderLock {
-    inner: redb::backends::FileBackend,
-    src: PathBuf,
-    dest: PathBuf,
-    outcome: Arc<Mutex<Option<std::io::Result<u64>>>>,
+struct Overlay {
+    file: redb::backends::FileBackend,
+    state: Mutex<OverlayState>,
 }
 
-const COPY_DONE: &str = "forge-manager: copy taken under the shared lock";
+#[derive(Debug)]
+struct OverlayState {
+    /// The length redb sees.
+    len: u64,
+    /// Bytes of the real file still visible below the overlay (shrinks if redb truncates).
+    base_len: u64,
+    /// Pages written by redb, by page number.
+    pages: std::collections::HashMap<u64, Box<[u8]>>,
+}
 
-impl CopyUnderLock {
-    fn copy_once(&self) -> std::io::Error {
-        if let Ok(mut outcome) = self.outcome.lock()
-            && outcome.is_none()
-        {
-            *outcome = Some(std::fs::copy(&self.src, &self.dest));
+fn poisoned() -> std::io::Error {
+    std::io::Error::other("journal overlay lock poisoned")
+}
+
+impl Overlay {
+    fn new(path: &Path) -> std::io::Result<Overlay> {
+        let file = std::fs::File::open(path)?;
+        let len = file.metadata()?.len();
+        let file = redb::backends::FileBackend::new(file).map_err(std::io::Error::other)?;
+        Ok(Overlay {
+            file,
+            state: Mutex::new(OverlayState {
+                len,
+                base_len: len,
+                pages: Default::default(),
+            }),
+        })
+    }
+
+    /// Reads `out.len()` bytes of the real file at `offset`; zeros past `base_len`.
+    fn read_base(&self, base_len: u64, offset: u64, out: &mut [u8]) -> std::io::Result<()> {
+        let avail = base_len.saturating_sub(offset).min(out.len() as u64) as usize;
+        if avail > 0 {
+            self.file.read(offset, &mut out[..avail])?;
         }
-        std::io::Error::other(COPY_DONE)
+        out[avail..].fill(0);
+        Ok(())
     }
 }
 
-impl StorageBackend for CopyUnderLock {
+impl StorageBackend for Overlay {
     fn len(&self) -> Result<u64, std::io::Error> {
-        Err(self.copy_once())
+        Ok(self.state.lock().map_err(|_| poisoned())?.len)
     }
-    fn read(&self, _offset: u64, _out: &mut [u8]) -> Result<(), std::io::Error> {
-        Err(self.copy_once())
+
+    fn read(&self, offset: u64, out: &mut [u8]) -> Result<(), std::io::Error> {
+        let st = self.state.lock().map_err(|_| poisoned())?;
+        if offset.saturating_add(out.len() as u64) > st.len {
+            return Err(std::io::ErrorKind::UnexpectedEof.into());
+        }
+        // Runs of pages without an overlay copy are read from the file in one call.
+        let mut pos = 0usize;
+        let mut run_start: Option<usize> = None;
+        while pos < out.len() {
+            let abs = offset + pos as u64;
+            let page = abs / OVERLAY_PAGE;
+            let in_page = (abs % OVERLAY_PAGE) as usize;
+            let n = (OVERLAY_PAGE as usize - in_page).min(out.len() - pos);
+            if let Some(p) = st.pages.get(&page) {
+                if let Some(start) = run_start.take() {
+                    self.read_base(st.base_len, offset + start as u64, &mut out[start..pos])?;
+                }
+                out[pos..pos + n].copy_from_slice(&p[in_page..in_page + n]);
+            } else if run_start.is_none() {
+                run_start = Some(pos);
+            }
+            pos += n;
+        }
+        if let Some(start) = run_start {
+            self.read_base(st.base_len, offset + start as u64, &mut out[start..])?;
+        }
+        Ok(())
     }
-    fn set_len(&self, _len: u64) -> Result<(), std::io::Error> {
-        Err(std::io::Error::other("read-only probe"))
+
+    fn set_len(&self, len: u64) -> Result<(), std::io::Error> {
+        let mut st = self.state.lock().map_err(|_| poisoned())?;
+        if len < st.len {
+            st.base_len = st.base_len.min(len);
+            st.pages.retain(|&p, _| p * OVERLAY_PAGE < len);
+            let last = len / OVERLAY_PAGE;
+            let cut = (len % OVERLAY_PAGE) as usize;
+            if let Some(p) = st.pages.get_mut(&last) {
+                p[cut..].fill(0);
+            }
+        }
+        st.len = len;
+        Ok(())
     }
+
     fn sync_data(&self) -> Result<(), std::io::Error> {
-        Err(std::io::Error::other("read-only probe"))
+        Ok(())
     }
-    fn write(&self, _offset: u64, _data: &[u8]) -> Result<(), std::io::Error> {
-        Err(std::io::Error::other("read-only probe"))
+
+    fn write(&self, offset: u64, data: &[u8]) -> Result<(), std::io::Error> {
+        let mut st = self.state.lock().map_err(|_| poisoned())?;
+        let mut pos = 0usize;
+        while pos < data.len() {
+            let abs = offset + pos as u64;
+            let page = abs / OVERLAY_PAGE;
+            let in_page = (abs % OVERLAY_PAGE) as usize;
+            let n = (OVERLAY_PAGE as usize - in_page).min(data.len() - pos);
+            if !st.pages.contains_key(&page) {
+                let mut fresh = vec![0u8; OVERLAY_PAGE as usize].into_boxed_slice();
+                self.read_base(st.base_len, page * OVERLAY_PAGE, &mut fresh)?;
+                st.pages.insert(page, fresh);
+            }
+            if let Some(p) = st.pages.get_mut(&page) {
+                p[in_page..in_page + n].copy_from_slice(&data[pos..pos + n]);
+            }
+            pos += n;
+        }
+        st.len = st.len.max(offset + data.len() as u64);
+        Ok(())
     }
+
     fn close(&self) -> Result<(), std::io::Error> {
-        self.inner.close()
+        self.file.close()
     }
+
     fn try_lock_range(&self, start: Bound<u64>, end: Bound<u64>) -> Result<bool, BackendError> {
-        self.inner.try_lock_range(start, end)
+        self.file.try_lock_shared_range(start, end)
     }
+
     fn try_lock_shared_range(
         &self,
         start: Bound<u64>,
         end: Bound<u64>,
     ) -> Result<bool, BackendError> {
-        self.inner.try_lock_shared_range(start, end)
+        self.file.try_lock_shared_range(start, end)
     }
-    fn lock_range(&self, start: Bound<u64>, end: Bound<u64>) -> Result<(), BackendError> {
-        self.inner.lock_range(start, end)
-    }
-    fn lock_shared_range(&self, start: Bound<u64>, end: Bound<u64>) -> Result<(), BackendError> {
-        self.inner.lock_shared_range(start, end)
-    }
-    fn unlock_range(&self, start: Bound<u64>, end: Bound<u64>) -> Result<(), BackendError> {
-        self.inner.unlock_range(start, end)
-    }
-    fn query_lock_range(&self, start: Bound<u64>, end: Bound<u64>) -> Result<bool, BackendError> {
-        self.inner.query_lock_range(start, end)
-    }
-}
 
-/// Copies `src` to `dest` under redb's shared (reader) lock; [`OpenError::InUse`] at once if a
-/// writer holds the file. Never blocks.
-fn copy_under_lock(src: &Path, dest: &Path) -> Result<(), OpenError> {
-    let file = std::fs::File::open(src).map_err(|source| read_header(src, source))?;
-    let inner = redb::backends::FileBackend::new(file).map_err(|e| map_db_error(src, e))?;
-    let outcome = Arc::new(Mutex::new(None));
-    let backend = CopyUnderLock {
-        inner,
-        src: src.into(),
-        dest: dest.into(),
-        outcome: outcome.clone(),
-    };
-    let result = redb::Builder::new().open_read_only_with_backend(backend);
-    let copied = outcome.lock().ok().and_then(|mut o| o.take());
-    match (result, copied) {
-        (Err(DatabaseError::DatabaseAlreadyOpen | DatabaseError::LockProtocolMismatch), _) => {
-            Err(OpenError::InUse { path: src.into() })
+    /// Never waits: a lock that is not free at once is an error.
+    fn lock_range(&self, start: Bound<u64>, end: Bound<u64>) -> Result<(), BackendError> {
+        self.lock_shared_range(start, end)
+    }
+
+    fn lock_shared_range(&self, start: Bound<u64>, end: Bound<u64>) -> Result<(), BackendError> {
+        if self.file.try_lock_shared_range(start, end)? {
+            Ok(())
+        } else {
+            Err(BackendError::Io(std::io::ErrorKind::WouldBlock.into()))
         }
-        (_, Some(Ok(_))) => Ok(()),
-        (_, Some(Err(source))) => Err(OpenError::CopyForRead {
-            path: src.into(),
-            source,
-        }),
-        (Ok(_), None) => Err(OpenError::Corrupt {
-            path: src.into(),
-            detail: "redb opened the file without reading it".into(),
-        }),
-        (Err(e), None) => Err(map_db_error(src, e)),
+    }
+
+    fn unlock_range(&self, start: Bound<u64>, end: Bound<u64>) -> Result<(), BackendError> {
+        self.file.unlock_range(start, end)
+    }
+
+    fn query_lock_range(&self, start: Bound<u64>, end: Bound<u64>) -> Result<bool, BackendError> {
+        self.file.query_lock_range(start, end)
     }
 }
 
@@ -208,95 +274,22 @@ fn read_header(path: &Path, source: std::io::Error) -> OpenError {
     }
 }
 
-/// A private copy of a journal file, deleted when dropped.
-pub(crate) struct PrivateCopy {
-    pub path: PathBuf,
-}
-
-impl Drop for PrivateCopy {
-    fn drop(&mut self) {
-        // Best effort: a leftover copy in the temp directory is harmless.
-        let _ = std::fs::remove_file(&self.path);
-    }
-}
-
-static COPY_COUNTER: AtomicU64 = AtomicU64::new(0);
-
-/// Where the private copy goes.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum CopyIn {
-    /// `$TMPDIR` (readers: the journal's directory may be read-only to them).
-    TempDir,
-    /// Next to the journal (the writer: the journal's volume is writable, while a container's
-    /// root file system, and so /tmp, often is not).
-    BesideFile,
-}
-
-/// The name prefix of private copies of `path` (hidden, named after the journal).
-pub(crate) fn verify_prefix(path: &Path) -> String {
-    let name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_else(|| "journal".into());
-    format!(".{name}.verify-")
-}
-
-/// Removes private copies of `path` left beside it by a process killed while it checked the file.
-pub(crate) fn remove_stale_copies(path: &Path) {
-    let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) else {
-        return;
-    };
-    let prefix = verify_prefix(path);
-    let Ok(entries) = std::fs::read_dir(dir) else {
-        return;
-    };
-    for entry in entries.flatten() {
-        if entry.file_name().to_string_lossy().starts_with(&prefix) {
-            // Best effort: a leftover copy wastes space but harms nothing.
-            let _ = std::fs::remove_file(entry.path());
-        }
-    }
-}
-
-/// Copies `path` for reading under redb's shared lock (so no writer can start and change it
-/// mid-copy), then opens the copy with the integrity check on (recovering it first if its writer
-/// was killed). The original is only read. Returns the copy's database and format version.
-pub(crate) fn open_verified_copy(
-    path: &Path,
-    copy_in: CopyIn,
-) -> Result<(Database, PrivateCopy, u32), OpenError> {
+/// Opens `path` for reading through an [`Overlay`]: redb's locks taken shared on the real file
+/// (a running writer gives [`OpenError::InUse`] at once), recovery and the integrity check (every
+/// page checksum) done in memory. The file is only ever read. Returns the database and the
+/// format version found.
+pub(crate) fn open_verified(path: &Path) -> Result<(Database, u32), OpenError> {
     match probe(path)? {
         Probe::Absent if path.exists() => return Err(OpenError::NotRedb { path: path.into() }),
         Probe::Absent => return Err(OpenError::NotFound { path: path.into() }),
         Probe::Redb => {}
     }
-    let n = COPY_COUNTER.fetch_add(1, Ordering::Relaxed);
-    let dir = match copy_in {
-        CopyIn::TempDir => std::env::temp_dir(),
-        CopyIn::BesideFile => path
-            .parent()
-            .filter(|d| !d.as_os_str().is_empty())
-            .map(Path::to_path_buf)
-            .unwrap_or_else(|| PathBuf::from(".")),
-    };
-    let copy = PrivateCopy {
-        path: dir.join(format!(
-            "{}{}-{}.redb",
-            verify_prefix(path),
-            std::process::id(),
-            n
-        )),
-    };
-    copy_under_lock(path, &copy.path)?;
-    // The copy is ours alone: redb may recover it and the integrity check may commit to it.
+    let overlay = Overlay::new(path).map_err(|source| read_header(path, source))?;
     let db = redb::Builder::new()
         .set_check_integrity_on_open(true)
         .set_cache_size(256 << 20)
-        .open(&copy.path)
-        .map_err(|e| OpenError::Corrupt {
-            path: path.into(),
-            detail: e.to_string(),
-        })?;
+        .create_with_backend(overlay)
+        .map_err(|e| map_db_error(path, e))?;
     let version = read_version(&db, path)?;
-    Ok((db, copy, version))
+    Ok((db, version))
 }

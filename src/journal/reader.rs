@@ -5,22 +5,23 @@ use std::path::{Path, PathBuf};
 use redb::Database;
 
 use super::error::{OpenError, QueryError, SnapshotError};
-use super::open::{CopyIn, PrivateCopy, open_verified_copy};
+use super::open::open_verified;
 use super::read::{self, Explanation, Query, Stats};
 use super::record::JournalRecord;
 use super::schema::{self, FORMAT_VERSION};
 
-/// A journal opened read-only: a verified private copy of the file at the time of opening.
+/// A journal opened read-only. The file is never written: recovery, the integrity check and any
+/// migration happen in memory.
 ///
-/// Opening checks, in order, without writing the original: it exists; it is a redb file; no
-/// writer holds it ([`OpenError::InUse`], at once, never waiting); it is a journal; it is not from
-/// a newer version; every page checksum is right (after recovery of the copy when its writer was
-/// killed). An older format is migrated in the copy only.
+/// Opening checks, in order: it exists; it is a redb file; no writer holds it
+/// ([`OpenError::InUse`], at once, never waiting); every page checksum is right (after an
+/// in-memory recovery when its writer was killed); it is a journal; it is not from a newer
+/// version. An older format is migrated in memory only. While a reader is open, a writer cannot
+/// open the file (it gets [`OpenError::InUse`]): keep readers short-lived.
 pub struct JournalReader {
     db: Database,
     path: PathBuf,
     format_version_on_disk: u32,
-    _copy: PrivateCopy,
 }
 
 impl std::fmt::Debug for JournalReader {
@@ -35,7 +36,7 @@ impl JournalReader {
     /// Opens `path` read-only (see the type's documentation for the checks).
     pub fn open(path: impl AsRef<Path>) -> Result<JournalReader, OpenError> {
         let path = path.as_ref();
-        let (db, copy, version) = open_verified_copy(path, CopyIn::TempDir)?;
+        let (db, version) = open_verified(path)?;
         if version < FORMAT_VERSION {
             let fail = |detail: String| OpenError::Migrate {
                 path: path.into(),
@@ -50,7 +51,6 @@ impl JournalReader {
             db,
             path: path.into(),
             format_version_on_disk: version,
-            _copy: copy,
         })
     }
 
@@ -59,7 +59,7 @@ impl JournalReader {
         &self.path
     }
 
-    /// The format version of the file on disk (before any in-copy migration).
+    /// The format version of the file on disk (before any in-memory migration).
     pub fn format_version_on_disk(&self) -> u32 {
         self.format_version_on_disk
     }

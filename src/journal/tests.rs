@@ -510,8 +510,9 @@ fn a_reader_sees_a_durable_journal_written_and_closed_by_a_writer() {
     let before = hash(&path);
     let r = JournalReader::open(&path).expect("reader");
     assert_eq!(r.tail(10).expect("tail").len(), 1);
-    let txn = redb::ReadableDatabase::begin_read(&redb::ReadOnlyDatabase::open(&path).expect("ro"))
-        .expect("read");
+    drop(r);
+    let ro = redb::ReadOnlyDatabase::open(&path).expect("plain redb read-only open");
+    let txn = redb::ReadableDatabase::begin_read(&ro).expect("read");
     assert_eq!(
         txn.open_table(RECORDS)
             .expect("records")
@@ -520,23 +521,30 @@ fn a_reader_sees_a_durable_journal_written_and_closed_by_a_writer() {
             .count(),
         1
     );
-    drop(r);
+    drop(txn);
+    drop(ro);
     assert_eq!(hash(&path), before);
 }
 
 #[test]
-fn the_writer_checks_on_a_copy_beside_the_file_and_leaves_no_copy_behind() {
+fn opening_leaves_no_file_behind_and_several_readers_coexist() {
     let dir = tempfile::tempdir().expect("tempdir");
     let path = dir.path().join("j");
     write_journal(&path, 3);
-    let stale = dir.path().join(".j.verify-999-0.redb");
-    std::fs::write(&stale, b"left by a killed process").expect("write");
-    let j = Journal::open(&path, cfg()).expect("reopen");
-    drop(j);
+    drop(Journal::open(&path, cfg()).expect("reopen"));
+    let r1 = JournalReader::open(&path).expect("first reader");
+    let r2 = JournalReader::open(&path).expect("second reader at the same time");
+    assert_eq!(r1.tail(9).expect("tail"), r2.tail(9).expect("tail"));
+    assert!(
+        matches!(Journal::open(&path, cfg()), Err(OpenError::InUse { .. })),
+        "no writer while a reader is open"
+    );
+    drop((r1, r2));
     let names: Vec<_> = std::fs::read_dir(dir.path())
         .expect("read dir")
         .flatten()
         .map(|e| e.file_name().to_string_lossy().into_owned())
         .collect();
     assert_eq!(names, vec!["j".to_string()]);
+    Journal::open(&path, cfg()).expect("the writer opens once readers are gone");
 }

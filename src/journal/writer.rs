@@ -6,9 +6,7 @@ use std::time::Duration;
 use redb::{Database, Durability, ReadableDatabase, ReadableTable, WriteTransaction};
 
 use super::error::{AppendError, OpenError, QueryError, SnapshotError};
-use super::open::{
-    CopyIn, Probe, map_db_error, open_verified_copy, probe, read_version, remove_stale_copies,
-};
+use super::open::{Probe, map_db_error, open_verified, probe, read_version};
 use super::read::{self, Query, Stats};
 use super::record::{JournalRecord, RecordHead, find_key_material, wall_ms};
 use super::schema::{
@@ -108,9 +106,9 @@ impl std::fmt::Debug for Journal {
 impl Journal {
     /// Opens the journal at `path` for writing, creating it if absent (or empty), recovering it if
     /// its last writer was killed, and migrating an older format. A file that is not a journal, is
-    /// newer, corrupt or locked is refused with the file left unmodified: every check runs on a
-    /// private copy first, made beside the file (cost at startup: one file copy and one checksum
-    /// pass, bounded by retention; the journal's volume needs room for a second copy meanwhile).
+    /// newer, corrupt or locked is refused with the file left unmodified: every check runs first
+    /// through a backend that keeps writes in memory (cost at startup: one checksum pass over the
+    /// file, bounded by retention).
     pub fn open(path: impl AsRef<Path>, config: JournalConfig) -> Result<Journal, OpenError> {
         let path = path.as_ref();
         config.validate()?;
@@ -119,11 +117,9 @@ impl Journal {
                 .create(path)
                 .map_err(|e| map_db_error(path, e))?,
             Probe::Redb => {
-                // Every check (lock, journal, version, checksums) on a private copy first: a
-                // refused file is never written. The copy is dropped before the real open.
-                // The copy goes beside the journal (its volume is writable; /tmp may not be).
-                remove_stale_copies(path);
-                drop(open_verified_copy(path, CopyIn::BesideFile)?);
+                // Every check (lock, checksums, journal, version) first, through a backend that
+                // never writes the file: a refused file is never modified.
+                drop(open_verified(path)?);
                 redb::Builder::new()
                     .open(path)
                     .map_err(|e| map_db_error(path, e))?
