@@ -739,7 +739,7 @@ fn stats(out: &mut impl Write, output: Output, files: &[PathBuf]) -> CliResult {
                     "format version:  {}{}",
                     reader.format_version_on_disk(),
                     if reader.format_version_on_disk() < s.format_version {
-                        format!(" (older; read as {} in a private copy)", s.format_version)
+                        format!(" (older; read as {} in memory)", s.format_version)
                     } else {
                         String::new()
                     }
