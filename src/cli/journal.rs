@@ -400,6 +400,13 @@ fn build_query(
 fn query(out: &mut impl Write, a: QueryArgs, output: Output, files: &[PathBuf]) -> CliResult {
     let readers = open_all(files)?;
     let query = build_query(&a, &readers, files)?;
+    if readers.len() == 1 && output == Output::Jsonl {
+        // Fast path: stored bytes straight to the output.
+        readers[0]
+            .write_jsonl(&query, out)
+            .map_err(|e| output_or_query(e, &files[0]))?;
+        return Ok(EXIT_OK);
+    }
     let mut emitter = Emitter::new(output);
     emitter.start(out)?;
     if readers.len() == 1 {
@@ -694,26 +701,22 @@ fn timeline(
 fn export(out: &mut impl Write, files: &[PathBuf]) -> CliResult {
     let readers = open_all(files)?;
     for (reader, path) in readers.iter().zip(files) {
-        let mut io_err = None;
         reader
-            .query_each(&Query::default(), |r| {
-                let res = serde_json::to_writer(&mut *out, &r)
-                    .map_err(std::io::Error::other)
-                    .and_then(|()| writeln!(out));
-                match res {
-                    Ok(()) => true,
-                    Err(e) => {
-                        io_err = Some(e);
-                        false
-                    }
-                }
-            })
-            .map_err(q(path))?;
-        if let Some(e) = io_err {
-            return Err(e.into());
-        }
+            .write_jsonl(&Query::default(), out)
+            .map_err(|e| output_or_query(e, path))?;
     }
     Ok(EXIT_OK)
+}
+
+/// An output error stays an I/O error (a closed pipe ends quietly); anything else names the file.
+fn output_or_query(e: QueryError, path: &Path) -> CliError {
+    match e {
+        QueryError::Output(io) => CliError::Io(io),
+        other => CliError::Query {
+            path: path.into(),
+            source: Box::new(other),
+        },
+    }
 }
 
 fn stats(out: &mut impl Write, output: Output, files: &[PathBuf]) -> CliResult {

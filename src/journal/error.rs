@@ -113,6 +113,9 @@ pub enum QueryError {
         #[source]
         source: serde_json::Error,
     },
+    /// Writing query output failed (a closed pipe, a full disk).
+    #[error("writing the output failed: {0}")]
+    Output(#[source] std::io::Error),
     /// A time bound given by the user does not parse.
     #[error(
         "bad time {0:?}: expected RFC 3339 (2026-11-25T10:00:00Z) or a duration like 15m, 2h, 90s"

@@ -2,6 +2,7 @@
 //! restarts with a retention bound, read by `forge-manager journal …` after an incident.
 //!
 //! - `record`: [`JournalRecord`] and its parts; the key-material guard.
+//! - `codec`: the stored form of a record (flat head + nested body, both JSON).
 //! - `schema`: tables, [`FORMAT_VERSION`] and migrations.
 //! - `writer`: [`Journal`], the single writer: durable appends, bounded pruning, snapshots.
 //! - `background`: [`JournalWriter`], the journal on its own thread: `record` never blocks.
@@ -15,6 +16,7 @@
 //! Guide: `docs/journal.md`. Numbers: `docs/performance.md`.
 
 mod background;
+mod codec;
 pub mod demo;
 mod error;
 mod open;

@@ -14,8 +14,9 @@ use std::time::Duration;
 
 use redb::{Database, ReadTransaction, ReadableDatabase, ReadableTable, ReadableTableMetadata};
 
+use super::codec::{self, RecordHead};
 use super::error::QueryError;
-use super::record::{JournalRecord, RecordHead, RecordKind};
+use super::record::{JournalRecord, RecordKind};
 use super::schema::{
     BY_WALL, META, META_FORMAT_VERSION, META_LAST_SEQ, META_RECORD_BYTES, RECORDS,
 };
@@ -85,18 +86,19 @@ macro_rules! open {
 }
 
 fn decode(seq: u64, bytes: &[u8]) -> Result<JournalRecord, QueryError> {
-    serde_json::from_slice(bytes).map_err(|source| QueryError::Decode { seq, source })
+    codec::decode(bytes).map_err(|source| QueryError::Decode { seq, source })
 }
 
 fn decode_head(seq: u64, bytes: &[u8]) -> Result<RecordHead<'_>, QueryError> {
-    serde_json::from_slice(bytes).map_err(|source| QueryError::Decode { seq, source })
+    codec::head(bytes).map_err(|source| QueryError::Decode { seq, source })
 }
 
-/// Calls `f` with every record matching `q`, in seq order, until it returns `false`.
-pub(crate) fn query_each(
+/// Calls `f(seq, stored bytes)` for every record whose head matches `q`, in seq order, until it
+/// returns `Ok(false)`. Heads are parsed; bodies are left to `f`.
+fn scan(
     db: &Database,
     q: &Query,
-    mut f: impl FnMut(JournalRecord) -> bool,
+    mut f: impl FnMut(u64, &[u8]) -> Result<bool, QueryError>,
 ) -> Result<(), QueryError> {
     let txn = begin(db)?;
     let records = open!(txn, RECORDS, "records")?;
@@ -108,7 +110,7 @@ pub(crate) fn query_each(
             return Ok(true);
         }
         emitted += 1;
-        Ok(f(decode(seq, bytes)?) && emitted < limit)
+        Ok(f(seq, bytes)? && emitted < limit)
     };
     if limit == 0 {
         return Ok(());
@@ -142,6 +144,32 @@ pub(crate) fn query_each(
         }
     }
     Ok(())
+}
+
+/// Calls `f` with every record matching `q`, in seq order, until it returns `false`.
+pub(crate) fn query_each(
+    db: &Database,
+    q: &Query,
+    mut f: impl FnMut(JournalRecord) -> bool,
+) -> Result<(), QueryError> {
+    scan(db, q, |seq, bytes| Ok(f(decode(seq, bytes)?)))
+}
+
+/// Writes every record matching `q` as one JSON line to `out`, from the stored bytes (no
+/// decoding of `inputs`). Returns how many were written.
+pub(crate) fn write_jsonl(
+    db: &Database,
+    q: &Query,
+    out: &mut impl std::io::Write,
+) -> Result<u64, QueryError> {
+    let mut n = 0u64;
+    scan(db, q, |_, bytes| {
+        codec::write_json(bytes, out).map_err(QueryError::Output)?;
+        out.write_all(b"\n").map_err(QueryError::Output)?;
+        n += 1;
+        Ok(true)
+    })?;
+    Ok(n)
 }
 
 /// The matching records, in seq order.
@@ -389,13 +417,6 @@ pub struct Explanation {
 /// At most this many steps are returned by [`explain`].
 pub const EXPLAIN_MAX_STEPS: usize = 100;
 
-#[derive(serde::Deserialize)]
-struct RoleHead<'a> {
-    #[serde(borrow)]
-    role: std::borrow::Cow<'a, str>,
-    kind: RecordKind,
-}
-
 /// Walks back from the last record at or before `at_ms` across `role_changes` role changes (at
 /// least 1: back to the last role change).
 pub(crate) fn explain(
@@ -429,8 +450,7 @@ pub(crate) fn explain(
     for entry in records.range(..=at_seq).map_err(QueryError::Read)?.rev() {
         let (k, v) = entry.map_err(QueryError::Read)?;
         let seq = k.value();
-        let head: RoleHead<'_> = serde_json::from_slice(v.value())
-            .map_err(|source| QueryError::Decode { seq, source })?;
+        let head = decode_head(seq, v.value())?;
         if head.role != role {
             changes_seen += 1;
             if changes_seen == role_changes {

@@ -78,6 +78,12 @@ impl JournalReader {
         read::query_each(&self.db, q, f)
     }
 
+    /// Writes the matching records as JSON lines from the stored bytes (fast: `inputs` is not
+    /// decoded). Returns how many were written.
+    pub fn write_jsonl(&self, q: &Query, out: &mut impl std::io::Write) -> Result<u64, QueryError> {
+        read::write_jsonl(&self.db, q, out)
+    }
+
     /// Counts the matching records (decoding each, as a real query does).
     pub fn count(&self, q: &Query) -> Result<u64, QueryError> {
         read::count(&self.db, q)

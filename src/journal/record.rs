@@ -208,19 +208,6 @@ fn text_looks_like_key(s: &str) -> bool {
     false
 }
 
-/// The fields filters and listings need, parsed without building `inputs`.
-#[derive(Debug, Deserialize)]
-pub(crate) struct RecordHead<'a> {
-    #[serde(borrow)]
-    pub wall: std::borrow::Cow<'a, str>,
-    #[serde(borrow)]
-    pub pod: std::borrow::Cow<'a, str>,
-    #[serde(borrow)]
-    pub region: std::borrow::Cow<'a, str>,
-    pub kind: RecordKind,
-    pub reason: Reason,
-}
-
 /// Parses an RFC 3339 timestamp to milliseconds since the Unix epoch (negative before 1970).
 pub fn wall_ms(wall: &str) -> Option<i64> {
     let ts: jiff::Timestamp = wall.parse().ok()?;

@@ -3,9 +3,9 @@
 //! Format history:
 //! - **v0** (pre-release): `records` (seq → JSON) and `meta` with `format_version = 0`; records had
 //!   no `forging` field and there was no wall-time index.
-//! - **v1** (current): records carry `forging`; `records_by_wall` indexes (wall ms, seq); `meta`
-//!   also keeps `last_seq`, `record_count` and `record_bytes` so a restart never reuses a seq, even
-//!   after retention pruned every record.
+//! - **v1** (current): records carry `forging` and are stored as head + body (see `codec`);
+//!   `records_by_wall` indexes (wall ms, seq); `meta` also keeps `last_seq`, `record_count` and
+//!   `record_bytes` so a restart never reuses a seq, even after retention pruned every record.
 
 use redb::{ReadableTable, TableDefinition, WriteTransaction};
 
@@ -14,7 +14,7 @@ use super::record::wall_ms;
 /// The format this build writes. Opening an older file migrates it; a newer one is refused.
 pub const FORMAT_VERSION: u32 = 1;
 
-/// seq → record encoded as compact JSON.
+/// seq → record: `[head length u32 LE][head JSON][body JSON]` (see `codec`).
 pub(crate) const RECORDS: TableDefinition<u64, &[u8]> = TableDefinition::new("records");
 /// (wall-clock ms since the epoch, seq) → (): the index `--since/--until` ranges over.
 pub(crate) const BY_WALL: TableDefinition<(i64, u64), ()> = TableDefinition::new("records_by_wall");
@@ -75,7 +75,9 @@ fn migrate_v0_to_v1(txn: &WriteTransaction) -> Result<(), MigrateFailure> {
             .and_then(|w| w.as_str())
             .and_then(wall_ms)
             .ok_or_else(|| MigrateFailure(format!("record {seq}: no RFC 3339 wall time")))?;
-        rewritten.push((seq, serde_json::to_vec(&obj)?, wall));
+        let record: super::record::JournalRecord = serde_json::from_value(obj)
+            .map_err(|e| MigrateFailure(format!("record {seq}: {e}")))?;
+        rewritten.push((seq, super::codec::encode(&record)?, wall));
     }
     let mut bytes = 0u64;
     let mut last_seq = 0u64;

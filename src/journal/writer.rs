@@ -5,10 +5,11 @@ use std::time::Duration;
 
 use redb::{Database, Durability, ReadableDatabase, ReadableTable, WriteTransaction};
 
+use super::codec;
 use super::error::{AppendError, OpenError, QueryError, SnapshotError};
 use super::open::{Probe, map_db_error, open_verified, probe, read_version};
 use super::read::{self, Query, Stats};
-use super::record::{JournalRecord, RecordHead, find_key_material, wall_ms};
+use super::record::{JournalRecord, find_key_material, wall_ms};
 use super::schema::{
     self, BY_WALL, FORMAT_VERSION, META, META_LAST_SEQ, META_RECORD_BYTES, META_RECORD_COUNT,
     RECORDS,
@@ -217,7 +218,7 @@ impl Journal {
             next.last_seq += 1;
             record.seq = next.last_seq;
             last_mono = Some(record.mono_ms);
-            let bytes = serde_json::to_vec(&record).map_err(AppendError::Encode)?;
+            let bytes = codec::encode(&record).map_err(AppendError::Encode)?;
             next.count += 1;
             next.bytes += bytes.len() as u64;
             next.newest_wall_ms = Some(next.newest_wall_ms.map_or(wall, |w| w.max(wall)));
@@ -275,6 +276,12 @@ impl Journal {
         f: impl FnMut(JournalRecord) -> bool,
     ) -> Result<(), QueryError> {
         read::query_each(&self.db, q, f)
+    }
+
+    /// Writes the matching records as JSON lines from the stored bytes (what a `/journal`
+    /// endpoint can stream). Returns how many were written.
+    pub fn write_jsonl(&self, q: &Query, out: &mut impl std::io::Write) -> Result<u64, QueryError> {
+        read::write_jsonl(&self.db, q, out)
     }
 
     /// The last `n` records, oldest first.
@@ -397,7 +404,7 @@ fn prune_some(
             };
             let seq = k.value();
             let bytes = v.value();
-            let head: Option<RecordHead<'_>> = serde_json::from_slice(bytes).ok();
+            let head = codec::head(bytes).ok();
             // A record that does not decode has no usable wall time: it is pruned as the oldest.
             let wall = head.and_then(|h| wall_ms(&h.wall));
             (seq, bytes.len() as u64, wall)
