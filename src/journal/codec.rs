@@ -1,15 +1,15 @@
-//! How one record is stored: `[head length: u32 LE][head JSON][body JSON]`.
+//! How one record is stored: a flat **head** (JSON object of every scalar field: seq, times, who,
+//! kind, role, forging, reason, message) in table `record_heads`, and a **body** (JSON object of
+//! the nested `inputs` and `actions`) in table `record_bodies`, both keyed by seq.
 //!
-//! The head holds every scalar field (seq, times, who, kind, role, forging, reason, message); the
-//! body holds the nested `inputs` and `actions`. Filters (`--pod`, `--kind`, …), listings and
-//! retention parse only the small flat head, so scanning a million records does not build a
-//! million `inputs` trees. Concatenating the head (without its closing brace) and the body
-//! (without its opening brace) gives the record's JSON exactly as `serde_json` writes a
-//! [`JournalRecord`], so `export` streams stored bytes without decoding them.
+//! Filters (`--pod`, `--kind`, …), listings, `explain` and retention read and parse only heads
+//! (about a third of the bytes), so scanning a million records neither reads every `inputs` from
+//! disk nor builds a million `inputs` trees; bodies are fetched for matches only. Concatenating the
+//! head (without its closing brace) and the body (without its opening brace) gives the record's
+//! JSON exactly as `serde_json` writes a [`JournalRecord`], so `export` streams stored bytes.
 
 use std::borrow::Cow;
 
-use serde::de::Error as _;
 use serde::{Deserialize, Serialize};
 
 use super::record::{ActionRecord, JournalRecord, RecordKind};
@@ -78,8 +78,8 @@ pub(crate) struct RecordHead<'a> {
     pub reason: Reason,
 }
 
-/// Encodes a record for storage.
-pub(crate) fn encode(r: &JournalRecord) -> Result<Vec<u8>, serde_json::Error> {
+/// Encodes a record for storage: (head, body).
+pub(crate) fn encode(r: &JournalRecord) -> Result<(Vec<u8>, Vec<u8>), serde_json::Error> {
     let head = serde_json::to_vec(&HeadOut {
         seq: r.seq,
         mono_ms: r.mono_ms,
@@ -99,35 +99,16 @@ pub(crate) fn encode(r: &JournalRecord) -> Result<Vec<u8>, serde_json::Error> {
         inputs: &r.inputs,
         actions: &r.actions,
     })?;
-    let head_len = u32::try_from(head.len())
-        .map_err(|_| serde_json::Error::custom("record head longer than 4 GiB"))?;
-    let mut out = Vec::with_capacity(4 + head.len() + body.len());
-    out.extend_from_slice(&head_len.to_le_bytes());
-    out.extend_from_slice(&head);
-    out.extend_from_slice(&body);
-    Ok(out)
-}
-
-fn split(bytes: &[u8]) -> Result<(&[u8], &[u8]), serde_json::Error> {
-    let bad = || serde_json::Error::custom("stored record shorter than its head length");
-    let len_bytes: [u8; 4] = bytes
-        .get(..4)
-        .and_then(|b| b.try_into().ok())
-        .ok_or_else(bad)?;
-    let head_len = u32::from_le_bytes(len_bytes) as usize;
-    let head = bytes.get(4..4 + head_len).ok_or_else(bad)?;
-    let body = bytes.get(4 + head_len..).ok_or_else(bad)?;
     Ok((head, body))
 }
 
 /// Parses only the head.
-pub(crate) fn head(bytes: &[u8]) -> Result<RecordHead<'_>, serde_json::Error> {
-    serde_json::from_slice(split(bytes)?.0)
+pub(crate) fn head(head: &[u8]) -> Result<RecordHead<'_>, serde_json::Error> {
+    serde_json::from_slice(head)
 }
 
 /// Decodes the whole record.
-pub(crate) fn decode(bytes: &[u8]) -> Result<JournalRecord, serde_json::Error> {
-    let (head, body) = split(bytes)?;
+pub(crate) fn decode(head: &[u8], body: &[u8]) -> Result<JournalRecord, serde_json::Error> {
     let h: HeadIn = serde_json::from_slice(head)?;
     let b: BodyIn = serde_json::from_slice(body)?;
     Ok(JournalRecord {
@@ -150,8 +131,11 @@ pub(crate) fn decode(bytes: &[u8]) -> Result<JournalRecord, serde_json::Error> {
 }
 
 /// Writes the record's JSON (as `serde_json` writes a [`JournalRecord`]) without decoding it.
-pub(crate) fn write_json(bytes: &[u8], out: &mut impl std::io::Write) -> std::io::Result<()> {
-    let (head, body) = split(bytes).map_err(std::io::Error::other)?;
+pub(crate) fn write_json(
+    head: &[u8],
+    body: &[u8],
+    out: &mut impl std::io::Write,
+) -> std::io::Result<()> {
     let ok = head.len() >= 2 && head.ends_with(b"}") && body.len() >= 2 && body.starts_with(b"{");
     if !ok {
         return Err(std::io::Error::other(
@@ -172,21 +156,21 @@ mod tests {
     fn a_record_round_trips_and_its_raw_json_equals_serde_json_output() {
         let mut r = stress_record(1, 1_795_600_800_000);
         r.seq = 2;
-        let bytes = encode(&r).expect("encode");
-        assert_eq!(decode(&bytes).expect("decode"), r);
+        let (h, b) = encode(&r).expect("encode");
+        assert_eq!(decode(&h, &b).expect("decode"), r);
         let mut raw = Vec::new();
-        write_json(&bytes, &mut raw).expect("raw");
+        write_json(&h, &b, &mut raw).expect("raw");
         assert_eq!(raw, serde_json::to_vec(&r).expect("serde_json"));
-        let h = head(&bytes).expect("head");
+        let h = head(&h).expect("head");
         assert_eq!((h.pod.as_ref(), h.kind), ("bp-1", RecordKind::Action));
     }
 
     #[test]
     fn a_damaged_stored_value_is_a_decode_error_not_a_panic() {
-        for bad in [&b""[..], &[9, 0, 0, 0, b'{'][..], &[0, 0, 0, 0][..]] {
-            assert!(decode(bad).is_err());
+        for bad in [&b""[..], &b"{"[..], &[0, 0, 0, 0][..]] {
+            assert!(decode(bad, b"{}").is_err());
             assert!(head(bad).is_err());
-            assert!(write_json(bad, &mut Vec::new()).is_err());
+            assert!(write_json(bad, b"{}", &mut Vec::new()).is_err());
         }
     }
 }

@@ -113,6 +113,9 @@ pub enum QueryError {
         #[source]
         source: serde_json::Error,
     },
+    /// A record's head is stored but its body is not (damage redb's checksums did not catch).
+    #[error("record {seq} has no body")]
+    MissingBody { seq: u64 },
     /// Writing query output failed (a closed pipe, a full disk).
     #[error("writing the output failed: {0}")]
     Output(#[source] std::io::Error),

@@ -18,7 +18,7 @@ use super::codec::{self, RecordHead};
 use super::error::QueryError;
 use super::record::{JournalRecord, RecordKind};
 use super::schema::{
-    BY_WALL, META, META_FORMAT_VERSION, META_LAST_SEQ, META_RECORD_BYTES, RECORDS,
+    BODIES, BY_WALL, HEADS, META, META_FORMAT_VERSION, META_LAST_SEQ, META_RECORD_BYTES,
 };
 use crate::core::reason::Reason;
 
@@ -85,23 +85,31 @@ macro_rules! open {
     };
 }
 
-fn decode(seq: u64, bytes: &[u8]) -> Result<JournalRecord, QueryError> {
-    codec::decode(bytes).map_err(|source| QueryError::Decode { seq, source })
+type Bodies = redb::ReadOnlyTable<u64, &'static [u8]>;
+
+/// Fetches the body of `seq` and decodes the whole record.
+fn load(bodies: &Bodies, seq: u64, head: &[u8]) -> Result<JournalRecord, QueryError> {
+    let body = bodies
+        .get(seq)
+        .map_err(QueryError::Read)?
+        .ok_or(QueryError::MissingBody { seq })?;
+    codec::decode(head, body.value()).map_err(|source| QueryError::Decode { seq, source })
 }
 
 fn decode_head(seq: u64, bytes: &[u8]) -> Result<RecordHead<'_>, QueryError> {
     codec::head(bytes).map_err(|source| QueryError::Decode { seq, source })
 }
 
-/// Calls `f(seq, stored bytes)` for every record whose head matches `q`, in seq order, until it
-/// returns `Ok(false)`. Heads are parsed; bodies are left to `f`.
+/// Calls `f(seq, head, body)` for every record whose head matches `q`, in seq order, until it
+/// returns `Ok(false)`. Only heads are read for records that do not match.
 fn scan(
     db: &Database,
     q: &Query,
-    mut f: impl FnMut(u64, &[u8]) -> Result<bool, QueryError>,
+    mut f: impl FnMut(u64, &[u8], &[u8]) -> Result<bool, QueryError>,
 ) -> Result<(), QueryError> {
     let txn = begin(db)?;
-    let records = open!(txn, RECORDS, "records")?;
+    let records = open!(txn, HEADS, "record_heads")?;
+    let bodies = open!(txn, BODIES, "record_bodies")?;
     let limit = q.limit.unwrap_or(usize::MAX);
     let mut emitted = 0usize;
     let mut visit = |seq: u64, bytes: &[u8]| -> Result<bool, QueryError> {
@@ -110,7 +118,11 @@ fn scan(
             return Ok(true);
         }
         emitted += 1;
-        Ok(f(seq, bytes)? && emitted < limit)
+        let body = bodies
+            .get(seq)
+            .map_err(QueryError::Read)?
+            .ok_or(QueryError::MissingBody { seq })?;
+        Ok(f(seq, bytes, body.value())? && emitted < limit)
     };
     if limit == 0 {
         return Ok(());
@@ -152,7 +164,10 @@ pub(crate) fn query_each(
     q: &Query,
     mut f: impl FnMut(JournalRecord) -> bool,
 ) -> Result<(), QueryError> {
-    scan(db, q, |seq, bytes| Ok(f(decode(seq, bytes)?)))
+    scan(db, q, |seq, head, body| {
+        let r = codec::decode(head, body).map_err(|source| QueryError::Decode { seq, source })?;
+        Ok(f(r))
+    })
 }
 
 /// Writes every record matching `q` as one JSON line to `out`, from the stored bytes (no
@@ -163,8 +178,8 @@ pub(crate) fn write_jsonl(
     out: &mut impl std::io::Write,
 ) -> Result<u64, QueryError> {
     let mut n = 0u64;
-    scan(db, q, |_, bytes| {
-        codec::write_json(bytes, out).map_err(QueryError::Output)?;
+    scan(db, q, |_, head, body| {
+        codec::write_json(head, body, out).map_err(QueryError::Output)?;
         out.write_all(b"\n").map_err(QueryError::Output)?;
         n += 1;
         Ok(true)
@@ -196,11 +211,12 @@ pub(crate) fn count(db: &Database, q: &Query) -> Result<u64, QueryError> {
 /// The last `n` records, oldest first.
 pub(crate) fn tail(db: &Database, n: usize) -> Result<Vec<JournalRecord>, QueryError> {
     let txn = begin(db)?;
-    let records = open!(txn, RECORDS, "records")?;
+    let records = open!(txn, HEADS, "record_heads")?;
+    let bodies = open!(txn, BODIES, "record_bodies")?;
     let mut out = Vec::with_capacity(n.min(10_000));
     for entry in records.iter().map_err(QueryError::Read)?.rev().take(n) {
         let (k, v) = entry.map_err(QueryError::Read)?;
-        out.push(decode(k.value(), v.value())?);
+        out.push(load(&bodies, k.value(), v.value())?);
     }
     out.reverse();
     Ok(out)
@@ -213,7 +229,8 @@ pub(crate) fn after(
     max: usize,
 ) -> Result<Vec<JournalRecord>, QueryError> {
     let txn = begin(db)?;
-    let records = open!(txn, RECORDS, "records")?;
+    let records = open!(txn, HEADS, "record_heads")?;
+    let bodies = open!(txn, BODIES, "record_bodies")?;
     let mut out = Vec::new();
     for entry in records
         .range(after.saturating_add(1)..)
@@ -221,40 +238,8 @@ pub(crate) fn after(
         .take(max)
     {
         let (k, v) = entry.map_err(QueryError::Read)?;
-        out.push(decode(k.value(), v.value())?);
+        out.push(load(&bodies, k.value(), v.value())?);
     }
-    Ok(out)
-}
-
-/// The last record whose wall time is at or before `at_ms`, with up to `max_back` records before
-/// it (oldest first). Walks back in seq order from that record.
-pub(crate) fn window_back(
-    db: &Database,
-    at_ms: i64,
-    max_back: usize,
-) -> Result<Vec<JournalRecord>, QueryError> {
-    let txn = begin(db)?;
-    let by_wall = open!(txn, BY_WALL, "records_by_wall")?;
-    let records = open!(txn, RECORDS, "records")?;
-    let Some(last) = by_wall
-        .range((i64::MIN, 0u64)..=(at_ms, u64::MAX))
-        .map_err(QueryError::Read)?
-        .next_back()
-    else {
-        return Ok(Vec::new());
-    };
-    let seq = last.map_err(QueryError::Read)?.0.value().1;
-    let mut out = Vec::new();
-    for entry in records
-        .range(..=seq)
-        .map_err(QueryError::Read)?
-        .rev()
-        .take(max_back.saturating_add(1))
-    {
-        let (k, v) = entry.map_err(QueryError::Read)?;
-        out.push(decode(k.value(), v.value())?);
-    }
-    out.reverse();
     Ok(out)
 }
 
@@ -278,7 +263,7 @@ fn meta_u64(txn: &ReadTransaction, key: &str) -> Result<u64, QueryError> {
 /// Statistics; per-kind counts scan every record head (bounded by retention).
 pub(crate) fn stats(db: &Database) -> Result<Stats, QueryError> {
     let txn = begin(db)?;
-    let records = open!(txn, RECORDS, "records")?;
+    let records = open!(txn, HEADS, "record_heads")?;
     let by_wall = open!(txn, BY_WALL, "records_by_wall")?;
     let mut per_kind = BTreeMap::new();
     for entry in records.iter().map_err(QueryError::Read)? {
@@ -427,7 +412,8 @@ pub(crate) fn explain(
     let role_changes = role_changes.max(1);
     let txn = begin(db)?;
     let by_wall = open!(txn, BY_WALL, "records_by_wall")?;
-    let records = open!(txn, RECORDS, "records")?;
+    let records = open!(txn, HEADS, "record_heads")?;
+    let bodies = open!(txn, BODIES, "record_bodies")?;
     let Some(last) = by_wall
         .range((i64::MIN, 0u64)..=(at_ms, u64::MAX))
         .map_err(QueryError::Read)?
@@ -439,7 +425,7 @@ pub(crate) fn explain(
     let Some(at_guard) = records.get(at_seq).map_err(QueryError::Read)? else {
         return Ok(None);
     };
-    let at = decode(at_seq, at_guard.value())?;
+    let at = load(&bodies, at_seq, at_guard.value())?;
     let mut steps_rev = Vec::new();
     let mut heartbeats_skipped = 0u64;
     let mut steps_skipped = 0u64;
@@ -454,7 +440,7 @@ pub(crate) fn explain(
         if head.role != role {
             changes_seen += 1;
             if changes_seen == role_changes {
-                previous = Some(decode(seq, v.value())?);
+                previous = Some(load(&bodies, seq, v.value())?);
                 break;
             }
             role = head.role.clone().into_owned();
@@ -462,7 +448,7 @@ pub(crate) fn explain(
         if head.kind == RecordKind::Heartbeat && seq != at_seq {
             heartbeats_skipped += 1;
         } else if steps_rev.len() < EXPLAIN_MAX_STEPS {
-            steps_rev.push(decode(seq, v.value())?);
+            steps_rev.push(load(&bodies, seq, v.value())?);
         } else {
             steps_skipped += 1;
         }

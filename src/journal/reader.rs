@@ -99,15 +99,6 @@ impl JournalReader {
         read::after(&self.db, after, max)
     }
 
-    /// The last record at or before `at_ms` and up to `max_back` records before it, oldest first.
-    pub fn window_back(
-        &self,
-        at_ms: i64,
-        max_back: usize,
-    ) -> Result<Vec<JournalRecord>, QueryError> {
-        read::window_back(&self.db, at_ms, max_back)
-    }
-
     /// The newest wall time (ms since the epoch).
     pub fn newest_wall_ms(&self) -> Result<Option<i64>, QueryError> {
         read::newest_wall_ms(&self.db)

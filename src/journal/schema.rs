@@ -3,9 +3,10 @@
 //! Format history:
 //! - **v0** (pre-release): `records` (seq → JSON) and `meta` with `format_version = 0`; records had
 //!   no `forging` field and there was no wall-time index.
-//! - **v1** (current): records carry `forging` and are stored as head + body (see `codec`);
-//!   `records_by_wall` indexes (wall ms, seq); `meta` also keeps `last_seq`, `record_count` and
-//!   `record_bytes` so a restart never reuses a seq, even after retention pruned every record.
+//! - **v1** (current): records carry `forging` and are stored as a flat head (`record_heads`) and a
+//!   body (`record_bodies`), see `codec`; `records_by_wall` indexes (wall ms, seq); `meta` also
+//!   keeps `last_seq`, `record_count` and `record_bytes` so a restart never reuses a seq, even
+//!   after retention pruned every record.
 
 use redb::{ReadableTable, TableDefinition, WriteTransaction};
 
@@ -14,8 +15,12 @@ use super::record::wall_ms;
 /// The format this build writes. Opening an older file migrates it; a newer one is refused.
 pub const FORMAT_VERSION: u32 = 1;
 
-/// seq → record: `[head length u32 LE][head JSON][body JSON]` (see `codec`).
-pub(crate) const RECORDS: TableDefinition<u64, &[u8]> = TableDefinition::new("records");
+/// seq → record head, flat JSON (see `codec`).
+pub(crate) const HEADS: TableDefinition<u64, &[u8]> = TableDefinition::new("record_heads");
+/// seq → record body, JSON of `inputs` and `actions` (see `codec`).
+pub(crate) const BODIES: TableDefinition<u64, &[u8]> = TableDefinition::new("record_bodies");
+/// v0 only: seq → whole record as JSON. Removed by the v1 migration.
+pub(crate) const V0_RECORDS: TableDefinition<u64, &[u8]> = TableDefinition::new("records");
 /// (wall-clock ms since the epoch, seq) → (): the index `--since/--until` ranges over.
 pub(crate) const BY_WALL: TableDefinition<(i64, u64), ()> = TableDefinition::new("records_by_wall");
 /// Small counters and the format version.
@@ -55,36 +60,43 @@ pub(crate) fn migrate(txn: &WriteTransaction, from: u32) -> Result<(), MigrateFa
 /// v0 → v1: add `forging` (v0 had only the role: a leader forged), build the wall index and the
 /// counters.
 fn migrate_v0_to_v1(txn: &WriteTransaction) -> Result<(), MigrateFailure> {
-    let mut records = txn.open_table(RECORDS)?;
-    let mut by_wall = txn.open_table(BY_WALL)?;
-    let mut rewritten: Vec<(u64, Vec<u8>, i64)> = Vec::new();
-    for entry in records.iter()? {
-        let (k, v) = entry?;
-        let seq = k.value();
-        let mut obj: serde_json::Value = serde_json::from_slice(v.value())
-            .map_err(|e| MigrateFailure(format!("record {seq}: {e}")))?;
-        let map = obj
-            .as_object_mut()
-            .ok_or_else(|| MigrateFailure(format!("record {seq}: not a JSON object")))?;
-        if !map.contains_key("forging") {
-            let leader = map.get("role").and_then(|r| r.as_str()) == Some("leader");
-            map.insert("forging".into(), serde_json::Value::Bool(leader));
+    let mut rewritten: Vec<(u64, Vec<u8>, Vec<u8>, i64)> = Vec::new();
+    {
+        let old = txn.open_table(V0_RECORDS)?;
+        for entry in old.iter()? {
+            let (k, v) = entry?;
+            let seq = k.value();
+            let mut obj: serde_json::Value = serde_json::from_slice(v.value())
+                .map_err(|e| MigrateFailure(format!("record {seq}: {e}")))?;
+            let map = obj
+                .as_object_mut()
+                .ok_or_else(|| MigrateFailure(format!("record {seq}: not a JSON object")))?;
+            if !map.contains_key("forging") {
+                let leader = map.get("role").and_then(|r| r.as_str()) == Some("leader");
+                map.insert("forging".into(), serde_json::Value::Bool(leader));
+            }
+            let wall = map
+                .get("wall")
+                .and_then(|w| w.as_str())
+                .and_then(wall_ms)
+                .ok_or_else(|| MigrateFailure(format!("record {seq}: no RFC 3339 wall time")))?;
+            let record: super::record::JournalRecord = serde_json::from_value(obj)
+                .map_err(|e| MigrateFailure(format!("record {seq}: {e}")))?;
+            let (head, body) = super::codec::encode(&record)?;
+            rewritten.push((seq, head, body, wall));
         }
-        let wall = map
-            .get("wall")
-            .and_then(|w| w.as_str())
-            .and_then(wall_ms)
-            .ok_or_else(|| MigrateFailure(format!("record {seq}: no RFC 3339 wall time")))?;
-        let record: super::record::JournalRecord = serde_json::from_value(obj)
-            .map_err(|e| MigrateFailure(format!("record {seq}: {e}")))?;
-        rewritten.push((seq, super::codec::encode(&record)?, wall));
     }
+    txn.delete_table(V0_RECORDS)?;
+    let mut heads = txn.open_table(HEADS)?;
+    let mut bodies = txn.open_table(BODIES)?;
+    let mut by_wall = txn.open_table(BY_WALL)?;
     let mut bytes = 0u64;
     let mut last_seq = 0u64;
-    for (seq, value, wall) in &rewritten {
-        records.insert(*seq, value.as_slice())?;
+    for (seq, head, body, wall) in &rewritten {
+        heads.insert(*seq, head.as_slice())?;
+        bodies.insert(*seq, body.as_slice())?;
         by_wall.insert((*wall, *seq), ())?;
-        bytes += value.len() as u64;
+        bytes += (head.len() + body.len()) as u64;
         last_seq = last_seq.max(*seq);
     }
     let mut meta = txn.open_table(META)?;
@@ -97,7 +109,8 @@ fn migrate_v0_to_v1(txn: &WriteTransaction) -> Result<(), MigrateFailure> {
 
 /// Creates the tables of an empty journal at the current version.
 pub(crate) fn initialise(txn: &WriteTransaction) -> Result<(), MigrateFailure> {
-    txn.open_table(RECORDS)?;
+    txn.open_table(HEADS)?;
+    txn.open_table(BODIES)?;
     txn.open_table(BY_WALL)?;
     let mut meta = txn.open_table(META)?;
     meta.insert(META_FORMAT_VERSION, u64::from(FORMAT_VERSION))?;

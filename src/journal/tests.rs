@@ -8,7 +8,7 @@ use redb::ReadableTable;
 use sha2::{Digest, Sha256};
 
 use super::demo::{record, stress_record};
-use super::schema::{META, META_FORMAT_VERSION, RECORDS};
+use super::schema::{HEADS, META, META_FORMAT_VERSION, V0_RECORDS};
 use super::*;
 use crate::core::reason::Reason;
 
@@ -264,7 +264,7 @@ fn write_v0(path: &Path) {
     let db = redb::Database::create(path).expect("create");
     let txn = db.begin_write().expect("write");
     {
-        let mut records = txn.open_table(RECORDS).expect("records");
+        let mut records = txn.open_table(V0_RECORDS).expect("records");
         for (i, role) in ["candidate", "leader", "demoting"].iter().enumerate() {
             let mut v = serde_json::to_value(rec(i as i64)).expect("to value");
             let map = v.as_object_mut().expect("object");
@@ -514,7 +514,7 @@ fn a_reader_sees_a_durable_journal_written_and_closed_by_a_writer() {
     let ro = redb::ReadOnlyDatabase::open(&path).expect("plain redb read-only open");
     let txn = redb::ReadableDatabase::begin_read(&ro).expect("read");
     assert_eq!(
-        txn.open_table(RECORDS)
+        txn.open_table(HEADS)
             .expect("records")
             .iter()
             .expect("iter")

@@ -11,8 +11,8 @@ use super::open::{Probe, map_db_error, open_verified, probe, read_version};
 use super::read::{self, Query, Stats};
 use super::record::{JournalRecord, find_key_material, wall_ms};
 use super::schema::{
-    self, BY_WALL, FORMAT_VERSION, META, META_LAST_SEQ, META_RECORD_BYTES, META_RECORD_COUNT,
-    RECORDS,
+    self, BODIES, BY_WALL, FORMAT_VERSION, HEADS, META, META_LAST_SEQ, META_RECORD_BYTES,
+    META_RECORD_COUNT,
 };
 use crate::core::time::duration_ms;
 
@@ -202,7 +202,7 @@ impl Journal {
         &mut self,
         records: impl IntoIterator<Item = JournalRecord>,
     ) -> Result<u64, AppendError> {
-        let mut encoded: Vec<(u64, i64, Vec<u8>)> = Vec::new();
+        let mut encoded: Vec<Encoded> = Vec::new();
         let mut next = self.counters;
         let mut last_mono = self.last_append_mono_ms;
         for mut record in records {
@@ -218,11 +218,16 @@ impl Journal {
             next.last_seq += 1;
             record.seq = next.last_seq;
             last_mono = Some(record.mono_ms);
-            let bytes = codec::encode(&record).map_err(AppendError::Encode)?;
+            let (head, body) = codec::encode(&record).map_err(AppendError::Encode)?;
             next.count += 1;
-            next.bytes += bytes.len() as u64;
+            next.bytes += (head.len() + body.len()) as u64;
             next.newest_wall_ms = Some(next.newest_wall_ms.map_or(wall, |w| w.max(wall)));
-            encoded.push((record.seq, wall, bytes));
+            encoded.push(Encoded {
+                seq: record.seq,
+                wall_ms: wall,
+                head,
+                body,
+            });
         }
         if encoded.is_empty() {
             return Ok(self.counters.last_seq);
@@ -311,10 +316,9 @@ impl Journal {
         }
         let mut next = self.counters;
         let deleted = {
-            let mut records = open_w(&txn, RECORDS, "records")?;
-            let mut by_wall = open_w(&txn, BY_WALL, "records_by_wall")?;
+            let mut tables = WriteTables::open(&txn)?;
+            let deleted = prune_some(&mut tables, &mut next, &self.config, max)?;
             let mut meta = open_w(&txn, META, "meta")?;
-            let deleted = prune_some(&mut records, &mut by_wall, &mut next, &self.config, max)?;
             store_counters(&mut meta, &next)?;
             deleted
         };
@@ -338,30 +342,55 @@ fn open_w<'t, K: redb::Key + 'static, V: redb::Value + 'static>(
         .map_err(|source| AppendError::OpenTable { table, source })
 }
 
+/// One encoded record waiting for its transaction.
+struct Encoded {
+    seq: u64,
+    wall_ms: i64,
+    head: Vec<u8>,
+    body: Vec<u8>,
+}
+
+/// The record tables of one write transaction.
+struct WriteTables<'t> {
+    heads: redb::Table<'t, u64, &'static [u8]>,
+    bodies: redb::Table<'t, u64, &'static [u8]>,
+    by_wall: redb::Table<'t, (i64, u64), ()>,
+}
+
+impl<'t> WriteTables<'t> {
+    fn open(txn: &'t WriteTransaction) -> Result<WriteTables<'t>, AppendError> {
+        Ok(WriteTables {
+            heads: open_w(txn, HEADS, "record_heads")?,
+            bodies: open_w(txn, BODIES, "record_bodies")?,
+            by_wall: open_w(txn, BY_WALL, "records_by_wall")?,
+        })
+    }
+}
+
 fn write_batch(
     txn: &WriteTransaction,
-    encoded: &[(u64, i64, Vec<u8>)],
+    encoded: &[Encoded],
     next: &mut Counters,
     config: &JournalConfig,
 ) -> Result<(), AppendError> {
-    let mut records = open_w(txn, RECORDS, "records")?;
-    let mut by_wall = open_w(txn, BY_WALL, "records_by_wall")?;
-    let mut meta = open_w(txn, META, "meta")?;
-    for (seq, wall, bytes) in encoded {
-        records
-            .insert(*seq, bytes.as_slice())
+    let mut tables = WriteTables::open(txn)?;
+    for e in encoded {
+        tables
+            .heads
+            .insert(e.seq, e.head.as_slice())
             .map_err(AppendError::Write)?;
-        by_wall
-            .insert((*wall, *seq), ())
+        tables
+            .bodies
+            .insert(e.seq, e.body.as_slice())
+            .map_err(AppendError::Write)?;
+        tables
+            .by_wall
+            .insert((e.wall_ms, e.seq), ())
             .map_err(AppendError::Write)?;
     }
-    prune_some(
-        &mut records,
-        &mut by_wall,
-        next,
-        config,
-        config.prune_per_append,
-    )?;
+    prune_some(&mut tables, next, config, config.prune_per_append)?;
+    drop(tables);
+    let mut meta = open_w(txn, META, "meta")?;
     store_counters(&mut meta, next)?;
     Ok(())
 }
@@ -382,8 +411,7 @@ fn store_counters(
 /// Deletes up to `budget` of the oldest records (by seq) while any retention bound is exceeded.
 /// Never deletes the newest record.
 fn prune_some(
-    records: &mut redb::Table<'_, u64, &'static [u8]>,
-    by_wall: &mut redb::Table<'_, (i64, u64), ()>,
+    t: &mut WriteTables<'_>,
     c: &mut Counters,
     config: &JournalConfig,
     budget: usize,
@@ -399,7 +427,7 @@ fn prune_some(
         let over_count = config.max_records.is_some_and(|m| c.count > m);
         let over_bytes = config.max_bytes.is_some_and(|m| c.bytes > m);
         let (seq, len, wall) = {
-            let Some((k, v)) = records.first().map_err(AppendError::Write)? else {
+            let Some((k, v)) = t.heads.first().map_err(AppendError::Write)? else {
                 break;
             };
             let seq = k.value();
@@ -417,12 +445,18 @@ fn prune_some(
         if !(over_count || over_bytes || too_old) {
             break;
         }
-        records.remove(seq).map_err(AppendError::Write)?;
+        t.heads.remove(seq).map_err(AppendError::Write)?;
+        let body_len = t
+            .bodies
+            .remove(seq)
+            .map_err(AppendError::Write)?
+            .map(|b| b.value().len() as u64)
+            .unwrap_or(0);
         if let Some(w) = wall {
-            by_wall.remove((w, seq)).map_err(AppendError::Write)?;
+            t.by_wall.remove((w, seq)).map_err(AppendError::Write)?;
         }
         c.count -= 1;
-        c.bytes = c.bytes.saturating_sub(len);
+        c.bytes = c.bytes.saturating_sub(len + body_len);
         deleted += 1;
     }
     Ok(deleted)
@@ -461,6 +495,60 @@ fn load_counters(db: &Database) -> Result<Counters, QueryError> {
     })
 }
 
+/// A failure while copying one table of a snapshot.
+enum CopyFailure {
+    Read(QueryError),
+    Write(String),
+}
+
+impl CopyFailure {
+    fn at(self, dest: &Path) -> SnapshotError {
+        match self {
+            CopyFailure::Read(e) => SnapshotError::Read(e),
+            CopyFailure::Write(detail) => SnapshotError::Write {
+                path: dest.into(),
+                detail,
+            },
+        }
+    }
+}
+
+/// Copies a seq → bytes table into `out` in chunks of 50,000 rows per non-durable transaction
+/// (the snapshot's last transaction is durable). Returns the rows copied.
+fn copy_bytes_table(
+    src: &redb::ReadOnlyTable<u64, &'static [u8]>,
+    out: &Database,
+    def: redb::TableDefinition<u64, &'static [u8]>,
+) -> Result<u64, CopyFailure> {
+    const CHUNK: u64 = 50_000;
+    let w = |e: &dyn std::fmt::Display| CopyFailure::Write(e.to_string());
+    let mut rows = src
+        .iter()
+        .map_err(|e| CopyFailure::Read(QueryError::Read(e)))?;
+    let mut copied = 0u64;
+    loop {
+        let mut txn = out.begin_write().map_err(|e| w(&e))?;
+        txn.set_durability(Durability::None).map_err(|e| w(&e))?;
+        let mut n = 0;
+        {
+            let mut dst = txn.open_table(def).map_err(|e| w(&e))?;
+            for entry in rows.by_ref() {
+                let (k, v) = entry.map_err(|e| CopyFailure::Read(QueryError::Read(e)))?;
+                dst.insert(k.value(), v.value()).map_err(|e| w(&e))?;
+                n += 1;
+                if n == CHUNK {
+                    break;
+                }
+            }
+        }
+        txn.commit().map_err(|e| w(&e))?;
+        copied += n;
+        if n < CHUNK {
+            return Ok(copied);
+        }
+    }
+}
+
 /// Copies everything visible in one read transaction of `db` into a new journal at `dest`.
 pub(crate) fn snapshot(db: &Database, dest: &Path) -> Result<u64, SnapshotError> {
     if dest.exists() {
@@ -479,7 +567,8 @@ pub(crate) fn snapshot(db: &Database, dest: &Path) -> Result<u64, SnapshotError>
     let result = (|| -> Result<u64, SnapshotError> {
         let src = read::begin(db)?;
         let open_err = |table: &'static str| move |source| QueryError::OpenTable { table, source };
-        let records = src.open_table(RECORDS).map_err(open_err("records"))?;
+        let heads = src.open_table(HEADS).map_err(open_err("record_heads"))?;
+        let bodies = src.open_table(BODIES).map_err(open_err("record_bodies"))?;
         let by_wall = src
             .open_table(BY_WALL)
             .map_err(open_err("records_by_wall"))?;
@@ -487,34 +576,8 @@ pub(crate) fn snapshot(db: &Database, dest: &Path) -> Result<u64, SnapshotError>
         let out = redb::Builder::new()
             .create(&tmp)
             .map_err(|e| write_err(e.to_string()))?;
-        let mut copied = 0u64;
-        let mut rec_iter = records.iter().map_err(QueryError::Read)?;
-        // Copy in chunks of non-durable transactions, then one durable commit at the end.
-        loop {
-            let mut txn = out.begin_write().map_err(|e| write_err(e.to_string()))?;
-            txn.set_durability(Durability::None)
-                .map_err(|e| write_err(e.to_string()))?;
-            let mut n = 0;
-            {
-                let mut dst = txn
-                    .open_table(RECORDS)
-                    .map_err(|e| write_err(e.to_string()))?;
-                for entry in rec_iter.by_ref() {
-                    let (k, v) = entry.map_err(QueryError::Read)?;
-                    dst.insert(k.value(), v.value())
-                        .map_err(|e| write_err(e.to_string()))?;
-                    n += 1;
-                    if n == 50_000 {
-                        break;
-                    }
-                }
-            }
-            txn.commit().map_err(|e| write_err(e.to_string()))?;
-            copied += n;
-            if n < 50_000 {
-                break;
-            }
-        }
+        let copied = copy_bytes_table(&heads, &out, HEADS).map_err(|e| e.at(dest))?;
+        copy_bytes_table(&bodies, &out, BODIES).map_err(|e| e.at(dest))?;
         let txn = out.begin_write().map_err(|e| write_err(e.to_string()))?;
         {
             let mut dst = txn
