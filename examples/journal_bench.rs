@@ -48,6 +48,7 @@ fn unbounded(sync: SyncMode) -> JournalConfig {
         max_bytes: None,
         prune_per_append: 64,
         sync,
+        cache_bytes: JournalConfig::default().cache_bytes,
     }
 }
 
@@ -239,6 +240,7 @@ fn main() -> anyhow::Result<()> {
             max_bytes: None,
             prune_per_append: 64,
             sync: SyncMode::Durable,
+            cache_bytes: JournalConfig::default().cache_bytes,
         },
     )?;
     let mut samples = Vec::new();

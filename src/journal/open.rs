@@ -278,7 +278,7 @@ fn read_header(path: &Path, source: std::io::Error) -> OpenError {
 /// (a running writer gives [`OpenError::InUse`] at once), recovery and the integrity check (every
 /// page checksum) done in memory. The file is only ever read. Returns the database and the
 /// format version found.
-pub(crate) fn open_verified(path: &Path) -> Result<(Database, u32), OpenError> {
+pub(crate) fn open_verified(path: &Path, cache_bytes: usize) -> Result<(Database, u32), OpenError> {
     match probe(path)? {
         Probe::Absent if path.exists() => return Err(OpenError::NotRedb { path: path.into() }),
         Probe::Absent => return Err(OpenError::NotFound { path: path.into() }),
@@ -287,7 +287,7 @@ pub(crate) fn open_verified(path: &Path) -> Result<(Database, u32), OpenError> {
     let overlay = Overlay::new(path).map_err(|source| read_header(path, source))?;
     let db = redb::Builder::new()
         .set_check_integrity_on_open(true)
-        .set_cache_size(256 << 20)
+        .set_cache_size(cache_bytes)
         .create_with_backend(overlay)
         .map_err(|e| map_db_error(path, e))?;
     let version = read_version(&db, path)?;

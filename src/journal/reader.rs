@@ -6,6 +6,9 @@ use redb::Database;
 
 use super::error::{OpenError, QueryError, SnapshotError};
 use super::open::open_verified;
+
+/// redb page cache of a reader: scans of a large journal reuse pages (heads, index).
+const READER_CACHE_BYTES: usize = 1 << 30;
 use super::read::{self, Explanation, Query, Stats};
 use super::record::JournalRecord;
 use super::schema::{self, FORMAT_VERSION};
@@ -36,7 +39,7 @@ impl JournalReader {
     /// Opens `path` read-only (see the type's documentation for the checks).
     pub fn open(path: impl AsRef<Path>) -> Result<JournalReader, OpenError> {
         let path = path.as_ref();
-        let (db, version) = open_verified(path)?;
+        let (db, version) = open_verified(path, READER_CACHE_BYTES)?;
         if version < FORMAT_VERSION {
             let fail = |detail: String| OpenError::Migrate {
                 path: path.into(),
