@@ -32,6 +32,8 @@ pub enum RecordError {
 
 #[derive(Default)]
 struct Shared {
+    /// `mono_ms` of the last record queued, plus one (0: none yet).
+    last_mono_plus_one: AtomicU64,
     dropped: AtomicU64,
     committed_seq: AtomicU64,
     last_error: Mutex<Option<String>>,
@@ -41,6 +43,7 @@ struct Shared {
 pub struct JournalWriter {
     tx: Option<SyncSender<JournalRecord>>,
     shared: Arc<Shared>,
+    view: super::JournalView,
     thread: Option<JoinHandle<Journal>>,
 }
 
@@ -61,6 +64,7 @@ impl JournalWriter {
         shared
             .committed_seq
             .store(journal.last_seq(), Ordering::Release);
+        let view = journal.view();
         let thread_shared = shared.clone();
         let thread = std::thread::Builder::new()
             .name("journal-writer".into())
@@ -68,6 +72,7 @@ impl JournalWriter {
         Ok(JournalWriter {
             tx: Some(tx),
             shared,
+            view,
             thread: Some(thread),
         })
     }
@@ -86,8 +91,14 @@ impl JournalWriter {
         let Some(tx) = &self.tx else {
             return Err(RecordError::Stopped);
         };
+        let mono = record.mono_ms;
         match tx.try_send(record) {
-            Ok(()) => Ok(()),
+            Ok(()) => {
+                self.shared
+                    .last_mono_plus_one
+                    .store(mono.saturating_add(1), Ordering::Relaxed);
+                Ok(())
+            }
             Err(TrySendError::Full(_)) => {
                 self.shared.dropped.fetch_add(1, Ordering::Relaxed);
                 Err(RecordError::QueueFull)
@@ -96,7 +107,20 @@ impl JournalWriter {
         }
     }
 
-    /// Records dropped because the queue was full.
+    /// Whether a heartbeat is due: no record was queued for `every` on the pod's monotonic clock.
+    pub fn heartbeat_due(&self, now_mono_ms: u64, every: std::time::Duration) -> bool {
+        match self.shared.last_mono_plus_one.load(Ordering::Relaxed) {
+            0 => true,
+            last => now_mono_ms.saturating_sub(last - 1) >= crate::core::time::duration_ms(every),
+        }
+    }
+
+    /// A read handle for queries and snapshots while the thread writes (for `/journal`).
+    pub fn view(&self) -> super::JournalView {
+        self.view.clone()
+    }
+
+    /// Records dropped because the queue was full or their batch failed to commit.
     pub fn dropped(&self) -> u64 {
         self.shared.dropped.load(Ordering::Relaxed)
     }
@@ -138,15 +162,16 @@ fn writer_loop(mut journal: Journal, rx: Receiver<JournalRecord>, shared: &Share
                 Err(TryRecvError::Empty | TryRecvError::Disconnected) => break,
             }
         }
+        let n = batch.len() as u64;
         match journal.append_many(batch) {
             Ok(seq) => shared.committed_seq.store(seq, Ordering::Release),
             Err(e) => {
                 if let Ok(mut slot) = shared.last_error.lock() {
                     *slot = Some(e.to_string());
                 }
-                // A failed commit (disk full, I/O error) is retried with the next batch; the
-                // failed records are lost and counted as dropped.
-                shared.dropped.fetch_add(1, Ordering::Relaxed);
+                // A failed commit (disk full, I/O error) loses this batch, counted as dropped;
+                // the next batch tries again.
+                shared.dropped.fetch_add(n, Ordering::Relaxed);
             }
         }
     }
@@ -238,5 +263,32 @@ mod tests {
             2_000,
             "every record is either written or counted"
         );
+    }
+
+    #[test]
+    fn a_view_reads_and_snapshots_while_the_thread_writes_and_heartbeats_follow_queued_records() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let j = Journal::open(dir.path().join("j"), JournalConfig::default()).expect("open");
+        let w = JournalWriter::spawn(j, 64).expect("spawn");
+        assert!(w.heartbeat_due(0, std::time::Duration::from_secs(30)));
+        let mut r = rec(0);
+        r.mono_ms = 5_000;
+        w.record(r).expect("queued");
+        assert!(!w.heartbeat_due(34_999, std::time::Duration::from_secs(30)));
+        assert!(w.heartbeat_due(35_000, std::time::Duration::from_secs(30)));
+        let view = w.view();
+        for i in 1..20 {
+            w.record(rec(i)).expect("queued");
+        }
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        while w.committed_seq() < 20 && std::time::Instant::now() < deadline {
+            std::thread::sleep(std::time::Duration::from_millis(5));
+        }
+        assert_eq!(view.stats().expect("stats").records, 20);
+        assert_eq!(
+            view.snapshot_to(dir.path().join("snap")).expect("snapshot"),
+            20
+        );
+        drop(w);
     }
 }

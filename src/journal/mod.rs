@@ -7,6 +7,7 @@
 //! - `writer`: [`Journal`], the single writer: durable appends, bounded pruning, snapshots.
 //! - `background`: [`JournalWriter`], the journal on its own thread: `record` never blocks.
 //! - `reader`: [`JournalReader`], verified read-only access that never writes the file.
+//! - `view`: [`JournalView`], a thread-safe read handle on a journal being written.
 //! - `read`: queries shared by both ([`Query`], [`Stats`]).
 //! - [`timeline`]: merging pods' journals and finding overlapping forging beliefs.
 //! - `open`: file checks before redb sees a file, and the verified open that never writes it.
@@ -25,6 +26,7 @@ mod reader;
 mod record;
 mod schema;
 pub mod timeline;
+mod view;
 mod writer;
 
 pub use background::{JournalWriter, RecordError};
@@ -33,6 +35,7 @@ pub use read::{EXPLAIN_MAX_STEPS, Explanation, Query, Stats, parse_duration, par
 pub use reader::JournalReader;
 pub use record::{ActionRecord, JournalRecord, RecordKind, find_key_material, wall_ms};
 pub use schema::FORMAT_VERSION;
+pub use view::JournalView;
 pub use writer::{Journal, JournalConfig, MAX_BATCH, SyncMode};
 
 #[cfg(test)]

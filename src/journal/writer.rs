@@ -1,6 +1,7 @@
 //! The writer: one open journal file, appends in bounded durable transactions, with retention.
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::Duration;
 
 use redb::{Database, Durability, ReadableDatabase, ReadableTable, WriteTransaction};
@@ -14,6 +15,7 @@ use super::schema::{
     self, BODIES, BY_WALL, FORMAT_VERSION, HEADS, META, META_LAST_SEQ, META_RECORD_BYTES,
     META_RECORD_COUNT,
 };
+use super::view::JournalView;
 use crate::core::time::duration_ms;
 
 /// At most this many records in one `append_many` call (a limit on everything).
@@ -92,7 +94,7 @@ struct Counters {
 /// Holds redb's exclusive file lock while open: other processes get [`OpenError::InUse`] and
 /// should use [`Journal::snapshot_to`] through the sidecar instead.
 pub struct Journal {
-    db: Database,
+    db: Arc<Database>,
     path: PathBuf,
     config: JournalConfig,
     counters: Counters,
@@ -185,7 +187,7 @@ impl Journal {
             detail: e.to_string(),
         })?;
         Ok(Journal {
-            db,
+            db: Arc::new(db),
             path: path.into(),
             config,
             counters,
@@ -274,6 +276,12 @@ impl Journal {
     /// The file this journal lives in.
     pub fn path(&self) -> &Path {
         &self.path
+    }
+
+    /// A read-only view that can query and snapshot this journal from other threads while it is
+    /// being written (redb readers never block the writer, nor it them).
+    pub fn view(&self) -> JournalView {
+        JournalView::new(self.db.clone())
     }
 
     /// The matching records, in seq order.
