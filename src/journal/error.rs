@@ -39,6 +39,9 @@ pub enum OpenError {
     /// redb refused the file: corrupt, truncated, or an unsupported redb file format.
     #[error("{path}: the journal is corrupt or truncated ({detail})")]
     Corrupt { path: PathBuf, detail: String },
+    /// Creating a new journal file failed (missing directory, permissions, full disk).
+    #[error("{path}: cannot create the journal file: {detail}")]
+    Create { path: PathBuf, detail: String },
     /// Creating the tables of a new journal failed.
     #[error("{path}: cannot initialise a new journal: {detail}")]
     Initialise { path: PathBuf, detail: String },

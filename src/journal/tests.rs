@@ -548,3 +548,14 @@ fn opening_leaves_no_file_behind_and_several_readers_coexist() {
     assert_eq!(names, vec!["j".to_string()]);
     Journal::open(&path, cfg()).expect("the writer opens once readers are gone");
 }
+
+#[test]
+fn a_journal_in_a_missing_directory_is_a_create_error_not_corruption() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let err = Journal::open(dir.path().join("no/such/dir/j"), cfg()).expect_err("no directory");
+    assert!(matches!(err, OpenError::Create { .. }), "{err}");
+    assert!(
+        err.to_string().contains("cannot create the journal file"),
+        "{err}"
+    );
+}

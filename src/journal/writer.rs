@@ -123,7 +123,13 @@ impl Journal {
             Probe::Absent => redb::Builder::new()
                 .set_cache_size(config.cache_bytes)
                 .create(path)
-                .map_err(|e| map_db_error(path, e))?,
+                .map_err(|e| match e {
+                    redb::DatabaseError::Storage(io) => OpenError::Create {
+                        path: path.into(),
+                        detail: io.to_string(),
+                    },
+                    other => map_db_error(path, other),
+                })?,
             Probe::Redb => {
                 // Every check (lock, checksums, journal, version) first, through a backend that
                 // never writes the file: a refused file is never modified.
