@@ -27,6 +27,8 @@ struct Disk {
     ops_until_cut: Option<usize>,
     /// Set once the power failed: every later operation fails.
     dead: bool,
+    /// Canary: `sync_data` returns Ok without making anything durable (a lying disk).
+    lies_about_sync: bool,
 }
 
 impl Disk {
@@ -75,6 +77,9 @@ impl redb::StorageBackend for PowerCutBackend {
     fn sync_data(&self) -> Result<(), std::io::Error> {
         let mut d = self.0.lock().map_err(io_err)?;
         d.tick()?;
+        if d.lies_about_sync {
+            return Ok(());
+        }
         d.durable = d.visible.clone();
         d.dirty.clear();
         Ok(())
@@ -113,14 +118,14 @@ impl PowerCutBackend {
         PowerCutBackend(Arc::new(Mutex::new(Disk {
             durable: image.clone(),
             visible: image,
+            lies_about_sync: d.lies_about_sync,
             ..Disk::default()
         })))
     }
 }
 
-#[test]
-fn durable_appends_survive_power_cuts_with_torn_unsynced_sectors() {
-    let seed: u64 = std::env::var("JOURNAL_POWER_SEED")
+fn seed_from_env() -> u64 {
+    std::env::var("JOURNAL_POWER_SEED")
         .ok()
         .and_then(|s| s.parse().ok())
         .unwrap_or_else(|| {
@@ -128,52 +133,73 @@ fn durable_appends_survive_power_cuts_with_torn_unsynced_sectors() {
                 .duration_since(std::time::UNIX_EPOCH)
                 .map(|d| d.as_nanos() as u64)
                 .unwrap_or(11)
-        });
-    println!(
-        "seed={seed} (reproduce: JOURNAL_POWER_SEED={seed} cargo test --test journal_power_loss)"
-    );
+        })
+}
+
+/// 40 power cuts at random moments; after each, the journal must reopen with contiguous seqs
+/// and every acknowledged durable append. Returns the first violation.
+fn power_cut_run(seed: u64, lying_disk: bool) -> Result<u64, String> {
     let mut rng = StdRng::seed_from_u64(seed);
     let cfg = JournalConfig {
         sync: SyncMode::Durable,
         ..JournalConfig::default()
     };
     let mut disk = PowerCutBackend::default();
+    disk.0.lock().expect("disk").lies_about_sync = lying_disk;
     let mut acknowledged = 0u64;
     for cut in 0..40 {
-        {
-            let mut j = Journal::open_with_backend(disk.clone(), cfg.clone())
-                .unwrap_or_else(|e| panic!("seed {seed} cut {cut}: reopen failed: {e}"));
-            let seqs: Vec<u64> = j
-                .query(&Query::default())
-                .unwrap_or_else(|e| panic!("seed {seed} cut {cut}: query failed: {e}"))
-                .iter()
-                .map(|r| r.seq)
-                .collect();
-            assert_eq!(
-                seqs,
-                (1..=seqs.len() as u64).collect::<Vec<_>>(),
-                "seed {seed} cut {cut}: seqs not contiguous from 1"
-            );
-            assert!(
-                seqs.len() as u64 >= acknowledged,
+        let mut j = Journal::open_with_backend(disk.clone(), cfg.clone())
+            .map_err(|e| format!("seed {seed} cut {cut}: reopen failed: {e}"))?;
+        let seqs: Vec<u64> = j
+            .query(&Query::default())
+            .map_err(|e| format!("seed {seed} cut {cut}: query failed: {e}"))?
+            .iter()
+            .map(|r| r.seq)
+            .collect();
+        if seqs != (1..=seqs.len() as u64).collect::<Vec<_>>() {
+            return Err(format!("seed {seed} cut {cut}: seqs not contiguous from 1"));
+        }
+        if (seqs.len() as u64) < acknowledged {
+            return Err(format!(
                 "seed {seed} cut {cut}: {} records survived, {acknowledged} were acknowledged durable",
                 seqs.len()
-            );
-            // The power fails after a random number of writes/syncs: often in the middle of a
-            // commit. Appends acknowledged before that must survive.
-            disk.0.lock().expect("disk").ops_until_cut = Some(rng.random_range(0..200));
-            for _ in 0..100 {
-                match j.append(stress_record(j.last_seq(), 1_795_600_800_000)) {
-                    Ok(seq) => acknowledged = seq,
-                    Err(_) => break,
-                }
-            }
-            // The journal is still open (no clean close): the image is what the disk held when
-            // the power failed, with a random half of the un-synced sectors.
-            let image = disk.after_power_cut(&mut rng);
-            std::mem::forget(j);
-            disk = image;
+            ));
         }
+        // The power fails after a random number of writes/syncs: often in the middle of a
+        // commit. Appends acknowledged before that must survive.
+        disk.0.lock().expect("disk").ops_until_cut = Some(rng.random_range(0..200));
+        for _ in 0..100 {
+            match j.append(stress_record(j.last_seq(), 1_795_600_800_000)) {
+                Ok(seq) => acknowledged = seq,
+                Err(_) => break,
+            }
+        }
+        // The journal is still open (no clean close): the image is what the disk held when the
+        // power failed, with a random half of the un-synced sectors.
+        let image = disk.after_power_cut(&mut rng);
+        std::mem::forget(j);
+        disk = image;
     }
+    Ok(acknowledged)
+}
+
+#[test]
+fn durable_appends_survive_power_cuts_with_torn_unsynced_sectors() {
+    let seed = seed_from_env();
+    println!(
+        "seed={seed} (reproduce: JOURNAL_POWER_SEED={seed} cargo test --test journal_power_loss)"
+    );
+    let acknowledged = power_cut_run(seed, false).unwrap_or_else(|e| panic!("{e}"));
     assert!(acknowledged > 40);
+}
+
+/// Canary: the same harness must catch a disk that acknowledges fsync without persisting.
+#[test]
+fn the_power_cut_harness_catches_a_disk_that_lies_about_fsync() {
+    let seed = seed_from_env();
+    println!("seed={seed}");
+    assert!(
+        power_cut_run(seed, true).is_err(),
+        "seed {seed}: a lying disk went unnoticed: the harness cannot fail"
+    );
 }
