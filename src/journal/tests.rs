@@ -559,3 +559,32 @@ fn a_journal_in_a_missing_directory_is_a_create_error_not_corruption() {
         "{err}"
     );
 }
+
+#[test]
+fn the_file_stops_growing_under_retention_in_both_sync_modes() {
+    for sync in [SyncMode::Durable, SyncMode::Buffered] {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("j");
+        let mut j = Journal::open(
+            &path,
+            JournalConfig {
+                max_records: Some(50),
+                sync,
+                ..JournalConfig::default()
+            },
+        )
+        .expect("open");
+        let mut sizes = Vec::new();
+        for round in 0..4 {
+            for i in 0..250 {
+                j.append(stress_record(round * 250 + i, T0))
+                    .expect("append");
+            }
+            sizes.push(std::fs::metadata(&path).expect("metadata").len());
+        }
+        assert!(
+            sizes[3] <= sizes[1],
+            "{sync:?}: file keeps growing under a 50-record bound: {sizes:?}"
+        );
+    }
+}
