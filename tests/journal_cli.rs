@@ -155,7 +155,7 @@ fn timeline_flags_two_pods_forging_at_once_and_exits_one() {
     assert_eq!(o.status.code(), Some(1));
     let s = text(&o.stdout);
     assert!(
-        s.contains("!! OVERLAP eu/bp-0 and eu/bp-1 believed they were forging from 2026-11-25T10:00:05.000Z to 2026-11-25T10:00:08.000Z (3000 ms)"),
+        s.contains("!! OVERLAP bp-0 and bp-1 believed they were forging from 2026-11-25T10:00:05.000Z to 2026-11-25T10:00:08.000Z (3000 ms)"),
         "{s}"
     );
     let o = fm(
@@ -163,6 +163,44 @@ fn timeline_flags_two_pods_forging_at_once_and_exits_one() {
         &[&a, &b],
     );
     assert_eq!(o.status.code(), Some(0), "shorter than the tolerance");
+}
+
+#[test]
+fn timeline_tells_apart_pods_of_the_same_name_in_two_regions() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let t = 1_795_600_800_000;
+    let cfg = JournalConfig {
+        sync: SyncMode::Buffered,
+        ..JournalConfig::default()
+    };
+    let (a, b) = (dir.path().join("eu"), dir.path().join("us"));
+    {
+        let mut ja = Journal::open(&a, cfg.clone()).expect("a");
+        let mut jb = Journal::open(&b, cfg).expect("b");
+        let r = |region: &str, s: i64, forging: bool| {
+            record(
+                "bp-0",
+                region,
+                t + s * 1000,
+                RecordKind::Decision,
+                "leader",
+                forging,
+                Reason::Forging,
+                "",
+            )
+        };
+        ja.append(r("eu", 0, true)).expect("append");
+        jb.append(r("us", 1, true)).expect("append");
+        ja.append(r("eu", 2, false)).expect("append");
+        jb.append(r("us", 3, false)).expect("append");
+    }
+    let o = fm(&["timeline", "--overlaps-only"], &[&a, &b]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(
+        text(&o.stdout).contains("!! OVERLAP eu/bp-0 and us/bp-0 believed they were forging"),
+        "{}",
+        text(&o.stdout)
+    );
 }
 
 #[test]

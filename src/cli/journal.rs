@@ -640,22 +640,40 @@ fn timeline(
         .ok_or_else(|| CliError::Usage(format!("bad --min-overlap {min_overlap:?}")))?;
     let min_ms = i64::try_from(min.as_millis()).unwrap_or(i64::MAX);
     let readers = open_all(files)?;
-    let mut all: Vec<JournalRecord> = Vec::new();
-    let mut intervals: Vec<ForgingInterval> = Vec::new();
+    let mut per_file = Vec::with_capacity(readers.len());
     for (reader, path) in readers.iter().zip(files) {
-        let records = reader.query(&Query::default()).map_err(q(path))?;
-        // One journal may hold several pod identities only if someone merged files; group anyway.
+        per_file.push(reader.query(&Query::default()).map_err(q(path))?);
+    }
+    // Pods are named by pod name, or region/pod when one name is used in two regions.
+    let mut regions_of: std::collections::BTreeMap<&str, std::collections::BTreeSet<&str>> =
+        Default::default();
+    for r in per_file.iter().flatten() {
+        regions_of.entry(&r.pod).or_default().insert(&r.region);
+    }
+    let name = |r: &JournalRecord| {
+        if regions_of.get(r.pod.as_str()).is_some_and(|s| s.len() > 1) {
+            label(r)
+        } else {
+            r.pod.clone()
+        }
+    };
+    let mut intervals: Vec<ForgingInterval> = Vec::new();
+    for records in &per_file {
+        // One journal holds one pod; a merged file may hold several: group by pod anyway. The same
+        // pod in two files (a journal and its snapshot) is one name, so it never overlaps itself.
         let mut by_pod: std::collections::BTreeMap<String, Vec<JournalRecord>> = Default::default();
-        for r in &records {
-            by_pod.entry(label(r)).or_default().push(r.clone());
+        for r in records {
+            by_pod.entry(name(r)).or_default().push(r.clone());
         }
         for (pod, rs) in &by_pod {
             intervals.extend(forging_intervals(pod, rs));
         }
-        if !overlaps_only {
-            all.extend(records);
-        }
     }
+    let mut all: Vec<JournalRecord> = if overlaps_only {
+        Vec::new()
+    } else {
+        per_file.into_iter().flatten().collect()
+    };
     all.sort_by_key(merge_key);
     for r in &all {
         write_human(out, r)?;
