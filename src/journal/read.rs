@@ -48,6 +48,51 @@ impl Query {
             && self.kind.is_none_or(|k| h.kind == k)
             && self.reason.is_none_or(|r| h.reason == r)
     }
+
+    /// Byte patterns every matching head contains: `"pod":"bp-1"` and the like, exactly as the
+    /// codec writes them (compact serde_json, flat object, each key once). A head missing one
+    /// cannot match, and is skipped without being parsed; a head containing all of them is still
+    /// parsed and checked by [`Query::head_matches`], so this only saves time.
+    ///
+    /// Sound because a JSON string value cannot contain an unescaped `"`: `"pod":"bp-1"` can only
+    /// be the key and its value, never text inside `message`.
+    fn needles(&self) -> Vec<Vec<u8>> {
+        let mut out = Vec::new();
+        let mut add = |key: &str, value: Option<String>| {
+            if let Some(v) = value {
+                out.push(format!("\"{key}\":{v}").into_bytes());
+            }
+        };
+        let text = |t: &str| serde_json::to_string(t).ok();
+        add("pod", self.pod.as_deref().and_then(text));
+        add("region", self.region.as_deref().and_then(text));
+        add(
+            "kind",
+            self.kind.and_then(|k| serde_json::to_string(&k).ok()),
+        );
+        add(
+            "reason",
+            self.reason.and_then(|r| serde_json::to_string(&r).ok()),
+        );
+        out
+    }
+}
+
+/// Whether `haystack` contains `needle` followed by the end of a JSON value (`,` or `}`).
+fn contains_field(haystack: &[u8], needle: &[u8]) -> bool {
+    let Some(&first) = needle.first() else {
+        return true;
+    };
+    let mut from = 0;
+    while let Some(i) = haystack[from..].iter().position(|&b| b == first) {
+        let at = from + i;
+        let end = at + needle.len();
+        if haystack.get(at..end) == Some(needle) && matches!(haystack.get(end), Some(b',' | b'}')) {
+            return true;
+        }
+        from = at + 1;
+    }
+    false
 }
 
 /// Counts and bounds of one journal.
@@ -111,8 +156,12 @@ fn scan(
     let records = open!(txn, HEADS, "record_heads")?;
     let bodies = open!(txn, BODIES, "record_bodies")?;
     let limit = q.limit.unwrap_or(usize::MAX);
+    let needles = q.needles();
     let mut emitted = 0usize;
     let mut visit = |seq: u64, bytes: &[u8]| -> Result<bool, QueryError> {
+        if !needles.iter().all(|n| contains_field(bytes, n)) {
+            return Ok(true);
+        }
         let head = decode_head(seq, bytes)?;
         if !q.head_matches(&head) {
             return Ok(true);
@@ -357,6 +406,30 @@ pub fn parse_duration(text: &str) -> Option<Duration> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_byte_prefilter_finds_exact_fields_and_ignores_quoted_text() {
+        let mut r = crate::journal::demo::stress_record(1, 0);
+        r.message = r#"saw "pod":"bp-9", odd"#.into();
+        let (head, _) = codec::encode(&r).expect("encode");
+        let q = |pod: &str| Query {
+            pod: Some(pod.into()),
+            ..Query::default()
+        };
+        let hit = |q: &Query| q.needles().iter().all(|n| contains_field(&head, n));
+        assert!(hit(&q("bp-1")));
+        assert!(
+            !hit(&q("bp-9")),
+            "text inside message is escaped, never a field"
+        );
+        assert!(!hit(&q("bp-")), "a prefix of the value is not the value");
+        let kind = Query {
+            kind: Some(RecordKind::Action),
+            reason: Some(Reason::LeaseRenewed),
+            ..Query::default()
+        };
+        assert!(hit(&kind));
+    }
 
     #[test]
     fn durations_parse_with_units_and_sums() {
