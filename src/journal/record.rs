@@ -1,7 +1,7 @@
 //! One journal record: what a pod saw, decided and did at one instant.
 //!
-//! Records are stored as compact JSON (one `serde_json` value per record). JSON costs a few bytes
-//! more than a binary encoding, but it keeps the file readable by any tool after `export`, it
+//! Records are stored as compact JSON, split into a flat head and a body (see `codec`). JSON costs
+//! a few bytes more than a binary encoding, but it stays readable by any tool after `export`, it
 //! tolerates added optional fields without a format bump, and `inputs` is free-form JSON anyway.
 
 use serde::{Deserialize, Serialize};
