@@ -321,3 +321,68 @@ fn a_journal_held_by_a_running_writer_is_refused_at_once_with_exit_three() {
     let o = fm(&["stats"], &[&file]);
     assert_eq!(o.status.code(), Some(0), "{}", text(&o.stderr));
 }
+
+#[test]
+fn tail_follow_prints_records_appended_by_a_later_writer() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let file = dir.path().join("j");
+    let cfg = JournalConfig {
+        sync: SyncMode::Durable,
+        ..JournalConfig::default()
+    };
+    let t = 1_795_600_800_000;
+    let rec = |s: i64, msg: &str| {
+        record(
+            "bp-0",
+            "eu",
+            t + s * 1000,
+            RecordKind::Decision,
+            "leader",
+            true,
+            Reason::Forging,
+            msg,
+        )
+    };
+    Journal::open(&file, cfg.clone())
+        .expect("create")
+        .append(rec(0, "first"))
+        .expect("append");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_forge-manager"))
+        .args(["journal", "tail", "-f", "-n", "5"])
+        .arg(&file)
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("spawn tail -f");
+    // Lines arrive through a channel so that a silent `tail -f` fails the test instead of hanging it.
+    let stdout = child.stdout.take().expect("stdout");
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    let next = || rx.recv_timeout(Duration::from_secs(10)).unwrap_or_default();
+    let first = next();
+    assert!(first.contains("first"), "{first}");
+    // A writer opens between polls (retrying while a poll holds the file), appends, closes.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        match Journal::open(&file, cfg.clone()) {
+            Ok(mut j) => {
+                j.append(rec(1, "second")).expect("append");
+                break;
+            }
+            Err(e) if Instant::now() < deadline => {
+                eprintln!("retrying: {e}");
+                std::thread::sleep(Duration::from_millis(50));
+            }
+            Err(e) => panic!("writer never opened: {e}"),
+        }
+    }
+    let second = next();
+    child.kill().expect("kill tail -f");
+    child.wait().expect("wait");
+    assert!(second.contains("second"), "{second}");
+}
