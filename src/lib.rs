@@ -16,6 +16,7 @@
 //! - [`runtime`]: the observe → decide → act → record loop, generic over the ports.
 //! - [`watchdog`]: the dead-man switch that demotes the node when the sidecar stalls.
 //! - [`adapters`]: the production ports (kube client, file system, clock, /proc and signals).
+//! - [`journal`]: the decision journal (redb): durable records of decisions and actions, queries.
 //! - [`cli`]: the subcommands of the `forge-manager` binary.
 //! - [`testing`] (feature `testing`): in-memory fakes of the ports.
 
@@ -25,6 +26,7 @@ pub mod config;
 pub mod core;
 pub mod crd;
 pub mod credentials;
+pub mod journal;
 pub mod ports;
 pub mod runtime;
 #[cfg(any(test, feature = "testing"))]

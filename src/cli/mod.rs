@@ -5,6 +5,7 @@ pub mod check_config;
 pub mod check_credentials;
 pub mod crds;
 pub mod decoy_credentials;
+pub mod journal;
 
 use clap::{Parser, Subcommand};
 
@@ -31,6 +32,8 @@ pub enum Command {
     CheckCredentials(check_credentials::Args),
     /// Generate a decoy credential set signed by a throw-away cold key.
     DecoyCredentials(decoy_credentials::Args),
+    /// Inspect decision journals: tail, query, explain, timeline, export, stats.
+    Journal(journal::JournalArgs),
 }
 
 impl Cli {
@@ -41,6 +44,7 @@ impl Cli {
             Command::Crds => crds::run(),
             Command::CheckCredentials(args) => check_credentials::run(args),
             Command::DecoyCredentials(args) => decoy_credentials::run(args),
+            Command::Journal(args) => journal::run(args),
         }
     }
 }

@@ -1,0 +1,867 @@
+//! `forge-manager journal VERB [OPTIONS] FILE…`: read decision journals after an incident.
+//!
+//! Every verb opens its files read-only through [`JournalReader`], which never writes them.
+//!
+//! Exit codes: 0 success; 1 `timeline` found an overlap (two or more pods believed they were
+//! forging at once); 2 bad input (missing, corrupt or truncated file, newer format, not a journal,
+//! bad arguments); 3 a file is in use by a running forge-manager (its writer holds the lock).
+
+use std::io::{BufWriter, Write};
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use crate::core::reason::Reason;
+use crate::journal::demo::stress_record;
+use crate::journal::timeline::{ForgingInterval, forging_intervals, overlaps};
+use crate::journal::{
+    Journal, JournalConfig, JournalReader, JournalRecord, OpenError, Query, QueryError, RecordKind,
+    SyncMode, parse_duration, parse_time_bound, wall_ms,
+};
+
+/// Exit code: success.
+pub const EXIT_OK: i32 = 0;
+/// Exit code of `timeline` when an overlap was found.
+pub const EXIT_OVERLAP: i32 = 1;
+/// Exit code for bad input.
+pub const EXIT_BAD_INPUT: i32 = 2;
+/// Exit code when a journal is held by a running writer.
+pub const EXIT_IN_USE: i32 = 3;
+
+/// `forge-manager journal …`
+#[derive(Debug, clap::Args)]
+#[command(
+    after_help = "Exit codes: 0 ok; 1 timeline found an overlap; 2 bad input (corrupt, truncated, newer format, not a journal); 3 journal in use by a running forge-manager."
+)]
+pub struct JournalArgs {
+    /// What to do.
+    #[command(subcommand)]
+    pub verb: Verb,
+}
+
+/// Output formats of `query` and `stats`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum Output {
+    /// Aligned columns for people.
+    Table,
+    /// One JSON array (or object for `stats`).
+    Json,
+    /// One JSON object per line.
+    Jsonl,
+}
+
+/// The journal verbs.
+#[derive(Debug, clap::Subcommand)]
+pub enum Verb {
+    /// The last records, for people.
+    Tail {
+        /// How many records.
+        #[arg(short = 'n', long = "lines", default_value_t = 20)]
+        n: usize,
+        /// Keep polling the file (read-only, every 500 ms) and print new records. Fails at once if
+        /// a running forge-manager holds the file.
+        #[arg(short = 'f', long)]
+        follow: bool,
+        /// Journal files (several are merged by wall time; --follow takes one).
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+    },
+    /// Records matching filters.
+    Query {
+        /// From this time: RFC 3339, or a duration (15m, 2h) before the newest record.
+        #[arg(long)]
+        since: Option<String>,
+        /// Until this time (inclusive), same forms as --since.
+        #[arg(long)]
+        until: Option<String>,
+        /// Only this pod.
+        #[arg(long)]
+        pod: Option<String>,
+        /// Only this region.
+        #[arg(long)]
+        region: Option<String>,
+        /// Only this kind (decision, action, heartbeat, lease_change, ...).
+        #[arg(long)]
+        kind: Option<String>,
+        /// Only this reason (snake_case, e.g. lease_lost).
+        #[arg(long)]
+        reason: Option<String>,
+        /// Output format.
+        #[arg(long, short = 'o', value_enum, default_value_t = Output::Table)]
+        output: Output,
+        /// Journal files.
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+    },
+    /// Who forged at an instant in each pod's view, and the decisions that led there.
+    Explain {
+        /// The instant: RFC 3339, or a duration before the newest record.
+        #[arg(long)]
+        at: String,
+        /// Walk back across this many role changes (1: to the last role change).
+        #[arg(long, default_value_t = 1)]
+        changes: usize,
+        /// Journal files (one per pod).
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+    },
+    /// Merge pods' journals by wall time and flag every interval where two or more pods believed
+    /// they were forging. Exit 0 without overlap, 1 with.
+    Timeline {
+        /// Print only the overlaps and the summary, not every record.
+        #[arg(long)]
+        overlaps_only: bool,
+        /// Ignore overlaps shorter than this (e.g. 500ms, for known clock skew between pods).
+        #[arg(long, default_value = "0ms")]
+        min_overlap: String,
+        /// Journal files (one per pod).
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+    },
+    /// Every record as JSON lines.
+    Export {
+        /// Journal files (exported one after the other).
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+    },
+    /// Record count, size, time span, per-kind counts, format version.
+    Stats {
+        /// Output format (table = text).
+        #[arg(long, short = 'o', value_enum, default_value_t = Output::Table)]
+        output: Output,
+        /// Journal files.
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+    },
+    /// Test helper: append records in a loop, durably, printing each seq after its commit.
+    #[command(name = "_write-stress", hide = true)]
+    WriteStress {
+        /// Stop after this many records (default: run until killed).
+        #[arg(long)]
+        count: Option<u64>,
+        /// Records per transaction.
+        #[arg(long, default_value_t = 1)]
+        batch: usize,
+        /// The journal file to write.
+        file: PathBuf,
+    },
+}
+
+#[derive(Debug, thiserror::Error)]
+enum CliError {
+    #[error(transparent)]
+    Open(Box<OpenError>),
+    #[error("{path}: {source}")]
+    Query {
+        path: PathBuf,
+        #[source]
+        source: Box<QueryError>,
+    },
+    #[error("{0}")]
+    Usage(String),
+    #[error("writing output failed: {0}")]
+    Io(#[from] std::io::Error),
+    #[error("{0}")]
+    Write(String),
+}
+
+impl From<OpenError> for CliError {
+    fn from(e: OpenError) -> Self {
+        CliError::Open(Box::new(e))
+    }
+}
+
+type CliResult = Result<i32, CliError>;
+
+fn q(path: &Path) -> impl FnOnce(QueryError) -> CliError + '_ {
+    move |source| CliError::Query {
+        path: path.into(),
+        source: Box::new(source),
+    }
+}
+
+/// Runs a journal verb; returns the process exit code. Errors go to stderr.
+pub fn run(args: JournalArgs) -> i32 {
+    let stdout = std::io::stdout();
+    let mut out = BufWriter::new(stdout.lock());
+    let result = match args.verb {
+        Verb::Tail { n, follow, files } => tail(&mut out, n, follow, &files),
+        Verb::Query {
+            since,
+            until,
+            pod,
+            region,
+            kind,
+            reason,
+            output,
+            files,
+        } => query(
+            &mut out,
+            QueryArgs {
+                since,
+                until,
+                pod,
+                region,
+                kind,
+                reason,
+            },
+            output,
+            &files,
+        ),
+        Verb::Explain { at, changes, files } => explain(&mut out, &at, changes, &files),
+        Verb::Timeline {
+            overlaps_only,
+            min_overlap,
+            files,
+        } => timeline(&mut out, overlaps_only, &min_overlap, &files),
+        Verb::Export { files } => export(&mut out, &files),
+        Verb::Stats { output, files } => stats(&mut out, output, &files),
+        Verb::WriteStress { count, batch, file } => write_stress(&mut out, count, batch, &file),
+    };
+    let result = result.and_then(|code| out.flush().map(|()| code).map_err(CliError::Io));
+    match result {
+        Ok(code) => code,
+        Err(CliError::Io(e)) if e.kind() == std::io::ErrorKind::BrokenPipe => EXIT_OK,
+        Err(e) => {
+            drop(out);
+            eprintln!("forge-manager journal: {e}");
+            match e {
+                CliError::Open(e) if matches!(*e, OpenError::InUse { .. }) => EXIT_IN_USE,
+                _ => EXIT_BAD_INPUT,
+            }
+        }
+    }
+}
+
+fn open_all(files: &[PathBuf]) -> Result<Vec<JournalReader>, CliError> {
+    files
+        .iter()
+        .map(|f| JournalReader::open(f).map_err(CliError::from))
+        .collect()
+}
+
+fn label(r: &JournalRecord) -> String {
+    format!("{}/{}", r.region, r.pod)
+}
+
+fn human_line(r: &JournalRecord) -> String {
+    format!(
+        "{}  {:<16} #{:<7} {:<17} {:<10} {:<7} {:<24} {}",
+        r.wall,
+        label(r),
+        r.seq,
+        r.kind.as_str(),
+        r.role,
+        if r.forging { "FORGING" } else { "-" },
+        r.reason.as_str(),
+        r.message
+    )
+}
+
+fn write_human(out: &mut impl Write, r: &JournalRecord) -> std::io::Result<()> {
+    writeln!(out, "{}", human_line(r))?;
+    for a in &r.actions {
+        if a.detail.is_empty() {
+            writeln!(out, "{:>30}-> {}: {}", "", a.action, a.result)?;
+        } else {
+            writeln!(
+                out,
+                "{:>30}-> {}: {} ({})",
+                "", a.action, a.result, a.detail
+            )?;
+        }
+    }
+    Ok(())
+}
+
+fn header(out: &mut impl Write) -> std::io::Result<()> {
+    writeln!(
+        out,
+        "{:<24}  {:<16} {:<8} {:<17} {:<10} {:<7} {:<24} MESSAGE",
+        "WALL", "REGION/POD", "SEQ", "KIND", "ROLE", "FORGING", "REASON"
+    )
+}
+
+/// Sort key of merged records: wall time, then pod, then seq.
+fn merge_key(r: &JournalRecord) -> (i64, String, String, u64) {
+    (
+        wall_ms(&r.wall).unwrap_or(i64::MIN),
+        r.pod.clone(),
+        r.region.clone(),
+        r.seq,
+    )
+}
+
+fn tail(out: &mut impl Write, n: usize, follow: bool, files: &[PathBuf]) -> CliResult {
+    if follow && files.len() != 1 {
+        return Err(CliError::Usage("--follow takes exactly one file".into()));
+    }
+    let readers = open_all(files)?;
+    let mut all = Vec::new();
+    for (r, path) in readers.iter().zip(files) {
+        all.extend(r.tail(n).map_err(q(path))?);
+    }
+    if readers.len() > 1 {
+        all.sort_by_key(merge_key);
+        let skip = all.len().saturating_sub(n);
+        all.drain(..skip);
+    }
+    for r in &all {
+        write_human(out, r)?;
+    }
+    out.flush()?;
+    if !follow {
+        return Ok(EXIT_OK);
+    }
+    drop(readers);
+    let path = &files[0];
+    let mut last_seq = all.last().map(|r| r.seq).unwrap_or(0);
+    let mut last_stamp = file_stamp(path);
+    loop {
+        std::thread::sleep(Duration::from_millis(500));
+        let stamp = file_stamp(path);
+        if stamp == last_stamp {
+            continue;
+        }
+        last_stamp = stamp;
+        let reader = JournalReader::open(path)?;
+        // Bounded per poll; a huge backlog is printed over several polls.
+        let new = reader.after(last_seq, 10_000).map_err(q(path))?;
+        for r in &new {
+            write_human(out, r)?;
+            last_seq = r.seq;
+        }
+        out.flush()?;
+    }
+}
+
+fn file_stamp(path: &Path) -> Option<(u64, std::time::SystemTime)> {
+    let m = std::fs::metadata(path).ok()?;
+    Some((m.len(), m.modified().ok()?))
+}
+
+struct QueryArgs {
+    since: Option<String>,
+    until: Option<String>,
+    pod: Option<String>,
+    region: Option<String>,
+    kind: Option<String>,
+    reason: Option<String>,
+}
+
+fn parse_reason(text: &str) -> Option<Reason> {
+    serde_json::from_value(serde_json::Value::String(text.trim().to_ascii_lowercase())).ok()
+}
+
+fn build_query(
+    a: &QueryArgs,
+    readers: &[JournalReader],
+    files: &[PathBuf],
+) -> Result<Query, CliError> {
+    let mut newest: Option<i64> = None;
+    if a.since.is_some() || a.until.is_some() {
+        for (r, path) in readers.iter().zip(files) {
+            if let Some(n) = r.newest_wall_ms().map_err(q(path))? {
+                newest = Some(newest.map_or(n, |m| m.max(n)));
+            }
+        }
+    }
+    let bound = |t: &Option<String>| -> Result<Option<i64>, CliError> {
+        t.as_deref()
+            .map(|t| parse_time_bound(t, newest))
+            .transpose()
+            .map_err(|e| CliError::Usage(e.to_string()))
+    };
+    let kind = a
+        .kind
+        .as_deref()
+        .map(|k| {
+            RecordKind::parse(k).ok_or_else(|| {
+                let names: Vec<_> = RecordKind::ALL.iter().map(|k| k.as_str()).collect();
+                CliError::Usage(format!("unknown kind {k:?}; one of: {}", names.join(", ")))
+            })
+        })
+        .transpose()?;
+    let reason = a
+        .reason
+        .as_deref()
+        .map(|r| parse_reason(r).ok_or_else(|| CliError::Usage(format!("unknown reason {r:?}"))))
+        .transpose()?;
+    Ok(Query {
+        since_ms: bound(&a.since)?,
+        until_ms: bound(&a.until)?,
+        pod: a.pod.clone(),
+        region: a.region.clone(),
+        kind,
+        reason,
+        limit: None,
+    })
+}
+
+fn query(out: &mut impl Write, a: QueryArgs, output: Output, files: &[PathBuf]) -> CliResult {
+    let readers = open_all(files)?;
+    let query = build_query(&a, &readers, files)?;
+    if readers.len() == 1 && output == Output::Jsonl {
+        // Fast path: stored bytes straight to the output.
+        readers[0]
+            .write_jsonl(&query, out)
+            .map_err(|e| output_or_query(e, &files[0]))?;
+        return Ok(EXIT_OK);
+    }
+    let mut emitter = Emitter::new(output);
+    emitter.start(out)?;
+    if readers.len() == 1 {
+        // One file: stream in seq order, nothing buffered.
+        let mut io_err = None;
+        readers[0]
+            .query_each(&query, |r| match emitter.emit(out, &r) {
+                Ok(()) => true,
+                Err(e) => {
+                    io_err = Some(e);
+                    false
+                }
+            })
+            .map_err(q(&files[0]))?;
+        if let Some(e) = io_err {
+            return Err(e.into());
+        }
+    } else {
+        let mut all = Vec::new();
+        for (r, path) in readers.iter().zip(files) {
+            all.extend(r.query(&query).map_err(q(path))?);
+        }
+        all.sort_by_key(merge_key);
+        for r in &all {
+            emitter.emit(out, r)?;
+        }
+    }
+    emitter.finish(out)?;
+    Ok(EXIT_OK)
+}
+
+struct Emitter {
+    output: Output,
+    first: bool,
+}
+
+impl Emitter {
+    fn new(output: Output) -> Self {
+        Emitter {
+            output,
+            first: true,
+        }
+    }
+    fn start(&mut self, out: &mut impl Write) -> std::io::Result<()> {
+        match self.output {
+            Output::Table => header(out),
+            Output::Json => write!(out, "["),
+            Output::Jsonl => Ok(()),
+        }
+    }
+    fn emit(&mut self, out: &mut impl Write, r: &JournalRecord) -> std::io::Result<()> {
+        match self.output {
+            Output::Table => {
+                let mut line = human_line(r);
+                if !r.actions.is_empty() {
+                    let acts: Vec<_> = r
+                        .actions
+                        .iter()
+                        .map(|a| format!("{}={}", a.action, a.result))
+                        .collect();
+                    line.push_str(&format!(" [{}]", acts.join(", ")));
+                }
+                writeln!(out, "{line}")
+            }
+            Output::Json => {
+                if !self.first {
+                    write!(out, ",")?;
+                }
+                self.first = false;
+                write!(out, "\n  ")?;
+                serde_json::to_writer(&mut *out, r).map_err(std::io::Error::other)
+            }
+            Output::Jsonl => {
+                serde_json::to_writer(&mut *out, r).map_err(std::io::Error::other)?;
+                writeln!(out)
+            }
+        }
+    }
+    fn finish(&mut self, out: &mut impl Write) -> std::io::Result<()> {
+        match self.output {
+            Output::Json => writeln!(out, "{}]", if self.first { "" } else { "\n" }),
+            _ => Ok(()),
+        }
+    }
+}
+
+fn inputs_summary(v: &serde_json::Value) -> String {
+    if v.is_null() {
+        return String::new();
+    }
+    let mut s = v.to_string();
+    if s.len() > 240 {
+        let mut cut = 237;
+        while !s.is_char_boundary(cut) {
+            cut -= 1;
+        }
+        s.truncate(cut);
+        s.push_str("...");
+    }
+    s
+}
+
+fn explain(out: &mut impl Write, at: &str, changes: usize, files: &[PathBuf]) -> CliResult {
+    let readers = open_all(files)?;
+    let mut newest: Option<i64> = None;
+    for (r, path) in readers.iter().zip(files) {
+        if let Some(n) = r.newest_wall_ms().map_err(q(path))? {
+            newest = Some(newest.map_or(n, |m| m.max(n)));
+        }
+    }
+    let at_ms = parse_time_bound(at, newest).map_err(|e| CliError::Usage(e.to_string()))?;
+    let at_text = jiff::Timestamp::from_millisecond(at_ms)
+        .map(|t| t.to_string())
+        .unwrap_or_else(|_| at_ms.to_string());
+    let mut forging = Vec::new();
+    for (reader, path) in readers.iter().zip(files) {
+        let Some(e) = reader.explain(at_ms, changes).map_err(q(path))? else {
+            writeln!(
+                out,
+                "{}: no record at or before {at_text}\n",
+                path.display()
+            )?;
+            continue;
+        };
+        let a = &e.at;
+        writeln!(
+            out,
+            "{} at {at_text}: role {}, {}",
+            label(a),
+            a.role,
+            if a.forging {
+                "FORGING (believed its node forged with the real keys)"
+            } else {
+                "not forging"
+            }
+        )?;
+        if a.forging {
+            forging.push(label(a));
+        }
+        writeln!(
+            out,
+            "  last record before that instant: #{} at {}",
+            a.seq, a.wall
+        )?;
+        writeln!(
+            out,
+            "  how it got there (since {}):",
+            if changes <= 1 {
+                "the last role change".to_string()
+            } else {
+                format!("{changes} role changes back")
+            }
+        )?;
+        match &e.previous {
+            Some(p) => writeln!(
+                out,
+                "    before: {}  #{} role {} ({}): {}",
+                p.wall, p.seq, p.role, p.reason, p.message
+            )?,
+            None => writeln!(out, "    before: (no earlier role kept in this journal)")?,
+        }
+        if e.steps_skipped > 0 {
+            writeln!(out, "    ... {} earlier steps left out", e.steps_skipped)?;
+        }
+        for s in &e.steps {
+            writeln!(
+                out,
+                "    {}  #{} {} -> role {}{} because {}: {}",
+                s.wall,
+                s.seq,
+                s.kind,
+                s.role,
+                if s.forging { ", FORGING" } else { "" },
+                s.reason,
+                s.message
+            )?;
+            let inputs = inputs_summary(&s.inputs);
+            if !inputs.is_empty() {
+                writeln!(out, "        inputs: {inputs}")?;
+            }
+            for act in &s.actions {
+                writeln!(
+                    out,
+                    "        action {}: {} {}",
+                    act.action, act.result, act.detail
+                )?;
+            }
+        }
+        if e.heartbeats_skipped > 0 {
+            writeln!(
+                out,
+                "    ({} heartbeats with the same role left out)",
+                e.heartbeats_skipped
+            )?;
+        }
+        writeln!(out)?;
+    }
+    match forging.len() {
+        0 => writeln!(out, "at {at_text}: no pod believed it was forging")?,
+        1 => writeln!(out, "at {at_text}: {} forged", forging[0])?,
+        _ => writeln!(
+            out,
+            "!! at {at_text}: {} all believed they were forging",
+            join_and(&forging)
+        )?,
+    }
+    Ok(EXIT_OK)
+}
+
+fn join_and(items: &[String]) -> String {
+    match items {
+        [] => String::new(),
+        [one] => one.clone(),
+        [rest @ .., last] => format!("{} and {last}", rest.join(", ")),
+    }
+}
+
+fn fmt_ms(ms: i64) -> String {
+    jiff::Timestamp::from_millisecond(ms)
+        .map(|t| format!("{t:.3}"))
+        .unwrap_or_else(|_| ms.to_string())
+}
+
+fn timeline(
+    out: &mut impl Write,
+    overlaps_only: bool,
+    min_overlap: &str,
+    files: &[PathBuf],
+) -> CliResult {
+    let min = parse_duration(min_overlap)
+        .ok_or_else(|| CliError::Usage(format!("bad --min-overlap {min_overlap:?}")))?;
+    let min_ms = i64::try_from(min.as_millis()).unwrap_or(i64::MAX);
+    let readers = open_all(files)?;
+    let mut per_file = Vec::with_capacity(readers.len());
+    for (reader, path) in readers.iter().zip(files) {
+        per_file.push(reader.query(&Query::default()).map_err(q(path))?);
+    }
+    // Pods are named by pod name, or region/pod when one name is used in two regions.
+    let mut regions_of: std::collections::BTreeMap<&str, std::collections::BTreeSet<&str>> =
+        Default::default();
+    for r in per_file.iter().flatten() {
+        regions_of.entry(&r.pod).or_default().insert(&r.region);
+    }
+    let name = |r: &JournalRecord| {
+        if regions_of.get(r.pod.as_str()).is_some_and(|s| s.len() > 1) {
+            label(r)
+        } else {
+            r.pod.clone()
+        }
+    };
+    let mut intervals: Vec<ForgingInterval> = Vec::new();
+    for records in &per_file {
+        // One journal holds one pod; a merged file may hold several: group by pod anyway. The same
+        // pod in two files (a journal and its snapshot) is one name, so it never overlaps itself.
+        let mut by_pod: std::collections::BTreeMap<String, Vec<JournalRecord>> = Default::default();
+        for r in records {
+            by_pod.entry(name(r)).or_default().push(r.clone());
+        }
+        for (pod, rs) in &by_pod {
+            intervals.extend(forging_intervals(pod, rs));
+        }
+    }
+    let mut all: Vec<JournalRecord> = if overlaps_only {
+        Vec::new()
+    } else {
+        per_file.into_iter().flatten().collect()
+    };
+    all.sort_by_key(merge_key);
+    for r in &all {
+        write_human(out, r)?;
+    }
+    let found: Vec<_> = overlaps(&intervals)
+        .into_iter()
+        .filter(|o| o.end_ms - o.start_ms >= min_ms.max(1))
+        .collect();
+    if !all.is_empty() {
+        writeln!(out)?;
+    }
+    for iv in intervals.iter().filter(|i| i.open_ended) {
+        writeln!(
+            out,
+            "?? {}'s journal ends while it believed it was forging (last record {}): what followed is unknown",
+            iv.pod,
+            fmt_ms(iv.end_ms)
+        )?;
+    }
+    for o in &found {
+        writeln!(
+            out,
+            "!! OVERLAP {} believed they were forging from {} to {} ({} ms)",
+            join_and(&o.pods),
+            fmt_ms(o.start_ms),
+            fmt_ms(o.end_ms),
+            o.end_ms - o.start_ms
+        )?;
+    }
+    if found.is_empty() {
+        writeln!(
+            out,
+            "no overlap: at most one pod believed it was forging at any instant ({} journals, {} forging intervals)",
+            files.len(),
+            intervals.len()
+        )?;
+        Ok(EXIT_OK)
+    } else {
+        Ok(EXIT_OVERLAP)
+    }
+}
+
+fn export(out: &mut impl Write, files: &[PathBuf]) -> CliResult {
+    let readers = open_all(files)?;
+    for (reader, path) in readers.iter().zip(files) {
+        reader
+            .write_jsonl(&Query::default(), out)
+            .map_err(|e| output_or_query(e, path))?;
+    }
+    Ok(EXIT_OK)
+}
+
+/// An output error stays an I/O error (a closed pipe ends quietly); anything else names the file.
+fn output_or_query(e: QueryError, path: &Path) -> CliError {
+    match e {
+        QueryError::Output(io) => CliError::Io(io),
+        other => CliError::Query {
+            path: path.into(),
+            source: Box::new(other),
+        },
+    }
+}
+
+fn stats(out: &mut impl Write, output: Output, files: &[PathBuf]) -> CliResult {
+    let readers = open_all(files)?;
+    let mut json = Vec::new();
+    for (reader, path) in readers.iter().zip(files) {
+        let s = reader.stats().map_err(q(path))?;
+        let file_bytes = std::fs::metadata(path).map(|m| m.len()).unwrap_or(0);
+        let span = match (&s.oldest_wall, &s.newest_wall) {
+            (Some(a), Some(b)) => match (wall_ms(a), wall_ms(b)) {
+                (Some(x), Some(y)) => {
+                    Some(Duration::from_millis(u64::try_from(y - x).unwrap_or(0)))
+                }
+                _ => None,
+            },
+            _ => None,
+        };
+        match output {
+            Output::Table => {
+                writeln!(out, "file:            {}", path.display())?;
+                writeln!(
+                    out,
+                    "format version:  {}{}",
+                    reader.format_version_on_disk(),
+                    if reader.format_version_on_disk() < s.format_version {
+                        format!(" (older; read as {} in memory)", s.format_version)
+                    } else {
+                        String::new()
+                    }
+                )?;
+                writeln!(
+                    out,
+                    "records:         {} (seq {}..{})",
+                    s.records,
+                    s.first_seq
+                        .map(|x| x.to_string())
+                        .unwrap_or_else(|| "-".into()),
+                    s.last_seq
+                )?;
+                writeln!(
+                    out,
+                    "size:            {file_bytes} bytes on disk, {} bytes of records",
+                    s.record_bytes
+                )?;
+                writeln!(
+                    out,
+                    "time span:       {} .. {}{}",
+                    s.oldest_wall.as_deref().unwrap_or("-"),
+                    s.newest_wall.as_deref().unwrap_or("-"),
+                    span.map(|d| format!(" ({})", human_duration(d)))
+                        .unwrap_or_default()
+                )?;
+                let kinds: Vec<_> = s.per_kind.iter().map(|(k, v)| format!("{k}={v}")).collect();
+                writeln!(out, "per kind:        {}", kinds.join(" "))?;
+                writeln!(out)?;
+            }
+            Output::Json | Output::Jsonl => json.push(serde_json::json!({
+                "file": path.display().to_string(),
+                "file_bytes": file_bytes,
+                "format_version_on_disk": reader.format_version_on_disk(),
+                "stats": s,
+                "span_ms": span.map(|d| d.as_millis() as u64),
+            })),
+        }
+    }
+    match output {
+        Output::Json => {
+            serde_json::to_writer_pretty(&mut *out, &json).map_err(std::io::Error::other)?;
+            writeln!(out)?;
+        }
+        Output::Jsonl => {
+            for j in &json {
+                serde_json::to_writer(&mut *out, j).map_err(std::io::Error::other)?;
+                writeln!(out)?;
+            }
+        }
+        Output::Table => {}
+    }
+    Ok(EXIT_OK)
+}
+
+fn human_duration(d: Duration) -> String {
+    let s = d.as_secs();
+    match s {
+        0..60 => format!("{s}s"),
+        60..3600 => format!("{}m{}s", s / 60, s % 60),
+        3600..86400 => format!("{}h{}m", s / 3600, (s % 3600) / 60),
+        _ => format!("{}d{}h", s / 86400, (s % 86400) / 3600),
+    }
+}
+
+fn write_stress(out: &mut impl Write, count: Option<u64>, batch: usize, file: &Path) -> CliResult {
+    if batch == 0 || batch > crate::journal::MAX_BATCH {
+        return Err(CliError::Usage(format!(
+            "--batch must be 1..={}",
+            crate::journal::MAX_BATCH
+        )));
+    }
+    let mut journal = Journal::open(
+        file,
+        JournalConfig {
+            sync: SyncMode::Durable,
+            ..JournalConfig::default()
+        },
+    )?;
+    let start_ms = 1_795_600_800_000;
+    let started = Instant::now();
+    let mut written = 0u64;
+    while count.is_none_or(|c| written < c) {
+        let n = count.map_or(batch as u64, |c| (c - written).min(batch as u64));
+        let first = journal.last_seq();
+        let records: Vec<_> = (0..n)
+            .map(|k| {
+                let mut r = stress_record(first + k, start_ms);
+                r.mono_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
+                r
+            })
+            .collect();
+        let last = journal
+            .append_many(records)
+            .map_err(|e| CliError::Write(e.to_string()))?;
+        // Printed only after the commit returned: every printed seq is durable.
+        for seq in (first + 1)..=last {
+            writeln!(out, "{seq}")?;
+        }
+        out.flush()?;
+        written += n;
+    }
+    Ok(EXIT_OK)
+}

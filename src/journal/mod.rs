@@ -1,0 +1,42 @@
+//! The decision journal: a redb file of records (what a pod saw, decided and did), kept across
+//! restarts with a retention bound, read by `forge-manager journal …` after an incident.
+//!
+//! - `record`: [`JournalRecord`] and its parts; the key-material guard.
+//! - `codec`: the stored form of a record (flat head + nested body, both JSON).
+//! - `schema`: tables, [`FORMAT_VERSION`] and migrations.
+//! - `writer`: [`Journal`], the single writer: durable appends, bounded pruning, snapshots.
+//! - `background`: [`JournalWriter`], the journal on its own thread: `record` never blocks.
+//! - `reader`: [`JournalReader`], verified read-only access that never writes the file.
+//! - `view`: [`JournalView`], a thread-safe read handle on a journal being written.
+//! - `read`: queries shared by both ([`Query`], [`Stats`]).
+//! - [`timeline`]: merging pods' journals and finding overlapping forging beliefs.
+//! - `open`: file checks before redb sees a file, and the verified open that never writes it.
+//! - [`demo`]: synthetic journals (a two-pod failover, stress records) for docs, tests, benches.
+//! - `error`: [`OpenError`], [`AppendError`], [`QueryError`], [`SnapshotError`].
+//!
+//! Guide: `docs/journal.md`. Numbers: `docs/performance.md`.
+
+mod background;
+mod codec;
+pub mod demo;
+mod error;
+mod open;
+mod read;
+mod reader;
+mod record;
+mod schema;
+pub mod timeline;
+mod view;
+mod writer;
+
+pub use background::{JournalWriter, RecordError};
+pub use error::{AppendError, IN_USE_HINT, OpenError, QueryError, SnapshotError};
+pub use read::{EXPLAIN_MAX_STEPS, Explanation, Query, Stats, parse_duration, parse_time_bound};
+pub use reader::JournalReader;
+pub use record::{ActionRecord, JournalRecord, RecordKind, find_key_material, wall_ms};
+pub use schema::FORMAT_VERSION;
+pub use view::JournalView;
+pub use writer::{Journal, JournalConfig, MAX_BATCH, SyncMode};
+
+#[cfg(test)]
+mod tests;
