@@ -11,10 +11,13 @@
 //! - `eligibility`: whether this pod's node may take part at all.
 //! - `reason`: machine-readable reasons with a human sentence.
 //! - `election`: the local election state machine and `decide`.
+//! - `policy`: cross-region policy: effective state and priority, the preferred region.
 
+pub mod cluster;
 pub mod election;
 pub mod eligibility;
 pub mod lease;
+pub mod policy;
 pub mod reason;
 pub mod time;
 pub mod timing;

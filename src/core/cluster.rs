@@ -1,0 +1,355 @@
+//! Cross-region coordination (DESIGN.md section 3), pure: one region's local leader decides, from
+//! what it observed of every region, whether its region may forge (the [`Gate`] for the local
+//! election), which lease writes to make on the coordination API, and when to hand forging over.
+//!
+//! Two kinds of lease live on the coordination API server:
+//! - the **global lease**, holder = region name: the region that may forge. Only a region's local
+//!   leader takes part, with the same observed-time expiry and renew deadline as the local lease
+//!   ([`Seat`]);
+//! - one **presence lease** per region, holder = that region's local leader pod, held while the
+//!   region is a candidate (its local leader is eligible and its policy allows forging). Others
+//!   judge a region's presence by the observed age of that lease, never by a wall clock. (DESIGN.md
+//!   names only the two election leases; presence is the liveness signal a region needs to know
+//!   whether a better region can take over, without wall clocks or status heartbeats.)
+//!
+//! Orderings (docs/safety.md): the gate opens only while the global lease is held under the renewal
+//! rule; a handover is demote (gate closed), verify, then write the global lease to the successor.
+//! Only the preferred region takes a free, expired or absent global lease; a worse one waits a
+//! further lease duration. Operator changes act at once; a region preferred again because its
+//! health or presence recovered takes forging back after `failback_delay`.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+use super::election::{Gate, LeaseEvent, LeaseWriteKind, Seat};
+use super::lease::{LeaseObserver, LeaseRecord, LeaseState};
+use super::policy::{Ranking, RegionView, rank};
+use super::reason::Reason;
+use super::time::MonoTime;
+use super::timing::Timing;
+
+/// Why a region became the preferred one (decides whether a handover waits).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Cause {
+    /// An operator changed a spec, or an override reached its `expiresAt`: act at once.
+    Operator,
+    /// The region's own health or presence recovered: wait `failback_delay`.
+    Recovery,
+    /// The previous preference got worse or vanished: act at once.
+    Degradation,
+}
+
+/// The state of one region's cross-region coordination, carried between decisions.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ClusterState {
+    /// Our seat in the global election (identity: our region).
+    pub global: Seat,
+    /// Our region's presence lease (identity: our pod).
+    pub presence: Seat,
+    /// Other regions' presence leases, by region.
+    pub others: BTreeMap<String, LeaseObserver>,
+    /// The current preference: region, since when, and why it became preferred.
+    pub preferred: Option<(String, MonoTime, Cause)>,
+    /// Digest of every region's effective policy at the last decision (operator changes).
+    pub policy_digest: String,
+    /// Each candidate's rank key at the last decision (recoveries).
+    pub last_keys: BTreeMap<String, String>,
+    /// When the global lease was last seen absent, free or expired (waits of worse regions).
+    pub global_available_since: Option<MonoTime>,
+}
+
+/// What the local election contributes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LocalView {
+    /// We hold the region's local lease under the renewal rule.
+    pub leader: bool,
+    /// Our node is eligible.
+    pub eligible: bool,
+    /// Our node is verifiably not forging (a handover or release may proceed).
+    pub forging_off: bool,
+    /// Shutting down: leave for good.
+    pub shutting_down: bool,
+}
+
+/// Everything one cluster decision looks at.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ClusterObservations {
+    /// Now, on our monotonic clock.
+    pub now: MonoTime,
+    /// Our region.
+    pub region: String,
+    /// Our pod.
+    pub pod: String,
+    /// The local election.
+    pub local: LocalView,
+    /// Every region's policy and health (ours included); `present` is filled in here.
+    pub regions: BTreeMap<String, RegionView>,
+    /// What happened to the global lease since the last decision.
+    pub global: LeaseEvent,
+    /// What happened to our presence lease.
+    pub presence: LeaseEvent,
+    /// Other regions' presence leases as read this tick (`None`: absent).
+    pub others: BTreeMap<String, Option<LeaseRecord>>,
+    /// The coordination API server's clock (unix ms), for override expiry.
+    pub server_now_ms: Option<i64>,
+    /// How long a region preferred again through recovery waits before taking forging back.
+    pub failback_delay: Duration,
+}
+
+/// A lease write on the coordination API.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case", tag = "action")]
+pub enum ClusterAction {
+    /// A write of the global lease (identity: our region).
+    Global {
+        /// Which write.
+        write: LeaseWriteKind,
+    },
+    /// Write the global lease to a successor region (after our verified demotion).
+    Handoff {
+        /// The successor.
+        to: String,
+    },
+    /// A write of our presence lease (identity: our pod).
+    Presence {
+        /// Which write.
+        write: LeaseWriteKind,
+    },
+}
+
+/// The outcome of one cluster decision.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ClusterDecision {
+    /// State for the next decision.
+    pub next: ClusterState,
+    /// Whether our region may forge now.
+    pub gate: Gate,
+    /// Lease writes to make, in order.
+    pub actions: Vec<ClusterAction>,
+    /// The ranking this decision used.
+    pub ranking: Ranking,
+    /// Why, for people.
+    pub message: String,
+    /// Latest instant to decide again (a renew deadline, a failback).
+    pub wake_by: MonoTime,
+}
+
+/// Decides one step for our region. Pure.
+pub fn decide_cluster(
+    prev: &ClusterState,
+    obs: &ClusterObservations,
+    timing: &Timing,
+) -> ClusterDecision {
+    let now = obs.now;
+    let mut s = prev.clone();
+    let region = obs.region.as_str();
+    let mut actions = Vec::new();
+
+    // 1. Leases: ours, then the others' presence.
+    s.global.apply(&obs.global, region, now, timing);
+    s.presence.apply(&obs.presence, &obs.pod, now, timing);
+    for (name, record) in &obs.others {
+        s.others
+            .entry(name.clone())
+            .or_default()
+            .observe(record.as_ref(), now);
+    }
+
+    // 2. Presence of every region: ours from the local view, theirs from observed age.
+    let representative = obs.local.leader && obs.local.eligible && !obs.local.shutting_down;
+    let mut regions = obs.regions.clone();
+    for (name, view) in regions.iter_mut() {
+        view.present = if name == region {
+            representative
+        } else {
+            s.others.get(name).is_some_and(|o| {
+                matches!(
+                    o.state("", timing.lease_duration, now),
+                    LeaseState::HeldByOther
+                )
+            })
+        };
+    }
+    let ranking = rank(&regions, obs.server_now_ms);
+    let ours_allowed = ranking
+        .effective
+        .get(region)
+        .is_some_and(|e| e.allows_forging);
+
+    // 3. Why the preference is what it is (operator change, recovery, degradation).
+    let digest = serde_json::to_string(&ranking.effective).unwrap_or_default();
+    let keys: BTreeMap<String, String> = ranking
+        .candidates
+        .iter()
+        .map(|(n, k)| (n.clone(), format!("{k:?}")))
+        .collect();
+    let preferred = ranking.preferred.clone();
+    let operator_change = !s.policy_digest.is_empty() && s.policy_digest != digest;
+    match (&s.preferred, &preferred) {
+        (Some((p, _, _)), Some(q)) if p == q => {
+            if operator_change && let Some(entry) = s.preferred.as_mut() {
+                // The same region, for a new reason: an operator's change acts at once.
+                entry.2 = Cause::Operator;
+            }
+        }
+        (_, Some(q)) => {
+            let improved = match (s.last_keys.get(q), keys.get(q)) {
+                (None, Some(_)) => !s.last_keys.is_empty(),
+                (Some(before), Some(after)) => after < before,
+                _ => false,
+            };
+            let cause = if operator_change || s.policy_digest.is_empty() {
+                Cause::Operator
+            } else if improved {
+                Cause::Recovery
+            } else {
+                Cause::Degradation
+            };
+            s.preferred = Some((q.clone(), now, cause));
+        }
+        (_, None) => s.preferred = None,
+    }
+    s.policy_digest = digest;
+    s.last_keys = keys;
+
+    // 4. Presence: held while we are a candidate, released otherwise.
+    let want_presence = representative && ours_allowed;
+    if let Some(w) = s
+        .presence
+        .next_write(&obs.pod, want_presence, true, now, timing)
+    {
+        actions.push(ClusterAction::Presence { write: w });
+    }
+
+    // 5. The global lease and the gate.
+    let holds = s.global.may_promote(now, timing);
+    let preferred_is_us = preferred.as_deref() == Some(region);
+    let mut message;
+    let gate;
+    if s.global.hold.is_some() {
+        // We hold it (perhaps no longer validly: the deadline closes the gate by itself).
+        let successor = preferred.clone().filter(|p| p != region);
+        let leave = !representative || !ours_allowed;
+        let hand_over = match (&s.preferred, &successor) {
+            (Some((p, since, cause)), Some(q)) if p == q => match cause {
+                Cause::Operator | Cause::Degradation => true,
+                Cause::Recovery => now.since(*since) >= obs.failback_delay,
+            },
+            _ => false,
+        };
+        if leave || hand_over {
+            gate = Gate::Deny(Reason::PolicyDisallows);
+            if obs.local.forging_off {
+                actions.push(match successor {
+                    Some(to) => ClusterAction::Handoff { to },
+                    None => ClusterAction::Global {
+                        write: LeaseWriteKind::Release,
+                    },
+                });
+                message =
+                    "our node is verifiably not forging: handing the global lease over".to_string();
+            } else {
+                // Until our node is verifiably not forging, keep the global lease: no other
+                // region may forge while ours might.
+                if let Some(w) = s.global.next_write(region, true, false, now, timing) {
+                    actions.push(ClusterAction::Global { write: w });
+                }
+                message = "handing forging over: demoting our node first".to_string();
+            }
+        } else {
+            gate = if holds {
+                Gate::Allow
+            } else {
+                Gate::Deny(Reason::LeaseNewWaiting)
+            };
+            if let Some(w) = s.global.next_write(region, true, false, now, timing) {
+                actions.push(ClusterAction::Global { write: w });
+            }
+            message = if holds {
+                "our region holds the global lease".into()
+            } else {
+                "our region holds a new global lease: waiting a lease duration".into()
+            };
+            if let (Some(q), Some((_, since, Cause::Recovery))) = (&successor, &s.preferred) {
+                let left = obs.failback_delay.saturating_sub(now.since(*since));
+                message = format!(
+                    "{q} is preferred again after a recovery: handing over in {}s",
+                    left.as_secs()
+                );
+            }
+        }
+    } else {
+        gate = Gate::Deny(Reason::PolicyDisallows);
+        let state = s.global.observer.state(region, timing.lease_duration, now);
+        let available = match state {
+            LeaseState::Absent => s.global.absent_seen,
+            LeaseState::Free | LeaseState::Expired => true,
+            LeaseState::HeldByMe | LeaseState::HeldByOther => false,
+        };
+        if available {
+            s.global_available_since.get_or_insert(now);
+        } else {
+            s.global_available_since = None;
+        }
+        let waited = s
+            .global_available_since
+            .is_some_and(|since| now.since(since) >= timing.lease_duration);
+        // A handoff to us (holder = our region) is taken at once; a free, expired or absent lease by
+        // the preferred region at once, by a worse one after a further lease duration.
+        let take = representative
+            && ours_allowed
+            && match state {
+                LeaseState::HeldByMe => true,
+                LeaseState::Free | LeaseState::Expired | LeaseState::Absent => {
+                    preferred_is_us || waited
+                }
+                LeaseState::HeldByOther => false,
+            };
+        if let Some(w) = s.global.next_write(region, take, false, now, timing) {
+            actions.push(ClusterAction::Global { write: w });
+        }
+        let holder = s
+            .global
+            .observer
+            .record()
+            .and_then(|r| r.holder().map(str::to_owned))
+            .unwrap_or_default();
+        message = match state {
+            LeaseState::HeldByOther => format!("region {holder} holds the global lease"),
+            _ if !representative => "not our region's eligible local leader".into(),
+            _ if !ours_allowed => "our region's policy does not allow forging".into(),
+            _ if take => "taking the global lease".into(),
+            _ => format!(
+                "the global lease is available but {} is preferred: waiting",
+                preferred.as_deref().unwrap_or("another region")
+            ),
+        };
+    }
+
+    let mut wake_by = now + timing.retry_period;
+    if preferred_is_us && s.global.hold.is_none() && representative {
+        // A handoff to us may come any moment: look often (the planned-handover gap).
+        wake_by = wake_by.min(now + Duration::from_millis(250));
+    }
+    for seat in [&s.global, &s.presence] {
+        if let Some(d) = seat.deadline(timing) {
+            wake_by = wake_by.min(d);
+        }
+    }
+    debug_assert!(gate != Gate::Allow || s.global.may_promote(now, timing));
+    ClusterDecision {
+        next: s,
+        gate,
+        actions,
+        ranking,
+        message,
+        wake_by,
+    }
+}
+
+#[cfg(test)]
+#[path = "cluster_tests.rs"]
+mod tests;

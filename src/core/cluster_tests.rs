@@ -1,0 +1,298 @@
+//! Cross-region decisions, step by step: who takes the global lease, when a handover happens, and
+//! that the gate opens only on a live global lease.
+
+use std::time::Duration;
+
+use super::*;
+use crate::core::election::Hold;
+use crate::core::lease::ApiFailure;
+use crate::core::policy::{Health, RegionPolicy, State};
+
+fn timing() -> Timing {
+    Timing::default()
+}
+
+fn policy(state: State, priority: i32) -> RegionView {
+    RegionView {
+        policy: Ok(RegionPolicy {
+            forge_state: state,
+            priority,
+            override_: None,
+        }),
+        health: Health::UNCHECKED,
+        present: false,
+    }
+}
+
+fn rec(name: &str, holder: Option<&str>, rv: u64) -> LeaseRecord {
+    LeaseRecord {
+        name: name.into(),
+        holder: holder.map(str::to_owned),
+        lease_duration_seconds: Some(15),
+        resource_version: rv.to_string(),
+        ..LeaseRecord::default()
+    }
+}
+
+/// One region's representative, with scripted observations.
+struct Rep {
+    state: ClusterState,
+    obs: ClusterObservations,
+}
+
+impl Rep {
+    fn new(region: &str, regions: Vec<(&str, State, i32)>) -> Rep {
+        let mut views = BTreeMap::new();
+        let mut others = BTreeMap::new();
+        for (name, st, prio) in regions {
+            views.insert(name.to_owned(), policy(st, prio));
+            if name != region {
+                others.insert(name.to_owned(), Some(rec("presence", Some("pod"), 1)));
+            }
+        }
+        Rep {
+            state: ClusterState::default(),
+            obs: ClusterObservations {
+                now: MonoTime(100_000),
+                region: region.into(),
+                pod: format!("{region}-0"),
+                local: LocalView {
+                    leader: true,
+                    eligible: true,
+                    forging_off: true,
+                    shutting_down: false,
+                },
+                regions: views,
+                global: LeaseEvent::Nothing,
+                presence: LeaseEvent::Nothing,
+                others,
+                server_now_ms: Some(0),
+                failback_delay: Duration::from_secs(60),
+            },
+        }
+    }
+
+    fn at(&mut self, ms: u64) -> &mut Self {
+        self.obs.now = MonoTime(ms);
+        self
+    }
+
+    fn step(&mut self, global: LeaseEvent) -> ClusterDecision {
+        self.obs.global = global;
+        let d = decide_cluster(&self.state, &self.obs, &timing());
+        self.state = d.next.clone();
+        self.obs.presence = LeaseEvent::Nothing;
+        d
+    }
+
+    fn global_writes(d: &ClusterDecision) -> Vec<ClusterAction> {
+        d.actions
+            .iter()
+            .filter(|a| !matches!(a, ClusterAction::Presence { .. }))
+            .cloned()
+            .collect()
+    }
+
+    /// Makes this rep hold the global lease, promotable.
+    fn holding(&mut self, rv: u64) {
+        let region = self.obs.region.clone();
+        self.state.global.hold = Some(Hold {
+            record: rec("global", Some(&region), rv),
+            last_renew_sent_at: self.obs.now,
+            promotable_at: self.obs.now,
+        });
+    }
+}
+
+const G: fn(LeaseWriteKind) -> ClusterAction = |write| ClusterAction::Global { write };
+
+#[test]
+fn only_the_preferred_region_takes_an_absent_global_lease_at_once() {
+    let regions = vec![
+        ("a", State::PriorityBased, 1),
+        ("b", State::PriorityBased, 2),
+    ];
+    let mut a = Rep::new("a", regions.clone());
+    let d = a.step(LeaseEvent::Read(None));
+    assert_eq!(Rep::global_writes(&d), vec![G(LeaseWriteKind::Create)]);
+    assert_eq!(d.gate, Gate::Deny(Reason::PolicyDisallows));
+
+    let mut b = Rep::new("b", regions);
+    let d = b.step(LeaseEvent::Read(None));
+    assert_eq!(Rep::global_writes(&d), vec![], "a worse region waits");
+    let d = b.at(114_999).step(LeaseEvent::Read(None));
+    assert_eq!(Rep::global_writes(&d), vec![]);
+    let d = b.at(115_000).step(LeaseEvent::Read(None));
+    assert_eq!(
+        Rep::global_writes(&d),
+        vec![G(LeaseWriteKind::Create)],
+        "after a further lease duration"
+    );
+}
+
+#[test]
+fn the_gate_opens_only_on_a_live_promotable_global_lease() {
+    let mut a = Rep::new("a", vec![("a", State::PriorityBased, 1)]);
+    a.step(LeaseEvent::Read(None));
+    let d = a.step(LeaseEvent::Wrote {
+        write: LeaseWriteKind::Create,
+        record: rec("global", Some("a"), 2),
+        sent_at: MonoTime(100_000),
+    });
+    assert_eq!(
+        d.gate,
+        Gate::Deny(Reason::LeaseNewWaiting),
+        "a created lease waits a lease duration"
+    );
+    let d = a.at(115_000).step(LeaseEvent::Wrote {
+        write: LeaseWriteKind::Renew,
+        record: rec("global", Some("a"), 3),
+        sent_at: MonoTime(115_000),
+    });
+    assert_eq!(d.gate, Gate::Allow);
+    // The coordination API goes away: the gate closes at the renew deadline.
+    let d = a.at(124_999).step(LeaseEvent::WriteFailed {
+        write: LeaseWriteKind::Renew,
+        failure: ApiFailure::Unreachable,
+    });
+    assert_eq!(d.gate, Gate::Allow);
+    let d = a.at(125_000).step(LeaseEvent::Nothing);
+    assert_ne!(d.gate, Gate::Allow);
+}
+
+#[test]
+fn a_handoff_to_our_region_is_taken_at_once() {
+    let mut b = Rep::new(
+        "b",
+        vec![("a", State::Disabled, 1), ("b", State::PriorityBased, 2)],
+    );
+    let d = b.step(LeaseEvent::Read(Some(rec("global", Some("b"), 7))));
+    assert_eq!(Rep::global_writes(&d), vec![G(LeaseWriteKind::Acquire)]);
+    let d = b.step(LeaseEvent::Wrote {
+        write: LeaseWriteKind::Acquire,
+        record: rec("global", Some("b"), 8),
+        sent_at: MonoTime(100_000),
+    });
+    assert_eq!(d.gate, Gate::Allow);
+}
+
+#[test]
+fn an_operator_change_hands_over_at_once_after_a_verified_demotion() {
+    let mut a = Rep::new(
+        "a",
+        vec![
+            ("a", State::PriorityBased, 1),
+            ("b", State::PriorityBased, 2),
+        ],
+    );
+    a.holding(5);
+    let d = a.step(LeaseEvent::Nothing);
+    assert_eq!(d.gate, Gate::Allow);
+    // The operator disables a.
+    a.obs.regions.insert("a".into(), policy(State::Disabled, 1));
+    a.obs.local.forging_off = false;
+    let d = a.at(101_000).step(LeaseEvent::Nothing);
+    assert_eq!(d.gate, Gate::Deny(Reason::PolicyDisallows));
+    assert!(
+        !d.actions
+            .iter()
+            .any(|x| matches!(x, ClusterAction::Handoff { .. })),
+        "not before the demotion is verified"
+    );
+    a.obs.local.forging_off = true;
+    let d = a.at(101_300).step(LeaseEvent::Nothing);
+    assert!(
+        d.actions
+            .contains(&ClusterAction::Handoff { to: "b".into() }),
+        "{:?}",
+        d.actions
+    );
+}
+
+#[test]
+fn a_region_preferred_again_after_recovery_takes_over_only_after_the_failback_delay() {
+    let mut b = Rep::new(
+        "b",
+        vec![
+            ("a", State::PriorityBased, 1),
+            ("b", State::PriorityBased, 2),
+        ],
+    );
+    // a is away (no presence): b is preferred and holds.
+    b.obs.others.insert("a".into(), None);
+    b.holding(5);
+    let d = b.step(LeaseEvent::Nothing);
+    assert_eq!(d.ranking.preferred.as_deref(), Some("b"));
+    assert_eq!(d.gate, Gate::Allow);
+    // a comes back.
+    b.obs
+        .others
+        .insert("a".into(), Some(rec("presence", Some("a-0"), 9)));
+    let d = b.at(102_000).step(LeaseEvent::Nothing);
+    assert_eq!(d.ranking.preferred.as_deref(), Some("a"));
+    assert_eq!(d.gate, Gate::Allow, "recovery waits the failback delay");
+    assert!(d.message.contains("handing over in"), "{}", d.message);
+    // Renewals keep succeeding meanwhile.
+    for t in (104_000..162_000).step_by(2_000) {
+        b.obs
+            .others
+            .insert("a".into(), Some(rec("presence", Some("a-0"), t)));
+        let d = b.at(t).step(LeaseEvent::Wrote {
+            write: LeaseWriteKind::Renew,
+            record: rec("global", Some("b"), t),
+            sent_at: MonoTime(t),
+        });
+        assert_eq!(d.gate, Gate::Allow, "at {t}");
+    }
+    b.obs
+        .others
+        .insert("a".into(), Some(rec("presence", Some("a-0"), 162_000)));
+    let d = b.at(162_000).step(LeaseEvent::Nothing);
+    assert_ne!(d.gate, Gate::Allow);
+    assert!(
+        d.actions
+            .contains(&ClusterAction::Handoff { to: "a".into() })
+    );
+}
+
+#[test]
+fn a_region_that_stops_renewing_its_presence_is_no_longer_a_candidate() {
+    let mut a = Rep::new(
+        "a",
+        vec![
+            ("a", State::PriorityBased, 2),
+            ("b", State::PriorityBased, 1),
+        ],
+    );
+    let d = a.step(LeaseEvent::Read(Some(rec("global", Some("b"), 3))));
+    assert_eq!(d.ranking.preferred.as_deref(), Some("b"));
+    // b's presence record stays unchanged: after a lease duration b is gone.
+    let d = a
+        .at(115_000)
+        .step(LeaseEvent::Read(Some(rec("global", Some("b"), 3))));
+    assert_eq!(d.ranking.preferred.as_deref(), Some("a"));
+    // b's global lease is expired too by then: a, now preferred, takes it.
+    assert_eq!(Rep::global_writes(&d), vec![G(LeaseWriteKind::Acquire)]);
+}
+
+#[test]
+fn a_non_representative_never_takes_the_global_lease_and_leaves_presence() {
+    let mut a = Rep::new("a", vec![("a", State::PriorityBased, 1)]);
+    a.obs.local.eligible = false;
+    let d = a.step(LeaseEvent::Read(None));
+    assert!(Rep::global_writes(&d).is_empty());
+    assert_ne!(d.gate, Gate::Allow);
+}
+
+#[test]
+fn a_holder_whose_demotion_is_unverified_keeps_renewing() {
+    let mut a = Rep::new(
+        "a",
+        vec![("a", State::Disabled, 1), ("b", State::PriorityBased, 2)],
+    );
+    a.holding(5);
+    a.obs.local.forging_off = false;
+    let d = a.at(101_500).step(LeaseEvent::Nothing);
+    assert_ne!(d.gate, Gate::Allow);
+    assert_eq!(Rep::global_writes(&d), vec![G(LeaseWriteKind::Renew)]);
+}

@@ -1,0 +1,549 @@
+//! Cross-region policy (DESIGN.md section 3), a pure function: from every region's
+//! CardanoForgeCluster spec, its observed health and whether it has a live, eligible local leader,
+//! compute each region's effective state and priority and the **preferred region**.
+//!
+//! Rules, in order:
+//! - a malformed spec never forges (the region is reported with a condition, never preferred);
+//! - an override is active while `enabled` and (no `expiresAt`, or `expiresAt` is later than the
+//!   coordination API server's clock); an active override's `forceState` / `forcePriority` replace
+//!   the spec's; an override without `expiresAt` holds until an operator removes it;
+//! - `Disabled` never forges;
+//! - among candidates (not Disabled, a live eligible local leader): `Enabled` before
+//!   `Priority-based`, then healthy before unhealthy, then the lower priority number, then the region
+//!   name (deterministic tie-break). When no candidate is healthy the best unhealthy one is
+//!   preferred: a forger with a failing health endpoint is better than none.
+//!
+//! `reported_priority` keeps the old sidecar's meaning for status and dashboards (base, +10 while
+//! health is intermittent, +100 when unhealthy); the ranking does not use the penalties.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use crate::crd::{CardanoForgeClusterSpec, ForceState, ForgeState};
+
+/// A region's forging state after the override.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum State {
+    /// Forges whenever it is a candidate, before `Priority-based` regions.
+    Enabled,
+    /// Never forges.
+    Disabled,
+    /// Forges when it is the best candidate.
+    PriorityBased,
+}
+
+impl State {
+    /// The CRD spelling.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            State::Enabled => "Enabled",
+            State::Disabled => "Disabled",
+            State::PriorityBased => "Priority-based",
+        }
+    }
+}
+
+/// An active-or-not override, parsed.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Override {
+    /// Why (shown in status).
+    pub reason: String,
+    /// When it stops applying (unix ms on the coordination API server's clock); `None`: never.
+    pub expires_at_ms: Option<i64>,
+    /// Replaces the spec's priority while active.
+    pub force_priority: Option<i32>,
+    /// Replaces the spec's state while active.
+    pub force_state: Option<State>,
+}
+
+/// One region's policy, parsed from its spec.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RegionPolicy {
+    /// `spec.forgeState`.
+    pub forge_state: State,
+    /// `spec.priority` (1 is the most preferred).
+    pub priority: i32,
+    /// `spec.override`, when `enabled`.
+    pub override_: Option<Override>,
+}
+
+/// Parses a spec; every problem is listed (a malformed spec never forges).
+pub fn parse_spec(spec: &CardanoForgeClusterSpec) -> Result<RegionPolicy, Vec<String>> {
+    let mut problems = spec.validate();
+    let override_ = match &spec.override_ {
+        Some(o) if o.enabled => {
+            let expires_at_ms = match o.expires_at.as_deref() {
+                None | Some("") => None,
+                Some(text) => match text.parse::<jiff::Timestamp>() {
+                    Ok(t) => Some(t.as_millisecond()),
+                    Err(_) => {
+                        problems.push(format!(
+                            "spec.override.expiresAt: {text:?} is not an RFC 3339 date-time"
+                        ));
+                        None
+                    }
+                },
+            };
+            Some(Override {
+                reason: o.reason.clone().unwrap_or_default(),
+                expires_at_ms,
+                force_priority: o.force_priority,
+                force_state: o.force_state.map(|s| match s {
+                    ForceState::Enabled => State::Enabled,
+                    ForceState::Disabled => State::Disabled,
+                }),
+            })
+        }
+        _ => None,
+    };
+    if !problems.is_empty() {
+        return Err(problems);
+    }
+    Ok(RegionPolicy {
+        forge_state: match spec.forge_state {
+            ForgeState::Enabled => State::Enabled,
+            ForgeState::Disabled => State::Disabled,
+            ForgeState::PriorityBased => State::PriorityBased,
+        },
+        priority: spec.priority,
+        override_,
+    })
+}
+
+/// A region's health as its local leader observed it (with hysteresis).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Health {
+    /// Healthy after the success threshold, unhealthy after the failure threshold.
+    pub healthy: bool,
+    /// Consecutive failed probes (for the reported priority).
+    pub consecutive_failures: u32,
+}
+
+impl Health {
+    /// No health check configured, or not probed yet: counts as healthy.
+    pub const UNCHECKED: Health = Health {
+        healthy: true,
+        consecutive_failures: 0,
+    };
+}
+
+/// What is known of one region at one instant.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RegionView {
+    /// Its parsed policy, or why its spec is malformed.
+    pub policy: Result<RegionPolicy, Vec<String>>,
+    /// Its health.
+    pub health: Health,
+    /// It has a live local leader whose node is eligible (its presence lease is fresh).
+    pub present: bool,
+}
+
+/// Why a region's effective state is what it is (status `reason`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PolicyReason {
+    /// The spec is malformed: never forges.
+    InvalidSpec,
+    /// An active override decides.
+    ManualOverride,
+    /// `Disabled` in the spec.
+    ClusterDisabled,
+    /// `Enabled` in the spec.
+    ClusterEnabled,
+    /// Priority-based, health failing.
+    HealthDegraded,
+    /// Priority-based, some probes failed.
+    HealthIntermittent,
+    /// Priority-based, healthy.
+    HealthyOperation,
+}
+
+impl PolicyReason {
+    /// The old sidecar's status reason values where they exist.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PolicyReason::InvalidSpec => "invalid_spec",
+            PolicyReason::ManualOverride => "manual_override",
+            PolicyReason::ClusterDisabled => "cluster_disabled",
+            PolicyReason::ClusterEnabled => "cluster_enabled",
+            PolicyReason::HealthDegraded => "health_degraded",
+            PolicyReason::HealthIntermittent => "health_intermittent",
+            PolicyReason::HealthyOperation => "healthy_operation",
+        }
+    }
+}
+
+/// A region's effective policy at one instant.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Effective {
+    /// State after the override (`Disabled` for a malformed spec).
+    pub state: State,
+    /// Priority after the override (ranking).
+    pub priority: i32,
+    /// Priority with the old health penalties (status and dashboards).
+    pub reported_priority: i32,
+    /// Whether an override applies now.
+    pub override_active: bool,
+    /// Why.
+    pub reason: PolicyReason,
+    /// Whether the region may forge at all (not Disabled, spec valid).
+    pub allows_forging: bool,
+}
+
+/// Effective state and priority of one region. `server_now_ms`: the coordination API server's clock
+/// (`None` while unknown: an override then counts as active, so operator intent is never dropped).
+pub fn effective(view: &RegionView, server_now_ms: Option<i64>) -> Effective {
+    let policy = match &view.policy {
+        Ok(p) => p,
+        Err(_) => {
+            return Effective {
+                state: State::Disabled,
+                priority: i32::MAX,
+                reported_priority: i32::MAX,
+                override_active: false,
+                reason: PolicyReason::InvalidSpec,
+                allows_forging: false,
+            };
+        }
+    };
+    let active = policy
+        .override_
+        .as_ref()
+        .filter(|o| match (o.expires_at_ms, server_now_ms) {
+            (Some(exp), Some(now)) => now < exp,
+            _ => true,
+        });
+    let state = active
+        .and_then(|o| o.force_state)
+        .unwrap_or(policy.forge_state);
+    let priority = active
+        .and_then(|o| o.force_priority)
+        .unwrap_or(policy.priority);
+    let penalty = if !view.health.healthy {
+        100
+    } else if view.health.consecutive_failures > 0 {
+        10
+    } else {
+        0
+    };
+    let reason = if active.is_some_and(|o| o.force_state.is_some() || o.force_priority.is_some()) {
+        PolicyReason::ManualOverride
+    } else {
+        match state {
+            State::Disabled => PolicyReason::ClusterDisabled,
+            State::Enabled => PolicyReason::ClusterEnabled,
+            State::PriorityBased if penalty == 100 => PolicyReason::HealthDegraded,
+            State::PriorityBased if penalty == 10 => PolicyReason::HealthIntermittent,
+            State::PriorityBased => PolicyReason::HealthyOperation,
+        }
+    };
+    Effective {
+        state,
+        priority,
+        reported_priority: if state == State::PriorityBased {
+            priority.saturating_add(penalty)
+        } else {
+            priority
+        },
+        override_active: active.is_some(),
+        reason,
+        allows_forging: state != State::Disabled,
+    }
+}
+
+/// The ranking key of a candidate (smaller is better).
+pub type RankKey = (u8, u8, i32, String);
+
+/// The ranking of every region.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Ranking {
+    /// Each region's effective policy.
+    pub effective: BTreeMap<String, Effective>,
+    /// Candidates (allowed and present), best first, with their keys.
+    pub candidates: Vec<(String, RankKey)>,
+    /// The best candidate, if any.
+    pub preferred: Option<String>,
+}
+
+/// Ranks every region. Pure and deterministic (ties broken by region name).
+pub fn rank(regions: &BTreeMap<String, RegionView>, server_now_ms: Option<i64>) -> Ranking {
+    let mut effective_by = BTreeMap::new();
+    let mut candidates = Vec::new();
+    for (name, view) in regions {
+        let e = effective(view, server_now_ms);
+        if e.allows_forging && view.present {
+            let key: RankKey = (
+                u8::from(e.state != State::Enabled),
+                u8::from(!view.health.healthy),
+                e.priority,
+                name.clone(),
+            );
+            candidates.push((name.clone(), key));
+        }
+        effective_by.insert(name.clone(), e);
+    }
+    candidates.sort_by(|a, b| a.1.cmp(&b.1));
+    Ranking {
+        preferred: candidates.first().map(|(n, _)| n.clone()),
+        effective: effective_by,
+        candidates,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn policy(state: State, priority: i32) -> RegionPolicy {
+        RegionPolicy {
+            forge_state: state,
+            priority,
+            override_: None,
+        }
+    }
+
+    fn view(p: RegionPolicy) -> RegionView {
+        RegionView {
+            policy: Ok(p),
+            health: Health::UNCHECKED,
+            present: true,
+        }
+    }
+
+    fn unhealthy(mut v: RegionView) -> RegionView {
+        v.health = Health {
+            healthy: false,
+            consecutive_failures: 3,
+        };
+        v
+    }
+
+    fn regions(list: Vec<(&str, RegionView)>) -> BTreeMap<String, RegionView> {
+        list.into_iter().map(|(n, v)| (n.to_owned(), v)).collect()
+    }
+
+    fn with_override(mut p: RegionPolicy, o: Override) -> RegionPolicy {
+        p.override_ = Some(o);
+        p
+    }
+
+    fn ovr(exp: Option<i64>, prio: Option<i32>, state: Option<State>) -> Override {
+        Override {
+            reason: "maintenance".into(),
+            expires_at_ms: exp,
+            force_priority: prio,
+            force_state: state,
+        }
+    }
+
+    #[test]
+    fn the_preferred_region_follows_every_rule() {
+        use State::*;
+        let now = Some(1_000_000);
+        type Case<'a> = (&'a str, Vec<(&'a str, RegionView)>, Option<&'a str>);
+        let cases: Vec<Case> = vec![
+            (
+                "lower priority number wins",
+                vec![
+                    ("a", view(policy(PriorityBased, 2))),
+                    ("b", view(policy(PriorityBased, 1))),
+                ],
+                Some("b"),
+            ),
+            (
+                "Disabled never forges",
+                vec![
+                    ("a", view(policy(Disabled, 1))),
+                    ("b", view(policy(PriorityBased, 5))),
+                ],
+                Some("b"),
+            ),
+            (
+                "only Disabled: nobody",
+                vec![("a", view(policy(Disabled, 1)))],
+                None,
+            ),
+            (
+                "Enabled before Priority-based",
+                vec![
+                    ("a", view(policy(PriorityBased, 1))),
+                    ("b", view(policy(Enabled, 9))),
+                ],
+                Some("b"),
+            ),
+            (
+                "healthy before unhealthy",
+                vec![
+                    ("a", unhealthy(view(policy(PriorityBased, 1)))),
+                    ("b", view(policy(PriorityBased, 2))),
+                ],
+                Some("b"),
+            ),
+            (
+                "best unhealthy when none is healthy",
+                vec![
+                    ("a", unhealthy(view(policy(PriorityBased, 3)))),
+                    ("b", unhealthy(view(policy(PriorityBased, 2)))),
+                ],
+                Some("b"),
+            ),
+            (
+                "ties broken by name",
+                vec![
+                    ("b", view(policy(PriorityBased, 1))),
+                    ("a", view(policy(PriorityBased, 1))),
+                ],
+                Some("a"),
+            ),
+            (
+                "absent regions are not candidates",
+                vec![
+                    (
+                        "a",
+                        RegionView {
+                            present: false,
+                            ..view(policy(PriorityBased, 1))
+                        },
+                    ),
+                    ("b", view(policy(PriorityBased, 2))),
+                ],
+                Some("b"),
+            ),
+            (
+                "malformed spec never forges",
+                vec![
+                    (
+                        "a",
+                        RegionView {
+                            policy: Err(vec!["spec.priority".into()]),
+                            health: Health::UNCHECKED,
+                            present: true,
+                        },
+                    ),
+                    ("b", view(policy(PriorityBased, 9))),
+                ],
+                Some("b"),
+            ),
+            (
+                "unexpired forcePriority wins",
+                vec![
+                    ("a", view(policy(PriorityBased, 1))),
+                    (
+                        "b",
+                        view(with_override(
+                            policy(PriorityBased, 2),
+                            ovr(Some(2_000_000), Some(0), None),
+                        )),
+                    ),
+                ],
+                Some("b"),
+            ),
+            (
+                "expired override is ignored",
+                vec![
+                    ("a", view(policy(PriorityBased, 1))),
+                    (
+                        "b",
+                        view(with_override(
+                            policy(PriorityBased, 2),
+                            ovr(Some(999_999), Some(0), None),
+                        )),
+                    ),
+                ],
+                Some("a"),
+            ),
+            (
+                "override without expiresAt holds",
+                vec![
+                    ("a", view(policy(PriorityBased, 1))),
+                    (
+                        "b",
+                        view(with_override(
+                            policy(PriorityBased, 2),
+                            ovr(None, Some(0), None),
+                        )),
+                    ),
+                ],
+                Some("b"),
+            ),
+            (
+                "forceState Disabled wins",
+                vec![
+                    (
+                        "a",
+                        view(with_override(
+                            policy(Enabled, 1),
+                            ovr(None, None, Some(Disabled)),
+                        )),
+                    ),
+                    ("b", view(policy(PriorityBased, 2))),
+                ],
+                Some("b"),
+            ),
+            (
+                "forceState Enabled wins",
+                vec![
+                    ("a", view(policy(PriorityBased, 1))),
+                    (
+                        "b",
+                        view(with_override(
+                            policy(Disabled, 2),
+                            ovr(None, None, Some(Enabled)),
+                        )),
+                    ),
+                ],
+                Some("b"),
+            ),
+        ];
+        for (what, regs, want) in cases {
+            let r = rank(&regions(regs), now);
+            assert_eq!(r.preferred.as_deref(), want, "{what}");
+        }
+    }
+
+    #[test]
+    fn override_expiry_is_judged_on_the_server_clock_and_unknown_time_keeps_it() {
+        let v = view(with_override(
+            policy(State::PriorityBased, 5),
+            ovr(Some(10_000), Some(1), None),
+        ));
+        assert!(effective(&v, Some(9_999)).override_active);
+        assert!(!effective(&v, Some(10_000)).override_active);
+        assert!(
+            effective(&v, None).override_active,
+            "operator intent stands until expiry is proven"
+        );
+    }
+
+    #[test]
+    fn reported_priority_keeps_the_old_health_penalties() {
+        let mut v = view(policy(State::PriorityBased, 3));
+        assert_eq!(effective(&v, None).reported_priority, 3);
+        v.health = Health {
+            healthy: true,
+            consecutive_failures: 1,
+        };
+        assert_eq!(effective(&v, None).reported_priority, 13);
+        assert_eq!(effective(&v, None).reason, PolicyReason::HealthIntermittent);
+        v.health.healthy = false;
+        assert_eq!(effective(&v, None).reported_priority, 103);
+        assert_eq!(effective(&v, None).reason, PolicyReason::HealthDegraded);
+    }
+
+    #[test]
+    fn a_malformed_spec_is_rejected_with_every_problem() {
+        let spec: CardanoForgeClusterSpec = serde_json::from_value(serde_json::json!({
+            "region": "us-east-1", "priority": 5000,
+            "override": {"enabled": true, "expiresAt": "tomorrow"}
+        }))
+        .unwrap_or_default();
+        let err = parse_spec(&spec).err().unwrap_or_default();
+        assert!(err.iter().any(|p| p.contains("priority")), "{err:?}");
+        assert!(err.iter().any(|p| p.contains("expiresAt")), "{err:?}");
+        let ok: CardanoForgeClusterSpec =
+            serde_json::from_value(serde_json::json!({"region": "us-east-1", "priority": 2}))
+                .unwrap_or_default();
+        assert_eq!(parse_spec(&ok).map(|p| p.priority), Ok(2));
+    }
+}
