@@ -8,6 +8,7 @@
 
 pub mod clock;
 pub mod fs;
+pub mod health;
 pub mod kube;
 pub mod node;
 
@@ -16,5 +17,6 @@ mod prom;
 
 pub use clock::SystemClock;
 pub use fs::LocalFs;
+pub use health::HttpHealthProbe;
 pub use kube::KubeAdapter;
 pub use node::{InvalidMetricsUrl, ProcNode};

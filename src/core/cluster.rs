@@ -25,7 +25,7 @@ use serde::{Deserialize, Serialize};
 
 use super::election::{Gate, LeaseEvent, LeaseWriteKind, Seat};
 use super::lease::{LeaseObserver, LeaseRecord, LeaseState};
-use super::policy::{Ranking, RegionView, rank};
+use super::policy::{Ranking, RegionView, State, rank};
 use super::reason::Reason;
 use super::time::MonoTime;
 use super::timing::Timing;
@@ -180,7 +180,14 @@ pub fn decide_cluster(
         .is_some_and(|e| e.allows_forging);
 
     // 3. Why the preference is what it is (operator change, recovery, degradation).
-    let digest = serde_json::to_string(&ranking.effective).unwrap_or_default();
+    // Only what operators control (state, priority, override in force) counts as their change;
+    // health moves the reported priority and reason too, but a recovery must wait its failback.
+    let operator_view: BTreeMap<&String, (State, i32, bool)> = ranking
+        .effective
+        .iter()
+        .map(|(n, e)| (n, (e.state, e.priority, e.override_active)))
+        .collect();
+    let digest = serde_json::to_string(&operator_view).unwrap_or_default();
     let keys: BTreeMap<String, String> = ranking
         .candidates
         .iter()
@@ -215,8 +222,9 @@ pub fn decide_cluster(
     s.policy_digest = digest;
     s.last_keys = keys;
 
-    // 4. Presence: held while we are a candidate, released otherwise.
-    let want_presence = representative && ours_allowed;
+    // 4. Presence: held while our region has an eligible local leader, whatever its policy, so an
+    //    operator's change and the presence it enables are seen in the same decision elsewhere.
+    let want_presence = representative;
     if let Some(w) = s
         .presence
         .next_write(&obs.pod, want_presence, true, now, timing)

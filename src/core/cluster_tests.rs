@@ -296,3 +296,38 @@ fn a_holder_whose_demotion_is_unverified_keeps_renewing() {
     assert_ne!(d.gate, Gate::Allow);
     assert_eq!(Rep::global_writes(&d), vec![G(LeaseWriteKind::Renew)]);
 }
+
+#[test]
+fn a_health_recovery_is_not_mistaken_for_an_operator_change() {
+    let mut b = Rep::new(
+        "b",
+        vec![
+            ("a", State::PriorityBased, 1),
+            ("b", State::PriorityBased, 2),
+        ],
+    );
+    // a is unhealthy: b is preferred and holds.
+    let mut sick = policy(State::PriorityBased, 1);
+    sick.health = Health {
+        healthy: false,
+        consecutive_failures: 3,
+    };
+    b.obs.regions.insert("a".into(), sick);
+    b.holding(5);
+    let d = b.step(LeaseEvent::Nothing);
+    assert_eq!(d.ranking.preferred.as_deref(), Some("b"));
+    // a recovers (its reported priority drops from 101 to 1): a recovery, so b keeps forging.
+    b.obs
+        .regions
+        .insert("a".into(), policy(State::PriorityBased, 1));
+    b.obs
+        .others
+        .insert("a".into(), Some(rec("presence", Some("pod"), 2)));
+    let d = b.at(101_000).step(LeaseEvent::Nothing);
+    assert_eq!(d.ranking.preferred.as_deref(), Some("a"));
+    assert_eq!(d.gate, Gate::Allow, "a recovery waits the failback delay");
+    assert_eq!(
+        d.next.preferred.as_ref().map(|p| p.2),
+        Some(Cause::Recovery)
+    );
+}

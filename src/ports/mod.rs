@@ -199,3 +199,10 @@ pub trait Node {
     /// Scrapes the node's forging metrics.
     async fn metrics(&self) -> Result<NodeMetrics, NodeError>;
 }
+
+/// The region's health endpoint (an operator-run HTTP service; DESIGN.md names four ports, this is
+/// a fifth, small one: the endpoint is outside the pod, and the simulator must control its answer).
+pub trait HealthProbe {
+    /// One probe: `Ok` for HTTP 200 within `timeout`, else why not (a hung endpoint is a failure).
+    async fn probe(&self, endpoint: &str, timeout: Duration) -> Result<(), String>;
+}

@@ -6,6 +6,8 @@
 //! happened. Every wait is bounded by the `Clock` port, so the same code runs in real and in
 //! simulated time.
 
+pub mod cluster;
+
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -182,8 +184,14 @@ pub struct Heartbeat {
     pub armed: bool,
 }
 
-/// The control loop of one pod.
-pub struct Runtime<C, K, F, N, R> {
+/// The control loop of one pod. `G` decides whether the region may forge: [`cluster::Standalone`]
+/// (cluster management off) or a [`cluster::ClusterLoop`].
+pub struct Runtime<C, K, F, N, R, G = cluster::Standalone> {
+    coordinator: G,
+    cluster_wake: Option<crate::core::time::MonoTime>,
+    /// The last validation: (fingerprint of the set, its result). Validation is costly (KES key
+    /// derivation); the same bytes always give the same answer.
+    validated: Option<(String, Option<String>)>,
     clock: C,
     kube: K,
     fs: F,
@@ -206,11 +214,14 @@ struct Seen {
     process: Option<NodeProcess>,
 }
 
-impl<C: Clock, K: Kube, F: Fs, N: Node, R: Recorder> Runtime<C, K, F, N, R> {
-    /// A loop that has not decided anything yet.
+impl<C: Clock, K: Kube, F: Fs, N: Node, R: Recorder> Runtime<C, K, F, N, R, cluster::Standalone> {
+    /// A loop that has not decided anything yet (cluster management off).
     pub fn new(clock: C, kube: K, fs: F, node: N, recorder: R, settings: Settings) -> Self {
         let rng = SmallRng::seed_from_u64(settings.jitter_seed);
         Runtime {
+            coordinator: cluster::Standalone,
+            cluster_wake: None,
+            validated: None,
             clock,
             kube,
             fs,
@@ -228,6 +239,36 @@ impl<C: Clock, K: Kube, F: Fs, N: Node, R: Recorder> Runtime<C, K, F, N, R> {
         }
     }
 
+    /// The same loop, with cross-region coordination by `coordinator`.
+    pub fn with_coordinator<G: cluster::Coordinator>(
+        self,
+        coordinator: G,
+    ) -> Runtime<C, K, F, N, R, G> {
+        Runtime {
+            coordinator,
+            cluster_wake: None,
+            validated: self.validated,
+            clock: self.clock,
+            kube: self.kube,
+            fs: self.fs,
+            node: self.node,
+            recorder: self.recorder,
+            settings: self.settings,
+            state: self.state,
+            pending: self.pending,
+            gate: self.gate,
+            shutting_down: self.shutting_down,
+            armed: self.armed,
+            rng: self.rng,
+            status: self.status,
+            leader_status_written: self.leader_status_written,
+        }
+    }
+}
+
+impl<C: Clock, K: Kube, F: Fs, N: Node, R: Recorder, G: cluster::Coordinator>
+    Runtime<C, K, F, N, R, G>
+{
     /// The status shared with the HTTP server.
     pub fn status(&self) -> Arc<Mutex<Status>> {
         Arc::clone(&self.status)
@@ -278,8 +319,9 @@ impl<C: Clock, K: Kube, F: Fs, N: Node, R: Recorder> Runtime<C, K, F, N, R> {
         let jitter = self.rng.random_range(0.0..=t.retry_jitter.max(0.0));
         let period = t.retry_period.mul_f64(1.0 + jitter);
         let now = self.clock.now_mono();
+        let wake_by = self.cluster_wake.map_or(d.wake_by, |c| c.min(d.wake_by));
         period
-            .min(d.wake_by.since(now))
+            .min(wake_by.since(now))
             .max(Duration::from_millis(10))
     }
 
@@ -319,8 +361,22 @@ impl<C: Clock, K: Kube, F: Fs, N: Node, R: Recorder> Runtime<C, K, F, N, R> {
     /// One wake-up: up to [`MAX_DECISIONS_PER_WAKE`] decisions, each followed by its actions.
     pub async fn wake(&mut self) -> Decision {
         let mut last = None;
-        for _ in 0..MAX_DECISIONS_PER_WAKE {
-            let seen = self.observe().await;
+        for round in 0..MAX_DECISIONS_PER_WAKE {
+            let mut seen = self.observe().await;
+            if round == 0 {
+                let now = self.clock.now_mono();
+                let local = crate::core::cluster::LocalView {
+                    leader: self.state.seat.holds(now, &self.settings.timing),
+                    eligible: seen.observations.eligibility.verdict().is_ok(),
+                    forging_off: self.state.forging == Forging::Off,
+                    shutting_down: self.shutting_down,
+                };
+                let (gate, wake) = self.coordinator.coordinate(local).await;
+                self.gate = gate;
+                self.cluster_wake = Some(wake);
+                seen.observations.gate = gate;
+                seen.observations.now = self.clock.now_mono();
+            }
             let previous_role = self.state.role;
             let d = decide(
                 &self.state,
@@ -363,7 +419,17 @@ impl<C: Clock, K: Kube, F: Fs, N: Node, R: Recorder> Runtime<C, K, F, N, R> {
         let forging_enabled = metrics.and_then(|m| m.forging_enabled);
         let real = credentials::read_set(&self.fs, &self.settings.source).await;
         let credentials_problem = match &real {
-            Ok(set) => credentials::validate(set).err(),
+            Ok(set) => {
+                let fp = set.fingerprint();
+                match &self.validated {
+                    Some((seen, result)) if *seen == fp => result.clone(),
+                    _ => {
+                        let result = credentials::validate(set).err();
+                        self.validated = Some((fp, result.clone()));
+                        result
+                    }
+                }
+            }
             Err(e) => Some(e.to_string()),
         };
         let standby_ready = self

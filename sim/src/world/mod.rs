@@ -222,6 +222,8 @@ pub struct World<'a> {
     requests: BTreeMap<String, u64>,
     operator: Rc<RefCell<VecDeque<OperatorRequest>>>,
     health: Rc<RefCell<BTreeMap<String, HealthState>>>,
+    /// Pods cut off from a region's health endpoint: (pod host, region).
+    health_cuts: Rc<RefCell<BTreeSet<(String, String)>>>,
     rotations: u64,
 }
 
@@ -253,6 +255,11 @@ impl HealthState {
             _ => self.healthy,
         }
     }
+}
+
+/// The health endpoint URL of a region (probed in-process: see `pod::SimHealth`).
+pub fn health_endpoint(region: &str) -> String {
+    format!("http://health-{region}/health")
 }
 
 /// The name of the API host for `api` ("global" or a region).
@@ -290,6 +297,7 @@ impl<'a> World<'a> {
             requests: BTreeMap::new(),
             operator: Rc::new(RefCell::new(VecDeque::new())),
             health: Rc::new(RefCell::new(BTreeMap::new())),
+            health_cuts: Rc::new(RefCell::new(BTreeSet::new())),
             rotations: 0,
         };
         w.real_fps.insert(w.real.borrow().fingerprint());
@@ -410,7 +418,12 @@ impl<'a> World<'a> {
                 "kind": "CardanoForgeCluster",
                 "metadata": {"name": self.cluster_name(&region.name), "namespace": NAMESPACE,
                     "labels": {"cardano.io/network": self.spec.network, "cardano.io/pool": pool_part(&self.spec.pool)}},
-                "spec": {"region": region.name, "priority": region.priority, "forgeState": region.forge_state}
+                "spec": {"region": region.name, "priority": region.priority, "forgeState": region.forge_state,
+                    "healthCheck": {"enabled": true, "endpoint": health_endpoint(&region.name),
+                        "interval": format!("{}s", self.spec.health_interval.as_secs().max(1)),
+                        "timeout": "5s",
+                        "failureThreshold": self.spec.health_failure_threshold.clamp(1, 10),
+                        "successThreshold": self.spec.health_success_threshold.max(1)}}
             });
             self.operator.borrow_mut().push_back(OperatorRequest {
                 host: api_host("global"),
@@ -465,6 +478,18 @@ impl<'a> World<'a> {
             lease_name: self.local_lease_name(region),
             api_host: api_host(&self.local_api(region)),
             trace: Rc::clone(&self.trace),
+            cluster: self.spec.cluster_management.then(|| pod::ClusterContext {
+                cluster_name: self.cluster_name(region),
+                global_lease: self.global_lease_name(),
+                presence_prefix: format!(
+                    "cardano-forge-presence-{}-{}-",
+                    self.spec.network,
+                    pool_part(&self.spec.pool)
+                ),
+                selector: format!("cardano.io/pool={}", pool_part(&self.spec.pool)),
+                health: Rc::clone(&self.health),
+                health_cuts: Rc::clone(&self.health_cuts),
+            }),
         };
         self.sim
             .host(pod.host.as_str(), move || pod::software(ctx.clone()));
@@ -647,7 +672,30 @@ impl<'a> World<'a> {
         let now = self.now();
         match action {
             Action::Partition(a, b) | Action::Heal(a, b) => {
+                let cut = matches!(action, Action::Partition(..));
+                let mut health_changed = false;
+                for (x, y) in [(a, b), (b, a)] {
+                    for h in x {
+                        let Host::Health(region) = h else { continue };
+                        for p in y {
+                            if let Host::Pod(id) = p
+                                && let Some(pod) = self.pod(id)
+                            {
+                                let key = (pod.host.clone(), region.clone());
+                                health_changed = true;
+                                if cut {
+                                    self.health_cuts.borrow_mut().insert(key);
+                                } else {
+                                    self.health_cuts.borrow_mut().remove(&key);
+                                }
+                            }
+                        }
+                    }
+                }
                 let (a, b) = (self.host_names(a), self.host_names(b));
+                if health_changed && (a.is_empty() || b.is_empty()) {
+                    return true;
+                }
                 for x in &a {
                     for y in &b {
                         if x == y {

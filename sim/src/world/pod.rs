@@ -15,6 +15,7 @@ use forge_manager::ports::{
     Clock, Kube, KubeError, LeaseWrite, Node, NodeError, NodeMetrics, NodeProcess,
     ServerClockSample,
 };
+use forge_manager::runtime::cluster::{ClusterLoop, ClusterSettings, HealthSettings};
 use forge_manager::runtime::{CredentialMode, Recorder, Runtime, Settings, TickRecord};
 use forge_manager::watchdog::{self, WatchdogSettings};
 use http_body_util::Full;
@@ -39,6 +40,60 @@ pub struct PodContext {
     pub api_host: String,
     /// The run's trace.
     pub trace: Rc<RefCell<Trace>>,
+    /// Cross-region coordination, when cluster management is on.
+    pub cluster: Option<ClusterContext>,
+}
+
+/// What a pod needs for cross-region coordination.
+#[derive(Clone)]
+pub struct ClusterContext {
+    /// Its region's CardanoForgeCluster.
+    pub cluster_name: String,
+    /// The global lease.
+    pub global_lease: String,
+    /// Prefix of presence lease names.
+    pub presence_prefix: String,
+    /// Label selector of the pool's CardanoForgeClusters.
+    pub selector: String,
+    /// Every region's health endpoint.
+    pub health: Rc<RefCell<std::collections::BTreeMap<String, super::HealthState>>>,
+    /// Pods cut off from a health endpoint.
+    pub health_cuts: Rc<RefCell<std::collections::BTreeSet<(String, String)>>>,
+}
+
+/// The `HealthProbe` port over the world's health endpoints.
+pub struct SimHealth {
+    ctx: ClusterContext,
+    host: String,
+    clock: SimClock,
+}
+
+impl forge_manager::ports::HealthProbe for SimHealth {
+    async fn probe(&self, endpoint: &str, timeout: Duration) -> Result<(), String> {
+        self.clock.gate().await;
+        let region = endpoint
+            .strip_prefix("http://health-")
+            .and_then(|r| r.strip_suffix("/health"))
+            .unwrap_or_default()
+            .to_owned();
+        if self
+            .ctx
+            .health_cuts
+            .borrow()
+            .contains(&(self.host.clone(), region.clone()))
+        {
+            // Partitioned: the request hangs until the timeout.
+            tokio::time::sleep(timeout).await;
+            return Err("timed out".into());
+        }
+        // One round trip.
+        tokio::time::sleep(Duration::from_millis(2)).await;
+        match self.ctx.health.borrow().get(&region) {
+            Some(h) if h.healthy_at(sim_now()) => Ok(()),
+            Some(_) => Err("HTTP 503".into()),
+            None => Err("connection refused".into()),
+        }
+    }
 }
 
 fn now_ms() -> u64 {
@@ -92,7 +147,7 @@ pub async fn software(ctx: PodContext) -> turmoil::Result {
     };
     let fs = SimFs::new(pod.files.clone(), sidecar_clock.clone());
     let node = SimNode::new(&pod, sidecar_clock.clone(), trace);
-    let mut runtime = Runtime::new(sidecar_clock, kube, fs, node, recorder, settings);
+    let runtime = Runtime::new(sidecar_clock.clone(), kube, fs, node, recorder, settings);
     *pod.status.borrow_mut() = Some(runtime.status());
     let signal = Rc::clone(&pod);
     let sigterm = async move {
@@ -100,7 +155,52 @@ pub async fn software(ctx: PodContext) -> turmoil::Result {
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
     };
-    runtime.run(sigterm).await;
+    match ctx.cluster.clone() {
+        None => {
+            let mut runtime = runtime;
+            runtime.run(sigterm).await;
+        }
+        Some(cc) => {
+            let (client, dates) = net::kube_client(&super::api_host("global"), NAMESPACE)?;
+            let mono_clock = sidecar_clock.clone();
+            let mono = Rc::new(move || mono_clock.now_mono());
+            let coordination = PausingKube {
+                inner: KubeAdapter::new(
+                    client,
+                    NAMESPACE,
+                    ctx.spec.timing.api_timeout,
+                    dates,
+                    mono,
+                ),
+                clock: sidecar_clock.clone(),
+            };
+            let health = SimHealth {
+                ctx: cc.clone(),
+                host: pod.host.clone(),
+                clock: sidecar_clock.clone(),
+            };
+            let settings = ClusterSettings {
+                region: pod.id.region.clone(),
+                pod: pod.name.clone(),
+                cluster_name: cc.cluster_name.clone(),
+                global_lease: cc.global_lease.clone(),
+                presence_prefix: cc.presence_prefix.clone(),
+                selector: cc.selector.clone(),
+                failback_delay: ctx.spec.failback_delay,
+                health: HealthSettings {
+                    endpoint: Some(super::health_endpoint(&pod.id.region)),
+                    interval: ctx.spec.health_interval,
+                    timeout: Duration::from_secs(5),
+                    failure_threshold: ctx.spec.health_failure_threshold,
+                    success_threshold: ctx.spec.health_success_threshold,
+                },
+                timing: ctx.spec.timing,
+            };
+            let coordinator = ClusterLoop::new(sidecar_clock, coordination, health, settings);
+            let mut runtime = runtime.with_coordinator(coordinator);
+            runtime.run(sigterm).await;
+        }
+    }
     pod.sidecar_exited.set(true);
     // The pod is being deleted: stay until the world removes it.
     std::future::pending::<()>().await;

@@ -1,0 +1,519 @@
+//! The cross-region half of the loop (cluster management on): observe the coordination API
+//! (every region's CardanoForgeCluster, the global lease, the presence leases), probe the region's
+//! health endpoint with hysteresis, call [`decide_cluster`], carry out its lease writes, and write
+//! the region's CardanoForgeCluster status on change. Its output is the [`Gate`] the local election
+//! forges under.
+#![allow(async_fn_in_trait)]
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use crate::core::cluster::{
+    ClusterAction, ClusterDecision, ClusterObservations, ClusterState, LocalView, decide_cluster,
+};
+use crate::core::election::{Gate, LeaseEvent, LeaseWriteKind};
+use crate::core::lease::{ApiFailure, LeaseRecord};
+use crate::core::policy::{Health, RegionView, parse_spec};
+use crate::core::time::MonoTime;
+use crate::core::timing::Timing;
+use crate::crd::CardanoForgeCluster;
+use crate::ports::{Clock, HealthProbe, Kube, KubeError, LeaseWrite};
+
+use super::with_timeout;
+
+/// Where a region's decision comes from: standalone (always allowed) or the cluster loop.
+pub trait Coordinator {
+    /// Observes and decides once; returns the gate and the latest instant to decide again.
+    async fn coordinate(&mut self, local: LocalView) -> (Gate, MonoTime);
+    /// A JSON summary for `/status` and the journal.
+    fn summary(&self) -> serde_json::Value;
+}
+
+/// Cluster management off: the region always may forge.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Standalone;
+
+impl Coordinator for Standalone {
+    async fn coordinate(&mut self, _local: LocalView) -> (Gate, MonoTime) {
+        (Gate::Allow, MonoTime(u64::MAX))
+    }
+
+    fn summary(&self) -> serde_json::Value {
+        serde_json::json!({ "cluster_management": false })
+    }
+}
+
+/// Health-check settings (the region's spec overrides the environment's).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct HealthSettings {
+    /// Endpoint to probe; `None`: no health check (counts as healthy).
+    pub endpoint: Option<String>,
+    /// Probe period.
+    pub interval: Duration,
+    /// Probe timeout.
+    pub timeout: Duration,
+    /// Failures before unhealthy.
+    pub failure_threshold: u32,
+    /// Successes before healthy again.
+    pub success_threshold: u32,
+}
+
+/// What the cluster loop needs to know.
+#[derive(Clone, Debug)]
+pub struct ClusterSettings {
+    /// Our region.
+    pub region: String,
+    /// Our pod (presence lease holder).
+    pub pod: String,
+    /// Our region's CardanoForgeCluster name.
+    pub cluster_name: String,
+    /// The global lease name.
+    pub global_lease: String,
+    /// Prefix of presence lease names (`{prefix}{region}`).
+    pub presence_prefix: String,
+    /// Label selector listing this pool's CardanoForgeClusters.
+    pub selector: String,
+    /// Failback delay.
+    pub failback_delay: Duration,
+    /// Health defaults (environment).
+    pub health: HealthSettings,
+    /// Timing (shared with the local election).
+    pub timing: Timing,
+}
+
+/// The probe state of our region's health endpoint.
+#[derive(Clone, Debug, Default)]
+struct Prober {
+    healthy: Option<bool>,
+    failures: u32,
+    successes: u32,
+    next_at: Option<MonoTime>,
+    last_message: String,
+    last_probe_wall: Option<String>,
+}
+
+/// The cross-region loop of one pod.
+pub struct ClusterLoop<C, K, H> {
+    clock: C,
+    kube: K,
+    health: H,
+    settings: ClusterSettings,
+    state: ClusterState,
+    global_event: LeaseEvent,
+    presence_event: LeaseEvent,
+    prober: Prober,
+    written_status: Option<serde_json::Value>,
+    last: Option<ClusterDecision>,
+    last_transition: Option<(String, bool, String)>,
+}
+
+impl<C: Clock, K: Kube, H: HealthProbe> ClusterLoop<C, K, H> {
+    /// A loop over the coordination API `kube`.
+    pub fn new(clock: C, kube: K, health: H, settings: ClusterSettings) -> Self {
+        ClusterLoop {
+            clock,
+            kube,
+            health,
+            settings,
+            state: ClusterState::default(),
+            global_event: LeaseEvent::Nothing,
+            presence_event: LeaseEvent::Nothing,
+            prober: Prober::default(),
+            written_status: None,
+            last: None,
+            last_transition: None,
+        }
+    }
+
+    fn budget(&self) -> Duration {
+        self.settings.timing.api_timeout
+    }
+
+    async fn read_lease(&self, name: &str) -> LeaseEvent {
+        match with_timeout(&self.clock, self.budget(), self.kube.get_lease(name)).await {
+            Some(Ok(r)) => LeaseEvent::Read(Some(r)),
+            Some(Err(e)) if e.kind == ApiFailure::NotFound => LeaseEvent::Read(None),
+            Some(Err(e)) => LeaseEvent::ReadFailed(e.kind),
+            None => LeaseEvent::ReadFailed(ApiFailure::Unreachable),
+        }
+    }
+
+    /// The health settings in force: our spec's `healthCheck`, else the environment's.
+    fn health_settings(&self, ours: Option<&CardanoForgeCluster>) -> HealthSettings {
+        let mut h = self.settings.health.clone();
+        if let Some(spec) = ours.and_then(|c| c.spec.health_check.as_ref()) {
+            if !spec.enabled {
+                h.endpoint = None;
+                return h;
+            }
+            if let Some(e) = spec.endpoint.clone().filter(|e| !e.is_empty()) {
+                h.endpoint = Some(e);
+            }
+            let dur = |s: &Option<String>| {
+                s.as_deref()
+                    .and_then(|t| crate::config::duration::parse_duration(t).ok())
+            };
+            if let Some(d) = dur(&spec.interval) {
+                h.interval = d;
+            }
+            if let Some(d) = dur(&spec.timeout) {
+                h.timeout = d;
+            }
+            if let Some(n) = spec
+                .failure_threshold
+                .and_then(|n| u32::try_from(n).ok())
+                .filter(|n| *n > 0)
+            {
+                h.failure_threshold = n;
+            }
+            if let Some(n) = spec
+                .success_threshold
+                .and_then(|n| u32::try_from(n).ok())
+                .filter(|n| *n > 0)
+            {
+                h.success_threshold = n;
+            }
+        }
+        h
+    }
+
+    /// Probes our region's endpoint when due (only our region's representative probes).
+    async fn probe(&mut self, settings: &HealthSettings, published: Option<Health>) -> Health {
+        let Some(endpoint) = settings.endpoint.clone() else {
+            return Health::UNCHECKED;
+        };
+        if self.prober.healthy.is_none() {
+            // Start from what the region last published, so a new local leader does not flip it.
+            let h = published.unwrap_or(Health::UNCHECKED);
+            self.prober.healthy = Some(h.healthy);
+            self.prober.failures = h.consecutive_failures;
+        }
+        let now = self.clock.now_mono();
+        if self.prober.next_at.is_none_or(|at| now >= at) {
+            self.prober.next_at = Some(now + settings.interval);
+            let result = with_timeout(
+                &self.clock,
+                settings.timeout,
+                self.health.probe(&endpoint, settings.timeout),
+            )
+            .await;
+            self.prober.last_probe_wall = Some(self.clock.now_wall().to_string());
+            let ok = matches!(result, Some(Ok(())));
+            let was = self.prober.healthy.unwrap_or(true);
+            if ok {
+                self.prober.failures = 0;
+                self.prober.successes += 1;
+                self.prober.last_message = "All health checks passing".into();
+                if !was && self.prober.successes >= settings.success_threshold {
+                    self.prober.healthy = Some(true);
+                }
+            } else {
+                self.prober.successes = 0;
+                self.prober.failures += 1;
+                self.prober.last_message = match result {
+                    Some(Err(e)) => format!("health check failed: {e}"),
+                    _ => format!("health check timed out after {:?}", settings.timeout),
+                };
+                if was && self.prober.failures >= settings.failure_threshold {
+                    self.prober.healthy = Some(false);
+                }
+            }
+            if self.prober.healthy != Some(was) {
+                tracing::info!(
+                    healthy = self.prober.healthy,
+                    failures = self.prober.failures,
+                    "health check: region health changed"
+                );
+            }
+        }
+        Health {
+            healthy: self.prober.healthy.unwrap_or(true),
+            consecutive_failures: self.prober.failures,
+        }
+    }
+
+    async fn write(&mut self, action: &ClusterAction) -> Result<(), KubeError> {
+        let now_wall = self.clock.now_wall();
+        let sent_at = self.clock.now_mono();
+        let lease_seconds =
+            i32::try_from(self.settings.timing.lease_duration.as_secs()).unwrap_or(i32::MAX);
+        let (seat, name, identity, write) = match action {
+            ClusterAction::Global { write } => (
+                &self.state.global,
+                self.settings.global_lease.clone(),
+                self.settings.region.clone(),
+                *write,
+            ),
+            ClusterAction::Handoff { .. } => (
+                &self.state.global,
+                self.settings.global_lease.clone(),
+                self.settings.region.clone(),
+                LeaseWriteKind::Release,
+            ),
+            ClusterAction::Presence { write } => (
+                &self.state.presence,
+                format!("{}{}", self.settings.presence_prefix, self.settings.region),
+                self.settings.pod.clone(),
+                *write,
+            ),
+        };
+        let base: Option<LeaseRecord> = match write {
+            LeaseWriteKind::Create => None,
+            LeaseWriteKind::Acquire => seat.observer.record().cloned(),
+            LeaseWriteKind::Renew | LeaseWriteKind::Release => {
+                seat.hold.as_ref().map(|h| h.record.clone())
+            }
+        };
+        let holder = match action {
+            ClusterAction::Handoff { to } => Some(to.clone()),
+            _ if write == LeaseWriteKind::Release => None,
+            _ => Some(identity),
+        };
+        let req = LeaseWrite {
+            name,
+            holder,
+            lease_duration_seconds: lease_seconds,
+            acquire_time: Some(now_wall),
+            renew_time: Some(super::later_than(
+                now_wall,
+                base.as_ref().and_then(|b| b.renew_time.as_deref()),
+            )),
+            lease_transitions: base.as_ref().map_or(0, |b| b.lease_transitions),
+            resource_version: base.map(|b| b.resource_version).unwrap_or_default(),
+        };
+        let result = if write == LeaseWriteKind::Create {
+            with_timeout(&self.clock, self.budget(), self.kube.create_lease(&req)).await
+        } else {
+            with_timeout(&self.clock, self.budget(), self.kube.replace_lease(&req)).await
+        };
+        let result =
+            result.unwrap_or_else(|| Err(KubeError::new(ApiFailure::Unreachable, "timed out")));
+        let event = match &result {
+            Ok(record) => LeaseEvent::Wrote {
+                write,
+                record: record.clone(),
+                sent_at,
+            },
+            Err(e) => LeaseEvent::WriteFailed {
+                write,
+                failure: e.kind,
+            },
+        };
+        match action {
+            ClusterAction::Presence { .. } => self.presence_event = event,
+            _ => self.global_event = event,
+        }
+        result.map(|_| ())
+    }
+
+    fn status_patch(
+        &mut self,
+        d: &ClusterDecision,
+        local: &LocalView,
+        gate: Gate,
+        ours: Option<&CardanoForgeCluster>,
+        health: Health,
+    ) -> serde_json::Value {
+        let region = &self.settings.region;
+        let eff = d.ranking.effective.get(region);
+        let state = eff.map(|e| e.state.as_str()).unwrap_or("Disabled");
+        let forging = gate == Gate::Allow && local.leader && !local.forging_off;
+        let active = if local.leader && local.eligible {
+            self.settings.pod.clone()
+        } else {
+            String::new()
+        };
+        // lastTransition moves only when the effective state, forging or the active leader change.
+        let key = (state.to_string(), forging, active.clone());
+        let changed = self
+            .last_transition
+            .as_ref()
+            .is_none_or(|(s, f, a)| (s, f, a) != (&key.0, &key.1, &key.2));
+        if changed {
+            self.last_transition = Some(key);
+        }
+        let transition = if changed {
+            Some(self.clock.now_wall().to_string())
+        } else {
+            self.written_status
+                .as_ref()
+                .and_then(|s| s["lastTransition"].as_str().map(str::to_owned))
+        };
+        let mut status = serde_json::json!({
+            "effectiveState": state,
+            "effectivePriority": eff.map(|e| e.reported_priority).unwrap_or(0),
+            "activeLeader": active,
+            "forgingEnabled": forging,
+            "reason": eff.map(|e| e.reason.as_str()).unwrap_or("invalid_spec"),
+            "message": d.message,
+            "healthStatus": {
+                "healthy": health.healthy,
+                "consecutiveFailures": health.consecutive_failures,
+                "message": if self.prober.last_message.is_empty() { "no health check configured".to_string() } else { self.prober.last_message.clone() },
+            },
+            "observedGeneration": ours.and_then(|c| c.metadata.generation).unwrap_or(0),
+        });
+        if let Some(t) = transition {
+            status["lastTransition"] = serde_json::Value::String(t);
+        }
+        if let Some(t) = &self.prober.last_probe_wall {
+            status["healthStatus"]["lastProbeTime"] = serde_json::Value::String(t.clone());
+        }
+        status
+    }
+}
+
+fn published_health(c: &CardanoForgeCluster) -> Option<Health> {
+    let h = c.status.as_ref()?.health_status.as_ref()?;
+    Some(Health {
+        healthy: h.healthy.unwrap_or(true),
+        consecutive_failures: h
+            .consecutive_failures
+            .and_then(|n| u32::try_from(n).ok())
+            .unwrap_or(0),
+    })
+}
+
+fn region_of(c: &CardanoForgeCluster) -> Option<String> {
+    c.spec.region.clone().filter(|r| !r.is_empty())
+}
+
+impl<C: Clock, K: Kube, H: HealthProbe> Coordinator for ClusterLoop<C, K, H> {
+    async fn coordinate(&mut self, local: LocalView) -> (Gate, MonoTime) {
+        let now = self.clock.now_mono();
+        // Every region's policy. Unreadable: nothing is known, so nothing may forge (fail closed).
+        let listed = with_timeout(
+            &self.clock,
+            self.budget(),
+            self.kube.list_forge_clusters(&self.settings.selector),
+        )
+        .await;
+        let clusters = match listed {
+            Some(Ok(list)) => list,
+            _ => Vec::new(),
+        };
+        let ours = clusters
+            .iter()
+            .find(|c| c.metadata.name.as_deref() == Some(self.settings.cluster_name.as_str()))
+            .cloned();
+        let representative = local.leader && local.eligible && !local.shutting_down;
+        let health_settings = self.health_settings(ours.as_ref());
+        let own_health = if representative {
+            let published = ours.as_ref().and_then(published_health);
+            self.probe(&health_settings, published).await
+        } else {
+            ours.as_ref()
+                .and_then(published_health)
+                .unwrap_or(Health::UNCHECKED)
+        };
+        let mut regions = BTreeMap::new();
+        let mut others = BTreeMap::new();
+        for c in &clusters {
+            let Some(region) = region_of(c) else { continue };
+            let health = if region == self.settings.region {
+                own_health
+            } else {
+                published_health(c).unwrap_or(Health::UNCHECKED)
+            };
+            regions.insert(
+                region.clone(),
+                RegionView {
+                    policy: parse_spec(&c.spec),
+                    health,
+                    present: false,
+                },
+            );
+            if region != self.settings.region {
+                let name = format!("{}{}", self.settings.presence_prefix, region);
+                let record = match self.read_lease(&name).await {
+                    LeaseEvent::Read(r) => r,
+                    _ => None,
+                };
+                others.insert(region, record);
+            }
+        }
+        if self.state.global.hold.is_none() && self.global_event == LeaseEvent::Nothing {
+            self.global_event = self.read_lease(&self.settings.global_lease).await;
+        }
+        if self.state.presence.hold.is_none() && self.presence_event == LeaseEvent::Nothing {
+            let name = format!("{}{}", self.settings.presence_prefix, self.settings.region);
+            self.presence_event = self.read_lease(&name).await;
+        }
+        let server_now_ms = self.kube.server_clock().map(|s| {
+            let age = self.clock.now_mono().since(s.received_at);
+            s.server_time.as_millisecond() + i64::try_from(age.as_millis()).unwrap_or(0)
+        });
+        let obs = ClusterObservations {
+            now,
+            region: self.settings.region.clone(),
+            pod: self.settings.pod.clone(),
+            local,
+            regions,
+            global: std::mem::replace(&mut self.global_event, LeaseEvent::Nothing),
+            presence: std::mem::replace(&mut self.presence_event, LeaseEvent::Nothing),
+            others,
+            server_now_ms,
+            failback_delay: self.settings.failback_delay,
+        };
+        let d = decide_cluster(&self.state, &obs, &self.settings.timing);
+        self.state = d.next.clone();
+        for action in &d.actions {
+            if let Err(e) = self.write(action).await {
+                tracing::warn!(action = ?action, "coordination API write failed: {e}");
+            }
+        }
+        // Our writes' results feed the seats at once, so the gate reflects them.
+        let after = ClusterObservations {
+            now: self.clock.now_mono(),
+            global: std::mem::replace(&mut self.global_event, LeaseEvent::Nothing),
+            presence: std::mem::replace(&mut self.presence_event, LeaseEvent::Nothing),
+            others: BTreeMap::new(),
+            ..obs
+        };
+        let settled = decide_cluster(&self.state, &after, &self.settings.timing);
+        // Writes the settled decision asks for wait for the next round (no loop within a wake-up).
+        self.state = settled.next.clone();
+        let gate = settled.gate;
+        if representative && ours.is_some() {
+            let status = self.status_patch(&settled, &local, gate, ours.as_ref(), own_health);
+            if self.written_status.as_ref() != Some(&status) {
+                let patched = with_timeout(
+                    &self.clock,
+                    self.budget(),
+                    self.kube
+                        .patch_forge_cluster_status(&self.settings.cluster_name, &status),
+                )
+                .await;
+                if matches!(patched, Some(Ok(()))) {
+                    self.written_status = Some(status);
+                }
+            }
+        }
+        let mut wake = settled.wake_by;
+        if let Some(at) = self
+            .prober
+            .next_at
+            .filter(|_| representative && health_settings.endpoint.is_some())
+        {
+            wake = wake.min(at);
+        }
+        self.last = Some(settled);
+        (gate, wake)
+    }
+
+    fn summary(&self) -> serde_json::Value {
+        match &self.last {
+            None => serde_json::json!({ "cluster_management": true }),
+            Some(d) => serde_json::json!({
+                "cluster_management": true,
+                "region": self.settings.region,
+                "gate": format!("{:?}", d.gate),
+                "preferred": d.ranking.preferred,
+                "message": d.message,
+                "global_lease": d.next.global.observer.record(),
+                "holds_global": d.next.global.hold.is_some(),
+                "candidates": d.ranking.candidates.iter().map(|(n, _)| n.clone()).collect::<Vec<_>>(),
+            }),
+        }
+    }
+}
