@@ -30,7 +30,7 @@ _Dumper.add_representer(str, _str)
 
 
 def dump(obj):
-    return yaml.dump(obj, Dumper=_Dumper, sort_keys=False, width=1000, allow_unicode=True)
+    return yaml.dump(obj, Dumper=_Dumper, sort_keys=False, width=120, allow_unicode=True)
 
 
 def outputs():

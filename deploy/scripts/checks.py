@@ -6,6 +6,9 @@
     checks.py rule-tests                      rules_test.yaml has a firing and a not-firing case per alert
     checks.py custom-resources OUTDIR FILE..  validates CardanoForgeCluster/CardanoLeader objects in the
                                               given multi-document YAML files against the CRD schemas
+    checks.py manifests FILE..                project policy on rendered manifests: forge-manager env names
+                                              exist in src/config, native sidecar layout, probes, security
+                                              context, no cluster-wide RBAC
 Each prints what it checked and exits non-zero on the first class of problems, listing them all.
 """
 import json
@@ -185,12 +188,127 @@ def cmd_custom_resources(outdir, files):
     print(f"  ok: {count} CardanoForgeCluster/CardanoLeader objects valid against the CRD schemas")
 
 
+def config_env_names():
+    src = (DEPLOY.parent / "src" / "config" / "mod.rs").read_text()
+    names = set(re.findall(r'env = "([A-Z0-9_]+)"', src))
+    if len(names) < 40:
+        fail([f"found only {len(names)} env names in src/config/mod.rs"], "config env names")
+    return names
+
+
+STARTUP_PROBE = {"initialDelaySeconds": 5, "periodSeconds": 3, "timeoutSeconds": 2, "failureThreshold": 60}
+
+
+def check_security(where, c, problems):
+    sc = c.get("securityContext") or {}
+    want = {"runAsNonRoot": True, "readOnlyRootFilesystem": True, "allowPrivilegeEscalation": False}
+    for k, v in want.items():
+        if sc.get(k) is not v:
+            problems.append(f"{where}: securityContext.{k} must be {v}")
+    if sc.get("runAsUser") != 10001:
+        problems.append(f"{where}: securityContext.runAsUser must be 10001 (the node's uid)")
+    if (sc.get("capabilities") or {}).get("drop") != ["ALL"]:
+        problems.append(f"{where}: capabilities.drop must be [ALL]")
+    if (sc.get("capabilities") or {}).get("add"):
+        problems.append(f"{where}: no capabilities may be added")
+    if (sc.get("seccompProfile") or {}).get("type") != "RuntimeDefault":
+        problems.append(f"{where}: seccompProfile must be RuntimeDefault")
+
+
+def cmd_manifests(files):
+    env_names = config_env_names()
+    problems = []
+    sts_count = 0
+    for f in files:
+        for doc in yaml.safe_load_all(pathlib.Path(f).read_text()):
+            if not doc:
+                continue
+            kind, name = doc.get("kind"), doc.get("metadata", {}).get("name")
+            where = f"{pathlib.Path(f).name}: {kind} {name}"
+            if kind in ("ClusterRole", "ClusterRoleBinding"):
+                problems.append(f"{where}: nothing cluster-wide (use a namespaced Role)")
+            if kind == "Role":
+                for r in doc.get("rules", []):
+                    if "*" in r.get("verbs", []) or "*" in r.get("resources", []):
+                        problems.append(f"{where}: wildcard in a rule")
+                    if "secrets" in r.get("resources", []):
+                        problems.append(f"{where}: the sidecar needs no access to secrets")
+            if kind != "StatefulSet":
+                continue
+            sts_count += 1
+            spec = doc["spec"]["template"]["spec"]
+            if spec.get("shareProcessNamespace") is not True:
+                problems.append(f"{where}: shareProcessNamespace must be true (SIGHUP)")
+            inits = {c["name"]: c for c in spec.get("initContainers", [])}
+            fm = inits.get("cardano-forge-manager")
+            if not fm:
+                problems.append(f"{where}: no initContainers entry cardano-forge-manager")
+                continue
+            if fm.get("restartPolicy") != "Always":
+                problems.append(f"{where}: cardano-forge-manager must be a native sidecar (restartPolicy: Always)")
+            if not any(p.get("name") == "forge-metrics" and p.get("containerPort") == 8000 for p in fm.get("ports", [])):
+                problems.append(f"{where}: cardano-forge-manager needs port forge-metrics 8000")
+            sp = fm.get("startupProbe") or {}
+            if (sp.get("httpGet") or {}).get("path") != "/startup-status":
+                problems.append(f"{where}: startupProbe must GET /startup-status")
+            for k, v in STARTUP_PROBE.items():
+                if sp.get(k) != v:
+                    problems.append(f"{where}: startupProbe.{k} must be {v}, is {sp.get(k)}")
+            if ((fm.get("livenessProbe") or {}).get("httpGet") or {}).get("path") != "/health":
+                problems.append(f"{where}: livenessProbe must GET /health")
+            if not ((fm.get("readinessProbe") or {}).get("httpGet") or {}).get("path"):
+                problems.append(f"{where}: readinessProbe missing")
+            wd = inits.get("forge-manager-watchdog")
+            for cname, c in inits.items():
+                if cname in ("cardano-forge-manager", "forge-manager-watchdog"):
+                    for e in c.get("env", []):
+                        if e["name"] not in env_names:
+                            problems.append(f"{where}: {cname} env {e['name']} is not read by forge-manager (src/config)")
+            if wd is not None:
+                if wd.get("restartPolicy") != "Always" or wd.get("args") != ["watchdog"]:
+                    problems.append(f"{where}: watchdog must be a native sidecar running `forge-manager watchdog`")
+                if wd.get("image") != fm.get("image"):
+                    problems.append(f"{where}: watchdog must use the sidecar's image")
+            fm_env = {e["name"]: e.get("value") for e in fm.get("env", [])}
+            for required in ("POD_NAME", "NAMESPACE", "LEASE_NAME", "CRD_NAME"):
+                if required not in fm_env:
+                    problems.append(f"{where}: sidecar env {required} missing")
+            vols = {v["name"]: v for v in spec.get("volumes", [])}
+            node = next((c for c in spec.get("containers", []) if c["name"] == "cardano-node"), None)
+            if node is None:
+                problems.append(f"{where}: no cardano-node container")
+                continue
+            args = node.get("args", [])
+            if not any(a in ("--start-as-non-producing-node", "--non-producing-node") for a in args):
+                problems.append(f"{where}: cardano-node must start non-producing")
+            for flag in ("--shelley-kes-key", "--shelley-vrf-key", "--shelley-operational-certificate"):
+                if flag not in args:
+                    problems.append(f"{where}: cardano-node needs {flag}")
+            for c in list(inits.values()) + spec.get("containers", []):
+                check_security(f"{where} container {c['name']}", c, problems)
+            # The real keys: only the sidecar mounts them, read-only.
+            keys = [n for n, v in vols.items() if v.get("secret", {}).get("items")]
+            for c in list(inits.values()) + spec.get("containers", []):
+                for m in c.get("volumeMounts", []):
+                    if m["name"] in keys and c["name"] != "cardano-forge-manager":
+                        problems.append(f"{where}: {c['name']} must not mount the real keys ({m['name']})")
+                    if m["name"] in keys and not m.get("readOnly"):
+                        problems.append(f"{where}: the real keys must be mounted read-only")
+            cred = vols.get("node-credentials", {}).get("emptyDir")
+            if not cred or cred.get("medium") != "Memory":
+                problems.append(f"{where}: node-credentials must be an emptyDir with medium Memory")
+    if problems:
+        fail(problems, "manifest policy")
+    print(f"  ok: policy holds for {sts_count} StatefulSet(s) in {len(files)} render(s); env names exist in src/config")
+
+
 def main():
     cmd, args = sys.argv[1], sys.argv[2:]
     {"metric-names": lambda: cmd_metric_names(),
      "dashboard": lambda: cmd_dashboard(),
      "rule-tests": lambda: cmd_rule_tests(),
-     "custom-resources": lambda: cmd_custom_resources(args[0], args[1:])}[cmd]()
+     "custom-resources": lambda: cmd_custom_resources(args[0], args[1:]),
+     "manifests": lambda: cmd_manifests(args)}[cmd]()
 
 
 if __name__ == "__main__":
