@@ -35,7 +35,11 @@ fn metric_names_list_has_one_valid_name_per_line() {
     let mut sorted = names.clone();
     sorted.sort_unstable();
     sorted.dedup();
-    assert_eq!(sorted.len(), names.len(), "deploy/metrics.txt has duplicates");
+    assert_eq!(
+        sorted.len(),
+        names.len(),
+        "deploy/metrics.txt has duplicates"
+    );
 }
 
 #[test]
@@ -49,7 +53,9 @@ fn deployments_use_only_environment_variables_the_sidecar_reads() {
     ] {
         for line in read(file).lines() {
             if let Some(name) = line.trim().strip_prefix("- name: ")
-                && name.chars().all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == '_')
+                && name
+                    .chars()
+                    .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == '_')
                 && name.len() > 2
             {
                 assert!(
