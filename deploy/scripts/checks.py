@@ -281,6 +281,16 @@ def cmd_manifests(files):
                 if fm_env.get("CLUSTER_REGION", "unknown") == "unknown":
                     problems.append(f"{where}: cluster management needs CLUSTER_REGION")
             vols = {v["name"]: v for v in spec.get("volumes", [])}
+            # Only the sidecar talks to the API server: no automounted token in the other containers.
+            if spec.get("automountServiceAccountToken") is not False:
+                problems.append(f"{where}: automountServiceAccountToken must be false (token only in the sidecar)")
+            token_vols = {n for n, v in vols.items()
+                          if any("serviceAccountToken" in src for src in v.get("projected", {}).get("sources", []))}
+            for c in list(inits.values()) + spec.get("containers", []):
+                if c["name"] != "cardano-forge-manager" and any(m["name"] in token_vols for m in c.get("volumeMounts", [])):
+                    problems.append(f"{where}: {c['name']} must not mount the API token")
+            if not any(m["name"] in token_vols for m in fm.get("volumeMounts", [])):
+                problems.append(f"{where}: the sidecar needs the projected API token")
             node = next((c for c in spec.get("containers", []) if c["name"] == "cardano-node"), None)
             if node is None:
                 problems.append(f"{where}: no cardano-node container")
