@@ -42,6 +42,9 @@ enum Command {
         /// Print one JSON object instead of the timeline.
         #[arg(long)]
         json: bool,
+        /// Write one decision journal per simulated pod into this directory.
+        #[arg(long)]
+        journal_dir: Option<PathBuf>,
         /// turmoil's tick (resolution of simulated time), e.g. 50ms.
         #[arg(long, default_value = "50ms", value_parser = parse_duration)]
         tick: std::time::Duration,
@@ -66,8 +69,9 @@ fn main() -> ExitCode {
             file,
             seed,
             json,
+            journal_dir,
             tick,
-        } => run(&file, seed, json, tick),
+        } => run(&file, seed, json, tick, journal_dir),
     }
 }
 
@@ -76,6 +80,7 @@ fn run(
     seed: Option<u64>,
     json: bool,
     tick: std::time::Duration,
+    journal_dir: Option<PathBuf>,
 ) -> ExitCode {
     use forge_sim::report::{EXIT_INVALID, render_text};
     let scenario = match forge_sim::scenario::Scenario::from_file(file) {
@@ -85,7 +90,17 @@ fn run(
             return ExitCode::from(EXIT_INVALID as u8);
         }
     };
-    let options = forge_sim::runner::RunOptions { seed, tick };
+    if let Some(dir) = &journal_dir
+        && let Err(e) = std::fs::create_dir_all(dir)
+    {
+        eprintln!("forge-sim run: --journal-dir {}: {e}", dir.display());
+        return ExitCode::from(EXIT_INVALID as u8);
+    }
+    let options = forge_sim::runner::RunOptions {
+        seed,
+        tick,
+        journal_dir,
+    };
     match forge_sim::runner::run(&scenario, &options) {
         Ok(outcome) => {
             if json {

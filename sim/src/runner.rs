@@ -26,6 +26,8 @@ pub struct RunOptions {
     pub seed: Option<u64>,
     /// turmoil's tick.
     pub tick: Duration,
+    /// Write one decision journal per pod here.
+    pub journal_dir: Option<std::path::PathBuf>,
 }
 
 impl Default for RunOptions {
@@ -33,6 +35,7 @@ impl Default for RunOptions {
         RunOptions {
             seed: None,
             tick: DEFAULT_TICK,
+            journal_dir: None,
         }
     }
 }
@@ -67,7 +70,12 @@ pub fn core_timing(s: &Scenario) -> CoreTiming {
 }
 
 /// The world a scenario describes.
-pub fn world_spec(s: &Scenario, seed: u64, tick: Duration) -> WorldSpec {
+pub fn world_spec(
+    s: &Scenario,
+    seed: u64,
+    tick: Duration,
+    journal_dir: Option<std::path::PathBuf>,
+) -> WorldSpec {
     WorldSpec {
         seed,
         network: s.network.clone(),
@@ -95,6 +103,7 @@ pub fn world_spec(s: &Scenario, seed: u64, tick: Duration) -> WorldSpec {
         node_startup: s.node.startup,
         node_sighup_delay: s.node.sighup_delay,
         tick,
+        journal_dir,
     }
 }
 
@@ -102,7 +111,12 @@ pub fn world_spec(s: &Scenario, seed: u64, tick: Duration) -> WorldSpec {
 pub fn run(scenario: &Scenario, options: &RunOptions) -> Result<Outcome, String> {
     let started = Instant::now();
     let seed = options.seed.unwrap_or(scenario.seed);
-    let mut world = World::new(world_spec(scenario, seed, options.tick));
+    let mut world = World::new(world_spec(
+        scenario,
+        seed,
+        options.tick,
+        options.journal_dir.clone(),
+    ));
     for (index, fault) in scenario.faults_in_order() {
         world.run_until(fault.at)?;
         let (target, applied) = match resolve(&world, &fault.action) {

@@ -7,6 +7,7 @@
 //! simulated time.
 
 pub mod cluster;
+pub mod journal;
 
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};

@@ -84,6 +84,8 @@ pub struct WorldSpec {
     pub node_sighup_delay: Duration,
     /// turmoil's tick: the resolution of simulated time.
     pub tick: Duration,
+    /// Write one decision journal per pod into this directory (`forge-sim run --journal-dir`).
+    pub journal_dir: Option<std::path::PathBuf>,
 }
 
 /// A host of the simulated network a partition or latency can name.

@@ -158,7 +158,11 @@ impl NodeModel {
             .as_ref()
             .is_some_and(|p| p.sighup_due.is_some_and(|due| now >= due));
         // Files are read only when a SIGHUP is handled (validation derives the KES key: costly).
-        let sets = if due { Some(self.read_sets(files)) } else { None };
+        let sets = if due {
+            Some(self.read_sets(files))
+        } else {
+            None
+        };
         if let (Some(p), Some(sets)) = (self.process.as_mut(), sets) {
             p.sighup_due = None;
             match sets {

@@ -11,11 +11,13 @@ use bytes::Bytes;
 use forge_manager::adapters::kube::KubeAdapter;
 use forge_manager::core::lease::LeaseRecord;
 use forge_manager::crd::{CardanoForgeCluster, CardanoLeaderStatus};
+use forge_manager::journal::{Journal, JournalConfig, SyncMode};
 use forge_manager::ports::{
     Clock, Kube, KubeError, LeaseWrite, Node, NodeError, NodeMetrics, NodeProcess,
     ServerClockSample,
 };
 use forge_manager::runtime::cluster::{ClusterLoop, ClusterSettings, HealthSettings};
+use forge_manager::runtime::journal::{DirectSink, Identity, JournalRecorder};
 use forge_manager::runtime::{CredentialMode, Recorder, Runtime, Settings, TickRecord};
 use forge_manager::watchdog::{self, WatchdogSettings};
 use http_body_util::Full;
@@ -141,9 +143,31 @@ pub async fn software(ctx: PodContext) -> turmoil::Result {
         heartbeat: l.heartbeat.into(),
         jitter_seed: ctx.spec.seed ^ jitter_salt(&pod.id),
     };
-    let recorder = TraceRecorder {
-        pod: pod.id.clone(),
-        trace: Rc::clone(&trace),
+    let journal = match &ctx.spec.journal_dir {
+        None => None,
+        Some(dir) => {
+            let config = JournalConfig {
+                sync: SyncMode::Buffered,
+                ..JournalConfig::default()
+            };
+            let journal = Journal::open(dir.join(format!("{}.redb", pod.name)), config)?;
+            Some(JournalRecorder::new(
+                DirectSink::new(journal),
+                Identity {
+                    pool: ctx.spec.pool.clone(),
+                    network: ctx.spec.network.clone(),
+                    region: pod.id.region.clone(),
+                    pod: pod.name.clone(),
+                },
+            ))
+        }
+    };
+    let recorder = PodRecorder {
+        trace: TraceRecorder {
+            pod: pod.id.clone(),
+            trace: Rc::clone(&trace),
+        },
+        journal,
     };
     let fs = SimFs::new(pod.files.clone(), sidecar_clock.clone());
     let node = SimNode::new(&pod, sidecar_clock.clone(), trace);
@@ -261,6 +285,21 @@ impl Recorder for TraceRecorder {
                 reason: t.decision.reason.as_str().into(),
             },
         );
+    }
+}
+
+/// Everything a simulated pod records: the trace, and its journal when asked for.
+struct PodRecorder {
+    trace: TraceRecorder,
+    journal: Option<JournalRecorder<DirectSink>>,
+}
+
+impl Recorder for PodRecorder {
+    fn record(&mut self, t: &TickRecord<'_>) {
+        self.trace.record(t);
+        if let Some(j) = self.journal.as_mut() {
+            j.record(t);
+        }
     }
 }
 
