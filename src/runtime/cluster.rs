@@ -105,6 +105,7 @@ pub struct ClusterLoop<C, K, H> {
     written_status: Option<serde_json::Value>,
     last: Option<ClusterDecision>,
     last_transition: Option<(String, bool, String)>,
+    clusters: Vec<CardanoForgeCluster>,
 }
 
 impl<C: Clock, K: Kube, H: HealthProbe> ClusterLoop<C, K, H> {
@@ -122,6 +123,7 @@ impl<C: Clock, K: Kube, H: HealthProbe> ClusterLoop<C, K, H> {
             written_status: None,
             last: None,
             last_transition: None,
+            clusters: Vec::new(),
         }
     }
 
@@ -388,9 +390,14 @@ impl<C: Clock, K: Kube, H: HealthProbe> Coordinator for ClusterLoop<C, K, H> {
             self.kube.list_forge_clusters(&self.settings.selector),
         )
         .await;
+        // Unreadable: keep the last policy read (the global lease's renew deadline stops forging if
+        // the coordination API stays away); never read: nothing is known, nothing may forge.
         let clusters = match listed {
-            Some(Ok(list)) => list,
-            _ => Vec::new(),
+            Some(Ok(list)) => {
+                self.clusters = list.clone();
+                list
+            }
+            _ => self.clusters.clone(),
         };
         let ours = clusters
             .iter()
