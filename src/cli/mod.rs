@@ -5,6 +5,8 @@ pub mod check_config;
 pub mod check_credentials;
 pub mod crds;
 pub mod decoy_credentials;
+pub mod run;
+pub mod watchdog;
 
 use clap::{Parser, Subcommand};
 
@@ -31,6 +33,12 @@ pub enum Command {
     CheckCredentials(check_credentials::Args),
     /// Generate a decoy credential set signed by a throw-away cold key.
     DecoyCredentials(decoy_credentials::Args),
+    /// Run the sidecar: elect, forge on exactly one pod, serve probes, metrics and status on
+    /// METRICS_PORT; SIGTERM demotes, verifies and releases, then exits 0.
+    Run(Box<Config>),
+    /// Run the dead-man switch next to the sidecar: demote the node when the sidecar's armed
+    /// heartbeat is older than RENEW_DEADLINE.
+    Watchdog(Box<Config>),
 }
 
 impl Cli {
@@ -41,6 +49,8 @@ impl Cli {
             Command::Crds => crds::run(),
             Command::CheckCredentials(args) => check_credentials::run(args),
             Command::DecoyCredentials(args) => decoy_credentials::run(args),
+            Command::Run(config) => run::run(&config),
+            Command::Watchdog(config) => watchdog::run(&config),
         }
     }
 }
