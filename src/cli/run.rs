@@ -258,6 +258,7 @@ mod tests {
         let c = Config {
             pod_name: "bp-0".into(),
             enable_cluster_management: "true".into(),
+            cluster_region: "eu-west-1".into(),
             ..Config::default()
         };
         let mut err = Vec::new();
