@@ -19,7 +19,14 @@ pub enum LoggingError {
 }
 
 /// Noisy dependencies are held at `warn` unless the level is finer than that anyway.
-const QUIET: [&str; 6] = ["hyper", "hyper_util", "kube_client", "tower", "h2", "rustls"];
+const QUIET: [&str; 6] = [
+    "hyper",
+    "hyper_util",
+    "kube_client",
+    "tower",
+    "h2",
+    "rustls",
+];
 
 /// The filter for `level`.
 pub fn filter(level: tracing::Level) -> EnvFilter {

@@ -101,7 +101,10 @@ fn get(port: u16, path: &str) -> Option<(u16, String)> {
     let text = String::from_utf8_lossy(&raw).into_owned();
     let (head, body) = text.split_once("\r\n\r\n")?;
     let code = head.split_whitespace().nth(1)?.parse().ok()?;
-    let body = if head.to_ascii_lowercase().contains("transfer-encoding: chunked") {
+    let body = if head
+        .to_ascii_lowercase()
+        .contains("transfer-encoding: chunked")
+    {
         dechunk(body)
     } else {
         body.to_string()
@@ -171,7 +174,10 @@ fn wait_until<T>(what: &str, limit: Duration, mut f: impl FnMut() -> Option<T>) 
         if let Some(v) = f() {
             return (v, start.elapsed());
         }
-        assert!(start.elapsed() < limit, "timed out after {limit:?} waiting for {what}");
+        assert!(
+            start.elapsed() < limit,
+            "timed out after {limit:?} waiting for {what}"
+        );
         std::thread::sleep(Duration::from_millis(50));
     }
 }
@@ -185,7 +191,10 @@ fn sidecar_env(cmd: &mut Command, pod: &Pod, kubeconfig: &Path) {
         .env("POD_NAME", &pod.name)
         .env("KUBECONFIG", kubeconfig)
         .env("NODE_SOCKET", p("node.socket"))
-        .env("NODE_METRICS_URL", format!("http://127.0.0.1:{}/metrics", pod.node_port))
+        .env(
+            "NODE_METRICS_URL",
+            format!("http://127.0.0.1:{}/metrics", pod.node_port),
+        )
         .env("SOURCE_KES_KEY", p("secrets/kes.skey"))
         .env("SOURCE_VRF_KEY", p("secrets/vrf.skey"))
         .env("SOURCE_OP_CERT", p("secrets/node.cert"))
@@ -282,7 +291,10 @@ fn three_real_sidecars_keep_one_forger_through_rotation_crash_and_handoff() {
         let target = CredentialPaths::in_dir(&dir.join("target"));
         let node = Command::new(SIM)
             .arg("fake-node")
-            .args(["--socket-path".as_ref(), dir.join("node.socket").as_os_str()])
+            .args([
+                "--socket-path".as_ref(),
+                dir.join("node.socket").as_os_str(),
+            ])
             .args(["--metrics-listen", &format!("127.0.0.1:{node_port}")])
             .args(["--kes".as_ref(), target.kes.as_os_str()])
             .args(["--vrf".as_ref(), target.vrf.as_os_str()])
@@ -317,8 +329,16 @@ fn three_real_sidecars_keep_one_forger_through_rotation_crash_and_handoff() {
     }
     let dump = |pods: &[Pod]| {
         for p in pods {
-            eprintln!("--- {} sidecar.log\n{}", p.name, tail(&p.dir.join("sidecar.log")));
-            eprintln!("--- {} watchdog.log\n{}", p.name, tail(&p.dir.join("watchdog.log")));
+            eprintln!(
+                "--- {} sidecar.log\n{}",
+                p.name,
+                tail(&p.dir.join("sidecar.log"))
+            );
+            eprintln!(
+                "--- {} watchdog.log\n{}",
+                p.name,
+                tail(&p.dir.join("watchdog.log"))
+            );
         }
     };
 
@@ -335,7 +355,8 @@ fn three_real_sidecars_keep_one_forger_through_rotation_crash_and_handoff() {
                     .enumerate()
                     .filter(|(_, port)| {
                         node_state(**port).is_some_and(|s| {
-                            s.forging && s.credentials.as_ref().is_some_and(|c| real_fps.contains(c))
+                            s.forging
+                                && s.credentials.as_ref().is_some_and(|c| real_fps.contains(c))
                         })
                     })
                     .collect::<Vec<_>>()
@@ -344,7 +365,8 @@ fn three_real_sidecars_keep_one_forger_through_rotation_crash_and_handoff() {
                     .collect();
                 let mut s = seen.lock().expect("monitor");
                 if forgers.len() > 1 {
-                    s.violations.push(format!("pods {forgers:?} forge with the real keys at once"));
+                    s.violations
+                        .push(format!("pods {forgers:?} forge with the real keys at once"));
                 }
                 s.history.push((Instant::now(), forgers.first().copied()));
                 drop(s);
@@ -354,13 +376,23 @@ fn three_real_sidecars_keep_one_forger_through_rotation_crash_and_handoff() {
     };
     let check_safety = |seen: &Mutex<Seen>| {
         let s = seen.lock().expect("monitor");
-        assert!(s.violations.is_empty(), "double forging: {:?}", s.violations);
+        assert!(
+            s.violations.is_empty(),
+            "double forging: {:?}",
+            s.violations
+        );
     };
 
     // 1. Exactly one pod forges, with the real keys (a created lease is promotable after LEASE).
-    let first = wait_until("a first forger", Duration::from_secs(20), || forger_now(&seen));
+    let first = wait_until("a first forger", Duration::from_secs(20), || {
+        forger_now(&seen)
+    });
     let (leader, _) = first;
-    eprintln!("first forger: {} after {:?}", pods[leader].name, test_start.elapsed());
+    eprintln!(
+        "first forger: {} after {:?}",
+        pods[leader].name,
+        test_start.elapsed()
+    );
     let st = node_state(pods[leader].node_port).expect("leader state");
     assert_eq!(st.credentials.as_deref(), Some(real.fingerprint().as_str()));
     // Only the leader's metrics say it forges; every sidecar is alive and started.
@@ -370,7 +402,8 @@ fn three_real_sidecars_keep_one_forger_through_rotation_crash_and_handoff() {
             .enumerate()
             .filter(|(_, p)| {
                 get(p.http_port, "/metrics").is_some_and(|(_, m)| {
-                    m.lines().any(|l| l.starts_with("cardano_forging_enabled{") && l.ends_with(" 1.0"))
+                    m.lines()
+                        .any(|l| l.starts_with("cardano_forging_enabled{") && l.ends_with(" 1.0"))
                 })
             })
             .map(|(i, _)| i)
@@ -389,7 +422,12 @@ fn three_real_sidecars_keep_one_forger_through_rotation_crash_and_handoff() {
         assert_eq!(v["status"], "ready", "{body}");
         assert_eq!(v["message"], "Startup credentials provisioned successfully");
         assert!(v["credentials_provisioned"].is_boolean(), "{body}");
-        assert!(v["timestamp"].as_str().is_some_and(|t| t.ends_with("+00:00")), "{body}");
+        assert!(
+            v["timestamp"]
+                .as_str()
+                .is_some_and(|t| t.ends_with("+00:00")),
+            "{body}"
+        );
         assert_eq!(get(p.http_port, "/nope").map(|r| r.0), Some(404));
     }
     check_safety(&seen);
@@ -399,10 +437,15 @@ fn three_real_sidecars_keep_one_forger_through_rotation_crash_and_handoff() {
     for p in &pods {
         write_set(&p.source, &rotated);
     }
-    wait_until("the rotated keys on the leader", Duration::from_secs(5), || {
-        node_state(pods[leader].node_port)
-            .filter(|s| s.forging && s.credentials.as_deref() == Some(rotated.fingerprint().as_str()))
-    });
+    wait_until(
+        "the rotated keys on the leader",
+        Duration::from_secs(5),
+        || {
+            node_state(pods[leader].node_port).filter(|s| {
+                s.forging && s.credentials.as_deref() == Some(rotated.fingerprint().as_str())
+            })
+        },
+    );
     std::thread::sleep(RETRY * 2);
     let after = node_state(pods[leader].node_port).expect("state").sighups;
     assert_eq!(after - before, 1, "a rotation takes exactly one SIGHUP");
@@ -419,8 +462,9 @@ fn three_real_sidecars_keep_one_forger_through_rotation_crash_and_handoff() {
         || {
             // The watchdog puts the decoys back after its SIGHUP: a node that re-reads late loads
             // them, which forges nothing real.
-            node_state(pods[leader].node_port)
-                .filter(|s| !s.forging || !s.credentials.as_ref().is_some_and(|c| real_fps.contains(c)))
+            node_state(pods[leader].node_port).filter(|s| {
+                !s.forging || !s.credentials.as_ref().is_some_and(|c| real_fps.contains(c))
+            })
         },
     );
     let (successor, failover) = wait_until(
@@ -430,16 +474,26 @@ fn three_real_sidecars_keep_one_forger_through_rotation_crash_and_handoff() {
     );
     let failover = killed_at.elapsed().min(failover + demoted_after);
     eprintln!(
-        "failover: watchdog demoted the orphan {:.2}s after kill -9; {} forges {:.2}s after it",
+        "failover: watchdog demoted the orphan {:.2}s after kill -9; {} forges {:.2}s after kill -9 \
+         ({:.2}s without a forger)",
         demoted_after.as_secs_f64(),
         pods[successor].name,
-        failover.as_secs_f64()
+        failover.as_secs_f64(),
+        failover.saturating_sub(demoted_after).as_secs_f64()
     );
-    if demoted_after > RENEW_DEADLINE + Duration::from_secs(1) || failover > LEASE + RETRY + Duration::from_secs(3) {
+    if demoted_after > RENEW_DEADLINE + Duration::from_secs(1)
+        || failover > LEASE + RETRY + Duration::from_secs(3)
+    {
         dump(&pods);
     }
-    assert!(demoted_after <= RENEW_DEADLINE + Duration::from_secs(1), "{demoted_after:?}");
-    assert!(failover <= LEASE + RETRY + Duration::from_secs(3), "{failover:?}");
+    assert!(
+        demoted_after <= RENEW_DEADLINE + Duration::from_secs(1),
+        "{demoted_after:?}"
+    );
+    assert!(
+        failover <= LEASE + RETRY + Duration::from_secs(3),
+        "{failover:?}"
+    );
     check_safety(&seen);
 
     // 4. SIGTERM of the new leader: demote, verify, release; the last pod takes over at once.
@@ -478,16 +532,27 @@ fn three_real_sidecars_keep_one_forger_through_rotation_crash_and_handoff() {
         sigterm_at.elapsed().as_secs_f64()
     );
     assert!(gap < Duration::from_secs(1), "handover gap {gap:?}");
-    let (status, _) = wait_until("the SIGTERMed sidecar to exit", Duration::from_secs(5), || {
-        children.get(pods[successor].sidecar).try_wait().ok().flatten()
-    });
+    let (status, _) = wait_until(
+        "the SIGTERMed sidecar to exit",
+        Duration::from_secs(5),
+        || {
+            children
+                .get(pods[successor].sidecar)
+                .try_wait()
+                .ok()
+                .flatten()
+        },
+    );
     assert!(status.success(), "exit status after SIGTERM: {status:?}");
     check_safety(&seen);
 
     // 5. Invalid real credentials: the forger demotes, nobody forges, /status says why.
     let p = &pods[third];
-    std::fs::write(&p.source.opcert, b"{\"type\":\"NodeOperationalCertificate\",\"cborHex\":\"00\"}")
-        .expect("corrupt");
+    std::fs::write(
+        &p.source.opcert,
+        b"{\"type\":\"NodeOperationalCertificate\",\"cborHex\":\"00\"}",
+    )
+    .expect("corrupt");
     wait_until("nobody forging", Duration::from_secs(5), || {
         node_state(p.node_port)
             .filter(|s| !s.forging || !s.credentials.as_ref().is_some_and(|c| real_fps.contains(c)))

@@ -72,7 +72,9 @@ pub fn run(config: &Config) -> i32 {
         return code;
     }
     // `preflight` validated both.
-    let format = config.log_format().unwrap_or(crate::config::LogFormat::Json);
+    let format = config
+        .log_format()
+        .unwrap_or(crate::config::LogFormat::Json);
     let level = config.log_level().unwrap_or(tracing::Level::INFO);
     if let Err(e) = logging::init(format, level) {
         eprintln!("forge-manager run: {e}");
@@ -283,7 +285,10 @@ mod tests {
             CredentialMode::Decoy(CredentialPaths::in_dir(Path::new("/d")))
         );
         assert_eq!(s.source.kes, PathBuf::from("/secrets/kes.skey"));
-        assert_eq!(s.target.opcert, PathBuf::from("/opt/cardano/secrets/node.cert"));
+        assert_eq!(
+            s.target.opcert,
+            PathBuf::from("/opt/cardano/secrets/node.cert")
+        );
         let copy = Config {
             credential_mode: "copy".into(),
             ..c

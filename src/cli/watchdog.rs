@@ -23,7 +23,9 @@ pub fn settings(c: &Config) -> WatchdogSettings {
         target: target_paths(c),
         standby: standby_paths(c),
         renew_deadline,
-        check_period: DEFAULT_CHECK_PERIOD.min(renew_deadline / 4).max(Duration::from_millis(10)),
+        check_period: DEFAULT_CHECK_PERIOD
+            .min(renew_deadline / 4)
+            .max(Duration::from_millis(10)),
     }
 }
 
@@ -36,7 +38,9 @@ pub fn run(config: &Config) -> i32 {
         }
         return EXIT_INVALID;
     }
-    let format = config.log_format().unwrap_or(crate::config::LogFormat::Json);
+    let format = config
+        .log_format()
+        .unwrap_or(crate::config::LogFormat::Json);
     let level = config.log_level().unwrap_or(tracing::Level::INFO);
     if let Err(e) = logging::init(format, level) {
         eprintln!("forge-manager watchdog: {e}");

@@ -183,8 +183,7 @@ async fn health(State(s): State<AppState>) -> Response {
 /// Whether the node's credential directory holds a set it can boot with right now.
 fn bootable(st: &Status) -> bool {
     st.decisions > 0
-        && (st.standby_ready
-            || matches!(st.forging, Some(Forging::On | Forging::Promoting { .. })))
+        && (st.standby_ready || matches!(st.forging, Some(Forging::On | Forging::Promoting { .. })))
 }
 
 async fn ready(State(s): State<AppState>) -> Response {

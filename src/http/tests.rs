@@ -57,7 +57,10 @@ async fn get(state: &AppState, path: &str) -> (StatusCode, String, String) {
 async fn an_unknown_path_is_404_not_found() {
     let (s, _) = app(Status::default(), Duration::from_secs(10));
     let (code, ct, body) = get(&s, "/nope").await;
-    assert_eq!((code, ct.as_str(), body.as_str()), (StatusCode::NOT_FOUND, "text/plain", "Not Found"));
+    assert_eq!(
+        (code, ct.as_str(), body.as_str()),
+        (StatusCode::NOT_FOUND, "text/plain", "Not Found")
+    );
 }
 
 #[tokio::test]
@@ -81,7 +84,10 @@ async fn health_is_ok_while_the_loop_decides_and_503_once_it_stalls() {
 async fn startup_status_has_the_old_shape_and_stays_ready_on_a_standby() {
     let (s, shared) = app(Status::default(), Duration::from_secs(10));
     let (code, ct, body) = get(&s, "/startup-status").await;
-    assert_eq!((code, ct.as_str()), (StatusCode::SERVICE_UNAVAILABLE, "application/json"));
+    assert_eq!(
+        (code, ct.as_str()),
+        (StatusCode::SERVICE_UNAVAILABLE, "application/json")
+    );
     assert!(body.starts_with(r#"{"status": "not_ready", "message": "Startup credentials not yet provisioned", "credentials_provisioned": false, "timestamp": ""#), "{body}");
     assert!(body.ends_with(r#"+00:00"}"#), "{body}");
     let v: serde_json::Value = serde_json::from_str(&body).unwrap_or_default();
@@ -98,10 +104,16 @@ async fn startup_status_has_the_old_shape_and_stays_ready_on_a_standby() {
     assert!(body.contains(r#""status": "ready", "message": "Startup credentials provisioned successfully", "credentials_provisioned": true"#), "{body}");
     assert_eq!(get(&s, "/ready").await.0, StatusCode::OK);
     // The standby set goes away for a while (e.g. a promotion in progress): still started.
-    shared.lock().unwrap_or_else(|e| e.into_inner()).standby_ready = false;
+    shared
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .standby_ready = false;
     let (code, _, body) = get(&s, "/startup-status").await;
     assert_eq!(code, StatusCode::OK);
-    assert!(body.contains(r#""credentials_provisioned": false"#), "{body}");
+    assert!(
+        body.contains(r#""credentials_provisioned": false"#),
+        "{body}"
+    );
     assert_eq!(get(&s, "/ready").await.0, StatusCode::SERVICE_UNAVAILABLE);
 }
 
@@ -109,7 +121,10 @@ async fn startup_status_has_the_old_shape_and_stays_ready_on_a_standby() {
 async fn metrics_are_text_0_0_4_and_status_is_json() {
     let (s, _) = app(Status::default(), Duration::from_secs(10));
     let (code, ct, body) = get(&s, "/metrics").await;
-    assert_eq!((code, ct.as_str()), (StatusCode::OK, "text/plain; version=0.0.4; charset=utf-8"));
+    assert_eq!(
+        (code, ct.as_str()),
+        (StatusCode::OK, "text/plain; version=0.0.4; charset=utf-8")
+    );
     assert!(body.contains("cardano_forging_enabled{"), "{body}");
     let (code, ct, body) = get(&s, "/status").await;
     assert_eq!((code, ct.as_str()), (StatusCode::OK, "application/json"));

@@ -343,7 +343,9 @@ impl Metrics {
         i.forging_enabled
             .get_or_create(&i.common)
             .set(bool_value(forging));
-        i.leader_status.get_or_create(&i.common).set(bool_value(leader));
+        i.leader_status
+            .get_or_create(&i.common)
+            .set(bool_value(leader));
         i.forging_active
             .get_or_create(&i.common)
             .set(bool_value(node_forging));
@@ -457,9 +459,10 @@ impl Metrics {
             i.lease_since_renewal.set(ms as f64 / 1000.0);
         }
         self.set_demotion_stuck(matches!(st.forging, Some(Forging::Stuck { .. })));
-        let want = st.real_fingerprint.as_ref().map(|fp| {
-            labels(&[("set", "real"), ("fingerprint", fp.as_str())])
-        });
+        let want = st
+            .real_fingerprint
+            .as_ref()
+            .map(|fp| labels(&[("set", "real"), ("fingerprint", fp.as_str())]));
         let present = want
             .as_ref()
             .is_some_and(|l| i.fingerprint_info.get(l).is_some());
@@ -487,8 +490,7 @@ impl Metrics {
         let left = match cache.as_ref() {
             Some((cached, left)) if *cached == fp => *left,
             _ => {
-                let report =
-                    crate::credentials::validate_at(set, genesis, jiff::Timestamp::now());
+                let report = crate::credentials::validate_at(set, genesis, jiff::Timestamp::now());
                 *cache = Some((fp, report.periods_left));
                 report.periods_left
             }

@@ -60,7 +60,10 @@ fn roles_sighups_and_operations_show_up_under_their_labels() {
         assert!(text.lines().any(|l| l == line), "missing {line:?} in\n{text}");
     }
     // No health sample before the first health check.
-    assert!(!text.contains("cardano_cluster_health_check_success{"), "{text}");
+    assert!(
+        !text.contains("cardano_cluster_health_check_success{"),
+        "{text}"
+    );
     m.record_health_check(false, 2, 0.5);
     let text = m.render().unwrap_or_default();
     assert!(text.contains(r#"cardano_cluster_health_status{cluster="mainnet-pool1abcde-eu",region="eu",healthy="false"} 1.0"#), "{text}");
@@ -77,7 +80,9 @@ fn the_fingerprint_series_follows_the_real_set() {
     st.real_fingerprint = Some("fedcba9876543210".into());
     m.observe_status(&st);
     let text = m.render().unwrap_or_default();
-    assert!(text.contains(r#"cardano_credential_fingerprint_info{set="real",fingerprint="fedcba9876543210"} 1.0"#));
+    assert!(text.contains(
+        r#"cardano_credential_fingerprint_info{set="real",fingerprint="fedcba9876543210"} 1.0"#
+    ));
     assert!(!text.contains("0123456789abcdef"), "{text}");
 }
 
@@ -101,8 +106,12 @@ fn promtool_accepts_the_rendered_text() {
         eprintln!("promtool not installed: skipping the format check");
         return;
     };
-    assert!(out.status.success(), "promtool check metrics failed:\n{}\n{}\n{text}",
-        String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "promtool check metrics failed:\n{}\n{}\n{text}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
 }
 
 fn promtool_check(text: &str) -> Option<std::process::Output> {

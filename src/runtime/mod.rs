@@ -370,7 +370,11 @@ impl<C: Clock, K: Kube, F: Fs, N: Node, R: Recorder> Runtime<C, K, F, N, R> {
             let rotated = self.source_rotated();
             if let Some(a) = reprovision(&d.next, d.entitled, rotated) {
                 // Same precondition as a promotion: a live, promotable lease (see `reprovision`).
-                debug_assert!(d.next.seat.may_promote(seen.observations.now, &self.settings.timing));
+                debug_assert!(
+                    d.next
+                        .seat
+                        .may_promote(seen.observations.now, &self.settings.timing)
+                );
                 d.actions.push(a);
             }
             let results = self.act(&d, seen.process).await;
