@@ -54,7 +54,7 @@ impl Drop for Children {
 
 /// The newest modification time of the files under `dir` (recursively).
 fn newest(dir: &Path) -> Option<std::time::SystemTime> {
-    let mut newest = None;
+    let mut latest = None;
     for entry in std::fs::read_dir(dir).ok()?.flatten() {
         let path = entry.path();
         let t = if path.is_dir() {
@@ -62,9 +62,9 @@ fn newest(dir: &Path) -> Option<std::time::SystemTime> {
         } else {
             entry.metadata().and_then(|m| m.modified()).ok()
         };
-        newest = newest.max(t);
+        latest = latest.max(t);
     }
-    newest
+    latest
 }
 
 /// `target/<profile>/forge-manager`, built with `cargo build --bin forge-manager` when missing or
