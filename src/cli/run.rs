@@ -174,19 +174,20 @@ pub fn node_of(c: &Config) -> Result<ProcNode, crate::adapters::InvalidMetricsUr
 }
 
 /// Resolves on SIGTERM or SIGINT (or at once if the handlers cannot be installed: a sidecar that
-/// cannot hear SIGTERM must not keep forging through a pod deletion).
-pub async fn terminated() {
+/// cannot hear SIGTERM must not keep forging through a pod deletion); logs the signal and `then`,
+/// what the process does next.
+pub async fn terminated(then: &'static str) {
     use tokio::signal::unix::{SignalKind, signal};
     let (Ok(mut term), Ok(mut int)) = (
         signal(SignalKind::terminate()),
         signal(SignalKind::interrupt()),
     ) else {
-        tracing::error!("cannot install the SIGTERM/SIGINT handlers: shutting down");
+        tracing::error!("cannot install the SIGTERM/SIGINT handlers: {then}");
         return;
     };
     tokio::select! {
-        _ = term.recv() => tracing::info!("SIGTERM: demoting, then releasing the lease"),
-        _ = int.recv() => tracing::info!("SIGINT: demoting, then releasing the lease"),
+        _ = term.recv() => tracing::info!("SIGTERM: {then}"),
+        _ = int.recv() => tracing::info!("SIGINT: {then}"),
     }
 }
 
@@ -231,7 +232,9 @@ async fn sidecar(config: &Config) -> Result<(), StartError> {
         "forge-manager {} started",
         crate::metrics::VERSION
     );
-    runtime.run(terminated()).await;
+    runtime
+        .run(terminated("demoting, verifying, then releasing the lease"))
+        .await;
     server.abort();
     Ok(())
 }

@@ -77,7 +77,7 @@ pub fn run(config: &Config) -> i32 {
         let fs = LocalFs::new();
         tokio::select! {
             _ = watchdog::run(&clock, &fs, &node, &s, |_| {}) => {}
-            _ = terminated() => {}
+            _ = terminated("stopping the watchdog") => {}
         }
     });
     tracing::info!("watchdog stopped");
