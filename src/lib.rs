@@ -14,6 +14,10 @@
 //! - [`credentials`]: the three credential files: atomic writes, removal, fingerprints, validation
 //!   (KES key ↔ opcert, cold signature, KES period window) and throw-away decoy sets.
 //! - [`runtime`]: the observe → decide → act → record loop, generic over the ports.
+//! - [`metrics`]: the Prometheus registry (old names kept, new ones documented) and the recorder
+//!   that feeds it from the loop's decisions.
+//! - [`http`]: the probe, metrics and status server on `METRICS_PORT`.
+//! - [`logging`]: the tracing subscriber (`LOG_FORMAT`, `LOG_LEVEL`, identity on every line).
 //! - [`watchdog`]: the dead-man switch that demotes the node when the sidecar stalls.
 //! - [`adapters`]: the production ports (kube client, file system, clock, /proc and signals).
 //! - [`journal`]: the decision journal (redb): durable records of decisions and actions, queries.
@@ -26,7 +30,10 @@ pub mod config;
 pub mod core;
 pub mod crd;
 pub mod credentials;
+pub mod http;
 pub mod journal;
+pub mod logging;
+pub mod metrics;
 pub mod ports;
 pub mod runtime;
 #[cfg(any(test, feature = "testing"))]

@@ -2,6 +2,9 @@
 //!
 //! Monotonic time is milliseconds since the clock was built (a `std::time::Instant` origin), so it
 //! never jumps when NTP steps the wall clock; wall time is the system clock, for display only.
+//! [`SystemClock::since_boot`] counts from boot instead (`CLOCK_MONOTONIC`'s origin), so two
+//! processes of one pod (the sidecar and its watchdog) read the same monotonic time: the
+//! heartbeat file carries such readings across processes.
 
 use std::time::{Duration, Instant};
 
@@ -20,6 +23,20 @@ impl SystemClock {
     pub fn new() -> Self {
         SystemClock {
             origin: Instant::now(),
+        }
+    }
+
+    /// A clock whose monotonic time is the time since boot (`CLOCK_MONOTONIC`, which `Instant`
+    /// also reads on Linux): the same reading in every process of the machine.
+    pub fn since_boot() -> Self {
+        let now = Instant::now();
+        let since_boot = nix::time::clock_gettime(nix::time::ClockId::CLOCK_MONOTONIC)
+            .map(Duration::from)
+            .unwrap_or_default();
+        SystemClock {
+            // `Instant` is CLOCK_MONOTONIC on Linux, so `now` is at least `since_boot` and the
+            // subtraction cannot underflow; the fallback only keeps this total.
+            origin: now.checked_sub(since_boot).unwrap_or(now),
         }
     }
 }
@@ -56,6 +73,14 @@ mod tests {
         clock.sleep(Duration::from_millis(30)).await;
         let t1 = clock.now_mono();
         assert!(t1.since(t0) >= Duration::from_millis(30), "{t0} -> {t1}");
+    }
+
+    #[test]
+    fn clocks_since_boot_agree_across_instances() {
+        let a = SystemClock::since_boot();
+        let b = SystemClock::since_boot();
+        let (ta, tb) = (a.now_mono(), b.now_mono());
+        assert!(ta.as_ms().abs_diff(tb.as_ms()) < 50, "{ta} vs {tb}");
     }
 
     #[test]

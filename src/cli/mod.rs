@@ -6,6 +6,8 @@ pub mod check_credentials;
 pub mod crds;
 pub mod decoy_credentials;
 pub mod journal;
+pub mod run;
+pub mod watchdog;
 
 use clap::{Parser, Subcommand};
 
@@ -34,6 +36,12 @@ pub enum Command {
     DecoyCredentials(decoy_credentials::Args),
     /// Inspect decision journals: tail, query, explain, timeline, export, stats.
     Journal(journal::JournalArgs),
+    /// Run the sidecar: elect, forge on exactly one pod, serve probes, metrics and status on
+    /// METRICS_PORT; SIGTERM demotes, verifies and releases, then exits 0.
+    Run(Box<Config>),
+    /// Run the dead-man switch next to the sidecar: demote the node when the sidecar's armed
+    /// heartbeat is older than RENEW_DEADLINE.
+    Watchdog(Box<Config>),
 }
 
 impl Cli {
@@ -45,6 +53,8 @@ impl Cli {
             Command::CheckCredentials(args) => check_credentials::run(args),
             Command::DecoyCredentials(args) => decoy_credentials::run(args),
             Command::Journal(args) => journal::run(args),
+            Command::Run(config) => run::run(&config),
+            Command::Watchdog(config) => watchdog::run(&config),
         }
     }
 }

@@ -420,6 +420,9 @@ pub enum Action {
     },
     /// Put the standby credential set in place (decoys) so a (re)starting node can boot. No SIGHUP.
     Standby,
+    /// Key rotation on a verified forger: write the new (validated) real set atomically, then
+    /// SIGHUP the node once so it loads it. Only while entitled, like `Promote`.
+    Reprovision,
 }
 
 /// The persistent state of one pod's election, carried from decision to decision.
@@ -606,6 +609,14 @@ pub fn decide(
         wake_by,
         shutdown_complete,
     }
+}
+
+/// Key rotation: the runtime appends the returned action to a decision when the mounted real set
+/// no longer matches the set it promoted with (`source_changed`). Only a pod that is entitled (lease
+/// held and promotable, eligible, which includes a real set that validates) and whose forging is
+/// verified `On` re-provisions; anywhere else the next promotion picks the new set up anyway.
+pub fn reprovision(next: &ElectionState, entitled: bool, source_changed: bool) -> Option<Action> {
+    (source_changed && entitled && next.forging == Forging::On).then_some(Action::Reprovision)
 }
 
 /// Updates the forging belief from the node's `forging_enabled`.

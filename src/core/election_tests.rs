@@ -814,3 +814,37 @@ proptest! {
         });
     }
 }
+
+#[test]
+fn a_rotated_source_set_is_reprovisioned_only_by_a_verified_entitled_forger() {
+    let on = Pod::leader(10).state;
+    let with = |forging| ElectionState {
+        forging,
+        ..on.clone()
+    };
+    let since = MonoTime(0);
+    // (state, entitled, source changed) -> expected
+    let table = [
+        (with(Forging::On), true, true, Some(Action::Reprovision)),
+        (with(Forging::On), true, false, None),
+        (with(Forging::On), false, true, None),
+        (with(Forging::Off), true, true, None),
+        (with(Forging::Unknown), true, true, None),
+        (with(Forging::Promoting { since }), true, true, None),
+        (
+            with(Forging::Demoting { since, attempt: 1 }),
+            true,
+            true,
+            None,
+        ),
+        (with(Forging::Stuck { since }), true, true, None),
+    ];
+    for (state, entitled, changed, expected) in table {
+        assert_eq!(
+            reprovision(&state, entitled, changed),
+            expected,
+            "{:?} entitled={entitled} changed={changed}",
+            state.forging
+        );
+    }
+}

@@ -20,7 +20,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::core::election::{
     Action, Decision, ElectionState, Forging, Gate, LeaseEvent, LeaseWriteKind, NodeView,
-    Observations, ProcessId, Role, decide,
+    Observations, ProcessId, Role, decide, reprovision,
 };
 use crate::core::eligibility::Eligibility;
 use crate::core::lease::{ApiFailure, LeaseRecord};
@@ -76,7 +76,30 @@ pub struct ActionResult {
     pub ok: bool,
     /// What happened (fingerprints, versions, errors; never key bytes).
     pub detail: String,
+    /// Whether the credential files were written (promote, reprovision, standby) or removed
+    /// (demote): all three, atomically per file.
+    #[serde(default)]
+    pub files_changed: bool,
+    /// What happened to the SIGHUP this action sends, if it sends one.
+    #[serde(default)]
+    pub sighup: SighupOutcome,
 }
+
+/// The fate of an action's SIGHUP.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SighupOutcome {
+    /// The action sends none (or there was no node to send it to).
+    #[default]
+    NotSent,
+    /// Delivered to the node.
+    Sent,
+    /// Sending failed.
+    Failed,
+}
+
+/// What an action's step reported: success, sentence, files changed, SIGHUP fate.
+type Outcome = (bool, String, bool, SighupOutcome);
 
 /// What the loop tells its recorders after each decision.
 #[derive(Clone, Debug)]
@@ -99,6 +122,17 @@ pub struct TickRecord<'a> {
 pub trait Recorder {
     /// Called once per decision, after its actions.
     fn record(&mut self, tick: &TickRecord<'_>);
+}
+
+/// Two recorders in one (nest it for more): e.g. metrics and logs, later the journal.
+#[derive(Debug, Default)]
+pub struct Tee<A, B>(pub A, pub B);
+
+impl<A: Recorder, B: Recorder> Recorder for Tee<A, B> {
+    fn record(&mut self, tick: &TickRecord<'_>) {
+        self.0.record(tick);
+        self.1.record(tick);
+    }
 }
 
 /// A recorder that does nothing.
@@ -207,6 +241,9 @@ pub struct Runtime<C, K, F, N, R, G = cluster::Standalone> {
     rng: SmallRng,
     status: Arc<Mutex<Status>>,
     leader_status_written: Option<(String, bool)>,
+    /// Fingerprint of the real set last written onto the node (promotion or reprovision): a
+    /// different valid source set on a verified forger is a key rotation.
+    provisioned: Option<String>,
 }
 
 /// What one observation pass found, besides the core's inputs.
@@ -237,6 +274,7 @@ impl<C: Clock, K: Kube, F: Fs, N: Node, R: Recorder> Runtime<C, K, F, N, R, clus
             rng,
             status: Arc::new(Mutex::new(Status::default())),
             leader_status_written: None,
+            provisioned: None,
         }
     }
 
@@ -263,6 +301,7 @@ impl<C: Clock, K: Kube, F: Fs, N: Node, R: Recorder> Runtime<C, K, F, N, R, clus
             rng: self.rng,
             status: self.status,
             leader_status_written: self.leader_status_written,
+            provisioned: self.provisioned,
         }
     }
 }
@@ -379,13 +418,23 @@ impl<C: Clock, K: Kube, F: Fs, N: Node, R: Recorder, G: cluster::Coordinator>
                 seen.observations.now = self.clock.now_mono();
             }
             let previous_role = self.state.role;
-            let d = decide(
+            let mut d = decide(
                 &self.state,
                 &seen.observations,
                 &self.settings.identity,
                 &self.settings.timing,
             );
             self.state = d.next.clone();
+            let rotated = self.source_rotated();
+            if let Some(a) = reprovision(&d.next, d.entitled, rotated) {
+                // Same precondition as a promotion: a live, promotable lease (see `reprovision`).
+                debug_assert!(
+                    d.next
+                        .seat
+                        .may_promote(seen.observations.now, &self.settings.timing)
+                );
+                d.actions.push(a);
+            }
             let results = self.act(&d, seen.process).await;
             self.after(&d, &seen, &results).await;
             let tick = TickRecord {
@@ -405,6 +454,15 @@ impl<C: Clock, K: Kube, F: Fs, N: Node, R: Recorder, G: cluster::Coordinator>
         }
         // The loop runs at least once: MAX_DECISIONS_PER_WAKE > 0.
         last.unwrap_or_else(|| unreachable!("at least one decision per wake-up"))
+    }
+
+    /// Whether the mounted real set is valid and differs from the set we last provisioned.
+    fn source_rotated(&self) -> bool {
+        let st = lock(&self.status);
+        match (&self.provisioned, &st.real_fingerprint) {
+            (Some(old), Some(new)) => old != new && st.credentials_problem.is_none(),
+            _ => false,
+        }
     }
 
     async fn observe(&mut self) -> Seen {
@@ -516,11 +574,18 @@ impl<C: Clock, K: Kube, F: Fs, N: Node, R: Recorder, G: cluster::Coordinator>
     async fn act(&mut self, d: &Decision, process: Option<NodeProcess>) -> Vec<ActionResult> {
         let mut results = Vec::with_capacity(d.actions.len());
         for action in &d.actions {
-            let (ok, detail) = match action {
-                Action::Promote => self.promote(process).await,
+            let (ok, detail, files_changed, sighup) = match action {
+                Action::Promote => self.promote(process, true).await,
+                Action::Reprovision => self.promote(process, false).await,
                 Action::Demote { sighup } => self.demote(*sighup, process).await,
-                Action::Standby => self.standby(process.is_some()).await,
-                Action::Lease { write } => self.write_lease(*write).await,
+                Action::Standby => {
+                    let (ok, detail) = self.standby(process.is_some()).await;
+                    (ok, detail, ok, SighupOutcome::NotSent)
+                }
+                Action::Lease { write } => {
+                    let (ok, detail) = self.write_lease(*write).await;
+                    (ok, detail, false, SighupOutcome::NotSent)
+                }
             };
             if !ok {
                 lock(&self.status).last_error = Some(format!("{action:?}: {detail}"));
@@ -529,28 +594,42 @@ impl<C: Clock, K: Kube, F: Fs, N: Node, R: Recorder, G: cluster::Coordinator>
                 action: *action,
                 ok,
                 detail,
+                files_changed,
+                sighup,
             });
         }
         results
     }
 
-    async fn promote(&mut self, process: Option<NodeProcess>) -> (bool, String) {
+    /// Writes the real set and SIGHUPs the node once. A promotion arms the dead-man switch first;
+    /// a reprovision (key rotation on a verified forger) finds it armed already.
+    async fn promote(&mut self, process: Option<NodeProcess>, arm: bool) -> Outcome {
+        let not_sent = SighupOutcome::NotSent;
         // The dead-man switch is armed before the keys are in place.
-        if let Err(e) = self.write_heartbeat(true).await {
+        if arm && let Err(e) = self.write_heartbeat(true).await {
             return (
                 false,
                 format!("not promoting: cannot arm the watchdog heartbeat: {e}"),
+                false,
+                not_sent,
             );
         }
         let set = match credentials::read_set(&self.fs, &self.settings.source).await {
             Ok(s) => s,
-            Err(e) => return (false, format!("not promoting: {e}")),
+            Err(e) => return (false, format!("not promoting: {e}"), false, not_sent),
         };
         if let Err(e) = credentials::write_set(&self.fs, &self.settings.target, &set).await {
             // A half-written set: the node keeps its old state on SIGHUP; do not send one.
-            return (false, format!("writing credentials failed: {e}"));
+            return (
+                false,
+                format!("writing credentials failed: {e}"),
+                false,
+                not_sent,
+            );
         }
         let fp = set.fingerprint();
+        // Recorded before the SIGHUP: a failed signal is reported, never repeated in a loop.
+        self.provisioned = Some(fp.clone());
         match process {
             Some(p) => match self.node.sighup(p).await {
                 Ok(()) => (
@@ -559,31 +638,43 @@ impl<C: Clock, K: Kube, F: Fs, N: Node, R: Recorder, G: cluster::Coordinator>
                         "real credentials {fp} written; SIGHUP sent to pid {}",
                         p.pid
                     ),
+                    true,
+                    SighupOutcome::Sent,
                 ),
                 Err(e) => (
                     false,
                     format!("real credentials {fp} written; SIGHUP failed: {e}"),
+                    true,
+                    SighupOutcome::Failed,
                 ),
             },
             None => (
                 false,
                 format!("real credentials {fp} written; no node to signal"),
+                true,
+                not_sent,
             ),
         }
     }
 
-    async fn demote(&mut self, sighup: bool, process: Option<NodeProcess>) -> (bool, String) {
+    async fn demote(&mut self, sighup: bool, process: Option<NodeProcess>) -> Outcome {
         let removed = credentials::remove_set(&self.fs, &self.settings.target).await;
+        self.provisioned = None;
         let mut detail = match &removed {
             Ok(n) => format!("{n} credential files removed"),
             Err(e) => format!("removing credentials failed: {e}"),
         };
         let mut ok = removed.is_ok();
+        let mut outcome = SighupOutcome::NotSent;
         match (sighup, process) {
             (true, Some(p)) => match self.node.sighup(p).await {
-                Ok(()) => detail.push_str(&format!("; SIGHUP sent to pid {}", p.pid)),
+                Ok(()) => {
+                    outcome = SighupOutcome::Sent;
+                    detail.push_str(&format!("; SIGHUP sent to pid {}", p.pid));
+                }
                 Err(e) => {
                     ok = false;
+                    outcome = SighupOutcome::Failed;
                     detail.push_str(&format!("; SIGHUP failed: {e}"));
                 }
             },
@@ -592,7 +683,7 @@ impl<C: Clock, K: Kube, F: Fs, N: Node, R: Recorder, G: cluster::Coordinator>
             }
             (_, None) => detail.push_str("; no node running"),
         }
-        (ok, detail)
+        (ok, detail, removed.is_ok_and(|n| n > 0), outcome)
     }
 
     async fn standby(&mut self, node_running: bool) -> (bool, String) {

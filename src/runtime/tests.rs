@@ -342,3 +342,40 @@ fn a_node_restart_on_the_leader_releases_at_once() {
         "the restarting node must find the decoy set"
     );
 }
+
+#[test]
+fn a_rotated_real_set_reaches_the_leader_with_exactly_one_sighup() {
+    let mut c = Cluster::new(2);
+    c.run_until(20_000);
+    let leader = c.forger().unwrap_or_default();
+    let rotated = sample_set("rotated");
+    let before = c.pod(&leader).node.state().sighups;
+    let source = CredentialPaths::in_dir(&dir("/secrets"));
+    for p in &c.pods {
+        for f in credentials::CredentialFile::ALL {
+            p.fs.put(source.get(f), rotated.get(f), 0o600);
+        }
+    }
+    let at = c.clock.now_mono().as_ms();
+    c.run_until(at + 10_000);
+    let p = c.pod(&leader);
+    assert!(
+        p.node.forges_with(&rotated),
+        "the leader must load the new set"
+    );
+    assert_eq!(
+        p.node.state().sighups - before,
+        1,
+        "one SIGHUP per rotation"
+    );
+    let others: Vec<bool> = c
+        .pods
+        .iter()
+        .filter(|p| p.name != leader)
+        .map(|p| p.node.forges_with(&rotated))
+        .collect();
+    assert!(
+        others.iter().all(|f| !f),
+        "only the leader takes the new set"
+    );
+}

@@ -1,0 +1,620 @@
+//! End to end with real processes: the test API server (`forge-sim apiserver`), three pods each made
+//! of a fake cardano-node (`forge-sim fake-node`), a `forge-manager run` and a `forge-manager
+//! watchdog`, all on this machine. A monitor thread polls every node's `/state` every 100 ms for the
+//! whole test and fails it if two nodes ever forge with the real keys at once.
+//!
+//! Phases: one pod forges (and only its metrics say so); a key rotation is applied with exactly one
+//! SIGHUP; `kill -9` of the leader's sidecar → its watchdog demotes the node within the renew
+//! deadline and another pod takes over within lease + retry; SIGTERM of the new leader → handoff
+//! with a gap under 1 s; invalid real credentials → nobody forges and `/status` says why.
+//!
+//! The `forge-manager` binary is taken from the same target directory as `forge-sim` (built first
+//! with `cargo build --bin forge-manager` when it is missing).
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use forge_manager::credentials::{CredentialFile, CredentialPaths, CredentialSet, sample_set};
+
+const SIM: &str = env!("CARGO_BIN_EXE_forge-sim");
+const LEASE: Duration = Duration::from_secs(6);
+const RENEW_DEADLINE: Duration = Duration::from_secs(4);
+const RETRY: Duration = Duration::from_secs(1);
+/// The whole test must finish within this.
+const TEST_BUDGET: Duration = Duration::from_secs(60);
+
+/// Every child process of the test; all are killed when it drops (also on a panic).
+#[derive(Default)]
+struct Children(Vec<(String, Child)>);
+
+impl Children {
+    fn add(&mut self, name: &str, child: Child) -> usize {
+        self.0.push((name.to_string(), child));
+        self.0.len() - 1
+    }
+    fn get(&mut self, i: usize) -> &mut Child {
+        &mut self.0[i].1
+    }
+}
+
+impl Drop for Children {
+    fn drop(&mut self) {
+        for (_, c) in &mut self.0 {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+}
+
+/// The newest modification time of the files under `dir` (recursively).
+fn newest(dir: &Path) -> Option<std::time::SystemTime> {
+    let mut latest = None;
+    for entry in std::fs::read_dir(dir).ok()?.flatten() {
+        let path = entry.path();
+        let t = if path.is_dir() {
+            newest(&path)
+        } else {
+            entry.metadata().and_then(|m| m.modified()).ok()
+        };
+        latest = latest.max(t);
+    }
+    latest
+}
+
+/// `target/<profile>/forge-manager`, built with `cargo build --bin forge-manager` when missing or
+/// older than a source file of the root crate.
+fn forge_manager_bin() -> PathBuf {
+    let dir = Path::new(SIM).parent().expect("target dir");
+    let bin = dir.join("forge-manager");
+    let root = Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/.."));
+    let built = std::fs::metadata(&bin).and_then(|m| m.modified()).ok();
+    let sources = newest(&root.join("src")).max(
+        std::fs::metadata(root.join("Cargo.toml"))
+            .and_then(|m| m.modified())
+            .ok(),
+    );
+    let stale = match (built, sources) {
+        (Some(b), Some(s)) => b < s,
+        _ => true,
+    };
+    if stale {
+        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+        let mut build = Command::new(cargo);
+        // Only the variables a plain shell would have: the ones cargo set for this test
+        // (CARGO_PKG_NAME, LD_LIBRARY_PATH, ...) look like a changed environment to build scripts.
+        build.env_clear();
+        for k in [
+            "PATH",
+            "HOME",
+            "CARGO_HOME",
+            "CARGO_TARGET_DIR",
+            "RUSTUP_HOME",
+            "RUSTUP_TOOLCHAIN",
+        ] {
+            if let Ok(v) = std::env::var(k) {
+                build.env(k, v);
+            }
+        }
+        let status = build
+            .args(["build", "--bin", "forge-manager"])
+            .current_dir(root)
+            .status()
+            .expect("cargo build --bin forge-manager");
+        assert!(status.success(), "building forge-manager failed");
+    }
+    assert!(bin.exists(), "no forge-manager binary at {}", bin.display());
+    bin
+}
+
+fn free_port() -> u16 {
+    let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    l.local_addr().expect("addr").port()
+}
+
+fn write_set(paths: &CredentialPaths, set: &CredentialSet) {
+    for f in CredentialFile::ALL {
+        let path = paths.get(f);
+        let tmp = path.with_extension("tmp");
+        std::fs::write(&tmp, set.get(f)).expect("write credential");
+        std::fs::set_permissions(&tmp, std::fs::Permissions::from_mode(0o600)).expect("chmod");
+        std::fs::rename(&tmp, path).expect("rename");
+    }
+}
+
+/// One GET; `(status, body)`, or `None` when nothing answered.
+fn get(port: u16, path: &str) -> Option<(u16, String)> {
+    let mut s = TcpStream::connect_timeout(
+        &format!("127.0.0.1:{port}").parse().ok()?,
+        Duration::from_millis(500),
+    )
+    .ok()?;
+    s.set_read_timeout(Some(Duration::from_secs(2))).ok()?;
+    write!(
+        s,
+        "GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n"
+    )
+    .ok()?;
+    let mut raw = Vec::new();
+    s.read_to_end(&mut raw).ok()?;
+    let text = String::from_utf8_lossy(&raw).into_owned();
+    let (head, body) = text.split_once("\r\n\r\n")?;
+    let code = head.split_whitespace().nth(1)?.parse().ok()?;
+    let body = if head
+        .to_ascii_lowercase()
+        .contains("transfer-encoding: chunked")
+    {
+        dechunk(body)
+    } else {
+        body.to_string()
+    };
+    Some((code, body))
+}
+
+fn dechunk(mut body: &str) -> String {
+    let mut out = String::new();
+    while let Some((size, rest)) = body.split_once("\r\n") {
+        let n = usize::from_str_radix(size.trim(), 16).unwrap_or(0);
+        if n == 0 || rest.len() < n {
+            break;
+        }
+        out.push_str(&rest[..n]);
+        body = rest[n..].trim_start_matches("\r\n");
+    }
+    out
+}
+
+/// What a fake node says it does.
+#[derive(Clone, Debug, Default)]
+struct NodeState {
+    forging: bool,
+    credentials: Option<String>,
+    sighups: u64,
+}
+
+fn node_state(port: u16) -> Option<NodeState> {
+    let (_, body) = get(port, "/state")?;
+    let v: serde_json::Value = serde_json::from_str(&body).ok()?;
+    Some(NodeState {
+        forging: v["forging"].as_bool()?,
+        credentials: v["credentials"].as_str().map(str::to_owned),
+        sighups: v["sighups"].as_u64()?,
+    })
+}
+
+struct Pod {
+    name: String,
+    dir: PathBuf,
+    source: CredentialPaths,
+    node_port: u16,
+    http_port: u16,
+    sidecar: usize,
+}
+
+/// Who forged with the real keys, as the monitor saw it.
+#[derive(Default)]
+struct Seen {
+    /// (when, pod index) of every poll in which exactly that pod forged with real keys; `None`: no one.
+    history: Vec<(Instant, Option<usize>)>,
+    violations: Vec<String>,
+}
+
+fn forger_now(seen: &Mutex<Seen>) -> Option<usize> {
+    seen.lock()
+        .expect("monitor")
+        .history
+        .last()
+        .and_then(|(_, f)| *f)
+}
+
+fn wait_until<T>(what: &str, limit: Duration, mut f: impl FnMut() -> Option<T>) -> (T, Duration) {
+    let start = Instant::now();
+    loop {
+        if let Some(v) = f() {
+            return (v, start.elapsed());
+        }
+        assert!(
+            start.elapsed() < limit,
+            "timed out after {limit:?} waiting for {what}"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+fn sidecar_env(cmd: &mut Command, pod: &Pod, kubeconfig: &Path) {
+    let d = &pod.dir;
+    let p = |s: &str| d.join(s).display().to_string();
+    cmd.env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("NAMESPACE", "default")
+        .env("POD_NAME", &pod.name)
+        .env("KUBECONFIG", kubeconfig)
+        .env("NODE_SOCKET", p("node.socket"))
+        .env(
+            "NODE_METRICS_URL",
+            format!("http://127.0.0.1:{}/metrics", pod.node_port),
+        )
+        .env("SOURCE_KES_KEY", p("secrets/kes.skey"))
+        .env("SOURCE_VRF_KEY", p("secrets/vrf.skey"))
+        .env("SOURCE_OP_CERT", p("secrets/node.cert"))
+        .env("TARGET_KES_KEY", p("target/kes.skey"))
+        .env("TARGET_VRF_KEY", p("target/vrf.skey"))
+        .env("TARGET_OP_CERT", p("target/node.cert"))
+        .env("SOURCE_DECOY_DIR", p("decoy"))
+        .env("HEARTBEAT_PATH", p("target/.heartbeat"))
+        .env("JOURNAL_PATH", p("journal.redb"))
+        .env("METRICS_PORT", pod.http_port.to_string())
+        .env("LEASE_DURATION", "6")
+        .env("RENEW_DEADLINE", "4s")
+        .env("RETRY_PERIOD", "1s")
+        .env("API_TIMEOUT", "1s")
+        .env("SIGHUP_VERIFY_TIMEOUT", "2s")
+        .env("LOG_FORMAT", "text")
+        .env("LOG_LEVEL", "INFO");
+}
+
+fn log_file(dir: &Path, name: &str) -> Stdio {
+    Stdio::from(std::fs::File::create(dir.join(name)).expect("log file"))
+}
+
+fn start_sidecar(children: &mut Children, bin: &Path, pod: &Pod, kubeconfig: &Path) -> usize {
+    let mut cmd = Command::new(bin);
+    cmd.arg("run");
+    sidecar_env(&mut cmd, pod, kubeconfig);
+    let child = cmd
+        .stdout(log_file(&pod.dir, "sidecar.out"))
+        .stderr(log_file(&pod.dir, "sidecar.log"))
+        .spawn()
+        .expect("spawn forge-manager run");
+    children.add(&format!("{} sidecar", pod.name), child)
+}
+
+fn tail(path: &Path) -> String {
+    let text = std::fs::read_to_string(path).unwrap_or_default();
+    let lines: Vec<&str> = text.lines().collect();
+    lines[lines.len().saturating_sub(15)..].join("\n")
+}
+
+#[test]
+fn three_real_sidecars_keep_one_forger_through_rotation_crash_and_handoff() {
+    let bin = forge_manager_bin();
+    // The budget starts after the (possible) build of the binary.
+    let test_start = Instant::now();
+    let mut children = Children::default();
+    let root = tempfile::tempdir().expect("tempdir");
+
+    // The API server.
+    let mut api = Command::new(SIM)
+        .args(["apiserver", "--listen", "127.0.0.1:0"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("spawn apiserver");
+    let mut line = String::new();
+    // Kept open for the whole test: the server may write more to its stdout.
+    let mut api_stdout = BufReader::new(api.stdout.take().expect("stdout"));
+    api_stdout.read_line(&mut line).expect("apiserver banner");
+    children.add("apiserver", api);
+    let url = line
+        .trim()
+        .rsplit(' ')
+        .next()
+        .expect("url in banner")
+        .to_string();
+    let kubeconfig = root.path().join("kubeconfig");
+    std::fs::write(
+        &kubeconfig,
+        format!(
+            "apiVersion: v1\nkind: Config\nclusters:\n- name: sim\n  cluster: {{server: \"{url}\"}}\n\
+             users:\n- name: u\n  user: {{token: dummy}}\ncontexts:\n- name: sim\n  context: {{cluster: sim, user: u, namespace: default}}\n\
+             current-context: sim\n"
+        ),
+    )
+    .expect("kubeconfig");
+
+    let real = sample_set("e2e-real");
+    let rotated = sample_set("e2e-rotated");
+    let real_fps = [real.fingerprint(), rotated.fingerprint()];
+
+    // Three pods.
+    let mut pods = Vec::new();
+    for i in 0..3 {
+        let dir = root.path().join(format!("pod-{i}"));
+        for sub in ["secrets", "decoy", "target"] {
+            std::fs::create_dir_all(dir.join(sub)).expect("mkdir");
+        }
+        let decoy = sample_set(&format!("e2e-decoy-{i}"));
+        write_set(&CredentialPaths::in_dir(&dir.join("secrets")), &real);
+        write_set(&CredentialPaths::in_dir(&dir.join("decoy")), &decoy);
+        write_set(&CredentialPaths::in_dir(&dir.join("target")), &decoy);
+        let node_port = free_port();
+        let target = CredentialPaths::in_dir(&dir.join("target"));
+        let node = Command::new(SIM)
+            .arg("fake-node")
+            .args([
+                "--socket-path".as_ref(),
+                dir.join("node.socket").as_os_str(),
+            ])
+            .args(["--metrics-listen", &format!("127.0.0.1:{node_port}")])
+            .args(["--kes".as_ref(), target.kes.as_os_str()])
+            .args(["--vrf".as_ref(), target.vrf.as_os_str()])
+            .args(["--opcert".as_ref(), target.opcert.as_os_str()])
+            .args(["--startup", "300ms", "--sighup-delay", "20ms"])
+            .stdout(Stdio::null())
+            .stderr(log_file(&dir, "node.log"))
+            .spawn()
+            .expect("spawn fake-node");
+        children.add(&format!("pod-{i} node"), node);
+        let pod = Pod {
+            name: format!("pod-{i}"),
+            source: CredentialPaths::in_dir(&dir.join("secrets")),
+            dir,
+            node_port,
+            http_port: free_port(),
+            sidecar: 0,
+        };
+        let mut wd = Command::new(&bin);
+        wd.arg("watchdog");
+        sidecar_env(&mut wd, &pod, &kubeconfig);
+        let wd = wd
+            .stdout(Stdio::null())
+            .stderr(log_file(&pod.dir, "watchdog.log"))
+            .spawn()
+            .expect("spawn watchdog");
+        children.add(&format!("pod-{i} watchdog"), wd);
+        pods.push(pod);
+    }
+    for pod in &mut pods {
+        pod.sidecar = start_sidecar(&mut children, &bin, pod, &kubeconfig);
+    }
+    let dump = |pods: &[Pod]| {
+        for p in pods {
+            eprintln!(
+                "--- {} sidecar.log\n{}",
+                p.name,
+                tail(&p.dir.join("sidecar.log"))
+            );
+            eprintln!(
+                "--- {} watchdog.log\n{}",
+                p.name,
+                tail(&p.dir.join("watchdog.log"))
+            );
+        }
+    };
+
+    // The monitor: every 100 ms, every node.
+    let seen = Arc::new(Mutex::new(Seen::default()));
+    let stop = Arc::new(AtomicBool::new(false));
+    let monitor = {
+        let ports: Vec<u16> = pods.iter().map(|p| p.node_port).collect();
+        let (seen, stop, real_fps) = (Arc::clone(&seen), Arc::clone(&stop), real_fps.clone());
+        std::thread::spawn(move || {
+            while !stop.load(Ordering::Relaxed) {
+                let forgers: Vec<usize> = ports
+                    .iter()
+                    .enumerate()
+                    .filter(|(_, port)| {
+                        node_state(**port).is_some_and(|s| {
+                            s.forging
+                                && s.credentials.as_ref().is_some_and(|c| real_fps.contains(c))
+                        })
+                    })
+                    .collect::<Vec<_>>()
+                    .into_iter()
+                    .map(|(i, _)| i)
+                    .collect();
+                let mut s = seen.lock().expect("monitor");
+                if forgers.len() > 1 {
+                    s.violations
+                        .push(format!("pods {forgers:?} forge with the real keys at once"));
+                }
+                s.history.push((Instant::now(), forgers.first().copied()));
+                drop(s);
+                std::thread::sleep(Duration::from_millis(100));
+            }
+        })
+    };
+    let check_safety = |seen: &Mutex<Seen>| {
+        let s = seen.lock().expect("monitor");
+        assert!(
+            s.violations.is_empty(),
+            "double forging: {:?}",
+            s.violations
+        );
+    };
+
+    // 1. Exactly one pod forges, with the real keys (a created lease is promotable after LEASE).
+    let first = wait_until("a first forger", Duration::from_secs(20), || {
+        forger_now(&seen)
+    });
+    let (leader, _) = first;
+    eprintln!(
+        "first forger: {} after {:?}",
+        pods[leader].name,
+        test_start.elapsed()
+    );
+    let st = node_state(pods[leader].node_port).expect("leader state");
+    assert_eq!(st.credentials.as_deref(), Some(real.fingerprint().as_str()));
+    // Only the leader's metrics say it forges; every sidecar is alive and started.
+    wait_until("metrics to agree", Duration::from_secs(5), || {
+        let ones: Vec<usize> = pods
+            .iter()
+            .enumerate()
+            .filter(|(_, p)| {
+                get(p.http_port, "/metrics").is_some_and(|(_, m)| {
+                    m.lines()
+                        .any(|l| l.starts_with("cardano_forging_enabled{") && l.ends_with(" 1.0"))
+                })
+            })
+            .map(|(i, _)| i)
+            .collect();
+        (ones == vec![leader]).then_some(())
+    });
+    for p in &pods {
+        let (code, body) = get(p.http_port, "/health").expect("health");
+        assert_eq!((code, body.as_str()), (200, "OK"), "{}", p.name);
+        let (code, body) = wait_until("startup-status ready", Duration::from_secs(5), || {
+            get(p.http_port, "/startup-status").filter(|(c, _)| *c == 200)
+        })
+        .0;
+        assert_eq!(code, 200);
+        let v: serde_json::Value = serde_json::from_str(&body).expect("startup json");
+        assert_eq!(v["status"], "ready", "{body}");
+        assert_eq!(v["message"], "Startup credentials provisioned successfully");
+        assert!(v["credentials_provisioned"].is_boolean(), "{body}");
+        assert!(
+            v["timestamp"]
+                .as_str()
+                .is_some_and(|t| t.ends_with("+00:00")),
+            "{body}"
+        );
+        assert_eq!(get(p.http_port, "/nope").map(|r| r.0), Some(404));
+    }
+    check_safety(&seen);
+
+    // 2. Key rotation (the Secret changes on every pod): the leader applies it with one SIGHUP.
+    let before = node_state(pods[leader].node_port).expect("state").sighups;
+    for p in &pods {
+        write_set(&p.source, &rotated);
+    }
+    wait_until(
+        "the rotated keys on the leader",
+        Duration::from_secs(5),
+        || {
+            node_state(pods[leader].node_port).filter(|s| {
+                s.forging && s.credentials.as_deref() == Some(rotated.fingerprint().as_str())
+            })
+        },
+    );
+    std::thread::sleep(RETRY * 2);
+    let after = node_state(pods[leader].node_port).expect("state").sighups;
+    assert_eq!(after - before, 1, "a rotation takes exactly one SIGHUP");
+    assert_eq!(forger_now(&seen), Some(leader));
+    check_safety(&seen);
+
+    // 3. kill -9 of the leader's sidecar: its watchdog demotes its node within the renew deadline;
+    //    another pod takes over within lease + retry (+ margin).
+    let killed_at = Instant::now();
+    children.get(pods[leader].sidecar).kill().expect("kill -9");
+    let (_, demoted_after) = wait_until(
+        "the watchdog to demote the orphaned node",
+        RENEW_DEADLINE + Duration::from_secs(3),
+        || {
+            // The watchdog puts the decoys back after its SIGHUP: a node that re-reads late loads
+            // them, which forges nothing real.
+            node_state(pods[leader].node_port).filter(|s| {
+                !s.forging || !s.credentials.as_ref().is_some_and(|c| real_fps.contains(c))
+            })
+        },
+    );
+    let (successor, failover) = wait_until(
+        "a successor",
+        LEASE + RETRY + Duration::from_secs(6),
+        || forger_now(&seen).filter(|f| *f != leader),
+    );
+    let failover = killed_at.elapsed().min(failover + demoted_after);
+    eprintln!(
+        "failover: watchdog demoted the orphan {:.2}s after kill -9; {} forges {:.2}s after kill -9 \
+         ({:.2}s without a forger)",
+        demoted_after.as_secs_f64(),
+        pods[successor].name,
+        failover.as_secs_f64(),
+        failover.saturating_sub(demoted_after).as_secs_f64()
+    );
+    if demoted_after > RENEW_DEADLINE + Duration::from_secs(1)
+        || failover > LEASE + RETRY + Duration::from_secs(3)
+    {
+        dump(&pods);
+    }
+    assert!(
+        demoted_after <= RENEW_DEADLINE + Duration::from_secs(1),
+        "{demoted_after:?}"
+    );
+    assert!(
+        failover <= LEASE + RETRY + Duration::from_secs(3),
+        "{failover:?}"
+    );
+    check_safety(&seen);
+
+    // 4. SIGTERM of the new leader: demote, verify, release; the last pod takes over at once.
+    let sigterm_at = Instant::now();
+    let pid = children.get(pods[successor].sidecar).id();
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(pid as i32),
+        nix::sys::signal::Signal::SIGTERM,
+    )
+    .expect("SIGTERM");
+    let (third, _) = wait_until("a handoff", Duration::from_secs(8), || {
+        forger_now(&seen).filter(|f| *f != successor && *f != leader)
+    });
+    let gap = {
+        let s = seen.lock().expect("monitor");
+        let last_old = s
+            .history
+            .iter()
+            .filter(|(t, f)| *t >= sigterm_at && *f == Some(successor))
+            .map(|(t, _)| *t)
+            .next_back()
+            .unwrap_or(sigterm_at);
+        let first_new = s
+            .history
+            .iter()
+            .find(|(t, f)| *t >= last_old && *f == Some(third))
+            .map(|(t, _)| *t)
+            .unwrap_or(last_old);
+        first_new.duration_since(last_old)
+    };
+    eprintln!(
+        "handover: {} → {}: gap {:.2}s (polled every 100 ms), {:.2}s after SIGTERM",
+        pods[successor].name,
+        pods[third].name,
+        gap.as_secs_f64(),
+        sigterm_at.elapsed().as_secs_f64()
+    );
+    assert!(gap < Duration::from_secs(1), "handover gap {gap:?}");
+    let (status, _) = wait_until(
+        "the SIGTERMed sidecar to exit",
+        Duration::from_secs(5),
+        || {
+            children
+                .get(pods[successor].sidecar)
+                .try_wait()
+                .ok()
+                .flatten()
+        },
+    );
+    assert!(status.success(), "exit status after SIGTERM: {status:?}");
+    check_safety(&seen);
+
+    // 5. Invalid real credentials: the forger demotes, nobody forges, /status says why.
+    let p = &pods[third];
+    std::fs::write(
+        &p.source.opcert,
+        b"{\"type\":\"NodeOperationalCertificate\",\"cborHex\":\"00\"}",
+    )
+    .expect("corrupt");
+    wait_until("nobody forging", Duration::from_secs(5), || {
+        node_state(p.node_port)
+            .filter(|s| !s.forging || !s.credentials.as_ref().is_some_and(|c| real_fps.contains(c)))
+    });
+    let (_, body) = wait_until("status to explain", Duration::from_secs(5), || {
+        get(p.http_port, "/status").filter(|(_, b)| b.contains("credentials_invalid"))
+    })
+    .0;
+    let v: serde_json::Value = serde_json::from_str(&body).expect("status json");
+    assert!(v["credentials"]["problem"].is_string(), "{body}");
+    std::thread::sleep(Duration::from_secs(1));
+    assert_eq!(forger_now(&seen), None);
+
+    stop.store(true, Ordering::Relaxed);
+    monitor.join().expect("monitor thread");
+    check_safety(&seen);
+    let took = test_start.elapsed();
+    eprintln!("e2e took {:.1}s", took.as_secs_f64());
+    assert!(took < TEST_BUDGET, "the test took {took:?}");
+}

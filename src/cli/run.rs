@@ -1,0 +1,301 @@
+//! `forge-manager run`: the sidecar. Validates the configuration exactly as `check-config` does
+//! (exit 2, one line per problem, before touching anything), refuses what this build cannot do
+//! safely, then wires the production ports into the control loop on a current-thread tokio runtime
+//! next to the HTTP server, and runs until SIGTERM/SIGINT has demoted, verified and released.
+//!
+//! Start order: logs → HTTP bind (a failure is fatal: no sidecar without probes and metrics) →
+//! kube client → control loop and HTTP server together.
+
+use std::path::{Path, PathBuf};
+use std::rc::Rc;
+
+use crate::adapters::{KubeAdapter, LocalFs, ProcNode, SystemClock};
+use crate::config::{Config, CredentialMode as ModeSetting};
+use crate::credentials::{CredentialPaths, Genesis, Network};
+use crate::http::{self, AppState};
+use crate::logging;
+use crate::metrics::{Identity, Metrics, MetricsRecorder};
+use crate::ports::Clock;
+use crate::runtime::{CredentialMode, LogRecorder, Runtime, Settings, Tee};
+
+use super::check_config::EXIT_INVALID;
+
+/// Exit code of a sidecar that could not start (bind, kube configuration, tokio).
+pub const EXIT_START_FAILED: i32 = 1;
+
+/// What stopped the sidecar from starting.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    /// The tokio runtime could not be built.
+    #[error("building the tokio runtime: {0}")]
+    Runtime(std::io::Error),
+    /// The HTTP port could not be bound.
+    #[error("binding the HTTP server to 0.0.0.0:{port} (METRICS_PORT): {source}")]
+    Bind {
+        /// The port.
+        port: u16,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// No usable Kubernetes client configuration (in-cluster or kubeconfig).
+    #[error("loading the Kubernetes client configuration (in-cluster, else KUBECONFIG): {0}")]
+    KubeConfig(kube::Error),
+    /// The node adapter refused its settings.
+    #[error("NODE_METRICS_URL: {0}")]
+    Node(#[from] crate::adapters::InvalidMetricsUrl),
+}
+
+/// The message `run` prints when cluster management is asked for: forging must never be allowed by
+/// a policy this build cannot read (unsafe behaviour 10: never fail open).
+pub const CLUSTER_MANAGEMENT_UNAVAILABLE: &str = "ENABLE_CLUSTER_MANAGEMENT=true: cluster management is not available in this build yet; refusing to start rather than forge without the cluster policy";
+
+/// Validates `config` like `check-config`, and refuses cluster management; `Err` holds the exit
+/// code after the problems were printed to `err`.
+pub fn preflight(config: &Config, err: &mut impl std::io::Write) -> Result<(), i32> {
+    let problems = config.validate();
+    if !problems.is_empty() {
+        for p in &problems {
+            let _ = writeln!(err, "{p}");
+        }
+        return Err(EXIT_INVALID);
+    }
+    if config.cluster_management() {
+        let _ = writeln!(err, "{CLUSTER_MANAGEMENT_UNAVAILABLE}");
+        return Err(EXIT_INVALID);
+    }
+    Ok(())
+}
+
+/// Runs the sidecar; returns the process exit code.
+pub fn run(config: &Config) -> i32 {
+    if let Err(code) = preflight(config, &mut std::io::stderr().lock()) {
+        return code;
+    }
+    // `preflight` validated both.
+    let format = config
+        .log_format()
+        .unwrap_or(crate::config::LogFormat::Json);
+    let level = config.log_level().unwrap_or(tracing::Level::INFO);
+    if let Err(e) = logging::init(format, level) {
+        eprintln!("forge-manager run: {e}");
+        return EXIT_START_FAILED;
+    }
+    let span = logging::root_span(config);
+    // Everything runs on this thread (current-thread runtime): the span stays entered for every line.
+    let _entered = span.enter();
+    let rt = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            tracing::error!("{}", StartError::Runtime(e));
+            return EXIT_START_FAILED;
+        }
+    };
+    match rt.block_on(sidecar(config)) {
+        Ok(()) => {
+            tracing::info!("shut down: not forging, lease released");
+            0
+        }
+        Err(e) => {
+            tracing::error!("cannot start: {e}");
+            eprintln!("forge-manager run: {e}");
+            EXIT_START_FAILED
+        }
+    }
+}
+
+/// The credential paths a configuration names.
+pub fn source_paths(c: &Config) -> CredentialPaths {
+    CredentialPaths {
+        kes: PathBuf::from(&c.source_kes_key),
+        vrf: PathBuf::from(&c.source_vrf_key),
+        opcert: PathBuf::from(&c.source_op_cert),
+    }
+}
+
+/// Where cardano-node reads its credentials.
+pub fn target_paths(c: &Config) -> CredentialPaths {
+    CredentialPaths {
+        kes: PathBuf::from(&c.target_kes_key),
+        vrf: PathBuf::from(&c.target_vrf_key),
+        opcert: PathBuf::from(&c.target_op_cert),
+    }
+}
+
+/// The standby set: the decoys in `SOURCE_DECOY_DIR` (`kes.skey`, `vrf.skey`, `node.cert`), or none
+/// in copy mode.
+pub fn standby_paths(c: &Config) -> Option<CredentialPaths> {
+    match c.credential_mode() {
+        Ok(ModeSetting::Decoy) => Some(CredentialPaths::in_dir(Path::new(&c.source_decoy_dir))),
+        _ => None,
+    }
+}
+
+/// The genesis of a known network (for the KES window), by `CARDANO_NETWORK`.
+pub fn genesis_of(network: &str) -> Option<Genesis> {
+    [Network::Mainnet, Network::Preprod, Network::Preview]
+        .into_iter()
+        .find(|n| n.name() == network)
+        .map(Network::genesis)
+}
+
+/// The control loop's settings from a validated configuration.
+pub fn settings(c: &Config) -> Settings {
+    let mode = match standby_paths(c) {
+        Some(decoy) => CredentialMode::Decoy(decoy),
+        None => CredentialMode::Copy,
+    };
+    let now_nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_nanos() as u64)
+        .unwrap_or_default();
+    Settings {
+        identity: c.pod_name.clone(),
+        lease_name: c.lease_name.clone(),
+        leader_status_name: Some(c.crd_name.clone()).filter(|n| !n.is_empty()),
+        timing: c.timing(),
+        source: source_paths(c),
+        target: target_paths(c),
+        mode,
+        heartbeat: PathBuf::from(&c.heartbeat_path),
+        jitter_seed: now_nanos ^ (u64::from(std::process::id()) << 32),
+    }
+}
+
+/// The production node adapter of a configuration.
+pub fn node_of(c: &Config) -> Result<ProcNode, crate::adapters::InvalidMetricsUrl> {
+    ProcNode::new(
+        c.cardano_node_process_name.clone(),
+        PathBuf::from(&c.node_socket),
+        &c.node_metrics_url,
+    )
+}
+
+/// Resolves on SIGTERM or SIGINT (or at once if the handlers cannot be installed: a sidecar that
+/// cannot hear SIGTERM must not keep forging through a pod deletion); logs the signal and `then`,
+/// what the process does next.
+pub async fn terminated(then: &'static str) {
+    use tokio::signal::unix::{SignalKind, signal};
+    let (Ok(mut term), Ok(mut int)) = (
+        signal(SignalKind::terminate()),
+        signal(SignalKind::interrupt()),
+    ) else {
+        tracing::error!("cannot install the SIGTERM/SIGINT handlers: {then}");
+        return;
+    };
+    tokio::select! {
+        _ = term.recv() => tracing::info!("SIGTERM: {then}"),
+        _ = int.recv() => tracing::info!("SIGINT: {then}"),
+    }
+}
+
+async fn sidecar(config: &Config) -> Result<(), StartError> {
+    let timing = config.timing();
+    let port = config.metrics_port().unwrap_or(8000);
+    let listener = http::bind(port)
+        .await
+        .map_err(|source| StartError::Bind { port, source })?;
+
+    let clock = SystemClock::since_boot();
+    let node = node_of(config)?;
+    let (client, dates) = KubeAdapter::client(None, timing.api_timeout)
+        .await
+        .map_err(StartError::KubeConfig)?;
+    let kube = KubeAdapter::new(
+        client,
+        &config.namespace,
+        timing.api_timeout,
+        dates,
+        Rc::new(move || clock.now_mono()),
+    );
+    let metrics = Metrics::new(&Identity::from_config(config));
+    let recorder = Tee(MetricsRecorder::new(metrics.clone()), LogRecorder);
+    let settings = settings(config);
+    let source = settings.source.clone();
+    let mut runtime = Runtime::new(clock, kube, LocalFs::new(), node, recorder, settings);
+
+    let state = AppState::new(
+        runtime.status(),
+        metrics,
+        clock,
+        http::liveness_limit(&timing),
+        source,
+        genesis_of(&config.cardano_network),
+    );
+    let server = tokio::spawn(http::serve(listener, state));
+    tracing::info!(
+        port,
+        lease = %config.lease_name,
+        namespace = %config.namespace,
+        "forge-manager {} started",
+        crate::metrics::VERSION
+    );
+    runtime
+        .run(terminated("demoting, verifying, then releasing the lease"))
+        .await;
+    server.abort();
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_invalid_configuration_is_refused_with_one_line_per_problem() {
+        let c = Config {
+            pod_name: String::new(),
+            lease_duration: "soon".into(),
+            ..Config::default()
+        };
+        let mut err = Vec::new();
+        assert_eq!(preflight(&c, &mut err), Err(EXIT_INVALID));
+        let text = String::from_utf8_lossy(&err);
+        assert!(text.lines().count() >= 2, "{text}");
+        assert!(text.contains("POD_NAME"), "{text}");
+        assert!(text.contains("LEASE_DURATION"), "{text}");
+    }
+
+    #[test]
+    fn cluster_management_is_refused_rather_than_ignored() {
+        let c = Config {
+            pod_name: "bp-0".into(),
+            enable_cluster_management: "true".into(),
+            cluster_region: "eu-west-1".into(),
+            ..Config::default()
+        };
+        let mut err = Vec::new();
+        assert_eq!(preflight(&c, &mut err), Err(EXIT_INVALID));
+        assert!(
+            String::from_utf8_lossy(&err).contains("not available in this build yet"),
+            "{}",
+            String::from_utf8_lossy(&err)
+        );
+    }
+
+    #[test]
+    fn decoy_mode_takes_the_standby_set_from_the_decoy_directory() {
+        let c = Config {
+            pod_name: "bp-0".into(),
+            source_decoy_dir: "/d".into(),
+            ..Config::default()
+        };
+        let s = settings(&c);
+        assert_eq!(
+            s.mode,
+            CredentialMode::Decoy(CredentialPaths::in_dir(Path::new("/d")))
+        );
+        assert_eq!(s.source.kes, PathBuf::from("/secrets/kes.skey"));
+        assert_eq!(
+            s.target.opcert,
+            PathBuf::from("/opt/cardano/secrets/node.cert")
+        );
+        let copy = Config {
+            credential_mode: "copy".into(),
+            ..c
+        };
+        assert_eq!(settings(&copy).mode, CredentialMode::Copy);
+    }
+}

@@ -1,0 +1,85 @@
+//! `forge-manager watchdog`: the dead-man switch as its own process (`crate::watchdog`), configured
+//! from the same environment as `run` (`HEARTBEAT_PATH`, `TARGET_*`, `SOURCE_DECOY_DIR`,
+//! `RENEW_DEADLINE`, `CARDANO_NODE_PROCESS_NAME`, `NODE_SOCKET`), so a stalled or killed sidecar's
+//! node is demoted within the renew deadline. Runs until SIGTERM/SIGINT.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use crate::adapters::{LocalFs, SystemClock};
+use crate::config::Config;
+use crate::logging;
+use crate::watchdog::{self, DEFAULT_CHECK_PERIOD, WatchdogSettings};
+
+use super::check_config::EXIT_INVALID;
+use super::run::{EXIT_START_FAILED, node_of, standby_paths, target_paths, terminated};
+
+/// The watchdog's settings from a validated configuration: it looks at least four times per renew
+/// deadline.
+pub fn settings(c: &Config) -> WatchdogSettings {
+    let renew_deadline = c.timing().renew_deadline;
+    WatchdogSettings {
+        heartbeat: PathBuf::from(&c.heartbeat_path),
+        target: target_paths(c),
+        standby: standby_paths(c),
+        renew_deadline,
+        check_period: DEFAULT_CHECK_PERIOD
+            .min(renew_deadline / 4)
+            .max(Duration::from_millis(10)),
+    }
+}
+
+/// Runs the watchdog; returns the process exit code.
+pub fn run(config: &Config) -> i32 {
+    let problems = config.validate();
+    if !problems.is_empty() {
+        for p in &problems {
+            eprintln!("{p}");
+        }
+        return EXIT_INVALID;
+    }
+    let format = config
+        .log_format()
+        .unwrap_or(crate::config::LogFormat::Json);
+    let level = config.log_level().unwrap_or(tracing::Level::INFO);
+    if let Err(e) = logging::init(format, level) {
+        eprintln!("forge-manager watchdog: {e}");
+        return EXIT_START_FAILED;
+    }
+    let span = logging::root_span(config);
+    let _entered = span.enter();
+    let node = match node_of(config) {
+        Ok(n) => n,
+        Err(e) => {
+            eprintln!("forge-manager watchdog: NODE_METRICS_URL: {e}");
+            return EXIT_INVALID;
+        }
+    };
+    let rt = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("forge-manager watchdog: building the tokio runtime: {e}");
+            return EXIT_START_FAILED;
+        }
+    };
+    let s = settings(config);
+    tracing::info!(
+        heartbeat = %s.heartbeat.display(),
+        renew_deadline_ms = s.renew_deadline.as_millis() as u64,
+        "watchdog started"
+    );
+    rt.block_on(async {
+        // The sidecar's clock: time since boot, shared by both processes of the pod.
+        let clock = SystemClock::since_boot();
+        let fs = LocalFs::new();
+        tokio::select! {
+            _ = watchdog::run(&clock, &fs, &node, &s, |_| {}) => {}
+            _ = terminated("stopping the watchdog") => {}
+        }
+    });
+    tracing::info!("watchdog stopped");
+    0
+}

@@ -1,0 +1,133 @@
+//! The routes over a hand-made status: wording, codes, content types.
+
+use std::path::Path;
+
+use axum::body::Body;
+use tower::ServiceExt;
+
+use super::*;
+use crate::metrics::Identity;
+
+fn app(status: Status, limit: Duration) -> (AppState, Arc<Mutex<Status>>) {
+    let shared = Arc::new(Mutex::new(status));
+    let id = Identity {
+        pod: "bp-0".into(),
+        namespace: "default".into(),
+        network: "mainnet".into(),
+        pool_id_label: "unknown".into(),
+        pool_id_full: "unknown".into(),
+        pool_ticker: "unknown".into(),
+        application: "block-producer".into(),
+        cluster: None,
+    };
+    let state = AppState::new(
+        Arc::clone(&shared),
+        Metrics::new(&id),
+        SystemClock::new(),
+        limit,
+        CredentialPaths::in_dir(Path::new("/nonexistent")),
+        None,
+    );
+    (state, shared)
+}
+
+async fn get(state: &AppState, path: &str) -> (StatusCode, String, String) {
+    let req = Request::builder()
+        .uri(path)
+        .body(Body::empty())
+        .unwrap_or_default();
+    let resp = router(state.clone())
+        .oneshot(req)
+        .await
+        .unwrap_or_else(|e| match e {});
+    let code = resp.status();
+    let ct = resp
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .to_string();
+    let body = axum::body::to_bytes(resp.into_body(), 1 << 20)
+        .await
+        .unwrap_or_default();
+    (code, ct, String::from_utf8_lossy(&body).into_owned())
+}
+
+#[tokio::test]
+async fn an_unknown_path_is_404_not_found() {
+    let (s, _) = app(Status::default(), Duration::from_secs(10));
+    let (code, ct, body) = get(&s, "/nope").await;
+    assert_eq!(
+        (code, ct.as_str(), body.as_str()),
+        (StatusCode::NOT_FOUND, "text/plain", "Not Found")
+    );
+}
+
+#[tokio::test]
+async fn health_is_ok_while_the_loop_decides_and_503_once_it_stalls() {
+    let (s, shared) = app(Status::default(), Duration::from_millis(200));
+    assert_eq!(get(&s, "/health").await.0, StatusCode::OK);
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let (code, _, body) = get(&s, "/health").await;
+    assert_eq!(code, StatusCode::SERVICE_UNAVAILABLE);
+    assert!(body.contains("no decision yet"), "{body}");
+    {
+        let mut st = shared.lock().unwrap_or_else(|e| e.into_inner());
+        st.decisions = 1;
+        st.last_decision_mono_ms = s.clock.now_mono().as_ms();
+    }
+    let (code, _, body) = get(&s, "/health").await;
+    assert_eq!((code, body.as_str()), (StatusCode::OK, "OK"));
+}
+
+#[tokio::test]
+async fn startup_status_has_the_old_shape_and_stays_ready_on_a_standby() {
+    let (s, shared) = app(Status::default(), Duration::from_secs(10));
+    let (code, ct, body) = get(&s, "/startup-status").await;
+    assert_eq!(
+        (code, ct.as_str()),
+        (StatusCode::SERVICE_UNAVAILABLE, "application/json")
+    );
+    assert!(body.starts_with(r#"{"status": "not_ready", "message": "Startup credentials not yet provisioned", "credentials_provisioned": false, "timestamp": ""#), "{body}");
+    assert!(body.ends_with(r#"+00:00"}"#), "{body}");
+    let v: serde_json::Value = serde_json::from_str(&body).unwrap_or_default();
+    let ts = v["timestamp"].as_str().unwrap_or("");
+    // e.g. 2025-10-13T01:15:00.123456+00:00
+    assert_eq!(ts.len(), 32, "{ts}");
+    {
+        let mut st = shared.lock().unwrap_or_else(|e| e.into_inner());
+        st.decisions = 1;
+        st.standby_ready = true;
+    }
+    let (code, _, body) = get(&s, "/startup-status").await;
+    assert_eq!(code, StatusCode::OK);
+    assert!(body.contains(r#""status": "ready", "message": "Startup credentials provisioned successfully", "credentials_provisioned": true"#), "{body}");
+    assert_eq!(get(&s, "/ready").await.0, StatusCode::OK);
+    // The standby set goes away for a while (e.g. a promotion in progress): still started.
+    shared
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .standby_ready = false;
+    let (code, _, body) = get(&s, "/startup-status").await;
+    assert_eq!(code, StatusCode::OK);
+    assert!(
+        body.contains(r#""credentials_provisioned": false"#),
+        "{body}"
+    );
+    assert_eq!(get(&s, "/ready").await.0, StatusCode::SERVICE_UNAVAILABLE);
+}
+
+#[tokio::test]
+async fn metrics_are_text_0_0_4_and_status_is_json() {
+    let (s, _) = app(Status::default(), Duration::from_secs(10));
+    let (code, ct, body) = get(&s, "/metrics").await;
+    assert_eq!(
+        (code, ct.as_str()),
+        (StatusCode::OK, "text/plain; version=0.0.4; charset=utf-8")
+    );
+    assert!(body.contains("cardano_forging_enabled{"), "{body}");
+    let (code, ct, body) = get(&s, "/status").await;
+    assert_eq!((code, ct.as_str()), (StatusCode::OK, "application/json"));
+    let v: serde_json::Value = serde_json::from_str(&body).unwrap_or_default();
+    assert_eq!(v["alive"], serde_json::Value::Bool(true), "{body}");
+}

@@ -1,0 +1,128 @@
+//! The rendered text: old names and labels, new series, format 0.0.4 (checked by promtool when it is
+//! installed; required in CI).
+
+use super::*;
+
+fn identity(cluster: bool) -> Identity {
+    Identity {
+        pod: "bp-0".into(),
+        namespace: "cardano".into(),
+        network: "mainnet".into(),
+        pool_id_label: "pool1abcde".into(),
+        pool_id_full: "pool1abcdefgh".into(),
+        pool_ticker: "TICK".into(),
+        application: "block-producer".into(),
+        cluster: cluster.then(|| ("mainnet-pool1abcde-eu".into(), "eu".into(), 100)),
+    }
+}
+
+const COMMON: &str =
+    r#"{pod="bp-0",network="mainnet",pool_id="pool1abcde",application="block-producer"}"#;
+
+#[test]
+fn a_fresh_sidecar_exports_the_old_names_with_the_old_labels_and_zero_values() {
+    let m = Metrics::new(&identity(false));
+    let text = m.render().unwrap_or_default();
+    for line in [
+        format!("cardano_forging_enabled{COMMON} 0.0"),
+        format!("cardano_leader_status{COMMON} 0.0"),
+        "cardano_leadership_changes_total 0".to_string(),
+        "# TYPE cardano_leadership_changes_total counter".to_string(),
+        r#"cardano_forge_manager_info_info{pod_name="bp-0",namespace="cardano",version="0.1.0",network="mainnet",pool_id="pool1abcdefgh",pool_ticker="TICK",application_type="block-producer"} 1.0"#.to_string(),
+    ] {
+        assert!(text.lines().any(|l| l == line), "missing {line:?} in\n{text}");
+    }
+    assert!(!text.contains("# EOF"));
+    assert!(!text.contains("cardano_cluster_"), "{text}");
+}
+
+#[test]
+fn roles_sighups_and_operations_show_up_under_their_labels() {
+    let m = Metrics::new(&identity(true));
+    m.set_roles(true, true, true);
+    m.sighup("enable_forging");
+    m.sighup_result(true);
+    m.credential_operation("copy");
+    m.api_error("local", "unreachable");
+    m.decision("forging", jiff::Timestamp::UNIX_EPOCH);
+    let text = m.render().unwrap_or_default();
+    for line in [
+        format!("cardano_forging_enabled{COMMON} 1.0"),
+        format!("cardano_forging_active{COMMON} 1.0"),
+        r#"cardano_sighup_signals_total{reason="enable_forging"} 1"#.to_string(),
+        r#"cardano_sighup_results_total{result="verified"} 1"#.to_string(),
+        r#"cardano_credential_operations_total{operation="copy",file="opcert"} 1"#.to_string(),
+        r#"cardano_api_errors_total{server="local",kind="unreachable"} 1"#.to_string(),
+        r#"cardano_decisions_total{reason="forging"} 1"#.to_string(),
+        r#"cardano_cluster_forge_enabled{cluster="mainnet-pool1abcde-eu",region="eu",network="mainnet",pool_id="pool1abcde"} 1.0"#.to_string(),
+        r#"cardano_cluster_forge_priority{cluster="mainnet-pool1abcde-eu",region="eu",network="mainnet",pool_id="pool1abcde"} 100.0"#.to_string(),
+    ] {
+        assert!(text.lines().any(|l| l == line), "missing {line:?} in\n{text}");
+    }
+    // No health sample before the first health check.
+    assert!(
+        !text.contains("cardano_cluster_health_check_success{"),
+        "{text}"
+    );
+    m.record_health_check(false, 2, 0.5);
+    let text = m.render().unwrap_or_default();
+    assert!(text.contains(r#"cardano_cluster_health_status{cluster="mainnet-pool1abcde-eu",region="eu",healthy="false"} 1.0"#), "{text}");
+}
+
+#[test]
+fn the_fingerprint_series_follows_the_real_set() {
+    let m = Metrics::new(&identity(false));
+    let mut st = Status {
+        real_fingerprint: Some("0123456789abcdef".into()),
+        ..Status::default()
+    };
+    m.observe_status(&st);
+    st.real_fingerprint = Some("fedcba9876543210".into());
+    m.observe_status(&st);
+    let text = m.render().unwrap_or_default();
+    assert!(text.contains(
+        r#"cardano_credential_fingerprint_info{set="real",fingerprint="fedcba9876543210"} 1.0"#
+    ));
+    assert!(!text.contains("0123456789abcdef"), "{text}");
+}
+
+#[test]
+fn promtool_accepts_the_rendered_text() {
+    let m = Metrics::new(&identity(true));
+    m.set_roles(true, true, false);
+    m.sighup("disable_forging");
+    m.record_health_check(true, 0, 0.01);
+    m.observe_status(&Status {
+        real_fingerprint: Some("0123456789abcdef".into()),
+        lease_unchanged_ms: Some(1500),
+        ..Status::default()
+    });
+    let text = m.render().unwrap_or_default();
+    let Some(out) = promtool_check(&text) else {
+        assert!(
+            std::env::var("CI").as_deref() != Ok("true"),
+            "promtool is required in CI (apt-get install prometheus; see .ci/install-tools.sh)"
+        );
+        eprintln!("promtool not installed: skipping the format check");
+        return;
+    };
+    assert!(
+        out.status.success(),
+        "promtool check metrics failed:\n{}\n{}\n{text}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+fn promtool_check(text: &str) -> Option<std::process::Output> {
+    use std::io::Write;
+    let mut child = std::process::Command::new("promtool")
+        .args(["check", "metrics"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .ok()?;
+    child.stdin.take()?.write_all(text.as_bytes()).ok()?;
+    child.wait_with_output().ok()
+}
