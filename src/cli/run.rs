@@ -8,14 +8,19 @@
 
 use std::path::{Path, PathBuf};
 use std::rc::Rc;
+use std::time::Duration;
 
+use crate::adapters::HttpHealthProbe;
 use crate::adapters::{KubeAdapter, LocalFs, ProcNode, SystemClock};
 use crate::config::{Config, CredentialMode as ModeSetting};
 use crate::credentials::{CredentialPaths, Genesis, Network};
 use crate::http::{self, AppState};
+use crate::journal::{Journal, JournalConfig, JournalWriter};
 use crate::logging;
 use crate::metrics::{Identity, Metrics, MetricsRecorder};
 use crate::ports::Clock;
+use crate::runtime::cluster::{ClusterLoop, ClusterSettings, HealthSettings};
+use crate::runtime::journal::{Identity as JournalIdentity, JournalRecorder};
 use crate::runtime::{CredentialMode, LogRecorder, Runtime, Settings, Tee};
 
 use super::check_config::EXIT_INVALID;
@@ -45,22 +50,14 @@ pub enum StartError {
     Node(#[from] crate::adapters::InvalidMetricsUrl),
 }
 
-/// The message `run` prints when cluster management is asked for: forging must never be allowed by
-/// a policy this build cannot read (unsafe behaviour 10: never fail open).
-pub const CLUSTER_MANAGEMENT_UNAVAILABLE: &str = "ENABLE_CLUSTER_MANAGEMENT=true: cluster management is not available in this build yet; refusing to start rather than forge without the cluster policy";
-
-/// Validates `config` like `check-config`, and refuses cluster management; `Err` holds the exit
-/// code after the problems were printed to `err`.
+/// Validates `config` like `check-config`; `Err` holds the exit code after the problems were
+/// printed to `err`.
 pub fn preflight(config: &Config, err: &mut impl std::io::Write) -> Result<(), i32> {
     let problems = config.validate();
     if !problems.is_empty() {
         for p in &problems {
             let _ = writeln!(err, "{p}");
         }
-        return Err(EXIT_INVALID);
-    }
-    if config.cluster_management() {
-        let _ = writeln!(err, "{CLUSTER_MANAGEMENT_UNAVAILABLE}");
         return Err(EXIT_INVALID);
     }
     Ok(())
@@ -211,10 +208,13 @@ async fn sidecar(config: &Config) -> Result<(), StartError> {
         Rc::new(move || clock.now_mono()),
     );
     let metrics = Metrics::new(&Identity::from_config(config));
-    let recorder = Tee(MetricsRecorder::new(metrics.clone()), LogRecorder);
+    let recorder = Tee(
+        Tee(MetricsRecorder::new(metrics.clone()), LogRecorder),
+        journal_recorder(config),
+    );
     let settings = settings(config);
     let source = settings.source.clone();
-    let mut runtime = Runtime::new(clock, kube, LocalFs::new(), node, recorder, settings);
+    let runtime = Runtime::new(clock, kube, LocalFs::new(), node, recorder, settings);
 
     let state = AppState::new(
         runtime.status(),
@@ -229,14 +229,104 @@ async fn sidecar(config: &Config) -> Result<(), StartError> {
         port,
         lease = %config.lease_name,
         namespace = %config.namespace,
+        cluster_management = config.cluster_management(),
         "forge-manager {} started",
         crate::metrics::VERSION
     );
-    runtime
-        .run(terminated("demoting, verifying, then releasing the lease"))
-        .await;
+    let shutdown = terminated("demoting, verifying, then releasing the lease");
+    if config.cluster_management() {
+        let (client, dates) =
+            KubeAdapter::client(config.coordination_kubeconfig(), timing.api_timeout)
+                .await
+                .map_err(StartError::KubeConfig)?;
+        let coordination = KubeAdapter::new(
+            client,
+            &config.namespace,
+            timing.api_timeout,
+            dates,
+            Rc::new(move || clock.now_mono()),
+        );
+        let coordinator = ClusterLoop::new(
+            clock,
+            coordination,
+            HttpHealthProbe,
+            cluster_settings(config),
+        );
+        runtime.with_coordinator(coordinator).run(shutdown).await;
+    } else {
+        let mut runtime = runtime;
+        runtime.run(shutdown).await;
+    }
     server.abort();
     Ok(())
+}
+
+/// The cross-region settings a configuration names.
+pub fn cluster_settings(c: &Config) -> ClusterSettings {
+    let prefix = c
+        .pool_short()
+        .map(|p| format!("{}-{}-", c.cardano_network, p));
+    ClusterSettings {
+        region: c.cluster_region.clone(),
+        pod: c.pod_name.clone(),
+        cluster_name: c.forge_cluster_name(),
+        global_lease: c.global_lease_name(),
+        presence_prefix: format!(
+            "cardano-forge-presence-{}-{}-",
+            c.cardano_network,
+            c.pool_short().unwrap_or("legacy").to_lowercase()
+        ),
+        selector: String::new(),
+        name_prefix: prefix,
+        failback_delay: c.failback_delay().unwrap_or(Duration::from_secs(60)),
+        health: HealthSettings {
+            endpoint: c.health_check_endpoint().map(str::to_owned),
+            interval: c.health_check_interval().unwrap_or(Duration::from_secs(30)),
+            timeout: c.health_check_timeout().unwrap_or(Duration::from_secs(10)),
+            failure_threshold: c.health_failure_threshold().unwrap_or(3),
+            success_threshold: c.health_success_threshold().unwrap_or(2),
+        },
+        timing: c.timing(),
+    }
+}
+
+/// The decision journal at `JOURNAL_PATH`, written by a background thread; `None` (logged) when
+/// it cannot be opened: the journal explains decisions, it never gates them.
+fn journal_recorder(c: &Config) -> Option<JournalRecorder<JournalWriter>> {
+    let path = std::path::Path::new(&c.journal_path);
+    if let Some(dir) = path.parent()
+        && let Err(e) = std::fs::create_dir_all(dir)
+    {
+        tracing::error!("journal disabled: cannot create {}: {e}", dir.display());
+        return None;
+    }
+    let config = JournalConfig {
+        retention: c.journal_retention().ok(),
+        ..JournalConfig::default()
+    };
+    let journal = match Journal::open(path, config) {
+        Ok(j) => j,
+        Err(e) => {
+            tracing::error!("journal disabled: {e}");
+            return None;
+        }
+    };
+    let writer = match JournalWriter::spawn(journal, 4096) {
+        Ok(w) => w,
+        Err(e) => {
+            tracing::error!("journal disabled: cannot start its writer thread: {e}");
+            return None;
+        }
+    };
+    Some(JournalRecorder::new(
+        writer,
+        JournalIdentity {
+            pool: c.pool_id().unwrap_or_default().to_owned(),
+            network: c.cardano_network.clone(),
+            region: c.cluster_region.clone(),
+            pod: c.pod_name.clone(),
+        },
+    ))
 }
 
 #[cfg(test)]
@@ -259,20 +349,25 @@ mod tests {
     }
 
     #[test]
-    fn cluster_management_is_refused_rather_than_ignored() {
+    fn cluster_management_settings_follow_the_old_naming() {
         let c = Config {
             pod_name: "bp-0".into(),
             enable_cluster_management: "true".into(),
             cluster_region: "eu-west-1".into(),
+            pool_id: "pool1abcdefghij".into(),
             ..Config::default()
         };
         let mut err = Vec::new();
-        assert_eq!(preflight(&c, &mut err), Err(EXIT_INVALID));
-        assert!(
-            String::from_utf8_lossy(&err).contains("not available in this build yet"),
+        assert_eq!(
+            preflight(&c, &mut err),
+            Ok(()),
             "{}",
             String::from_utf8_lossy(&err)
         );
+        let s = cluster_settings(&c);
+        assert_eq!(s.cluster_name, "mainnet-pool1abcde-eu-west-1");
+        assert_eq!(s.name_prefix.as_deref(), Some("mainnet-pool1abcde-"));
+        assert_eq!(s.region, "eu-west-1");
     }
 
     #[test]

@@ -71,8 +71,11 @@ pub struct ClusterSettings {
     pub global_lease: String,
     /// Prefix of presence lease names (`{prefix}{region}`).
     pub presence_prefix: String,
-    /// Label selector listing this pool's CardanoForgeClusters.
+    /// Label selector listing this pool's CardanoForgeClusters (may be empty).
     pub selector: String,
+    /// Only CardanoForgeClusters whose name starts with this belong to the pool (the naming of
+    /// COMPATIBILITY.md 5.7: `{network}-{poolShort}-{region}`); `None`: every one listed.
+    pub name_prefix: Option<String>,
     /// Failback delay.
     pub failback_delay: Duration,
     /// Health defaults (environment).
@@ -394,8 +397,17 @@ impl<C: Clock, K: Kube, H: HealthProbe> Coordinator for ClusterLoop<C, K, H> {
         // the coordination API stays away); never read: nothing is known, nothing may forge.
         let clusters = match listed {
             Some(Ok(list)) => {
-                self.clusters = list.clone();
-                list
+                let prefix = self.settings.name_prefix.clone();
+                let mine: Vec<CardanoForgeCluster> = list
+                    .into_iter()
+                    .filter(|c| {
+                        prefix.as_deref().is_none_or(|p| {
+                            c.metadata.name.as_deref().is_some_and(|n| n.starts_with(p))
+                        })
+                    })
+                    .collect();
+                self.clusters = mine.clone();
+                mine
             }
             _ => self.clusters.clone(),
         };

@@ -135,6 +135,15 @@ impl<A: Recorder, B: Recorder> Recorder for Tee<A, B> {
     }
 }
 
+/// An optional recorder (a journal that could not be opened records nothing).
+impl<R: Recorder> Recorder for Option<R> {
+    fn record(&mut self, tick: &TickRecord<'_>) {
+        if let Some(r) = self.as_mut() {
+            r.record(tick);
+        }
+    }
+}
+
 /// A recorder that does nothing.
 #[derive(Debug, Default)]
 pub struct NoRecorder;

@@ -210,6 +210,7 @@ pub async fn software(ctx: PodContext) -> turmoil::Result {
                 global_lease: cc.global_lease.clone(),
                 presence_prefix: cc.presence_prefix.clone(),
                 selector: cc.selector.clone(),
+                name_prefix: None,
                 failback_delay: ctx.spec.failback_delay,
                 health: HealthSettings {
                     endpoint: Some(super::health_endpoint(&pod.id.region)),
