@@ -237,6 +237,7 @@ pub fn decide_cluster(
     let preferred_is_us = preferred.as_deref() == Some(region);
     let mut message;
     let gate;
+    let mut handing_over = false;
     if s.global.hold.is_some() {
         // We hold it (perhaps no longer validly: the deadline closes the gate by itself).
         let successor = preferred.clone().filter(|p| p != region);
@@ -250,6 +251,7 @@ pub fn decide_cluster(
         };
         if leave || hand_over {
             gate = Gate::Deny(Reason::PolicyDisallows);
+            handing_over = true;
             if obs.local.forging_off {
                 actions.push(match successor {
                     Some(to) => ClusterAction::Handoff { to },
@@ -338,9 +340,13 @@ pub fn decide_cluster(
     }
 
     let mut wake_by = now + timing.retry_period;
+    if handing_over {
+        // The local demotion is verified within a few hundred milliseconds: hand over right after.
+        wake_by = wake_by.min(now + super::election::VERIFY_POLL);
+    }
     if preferred_is_us && s.global.hold.is_none() && representative {
         // A handoff to us may come any moment: look often (the planned-handover gap).
-        wake_by = wake_by.min(now + Duration::from_millis(250));
+        wake_by = wake_by.min(now + Duration::from_millis(150));
     }
     for seat in [&s.global, &s.presence] {
         if let Some(d) = seat.deadline(timing) {

@@ -31,6 +31,9 @@ use super::timing::Timing;
 /// How many demotion attempts (remove, SIGHUP, verify) before we report the demotion as stuck.
 pub const MAX_DEMOTION_ATTEMPTS: u32 = 3;
 
+/// How often the node's metrics are read while a SIGHUP awaits verification.
+pub const VERIFY_POLL: Duration = Duration::from_millis(100);
+
 /// After a stuck demotion, how long before one more attempt (never a SIGHUP loop).
 pub const STUCK_RETRY_AFTER: Duration = Duration::from_secs(60);
 
@@ -875,7 +878,10 @@ fn wake_by(s: &ElectionState, now: MonoTime, timing: &Timing) -> MonoTime {
     }
     match s.forging {
         Forging::Promoting { since } | Forging::Demoting { since, .. } => {
-            at = at.min(since + timing.sighup_verify_timeout);
+            // Look often while a SIGHUP awaits its proof: the handover gap is made of this wait.
+            at = at
+                .min(since + timing.sighup_verify_timeout)
+                .min(now + VERIFY_POLL);
         }
         _ => {}
     }
