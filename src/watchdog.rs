@@ -91,8 +91,16 @@ pub async fn check_once(
     {
         sighup = node.sighup(p).await.is_ok();
     }
+    // The decoys go back only once the node confirms forging is off: written while it is still
+    // handling the SIGHUP, they would be what it loads (and its demotion could never be verified).
     let mut standby = false;
-    if let Some(paths) = &s.standby
+    let confirmed = if sighup {
+        wait_disabled(clock, node).await
+    } else {
+        node.find().await.is_none()
+    };
+    if confirmed
+        && let Some(paths) = &s.standby
         && let Ok(set) = credentials::read_set(fs, paths).await
     {
         standby = credentials::write_set(fs, &s.target, &set).await.is_ok();
@@ -119,6 +127,19 @@ pub async fn check_once(
         sighup,
         standby,
     })
+}
+
+/// Waits (bounded: 5 s) for the node's metrics to report forging disabled.
+async fn wait_disabled(clock: &impl Clock, node: &impl Node) -> bool {
+    for _ in 0..50 {
+        if let Ok(m) = node.metrics().await
+            && m.forging_enabled == Some(false)
+        {
+            return true;
+        }
+        clock.sleep(Duration::from_millis(100)).await;
+    }
+    false
 }
 
 /// Runs forever, looking every `check_period`; `on_fire` sees every firing.

@@ -188,6 +188,9 @@ pub struct Seat {
     pub api_unreachable: bool,
     /// The last answer said the lease does not exist (as opposed to: not read yet).
     pub absent_seen: bool,
+    /// A write of ours met a 409: someone else wrote the lease. Until a read resolves it we neither
+    /// write again nor promote (we may keep forging on our hold until the deadline or that read).
+    pub conflict: bool,
 }
 
 /// Why a seat lost its hold in this step, if it did.
@@ -210,6 +213,17 @@ impl Seat {
     /// Whether we may forge on this seat at `now`: held under the renewal rule and promotable.
     pub fn may_promote(&self, now: MonoTime, timing: &Timing) -> bool {
         self.holds(now, timing) && self.hold.as_ref().is_some_and(|h| now >= h.promotable_at)
+    }
+
+    /// Whether a node that is not forging may *start* now: [`Seat::may_promote`] and no unresolved
+    /// conflict (a forging holder keeps forging through a 409 until a read or its deadline).
+    pub fn may_start(&self, now: MonoTime, timing: &Timing) -> bool {
+        self.may_promote(now, timing) && !self.conflict
+    }
+
+    /// Whether the lease must be read before anything else (no hold, or an unresolved conflict).
+    pub fn needs_read(&self) -> bool {
+        self.hold.is_none() || self.conflict
     }
 
     /// The instant our hold fences itself, if we hold.
@@ -248,6 +262,7 @@ impl Seat {
             LeaseEvent::Nothing => {}
             LeaseEvent::Read(record) => {
                 self.api_unreachable = false;
+                self.conflict = false;
                 self.absent_seen = record.is_none();
                 self.observer.observe(record.as_ref(), now);
                 match (record, self.hold.as_mut()) {
@@ -276,6 +291,7 @@ impl Seat {
             } => {
                 self.api_unreachable = false;
                 self.absent_seen = false;
+                self.conflict = false;
                 // An update that changed nothing keeps its resourceVersion (Kubernetes skips no-op
                 // writes): observers see no change, so it must not count as a renewal either.
                 let base_rv = match write {
@@ -323,8 +339,10 @@ impl Seat {
                 self.absent_seen = *failure == ApiFailure::NotFound;
                 if *failure == ApiFailure::Conflict {
                     // Someone else wrote it: our view is stale. Forget the record so the next step
-                    // reads it again; the hold (if any) stands until that read or the deadline.
+                    // reads it again; the hold (if any) stands until that read or the deadline,
+                    // but it no longer entitles a promotion.
                     self.observer.reset();
+                    self.conflict = true;
                 }
             }
         }
@@ -348,6 +366,10 @@ impl Seat {
         now: MonoTime,
         timing: &Timing,
     ) -> Option<LeaseWriteKind> {
+        if self.conflict {
+            // Read first: the next step's observation resolves whose lease this is.
+            return None;
+        }
         match (&self.hold, want) {
             // Deleted under us: re-create it (keeping our promotability if we win the race; a pod
             // that creates it first waits a full lease duration before it promotes).
@@ -546,7 +568,8 @@ pub fn decide(
         || (s.forging.maybe_on() && s.seat.hold.is_some() && !obs.eligibility.shutting_down);
 
     // 5. Forging actions.
-    let forging_action = forging_action(&s, entitled, now, timing);
+    let may_start = entitled && s.seat.may_start(now, timing);
+    let forging_action = forging_action(&s, entitled, may_start, now, timing);
     match forging_action {
         Some(Action::Promote) => s.forging = Forging::Promoting { since: now },
         Some(Action::Demote { .. }) => {
@@ -599,7 +622,7 @@ pub fn decide(
     let wake_by = wake_by(&s, now, timing);
     s.role = role;
     debug_assert!(
-        !actions.contains(&Action::Promote) || s.seat.may_promote(now, timing),
+        !actions.contains(&Action::Promote) || s.seat.may_start(now, timing),
         "promote without a live, promotable lease"
     );
     Decision {
@@ -643,11 +666,14 @@ fn verify(forging: Forging, enabled: Option<bool>, now: MonoTime, timing: &Timin
 fn forging_action(
     s: &ElectionState,
     entitled: bool,
+    may_start: bool,
     now: MonoTime,
     timing: &Timing,
 ) -> Option<Action> {
     let sighup = s.node_ready;
     match (entitled, s.forging) {
+        // A 409 not yet resolved by a read: do not start (whoever wrote may hold the lease now).
+        (true, Forging::Off | Forging::Unknown) if !may_start => None,
         // Entitled and not (about to be) forging: promote. Only a node whose handler is installed
         // can take the SIGHUP; `entitled` implies its socket accepts.
         (true, Forging::Off) => Some(Action::Promote),

@@ -239,6 +239,38 @@ fn a_409_on_acquire_promotes_nothing_and_rereads() {
 }
 
 #[test]
+fn a_pod_whose_new_lease_met_a_conflict_never_promotes_before_a_read() {
+    // Regression (chaos seed 1): a pod created a lease (waiting to promote), the lease was deleted
+    // and re-created by another pod; our renewals got 409s, and we promoted at our promotable time
+    // on a lease someone else held. A conflict now blocks promotion until a read resolves it.
+    let mut p = Pod::ready();
+    p.step(LeaseEvent::Read(None));
+    p.wrote(LeaseWriteKind::Create, rec(Some(ME), 1));
+    for t in (3_000..16_000).step_by(2_000) {
+        p.at(t).wrote(LeaseWriteKind::Renew, rec(Some(ME), t));
+    }
+    let d = p.at(15_500).step(LeaseEvent::WriteFailed {
+        write: LeaseWriteKind::Renew,
+        failure: ApiFailure::Conflict,
+    });
+    assert!(
+        d.actions.is_empty(),
+        "no write before a read: {:?}",
+        d.actions
+    );
+    let d = p.at(16_000).step(LeaseEvent::Nothing);
+    assert!(
+        !d.actions.contains(&Action::Promote),
+        "promoted on an unresolved conflict"
+    );
+    let d = p
+        .at(16_100)
+        .step(LeaseEvent::Read(Some(rec(Some(OTHER), 7))));
+    assert_eq!(d.reason, Reason::LeaseLost);
+    assert!(!d.actions.contains(&Action::Promote));
+}
+
+#[test]
 fn a_409_on_renewal_keeps_forging_until_a_read_shows_another_holder() {
     let mut p = Pod::leader(5);
     let d = p.at(3_300).step(LeaseEvent::WriteFailed {
@@ -769,6 +801,7 @@ proptest! {
                 let hold = hold.unwrap_or_else(|| unreachable!());
                 assert!(obs.now.since(hold.last_renew_sent_at) < t.renew_deadline, "promote past the renew deadline");
                 assert!(obs.now >= hold.promotable_at, "promote before the lease is promotable");
+                assert!(!d.next.seat.conflict, "promote on an unresolved conflict");
                 assert!(obs.eligibility.verdict().is_ok(), "promote while ineligible");
                 assert_eq!(obs.gate, Gate::Allow, "promote against policy");
             }

@@ -410,12 +410,17 @@ impl<C: Clock, K: Kube, F: Fs, N: Node, R: Recorder, G: cluster::Coordinator>
     /// One wake-up: up to [`MAX_DECISIONS_PER_WAKE`] decisions, each followed by its actions.
     pub async fn wake(&mut self) -> Decision {
         let mut last = None;
+        let mut coordinated_as_leader = None;
         for round in 0..MAX_DECISIONS_PER_WAKE {
             let mut seen = self.observe().await;
-            if round == 0 {
-                let now = self.clock.now_mono();
+            let now = self.clock.now_mono();
+            let leader = self.state.seat.holds(now, &self.settings.timing);
+            // Coordinate once per wake-up, and again when local leadership changed during it: a
+            // new local leader takes its region's global lease in the same wake-up.
+            if round == 0 || coordinated_as_leader != Some(leader) {
+                coordinated_as_leader = Some(leader);
                 let local = crate::core::cluster::LocalView {
-                    leader: self.state.seat.holds(now, &self.settings.timing),
+                    leader,
                     eligible: seen.observations.eligibility.verdict().is_ok(),
                     forging_off: self.state.forging == Forging::Off,
                     shutting_down: self.shutting_down,
@@ -455,7 +460,8 @@ impl<C: Clock, K: Kube, F: Fs, N: Node, R: Recorder, G: cluster::Coordinator>
                 node: seen.process,
             };
             self.recorder.record(&tick);
-            let wrote_lease = d.actions.iter().any(|a| matches!(a, Action::Lease { .. }));
+            let wrote_lease = d.actions.iter().any(|a| matches!(a, Action::Lease { .. }))
+                || coordinated_as_leader != Some(d.next.seat.hold.is_some());
             last = Some(d);
             if !wrote_lease {
                 break;
@@ -506,7 +512,7 @@ impl<C: Clock, K: Kube, F: Fs, N: Node, R: Recorder, G: cluster::Coordinator>
 
         let now = self.clock.now_mono();
         let mut lease = std::mem::replace(&mut self.pending, LeaseEvent::Nothing);
-        if lease == LeaseEvent::Nothing && self.state.seat.hold.is_none() {
+        if lease == LeaseEvent::Nothing && self.state.seat.needs_read() {
             let budget = self.state.seat.request_budget(now, &self.settings.timing);
             let read = self.kube.get_lease(&self.settings.lease_name);
             lease = match with_timeout(&self.clock, budget, read).await {
