@@ -26,6 +26,9 @@ pub struct RunOptions {
     pub seed: Option<u64>,
     /// turmoil's tick.
     pub tick: Duration,
+    /// The broken variant of the safety core to run (the canary; feature `broken-core`).
+    #[cfg(feature = "broken-core")]
+    pub broken: Option<forge_manager::core::broken::Broken>,
 }
 
 impl Default for RunOptions {
@@ -33,6 +36,8 @@ impl Default for RunOptions {
         RunOptions {
             seed: None,
             tick: DEFAULT_TICK,
+            #[cfg(feature = "broken-core")]
+            broken: None,
         }
     }
 }
@@ -102,6 +107,10 @@ pub fn world_spec(s: &Scenario, seed: u64, tick: Duration) -> WorldSpec {
 pub fn run(scenario: &Scenario, options: &RunOptions) -> Result<Outcome, String> {
     let started = Instant::now();
     let seed = options.seed.unwrap_or(scenario.seed);
+    // Every pod's `decide` runs on this thread: the switch covers the whole world, and is reset
+    // when the run ends, even by an error.
+    #[cfg(feature = "broken-core")]
+    let _broken = BrokenSwitch::set(options.broken);
     let mut world = World::new(world_spec(scenario, seed, options.tick));
     for (index, fault) in scenario.faults_in_order() {
         world.run_until(fault.at)?;
@@ -133,6 +142,26 @@ pub fn run(scenario: &Scenario, options: &RunOptions) -> Result<Outcome, String>
         judgement,
         report,
     })
+}
+
+/// Selects a broken variant for this thread until dropped.
+#[cfg(feature = "broken-core")]
+struct BrokenSwitch(Option<forge_manager::core::broken::Broken>);
+
+#[cfg(feature = "broken-core")]
+impl BrokenSwitch {
+    fn set(variant: Option<forge_manager::core::broken::Broken>) -> Self {
+        let before = forge_manager::core::broken::get();
+        forge_manager::core::broken::set(variant);
+        BrokenSwitch(before)
+    }
+}
+
+#[cfg(feature = "broken-core")]
+impl Drop for BrokenSwitch {
+    fn drop(&mut self) {
+        forge_manager::core::broken::set(self.0);
+    }
 }
 
 fn pod_ref(world: &World<'_>, p: &PodRef) -> Option<PodId> {

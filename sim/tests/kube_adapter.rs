@@ -122,7 +122,8 @@ async fn a_watch_returns_the_next_version_or_the_deletion() {
     let waiting = watcher.watch_lease("w", &rv, Duration::from_secs(5));
     let release = async {
         tokio::time::sleep(Duration::from_millis(100)).await;
-        k.replace_lease(&write("w", None, &base.resource_version)).await
+        k.replace_lease(&write("w", None, &base.resource_version))
+            .await
     };
     let (seen, next) = tokio::join!(waiting, release);
     let next = next.expect("release");

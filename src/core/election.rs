@@ -202,6 +202,7 @@ impl Seat {
         self.hold
             .as_ref()
             .is_some_and(|h| now.since(h.last_renew_sent_at) < timing.renew_deadline)
+            || (broken!(NoSelfFencing) && self.hold.is_some())
     }
 
     /// Whether we may forge on this seat at `now`: held under the renewal rule and promotable.
@@ -298,6 +299,7 @@ impl Seat {
                             h.promotable_at
                         }
                         // A lease that did not exist: its last holder may still forge.
+                        (LeaseWriteKind::Create, None) if broken!(PromoteOnNewLease) => *sent_at,
                         (LeaseWriteKind::Create, None) => {
                             *sent_at + record.effective_duration(timing.lease_duration)
                         }
@@ -327,6 +329,7 @@ impl Seat {
         }
         if let Some(d) = self.deadline(timing)
             && now >= d
+            && !broken!(NoSelfFencing)
         {
             self.hold = None;
             self.fenced_at = Some(now);
@@ -361,6 +364,9 @@ impl Seat {
             (None, true) => match self.observer.state(identity, timing.lease_duration, now) {
                 LeaseState::Absent if self.absent_seen => Some(LeaseWriteKind::Create),
                 LeaseState::Free | LeaseState::Expired | LeaseState::HeldByMe => {
+                    Some(LeaseWriteKind::Acquire)
+                }
+                LeaseState::HeldByOther if broken!(WallClockExpiry) => {
                     Some(LeaseWriteKind::Acquire)
                 }
                 LeaseState::Absent | LeaseState::HeldByOther => None,
@@ -534,6 +540,10 @@ pub fn decide(
     // 4. Entitlement: the whole safety rule.
     let eligible = obs.eligibility.verdict();
     let entitled = eligible.is_ok() && obs.gate == Gate::Allow && s.seat.may_promote(now, timing);
+    let entitled = entitled
+        || (broken!(PromoteBeforeAcquire)
+            && eligible.is_ok()
+            && free(&s.seat, identity, now, timing));
     // Keep the lease while eligible; also while a demotion is unverified (so no one else promotes
     // while this node might forge), unless we are leaving for good.
     let want_lease = eligible.is_ok()
@@ -571,7 +581,7 @@ pub fn decide(
 
     // 6. The lease write: renew or acquire while we want the lease; release only after a verified
     //    demotion (demote, then release).
-    let may_release = !s.forging.maybe_on();
+    let may_release = !s.forging.maybe_on() || broken!(ReleaseBeforeDemotionVerified);
     if let Some(write) = s
         .seat
         .next_write(identity, want_lease, may_release, now, timing)
@@ -593,7 +603,9 @@ pub fn decide(
     let wake_by = wake_by(&s, now, timing);
     s.role = role;
     debug_assert!(
-        !actions.contains(&Action::Promote) || s.seat.may_promote(now, timing),
+        !actions.contains(&Action::Promote)
+            || s.seat.may_promote(now, timing)
+            || broken!(PromoteBeforeAcquire),
         "promote without a live, promotable lease"
     );
     Decision {
@@ -606,6 +618,16 @@ pub fn decide(
         wake_by,
         shutdown_complete,
     }
+}
+
+/// Whether the lease is free or expired for a candidate (read by the `PromoteBeforeAcquire` canary
+/// only; without the `broken-core` feature the call is behind a constant `false`).
+fn free(seat: &Seat, identity: &str, now: MonoTime, timing: &Timing) -> bool {
+    seat.hold.is_none()
+        && matches!(
+            seat.observer.state(identity, timing.lease_duration, now),
+            LeaseState::Free | LeaseState::Expired
+        )
 }
 
 /// Updates the forging belief from the node's `forging_enabled`.
