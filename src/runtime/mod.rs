@@ -198,6 +198,9 @@ pub struct Runtime<C, K, F, N, R> {
     rng: SmallRng,
     status: Arc<Mutex<Status>>,
     leader_status_written: Option<(String, bool)>,
+    /// The last credential set validated and its verdict: validation (two signature checks) is
+    /// pure, so an unchanged set is not checked again on every tick.
+    validated: Option<(CredentialSet, Option<String>)>,
 }
 
 /// What one observation pass found, besides the core's inputs.
@@ -225,6 +228,7 @@ impl<C: Clock, K: Kube, F: Fs, N: Node, R: Recorder> Runtime<C, K, F, N, R> {
             rng,
             status: Arc::new(Mutex::new(Status::default())),
             leader_status_written: None,
+            validated: None,
         }
     }
 
@@ -363,7 +367,14 @@ impl<C: Clock, K: Kube, F: Fs, N: Node, R: Recorder> Runtime<C, K, F, N, R> {
         let forging_enabled = metrics.and_then(|m| m.forging_enabled);
         let real = credentials::read_set(&self.fs, &self.settings.source).await;
         let credentials_problem = match &real {
-            Ok(set) => credentials::validate(set).err(),
+            Ok(set) => match &self.validated {
+                Some((seen, verdict)) if seen == set => verdict.clone(),
+                _ => {
+                    let verdict = credentials::validate(set).err();
+                    self.validated = Some((set.clone(), verdict.clone()));
+                    verdict
+                }
+            },
             Err(e) => Some(e.to_string()),
         };
         let standby_ready = self
