@@ -223,6 +223,7 @@ pub struct World<'a> {
     operator: Rc<RefCell<VecDeque<OperatorRequest>>>,
     health: Rc<RefCell<BTreeMap<String, HealthState>>>,
     rotations: u64,
+    partitions: net::Partitions,
 }
 
 /// A region's health endpoint.
@@ -291,6 +292,7 @@ impl<'a> World<'a> {
             operator: Rc::new(RefCell::new(VecDeque::new())),
             health: Rc::new(RefCell::new(BTreeMap::new())),
             rotations: 0,
+            partitions: net::Partitions::default(),
         };
         w.real_fps.insert(w.real.borrow().fingerprint());
         w.start_apis();
@@ -465,6 +467,7 @@ impl<'a> World<'a> {
             lease_name: self.local_lease_name(region),
             api_host: api_host(&self.local_api(region)),
             trace: Rc::clone(&self.trace),
+            partitions: self.partitions.clone(),
         };
         self.sim
             .host(pod.host.as_str(), move || pod::software(ctx.clone()));
@@ -653,10 +656,20 @@ impl<'a> World<'a> {
                         if x == y {
                             continue;
                         }
-                        if matches!(action, Action::Partition(..)) {
+                        let cut = matches!(action, Action::Partition(..));
+                        if cut {
                             self.sim.partition(x.as_str(), y.as_str());
                         } else {
                             self.sim.repair(x.as_str(), y.as_str());
+                        }
+                        if let Ok(mut p) = self.partitions.lock() {
+                            for pair in [(x.clone(), y.clone()), (y.clone(), x.clone())] {
+                                if cut {
+                                    p.insert(pair);
+                                } else {
+                                    p.remove(&pair);
+                                }
+                            }
                         }
                     }
                 }

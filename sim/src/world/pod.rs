@@ -39,6 +39,8 @@ pub struct PodContext {
     pub api_host: String,
     /// The run's trace.
     pub trace: Rc<RefCell<Trace>>,
+    /// The world's partitions (the connector does not dial across one).
+    pub partitions: net::Partitions,
 }
 
 fn now_ms() -> u64 {
@@ -68,7 +70,11 @@ pub async fn software(ctx: PodContext) -> turmoil::Result {
         watchdog::run(&watchdog_clock, &wd_fs, &wd_node, &wd_settings, |_| {}).await;
     });
 
-    let (client, dates) = net::kube_client(&ctx.api_host, NAMESPACE)?;
+    let connector = net::Connector {
+        from: pod.host.clone(),
+        partitions: ctx.partitions.clone(),
+    };
+    let (client, dates) = net::kube_client(&ctx.api_host, NAMESPACE, connector)?;
     let mono_clock = sidecar_clock.clone();
     let mono = Rc::new(move || mono_clock.now_mono());
     let kube = PausingKube {
@@ -119,7 +125,8 @@ fn jitter_salt(id: &PodId) -> u64 {
 /// retrying a request that could not be delivered (an operator retries a failed `kubectl patch`).
 pub async fn operator(queue: Rc<RefCell<VecDeque<OperatorRequest>>>) -> turmoil::Result {
     let client: hyper_util::client::legacy::Client<_, Full<Bytes>> =
-        hyper_util::client::legacy::Client::builder(TokioExecutor::new()).build(net::Connector);
+        hyper_util::client::legacy::Client::builder(TokioExecutor::new())
+            .build(net::Connector::default());
     loop {
         let next = queue.borrow().front().cloned();
         let Some(req) = next else {
