@@ -117,8 +117,14 @@ fn files() -> Vec<String> {
 fn every_scenario_file_has_a_test_and_there_are_at_least_thirty() {
     let files = files();
     let listed: BTreeSet<&str> = LISTED.iter().copied().collect();
-    let missing: Vec<&String> = files.iter().filter(|f| !listed.contains(f.as_str())).collect();
-    assert!(missing.is_empty(), "add these to scenario_tests!: {missing:?}");
+    let missing: Vec<&String> = files
+        .iter()
+        .filter(|f| !listed.contains(f.as_str()))
+        .collect();
+    assert!(
+        missing.is_empty(),
+        "add these to scenario_tests!: {missing:?}"
+    );
     assert!(files.len() >= 30, "only {} scenario files", files.len());
     for f in EXPECTED_TO_FAIL_UNTIL_CLUSTER_WIDE {
         assert!(files.iter().any(|x| x == f), "{f} is listed but gone");
@@ -147,10 +153,22 @@ fn the_files_together_use_every_fault_and_expectation_kind_and_describe_themselv
             expects.insert(e.kind());
         }
     }
-    let missing: Vec<_> = FAULT_KINDS.iter().filter(|k| !faults.contains(*k)).collect();
-    assert!(missing.is_empty(), "no scenario uses the fault kinds {missing:?}");
-    let missing: Vec<_> = EXPECT_KINDS.iter().filter(|k| !expects.contains(*k)).collect();
-    assert!(missing.is_empty(), "no scenario uses the expectation kinds {missing:?}");
+    let missing: Vec<_> = FAULT_KINDS
+        .iter()
+        .filter(|k| !faults.contains(*k))
+        .collect();
+    assert!(
+        missing.is_empty(),
+        "no scenario uses the fault kinds {missing:?}"
+    );
+    let missing: Vec<_> = EXPECT_KINDS
+        .iter()
+        .filter(|k| !expects.contains(*k))
+        .collect();
+    assert!(
+        missing.is_empty(),
+        "no scenario uses the expectation kinds {missing:?}"
+    );
     // Health, flap and patch act on cluster policy: only the multi-region files use them for now.
     let missing: Vec<_> = FAULT_KINDS
         .iter()
