@@ -394,8 +394,7 @@ impl Gen<'_> {
                 self.push(at, FaultAction::Skew { target, offset_ms });
             }
             Kind::Drift => {
-                let magnitude =
-                    i64::try_from(*self.rng.pick(&[10, 100, 1_000, 20_000])).unwrap_or(0);
+                let magnitude = *self.rng.pick(&[10_i64, 100, 1_000, 20_000]);
                 let ppm = if self.rng.chance(50) {
                     magnitude
                 } else {

@@ -130,6 +130,8 @@ fn main() -> ExitCode {
             tick,
             broken,
         } => {
+            // `broken` exists only with the `broken-core` feature.
+            #[allow(clippy::needless_update)]
             let mut options = forge_sim::runner::RunOptions {
                 seed,
                 tick,
