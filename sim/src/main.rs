@@ -101,6 +101,9 @@ struct ChaosArgs {
     /// Where failing seeds' scenario files are written.
     #[arg(long, default_value = "target/chaos")]
     out: PathBuf,
+    /// Also print a failing seed's scenario file (to stderr, after its `seed=N` line).
+    #[arg(long)]
+    print: bool,
     /// turmoil's tick.
     #[arg(long, default_value = "50ms", value_parser = parse_duration)]
     tick: std::time::Duration,
@@ -234,7 +237,8 @@ fn chaos(args: ChaosArgs) -> ExitCode {
                 .and_then(|()| std::fs::write(&path, run.scenario.to_toml_string()));
             if let Ok(o) = &run.result {
                 for v in o.report.violations.iter().take(3) {
-                    eprintln!("  {} at {:?} ms: {}", v.kind, v.at_ms, v.message);
+                    let at = v.at_ms.map(|ms| format!(" at {ms} ms")).unwrap_or_default();
+                    eprintln!("  {}{at}: {}", v.kind, v.message);
                 }
             }
             let broken = args
@@ -261,6 +265,9 @@ fn chaos(args: ChaosArgs) -> ExitCode {
                     args.regions,
                     args.pods
                 ),
+            }
+            if args.print {
+                eprintln!("{}", run.scenario.to_toml_string());
             }
         }
     });
