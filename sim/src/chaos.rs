@@ -794,6 +794,40 @@ mod tests {
     }
 
     #[test]
+    fn seeds_enable_different_subsets_of_fault_kinds() {
+        let mut subsets = std::collections::BTreeSet::new();
+        for seed in 0..50 {
+            let mut rng = SplitMix64::new(seed);
+            let kinds: Vec<Kind> = draw_swarm(&mut rng).iter().map(|w| w.kind).collect();
+            assert!(!kinds.is_empty(), "seed {seed} enables no kind");
+            subsets.insert(kinds);
+        }
+        assert!(
+            subsets.len() > 40,
+            "only {} distinct subsets",
+            subsets.len()
+        );
+    }
+
+    #[test]
+    fn the_liveness_phase_heals_everything_and_expects_one_steady_forger() {
+        let s = generate(3, &ChaosConfig::default());
+        let heal_at = Duration::from_secs(3_600) - liveness_len(s.duration, convergence_budget(&s));
+        let healed: Vec<&str> = s
+            .faults
+            .iter()
+            .filter(|f| f.at == heal_at)
+            .map(|f| f.action.kind())
+            .collect();
+        for kind in ["api-up", "heal", "latency", "restart"] {
+            assert!(healed.contains(&kind), "no {kind} at the heal: {healed:?}");
+        }
+        assert!(s.faults.iter().all(|f| f.at <= heal_at));
+        let kinds: Vec<&str> = s.expects.iter().map(Expect::kind).collect();
+        assert_eq!(kinds, ["forger-by", "max-handovers"]);
+    }
+
+    #[test]
     fn every_fault_of_the_safety_phase_ends_before_the_heal() {
         let c = ChaosConfig::default();
         for seed in 0..100 {
