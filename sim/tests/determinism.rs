@@ -111,3 +111,34 @@ fn a_chaos_seed_written_to_a_file_reproduces_the_same_run() {
     let binary = binary_json(&file);
     assert_eq!(strip_wall(&binary), strip_wall(&direct.report.to_json()));
 }
+
+/// Seed 11 (one pod, partitions, shutdowns, secret rotations) fails its liveness phase today
+/// (docs/chaos.md, finding 2). Its file, run by the binary, must fail the same way.
+#[test]
+fn a_failing_chaos_seed_fails_again_when_its_file_is_run() {
+    let config = ChaosConfig::default();
+    let seed = 11;
+    let direct = forge_sim::chaos::run_seed(seed, &config, &RunOptions::default());
+    let outcome = direct.result.unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(
+        outcome.report.verdict,
+        forge_sim::report::Verdict::Fail,
+        "seed 11 passes now (finding 2 of docs/chaos.md fixed?): pick a failing seed for this test"
+    );
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let file = dir.path().join("chaos-seed-11.toml");
+    std::fs::write(&file, direct.scenario.to_toml_string()).unwrap_or_else(|e| panic!("{e}"));
+    let out = Command::new(env!("CARGO_BIN_EXE_forge-sim"))
+        .arg("run")
+        .arg(&file)
+        .arg("--json")
+        .output()
+        .unwrap_or_else(|e| panic!("running forge-sim: {e}"));
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "the file must fail like the seed"
+    );
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(strip_wall(&text), strip_wall(&outcome.report.to_json()));
+}
