@@ -1,6 +1,9 @@
 //! The `forge-sim` binary. Subcommands:
 //! - `apiserver --listen ADDR [--state-file PATH]`: the test Kubernetes API server on a real port;
-//! - `fake-node ...`: a stand-in cardano-node process for end-to-end tests.
+//! - `fake-node ...`: a stand-in cardano-node process for end-to-end tests;
+//! - `run FILE`: run one scenario file;
+//! - `chaos --seeds N`: seeded chaos (a random world and fault schedule per seed);
+//! - `bench`: simulated seconds per wall second of a fault-free world.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -48,7 +51,68 @@ enum Command {
         /// turmoil's tick (resolution of simulated time), e.g. 50ms.
         #[arg(long, default_value = "50ms", value_parser = parse_duration)]
         tick: std::time::Duration,
+        /// Run a deliberately broken safety core (the canary; needs `--features broken-core`):
+        /// wall-clock-expiry, promote-before-acquire, no-self-fencing,
+        /// release-before-demotion-verified, promote-on-new-lease.
+        #[arg(long)]
+        broken: Option<String>,
     },
+    /// Seeded chaos: each seed a random world and fault schedule (safety phase, then a liveness
+    /// phase with every fault healed). Exit 1 if any seed failed.
+    Chaos(ChaosArgs),
+    /// Speed: simulated seconds per wall second of a fault-free world.
+    Bench {
+        /// Regions (more than one needs cross-region coordination).
+        #[arg(long, default_value_t = 1)]
+        regions: usize,
+        /// Pods per region.
+        #[arg(long, default_value_t = 3)]
+        pods: usize,
+        /// Simulated time.
+        #[arg(long, default_value = "1h", value_parser = parse_duration)]
+        duration: std::time::Duration,
+        /// turmoil's tick.
+        #[arg(long, default_value = "50ms", value_parser = parse_duration)]
+        tick: std::time::Duration,
+    },
+}
+
+#[derive(Debug, clap::Args)]
+struct ChaosArgs {
+    /// How many seeds.
+    #[arg(long, default_value_t = 100)]
+    seeds: u64,
+    /// The first seed.
+    #[arg(long, default_value_t = 0)]
+    start: u64,
+    /// Simulated time per seed (safety phase, then liveness phase).
+    #[arg(long, default_value = "1h", value_parser = parse_duration)]
+    duration: std::time::Duration,
+    /// At most this many regions per world. More than one needs cross-region coordination
+    /// (cluster management), which is not finished yet: such seeds fail today.
+    #[arg(long, default_value_t = 1)]
+    regions: usize,
+    /// At most this many pods per region.
+    #[arg(long, default_value_t = 3)]
+    pods: usize,
+    /// One JSON object per seed, then a summary object.
+    #[arg(long)]
+    json: bool,
+    /// Worker threads (default: the number of cores).
+    #[arg(long)]
+    jobs: Option<usize>,
+    /// Where failing seeds' scenario files are written.
+    #[arg(long, default_value = "target/chaos")]
+    out: PathBuf,
+    /// Also print a failing seed's scenario file (to stderr, after its `seed=N` line).
+    #[arg(long)]
+    print: bool,
+    /// turmoil's tick.
+    #[arg(long, default_value = "50ms", value_parser = parse_duration)]
+    tick: std::time::Duration,
+    /// Run a deliberately broken safety core (see `run --broken`).
+    #[arg(long)]
+    broken: Option<String>,
 }
 
 fn parse_duration(s: &str) -> Result<std::time::Duration, String> {
@@ -71,17 +135,206 @@ fn main() -> ExitCode {
             json,
             journal_dir,
             tick,
-        } => run(&file, seed, json, tick, journal_dir),
+            broken,
+        } => {
+            // `broken` exists only with the `broken-core` feature.
+            #[allow(clippy::needless_update)]
+            let mut options = forge_sim::runner::RunOptions {
+                seed,
+                tick,
+                journal_dir,
+                ..Default::default()
+            };
+            if let Err(e) = select_broken(&mut options, broken.as_deref()) {
+                eprintln!("forge-sim run: {e}");
+                return ExitCode::from(2);
+            }
+            run(&file, json, &options)
+        }
+        Command::Chaos(args) => chaos(args),
+        Command::Bench {
+            regions,
+            pods,
+            duration,
+            tick,
+        } => bench(regions, pods, duration, tick),
     }
 }
 
-fn run(
-    file: &std::path::Path,
-    seed: Option<u64>,
-    json: bool,
+/// Applies `--broken VARIANT` to the run options.
+#[cfg(feature = "broken-core")]
+fn select_broken(
+    options: &mut forge_sim::runner::RunOptions,
+    name: Option<&str>,
+) -> Result<(), String> {
+    use forge_manager::core::broken::Broken;
+    options.broken = match name {
+        None => None,
+        Some(n) => Some(Broken::parse(n).ok_or_else(|| {
+            let all: Vec<&str> = Broken::ALL.iter().map(|b| b.as_str()).collect();
+            format!("--broken {n}: unknown variant; one of {}", all.join(", "))
+        })?),
+    };
+    Ok(())
+}
+
+/// Without the feature there is no broken core to select.
+#[cfg(not(feature = "broken-core"))]
+fn select_broken(
+    _options: &mut forge_sim::runner::RunOptions,
+    name: Option<&str>,
+) -> Result<(), String> {
+    match name {
+        None => Ok(()),
+        Some(n) => Err(format!(
+            "--broken {n}: this forge-sim was built without the broken variants; build it with \
+             `cargo build --release -p forge-sim --features broken-core`"
+        )),
+    }
+}
+
+fn chaos(args: ChaosArgs) -> ExitCode {
+    use forge_sim::chaos::{ChaosConfig, run_seeds};
+    let mut options = forge_sim::runner::RunOptions {
+        tick: args.tick,
+        ..Default::default()
+    };
+    if let Err(e) = select_broken(&mut options, args.broken.as_deref()) {
+        eprintln!("forge-sim chaos: {e}");
+        return ExitCode::from(2);
+    }
+    let config = ChaosConfig {
+        duration: args.duration,
+        regions: args.regions,
+        pods: args.pods,
+    };
+    let jobs = args
+        .jobs
+        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
+    if args.regions > 1 {
+        eprintln!(
+            "forge-sim chaos: --regions {} draws multi-region worlds; they need cross-region \
+             coordination (cluster management), which is still being built",
+            args.regions
+        );
+    }
+    let started = std::time::Instant::now();
+    let (mut ran, mut failed, mut sim_seconds) = (0u64, 0u64, 0f64);
+    let mut failures = Vec::new();
+    run_seeds(&config, args.start, args.seeds, jobs, &options, |run| {
+        ran += 1;
+        sim_seconds += run.scenario.duration.as_secs_f64();
+        let passed = run.passed();
+        match &run.result {
+            Ok(o) if args.json => println!("{}", o.report.to_json()),
+            Ok(o) if !passed => println!("{}", o.report.verdict_line()),
+            Ok(_) => {}
+            Err(e) => println!(
+                "FAIL chaos-{} (seed {}): the simulation failed: {e}",
+                run.seed, run.seed
+            ),
+        }
+        if !passed {
+            failed += 1;
+            failures.push(run.seed);
+            let path = args.out.join(format!("chaos-seed-{}.toml", run.seed));
+            let written = std::fs::create_dir_all(&args.out)
+                .and_then(|()| std::fs::write(&path, run.scenario.to_toml_string()));
+            if let Ok(o) = &run.result {
+                for v in o.report.violations.iter().take(3) {
+                    let at = v.at_ms.map(|ms| format!(" at {ms} ms")).unwrap_or_default();
+                    eprintln!("  {}{at}: {}", v.kind, v.message);
+                }
+            }
+            let broken = args
+                .broken
+                .as_deref()
+                .map(|b| format!(" --broken {b}"))
+                .unwrap_or_default();
+            match written {
+                Ok(()) => eprintln!(
+                    "seed={}: reproduce with `forge-sim run {}{broken}` or `forge-sim chaos --start {} --seeds 1 --duration {}s --regions {} --pods {}{broken}`",
+                    run.seed,
+                    path.display(),
+                    run.seed,
+                    args.duration.as_secs(),
+                    args.regions,
+                    args.pods
+                ),
+                Err(e) => eprintln!(
+                    "seed={}: could not write {}: {e}; reproduce with `forge-sim chaos --start {} --seeds 1 --duration {}s --regions {} --pods {}{broken}`",
+                    run.seed,
+                    path.display(),
+                    run.seed,
+                    args.duration.as_secs(),
+                    args.regions,
+                    args.pods
+                ),
+            }
+            if args.print {
+                eprintln!("{}", run.scenario.to_toml_string());
+            }
+        }
+    });
+    let wall = started.elapsed().as_secs_f64();
+    let speed = if wall > 0.0 { sim_seconds / wall } else { 0.0 };
+    if args.json {
+        println!(
+            "{}",
+            serde_json::json!({
+                "seeds": ran, "failures": failed, "failed_seeds": failures,
+                "sim_hours": sim_seconds / 3600.0, "wall_seconds": wall, "speed": speed, "jobs": jobs,
+            })
+        );
+    } else {
+        println!(
+            "chaos: {ran} seeds ({}..{}), {failed} failed, {:.1} simulated hours in {:.1}s wall on {jobs} thread(s): {:.0}x real time",
+            args.start,
+            args.start.saturating_add(ran),
+            sim_seconds / 3600.0,
+            wall,
+            speed
+        );
+    }
+    if failed > 0 {
+        ExitCode::FAILURE
+    } else {
+        ExitCode::SUCCESS
+    }
+}
+
+fn bench(
+    regions: usize,
+    pods: usize,
+    duration: std::time::Duration,
     tick: std::time::Duration,
-    journal_dir: Option<PathBuf>,
 ) -> ExitCode {
+    let scenario = forge_sim::chaos::quiet_world(regions, pods, duration);
+    let options = forge_sim::runner::RunOptions {
+        tick,
+        ..Default::default()
+    };
+    let started = std::time::Instant::now();
+    match forge_sim::runner::run(&scenario, &options) {
+        Ok(o) => {
+            let wall = started.elapsed().as_secs_f64();
+            println!(
+                "bench: {regions} region(s) x {pods} pod(s), {}s simulated in {wall:.2}s wall (tick {}ms, one thread): {:.0} simulated seconds per wall second; {}",
+                duration.as_secs(),
+                tick.as_millis(),
+                duration.as_secs_f64() / wall.max(1e-9),
+                o.report.verdict_line()
+            );
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("forge-sim bench: the simulation failed: {e}");
+            ExitCode::from(3)
+        }
+    }
+}
+
+fn run(file: &std::path::Path, json: bool, options: &forge_sim::runner::RunOptions) -> ExitCode {
     use forge_sim::report::{EXIT_INVALID, render_text};
     let scenario = match forge_sim::scenario::Scenario::from_file(file) {
         Ok(s) => s,
@@ -90,18 +343,13 @@ fn run(
             return ExitCode::from(EXIT_INVALID as u8);
         }
     };
-    if let Some(dir) = &journal_dir
+    if let Some(dir) = &options.journal_dir
         && let Err(e) = std::fs::create_dir_all(dir)
     {
         eprintln!("forge-sim run: --journal-dir {}: {e}", dir.display());
         return ExitCode::from(EXIT_INVALID as u8);
     }
-    let options = forge_sim::runner::RunOptions {
-        seed,
-        tick,
-        journal_dir,
-    };
-    match forge_sim::runner::run(&scenario, &options) {
+    match forge_sim::runner::run(&scenario, options) {
         Ok(outcome) => {
             if json {
                 println!("{}", outcome.report.to_json());

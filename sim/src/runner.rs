@@ -28,6 +28,9 @@ pub struct RunOptions {
     pub tick: Duration,
     /// Write one decision journal per pod here.
     pub journal_dir: Option<std::path::PathBuf>,
+    /// The broken variant of the safety core to run (the canary; feature `broken-core`).
+    #[cfg(feature = "broken-core")]
+    pub broken: Option<forge_manager::core::broken::Broken>,
 }
 
 impl Default for RunOptions {
@@ -36,6 +39,8 @@ impl Default for RunOptions {
             seed: None,
             tick: DEFAULT_TICK,
             journal_dir: None,
+            #[cfg(feature = "broken-core")]
+            broken: None,
         }
     }
 }
@@ -111,6 +116,10 @@ pub fn world_spec(
 pub fn run(scenario: &Scenario, options: &RunOptions) -> Result<Outcome, String> {
     let started = Instant::now();
     let seed = options.seed.unwrap_or(scenario.seed);
+    // Every pod's `decide` runs on this thread: the switch covers the whole world, and is reset
+    // when the run ends, even by an error.
+    #[cfg(feature = "broken-core")]
+    let _broken = BrokenSwitch::set(options.broken);
     let mut world = World::new(world_spec(
         scenario,
         seed,
@@ -147,6 +156,26 @@ pub fn run(scenario: &Scenario, options: &RunOptions) -> Result<Outcome, String>
         judgement,
         report,
     })
+}
+
+/// Selects a broken variant for this thread until dropped.
+#[cfg(feature = "broken-core")]
+struct BrokenSwitch(Option<forge_manager::core::broken::Broken>);
+
+#[cfg(feature = "broken-core")]
+impl BrokenSwitch {
+    fn set(variant: Option<forge_manager::core::broken::Broken>) -> Self {
+        let before = forge_manager::core::broken::get();
+        forge_manager::core::broken::set(variant);
+        BrokenSwitch(before)
+    }
+}
+
+#[cfg(feature = "broken-core")]
+impl Drop for BrokenSwitch {
+    fn drop(&mut self) {
+        forge_manager::core::broken::set(self.0);
+    }
 }
 
 fn pod_ref(world: &World<'_>, p: &PodRef) -> Option<PodId> {

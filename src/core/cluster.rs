@@ -59,6 +59,8 @@ pub struct ClusterState {
     pub last_keys: BTreeMap<String, String>,
     /// When the global lease was last seen absent, free or expired (waits of worse regions).
     pub global_available_since: Option<MonoTime>,
+    /// Since when we are our region's representative (eligible local leader), if we are.
+    pub representative_since: Option<MonoTime>,
 }
 
 /// What the local election contributes.
@@ -146,6 +148,9 @@ pub fn decide_cluster(
     let now = obs.now;
     let mut s = prev.clone();
     let region = obs.region.as_str();
+    // Handoffs arrive as a record naming our region: promotable at once (the giver verified its
+    // demotion first). Handing over or releasing is only done from a promotable hold (below).
+    s.global.trusts_own_record = true;
     let mut actions = Vec::new();
 
     // 1. Leases: ours, then the others' presence.
@@ -174,6 +179,18 @@ pub fn decide_cluster(
         };
     }
     let ranking = rank(&regions, obs.server_now_ms);
+    if representative {
+        s.representative_since.get_or_insert(now);
+    } else {
+        s.representative_since = None;
+    }
+    // The best region by policy alone, as if every region were present: until we have watched the
+    // presence leases for a lease duration, a better region may simply not have announced itself.
+    let mut everyone = regions.clone();
+    for v in everyone.values_mut() {
+        v.present = true;
+    }
+    let best_by_policy = rank(&everyone, obs.server_now_ms).preferred;
     let ours_allowed = ranking
         .effective
         .get(region)
@@ -219,6 +236,16 @@ pub fn decide_cluster(
         }
         (_, None) => s.preferred = None,
     }
+    // A recovery must be clean for the whole failback delay: any failed probe of the recovering
+    // region (still "healthy" by hysteresis) restarts its timer, so a flapping endpoint never
+    // wins forging back mid-flap.
+    if let Some((p, since, Cause::Recovery)) = s.preferred.as_mut()
+        && regions
+            .get(p.as_str())
+            .is_some_and(|v| v.health.consecutive_failures > 0)
+    {
+        *since = now;
+    }
     s.policy_digest = digest;
     s.last_keys = keys;
 
@@ -252,7 +279,17 @@ pub fn decide_cluster(
         if leave || hand_over {
             gate = Gate::Deny(Reason::PolicyDisallows);
             handing_over = true;
-            if obs.local.forging_off {
+            let promotable = s
+                .global
+                .hold
+                .as_ref()
+                .is_some_and(|h| now >= h.promotable_at);
+            if obs.local.forging_off && !promotable {
+                // Still waiting out a global lease we created: let it lapse rather than hand it
+                // over (a handoff is taken at once, which only an entitled holder may offer).
+                message =
+                    "leaving a global lease we were still waiting on: letting it lapse".to_string();
+            } else if obs.local.forging_off {
                 actions.push(match successor {
                     Some(to) => ClusterAction::Handoff { to },
                     None => ClusterAction::Global {
@@ -309,12 +346,15 @@ pub fn decide_cluster(
             .is_some_and(|since| now.since(since) >= timing.lease_duration);
         // A handoff to us (holder = our region) is taken at once; a free, expired or absent lease by
         // the preferred region at once, by a worse one after a further lease duration.
+        let settled = best_by_policy.as_deref() == Some(region)
+            || s.representative_since
+                .is_some_and(|since| now.since(since) >= timing.lease_duration);
         let take = representative
             && ours_allowed
             && match state {
                 LeaseState::HeldByMe => true,
                 LeaseState::Free | LeaseState::Expired | LeaseState::Absent => {
-                    preferred_is_us || waited
+                    (preferred_is_us && settled) || waited
                 }
                 LeaseState::HeldByOther => false,
             };

@@ -331,3 +331,80 @@ fn a_health_recovery_is_not_mistaken_for_an_operator_change() {
         Some(Cause::Recovery)
     );
 }
+
+#[test]
+fn at_bootstrap_a_worse_region_does_not_race_a_better_one_that_has_not_announced_itself() {
+    // Regression: with jittered start-up, the secondary's leader came up first, saw no presence
+    // from the primary, took the absent global lease and forged until the failback delay.
+    let mut b = Rep::new(
+        "b",
+        vec![
+            ("a", State::PriorityBased, 1),
+            ("b", State::PriorityBased, 2),
+        ],
+    );
+    b.obs.others.insert("a".into(), None);
+    let d = b.step(LeaseEvent::Read(None));
+    assert_eq!(d.ranking.preferred.as_deref(), Some("b"));
+    assert_eq!(
+        Rep::global_writes(&d),
+        vec![],
+        "not before a lease duration of watching"
+    );
+    // a never shows up: b takes over (the lease has also been absent that long).
+    let d = b.at(115_000).step(LeaseEvent::Read(None));
+    assert_eq!(Rep::global_writes(&d), vec![G(LeaseWriteKind::Create)]);
+}
+
+#[test]
+fn a_failed_probe_of_a_recovering_region_restarts_its_failback_timer() {
+    let mut b = Rep::new(
+        "b",
+        vec![
+            ("a", State::PriorityBased, 1),
+            ("b", State::PriorityBased, 2),
+        ],
+    );
+    let mut sick = policy(State::PriorityBased, 1);
+    sick.health = Health {
+        healthy: false,
+        consecutive_failures: 3,
+    };
+    b.obs.regions.insert("a".into(), sick);
+    b.holding(5);
+    b.step(LeaseEvent::Nothing);
+    b.obs
+        .regions
+        .insert("a".into(), policy(State::PriorityBased, 1));
+    b.at(101_000).step(LeaseEvent::Nothing);
+    // 50 s later one probe fails (a still counts as healthy): the timer starts again.
+    let mut flaky = policy(State::PriorityBased, 1);
+    flaky.health.consecutive_failures = 1;
+    b.obs.regions.insert("a".into(), flaky);
+    for t in (103_000..=151_000).step_by(2_000) {
+        b.obs
+            .others
+            .insert("a".into(), Some(rec("presence", Some("pod"), t)));
+        b.at(t).step(LeaseEvent::Wrote {
+            write: LeaseWriteKind::Renew,
+            record: rec("global", Some("b"), t),
+            sent_at: MonoTime(t),
+        });
+    }
+    b.obs
+        .regions
+        .insert("a".into(), policy(State::PriorityBased, 1));
+    b.obs
+        .others
+        .insert("a".into(), Some(rec("presence", Some("pod"), 162_000)));
+    let d = b.at(162_000).step(LeaseEvent::Wrote {
+        write: LeaseWriteKind::Renew,
+        record: rec("global", Some("b"), 162_000),
+        sent_at: MonoTime(162_000),
+    });
+    assert_eq!(
+        d.gate,
+        Gate::Allow,
+        "60 s after the first recovery, but not 60 s clean"
+    );
+}

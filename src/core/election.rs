@@ -191,6 +191,10 @@ pub struct Seat {
     /// A write of ours met a 409: someone else wrote the lease. Until a read resolves it we neither
     /// write again nor promote (we may keep forging on our hold until the deadline or that read).
     pub conflict: bool,
+    /// Whether a record naming us that we did not write in this process (a handoff to our region)
+    /// is promotable at once. True for the global seat (handoffs arrive that way); false for the
+    /// local one, where such a record is our previous incarnation's, which may have been waiting.
+    pub trusts_own_record: bool,
 }
 
 /// Why a seat lost its hold in this step, if it did.
@@ -208,6 +212,7 @@ impl Seat {
         self.hold
             .as_ref()
             .is_some_and(|h| now.since(h.last_renew_sent_at) < timing.renew_deadline)
+            || (broken!(NoSelfFencing) && self.hold.is_some())
     }
 
     /// Whether we may forge on this seat at `now`: held under the renewal rule and promotable.
@@ -305,6 +310,12 @@ impl Seat {
                     LeaseWriteKind::Create => None,
                 };
                 let no_op = base_rv.as_deref() == Some(record.resource_version.as_str());
+                // Whether the record we took named us already (our previous incarnation's).
+                let base_was_ours = *write == LeaseWriteKind::Acquire
+                    && self
+                        .observer
+                        .record()
+                        .is_some_and(|r| r.is_held_by(identity));
                 self.observer.observe(Some(record), now);
                 if no_op && *write != LeaseWriteKind::Release {
                     // Neither renewed nor acquired: the deadline keeps counting.
@@ -317,11 +328,20 @@ impl Seat {
                             h.promotable_at
                         }
                         // A lease that did not exist: its last holder may still forge.
+                        (LeaseWriteKind::Create, None) if broken!(PromoteOnNewLease) => *sent_at,
                         (LeaseWriteKind::Create, None) => {
                             *sent_at + record.effective_duration(timing.lease_duration)
                         }
-                        // Free (released after a verified demotion), expired (its holder fenced
-                        // itself), or our own (no one else could have written it since).
+                        // Our own record written by a previous incarnation: it may have been
+                        // waiting out a lease it created, so wait a lease duration (unless the
+                        // seat trusts such records: global handoffs).
+                        (LeaseWriteKind::Acquire, None)
+                            if base_was_ours && !self.trusts_own_record =>
+                        {
+                            *sent_at + record.effective_duration(timing.lease_duration)
+                        }
+                        // Free (released after a verified demotion by an entitled holder), or
+                        // expired (its holder fenced itself).
                         (LeaseWriteKind::Acquire | LeaseWriteKind::Renew, _) => *sent_at,
                         (LeaseWriteKind::Release, _) => *sent_at,
                     };
@@ -348,6 +368,7 @@ impl Seat {
         }
         if let Some(d) = self.deadline(timing)
             && now >= d
+            && !broken!(NoSelfFencing)
         {
             self.hold = None;
             self.fenced_at = Some(now);
@@ -381,11 +402,18 @@ impl Seat {
                 (now.since(h.last_renew_sent_at) >= timing.retry_period / 2)
                     .then_some(LeaseWriteKind::Renew)
             }
-            (Some(_), false) => may_release.then_some(LeaseWriteKind::Release),
+            // A released lease is promotable at once for whoever takes it, which is only true if we
+            // were entitled ourselves: a hold still waiting out a lease it created lapses instead.
+            (Some(h), false) => {
+                (may_release && now >= h.promotable_at).then_some(LeaseWriteKind::Release)
+            }
             (None, false) => None,
             (None, true) => match self.observer.state(identity, timing.lease_duration, now) {
                 LeaseState::Absent if self.absent_seen => Some(LeaseWriteKind::Create),
                 LeaseState::Free | LeaseState::Expired | LeaseState::HeldByMe => {
+                    Some(LeaseWriteKind::Acquire)
+                }
+                LeaseState::HeldByOther if broken!(WallClockExpiry) => {
                     Some(LeaseWriteKind::Acquire)
                 }
                 LeaseState::Absent | LeaseState::HeldByOther => None,
@@ -562,6 +590,10 @@ pub fn decide(
     // 4. Entitlement: the whole safety rule.
     let eligible = obs.eligibility.verdict();
     let entitled = eligible.is_ok() && obs.gate == Gate::Allow && s.seat.may_promote(now, timing);
+    let entitled = entitled
+        || (broken!(PromoteBeforeAcquire)
+            && eligible.is_ok()
+            && free(&s.seat, identity, now, timing));
     // Keep the lease while eligible; also while a demotion is unverified (so no one else promotes
     // while this node might forge), unless we are leaving for good.
     let want_lease = eligible.is_ok()
@@ -600,7 +632,7 @@ pub fn decide(
 
     // 6. The lease write: renew or acquire while we want the lease; release only after a verified
     //    demotion (demote, then release).
-    let may_release = !s.forging.maybe_on();
+    let may_release = !s.forging.maybe_on() || broken!(ReleaseBeforeDemotionVerified);
     if let Some(write) = s
         .seat
         .next_write(identity, want_lease, may_release, now, timing)
@@ -622,7 +654,9 @@ pub fn decide(
     let wake_by = wake_by(&s, now, timing);
     s.role = role;
     debug_assert!(
-        !actions.contains(&Action::Promote) || s.seat.may_start(now, timing),
+        !actions.contains(&Action::Promote)
+            || s.seat.may_start(now, timing)
+            || broken!(PromoteBeforeAcquire),
         "promote without a live, promotable lease"
     );
     Decision {
@@ -643,6 +677,16 @@ pub fn decide(
 /// verified `On` re-provisions; anywhere else the next promotion picks the new set up anyway.
 pub fn reprovision(next: &ElectionState, entitled: bool, source_changed: bool) -> Option<Action> {
     (source_changed && entitled && next.forging == Forging::On).then_some(Action::Reprovision)
+}
+
+/// Whether the lease is free or expired for a candidate (read by the `PromoteBeforeAcquire` canary
+/// only; without the `broken-core` feature the call is behind a constant `false`).
+fn free(seat: &Seat, identity: &str, now: MonoTime, timing: &Timing) -> bool {
+    seat.hold.is_none()
+        && matches!(
+            seat.observer.state(identity, timing.lease_duration, now),
+            LeaseState::Free | LeaseState::Expired
+        )
 }
 
 /// Updates the forging belief from the node's `forging_enabled`.

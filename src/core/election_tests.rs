@@ -271,6 +271,27 @@ fn a_pod_whose_new_lease_met_a_conflict_never_promotes_before_a_read() {
 }
 
 #[test]
+fn a_holder_still_waiting_out_a_lease_it_created_never_releases_it() {
+    // Regression (chaos seed 1): a pod created the lease after an operator deleted it, was shut down
+    // while still waiting, and released it: a released lease is promotable at once, so a successor
+    // forged while the deleted lease's old holder was still inside its renew deadline.
+    let mut p = Pod::ready();
+    p.step(LeaseEvent::Read(None));
+    p.wrote(LeaseWriteKind::Create, rec(Some(ME), 1));
+    p.eligibility.shutting_down = true;
+    for t in [3_000, 6_000, 9_000] {
+        let d = p.at(t).step(LeaseEvent::Nothing);
+        assert!(
+            !d.actions.contains(&lease(LeaseWriteKind::Release)),
+            "released at {t} while waiting"
+        );
+    }
+    // It lapses: at the renew deadline the hold is gone and the shutdown can complete.
+    let d = p.at(11_000).step(LeaseEvent::Nothing);
+    assert!(d.shutdown_complete);
+}
+
+#[test]
 fn a_409_on_renewal_keeps_forging_until_a_read_shows_another_holder() {
     let mut p = Pod::leader(5);
     let d = p.at(3_300).step(LeaseEvent::WriteFailed {
@@ -573,7 +594,7 @@ fn a_leader_that_loses_the_race_to_recreate_a_deleted_lease_demotes() {
 }
 
 #[test]
-fn a_restarted_sidecar_demotes_first_then_reacquires_its_own_lease_and_promotes() {
+fn a_restarted_sidecar_demotes_first_then_reacquires_its_own_lease_and_waits_a_lease_duration() {
     // Its record may have gone unrenewed long enough for others to see it expired: the node it
     // finds forging is demoted before anything else, then the lease is taken back with its version.
     let mut state = ElectionState::default();
@@ -605,7 +626,24 @@ fn a_restarted_sidecar_demotes_first_then_reacquires_its_own_lease_and_promotes(
     };
     obs.now = MonoTime(400);
     let d = decide(&state, &obs, ME, &timing());
-    assert_eq!(d.actions, vec![Action::Promote]);
+    // Its previous incarnation may have been waiting out a lease it had created: wait one lease
+    // duration (chaos seed 1 found the release variant of this laundering).
+    assert!(!d.actions.contains(&Action::Promote), "{:?}", d.actions);
+    state = d.next;
+    obs.node.standby_ready = true;
+    obs.now = MonoTime(10_000);
+    obs.lease = LeaseEvent::Wrote {
+        write: LeaseWriteKind::Renew,
+        record: rec(Some(ME), 11),
+        sent_at: MonoTime(10_000),
+    };
+    let d = decide(&state, &obs, ME, &timing());
+    assert!(!d.actions.contains(&Action::Promote), "{:?}", d.actions);
+    state = d.next;
+    obs.lease = LeaseEvent::Nothing;
+    obs.now = MonoTime(15_100);
+    let d = decide(&state, &obs, ME, &timing());
+    assert!(d.actions.contains(&Action::Promote), "{:?}", d.actions);
 }
 
 #[test]

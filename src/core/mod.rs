@@ -12,6 +12,25 @@
 //! - `reason`: machine-readable reasons with a human sentence.
 //! - `election`: the local election state machine and `decide`.
 //! - `policy`: cross-region policy: effective state and priority, the preferred region.
+//! - `broken` (feature `broken-core` only): deliberately broken variants for the simulator's canary.
+
+/// `broken!(Variant)`: whether that broken-core variant is switched on for this thread. Without the
+/// `broken-core` feature it is the constant `false`, so the hooks compile to nothing.
+#[cfg(feature = "broken-core")]
+macro_rules! broken {
+    ($variant:ident) => {
+        $crate::core::broken::is($crate::core::broken::Broken::$variant)
+    };
+}
+#[cfg(not(feature = "broken-core"))]
+macro_rules! broken {
+    ($variant:ident) => {
+        false
+    };
+}
+
+#[cfg(feature = "broken-core")]
+pub mod broken;
 
 pub mod cluster;
 pub mod election;

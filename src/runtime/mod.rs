@@ -362,11 +362,14 @@ impl<C: Clock, K: Kube, F: Fs, N: Node, R: Recorder, G: cluster::Coordinator>
         }
     }
 
-    /// The time to the next wake-up: a jittered retry period, never past the decision's `wake_by`.
+    /// The time to the next wake-up: a retry period shortened by jitter, never past the decision's
+    /// `wake_by`.
     fn next_wait(&mut self, d: &Decision) -> Duration {
         let t = &self.settings.timing;
         let jitter = self.rng.random_range(0.0..=t.retry_jitter.max(0.0));
-        let period = t.retry_period.mul_f64(1.0 + jitter);
+        // Jitter shortens the period: `wake_by` is at most one retry period away, so a lengthened
+        // period was always cut back to it and every pod retried in lockstep.
+        let period = t.retry_period.mul_f64(1.0 - jitter);
         let now = self.clock.now_mono();
         let wake_by = self.cluster_wake.map_or(d.wake_by, |c| c.min(d.wake_by));
         period

@@ -227,6 +227,7 @@ pub struct World<'a> {
     /// Pods cut off from a region's health endpoint: (pod host, region).
     health_cuts: Rc<RefCell<BTreeSet<(String, String)>>>,
     rotations: u64,
+    partitions: net::Partitions,
 }
 
 /// A region's health endpoint.
@@ -301,6 +302,7 @@ impl<'a> World<'a> {
             health: Rc::new(RefCell::new(BTreeMap::new())),
             health_cuts: Rc::new(RefCell::new(BTreeSet::new())),
             rotations: 0,
+            partitions: net::Partitions::default(),
         };
         w.real_fps.insert(w.real.borrow().fingerprint());
         w.start_apis();
@@ -492,6 +494,7 @@ impl<'a> World<'a> {
                 health: Rc::clone(&self.health),
                 health_cuts: Rc::clone(&self.health_cuts),
             }),
+            partitions: self.partitions.clone(),
         };
         self.sim
             .host(pod.host.as_str(), move || pod::software(ctx.clone()));
@@ -703,10 +706,20 @@ impl<'a> World<'a> {
                         if x == y {
                             continue;
                         }
-                        if matches!(action, Action::Partition(..)) {
+                        let cut = matches!(action, Action::Partition(..));
+                        if cut {
                             self.sim.partition(x.as_str(), y.as_str());
                         } else {
                             self.sim.repair(x.as_str(), y.as_str());
+                        }
+                        if let Ok(mut p) = self.partitions.lock() {
+                            for pair in [(x.clone(), y.clone()), (y.clone(), x.clone())] {
+                                if cut {
+                                    p.insert(pair);
+                                } else {
+                                    p.remove(&pair);
+                                }
+                            }
                         }
                     }
                 }

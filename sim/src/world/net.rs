@@ -14,6 +14,25 @@ use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 /// Port every simulated API server listens on.
 pub const API_PORT: u16 = 6443;
 
+/// The pairs of turmoil hosts partitioned now (both directions), kept by the world and read by
+/// every connector.
+///
+/// Why: turmoil 0.7.2's `TcpStream::connect` registers the socket pair before it sends the SYN and
+/// never removes it when the SYN is dropped by a partition (the connect fails, the ephemeral port
+/// stays taken). A sidecar retrying through a long partition thus exhausted its host's ports (a
+/// panic, "ports exhausted") or wedged its connections for good. A connector that knows the
+/// partition does not dial: it waits, as a SYN into a black hole does, until the caller's timeout
+/// gives up.
+pub type Partitions =
+    std::sync::Arc<std::sync::Mutex<std::collections::BTreeSet<(String, String)>>>;
+
+/// Whether `from` → `to` is cut.
+fn cut(partitions: &Partitions, from: &str, to: &str) -> bool {
+    partitions
+        .lock()
+        .is_ok_and(|p| p.contains(&(from.to_owned(), to.to_owned())))
+}
+
 /// A turmoil TCP stream that hyper-util can use (a newtype for the orphan rule).
 pub struct Stream(turmoil::net::TcpStream);
 
@@ -49,9 +68,14 @@ impl AsyncWrite for Stream {
     }
 }
 
-/// Dials `host:port` of a URI over turmoil.
-#[derive(Clone, Debug)]
-pub struct Connector;
+/// Dials `host:port` of a URI over turmoil from host `from` (see [`Partitions`]).
+#[derive(Clone, Debug, Default)]
+pub struct Connector {
+    /// The dialing host's name.
+    pub from: String,
+    /// The world's partitions.
+    pub partitions: Partitions,
+}
 
 impl tower::Service<http::Uri> for Connector {
     type Response = TokioIo<Stream>;
@@ -63,9 +87,19 @@ impl tower::Service<http::Uri> for Connector {
     }
 
     fn call(&mut self, uri: http::Uri) -> Self::Future {
+        let from = self.from.clone();
+        let partitions = self.partitions.clone();
         Box::pin(async move {
             let host = uri.host().unwrap_or_default().to_owned();
             let port = uri.port_u16().unwrap_or(API_PORT);
+            if cut(&partitions, &from, &host) {
+                // A SYN into a black hole: the caller's timeout ends the wait.
+                tokio::time::sleep(std::time::Duration::from_secs(75)).await;
+                return Err(std::io::Error::new(
+                    std::io::ErrorKind::TimedOut,
+                    format!("connect {host}:{port}: partitioned"),
+                ));
+            }
             Ok(TokioIo::new(Stream(
                 turmoil::net::TcpStream::connect((host.as_str(), port)).await?,
             )))
@@ -78,10 +112,11 @@ impl tower::Service<http::Uri> for Connector {
 pub fn kube_client(
     host: &str,
     namespace: &str,
+    connector: Connector,
 ) -> Result<(kube::Client, DateSlot), http::uri::InvalidUri> {
     let base: http::Uri = format!("http://{host}:{API_PORT}").parse()?;
     let http = hyper_util::client::legacy::Client::builder(TokioExecutor::new())
-        .build::<_, kube::client::Body>(Connector);
+        .build::<_, kube::client::Body>(connector);
     let dates = DateSlot::default();
     let service = tower::ServiceBuilder::new()
         .layer(DateLayer::new(dates.clone()))

@@ -44,6 +44,8 @@ pub struct PodContext {
     pub trace: Rc<RefCell<Trace>>,
     /// Cross-region coordination, when cluster management is on.
     pub cluster: Option<ClusterContext>,
+    /// The world's partitions (the connector does not dial across one).
+    pub partitions: net::Partitions,
 }
 
 /// What a pod needs for cross-region coordination.
@@ -125,7 +127,11 @@ pub async fn software(ctx: PodContext) -> turmoil::Result {
         watchdog::run(&watchdog_clock, &wd_fs, &wd_node, &wd_settings, |_| {}).await;
     });
 
-    let (client, dates) = net::kube_client(&ctx.api_host, NAMESPACE)?;
+    let connector = net::Connector {
+        from: pod.host.clone(),
+        partitions: ctx.partitions.clone(),
+    };
+    let (client, dates) = net::kube_client(&ctx.api_host, NAMESPACE, connector)?;
     let mono_clock = sidecar_clock.clone();
     let mono = Rc::new(move || mono_clock.now_mono());
     let kube = PausingKube {
@@ -185,7 +191,12 @@ pub async fn software(ctx: PodContext) -> turmoil::Result {
             runtime.run(sigterm).await;
         }
         Some(cc) => {
-            let (client, dates) = net::kube_client(&super::api_host("global"), NAMESPACE)?;
+            let connector = net::Connector {
+                from: pod.host.clone(),
+                partitions: ctx.partitions.clone(),
+            };
+            let (client, dates) =
+                net::kube_client(&super::api_host("global"), NAMESPACE, connector)?;
             let mono_clock = sidecar_clock.clone();
             let mono = Rc::new(move || mono_clock.now_mono());
             let coordination = PausingKube {
@@ -244,7 +255,8 @@ fn jitter_salt(id: &PodId) -> u64 {
 /// retrying a request that could not be delivered (an operator retries a failed `kubectl patch`).
 pub async fn operator(queue: Rc<RefCell<VecDeque<OperatorRequest>>>) -> turmoil::Result {
     let client: hyper_util::client::legacy::Client<_, Full<Bytes>> =
-        hyper_util::client::legacy::Client::builder(TokioExecutor::new()).build(net::Connector);
+        hyper_util::client::legacy::Client::builder(TokioExecutor::new())
+            .build(net::Connector::default());
     loop {
         let next = queue.borrow().front().cloned();
         let Some(req) = next else {

@@ -1,0 +1,110 @@
+//! The canary (STYLE.md habit 11): each deliberately broken variant of the safety core must be
+//! caught, with dual-forging slots, by a named scenario file. If one of these tests fails, the
+//! simulator has lost the power to see that class of bug: fix the harness before trusting a green run.
+//!
+//! Built only with `--features broken-core` (`cargo test -p forge-sim --features broken-core --test
+//! broken_core`); CI runs it on every push.
+#![cfg(feature = "broken-core")]
+
+use std::path::Path;
+
+use forge_manager::core::broken::Broken;
+use forge_sim::report::Verdict;
+use forge_sim::runner::{RunOptions, run};
+use forge_sim::scenario::Scenario;
+
+fn scenario(file: &str) -> Scenario {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../scenarios")
+        .join(file);
+    Scenario::from_file(&path).unwrap_or_else(|e| panic!("{e}"))
+}
+
+/// Runs `file` with `variant` and asserts the run fails with dual-forging slots; also asserts the
+/// correct core passes the same file, so the failure is the variant's.
+fn caught(variant: Broken, file: &str) {
+    let s = scenario(file);
+    let broken = RunOptions {
+        broken: Some(variant),
+        ..RunOptions::default()
+    };
+    let o = run(&s, &broken).unwrap_or_else(|e| panic!("{file}: {e}"));
+    assert_eq!(
+        o.report.verdict,
+        Verdict::Fail,
+        "the broken core {} was NOT caught by {file}: {}",
+        variant.as_str(),
+        o.report.verdict_line()
+    );
+    assert!(
+        o.report.dual_slots > 0,
+        "{} failed {file} without dual-forging slots: {}",
+        variant.as_str(),
+        o.report.verdict_line()
+    );
+    let correct = run(&s, &RunOptions::default()).unwrap_or_else(|e| panic!("{file}: {e}"));
+    assert_eq!(
+        correct.report.verdict,
+        Verdict::Pass,
+        "the correct core must pass {file}"
+    );
+    // The switch is reset after a run.
+    assert_eq!(forge_manager::core::broken::get(), None);
+}
+
+#[test]
+fn judging_expiry_without_the_observed_age_is_caught_by_a_leader_crash() {
+    caught(Broken::WallClockExpiry, "single-region-leader-crash.toml");
+}
+
+#[test]
+fn promoting_before_the_acquire_succeeded_is_caught_by_an_api_outage() {
+    caught(
+        Broken::PromoteBeforeAcquire,
+        "api-outage-longer-than-lease.toml",
+    );
+}
+
+#[test]
+fn a_leader_that_never_fences_itself_is_caught_when_its_node_restarts() {
+    caught(
+        Broken::NoSelfFencing,
+        "canary-fenced-leader-node-restart.toml",
+    );
+}
+
+#[test]
+fn promoting_a_newly_created_lease_at_once_is_caught_by_lease_deletions() {
+    caught(Broken::PromoteOnNewLease, "canary-new-lease-wait.toml");
+}
+
+/// Not caught, and why: in this world model a demotion takes effect `sighup_delay` after the
+/// SIGHUP and a successor's promotion takes the same `sighup_delay` after a release it can only see
+/// later, so releasing before verification never overlaps (40 chaos seeds of 20 minutes agree).
+/// Catching it needs a demotion that can fail or stall (a node that ignores or delays a SIGHUP), a
+/// fault the scenario contract does not have yet. The test pins today's behaviour so that the day
+/// the world can catch it, this test says so.
+#[test]
+fn releasing_before_the_demotion_is_verified_is_not_caught_yet() {
+    let s = scenario("graceful-shutdown-handover.toml");
+    let o = run(
+        &s,
+        &RunOptions {
+            broken: Some(Broken::ReleaseBeforeDemotionVerified),
+            ..RunOptions::default()
+        },
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(
+        o.report.dual_slots, 0,
+        "release-before-demotion-verified is caught now: turn this test into a `caught` one"
+    );
+}
+
+#[test]
+fn every_variant_has_a_name_that_parses_back() {
+    for b in Broken::ALL {
+        assert_eq!(Broken::parse(b.as_str()), Some(b));
+    }
+    assert_eq!(Broken::parse("nonsense"), None);
+}

@@ -1,0 +1,143 @@
+//! The scenario suite as tests: one `#[test]` per file in `scenarios/`, so a failure names the file.
+//!
+//! Every file must pass.
+//!
+//! A last test checks that the files, together, use every fault kind and every expectation kind of
+//! the contract, and that every file has a description, and that no file is left without a test.
+
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+
+use forge_sim::report::Verdict;
+use forge_sim::runner::{RunOptions, run};
+use forge_sim::scenario::{EXPECT_KINDS, FAULT_KINDS, Scenario};
+
+fn dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../scenarios")
+}
+
+fn check(file: &str) {
+    let path = dir().join(file);
+    let scenario = Scenario::from_file(&path).unwrap_or_else(|e| panic!("{e}"));
+    let outcome = run(&scenario, &RunOptions::default())
+        .unwrap_or_else(|e| panic!("{file}: the simulation failed: {e}"));
+    let report = &outcome.report;
+    assert_eq!(
+        report.verdict,
+        Verdict::Pass,
+        "{file}: {}\nviolations: {:#?}\nreproduce with `forge-sim run scenarios/{file}`",
+        report.verdict_line(),
+        report.violations
+    );
+}
+
+macro_rules! scenario_tests {
+    ($($test:ident => $file:literal,)*) => {
+        $(
+            #[test]
+            fn $test() {
+                check($file);
+            }
+        )*
+
+        /// Every file the macro lists.
+        const LISTED: &[&str] = &[$($file,)*];
+    };
+}
+
+scenario_tests! {
+    api_outage_longer_than_lease => "api-outage-longer-than-lease.toml",
+    canary_fenced_leader_node_restart => "canary-fenced-leader-node-restart.toml",
+    canary_new_lease_wait => "canary-new-lease-wait.toml",
+    clock_skew_hours => "clock-skew-hours.toml",
+    crash_restart_credentials => "crash-restart-credentials.toml",
+    coordination_api_outage => "coordination-api-outage.toml",
+    demo => "demo.toml",
+    drift => "drift.toml",
+    emergency_override => "emergency-override.toml",
+    partition_between_regions => "partition-between-regions.toml",
+    fast_drifting_standby => "fast-drifting-standby.toml",
+    frozen_pod_residual => "frozen-pod-residual.toml",
+    graceful_shutdown_handover => "graceful-shutdown-handover.toml",
+    health_flap => "health-flap.toml",
+    lease_deleted => "lease-deleted.toml",
+    long_pause_no_repromotion => "long-pause-no-repromotion.toml",
+    maintenance_override => "maintenance-override.toml",
+    node_restart_mid_promotion => "node-restart-mid-promotion.toml",
+    node_restart_on_leader => "node-restart-on-leader.toml",
+    partition_leader_from_api => "partition-leader-from-api.toml",
+    partitioned_standby_changes_nothing => "partitioned-standby-changes-nothing.toml",
+    paused_sidecar_watchdog => "paused-sidecar-watchdog.toml",
+    quiet_region_api_budget => "quiet-region-api-budget.toml",
+    region_partitioned_from_coordination => "region-partitioned-from-coordination.toml",
+    rotate_secret => "rotate-secret.toml",
+    rotate_secret_during_handover => "rotate-secret-during-handover.toml",
+    shared_api_stretched_cluster => "shared-api-stretched-cluster.toml",
+    short_api_outage_no_handover => "short-api-outage-no-handover.toml",
+    short_freeze_no_handover => "short-freeze-no-handover.toml",
+    single_region_leader_crash => "single-region-leader-crash.toml",
+    skew_hours_single_region => "skew-hours-single-region.toml",
+    slow_api_no_handover => "slow-api-no-handover.toml",
+    three_regions_primary_loss => "three-regions-primary-loss.toml",
+    whole_region_shutdown_restart => "whole-region-shutdown-restart.toml",
+}
+
+fn files() -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(dir())
+        .unwrap_or_else(|e| panic!("{}: {e}", dir().display()))
+        .filter_map(|e| e.ok().map(|e| e.file_name().to_string_lossy().into_owned()))
+        .filter(|n| n.ends_with(".toml"))
+        .collect();
+    names.sort();
+    names
+}
+
+#[test]
+fn every_scenario_file_has_a_test_and_there_are_at_least_thirty() {
+    let files = files();
+    let listed: BTreeSet<&str> = LISTED.iter().copied().collect();
+    let missing: Vec<&String> = files
+        .iter()
+        .filter(|f| !listed.contains(f.as_str()))
+        .collect();
+    assert!(
+        missing.is_empty(),
+        "add these to scenario_tests!: {missing:?}"
+    );
+    assert!(files.len() >= 30, "only {} scenario files", files.len());
+}
+
+#[test]
+fn the_files_together_use_every_fault_and_expectation_kind_and_describe_themselves() {
+    let mut faults = BTreeSet::new();
+    let mut expects = BTreeSet::new();
+    for file in files() {
+        let s = Scenario::from_file(dir().join(&file)).unwrap_or_else(|e| panic!("{e}"));
+        assert!(
+            s.description.trim().len() > 40,
+            "{file}: the description must say what it shows"
+        );
+        for f in &s.faults {
+            faults.insert(f.action.kind());
+        }
+        for e in &s.expects {
+            expects.insert(e.kind());
+        }
+    }
+    let missing: Vec<_> = FAULT_KINDS
+        .iter()
+        .filter(|k| !faults.contains(*k))
+        .collect();
+    assert!(
+        missing.is_empty(),
+        "no scenario uses the fault kinds {missing:?}"
+    );
+    let missing: Vec<_> = EXPECT_KINDS
+        .iter()
+        .filter(|k| !expects.contains(*k))
+        .collect();
+    assert!(
+        missing.is_empty(),
+        "no scenario uses the expectation kinds {missing:?}"
+    );
+}
