@@ -211,13 +211,6 @@ fn chaos(args: ChaosArgs) -> ExitCode {
     let jobs = args
         .jobs
         .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
-    if args.regions > 1 {
-        eprintln!(
-            "forge-sim chaos: --regions {} draws multi-region worlds; they need cross-region \
-             coordination (cluster management), which is still being built",
-            args.regions
-        );
-    }
     let started = std::time::Instant::now();
     let (mut ran, mut failed, mut sim_seconds) = (0u64, 0u64, 0f64);
     let mut failures = Vec::new();
