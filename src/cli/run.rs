@@ -210,7 +210,10 @@ async fn sidecar(config: &Config) -> Result<(), StartError> {
     let metrics = Metrics::new(&Identity::from_config(config));
     let recorder = Tee(
         Tee(MetricsRecorder::new(metrics.clone()), LogRecorder),
-        journal_recorder(config),
+        journal_recorder(config).map(|j| {
+            let m = metrics.clone();
+            j.on_failures(move |n| m.add_journal_write_failures(n))
+        }),
     );
     let settings = settings(config);
     let source = settings.source.clone();

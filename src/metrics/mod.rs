@@ -20,6 +20,7 @@
 //! | `cardano_credential_operations_total` | counter | `operation`, `file` | per file: `copy` (real keys written), `remove`, `standby` (standby set written) |
 //! | `cardano_forge_manager_info_info` | gauge | `pod_name`, `namespace`, `version`, `network`, `pool_id`, `pool_ticker`, `application_type` | always 1 |
 //! | `cardano_forging_active` | gauge | L | 1 iff the node's own metrics say it forges |
+//! | `cardano_journal_write_failures_total` | counter | – | decision-journal records not written |
 //! | `cardano_demotion_stuck` | gauge | – | 1 while every demotion attempt went unverified (operator action needed) |
 //! | `cardano_lease_transitions_total` | counter | – | the lease's holder changed, as this pod observed it |
 //! | `cardano_lease_seconds_since_renewal` | gauge | – | how long the lease record has been seen unchanged |
@@ -149,6 +150,7 @@ struct Inner {
     sighup_results: Family<Labels, Counter>,
     credential_operations: Family<Labels, Counter>,
     demotion_stuck: FloatGauge,
+    journal_write_failures: Counter,
     lease_transitions: Counter,
     lease_since_renewal: FloatGauge,
     fingerprint_info: Family<Labels, FloatGauge>,
@@ -248,6 +250,12 @@ impl Metrics {
             "1 while every demotion attempt went unverified: the node may still forge; operator action needed",
             demotion_stuck.clone(),
         );
+        let journal_write_failures = Counter::default();
+        r.register(
+            "cardano_journal_write_failures",
+            "Decision-journal records that could not be written (disk error, or a full queue)",
+            journal_write_failures.clone(),
+        );
         let lease_transitions = Counter::default();
         r.register(
             "cardano_lease_transitions",
@@ -316,6 +324,7 @@ impl Metrics {
                 sighup_results,
                 credential_operations,
                 demotion_stuck,
+                journal_write_failures,
                 lease_transitions,
                 lease_since_renewal,
                 fingerprint_info,
@@ -445,6 +454,11 @@ impl Metrics {
         self.inner
             .last_decision
             .set(wall.as_millisecond() as f64 / 1000.0);
+    }
+
+    /// Counts `n` more journal records that could not be written.
+    pub fn add_journal_write_failures(&self, n: u64) {
+        self.inner.journal_write_failures.inc_by(n);
     }
 
     /// Sets `cardano_demotion_stuck`.

@@ -85,6 +85,8 @@ pub struct JournalRecorder<S> {
     sink: S,
     id: Identity,
     started: bool,
+    reported_failures: u64,
+    on_failures: Option<Box<dyn FnMut(u64)>>,
 }
 
 impl<S: JournalSink> JournalRecorder<S> {
@@ -94,7 +96,16 @@ impl<S: JournalSink> JournalRecorder<S> {
             sink,
             id,
             started: false,
+            reported_failures: 0,
+            on_failures: None,
         }
+    }
+
+    /// Calls `f` with the number of new write failures whenever records could not be written
+    /// (the sidecar counts them in `cardano_journal_write_failures_total`).
+    pub fn on_failures(mut self, f: impl FnMut(u64) + 'static) -> Self {
+        self.on_failures = Some(Box::new(f));
+        self
     }
 
     /// Records that could not be written.
@@ -170,5 +181,12 @@ impl<S: JournalSink> Recorder for JournalRecorder<S> {
             inputs,
             actions,
         });
+        let failures = self.sink.failures();
+        if failures > self.reported_failures {
+            if let Some(f) = self.on_failures.as_mut() {
+                f(failures - self.reported_failures);
+            }
+            self.reported_failures = failures;
+        }
     }
 }
