@@ -235,88 +235,6 @@ fn the_same_seed_gives_byte_identical_answers() -> Result<(), Box<dyn std::error
 /// A kube client over turmoil (the recipe of DEPENDENCIES.md), to show the server speaks to the
 /// real kube client in simulation: turmoil TCP stream newtype, connector, hyper-util legacy client,
 /// BaseUriLayer, timeout.
-mod kube_over_turmoil {
-    use std::future::Future;
-    use std::pin::Pin;
-    use std::task::{Context, Poll};
-    use std::time::Duration;
-
-    use hyper_util::client::legacy::connect::{Connected, Connection};
-    use hyper_util::rt::{TokioExecutor, TokioIo};
-    use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
-
-    pub struct Stream(turmoil::net::TcpStream);
-
-    impl Connection for Stream {
-        fn connected(&self) -> Connected {
-            Connected::new()
-        }
-    }
-
-    impl AsyncRead for Stream {
-        fn poll_read(
-            mut self: Pin<&mut Self>,
-            cx: &mut Context<'_>,
-            buf: &mut ReadBuf<'_>,
-        ) -> Poll<std::io::Result<()>> {
-            Pin::new(&mut self.0).poll_read(cx, buf)
-        }
-    }
-
-    impl AsyncWrite for Stream {
-        fn poll_write(
-            mut self: Pin<&mut Self>,
-            cx: &mut Context<'_>,
-            buf: &[u8],
-        ) -> Poll<std::io::Result<usize>> {
-            Pin::new(&mut self.0).poll_write(cx, buf)
-        }
-        fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
-            Pin::new(&mut self.0).poll_flush(cx)
-        }
-        fn poll_shutdown(
-            mut self: Pin<&mut Self>,
-            cx: &mut Context<'_>,
-        ) -> Poll<std::io::Result<()>> {
-            Pin::new(&mut self.0).poll_shutdown(cx)
-        }
-    }
-
-    #[derive(Clone)]
-    pub struct Connector;
-
-    impl tower::Service<http::Uri> for Connector {
-        type Response = TokioIo<Stream>;
-        type Error = std::io::Error;
-        type Future = Pin<Box<dyn Future<Output = Result<Self::Response, Self::Error>> + Send>>;
-
-        fn poll_ready(&mut self, _: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
-            Poll::Ready(Ok(()))
-        }
-
-        fn call(&mut self, uri: http::Uri) -> Self::Future {
-            Box::pin(async move {
-                let host = uri.host().unwrap_or_default().to_owned();
-                let port = uri.port_u16().unwrap_or(80);
-                Ok(TokioIo::new(Stream(
-                    turmoil::net::TcpStream::connect((host.as_str(), port)).await?,
-                )))
-            })
-        }
-    }
-
-    /// A kube client for `http://{host}:{port}`; call it inside a turmoil host.
-    pub fn client(host: &str, port: u16) -> Result<kube::Client, http::uri::InvalidUri> {
-        let base: http::Uri = format!("http://{host}:{port}").parse()?;
-        let http = hyper_util::client::legacy::Client::builder(TokioExecutor::new())
-            .build::<_, kube::client::Body>(Connector);
-        let service = tower::ServiceBuilder::new()
-            .layer(kube::client::middleware::BaseUriLayer::new(base))
-            .timeout(Duration::from_secs(5))
-            .service(http);
-        Ok(kube::client::ClientBuilder::new(service, "default").build())
-    }
-}
 
 #[test]
 fn the_kube_client_works_against_the_server_over_turmoil() -> turmoil::Result {
@@ -338,7 +256,12 @@ fn the_kube_client_works_against_the_server_over_turmoil() -> turmoil::Result {
     });
     sim.client("sidecar", async {
         tokio::time::sleep(Duration::from_millis(100)).await;
-        let client = kube_over_turmoil::client("apiserver", 6443)?;
+        // The simulator's own transport (sim/src/world/net.rs), as the pods use it.
+        let (client, _dates) = forge_sim::world::net::kube_client(
+            "apiserver",
+            "default",
+            forge_sim::world::net::Connector::default(),
+        )?;
         let crds: Api<CustomResourceDefinition> = Api::all(client.clone());
         for crd in forge_manager::crd::crds() {
             crds.create(&PostParams::default(), &crd).await?;
