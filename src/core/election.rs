@@ -600,7 +600,7 @@ pub fn decide(
         || (s.forging.maybe_on() && s.seat.hold.is_some() && !obs.eligibility.shutting_down);
 
     // 5. Forging actions.
-    let may_start = entitled && s.seat.may_start(now, timing);
+    let may_start = entitled && (s.seat.may_start(now, timing) || broken!(PromoteBeforeAcquire));
     let forging_action = forging_action(&s, entitled, may_start, now, timing);
     match forging_action {
         Some(Action::Promote) => s.forging = Forging::Promoting { since: now },
