@@ -12,14 +12,14 @@ use crate::core::cluster::{
     ClusterAction, ClusterDecision, ClusterObservations, ClusterState, LocalView, decide_cluster,
 };
 use crate::core::election::{Gate, LeaseEvent, LeaseWriteKind};
-use crate::core::lease::{ApiFailure, LeaseRecord};
+use crate::core::lease::LeaseRecord;
 use crate::core::policy::{Health, RegionView, parse_spec};
 use crate::core::time::MonoTime;
 use crate::core::timing::Timing;
 use crate::crd::CardanoForgeCluster;
 use crate::ports::{Clock, HealthProbe, Kube, KubeError, LeaseWrite};
 
-use super::with_timeout;
+use super::{read_lease, send_lease_write, with_timeout};
 
 /// Where a region's decision comes from: standalone (always allowed) or the cluster loop.
 pub trait Coordinator {
@@ -135,12 +135,7 @@ impl<C: Clock, K: Kube, H: HealthProbe> ClusterLoop<C, K, H> {
     }
 
     async fn read_lease(&self, name: &str) -> LeaseEvent {
-        match with_timeout(&self.clock, self.budget(), self.kube.get_lease(name)).await {
-            Some(Ok(r)) => LeaseEvent::Read(Some(r)),
-            Some(Err(e)) if e.kind == ApiFailure::NotFound => LeaseEvent::Read(None),
-            Some(Err(e)) => LeaseEvent::ReadFailed(e.kind),
-            None => LeaseEvent::ReadFailed(ApiFailure::Unreachable),
-        }
+        read_lease(&self.clock, &self.kube, name, self.budget()).await
     }
 
     /// The health settings in force: our spec's `healthCheck`, else the environment's.
@@ -239,7 +234,6 @@ impl<C: Clock, K: Kube, H: HealthProbe> ClusterLoop<C, K, H> {
 
     async fn write(&mut self, action: &ClusterAction) -> Result<(), KubeError> {
         let now_wall = self.clock.now_wall();
-        let sent_at = self.clock.now_mono();
         let lease_seconds =
             i32::try_from(self.settings.timing.lease_duration.as_secs()).unwrap_or(i32::MAX);
         let (seat, name, identity, write) = match action {
@@ -286,24 +280,8 @@ impl<C: Clock, K: Kube, H: HealthProbe> ClusterLoop<C, K, H> {
             lease_transitions: base.as_ref().map_or(0, |b| b.lease_transitions),
             resource_version: base.map(|b| b.resource_version).unwrap_or_default(),
         };
-        let result = if write == LeaseWriteKind::Create {
-            with_timeout(&self.clock, self.budget(), self.kube.create_lease(&req)).await
-        } else {
-            with_timeout(&self.clock, self.budget(), self.kube.replace_lease(&req)).await
-        };
-        let result =
-            result.unwrap_or_else(|| Err(KubeError::new(ApiFailure::Unreachable, "timed out")));
-        let event = match &result {
-            Ok(record) => LeaseEvent::Wrote {
-                write,
-                record: record.clone(),
-                sent_at,
-            },
-            Err(e) => LeaseEvent::WriteFailed {
-                write,
-                failure: e.kind,
-            },
-        };
+        let (event, result) =
+            send_lease_write(&self.clock, &self.kube, write, &req, self.budget()).await;
         match action {
             ClusterAction::Presence { .. } => self.presence_event = event,
             _ => self.global_event = event,

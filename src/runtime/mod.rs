@@ -517,13 +517,7 @@ impl<C: Clock, K: Kube, F: Fs, N: Node, R: Recorder, G: cluster::Coordinator>
         let mut lease = std::mem::replace(&mut self.pending, LeaseEvent::Nothing);
         if lease == LeaseEvent::Nothing && self.state.seat.needs_read() {
             let budget = self.state.seat.request_budget(now, &self.settings.timing);
-            let read = self.kube.get_lease(&self.settings.lease_name);
-            lease = match with_timeout(&self.clock, budget, read).await {
-                Some(Ok(r)) => LeaseEvent::Read(Some(r)),
-                Some(Err(e)) if e.kind == ApiFailure::NotFound => LeaseEvent::Read(None),
-                Some(Err(e)) => LeaseEvent::ReadFailed(e.kind),
-                None => LeaseEvent::ReadFailed(ApiFailure::Unreachable),
-            };
+            lease = read_lease(&self.clock, &self.kube, &self.settings.lease_name, budget).await;
         }
 
         {
@@ -787,36 +781,16 @@ impl<C: Clock, K: Kube, F: Fs, N: Node, R: Recorder, G: cluster::Coordinator>
                 }
             }
         };
-        let sent_at = self.clock.now_mono();
-        let budget = self.state.seat.request_budget(sent_at, t);
-        let result = if write == LeaseWriteKind::Create {
-            with_timeout(&self.clock, budget, self.kube.create_lease(&req)).await
-        } else {
-            with_timeout(&self.clock, budget, self.kube.replace_lease(&req)).await
-        };
-        let result: Result<LeaseRecord, KubeError> = match result {
-            Some(r) => r,
-            None => Err(KubeError::new(
-                ApiFailure::Unreachable,
-                format!("no answer within {budget:?}"),
-            )),
-        };
+        let budget = self.state.seat.request_budget(self.clock.now_mono(), t);
+        let (event, result) = send_lease_write(&self.clock, &self.kube, write, &req, budget).await;
+        self.pending = event;
         match result {
             Ok(record) => {
                 let detail = format!("{write:?} ok: resourceVersion {}", record.resource_version);
-                self.pending = LeaseEvent::Wrote {
-                    write,
-                    record,
-                    sent_at,
-                };
                 (true, detail)
             }
             Err(e) => {
                 let detail = format!("{write:?} failed: {e}");
-                self.pending = LeaseEvent::WriteFailed {
-                    write,
-                    failure: e.kind,
-                };
                 (false, detail)
             }
         }
@@ -922,6 +896,58 @@ fn later_than(now: jiff::Timestamp, previous: Option<&str>) -> jiff::Timestamp {
             .unwrap_or(now),
         _ => now,
     }
+}
+
+/// Reads lease `name` within `budget`, as the core sees the answer: 404 is an absent lease, no
+/// answer in time is `Unreachable`.
+pub async fn read_lease(
+    clock: &impl Clock,
+    kube: &impl Kube,
+    name: &str,
+    budget: Duration,
+) -> LeaseEvent {
+    match with_timeout(clock, budget, kube.get_lease(name)).await {
+        Some(Ok(r)) => LeaseEvent::Read(Some(r)),
+        Some(Err(e)) if e.kind == ApiFailure::NotFound => LeaseEvent::Read(None),
+        Some(Err(e)) => LeaseEvent::ReadFailed(e.kind),
+        None => LeaseEvent::ReadFailed(ApiFailure::Unreachable),
+    }
+}
+
+/// Sends a lease write (create, or replace with the request's resourceVersion) within `budget`.
+/// Returns the answer as the core sees it (`sent_at` = now, before sending: counting a renewal from
+/// the send is conservative) and the raw result.
+pub async fn send_lease_write(
+    clock: &impl Clock,
+    kube: &impl Kube,
+    write: LeaseWriteKind,
+    req: &LeaseWrite,
+    budget: Duration,
+) -> (LeaseEvent, Result<LeaseRecord, KubeError>) {
+    let sent_at = clock.now_mono();
+    let answer = if write == LeaseWriteKind::Create {
+        with_timeout(clock, budget, kube.create_lease(req)).await
+    } else {
+        with_timeout(clock, budget, kube.replace_lease(req)).await
+    };
+    let result = answer.unwrap_or_else(|| {
+        Err(KubeError::new(
+            ApiFailure::Unreachable,
+            format!("no answer within {budget:?}"),
+        ))
+    });
+    let event = match &result {
+        Ok(record) => LeaseEvent::Wrote {
+            write,
+            record: record.clone(),
+            sent_at,
+        },
+        Err(e) => LeaseEvent::WriteFailed {
+            write,
+            failure: e.kind,
+        },
+    };
+    (event, result)
 }
 
 /// Runs `fut` for at most `limit` of `clock`'s time; `None` on timeout.
