@@ -73,6 +73,8 @@ struct ApiState {
     fail_next: u32,
     requests: u64,
     leader_status: BTreeMap<String, CardanoLeaderStatus>,
+    hung: bool,
+    forge_clusters: Vec<CardanoForgeCluster>,
 }
 
 /// One fake API server, shared by the pods that talk to it.
@@ -120,6 +122,28 @@ impl FakeApi {
     /// The last CardanoLeader status written under `name`.
     pub fn leader_status(&self, name: &str) -> Option<CardanoLeaderStatus> {
         self.state.borrow().leader_status.get(name).cloned()
+    }
+
+    /// Makes every request hang (no answer, no error) until cleared: a black-holed API server.
+    pub fn set_hung(&self, hung: bool) {
+        self.state.borrow_mut().hung = hung;
+    }
+
+    /// Adds or replaces a CardanoForgeCluster (listed and read back as stored; status patches are
+    /// accepted and dropped).
+    pub fn put_forge_cluster(&self, cluster: CardanoForgeCluster) {
+        let mut s = self.state.borrow_mut();
+        s.forge_clusters
+            .retain(|c| c.metadata.name != cluster.metadata.name);
+        s.forge_clusters.push(cluster);
+    }
+
+    /// Admits a request: hangs forever while hung, fails while down or injected to.
+    async fn enter(&self) -> Result<(), KubeError> {
+        if self.state.borrow().hung {
+            std::future::pending::<()>().await;
+        }
+        self.admit()
     }
 
     fn admit(&self) -> Result<(), KubeError> {
@@ -170,12 +194,12 @@ fn not_found(name: &str) -> KubeError {
 
 impl Kube for FakeKube {
     async fn get_lease(&self, name: &str) -> Result<LeaseRecord, KubeError> {
-        self.api.admit()?;
+        self.api.enter().await?;
         self.api.lease(name).ok_or_else(|| not_found(name))
     }
 
     async fn create_lease(&self, lease: &LeaseWrite) -> Result<LeaseRecord, KubeError> {
-        self.api.admit()?;
+        self.api.enter().await?;
         if self.api.lease(&lease.name).is_some() {
             return Err(KubeError::new(KubeErrorKind::Conflict, "already exists"));
         }
@@ -183,7 +207,7 @@ impl Kube for FakeKube {
     }
 
     async fn replace_lease(&self, lease: &LeaseWrite) -> Result<LeaseRecord, KubeError> {
-        self.api.admit()?;
+        self.api.enter().await?;
         match self.api.lease(&lease.name) {
             None => Err(not_found(&lease.name)),
             Some(cur) if cur.resource_version != lease.resource_version => Err(KubeError::new(
@@ -201,7 +225,7 @@ impl Kube for FakeKube {
         _timeout: Duration,
     ) -> Result<Option<LeaseRecord>, KubeError> {
         // No waiting in a fake: report the current state if it differs, else time out at once.
-        self.api.admit()?;
+        self.api.enter().await?;
         match self.api.lease(name) {
             None => Ok(None),
             Some(r) if r.resource_version != resource_version => Ok(Some(r)),
@@ -213,19 +237,23 @@ impl Kube for FakeKube {
     }
 
     async fn get_forge_cluster(&self, name: &str) -> Result<CardanoForgeCluster, KubeError> {
-        self.api.admit()?;
-        Err(KubeError::new(
-            KubeErrorKind::NotFound,
-            format!("{name} not found"),
-        ))
+        self.api.enter().await?;
+        self.api
+            .state
+            .borrow()
+            .forge_clusters
+            .iter()
+            .find(|c| c.metadata.name.as_deref() == Some(name))
+            .cloned()
+            .ok_or_else(|| KubeError::new(KubeErrorKind::NotFound, format!("{name} not found")))
     }
 
     async fn list_forge_clusters(
         &self,
         _label_selector: &str,
     ) -> Result<Vec<CardanoForgeCluster>, KubeError> {
-        self.api.admit()?;
-        Ok(Vec::new())
+        self.api.enter().await?;
+        Ok(self.api.state.borrow().forge_clusters.clone())
     }
 
     async fn patch_forge_cluster_status(
@@ -233,11 +261,19 @@ impl Kube for FakeKube {
         name: &str,
         _status: &serde_json::Value,
     ) -> Result<(), KubeError> {
-        self.api.admit()?;
-        Err(KubeError::new(
-            KubeErrorKind::NotFound,
-            format!("{name} not found"),
-        ))
+        self.api.enter().await?;
+        let s = self.api.state.borrow();
+        if s.forge_clusters
+            .iter()
+            .any(|c| c.metadata.name.as_deref() == Some(name))
+        {
+            Ok(())
+        } else {
+            Err(KubeError::new(
+                KubeErrorKind::NotFound,
+                format!("{name} not found"),
+            ))
+        }
     }
 
     async fn patch_leader_status(
@@ -245,7 +281,7 @@ impl Kube for FakeKube {
         name: &str,
         status: &CardanoLeaderStatus,
     ) -> Result<(), KubeError> {
-        self.api.admit()?;
+        self.api.enter().await?;
         self.api
             .state
             .borrow_mut()

@@ -74,6 +74,10 @@ pub struct LocalView {
     pub forging_off: bool,
     /// Shutting down: leave for good.
     pub shutting_down: bool,
+    /// When the local loop must have an answer to still demote before its local lease fences
+    /// ([`crate::core::election::Seat::answer_by`]): coordination requests are bounded by it too.
+    #[serde(default)]
+    pub answer_by: Option<MonoTime>,
 }
 
 /// Everything one cluster decision looks at.

@@ -61,6 +61,7 @@ impl Rep {
                     eligible: true,
                     forging_off: true,
                     shutting_down: false,
+                    answer_by: None,
                 },
                 regions: views,
                 global: LeaseEvent::Nothing,

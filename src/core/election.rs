@@ -206,6 +206,19 @@ pub enum HoldLost {
     Fenced,
 }
 
+/// How long a request started at `now` may take when its answer is needed by `answer_by` (no
+/// deadline: the plain API timeout). At least 50 ms, so a request past its deadline still fails
+/// fast instead of not being tried; the caller fences on the deadline regardless.
+pub fn request_budget(answer_by: Option<MonoTime>, now: MonoTime, timing: &Timing) -> Duration {
+    match answer_by {
+        None => timing.api_timeout,
+        Some(by) => std::cmp::min(
+            timing.api_timeout,
+            std::cmp::max(by.since(now), Duration::from_millis(50)),
+        ),
+    }
+}
+
 impl Seat {
     /// Whether we hold the lease under the renewal rule at `now`.
     pub fn holds(&self, now: MonoTime, timing: &Timing) -> bool {
@@ -238,19 +251,16 @@ impl Seat {
             .map(|h| h.last_renew_sent_at + timing.renew_deadline)
     }
 
+    /// The instant an answer must be in so that, if it is bad, the node can still be demoted before
+    /// this seat fences itself: the renew deadline minus the demotion time.
+    pub fn answer_by(&self, timing: &Timing) -> Option<MonoTime> {
+        self.deadline(timing).map(|d| d - timing.demotion_time)
+    }
+
     /// How long a lease request started at `now` may take: never past the renew deadline minus the
     /// time a demotion needs, so a hung request cannot delay fencing.
     pub fn request_budget(&self, now: MonoTime, timing: &Timing) -> Duration {
-        match self.deadline(timing) {
-            None => timing.api_timeout,
-            Some(d) => {
-                let left = d.since(now).saturating_sub(timing.demotion_time);
-                std::cmp::min(
-                    timing.api_timeout,
-                    std::cmp::max(left, Duration::from_millis(50)),
-                )
-            }
-        }
+        request_budget(self.answer_by(timing), now, timing)
     }
 
     /// Applies a lease event for `identity` and then the renewal deadline. Returns how the hold was

@@ -11,15 +11,15 @@ use std::time::Duration;
 use crate::core::cluster::{
     ClusterAction, ClusterDecision, ClusterObservations, ClusterState, LocalView, decide_cluster,
 };
-use crate::core::election::{Gate, LeaseEvent, LeaseWriteKind};
-use crate::core::lease::LeaseRecord;
+use crate::core::election::{Gate, LeaseEvent, LeaseWriteKind, request_budget};
+use crate::core::lease::{ApiFailure, LeaseRecord};
 use crate::core::policy::{Health, RegionView, parse_spec};
 use crate::core::time::MonoTime;
 use crate::core::timing::Timing;
 use crate::crd::CardanoForgeCluster;
-use crate::ports::{Clock, HealthProbe, Kube, KubeError, LeaseWrite};
+use crate::ports::{Clock, HealthProbe, Kube, KubeError};
 
-use super::{read_lease, send_lease_write, with_timeout};
+use super::{lease_write, read_lease, send_lease_write, with_timeout};
 
 /// Where a region's decision comes from: standalone (always allowed) or the cluster loop.
 pub trait Coordinator {
@@ -109,6 +109,8 @@ pub struct ClusterLoop<C, K, H> {
     last: Option<ClusterDecision>,
     last_transition: Option<(String, bool, String)>,
     clusters: Vec<CardanoForgeCluster>,
+    /// The earliest answer-by instant of the seats held when the round in progress began.
+    round_answer_by: Option<MonoTime>,
 }
 
 impl<C: Clock, K: Kube, H: HealthProbe> ClusterLoop<C, K, H> {
@@ -127,11 +129,31 @@ impl<C: Clock, K: Kube, H: HealthProbe> ClusterLoop<C, K, H> {
             last: None,
             last_transition: None,
             clusters: Vec::new(),
+            round_answer_by: None,
         }
     }
 
+    /// How long a request started now may take: the API timeout, but never past the moment an
+    /// answer is needed by any seat held when the round began (the local lease, the global lease,
+    /// our presence) or held now. A slow coordination API therefore cannot keep the node forging
+    /// past a renew deadline: a hold lost during the round does not lift the bound, so the round
+    /// that shuts the gate also returns promptly.
     fn budget(&self) -> Duration {
-        self.settings.timing.api_timeout
+        let answer_by = self.answer_by(self.round_answer_by);
+        request_budget(answer_by, self.clock.now_mono(), &self.settings.timing)
+    }
+
+    /// The earliest of `also` and the answer-by instants of the global and presence seats we hold.
+    fn answer_by(&self, also: Option<MonoTime>) -> Option<MonoTime> {
+        let t = &self.settings.timing;
+        [
+            also,
+            self.state.global.answer_by(t),
+            self.state.presence.answer_by(t),
+        ]
+        .into_iter()
+        .flatten()
+        .min()
     }
 
     async fn read_lease(&self, name: &str) -> LeaseEvent {
@@ -191,12 +213,20 @@ impl<C: Clock, K: Kube, H: HealthProbe> ClusterLoop<C, K, H> {
         let now = self.clock.now_mono();
         if self.prober.next_at.is_none_or(|at| now >= at) {
             self.prober.next_at = Some(now + settings.interval);
-            let result = with_timeout(
-                &self.clock,
-                settings.timeout,
-                self.health.probe(&endpoint, settings.timeout),
-            )
-            .await;
+            // A probe must not outlast a renew deadline either; one cut short by that (not by its
+            // own timeout) says nothing about the region's health: it is not counted and is
+            // tried again on the next round.
+            let limit = settings.timeout.min(self.budget());
+            let result =
+                with_timeout(&self.clock, limit, self.health.probe(&endpoint, limit)).await;
+            if result.is_none() && limit < settings.timeout {
+                self.prober.next_at = Some(now);
+                tracing::debug!(?limit, "health probe cut short by a renew deadline");
+                return Health {
+                    healthy: self.prober.healthy.unwrap_or(true),
+                    consecutive_failures: self.prober.failures,
+                };
+            }
             self.prober.last_probe_wall = Some(self.clock.now_wall().to_string());
             let ok = matches!(result, Some(Ok(())));
             let was = self.prober.healthy.unwrap_or(true);
@@ -233,26 +263,23 @@ impl<C: Clock, K: Kube, H: HealthProbe> ClusterLoop<C, K, H> {
     }
 
     async fn write(&mut self, action: &ClusterAction) -> Result<(), KubeError> {
-        let now_wall = self.clock.now_wall();
-        let lease_seconds =
-            i32::try_from(self.settings.timing.lease_duration.as_secs()).unwrap_or(i32::MAX);
         let (seat, name, identity, write) = match action {
             ClusterAction::Global { write } => (
                 &self.state.global,
                 self.settings.global_lease.clone(),
-                self.settings.region.clone(),
+                self.settings.region.as_str(),
                 *write,
             ),
             ClusterAction::Handoff { .. } => (
                 &self.state.global,
                 self.settings.global_lease.clone(),
-                self.settings.region.clone(),
+                self.settings.region.as_str(),
                 LeaseWriteKind::Release,
             ),
             ClusterAction::Presence { write } => (
                 &self.state.presence,
                 format!("{}{}", self.settings.presence_prefix, self.settings.region),
-                self.settings.pod.clone(),
+                self.settings.pod.as_str(),
                 *write,
             ),
         };
@@ -264,22 +291,24 @@ impl<C: Clock, K: Kube, H: HealthProbe> ClusterLoop<C, K, H> {
             }
         };
         let holder = match action {
-            ClusterAction::Handoff { to } => Some(to.clone()),
+            ClusterAction::Handoff { to } => Some(to.as_str()),
             _ if write == LeaseWriteKind::Release => None,
             _ => Some(identity),
         };
-        let req = LeaseWrite {
-            name,
+        let req = lease_write(
+            write,
+            &name,
+            base.as_ref(),
             holder,
-            lease_duration_seconds: lease_seconds,
-            acquire_time: Some(now_wall),
-            renew_time: Some(super::later_than(
-                now_wall,
-                base.as_ref().and_then(|b| b.renew_time.as_deref()),
-            )),
-            lease_transitions: base.as_ref().map_or(0, |b| b.lease_transitions),
-            resource_version: base.map(|b| b.resource_version).unwrap_or_default(),
-        };
+            self.settings.timing.lease_duration,
+            self.clock.now_wall(),
+        )
+        .ok_or_else(|| {
+            KubeError::new(
+                ApiFailure::Invalid,
+                format!("{write:?} of {name}: no lease record to base the write on"),
+            )
+        })?;
         let (event, result) =
             send_lease_write(&self.clock, &self.kube, write, &req, self.budget()).await;
         match action {
@@ -364,6 +393,7 @@ fn region_of(c: &CardanoForgeCluster) -> Option<String> {
 impl<C: Clock, K: Kube, H: HealthProbe> Coordinator for ClusterLoop<C, K, H> {
     async fn coordinate(&mut self, local: LocalView) -> (Gate, MonoTime) {
         let now = self.clock.now_mono();
+        self.round_answer_by = self.answer_by(local.answer_by);
         // Every region's policy. Unreadable: nothing is known, so nothing may forge (fail closed).
         let listed = with_timeout(
             &self.clock,
@@ -512,5 +542,186 @@ impl<C: Clock, K: Kube, H: HealthProbe> Coordinator for ClusterLoop<C, K, H> {
                 "candidates": d.ranking.candidates.iter().map(|(n, _)| n.clone()).collect::<Vec<_>>(),
             }),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::cell::Cell;
+    use std::rc::Rc;
+
+    use futures::executor::block_on;
+
+    use super::*;
+    use crate::testing::{FakeApi, FakeClock, FakeKube};
+
+    /// A health endpoint that never answers while `hung`, else answers 200.
+    #[derive(Clone, Default)]
+    struct Endpoint {
+        hung: Rc<Cell<bool>>,
+    }
+
+    impl HealthProbe for Endpoint {
+        async fn probe(&self, _endpoint: &str, _timeout: Duration) -> Result<(), String> {
+            if self.hung.get() {
+                std::future::pending::<()>().await;
+            }
+            Ok(())
+        }
+    }
+
+    fn cluster(region: &str, priority: i32) -> CardanoForgeCluster {
+        serde_json::from_value(serde_json::json!({
+            "apiVersion": "cardano.io/v1",
+            "kind": "CardanoForgeCluster",
+            "metadata": {"name": format!("pool-{region}")},
+            "spec": {"region": region, "forgeState": "Priority-based", "priority": priority},
+        }))
+        .expect("a valid CardanoForgeCluster")
+    }
+
+    struct Rig {
+        clock: FakeClock,
+        api: FakeApi,
+        endpoint: Endpoint,
+        cl: ClusterLoop<FakeClock, FakeKube, Endpoint>,
+    }
+
+    /// Region `east` (the preferred one, alone), its loop holding the global lease and the gate
+    /// open after a few rounds.
+    fn holding(health_timeout: Duration) -> Rig {
+        let clock = FakeClock::new();
+        let api = FakeApi::new();
+        api.put_forge_cluster(cluster("east", 1));
+        let endpoint = Endpoint::default();
+        let settings = ClusterSettings {
+            region: "east".into(),
+            pod: "bp-0".into(),
+            cluster_name: "pool-east".into(),
+            global_lease: "pool-global".into(),
+            presence_prefix: "pool-presence-".into(),
+            selector: String::new(),
+            name_prefix: None,
+            failback_delay: Duration::from_secs(30),
+            health: HealthSettings {
+                endpoint: Some("http://health.east/".into()),
+                interval: Duration::from_secs(10),
+                timeout: health_timeout,
+                failure_threshold: 3,
+                success_threshold: 2,
+            },
+            timing: Timing::default(),
+        };
+        let mut cl = ClusterLoop::new(clock.clone(), api.client(), endpoint.clone(), settings);
+        let mut open = false;
+        for _ in 0..20 {
+            let (gate, _) = block_on(cl.coordinate(view(None)));
+            if gate == Gate::Allow {
+                open = true;
+                break;
+            }
+            clock.advance(Duration::from_secs(1));
+        }
+        assert!(open, "the only region never got the global lease");
+        assert!(cl.state.global.hold.is_some());
+        Rig {
+            clock,
+            api,
+            endpoint,
+            cl,
+        }
+    }
+
+    fn view(answer_by: Option<MonoTime>) -> LocalView {
+        LocalView {
+            leader: true,
+            eligible: true,
+            forging_off: false,
+            shutting_down: false,
+            answer_by,
+        }
+    }
+
+    /// A black-holed coordination API just before the global lease's renew deadline: the round
+    /// returns by the deadline minus the demotion time (plus the 50 ms floor of each request it
+    /// still makes), closed, instead of spending the 3 s API timeout on each request.
+    #[test]
+    fn a_hung_coordination_api_cannot_hold_the_gate_open_past_the_global_deadline() {
+        let mut rig = holding(Duration::from_secs(1));
+        let t = rig.cl.settings.timing;
+        let deadline = rig.cl.state.global.deadline(&t).expect("held");
+        let answer_by = deadline - t.demotion_time;
+        rig.clock.advance(
+            answer_by
+                .since(rig.clock.now_mono())
+                .saturating_sub(Duration::from_millis(500)),
+        );
+        rig.api.set_hung(true);
+        let (mut gate, mut wake) = block_on(rig.cl.coordinate(view(None)));
+        let back = rig.clock.now_mono();
+        assert!(
+            back <= answer_by + Duration::from_millis(300),
+            "returned at {back}, the answer was needed by {answer_by} (deadline {deadline})"
+        );
+        // Rounds go on as the runtime runs them (at the latest at each wake-up); the gate must be
+        // shut from the deadline on, and no open round may ask to sleep past it.
+        for _ in 0..50 {
+            if gate != Gate::Allow {
+                break;
+            }
+            assert!(
+                wake <= deadline,
+                "open gate, next look at {wake}, deadline {deadline}"
+            );
+            let now = rig.clock.now_mono();
+            rig.clock
+                .advance(wake.since(now).max(Duration::from_millis(10)));
+            (gate, wake) = block_on(rig.cl.coordinate(view(None)));
+        }
+        assert_ne!(gate, Gate::Allow);
+        let shut = rig.clock.now_mono();
+        assert!(
+            shut <= deadline + Duration::from_millis(300),
+            "gate shut at {shut}, deadline {deadline}"
+        );
+    }
+
+    /// The local loop's deadline bounds the round too: the local lease must still be renewable.
+    #[test]
+    fn the_local_deadline_bounds_every_coordination_request() {
+        let mut rig = holding(Duration::from_secs(1));
+        rig.api.set_hung(true);
+        let now = rig.clock.now_mono();
+        let local_answer_by = now + Duration::from_millis(400);
+        block_on(rig.cl.coordinate(view(Some(local_answer_by))));
+        let took = rig.clock.now_mono().since(now);
+        assert!(
+            took <= Duration::from_millis(700),
+            "a round with the local answer needed in 400 ms took {took:?}"
+        );
+    }
+
+    /// A health endpoint slower than the time left before a deadline is cut short, and that is
+    /// not counted against the region's health; the same hang with time to spare is a failure.
+    #[test]
+    fn a_probe_cut_short_by_a_deadline_is_not_a_failure() {
+        let mut rig = holding(Duration::from_secs(2));
+        rig.endpoint.hung.set(true);
+        let settings = rig.cl.settings.health.clone();
+        let now = rig.clock.now_mono();
+        rig.cl.round_answer_by = Some(now + Duration::from_millis(500));
+        rig.cl.prober.next_at = None;
+        let health = block_on(rig.cl.probe(&settings, None));
+        assert!(rig.clock.now_mono().since(now) <= Duration::from_millis(500));
+        assert_eq!(health.consecutive_failures, 0);
+        assert!(health.healthy);
+        assert_eq!(rig.cl.prober.next_at, Some(now), "tried again next round");
+
+        rig.cl.round_answer_by = None;
+        let health = block_on(rig.cl.probe(&settings, None));
+        assert_eq!(
+            health.consecutive_failures, 1,
+            "a hang within its own timeout counts"
+        );
     }
 }

@@ -427,6 +427,7 @@ impl<C: Clock, K: Kube, F: Fs, N: Node, R: Recorder, G: cluster::Coordinator>
                     eligible: seen.observations.eligibility.verdict().is_ok(),
                     forging_off: self.state.forging == Forging::Off,
                     shutting_down: self.shutting_down,
+                    answer_by: self.state.seat.answer_by(&self.settings.timing),
                 };
                 let (gate, wake) = self.coordinator.coordinate(local).await;
                 self.gate = gate;
@@ -745,41 +746,19 @@ impl<C: Clock, K: Kube, F: Fs, N: Node, R: Recorder, G: cluster::Coordinator>
             LeaseWriteKind::Acquire => self.state.seat.observer.record().cloned(),
             LeaseWriteKind::Create => None,
         };
-        let lease_seconds = i32::try_from(t.lease_duration.as_secs()).unwrap_or(i32::MAX);
-        let req = match (write, &base) {
-            (LeaseWriteKind::Create, _) => LeaseWrite {
-                name: self.settings.lease_name.clone(),
-                holder: Some(self.settings.identity.clone()),
-                lease_duration_seconds: lease_seconds,
-                acquire_time: Some(now_wall),
-                renew_time: Some(now_wall),
-                lease_transitions: 0,
-                resource_version: String::new(),
-            },
-            (_, None) => {
-                return (
-                    false,
-                    format!("{write:?}: no lease record to base the write on"),
-                );
-            }
-            (_, Some(r)) => {
-                let taking_over =
-                    write == LeaseWriteKind::Acquire && !r.is_held_by(&self.settings.identity);
-                LeaseWrite {
-                    name: r.name.clone(),
-                    holder: (write != LeaseWriteKind::Release)
-                        .then(|| self.settings.identity.clone()),
-                    lease_duration_seconds: lease_seconds,
-                    acquire_time: if taking_over {
-                        Some(now_wall)
-                    } else {
-                        r.acquire_time.as_deref().and_then(|s| s.parse().ok())
-                    },
-                    renew_time: Some(later_than(now_wall, r.renew_time.as_deref())),
-                    lease_transitions: r.lease_transitions + i32::from(taking_over),
-                    resource_version: r.resource_version.clone(),
-                }
-            }
+        let holder = (write != LeaseWriteKind::Release).then_some(self.settings.identity.as_str());
+        let Some(req) = lease_write(
+            write,
+            &self.settings.lease_name,
+            base.as_ref(),
+            holder,
+            t.lease_duration,
+            now_wall,
+        ) else {
+            return (
+                false,
+                format!("{write:?}: no lease record to base the write on"),
+            );
         };
         let budget = self.state.seat.request_budget(self.clock.now_mono(), t);
         let (event, result) = send_lease_write(&self.clock, &self.kube, write, &req, budget).await;
@@ -882,6 +861,51 @@ impl<C: Clock, K: Kube, F: Fs, N: Node, R: Recorder, G: cluster::Coordinator>
             Some(Ok(())) => self.leader_status_written = Some(want),
             Some(Err(e)) => tracing::debug!("CardanoLeader status not written: {e}"),
             None => tracing::debug!("CardanoLeader status not written: timed out"),
+        }
+    }
+}
+
+/// The write `write` of lease `name` giving it to `holder` (`None` releases it), based on `base`,
+/// the record it replaces (`None` only for a create). A new holder gets a fresh `acquireTime` and
+/// counts one more `leaseTransitions`; a renewal or release keeps both. `renewTime` always moves
+/// forward, because the API server keeps the resourceVersion of a no-op update and the core must
+/// never take such a write for a renewal. Shared by the local and the cluster loops.
+pub fn lease_write(
+    write: LeaseWriteKind,
+    name: &str,
+    base: Option<&LeaseRecord>,
+    holder: Option<&str>,
+    lease_duration: Duration,
+    now_wall: jiff::Timestamp,
+) -> Option<LeaseWrite> {
+    let lease_duration_seconds = i32::try_from(lease_duration.as_secs()).unwrap_or(i32::MAX);
+    let holder_owned = holder.map(str::to_owned);
+    match (write, base) {
+        (LeaseWriteKind::Create, _) => Some(LeaseWrite {
+            name: name.to_owned(),
+            holder: holder_owned,
+            lease_duration_seconds,
+            acquire_time: Some(now_wall),
+            renew_time: Some(now_wall),
+            lease_transitions: 0,
+            resource_version: String::new(),
+        }),
+        (_, None) => None,
+        (_, Some(r)) => {
+            let taking_over = holder.is_some_and(|h| !r.is_held_by(h));
+            Some(LeaseWrite {
+                name: name.to_owned(),
+                holder: holder_owned,
+                lease_duration_seconds,
+                acquire_time: if taking_over {
+                    Some(now_wall)
+                } else {
+                    r.acquire_time.as_deref().and_then(|s| s.parse().ok())
+                },
+                renew_time: Some(later_than(now_wall, r.renew_time.as_deref())),
+                lease_transitions: r.lease_transitions + i32::from(taking_over),
+                resource_version: r.resource_version.clone(),
+            })
         }
     }
 }
