@@ -157,6 +157,17 @@ impl ApiServer {
         (!holder.is_empty()).then_some(holder)
     }
 
+    /// Every stored object of a resource (`group` "" for the core group), read directly from the
+    /// store like [`ApiServer::lease_holder`]: for tests that check what the clients created.
+    pub fn objects(
+        &self,
+        group: &str,
+        plural: &str,
+        namespace: Option<&str>,
+    ) -> Vec<serde_json::Value> {
+        self.store().list(group, plural, namespace)
+    }
+
     pub(crate) fn store(&self) -> MutexGuard<'_, store::Store> {
         // A poisoned lock means a handler panicked mid-change; the store is still consistent per
         // object (each change is one insert), so keep serving.
