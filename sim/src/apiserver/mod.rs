@@ -32,6 +32,7 @@ pub mod status;
 pub mod store;
 pub mod table;
 pub mod watch;
+pub mod workloads;
 
 use std::fmt::Debug;
 use std::path::PathBuf;
