@@ -109,6 +109,7 @@ pub fn world_spec(
         node_sighup_delay: s.node.sighup_delay,
         tick,
         journal_dir,
+        more_pools: Vec::new(),
     }
 }
 

@@ -1,7 +1,9 @@
 //! Real kubectl against the test API server on a loopback port: the CRDs apply without
 //! `--validate=false`, and the operations-guide commands (COMPATIBILITY.md section 6) work:
 //! printer columns, wide columns, custom columns, sort-by, jsonpath, merge patches (including the
-//! three override scenarios), a refused enum value, describe, delete, leases.
+//! three override scenarios), a refused enum value, describe, delete, leases; and every StatefulSet
+//! command of both guides that needs only the API (get, scale, strategic/merge/JSON patches,
+//! `rollout restart`, `rollout status`), with its effect checked.
 //!
 //! kubectl must be on PATH (CI runs `.ci/install-tools.sh`); without it these tests fail.
 
@@ -513,4 +515,219 @@ fn kubectl_gets_and_applies_leases() {
         "--as=system:serviceaccount:cardano:forge-manager",
     ]);
     assert_eq!(can.trim(), "yes");
+}
+
+/// A field of a StatefulSet, by kubectl's jsonpath.
+fn sts_field(h: &Harness, name: &str, path: &str) -> String {
+    h.ok(&[
+        "get",
+        "statefulset",
+        name,
+        "-o",
+        &format!("jsonpath={{{path}}}"),
+    ])
+}
+
+/// `kubectl rollout status` must finish (the server's instant controller reports every replica
+/// ready at the template's revision).
+fn rolled_out(h: &Harness, target: &str) {
+    let out = h.ok(&["rollout", "status", target, "--timeout=20s"]);
+    assert!(
+        out.contains("roll out complete") || out.contains("rolling update complete"),
+        "{out}"
+    );
+}
+
+/// The StatefulSet commands of docs/operations.md, against the real manifest of deploy/base.
+#[test]
+fn kubectl_runs_the_statefulset_commands_of_the_operations_guide() {
+    let h = Harness::start();
+    let manifest = repo_root().join("deploy/base/statefulset.yaml");
+    let created = h.ok(&["apply", "-f", &manifest.display().to_string()]);
+    assert!(
+        created.contains("statefulset.apps/cardano-bp created"),
+        "{created}"
+    );
+    let table = h.ok(&["get", "statefulset"]);
+    assert_eq!(
+        header_words(&table),
+        ["NAME", "READY", "REPLICAS", "AGE"],
+        "{table}"
+    );
+    assert!(
+        table
+            .lines()
+            .any(|l| l.split_whitespace().take(3).eq(["cardano-bp", "2", "2"])),
+        "{table}"
+    );
+    rolled_out(&h, "statefulset/cardano-bp");
+
+    // Emergency step 1: scale the other regions to zero (the scale subresource, by PATCH).
+    let scaled = h.ok(&["scale", "statefulset/cardano-bp", "--replicas=0"]);
+    assert!(
+        scaled.contains("statefulset.apps/cardano-bp scaled"),
+        "{scaled}"
+    );
+    assert_eq!(sts_field(&h, "cardano-bp", ".spec.replicas"), "0");
+    assert_eq!(sts_field(&h, "cardano-bp", ".status.replicas"), "0");
+    rolled_out(&h, "statefulset/cardano-bp");
+    // Scaling back up with a precondition: GET and PUT of the Scale.
+    h.ok(&[
+        "scale",
+        "statefulset/cardano-bp",
+        "--replicas=2",
+        "--current-replicas=0",
+    ]);
+    assert_eq!(sts_field(&h, "cardano-bp", ".status.readyReplicas"), "2");
+    let refused = h.kubectl(&[
+        "scale",
+        "statefulset/cardano-bp",
+        "--replicas=1",
+        "--current-replicas=5",
+    ]);
+    assert!(!refused.ok, "{}", refused.stdout);
+    assert_eq!(sts_field(&h, "cardano-bp", ".spec.replicas"), "2");
+
+    // Emergency step 2: the strategic merge patch merges initContainers and env by name.
+    let revision = sts_field(&h, "cardano-bp", ".status.updateRevision");
+    let image = sts_field(
+        &h,
+        "cardano-bp",
+        ".spec.template.spec.initContainers[0].image",
+    );
+    let env = |value: &str| {
+        format!(
+            r#"{{"spec":{{"template":{{"spec":{{"initContainers":[
+     {{"name":"cardano-forge-manager","env":[{{"name":"ENABLE_CLUSTER_MANAGEMENT","value":"{value}"}}]}}]}}}}}}}}"#
+        )
+    };
+    let patched = h.ok(&[
+        "patch",
+        "statefulset",
+        "cardano-bp",
+        "--type=strategic",
+        &format!("-p={}", env("false")),
+    ]);
+    assert!(
+        patched.contains("statefulset.apps/cardano-bp patched"),
+        "{patched}"
+    );
+    let cm = r#".spec.template.spec.initContainers[?(@.name=="cardano-forge-manager")].env[?(@.name=="ENABLE_CLUSTER_MANAGEMENT")].value"#;
+    assert_eq!(sts_field(&h, "cardano-bp", cm), "false");
+    // Nothing else of the pod template is lost: the other containers, the sidecar's image and env.
+    assert_eq!(
+        sts_field(
+            &h,
+            "cardano-bp",
+            ".spec.template.spec.initContainers[0].image"
+        ),
+        image
+    );
+    let lease = r#".spec.template.spec.initContainers[0].env[?(@.name=="LEASE_NAME")].value"#;
+    assert!(!sts_field(&h, "cardano-bp", lease).is_empty());
+    let containers = sts_field(&h, "cardano-bp", ".spec.template.spec.containers[*].name");
+    assert!(containers.contains("cardano-node"), "{containers}");
+    assert_eq!(
+        sts_field(&h, "cardano-bp", ".status.observedGeneration"),
+        sts_field(&h, "cardano-bp", ".metadata.generation")
+    );
+    assert_ne!(
+        sts_field(&h, "cardano-bp", ".status.updateRevision"),
+        revision
+    );
+    rolled_out(&h, "statefulset/cardano-bp");
+    // Restore: the same patch with "true".
+    h.ok(&[
+        "patch",
+        "statefulset",
+        "cardano-bp",
+        "--type=strategic",
+        &format!("-p={}", env("true")),
+    ]);
+    assert_eq!(sts_field(&h, "cardano-bp", cm), "true");
+    rolled_out(&h, "statefulset/cardano-bp");
+
+    // A rolling restart: a new template annotation, a new revision, rolled out.
+    let before = sts_field(&h, "cardano-bp", ".status.updateRevision");
+    let restarted = h.ok(&["rollout", "restart", "statefulset/cardano-bp"]);
+    assert!(
+        restarted.contains("statefulset.apps/cardano-bp restarted"),
+        "{restarted}"
+    );
+    let at = sts_field(
+        &h,
+        "cardano-bp",
+        r#".spec.template.metadata.annotations.kubectl\.kubernetes\.io/restartedAt"#,
+    );
+    assert!(!at.is_empty());
+    assert_ne!(
+        sts_field(&h, "cardano-bp", ".status.updateRevision"),
+        before
+    );
+    rolled_out(&h, "statefulset/cardano-bp");
+
+    // A JSON patch works too.
+    h.ok(&[
+        "patch",
+        "statefulset",
+        "cardano-bp",
+        "--type=json",
+        r#"-p=[{"op":"replace","path":"/spec/replicas","value":1}]"#,
+    ]);
+    assert_eq!(sts_field(&h, "cardano-bp", ".status.readyReplicas"), "1");
+}
+
+/// The StatefulSet commands of the original guide (seeds/cluster-operations-guide.md), against a
+/// StatefulSet of the original chart's shape (`cardano-node` with a `forge-manager` container).
+#[test]
+fn kubectl_runs_the_statefulset_commands_of_the_original_guide() {
+    let h = Harness::start();
+    let sts = h.dir.path().join("cardano-node.yaml");
+    std::fs::write(
+        &sts,
+        "apiVersion: apps/v1\nkind: StatefulSet\nmetadata: {name: cardano-node}\nspec:\n  replicas: 1\n  serviceName: cardano-node\n  \
+         selector: {matchLabels: {app: cardano-node}}\n  template:\n    metadata: {labels: {app: cardano-node}}\n    spec:\n      containers:\n      \
+         - {name: cardano-node, image: 'ghcr.io/intersectmbo/cardano-node:10.1.4'}\n      \
+         - name: forge-manager\n        image: 'forge-manager:old'\n        env: [{name: ENABLE_CLUSTER_MANAGEMENT, value: 'true'}]\n",
+    )
+    .expect("write statefulset");
+    h.ok(&["create", "-f", &sts.display().to_string()]);
+    h.ok(&["rollout", "restart", "statefulset/cardano-node"]);
+    rolled_out(&h, "statefulset/cardano-node");
+    // The guide's JSON merge patch replaces the whole containers list with one container without
+    // an image: the API server refuses it (what docs/operations.md warns about); nothing changes.
+    let merge = r#"{
+  "spec": {
+    "template": {
+      "spec": {
+        "containers": [
+          {
+            "name": "forge-manager",
+            "env": [
+              {"name": "ENABLE_CLUSTER_MANAGEMENT", "value": "false"}
+            ]
+          }
+        ]
+      }
+    }
+  }
+}"#;
+    let refused = h.kubectl(&[
+        "patch",
+        "statefulset",
+        "cardano-node",
+        "--type=merge",
+        &format!("-p={merge}"),
+    ]);
+    assert!(!refused.ok, "{}", refused.stdout);
+    assert!(
+        refused
+            .stderr
+            .contains("spec.template.spec.containers[0].image: Required value"),
+        "{}",
+        refused.stderr
+    );
+    let containers = sts_field(&h, "cardano-node", ".spec.template.spec.containers[*].name");
+    assert_eq!(containers, "cardano-node forge-manager");
+    rolled_out(&h, "statefulset/cardano-node");
 }

@@ -1,6 +1,8 @@
 //! The rendered text: old names and labels, new series, format 0.0.4 (checked by promtool when it is
 //! installed; required in CI).
 
+use std::collections::BTreeSet;
+
 use super::*;
 
 fn identity(cluster: bool) -> Identity {
@@ -125,4 +127,62 @@ fn promtool_check(text: &str) -> Option<std::process::Output> {
         .ok()?;
     child.stdin.take()?.write_all(text.as_bytes()).ok()?;
     child.wait_with_output().ok()
+}
+
+/// Every series of a sidecar of `pool` on `network`, as its configuration labels it (same pod
+/// name and region for every pool: only the labels may tell them apart).
+fn series_of(network: &str, pool: &str) -> BTreeSet<String> {
+    let config = crate::config::Config::from_vars([
+        ("CARDANO_NETWORK", network),
+        ("POOL_ID", pool),
+        ("POD_NAME", "cardano-bp-0"),
+        ("CLUSTER_REGION", "eu-west-1"),
+        ("ENABLE_CLUSTER_MANAGEMENT", "true"),
+    ])
+    .expect("config");
+    let m = Metrics::new(&Identity::from_config(&config));
+    m.set_roles(true, true, true);
+    m.set_cluster_priority(1);
+    m.record_health_check(true, 0, 0.1);
+    let text = m.render().expect("render");
+    text.lines()
+        .filter(|l| !l.starts_with('#') && !l.is_empty())
+        .filter_map(|l| l.rsplit_once(' ').map(|(series, _)| series.to_owned()))
+        .collect()
+}
+
+#[test]
+fn pools_and_networks_in_one_namespace_export_disjoint_series() {
+    let a = series_of("mainnet", "pool1aaaaaqqqqqyyyyyzzzzz");
+    let b = series_of("mainnet", "pool1bbbbbqqqqqyyyyyzzzzz");
+    let c = series_of("preprod", "pool1aaaaaqqqqqyyyyyzzzzz");
+    assert!(a.len() > 5, "{a:?}");
+    // Only the series the old sidecar exported without labels (COMPATIBILITY.md keeps
+    // `cardano_leadership_changes_total` label-free) and the new per-process ones are the same
+    // text for every pool; Prometheus tells those apart by the scrape target's `pod` label.
+    let unlabelled = [
+        "cardano_demotion_stuck",
+        "cardano_forge_manager_loop_last_decision_timestamp_seconds",
+        "cardano_journal_write_failures_total",
+        "cardano_leadership_changes_total",
+        "cardano_lease_seconds_since_renewal",
+        "cardano_lease_transitions_total",
+    ];
+    for (x, y) in [(&a, &b), (&a, &c), (&b, &c)] {
+        let shared: Vec<&str> = x.intersection(y).map(String::as_str).collect();
+        assert_eq!(shared, unlabelled, "series two pools share");
+    }
+    // Each pool's labelled series name its own pool and network.
+    assert!(
+        b.iter()
+            .filter(|s| s.contains("pool_id="))
+            .all(|s| s.contains(r#"pool_id="pool1bbbbb"#)),
+        "{b:#?}"
+    );
+    assert!(
+        c.iter()
+            .filter(|s| s.contains("network="))
+            .all(|s| s.contains(r#"network="preprod""#)),
+        "{c:#?}"
+    );
 }

@@ -1,6 +1,6 @@
 //! The HTTP handlers: one axum fallback ([`dispatch`]) that applies the fault hooks, stamps the
 //! `Date` header, parses the Kubernetes path grammar and runs the verb (get, list, watch, create,
-//! update, patch, delete, and the `/status` subresource).
+//! update, patch, delete, and the `/status` and `/scale` subresources).
 
 use std::collections::BTreeMap;
 
@@ -19,6 +19,7 @@ use super::status::{self, ApiError, FieldError};
 use super::store::{self, EventType, ObjectKey, Selector};
 use super::table::{self, IncludeObject};
 use super::watch;
+use super::workloads;
 
 pub(crate) type Params = BTreeMap<String, String>;
 
@@ -98,6 +99,8 @@ pub(crate) struct Target {
     pub(crate) namespace: Option<String>,
     pub(crate) name: Option<String>,
     pub(crate) status: bool,
+    /// The `/scale` subresource (an `autoscaling/v1` Scale view of the object).
+    pub(crate) scale: bool,
 }
 
 fn route(
@@ -204,7 +207,7 @@ fn route(
     } else {
         rest.len()
     };
-    if rest_len > 3 || sub.is_some_and(|s| s != "status") {
+    if rest_len > 3 || sub.is_some_and(|s| s != "status" && s != "scale") {
         return Err(ApiError::no_route());
     }
     let rt = types
@@ -217,7 +220,8 @@ fn route(
         return Err(ApiError::no_route());
     }
     let status = sub == Some("status");
-    if status && !rt.status_subresource {
+    let scale = sub == Some("scale");
+    if status && !rt.status_subresource || scale && !rt.scale_subresource {
         return Err(ApiError::no_route());
     }
     let target = Target {
@@ -225,7 +229,21 @@ fn route(
         namespace: namespace.map(str::to_owned),
         name: name.map(str::to_owned),
         status,
+        scale,
     };
+    if scale {
+        return match method.clone() {
+            Method::GET | Method::PUT | Method::PATCH => scale_request(
+                server,
+                &target,
+                method,
+                params,
+                header_str(headers, header::CONTENT_TYPE),
+                &body,
+            ),
+            _ => Err(ApiError::method_not_allowed()),
+        };
+    }
     let wants_table = accept.contains("as=Table");
     match (method.clone(), target.name.is_some()) {
         (Method::GET, false) if is_true(params.get("watch")) => {
@@ -330,7 +348,7 @@ fn get(
             .ok_or_else(|| ApiError::not_found(&target.rt.group, &target.rt.plural, name))?;
         (object, store.resource_version())
     };
-    if wants_table && !target.status {
+    if wants_table && !target.status && !target.scale {
         let include = IncludeObject::parse(params.get("includeObject").map(String::as_str));
         let t = table::build(
             &target.rt,
@@ -414,6 +432,20 @@ fn admit(rt: &ResourceType, object: &mut Value, params: &Params) -> Result<Vec<S
             ],
             "storedVersions": versions,
         });
+    }
+    if workloads::is_statefulset(rt) {
+        let problems = workloads::admit(object);
+        if !problems.is_empty() {
+            let errors: Vec<FieldError> = problems
+                .into_iter()
+                .map(|(field, detail)| FieldError {
+                    reason: "FieldValueInvalid",
+                    field,
+                    detail,
+                })
+                .collect();
+            return Err(ApiError::invalid(&rt.kind, &rt.group, &name, &errors));
+        }
     }
     let mut warnings = Vec::new();
     if let Some(schema) = &rt.schema {
@@ -532,6 +564,9 @@ fn create(
         m.remove("deletionTimestamp");
         m.remove("managedFields");
     }
+    if workloads::is_statefulset(rt) {
+        workloads::observe(&mut object);
+    }
     let event = store
         .put(key, object.clone(), EventType::Added)
         .map_err(|e| ApiError::internal(format!("{e}")))?;
@@ -568,9 +603,22 @@ fn commit_update(
     store: &mut store::Store,
     rt: &ResourceType,
     old: &Value,
-    mut new: Value,
+    new: Value,
     params: &Params,
 ) -> Result<Response, ApiError> {
+    let (stored, warnings) = store_update(server, store, rt, old, new, params)?;
+    Ok(with_warnings(ok(&stored), &warnings))
+}
+
+/// [`commit_update`]'s work: the object as stored (or `old` for a no-op) and the warnings.
+fn store_update(
+    server: &ApiServer,
+    store: &mut store::Store,
+    rt: &ResourceType,
+    old: &Value,
+    mut new: Value,
+    params: &Params,
+) -> Result<(Value, Vec<String>), ApiError> {
     // Identity and server-set fields are the server's, whatever the request said.
     for field in [
         "name",
@@ -593,11 +641,14 @@ fn commit_update(
     let warnings = admit(rt, &mut new, params)?;
     if without_rv(&new) == without_rv(old) {
         // No change: no new resourceVersion, no event (kubectl prints "(no change)").
-        return Ok(with_warnings(ok(old), &warnings));
+        return Ok((old.clone(), warnings));
     }
     if spec_part(&new) != spec_part(old) {
         let generation = old["metadata"]["generation"].as_i64().unwrap_or(0) + 1;
         new["metadata"]["generation"] = json!(generation);
+    }
+    if workloads::is_statefulset(rt) {
+        workloads::observe(&mut new);
     }
     let rv = store.next_resource_version();
     new["metadata"]["resourceVersion"] = json!(rv.to_string());
@@ -606,7 +657,7 @@ fn commit_update(
         .put(key, new.clone(), EventType::Modified)
         .map_err(|e| ApiError::internal(format!("{e}")))?;
     server.publish(event);
-    Ok(with_warnings(ok(&new), &warnings))
+    Ok((new, warnings))
 }
 
 fn precondition(
@@ -703,14 +754,34 @@ fn patch(
         .cloned()
         .ok_or_else(|| ApiError::not_found(&target.rt.group, &target.rt.plural, name))?;
     let mut patched = old.clone();
+    apply_patch(&target.rt, &mut patched, media, patch_value)?;
+    if !patched["metadata"].is_object() {
+        patched["metadata"] = old["metadata"].clone();
+    }
+    precondition(target, &old, &patched, name)?;
+    let new = split_status(target, &old, patched);
+    commit_update(server, &mut store, &target.rt, &old, new, params)
+}
+
+/// Applies a patch of media type `media` to `object`: JSON merge, strategic merge (a real one for
+/// StatefulSets, a JSON merge for custom resources) or JSON patch.
+fn apply_patch(
+    rt: &ResourceType,
+    object: &mut Value,
+    media: &str,
+    patch_value: Value,
+) -> Result<(), ApiError> {
     match media {
+        "application/strategic-merge-patch+json" if workloads::is_statefulset(rt) => {
+            workloads::strategic_merge(object, &patch_value);
+        }
         "application/merge-patch+json" | "application/strategic-merge-patch+json" => {
-            json_patch::merge(&mut patched, &patch_value)
+            json_patch::merge(object, &patch_value)
         }
         "application/json-patch+json" => {
             let ops: json_patch::Patch = serde_json::from_value(patch_value)
                 .map_err(|e| ApiError::bad_request(format!("error decoding json patch: {e}")))?;
-            json_patch::patch(&mut patched, &ops).map_err(|e| {
+            json_patch::patch(object, &ops).map_err(|e| {
                 ApiError::bad_request(format!(
                     "the server rejected our request due to an error in our request: {e}"
                 ))
@@ -718,12 +789,59 @@ fn patch(
         }
         other => return Err(ApiError::unsupported_media_type(other)),
     }
-    if !patched["metadata"].is_object() {
-        patched["metadata"] = old["metadata"].clone();
+    Ok(())
+}
+
+/// `/scale`: GET answers the Scale view; PUT and PATCH change it, and only its `spec.replicas`
+/// reaches the object (as in Kubernetes), under the Scale's resourceVersion precondition.
+fn scale_request(
+    server: &ApiServer,
+    target: &Target,
+    method: &Method,
+    params: &Params,
+    content_type: &str,
+    body: &[u8],
+) -> Result<Response, ApiError> {
+    let rt = &target.rt;
+    let name = target.name.as_deref().unwrap_or_default();
+    let mut store = server.store();
+    let old = store
+        .get(&key(target, name))
+        .cloned()
+        .ok_or_else(|| ApiError::not_found(&rt.group, &rt.plural, name))?;
+    let view = workloads::scale_of(&old);
+    let requested = match *method {
+        Method::GET => return Ok(ok(&view)),
+        Method::PUT => parse_object(body)?,
+        _ => {
+            let media = content_type.split(';').next().unwrap_or_default().trim();
+            let patch_value: Value = serde_json::from_slice(body).map_err(|e| {
+                ApiError::bad_request(format!("error decoding patch: json parse error: {e}"))
+            })?;
+            let mut patched = view.clone();
+            // The Scale has no lists: a strategic merge is a JSON merge here.
+            let media = match media {
+                "application/strategic-merge-patch+json" => "application/merge-patch+json",
+                m => m,
+            };
+            apply_patch(rt, &mut patched, media, patch_value)?;
+            patched
+        }
+    };
+    precondition(target, &old, &requested, name)?;
+    let replicas = requested["spec"]["replicas"].as_i64().unwrap_or(0);
+    if replicas < 0 {
+        let error = FieldError {
+            reason: "FieldValueInvalid",
+            field: "spec.replicas".into(),
+            detail: format!("Invalid value: {replicas}: must be greater than or equal to 0"),
+        };
+        return Err(ApiError::invalid("Scale", "autoscaling", name, &[error]));
     }
-    precondition(target, &old, &patched, name)?;
-    let new = split_status(target, &old, patched);
-    commit_update(server, &mut store, &target.rt, &old, new, params)
+    let mut new = old.clone();
+    new["spec"]["replicas"] = json!(replicas);
+    let (stored, warnings) = store_update(server, &mut store, rt, &old, new, params)?;
+    Ok(with_warnings(ok(&workloads::scale_of(&stored)), &warnings))
 }
 
 fn delete(server: &ApiServer, target: &Target, body: &[u8]) -> Result<Response, ApiError> {

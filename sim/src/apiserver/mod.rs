@@ -32,6 +32,7 @@ pub mod status;
 pub mod store;
 pub mod table;
 pub mod watch;
+pub mod workloads;
 
 use std::fmt::Debug;
 use std::path::PathBuf;
@@ -155,6 +156,17 @@ impl ApiServer {
             .as_str()?
             .to_owned();
         (!holder.is_empty()).then_some(holder)
+    }
+
+    /// Every stored object of a resource (`group` "" for the core group), read directly from the
+    /// store like [`ApiServer::lease_holder`]: for tests that check what the clients created.
+    pub fn objects(
+        &self,
+        group: &str,
+        plural: &str,
+        namespace: Option<&str>,
+    ) -> Vec<serde_json::Value> {
+        self.store().list(group, plural, namespace)
     }
 
     pub(crate) fn store(&self) -> MutexGuard<'_, store::Store> {

@@ -1,5 +1,5 @@
 //! The resource types this server serves: the built-in ones (namespaces, events, leases,
-//! customresourcedefinitions) and one per served version of every stored CRD.
+//! customresourcedefinitions, statefulsets) and one per served version of every stored CRD.
 
 use serde_json::{Value, json};
 
@@ -46,6 +46,8 @@ pub struct ResourceType {
     pub categories: Vec<String>,
     /// Whether `/status` is a separate subresource.
     pub status_subresource: bool,
+    /// Whether `/scale` (an `autoscaling/v1` Scale) is served.
+    pub scale_subresource: bool,
     /// `openAPIV3Schema` to check objects against (custom resources only).
     pub schema: Option<Value>,
     /// Printer columns after NAME; empty means NAME and AGE.
@@ -101,6 +103,7 @@ fn builtin(
         short_names: short.iter().map(|s| (*s).to_owned()).collect(),
         categories: Vec::new(),
         status_subresource: false,
+        scale_subresource: false,
         schema: None,
         columns,
     }
@@ -139,6 +142,24 @@ pub fn builtins() -> Vec<ResourceType> {
                 column("Age", "date", ".metadata.creationTimestamp", 0),
             ],
         ),
+        ResourceType {
+            status_subresource: true,
+            scale_subresource: true,
+            ..builtin(
+                super::workloads::APPS_GROUP,
+                super::workloads::STATEFULSETS,
+                "statefulset",
+                "StatefulSet",
+                true,
+                &["sts"],
+                vec![
+                    // The real server prints READY as `ready/replicas`; two columns here.
+                    column("Ready", "integer", ".status.readyReplicas", 0),
+                    column("Replicas", "integer", ".spec.replicas", 0),
+                    column("Age", "date", ".metadata.creationTimestamp", 0),
+                ],
+            )
+        },
         builtin(
             CRD_GROUP,
             CRD_PLURAL,
@@ -245,6 +266,8 @@ pub fn from_crd(crd: &Value) -> Vec<ResourceType> {
                 short_names: strings(&names["shortNames"]),
                 categories: strings(&names["categories"]),
                 status_subresource: v["subresources"]["status"].is_object(),
+                // CRDs may declare one; nothing here needs it.
+                scale_subresource: false,
                 schema: Some(v["schema"]["openAPIV3Schema"].clone()).filter(|s| !s.is_null()),
                 columns,
             })
@@ -267,12 +290,23 @@ pub fn discovery_entry(rt: &ResourceType) -> Value {
     if !rt.categories.is_empty() {
         entry["categories"] = json!(rt.categories);
     }
+    let mut subresources = Vec::new();
     if rt.status_subresource {
-        entry["subresources"] = json!([{
+        subresources.push(json!({
             "subresource": "status",
             "responseKind": {"group": rt.group, "version": rt.version, "kind": rt.kind},
             "verbs": ["get", "patch", "update"],
-        }]);
+        }));
+    }
+    if rt.scale_subresource {
+        subresources.push(json!({
+            "subresource": "scale",
+            "responseKind": {"group": "autoscaling", "version": "v1", "kind": "Scale"},
+            "verbs": ["get", "patch", "update"],
+        }));
+    }
+    if !subresources.is_empty() {
+        entry["subresources"] = json!(subresources);
     }
     entry
 }
@@ -299,6 +333,17 @@ pub fn legacy_entries(rt: &ResourceType) -> Vec<Value> {
             "singularName": "",
             "namespaced": rt.namespaced,
             "kind": rt.kind,
+            "verbs": ["get", "patch", "update"],
+        }));
+    }
+    if rt.scale_subresource {
+        entries.push(json!({
+            "name": format!("{}/scale", rt.plural),
+            "singularName": "",
+            "namespaced": rt.namespaced,
+            "group": "autoscaling",
+            "version": "v1",
+            "kind": "Scale",
             "verbs": ["get", "patch", "update"],
         }));
     }

@@ -19,6 +19,8 @@ use std::rc::Rc;
 use std::sync::Arc;
 use std::time::Duration;
 
+use forge_manager::cli::run::{cluster_settings, settings};
+use forge_manager::config::{Config, naming};
 use forge_manager::core::timing::Timing;
 use forge_manager::credentials::{CredentialFile, CredentialPaths, CredentialSet, sample_set};
 
@@ -86,6 +88,32 @@ pub struct WorldSpec {
     pub tick: Duration,
     /// Write one decision journal per pod into this directory (`forge-sim run --journal-dir`).
     pub journal_dir: Option<std::path::PathBuf>,
+    /// Further pools with StatefulSets in the same regions, against the same API servers and
+    /// namespace (a multi-tenant cluster); the first pool is `network` / `pool`.
+    pub more_pools: Vec<PoolSpec>,
+}
+
+/// A further pool of a multi-tenant world.
+#[derive(Clone, Debug, PartialEq)]
+pub struct PoolSpec {
+    /// Its Cardano network name.
+    pub network: String,
+    /// Its pool id.
+    pub pool: String,
+}
+
+/// One pool of the world (index 0: the spec's own): its keys and its own trace, so the oracle
+/// judges every pool as if it ran alone.
+struct Tenant {
+    network: String,
+    /// Its pool id as the spec gives it.
+    pool: String,
+    /// The id its sidecars get as `POOL_ID`.
+    pool_id: String,
+    real: Rc<RefCell<CredentialSet>>,
+    real_fps: BTreeSet<String>,
+    rotations: u64,
+    trace: Rc<RefCell<Trace>>,
 }
 
 /// A host of the simulated network a partition or latency can name.
@@ -147,8 +175,10 @@ pub enum Action {
 
 /// State of one pod, shared between the world and the pod's host software.
 pub struct PodState {
-    /// Its id.
+    /// Its id (unique within its pool).
     pub id: PodId,
+    /// Its pool: an index into the world's pools (0: the spec's own).
+    pub tenant: usize,
     /// Its pod name (lease holder identity).
     pub name: String,
     /// Its turmoil host name.
@@ -215,18 +245,15 @@ pub struct World<'a> {
     spec: WorldSpec,
     pods: Vec<Rc<PodState>>,
     apis: BTreeMap<String, ApiServer>,
-    trace: Rc<RefCell<Trace>>,
-    real: Rc<RefCell<CredentialSet>>,
-    real_fps: BTreeSet<String>,
+    tenants: Vec<Tenant>,
     decoy: CredentialSet,
-    forging: BTreeMap<PodId, bool>,
-    credentials: BTreeMap<PodId, bool>,
+    forging: BTreeMap<(usize, PodId), bool>,
+    credentials: BTreeMap<(usize, PodId), bool>,
     requests: BTreeMap<String, u64>,
     operator: Rc<RefCell<VecDeque<OperatorRequest>>>,
     health: Rc<RefCell<BTreeMap<String, HealthState>>>,
     /// Pods cut off from a region's health endpoint: (pod host, region).
     health_cuts: Rc<RefCell<BTreeSet<(String, String)>>>,
-    rotations: u64,
     partitions: net::Partitions,
 }
 
@@ -270,9 +297,28 @@ pub fn api_host(api: &str) -> String {
     format!("api-{api}")
 }
 
-/// Lower-case object-name part of a pool id.
+/// The `POOL_ID` a pool's sidecars get: object names are lower case, scenario pool ids need not be.
 fn pool_part(pool: &str) -> String {
     pool.to_lowercase()
+}
+
+/// A pod's sidecar configuration, from the variables the Helm chart sets (so every name is
+/// derived as in production: `settings` and `cluster_settings` of `forge-manager run`).
+fn sidecar_config(network: &str, pool_id: &str, region: &str, pod: &str, lease: &str) -> Config {
+    let vars = [
+        ("CARDANO_NETWORK", network),
+        ("POOL_ID", pool_id),
+        ("CLUSTER_REGION", region),
+        ("POD_NAME", pod),
+        ("LEASE_NAME", lease),
+        ("CRD_NAME", lease),
+        ("ENABLE_CLUSTER_MANAGEMENT", "true"),
+    ];
+    match Config::from_vars(vars) {
+        Ok(c) => c,
+        // Known variable names with free-text values: clap has nothing to refuse.
+        Err(e) => unreachable!("sidecar variables: {e}"),
+    }
 }
 
 impl<'a> World<'a> {
@@ -286,30 +332,45 @@ impl<'a> World<'a> {
             .epoch(std::time::UNIX_EPOCH + Duration::from_secs(EPOCH_UNIX_S.unsigned_abs()))
             .rng_seed(spec.seed)
             .build();
+        let pools = std::iter::once(PoolSpec {
+            network: spec.network.clone(),
+            pool: spec.pool.clone(),
+        })
+        .chain(spec.more_pools.iter().cloned());
+        let tenants = pools
+            .map(|p| {
+                let real = sample_set(&format!("real-{}", p.pool));
+                Tenant {
+                    pool_id: pool_part(&p.pool),
+                    pool: p.pool,
+                    network: p.network,
+                    real_fps: BTreeSet::from([real.fingerprint()]),
+                    real: Rc::new(RefCell::new(real)),
+                    rotations: 0,
+                    trace: Rc::new(RefCell::new(Trace::default())),
+                }
+            })
+            .collect();
         let mut w = World {
             sim,
-            real: Rc::new(RefCell::new(sample_set(&format!("real-{}", spec.pool)))),
             decoy: sample_set("decoy"),
-            real_fps: BTreeSet::new(),
             spec,
             pods: Vec::new(),
             apis: BTreeMap::new(),
-            trace: Rc::new(RefCell::new(Trace::default())),
+            tenants,
             forging: BTreeMap::new(),
             credentials: BTreeMap::new(),
             requests: BTreeMap::new(),
             operator: Rc::new(RefCell::new(VecDeque::new())),
             health: Rc::new(RefCell::new(BTreeMap::new())),
             health_cuts: Rc::new(RefCell::new(BTreeSet::new())),
-            rotations: 0,
             partitions: net::Partitions::default(),
         };
-        w.real_fps.insert(w.real.borrow().fingerprint());
         w.start_apis();
         w.start_operator();
         w.setup_objects();
         let regions = w.spec.regions.clone();
-        for (r, region) in regions.iter().enumerate() {
+        for region in &regions {
             w.health.borrow_mut().insert(
                 region.name.clone(),
                 HealthState {
@@ -318,11 +379,20 @@ impl<'a> World<'a> {
                     flap_from: Duration::ZERO,
                 },
             );
-            for i in 0..region.pods {
-                w.add_pod(&region.name, i, r);
+        }
+        for tenant in 0..w.tenants.len() {
+            for (r, region) in regions.iter().enumerate() {
+                for i in 0..region.pods {
+                    w.add_pod(tenant, &region.name, i, r);
+                }
             }
         }
         w
+    }
+
+    /// The number of pools.
+    pub fn pools(&self) -> usize {
+        self.tenants.len()
     }
 
     /// API servers: `global`, plus one per region unless the API is shared.
@@ -345,31 +415,74 @@ impl<'a> World<'a> {
 
     /// The local lease name of a region.
     pub fn local_lease_name(&self, region: &str) -> String {
-        format!(
-            "cardano-leader-{}-{}-{}",
-            self.spec.network,
-            pool_part(&self.spec.pool),
-            region
-        )
+        self.local_lease_of(0, region)
     }
 
     /// The global lease name.
     pub fn global_lease_name(&self) -> String {
-        format!(
-            "cardano-forge-global-{}-{}",
-            self.spec.network,
-            pool_part(&self.spec.pool)
-        )
+        self.global_lease_of(0)
     }
 
     /// A region's CardanoForgeCluster name.
     pub fn cluster_name(&self, region: &str) -> String {
-        format!(
-            "{}-{}-{}",
-            self.spec.network,
-            pool_part(&self.spec.pool),
-            region
+        self.cluster_name_of(0, region)
+    }
+
+    /// A pool's local lease (and CardanoLeader) in `region`: the name the Helm chart passes as
+    /// `LEASE_NAME` / `CRD_NAME`; with one API server for every region, which production does not
+    /// have, each region's StatefulSet needs its own, so the region is appended.
+    pub fn local_lease_of(&self, tenant: usize, region: &str) -> String {
+        let Some(t) = self.tenants.get(tenant) else {
+            return String::new();
+        };
+        let name = naming::multi_tenant_leader_name(&t.network, &t.pool_id);
+        if self.spec.shared_api {
+            naming::truncate_name(&format!("{name}-{region}"))
+        } else {
+            name
+        }
+    }
+
+    /// The configuration of a pool's sidecar in `region`.
+    fn config_of(&self, tenant: usize, region: &str, pod: &str) -> Config {
+        let (network, pool_id) = self
+            .tenants
+            .get(tenant)
+            .map(|t| (t.network.as_str(), t.pool_id.as_str()))
+            .unwrap_or_default();
+        sidecar_config(
+            network,
+            pool_id,
+            region,
+            pod,
+            &self.local_lease_of(tenant, region),
         )
+    }
+
+    /// A pool's global lease name, as its sidecars derive it.
+    pub fn global_lease_of(&self, tenant: usize) -> String {
+        self.config_of(tenant, "", "").global_lease_name()
+    }
+
+    /// A pool's CardanoForgeCluster of `region`, as its sidecars derive it.
+    pub fn cluster_name_of(&self, tenant: usize, region: &str) -> String {
+        self.config_of(tenant, region, "").forge_cluster_name()
+    }
+
+    /// A pool's pod name (lease holder identity): pools other than the first carry their short
+    /// pool id, as their StatefulSets would.
+    fn pod_name_of(&self, tenant: usize, region: &str, index: usize) -> String {
+        match self.tenants.get(tenant) {
+            Some(t) if tenant > 0 => {
+                format!("bp-{}-{region}-{index}", naming::pool_short(&t.pool_id))
+            }
+            _ => format!("bp-{region}-{index}"),
+        }
+    }
+
+    /// An API server of the world ("global" or a region), for tests that look at what is stored.
+    pub fn api_server(&self, name: &str) -> Option<&ApiServer> {
+        self.apis.get(name)
     }
 
     fn start_apis(&mut self) {
@@ -416,12 +529,19 @@ impl<'a> World<'a> {
                 });
             }
         }
-        for region in self.spec.regions.clone() {
+        for (tenant, region) in (0..self.tenants.len())
+            .flat_map(|t| self.spec.regions.iter().map(move |r| (t, r.clone())))
+            .collect::<Vec<_>>()
+        {
+            let (network, pool_id) = match self.tenants.get(tenant) {
+                Some(t) => (t.network.clone(), t.pool_id.clone()),
+                None => continue,
+            };
             let cfc = serde_json::json!({
                 "apiVersion": "cardano.io/v1",
                 "kind": "CardanoForgeCluster",
-                "metadata": {"name": self.cluster_name(&region.name), "namespace": NAMESPACE,
-                    "labels": {"cardano.io/network": self.spec.network, "cardano.io/pool": pool_part(&self.spec.pool)}},
+                "metadata": {"name": self.cluster_name_of(tenant, &region.name), "namespace": NAMESPACE,
+                    "labels": {"cardano.io/network": network, "cardano.io/pool": pool_id}},
                 "spec": {"region": region.name, "priority": region.priority, "forgeState": region.forge_state,
                     "healthCheck": {"enabled": true, "endpoint": health_endpoint(&region.name),
                         "interval": format!("{}s", self.spec.health_interval.as_secs().max(1)),
@@ -438,7 +558,8 @@ impl<'a> World<'a> {
             });
             let leader = serde_json::json!({
                 "apiVersion": "cardano.io/v1", "kind": "CardanoLeader",
-                "metadata": {"name": self.local_lease_name(&region.name), "namespace": NAMESPACE}, "spec": {}
+                "metadata": {"name": self.local_lease_of(tenant, &region.name), "namespace": NAMESPACE,
+                    "labels": {"cardano.io/network": network, "cardano.io/pool": pool_id}}, "spec": {}
             });
             self.operator.borrow_mut().push_back(OperatorRequest {
                 host: api_host(&self.local_api(&region.name)),
@@ -450,14 +571,22 @@ impl<'a> World<'a> {
         }
     }
 
-    fn add_pod(&mut self, region: &str, index: usize, region_index: usize) {
+    fn add_pod(&mut self, tenant: usize, region: &str, index: usize, region_index: usize) {
         let id = PodId::new(region, index);
         let l = layout();
         let pid_base = u32::try_from(1000 * (region_index * 100 + index + 1)).unwrap_or(u32::MAX);
         let now = self.sim.elapsed();
+        let name = self.pod_name_of(tenant, region, index);
+        let config = self.config_of(tenant, region, &name);
+        let Some(t) = self.tenants.get(tenant) else {
+            return;
+        };
+        let trace = Rc::clone(&t.trace);
+        let (network, pool_id) = (t.network.clone(), t.pool_id.clone());
         let pod = Rc::new(PodState {
-            name: format!("bp-{region}-{index}"),
-            host: format!("pod-{region}-{index}"),
+            host: name.replacen("bp-", "pod-", 1),
+            name,
+            tenant,
             clock: Rc::new(RefCell::new(ClockModel::new(
                 now,
                 EPOCH_UNIX_S * 1000 + now.as_millis() as i64,
@@ -479,18 +608,13 @@ impl<'a> World<'a> {
         let ctx = pod::PodContext {
             pod: Rc::clone(&pod),
             spec: self.spec.clone(),
-            lease_name: self.local_lease_name(region),
+            network,
+            pool: pool_id,
+            settings: settings(&config),
             api_host: api_host(&self.local_api(region)),
-            trace: Rc::clone(&self.trace),
+            trace,
             cluster: self.spec.cluster_management.then(|| pod::ClusterContext {
-                cluster_name: self.cluster_name(region),
-                global_lease: self.global_lease_name(),
-                presence_prefix: format!(
-                    "cardano-forge-presence-{}-{}-",
-                    self.spec.network,
-                    pool_part(&self.spec.pool)
-                ),
-                selector: format!("cardano.io/pool={}", pool_part(&self.spec.pool)),
+                settings: cluster_settings(&config),
                 health: Rc::clone(&self.health),
                 health_cuts: Rc::clone(&self.health_cuts),
             }),
@@ -498,23 +622,29 @@ impl<'a> World<'a> {
         };
         self.sim
             .host(pod.host.as_str(), move || pod::software(ctx.clone()));
-        self.forging.insert(id.clone(), false);
-        self.credentials.insert(id, false);
+        self.forging.insert((tenant, id.clone()), false);
+        self.credentials.insert((tenant, id), false);
         self.pods.push(pod);
     }
 
     /// The mounted secret and the decoy set (secret volumes: present from the pod's start).
     fn mount(&self, pod: &PodState) {
         let l = layout();
+        let Some(t) = self.tenants.get(pod.tenant) else {
+            return;
+        };
         for f in CredentialFile::ALL {
             pod.files
-                .put(l.source.get(f), self.real.borrow().get(f), 0o600);
+                .put(l.source.get(f), t.real.borrow().get(f), 0o600);
             pod.files.put(l.decoy.get(f), self.decoy.get(f), 0o600);
         }
     }
 
-    fn pod(&self, id: &PodId) -> Option<Rc<PodState>> {
-        self.pods.iter().find(|p| p.id == *id).cloned()
+    fn pod(&self, tenant: usize, id: &PodId) -> Option<Rc<PodState>> {
+        self.pods
+            .iter()
+            .find(|p| p.tenant == tenant && p.id == *id)
+            .cloned()
     }
 
     /// Simulated time now.
@@ -528,8 +658,15 @@ impl<'a> World<'a> {
 
     /// Records an event now.
     pub fn record(&self, kind: EventKind) {
+        self.record_for(0, kind);
+    }
+
+    /// Records an event of pool `tenant` now.
+    fn record_for(&self, tenant: usize, kind: EventKind) {
         let at = self.now_ms();
-        self.trace.borrow_mut().push(at, kind);
+        if let Some(t) = self.tenants.get(tenant) {
+            t.trace.borrow_mut().push(at, kind);
+        }
     }
 
     /// Runs until simulated time `until`.
@@ -563,26 +700,29 @@ impl<'a> World<'a> {
             if waiting && pod.node.borrow().process.is_none() && standby_ready {
                 let started = pod.node.borrow_mut().start(now, &pod.files);
                 if let Err(e) = started {
-                    self.node_event(&pod.id, e);
+                    self.node_event(&pod, e);
                 }
             }
             let event = pod.node.borrow_mut().advance(now, &pod.files);
             if let Some(e) = event {
-                self.node_event(&pod.id, e);
+                self.node_event(&pod, e);
             }
         }
         self.sample();
     }
 
-    fn node_event(&self, pod: &PodId, e: NodeEvent) {
+    fn node_event(&self, pod: &PodState, e: NodeEvent) {
         let reason = match e {
             NodeEvent::Exited(r) => r,
             NodeEvent::KilledBySighup => "SIGHUP before its handler was installed".into(),
         };
-        self.record(EventKind::NodeExit {
-            pod: pod.clone(),
-            reason,
-        });
+        self.record_for(
+            pod.tenant,
+            EventKind::NodeExit {
+                pod: pod.id.clone(),
+                reason,
+            },
+        );
     }
 
     /// Who forges, which credential directories are complete, API requests: changes to the trace.
@@ -591,34 +731,42 @@ impl<'a> World<'a> {
         let l = layout();
         for pod in self.pods.clone() {
             let frozen = pod.clock.borrow().frozen(now);
+            // Forging means with its own pool's keys.
             let forging = pod.up.get()
                 && !frozen
-                && pod
-                    .node
-                    .borrow()
-                    .forging_with(now)
-                    .is_some_and(|fp| self.real_fps.contains(fp));
-            if self.forging.get(&pod.id) != Some(&forging) {
-                self.forging.insert(pod.id.clone(), forging);
-                self.record(if forging {
-                    EventKind::ForgingStarted {
-                        pod: pod.id.clone(),
-                    }
-                } else {
-                    EventKind::ForgingStopped {
-                        pod: pod.id.clone(),
-                    }
+                && pod.node.borrow().forging_with(now).is_some_and(|fp| {
+                    self.tenants
+                        .get(pod.tenant)
+                        .is_some_and(|t| t.real_fps.contains(fp))
                 });
+            let key = (pod.tenant, pod.id.clone());
+            if self.forging.get(&key) != Some(&forging) {
+                self.forging.insert(key.clone(), forging);
+                self.record_for(
+                    pod.tenant,
+                    if forging {
+                        EventKind::ForgingStarted {
+                            pod: pod.id.clone(),
+                        }
+                    } else {
+                        EventKind::ForgingStopped {
+                            pod: pod.id.clone(),
+                        }
+                    },
+                );
             }
             let present = CredentialFile::ALL
                 .iter()
                 .all(|f| pod.files.get(l.target.get(*f)).is_some());
-            if self.credentials.get(&pod.id) != Some(&present) {
-                self.credentials.insert(pod.id.clone(), present);
-                self.record(EventKind::Credentials {
-                    pod: pod.id.clone(),
-                    present,
-                });
+            if self.credentials.get(&key) != Some(&present) {
+                self.credentials.insert(key, present);
+                self.record_for(
+                    pod.tenant,
+                    EventKind::Credentials {
+                        pod: pod.id.clone(),
+                        present,
+                    },
+                );
             }
         }
         for (name, server) in &self.apis {
@@ -634,36 +782,47 @@ impl<'a> World<'a> {
 
     /// The pod forging now, if exactly one... or the first of several.
     pub fn forger(&self) -> Option<PodId> {
+        self.forgers_of(0).into_iter().next()
+    }
+
+    /// The pods of pool `tenant` forging now.
+    pub fn forgers_of(&self, tenant: usize) -> Vec<PodId> {
         self.forging
             .iter()
-            .find(|(_, f)| **f)
-            .map(|(p, _)| p.clone())
+            .filter(|((t, _), f)| *t == tenant && **f)
+            .map(|((_, p), _)| p.clone())
+            .collect()
     }
 
     /// The pod of `region` holding the region's local lease now, as its API server stores it.
     pub fn leader(&self, region: &str) -> Option<PodId> {
+        self.leader_of(0, region)
+    }
+
+    /// The pod of pool `tenant` in `region` holding that pool's local lease there now.
+    pub fn leader_of(&self, tenant: usize, region: &str) -> Option<PodId> {
         let server = self.apis.get(&self.local_api(region))?;
-        let holder = server.lease_holder(NAMESPACE, &self.local_lease_name(region))?;
+        let holder = server.lease_holder(NAMESPACE, &self.local_lease_of(tenant, region))?;
         self.pods
             .iter()
-            .find(|p| p.name == holder)
+            .find(|p| p.tenant == tenant && p.name == holder)
             .map(|p| p.id.clone())
     }
 
-    /// Every pod of a region.
+    /// Every pod of a region (of the first pool).
     pub fn region_pods(&self, region: &str) -> Vec<PodId> {
         self.pods
             .iter()
-            .filter(|p| p.id.region == region)
+            .filter(|p| p.tenant == 0 && p.id.region == region)
             .map(|p| p.id.clone())
             .collect()
     }
 
-    fn host_names(&self, hosts: &[Host]) -> Vec<String> {
+    fn host_names(&self, tenant: usize, hosts: &[Host]) -> Vec<String> {
         hosts
             .iter()
             .filter_map(|h| match h {
-                Host::Pod(p) => self.pod(p).map(|p| p.host.clone()),
+                Host::Pod(p) => self.pod(tenant, p).map(|p| p.host.clone()),
                 Host::Api(a) => Some(api_host(a)),
                 // Health endpoints are probed in-process; a partition to one is modelled by the
                 // health checker (cluster-wide forging).
@@ -674,6 +833,12 @@ impl<'a> World<'a> {
 
     /// Applies an action now; `false` if it did nothing (e.g. a crashed pod crashed again).
     pub fn apply(&mut self, action: &Action) -> bool {
+        self.apply_to(0, action)
+    }
+
+    /// Applies an action to pool `tenant` now: its pods, its CardanoForgeClusters, its leases and
+    /// keys (API servers and health endpoints are shared by every pool).
+    pub fn apply_to(&mut self, tenant: usize, action: &Action) -> bool {
         let now = self.now();
         match action {
             Action::Partition(a, b) | Action::Heal(a, b) => {
@@ -684,7 +849,7 @@ impl<'a> World<'a> {
                         let Host::Health(region) = h else { continue };
                         for p in y {
                             if let Host::Pod(id) = p
-                                && let Some(pod) = self.pod(id)
+                                && let Some(pod) = self.pod(tenant, id)
                             {
                                 let key = (pod.host.clone(), region.clone());
                                 health_changed = true;
@@ -697,7 +862,7 @@ impl<'a> World<'a> {
                         }
                     }
                 }
-                let (a, b) = (self.host_names(a), self.host_names(b));
+                let (a, b) = (self.host_names(tenant, a), self.host_names(tenant, b));
                 if health_changed && (a.is_empty() || b.is_empty()) {
                     return true;
                 }
@@ -726,7 +891,7 @@ impl<'a> World<'a> {
                 !a.is_empty() && !b.is_empty()
             }
             Action::Latency(a, b, d) => {
-                let (a, b) = (self.host_names(a), self.host_names(b));
+                let (a, b) = (self.host_names(tenant, a), self.host_names(tenant, b));
                 for x in &a {
                     for y in &b {
                         if x != y {
@@ -736,7 +901,7 @@ impl<'a> World<'a> {
                 }
                 !a.is_empty() && !b.is_empty()
             }
-            Action::Crash(id) => match self.pod(id) {
+            Action::Crash(id) => match self.pod(tenant, id) {
                 Some(pod) if pod.up.get() => {
                     pod.up.set(false);
                     pod.node.borrow_mut().pod_gone();
@@ -748,7 +913,9 @@ impl<'a> World<'a> {
             Action::Restart(ids) => {
                 let mut any = false;
                 for id in ids {
-                    let Some(pod) = self.pod(id) else { continue };
+                    let Some(pod) = self.pod(tenant, id) else {
+                        continue;
+                    };
                     if pod.up.get() {
                         continue;
                     }
@@ -764,7 +931,7 @@ impl<'a> World<'a> {
                 }
                 any
             }
-            Action::Shutdown(id) => match self.pod(id) {
+            Action::Shutdown(id) => match self.pod(tenant, id) {
                 Some(pod) if pod.up.get() && !pod.shutdown.get() => {
                     pod.shutdown.set(true);
                     true
@@ -772,20 +939,25 @@ impl<'a> World<'a> {
                 _ => false,
             },
             Action::Pause(id, d) => {
-                self.with_pod(id, |p| p.clock.borrow_mut().pause_sidecar(now + *d))
+                self.with_pod(tenant, id, |p| p.clock.borrow_mut().pause_sidecar(now + *d))
             }
             Action::Freeze(id, d) => {
-                let done = self.with_pod(id, |p| p.clock.borrow_mut().freeze(now + *d));
+                let done = self.with_pod(tenant, id, |p| p.clock.borrow_mut().freeze(now + *d));
                 if done {
-                    self.record(EventKind::Frozen {
-                        pod: id.clone(),
-                        for_ms: u64::try_from(d.as_millis()).unwrap_or(u64::MAX),
-                    });
+                    self.record_for(
+                        tenant,
+                        EventKind::Frozen {
+                            pod: id.clone(),
+                            for_ms: u64::try_from(d.as_millis()).unwrap_or(u64::MAX),
+                        },
+                    );
                 }
                 done
             }
-            Action::Skew(id, ms) => self.with_pod(id, |p| p.clock.borrow_mut().skew(*ms)),
-            Action::Drift(id, ppm) => self.with_pod(id, |p| p.clock.borrow_mut().drift(now, *ppm)),
+            Action::Skew(id, ms) => self.with_pod(tenant, id, |p| p.clock.borrow_mut().skew(*ms)),
+            Action::Drift(id, ppm) => {
+                self.with_pod(tenant, id, |p| p.clock.borrow_mut().drift(now, *ppm))
+            }
             Action::ApiDown(api) | Action::ApiUp(api) => match self.apis.get(api) {
                 Some(s) => {
                     s.faults()
@@ -816,11 +988,11 @@ impl<'a> World<'a> {
                     None => false,
                 }
             }
-            Action::NodeRestart(id) => match self.pod(id) {
+            Action::NodeRestart(id) => match self.pod(tenant, id) {
                 Some(pod) if pod.up.get() && pod.node.borrow().process.is_some() => {
                     let r = pod.node.borrow_mut().restart(now, &pod.files);
                     if let Err(e) = r {
-                        self.node_event(id, e);
+                        self.node_event(&pod, e);
                     }
                     true
                 }
@@ -832,7 +1004,7 @@ impl<'a> World<'a> {
                     method: "PATCH",
                     path: format!(
                         "/apis/cardano.io/v1/namespaces/{NAMESPACE}/cardanoforgeclusters/{}",
-                        self.cluster_name(region)
+                        self.cluster_name_of(tenant, region)
                     ),
                     content_type: "application/merge-patch+json",
                     body: serde_json::json!({ "spec": spec }).to_string(),
@@ -841,7 +1013,7 @@ impl<'a> World<'a> {
             }
             Action::DeleteLease { api, global } => {
                 let name = if *global {
-                    self.global_lease_name()
+                    self.global_lease_of(tenant)
                 } else {
                     // The region of a local API server; with a shared API, every region's lease.
                     let regions: Vec<String> = if self.spec.shared_api {
@@ -850,10 +1022,10 @@ impl<'a> World<'a> {
                         vec![api.clone()]
                     };
                     for r in &regions[1.min(regions.len())..] {
-                        self.queue_delete_lease(api, &self.local_lease_name(r));
+                        self.queue_delete_lease(api, &self.local_lease_of(tenant, r));
                     }
                     match regions.first() {
-                        Some(r) => self.local_lease_name(r),
+                        Some(r) => self.local_lease_of(tenant, r),
                         None => return false,
                     }
                 };
@@ -861,16 +1033,16 @@ impl<'a> World<'a> {
                 true
             }
             Action::RotateSecret(ids) => {
-                self.rotations += 1;
-                let next = sample_set(&format!(
-                    "real-{}-rotation-{}",
-                    self.spec.pool, self.rotations
-                ));
-                self.real_fps.insert(next.fingerprint());
-                *self.real.borrow_mut() = next.clone();
+                let Some(t) = self.tenants.get_mut(tenant) else {
+                    return false;
+                };
+                t.rotations += 1;
+                let next = sample_set(&format!("real-{}-rotation-{}", t.pool, t.rotations));
+                t.real_fps.insert(next.fingerprint());
+                *t.real.borrow_mut() = next.clone();
                 let l = layout();
                 for id in ids {
-                    if let Some(pod) = self.pod(id) {
+                    if let Some(pod) = self.pod(tenant, id) {
                         for f in CredentialFile::ALL {
                             pod.files.put(l.source.get(f), next.get(f), 0o600);
                         }
@@ -891,8 +1063,8 @@ impl<'a> World<'a> {
         });
     }
 
-    fn with_pod(&self, id: &PodId, f: impl FnOnce(&PodState)) -> bool {
-        match self.pod(id) {
+    fn with_pod(&self, tenant: usize, id: &PodId, f: impl FnOnce(&PodState)) -> bool {
+        match self.pod(tenant, id) {
             Some(p) if p.up.get() => {
                 f(&p);
                 true
@@ -908,10 +1080,20 @@ impl<'a> World<'a> {
 
     /// Ends the run and hands over the trace.
     pub fn finish(self) -> Trace {
+        self.finish_all().into_iter().next().unwrap_or_default()
+    }
+
+    /// Ends the run and hands over every pool's trace, in pool order (faults are in the first).
+    pub fn finish_all(self) -> Vec<Trace> {
         let end = u64::try_from(self.sim.elapsed().as_millis()).unwrap_or(u64::MAX);
-        let mut t = self.trace.borrow().clone();
-        t.end_ms = end;
-        t
+        self.tenants
+            .iter()
+            .map(|tenant| {
+                let mut t = tenant.trace.borrow().clone();
+                t.end_ms = end;
+                t
+            })
+            .collect()
     }
 
     /// The spec the world was built from.

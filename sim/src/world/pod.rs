@@ -36,8 +36,13 @@ pub struct PodContext {
     pub pod: Rc<PodState>,
     /// The world's spec.
     pub spec: WorldSpec,
-    /// The region's local lease.
-    pub lease_name: String,
+    /// Its pool's network.
+    pub network: String,
+    /// Its pool's id.
+    pub pool: String,
+    /// The sidecar's settings as `forge-manager run` forms them from the pod's variables (names,
+    /// identity); the world replaces paths, timing and jitter with its own.
+    pub settings: Settings,
     /// The API host of the region.
     pub api_host: String,
     /// The run's trace.
@@ -51,14 +56,9 @@ pub struct PodContext {
 /// What a pod needs for cross-region coordination.
 #[derive(Clone)]
 pub struct ClusterContext {
-    /// Its region's CardanoForgeCluster.
-    pub cluster_name: String,
-    /// The global lease.
-    pub global_lease: String,
-    /// Prefix of presence lease names.
-    pub presence_prefix: String,
-    /// Label selector of the pool's CardanoForgeClusters.
-    pub selector: String,
+    /// The cross-region settings as `forge-manager run` forms them from the pod's variables
+    /// (every name); the world replaces timing, health and failback delay with the spec's.
+    pub settings: ClusterSettings,
     /// Every region's health endpoint.
     pub health: Rc<RefCell<std::collections::BTreeMap<String, super::HealthState>>>,
     /// Pods cut off from a health endpoint.
@@ -140,14 +140,15 @@ pub async fn software(ctx: PodContext) -> turmoil::Result {
     };
     let settings = Settings {
         identity: pod.name.clone(),
-        lease_name: ctx.lease_name.clone(),
-        leader_status_name: Some(ctx.lease_name.clone()),
+        lease_name: ctx.settings.lease_name.clone(),
+        leader_status_name: ctx.settings.leader_status_name.clone(),
         timing: ctx.spec.timing,
         source: l.source.clone(),
         target: l.target.clone(),
         mode: CredentialMode::Decoy(l.decoy.clone()),
         heartbeat: l.heartbeat.into(),
-        jitter_seed: ctx.spec.seed ^ jitter_salt(&pod.id),
+        // Further pools' pods differ from the first pool's of the same place.
+        jitter_seed: ctx.spec.seed ^ jitter_salt(&pod.id) ^ (pod.tenant as u64).rotate_left(32),
     };
     let journal = match &ctx.spec.journal_dir {
         None => None,
@@ -160,8 +161,8 @@ pub async fn software(ctx: PodContext) -> turmoil::Result {
             Some(JournalRecorder::new(
                 DirectSink::new(journal),
                 Identity {
-                    pool: ctx.spec.pool.clone(),
-                    network: ctx.spec.network.clone(),
+                    pool: ctx.pool.clone(),
+                    network: ctx.network.clone(),
                     region: pod.id.region.clone(),
                     pod: pod.name.clone(),
                 },
@@ -215,13 +216,6 @@ pub async fn software(ctx: PodContext) -> turmoil::Result {
                 clock: sidecar_clock.clone(),
             };
             let settings = ClusterSettings {
-                region: pod.id.region.clone(),
-                pod: pod.name.clone(),
-                cluster_name: cc.cluster_name.clone(),
-                global_lease: cc.global_lease.clone(),
-                presence_prefix: cc.presence_prefix.clone(),
-                selector: cc.selector.clone(),
-                name_prefix: None,
                 failback_delay: ctx.spec.failback_delay,
                 health: HealthSettings {
                     endpoint: Some(super::health_endpoint(&pod.id.region)),
@@ -231,6 +225,7 @@ pub async fn software(ctx: PodContext) -> turmoil::Result {
                     success_threshold: ctx.spec.health_success_threshold,
                 },
                 timing: ctx.spec.timing,
+                ..cc.settings.clone()
             };
             let coordinator = ClusterLoop::new(sidecar_clock, coordination, health, settings);
             let mut runtime = runtime.with_coordinator(coordinator);
