@@ -39,7 +39,8 @@ fn stats_reports_records_span_kinds_and_version() {
     assert_eq!(o.status.code(), Some(0), "{}", text(&o.stderr));
     let s = text(&o.stdout);
     assert!(s.contains("records:         12 (seq 1..12)"), "{s}");
-    assert!(s.contains("format version:  1"), "{s}");
+    let version = forge_manager::journal::FORMAT_VERSION;
+    assert!(s.contains(&format!("format version:  {version}\n")), "{s}");
     assert!(s.contains("heartbeat=6"), "{s}");
     let o = fm(&["stats", "-o", "json"], &[&f[0], &f[1]]);
     let v: serde_json::Value = serde_json::from_slice(&o.stdout).expect("json");

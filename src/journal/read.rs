@@ -2,9 +2,9 @@
 //! the read-only [`JournalReader`].
 //!
 //! `--since/--until` windows range over the `(wall ms, seq)` index, so their cost follows the
-//! window, not the file. Other filters (`--pod`, `--kind`, ...) scan the records in seq order but
-//! parse only a borrowed head of each (seq, wall, pod, region, kind, reason) and build the full
-//! record only for matches.
+//! window, not the file. Without a window, `--pod`, `--region`, `--kind` and `--reason` range over
+//! the `(field, value, seq)` index and intersect the ranges, so their cost follows the index
+//! entries of the values asked for and the matches, not the file. Only matches are decoded.
 //!
 //! [`Journal`]: super::Journal
 //! [`JournalReader`]: super::JournalReader
@@ -18,7 +18,8 @@ use super::codec::{self, RecordHead};
 use super::error::QueryError;
 use super::record::{JournalRecord, RecordKind};
 use super::schema::{
-    BODIES, BY_WALL, HEADS, META, META_FORMAT_VERSION, META_LAST_SEQ, META_RECORD_BYTES,
+    BODIES, BY_FIELD, BY_WALL, FIELD_KIND, FIELD_POD, FIELD_REASON, FIELD_REGION, HEADS, META,
+    META_FORMAT_VERSION, META_LAST_SEQ, META_RECORD_BYTES,
 };
 use crate::core::reason::Reason;
 
@@ -47,6 +48,24 @@ impl Query {
             && self.region.as_deref().is_none_or(|r| h.region == r)
             && self.kind.is_none_or(|k| h.kind == k)
             && self.reason.is_none_or(|r| h.reason == r)
+    }
+
+    /// The `records_by_field` ranges the filters select, as (field, value).
+    fn field_filters(&self) -> Vec<(u8, &str)> {
+        let mut out = Vec::new();
+        if let Some(p) = &self.pod {
+            out.push((FIELD_POD, p.as_str()));
+        }
+        if let Some(r) = &self.region {
+            out.push((FIELD_REGION, r.as_str()));
+        }
+        if let Some(k) = self.kind {
+            out.push((FIELD_KIND, k.as_str()));
+        }
+        if let Some(r) = self.reason {
+            out.push((FIELD_REASON, r.as_str()));
+        }
+        out
     }
 
     /// Byte patterns every matching head contains: `"pod":"bp-1"` and the like, exactly as the
@@ -196,6 +215,57 @@ fn scan(
                 break;
             }
         }
+    } else if !q.field_filters().is_empty() {
+        let by_field = open!(txn, BY_FIELD, "records_by_field")?;
+        let mut ranges = Vec::new();
+        for (field, value) in q.field_filters() {
+            ranges.push(
+                by_field
+                    .range((field, value, 0u64)..=(field, value, u64::MAX))
+                    .map_err(QueryError::Read)?,
+            );
+        }
+        let next = |r: &mut FieldRange<'_>| -> Result<Option<u64>, QueryError> {
+            match r.next() {
+                Some(entry) => Ok(Some(entry.map_err(QueryError::Read)?.0.value().2)),
+                None => Ok(None),
+            }
+        };
+        // Intersection of the ranges, each in seq order: raise every cursor to the largest
+        // seq seen until all agree. Costs the index entries of the filters, not the file.
+        let mut cur = Vec::with_capacity(ranges.len());
+        for r in &mut ranges {
+            cur.push(next(r)?);
+        }
+        'seqs: while let Some(mut target) = cur[0] {
+            let mut agreed = false;
+            while !agreed {
+                agreed = true;
+                for (c, r) in cur.iter_mut().zip(ranges.iter_mut()) {
+                    loop {
+                        match *c {
+                            None => break 'seqs,
+                            Some(s) if s < target => *c = next(r)?,
+                            Some(s) => {
+                                if s > target {
+                                    target = s;
+                                    agreed = false;
+                                }
+                                break;
+                            }
+                        }
+                    }
+                }
+            }
+            // The head is still checked by `visit`; an entry left by a pruned record whose
+            // head did not decode finds no head and is skipped.
+            if let Some(v) = records.get(target).map_err(QueryError::Read)?
+                && !visit(target, v.value())?
+            {
+                break;
+            }
+            cur[0] = next(&mut ranges[0])?;
+        }
     } else {
         for entry in records.iter().map_err(QueryError::Read)? {
             let (k, v) = entry.map_err(QueryError::Read)?;
@@ -206,6 +276,8 @@ fn scan(
     }
     Ok(())
 }
+
+type FieldRange<'a> = redb::Range<'a, (u8, &'static str, u64), ()>;
 
 /// Calls `f` with every record matching `q`, in seq order, until it returns `false`.
 pub(crate) fn query_each(

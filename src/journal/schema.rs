@@ -3,17 +3,22 @@
 //! Format history:
 //! - **v0** (pre-release): `records` (seq → JSON) and `meta` with `format_version = 0`; records had
 //!   no `forging` field and there was no wall-time index.
-//! - **v1** (current): records carry `forging` and are stored as a flat head (`record_heads`) and a
+//! - **v1**: records carry `forging` and are stored as a flat head (`record_heads`) and a
 //!   body (`record_bodies`), see `codec`; `records_by_wall` indexes (wall ms, seq); `meta` also
 //!   keeps `last_seq`, `record_count` and `record_bytes` so a restart never reuses a seq, even
 //!   after retention pruned every record.
+//! - **v2** (current, 2026-11-26): adds `records_by_field`, `(field, value, seq) → ()` for pod,
+//!   region, kind and reason, written in the same transaction as the record, so `--pod`, `--kind`,
+//!   … read only the index entries and the matching records instead of every head. Migration
+//!   v1 → v2 builds it from the heads (a v2 file is refused by a v1 build: "newer version").
 
 use redb::{ReadableTable, TableDefinition, WriteTransaction};
 
-use super::record::wall_ms;
+use super::record::{RecordKind, wall_ms};
+use crate::core::reason::Reason;
 
 /// The format this build writes. Opening an older file migrates it; a newer one is refused.
-pub const FORMAT_VERSION: u32 = 1;
+pub const FORMAT_VERSION: u32 = 2;
 
 /// seq → record head, flat JSON (see `codec`).
 pub(crate) const HEADS: TableDefinition<u64, &[u8]> = TableDefinition::new("record_heads");
@@ -23,6 +28,10 @@ pub(crate) const BODIES: TableDefinition<u64, &[u8]> = TableDefinition::new("rec
 pub(crate) const V0_RECORDS: TableDefinition<u64, &[u8]> = TableDefinition::new("records");
 /// (wall-clock ms since the epoch, seq) → (): the index `--since/--until` ranges over.
 pub(crate) const BY_WALL: TableDefinition<(i64, u64), ()> = TableDefinition::new("records_by_wall");
+/// (field, value, seq) → (): one entry per filterable field of every record (see [`field_keys`]).
+/// Filtered queries range over it instead of reading every head.
+pub(crate) const BY_FIELD: TableDefinition<(u8, &str, u64), ()> =
+    TableDefinition::new("records_by_field");
 /// Small counters and the format version.
 pub(crate) const META: TableDefinition<&str, u64> = TableDefinition::new("meta");
 
@@ -30,6 +39,28 @@ pub(crate) const META_FORMAT_VERSION: &str = "format_version";
 pub(crate) const META_LAST_SEQ: &str = "last_seq";
 pub(crate) const META_RECORD_COUNT: &str = "record_count";
 pub(crate) const META_RECORD_BYTES: &str = "record_bytes";
+
+/// Field tags of `records_by_field` (stored: never renumber).
+pub(crate) const FIELD_POD: u8 = 0;
+pub(crate) const FIELD_REGION: u8 = 1;
+pub(crate) const FIELD_KIND: u8 = 2;
+pub(crate) const FIELD_REASON: u8 = 3;
+
+/// The `records_by_field` keys of a record (without its seq): kind and reason by their
+/// snake_case names, as in the JSON.
+pub(crate) fn field_keys<'a>(
+    pod: &'a str,
+    region: &'a str,
+    kind: RecordKind,
+    reason: Reason,
+) -> [(u8, &'a str); 4] {
+    [
+        (FIELD_POD, pod),
+        (FIELD_REGION, region),
+        (FIELD_KIND, kind.as_str()),
+        (FIELD_REASON, reason.as_str()),
+    ]
+}
 
 /// Why a migration step failed.
 #[derive(Debug)]
@@ -48,6 +79,7 @@ pub(crate) fn migrate(txn: &WriteTransaction, from: u32) -> Result<(), MigrateFa
     while version < FORMAT_VERSION {
         match version {
             0 => migrate_v0_to_v1(txn)?,
+            1 => migrate_v1_to_v2(txn)?,
             other => return Err(MigrateFailure(format!("no migration from version {other}"))),
         }
         version += 1;
@@ -107,11 +139,29 @@ fn migrate_v0_to_v1(txn: &WriteTransaction) -> Result<(), MigrateFailure> {
     Ok(())
 }
 
+/// v1 → v2: build `records_by_field` from the heads. A head that does not decode fails the
+/// migration (as in v0 → v1): the file is left as it was and the error names the seq.
+fn migrate_v1_to_v2(txn: &WriteTransaction) -> Result<(), MigrateFailure> {
+    let heads = txn.open_table(HEADS)?;
+    let mut by_field = txn.open_table(BY_FIELD)?;
+    for entry in heads.iter()? {
+        let (k, v) = entry?;
+        let seq = k.value();
+        let h = super::codec::head(v.value())
+            .map_err(|e| MigrateFailure(format!("record {seq}: {e}")))?;
+        for (field, value) in field_keys(&h.pod, &h.region, h.kind, h.reason) {
+            by_field.insert((field, value, seq), ())?;
+        }
+    }
+    Ok(())
+}
+
 /// Creates the tables of an empty journal at the current version.
 pub(crate) fn initialise(txn: &WriteTransaction) -> Result<(), MigrateFailure> {
     txn.open_table(HEADS)?;
     txn.open_table(BODIES)?;
     txn.open_table(BY_WALL)?;
+    txn.open_table(BY_FIELD)?;
     let mut meta = txn.open_table(META)?;
     meta.insert(META_FORMAT_VERSION, u64::from(FORMAT_VERSION))?;
     meta.insert(META_LAST_SEQ, 0)?;

@@ -8,7 +8,7 @@ use redb::ReadableTable;
 use sha2::{Digest, Sha256};
 
 use super::demo::{record, stress_record};
-use super::schema::{HEADS, META, META_FORMAT_VERSION, V0_RECORDS};
+use super::schema::{BY_FIELD, HEADS, META, META_FORMAT_VERSION, V0_RECORDS};
 use super::*;
 use crate::core::reason::Reason;
 
@@ -307,6 +307,97 @@ fn a_v0_file_is_migrated_by_the_writer_with_forging_inferred_from_the_role() {
         ..Query::default()
     };
     assert_eq!(j.query(&window).expect("index built").len(), 1);
+}
+
+/// Writes a v1 journal: the current format minus `records_by_field`, version 1 in `meta`.
+fn write_v1(path: &Path) {
+    {
+        let mut j = Journal::open(path, cfg()).expect("open");
+        for i in 0..40 {
+            j.append(stress_record(i, T0)).expect("append");
+        }
+    }
+    let db = redb::Database::open(path).expect("raw open");
+    let txn = db.begin_write().expect("txn");
+    assert!(
+        txn.delete_table(BY_FIELD).expect("delete"),
+        "v2 has the index"
+    );
+    txn.open_table(META)
+        .expect("meta")
+        .insert(META_FORMAT_VERSION, 1)
+        .expect("version");
+    txn.commit().expect("commit");
+}
+
+fn pod_kind_query() -> Query {
+    Query {
+        pod: Some("bp-1".into()),
+        kind: Some(RecordKind::Action),
+        ..Query::default()
+    }
+}
+
+#[test]
+fn a_v1_file_gets_its_field_index_from_the_writer_and_in_memory_from_the_reader() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("v1");
+    write_v1(&path);
+    let before = hash(&path);
+    let r = JournalReader::open(&path).expect("reader migrates in memory");
+    assert_eq!(r.format_version_on_disk(), 1);
+    let seqs = |v: Vec<JournalRecord>| v.iter().map(|r| r.seq).collect::<Vec<_>>();
+    assert_eq!(
+        seqs(r.query(&pod_kind_query()).expect("query")),
+        vec![2, 22]
+    );
+    drop(r);
+    assert_eq!(hash(&path), before, "the reader never writes");
+    let mut j = Journal::open(&path, cfg()).expect("writer migrates");
+    assert_eq!(j.stats().expect("stats").format_version, FORMAT_VERSION);
+    assert_eq!(
+        seqs(j.query(&pod_kind_query()).expect("query")),
+        vec![2, 22]
+    );
+    j.append(stress_record(41, T0)).expect("append");
+    assert_eq!(
+        seqs(j.query(&pod_kind_query()).expect("query")),
+        vec![2, 22, 41],
+        "an append after the migration is indexed"
+    );
+}
+
+#[test]
+fn the_field_index_follows_pruning_and_snapshots() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut j = Journal::open(
+        dir.path().join("j"),
+        JournalConfig {
+            max_records: Some(25),
+            ..cfg()
+        },
+    )
+    .expect("open");
+    for i in 0..40 {
+        j.append(stress_record(i, T0)).expect("append");
+    }
+    let seqs = |v: Vec<JournalRecord>| v.iter().map(|r| r.seq).collect::<Vec<_>>();
+    assert_eq!(seqs(j.query(&pod_kind_query()).expect("query")), vec![22]);
+    let entries = |db: &redb::Database| {
+        let txn = redb::ReadableDatabase::begin_read(db).expect("read");
+        let t = txn.open_table(BY_FIELD).expect("index");
+        redb::ReadableTableMetadata::len(&t).expect("len")
+    };
+    assert_eq!(
+        entries(j.database()),
+        25 * 4,
+        "pruned records leave no entry"
+    );
+    let snap = dir.path().join("snap");
+    j.snapshot_to(&snap).expect("snapshot");
+    drop(j);
+    let r = JournalReader::open(&snap).expect("reader");
+    assert_eq!(seqs(r.query(&pod_kind_query()).expect("query")), vec![22]);
 }
 
 #[test]

@@ -10,12 +10,13 @@ use super::codec;
 use super::error::{AppendError, OpenError, QueryError, SnapshotError};
 use super::open::{Probe, map_db_error, open_verified, probe, read_version};
 use super::read::{self, Query, Stats};
-use super::record::{JournalRecord, find_key_material, wall_ms};
+use super::record::{JournalRecord, RecordKind, find_key_material, wall_ms};
 use super::schema::{
-    self, BODIES, BY_WALL, FORMAT_VERSION, HEADS, META, META_LAST_SEQ, META_RECORD_BYTES,
+    self, BODIES, BY_FIELD, BY_WALL, FORMAT_VERSION, HEADS, META, META_LAST_SEQ, META_RECORD_BYTES,
     META_RECORD_COUNT,
 };
 use super::view::JournalView;
+use crate::core::reason::Reason;
 use crate::core::time::duration_ms;
 
 /// At most this many records in one `append_many` call (a limit on everything).
@@ -242,6 +243,10 @@ impl Journal {
                 wall_ms: wall,
                 head,
                 body,
+                kind: record.kind,
+                reason: record.reason,
+                pod: record.pod,
+                region: record.region,
             });
         }
         if encoded.is_empty() {
@@ -369,6 +374,11 @@ struct Encoded {
     wall_ms: i64,
     head: Vec<u8>,
     body: Vec<u8>,
+    /// The indexed fields (`records_by_field`).
+    kind: RecordKind,
+    reason: Reason,
+    pod: String,
+    region: String,
 }
 
 /// The record tables of one write transaction.
@@ -376,6 +386,7 @@ struct WriteTables<'t> {
     heads: redb::Table<'t, u64, &'static [u8]>,
     bodies: redb::Table<'t, u64, &'static [u8]>,
     by_wall: redb::Table<'t, (i64, u64), ()>,
+    by_field: redb::Table<'t, (u8, &'static str, u64), ()>,
 }
 
 impl<'t> WriteTables<'t> {
@@ -384,6 +395,7 @@ impl<'t> WriteTables<'t> {
             heads: open_w(txn, HEADS, "record_heads")?,
             bodies: open_w(txn, BODIES, "record_bodies")?,
             by_wall: open_w(txn, BY_WALL, "records_by_wall")?,
+            by_field: open_w(txn, BY_FIELD, "records_by_field")?,
         })
     }
 }
@@ -408,6 +420,12 @@ fn write_batch(
             .by_wall
             .insert((e.wall_ms, e.seq), ())
             .map_err(AppendError::Write)?;
+        for (field, value) in schema::field_keys(&e.pod, &e.region, e.kind, e.reason) {
+            tables
+                .by_field
+                .insert((field, value, e.seq), ())
+                .map_err(AppendError::Write)?;
+        }
     }
     prune_some(&mut tables, next, config, config.prune_per_append)?;
     drop(tables);
@@ -447,7 +465,7 @@ fn prune_some(
     while deleted < budget && c.count > 1 {
         let over_count = config.max_records.is_some_and(|m| c.count > m);
         let over_bytes = config.max_bytes.is_some_and(|m| c.bytes > m);
-        let (seq, len, wall) = {
+        let (seq, len, wall, fields) = {
             let Some((k, v)) = t.heads.first().map_err(AppendError::Write)? else {
                 break;
             };
@@ -455,8 +473,14 @@ fn prune_some(
             let bytes = v.value();
             let head = codec::head(bytes).ok();
             // A record that does not decode has no usable wall time: it is pruned as the oldest.
-            let wall = head.and_then(|h| wall_ms(&h.wall));
-            (seq, bytes.len() as u64, wall)
+            // Its index entries cannot be named and stay behind; readers skip entries whose
+            // record is gone.
+            let wall = head.as_ref().and_then(|h| wall_ms(&h.wall));
+            let fields = head.map(|h| {
+                schema::field_keys(&h.pod, &h.region, h.kind, h.reason)
+                    .map(|(f, v)| (f, v.to_string()))
+            });
+            (seq, bytes.len() as u64, wall, fields)
         };
         let too_old = match (cutoff, wall) {
             (Some(cut), Some(w)) => w < cut,
@@ -475,6 +499,11 @@ fn prune_some(
             .unwrap_or(0);
         if let Some(w) = wall {
             t.by_wall.remove((w, seq)).map_err(AppendError::Write)?;
+        }
+        for (field, value) in fields.iter().flatten() {
+            t.by_field
+                .remove((*field, value.as_str(), seq))
+                .map_err(AppendError::Write)?;
         }
         c.count -= 1;
         c.bytes = c.bytes.saturating_sub(len + body_len);
@@ -593,6 +622,9 @@ pub(crate) fn snapshot(db: &Database, dest: &Path) -> Result<u64, SnapshotError>
         let by_wall = src
             .open_table(BY_WALL)
             .map_err(open_err("records_by_wall"))?;
+        let by_field = src
+            .open_table(BY_FIELD)
+            .map_err(open_err("records_by_field"))?;
         let meta = src.open_table(META).map_err(open_err("meta"))?;
         let out = redb::Builder::new()
             .create(&tmp)
@@ -605,6 +637,14 @@ pub(crate) fn snapshot(db: &Database, dest: &Path) -> Result<u64, SnapshotError>
                 .open_table(BY_WALL)
                 .map_err(|e| write_err(e.to_string()))?;
             for entry in by_wall.iter().map_err(QueryError::Read)? {
+                let (k, _) = entry.map_err(QueryError::Read)?;
+                dst.insert(k.value(), ())
+                    .map_err(|e| write_err(e.to_string()))?;
+            }
+            let mut dst = txn
+                .open_table(BY_FIELD)
+                .map_err(|e| write_err(e.to_string()))?;
+            for entry in by_field.iter().map_err(QueryError::Read)? {
                 let (k, _) = entry.map_err(QueryError::Read)?;
                 dst.insert(k.value(), ())
                     .map_err(|e| write_err(e.to_string()))?;
