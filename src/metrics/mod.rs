@@ -8,7 +8,11 @@
 //! scrape time, and the cluster-wide work feeds the health series through
 //! [`Metrics::record_health_check`].
 //!
-//! Series (`L` = `pod`, `network`, `pool_id`, `application`):
+//! Series (`L` = `pod`, `network`, `pool_id`, `application`). Every series this project added carries
+//! `L`, so several pools and networks scraped into one Prometheus stay apart (issue #6); the old
+//! sidecar's series keep exactly the labels COMPATIBILITY.md section 2 fixes, so existing queries
+//! and dashboards keep matching (`cardano_leadership_changes_total` stays label-free,
+//! `cardano_sighup_signals_total` and `cardano_credential_operations_total` keep only their own).
 //!
 //! | name | type | labels | meaning |
 //! |---|---|---|---|
@@ -16,31 +20,32 @@
 //! | `cardano_leader_status` | gauge | L | 1 iff this pod holds the lease |
 //! | `cardano_leadership_changes_total` | counter | – | this pod gained or lost the lease |
 //! | `cardano_sighup_signals_total` | counter | `reason` | SIGHUPs delivered: `enable_forging`, `disable_forging`, `reprovision` (key rotation); `<reason>_failed` when sending failed |
-//! | `cardano_sighup_results_total` | counter | `result` | how the node answered a SIGHUP: `verified` (metrics confirmed), `unverified` (timed out) |
+//! | `cardano_sighup_results_total` | counter | L, `result` | how the node answered a SIGHUP: `verified` (metrics confirmed), `unverified` (timed out) |
 //! | `cardano_credential_operations_total` | counter | `operation`, `file` | per file: `copy` (real keys written), `remove`, `standby` (standby set written) |
 //! | `cardano_forge_manager_info_info` | gauge | `pod_name`, `namespace`, `version`, `network`, `pool_id`, `pool_ticker`, `application_type` | always 1 |
 //! | `cardano_forging_active` | gauge | L | 1 iff the node's own metrics say it forges |
-//! | `cardano_journal_write_failures_total` | counter | – | decision-journal records not written |
-//! | `cardano_demotion_stuck` | gauge | – | 1 while every demotion attempt went unverified (operator action needed) |
-//! | `cardano_lease_transitions_total` | counter | – | the lease's holder changed, as this pod observed it |
-//! | `cardano_lease_seconds_since_renewal` | gauge | – | how long the lease record has been seen unchanged |
-//! | `cardano_credential_fingerprint_info` | gauge | `set`, `fingerprint` | 1 for the mounted real set (`set="real"`), 16-hex fingerprint |
-//! | `cardano_kes_periods_remaining` | gauge | – | KES periods before the real set's certificate expires (known networks only) |
-//! | `cardano_api_requests_total` | counter | `server`, `verb` | lease requests answered (`server="local"`; `get`, `create`, `update`) |
-//! | `cardano_api_errors_total` | counter | `server`, `kind` | lease requests failed, by kind (`unreachable`, `conflict`, ...) |
-//! | `cardano_decisions_total` | counter | `reason` | decisions of the control loop, by reason |
-//! | `cardano_forge_manager_loop_last_decision_timestamp_seconds` | gauge | – | wall time of the last decision |
+//! | `cardano_journal_write_failures_total` | counter | L | decision-journal records not written |
+//! | `cardano_demotion_stuck` | gauge | L | 1 while every demotion attempt went unverified (operator action needed) |
+//! | `cardano_lease_transitions_total` | counter | L | the lease's holder changed, as this pod observed it |
+//! | `cardano_lease_seconds_since_renewal` | gauge | L | how long the lease record has been seen unchanged |
+//! | `cardano_credential_fingerprint_info` | gauge | L, `set`, `fingerprint` | 1 for the mounted real set (`set="real"`), 16-hex fingerprint |
+//! | `cardano_kes_periods_remaining` | gauge | L | KES periods before the real set's certificate expires (known networks only) |
+//! | `cardano_api_requests_total` | counter | L, `server`, `verb` | lease requests answered (`server="local"`; `get`, `create`, `update`) |
+//! | `cardano_api_errors_total` | counter | L, `server`, `kind` | lease requests failed, by kind (`unreachable`, `conflict`, ...) |
+//! | `cardano_decisions_total` | counter | L, `reason` | decisions of the control loop, by reason |
+//! | `cardano_forge_manager_loop_last_decision_timestamp_seconds` | gauge | L | wall time of the last decision |
 //!
-//! With cluster management on (`cluster` = CardanoForgeCluster name, `region` = `CLUSTER_REGION`):
+//! With cluster management on (`C` = `cluster`, `region`, `network`, `pool_id`; `cluster` =
+//! CardanoForgeCluster name, `region` = `CLUSTER_REGION`):
 //!
 //! | name | type | labels | meaning |
 //! |---|---|---|---|
-//! | `cardano_cluster_forge_enabled` | gauge | `cluster`, `region`, `network`, `pool_id` | 1 only on the pod that forges, 0 on every other replica (unsafe behaviour 23 fixed: `sum(...)` is the number of forgers) |
-//! | `cardano_cluster_forge_priority` | gauge | same | the region's effective priority |
-//! | `cardano_cluster_health_status` | gauge | `cluster`, `region`, `healthy` | 1 on the series of the current health verdict |
-//! | `cardano_cluster_health_check_success` | gauge | `cluster`, `region` | 1 if the last health check passed |
-//! | `cardano_cluster_health_check_consecutive_failures` | gauge | `cluster`, `region` | failed checks in a row |
-//! | `cardano_cluster_health_check_duration_seconds` | gauge | `cluster`, `region` | duration of the last check |
+//! | `cardano_cluster_forge_enabled` | gauge | C | 1 only on the pod that forges, 0 on every other replica (unsafe behaviour 23 fixed: `sum(...)` is the number of forgers) |
+//! | `cardano_cluster_forge_priority` | gauge | C | the region's effective priority |
+//! | `cardano_cluster_health_status` | gauge | C, `healthy` | 1 on the series of the current health verdict |
+//! | `cardano_cluster_health_check_success` | gauge | C | 1 if the last health check passed |
+//! | `cardano_cluster_health_check_consecutive_failures` | gauge | C | failed checks in a row |
+//! | `cardano_cluster_health_check_duration_seconds` | gauge | C | duration of the last check |
 //!
 //! The health series have no sample until a health check reports one (so no alert fires on a
 //! value nobody measured).
@@ -123,14 +128,27 @@ fn labels(pairs: &[(&str, &str)]) -> Labels {
         .collect()
 }
 
+/// Registers `name` as a family and returns its one series for `common`, created now so it is
+/// exported (at 0) from the start, as an unlabelled metric would be. The handle shares the series'
+/// value (counters and gauges are `Arc`s inside).
+fn single_series<M>(r: &mut Registry, name: &str, help: &str, common: &Labels) -> M
+where
+    M: Clone + Default + std::fmt::Debug + Send + Sync + 'static,
+    Family<Labels, M>: prometheus_client::registry::Metric,
+{
+    let family = Family::<Labels, M>::default();
+    r.register(name, help, family.clone());
+    family.get_or_create(common).clone()
+}
+
 fn bool_value(b: bool) -> f64 {
     if b { 1.0 } else { 0.0 }
 }
 
 /// The cluster-management series.
 struct ClusterSeries {
+    /// `cluster`, `region`, `network`, `pool_id`: on every cluster series.
     labels: Labels,
-    health_labels: Labels,
     forge_enabled: Family<Labels, FloatGauge>,
     forge_priority: Family<Labels, FloatGauge>,
     health_status: Family<Labels, FloatGauge>,
@@ -198,6 +216,9 @@ impl Metrics {
             "1 iff this pod holds the leader lease",
             leader_status.clone(),
         );
+        // This series and the next two are the old sidecar's without `network`/`pool_id`; they keep
+        // its label sets (COMPATIBILITY.md section 2) because more labels would change their identity
+        // and break queries written for it. Pools are told apart there by the scrape target's labels.
         let leadership_changes = Counter::default();
         r.register(
             "cardano_leadership_changes",
@@ -244,29 +265,29 @@ impl Metrics {
             "How the node answered SIGHUPs: verified by its metrics, or unverified (timed out)",
             sighup_results.clone(),
         );
-        let demotion_stuck = FloatGauge::default();
-        r.register(
+        let demotion_stuck: FloatGauge = single_series(
+            &mut r,
             "cardano_demotion_stuck",
             "1 while every demotion attempt went unverified: the node may still forge; operator action needed",
-            demotion_stuck.clone(),
+            &common,
         );
-        let journal_write_failures = Counter::default();
-        r.register(
+        let journal_write_failures: Counter = single_series(
+            &mut r,
             "cardano_journal_write_failures",
             "Decision-journal records that could not be written (disk error, or a full queue)",
-            journal_write_failures.clone(),
+            &common,
         );
-        let lease_transitions = Counter::default();
-        r.register(
+        let lease_transitions: Counter = single_series(
+            &mut r,
             "cardano_lease_transitions",
             "Changes of the lease holder observed by this pod",
-            lease_transitions.clone(),
+            &common,
         );
-        let lease_since_renewal = FloatGauge::default();
-        r.register(
+        let lease_since_renewal: FloatGauge = single_series(
+            &mut r,
             "cardano_lease_seconds_since_renewal",
             "Seconds the lease record has been seen unchanged (on this pod's monotonic clock)",
-            lease_since_renewal.clone(),
+            &common,
         );
         let fingerprint_info = Family::<Labels, FloatGauge>::default();
         r.register(
@@ -298,11 +319,11 @@ impl Metrics {
             "Decisions of the control loop, by reason",
             decisions.clone(),
         );
-        let last_decision = FloatGauge::default();
-        r.register(
+        let last_decision: FloatGauge = single_series(
+            &mut r,
             "cardano_forge_manager_loop_last_decision_timestamp_seconds",
             "Wall-clock time of the control loop's last decision (unix seconds)",
-            last_decision.clone(),
+            &common,
         );
         let cluster = id
             .cluster
@@ -378,18 +399,16 @@ impl Metrics {
     pub fn record_health_check(&self, healthy: bool, consecutive_failures: u32, seconds: f64) {
         let Some(c) = &self.inner.cluster else { return };
         c.health_status.clear();
-        let mut status = c.health_labels.clone();
+        let mut status = c.labels.clone();
         status.push(("healthy".into(), healthy.to_string()));
         c.health_status.get_or_create(&status).set(1.0);
         c.health_success
-            .get_or_create(&c.health_labels)
+            .get_or_create(&c.labels)
             .set(bool_value(healthy));
         c.health_failures
-            .get_or_create(&c.health_labels)
+            .get_or_create(&c.labels)
             .set(f64::from(consecutive_failures));
-        c.health_duration
-            .get_or_create(&c.health_labels)
-            .set(seconds);
+        c.health_duration.get_or_create(&c.labels).set(seconds);
     }
 
     /// +1 on `cardano_leadership_changes_total`.
@@ -402,7 +421,14 @@ impl Metrics {
         self.inner.lease_transitions.inc();
     }
 
-    /// +1 on `cardano_sighup_signals_total{reason}`.
+    /// `L` followed by `pairs`: the labels of a new series with labels of its own.
+    fn with_common(&self, pairs: &[(&str, &str)]) -> Labels {
+        let mut l = self.inner.common.clone();
+        l.extend(labels(pairs));
+        l
+    }
+
+    /// +1 on `cardano_sighup_signals_total{reason}` (only `reason`, as in the old sidecar).
     pub fn sighup(&self, reason: &str) {
         self.inner
             .sighup_signals
@@ -415,11 +441,12 @@ impl Metrics {
         let result = if verified { "verified" } else { "unverified" };
         self.inner
             .sighup_results
-            .get_or_create(&labels(&[("result", result)]))
+            .get_or_create(&self.with_common(&[("result", result)]))
             .inc();
     }
 
-    /// +1 per file on `cardano_credential_operations_total{operation,file}`.
+    /// +1 per file on `cardano_credential_operations_total{operation,file}` (only those, as in the
+    /// old sidecar).
     pub fn credential_operation(&self, operation: &str) {
         for file in ["kes", "vrf", "opcert"] {
             self.inner
@@ -433,7 +460,7 @@ impl Metrics {
     pub fn api_request(&self, server: &str, verb: &str) {
         self.inner
             .api_requests
-            .get_or_create(&labels(&[("server", server), ("verb", verb)]))
+            .get_or_create(&self.with_common(&[("server", server), ("verb", verb)]))
             .inc();
     }
 
@@ -441,7 +468,7 @@ impl Metrics {
     pub fn api_error(&self, server: &str, kind: &str) {
         self.inner
             .api_errors
-            .get_or_create(&labels(&[("server", server), ("kind", kind)]))
+            .get_or_create(&self.with_common(&[("server", server), ("kind", kind)]))
             .inc();
     }
 
@@ -449,7 +476,7 @@ impl Metrics {
     pub fn decision(&self, reason: &str, wall: jiff::Timestamp) {
         self.inner
             .decisions
-            .get_or_create(&labels(&[("reason", reason)]))
+            .get_or_create(&self.with_common(&[("reason", reason)]))
             .inc();
         self.inner
             .last_decision
@@ -476,7 +503,7 @@ impl Metrics {
         let want = st
             .real_fingerprint
             .as_ref()
-            .map(|fp| labels(&[("set", "real"), ("fingerprint", fp.as_str())]));
+            .map(|fp| self.with_common(&[("set", "real"), ("fingerprint", fp.as_str())]));
         let present = want
             .as_ref()
             .is_some_and(|l| i.fingerprint_info.get(l).is_some());
@@ -512,7 +539,7 @@ impl Metrics {
         match left {
             Some(n) => {
                 i.kes_periods_remaining
-                    .get_or_create(&Vec::new())
+                    .get_or_create(&i.common)
                     .set(n as f64);
             }
             None => i.kes_periods_remaining.clear(),
@@ -543,7 +570,6 @@ fn register_cluster(
             ("network", &id.network),
             ("pool_id", &id.pool_id_label),
         ]),
-        health_labels: labels(&[("cluster", name), ("region", region)]),
         forge_enabled: Family::default(),
         forge_priority: Family::default(),
         health_status: Family::default(),
