@@ -318,6 +318,17 @@ fn bench(
                 duration.as_secs_f64() / wall.max(1e-9),
                 o.report.verdict_line()
             );
+            let per_second = |n: u64| n as f64 / duration.as_secs_f64().max(1e-9);
+            let requests: Vec<String> = o
+                .report
+                .api_requests
+                .iter()
+                .map(|(server, n)| format!("{server} {:.1}/s", per_second(*n)))
+                .collect();
+            println!(
+                "bench: API requests per simulated second: {}",
+                requests.join(", ")
+            );
             ExitCode::SUCCESS
         }
         Err(e) => {

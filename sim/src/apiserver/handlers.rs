@@ -3,6 +3,7 @@
 //! update, patch, delete, and the `/status` and `/scale` subresources).
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use axum::body::Bytes;
 use axum::extract::rejection::QueryRejection;
@@ -83,13 +84,24 @@ fn header_str(headers: &HeaderMap, name: header::HeaderName) -> &str {
         .unwrap_or_default()
 }
 
-/// All resource types served right now.
-fn served_types(server: &ApiServer) -> Vec<ResourceType> {
-    let mut types = resources::builtins();
+/// All resource types served right now. Built from the CRDs only when one changed since the
+/// last request: rebuilding means cloning every CRD's schema, which was most of the simulator's
+/// time when done per request.
+fn served_types(server: &ApiServer) -> Arc<Vec<ResourceType>> {
     let store = server.store();
+    let generation = store.crd_generation();
+    let mut cache = server.types_cache();
+    if let Some((g, types)) = cache.as_ref()
+        && *g == generation
+    {
+        return Arc::clone(types);
+    }
+    let mut types = resources::builtins();
     for crd in store.list(CRD_GROUP, CRD_PLURAL, None) {
         types.extend(resources::from_crd(&crd));
     }
+    let types = Arc::new(types);
+    *cache = Some((generation, Arc::clone(&types)));
     types
 }
 
@@ -211,8 +223,9 @@ fn route(
         return Err(ApiError::no_route());
     }
     let rt = types
-        .into_iter()
+        .iter()
         .find(|rt| rt.group == group && rt.version == version && rt.plural == plural)
+        .cloned()
         .ok_or_else(ApiError::no_route)?;
     if namespace.is_some() && !rt.namespaced
         || name.is_some() && rt.namespaced && namespace.is_none()

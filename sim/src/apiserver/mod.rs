@@ -92,8 +92,12 @@ pub struct ApiServer {
     shared: Arc<Shared>,
 }
 
+/// The served resource types and the CRD generation they were built at.
+type TypesCache = Option<(u64, Arc<Vec<resources::ResourceType>>)>;
+
 struct Shared {
     store: Mutex<store::Store>,
+    types: Mutex<TypesCache>,
     events: tokio::sync::broadcast::Sender<store::Event>,
     faults: Faults,
     clock: ClockFn,
@@ -107,6 +111,7 @@ impl ApiServer {
         Ok(Self {
             shared: Arc::new(Shared {
                 store: Mutex::new(store),
+                types: Mutex::new(None),
                 events,
                 faults: options.faults,
                 clock: options.clock,
@@ -167,6 +172,14 @@ impl ApiServer {
         namespace: Option<&str>,
     ) -> Vec<serde_json::Value> {
         self.store().list(group, plural, namespace)
+    }
+
+    /// The served-types cache (see `handlers::served_types`); locked after the store, never before.
+    pub(crate) fn types_cache(&self) -> MutexGuard<'_, TypesCache> {
+        self.shared
+            .types
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
     pub(crate) fn store(&self) -> MutexGuard<'_, store::Store> {

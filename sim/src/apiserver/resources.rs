@@ -48,8 +48,9 @@ pub struct ResourceType {
     pub status_subresource: bool,
     /// Whether `/scale` (an `autoscaling/v1` Scale) is served.
     pub scale_subresource: bool,
-    /// `openAPIV3Schema` to check objects against (custom resources only).
-    pub schema: Option<Value>,
+    /// `openAPIV3Schema` to check objects against (custom resources only); shared, because a
+    /// type is cloned per request and a schema is large.
+    pub schema: Option<std::sync::Arc<Value>>,
     /// Printer columns after NAME; empty means NAME and AGE.
     pub columns: Vec<PrinterColumn>,
 }
@@ -268,7 +269,9 @@ pub fn from_crd(crd: &Value) -> Vec<ResourceType> {
                 status_subresource: v["subresources"]["status"].is_object(),
                 // CRDs may declare one; nothing here needs it.
                 scale_subresource: false,
-                schema: Some(v["schema"]["openAPIV3Schema"].clone()).filter(|s| !s.is_null()),
+                schema: Some(v["schema"]["openAPIV3Schema"].clone())
+                    .filter(|s| !s.is_null())
+                    .map(std::sync::Arc::new),
                 columns,
             })
         })

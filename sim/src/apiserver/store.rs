@@ -105,6 +105,8 @@ pub struct Store {
     history_limit: usize,
     /// Where to persist, if anywhere.
     state_file: Option<PathBuf>,
+    /// Bumped on every change to a CustomResourceDefinition: the served types are cached on it.
+    crd_generation: u64,
 }
 
 impl Store {
@@ -118,6 +120,7 @@ impl Store {
             history_floor: 0,
             history_limit: history_limit.max(1),
             state_file,
+            crd_generation: 0,
         };
         if let Some(path) = store.state_file.clone()
             && path.exists()
@@ -198,12 +201,25 @@ impl Store {
         object: Value,
         type_: EventType,
     ) -> Result<Event, StoreError> {
+        self.note_crd_change(&key);
         self.objects.insert(key.clone(), object.clone());
         self.record(key, object, type_)
     }
 
+    /// Changes with every CustomResourceDefinition write or delete (never otherwise).
+    pub fn crd_generation(&self) -> u64 {
+        self.crd_generation
+    }
+
+    fn note_crd_change(&mut self, key: &ObjectKey) {
+        if key.0 == super::resources::CRD_GROUP && key.1 == super::resources::CRD_PLURAL {
+            self.crd_generation += 1;
+        }
+    }
+
     /// Removes an object; `tombstone` is the object as last seen with a fresh resourceVersion.
     pub fn remove(&mut self, key: &ObjectKey, tombstone: Value) -> Result<Event, StoreError> {
+        self.note_crd_change(key);
         self.objects.remove(key);
         self.record(key.clone(), tombstone, EventType::Deleted)
     }

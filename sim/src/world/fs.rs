@@ -13,16 +13,27 @@ use super::clock::SimClock;
 /// Files: path → (bytes, mode).
 pub type Files = BTreeMap<PathBuf, (Vec<u8>, u32)>;
 
-/// Shared handle to a pod's files.
+/// Shared handle to a pod's files, with a counter of changes (so per-tick observers can skip an
+/// unchanged file system).
 #[derive(Clone, Debug, Default)]
-pub struct PodFiles(Rc<RefCell<Files>>);
+pub struct PodFiles(Rc<RefCell<Files>>, Rc<std::cell::Cell<u64>>);
 
 impl PodFiles {
     /// Puts a file in place.
     pub fn put(&self, path: &Path, bytes: &[u8], mode: u32) {
+        self.changed();
         self.0
             .borrow_mut()
             .insert(path.to_owned(), (bytes.to_vec(), mode));
+    }
+
+    /// Changes with every put and removal.
+    pub fn generation(&self) -> u64 {
+        self.1.get()
+    }
+
+    fn changed(&self) {
+        self.1.set(self.1.get() + 1);
     }
 
     /// A file's bytes and mode.
@@ -30,13 +41,20 @@ impl PodFiles {
         self.0.borrow().get(path).cloned()
     }
 
+    /// Whether a file exists (without copying it).
+    pub fn contains(&self, path: &Path) -> bool {
+        self.0.borrow().contains_key(path)
+    }
+
     /// Removes one file.
     pub fn remove(&self, path: &Path) -> bool {
+        self.changed();
         self.0.borrow_mut().remove(path).is_some()
     }
 
     /// Removes every file under `dir` (an emptyDir of a replaced pod).
     pub fn clear_dir(&self, dir: &Path) {
+        self.changed();
         self.0.borrow_mut().retain(|p, _| !p.starts_with(dir));
     }
 }

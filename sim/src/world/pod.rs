@@ -183,7 +183,7 @@ pub async fn software(ctx: PodContext) -> turmoil::Result {
     let signal = Rc::clone(&pod);
     let sigterm = async move {
         while !signal.shutdown.get() {
-            tokio::time::sleep(Duration::from_millis(100)).await;
+            signal.shutdown_signal.notified().await;
         }
     };
     match ctx.cluster.clone() {
@@ -246,16 +246,32 @@ fn jitter_salt(id: &PodId) -> u64 {
     h
 }
 
+/// Requests for the operator's host, in order, with a wake-up for an idle operator.
+#[derive(Debug, Default)]
+pub struct OperatorQueue {
+    items: RefCell<VecDeque<OperatorRequest>>,
+    ready: tokio::sync::Notify,
+}
+
+impl OperatorQueue {
+    /// Queues a request and wakes the operator.
+    pub fn push(&self, req: OperatorRequest) {
+        self.items.borrow_mut().push_back(req);
+        self.ready.notify_one();
+    }
+}
+
 /// The operator's host: sends queued kubectl-like requests over the simulated network, in order,
 /// retrying a request that could not be delivered (an operator retries a failed `kubectl patch`).
-pub async fn operator(queue: Rc<RefCell<VecDeque<OperatorRequest>>>) -> turmoil::Result {
+pub async fn operator(queue: Rc<OperatorQueue>) -> turmoil::Result {
     let client: hyper_util::client::legacy::Client<_, Full<Bytes>> =
         hyper_util::client::legacy::Client::builder(TokioExecutor::new())
             .build(net::Connector::default());
     loop {
-        let next = queue.borrow().front().cloned();
+        let next = queue.items.borrow().front().cloned();
         let Some(req) = next else {
-            tokio::time::sleep(Duration::from_millis(100)).await;
+            // `notify_one` keeps a permit when nobody waits, so a push is never missed.
+            queue.ready.notified().await;
             continue;
         };
         let request = http::Request::builder()
@@ -267,7 +283,7 @@ pub async fn operator(queue: Rc<RefCell<VecDeque<OperatorRequest>>>) -> turmoil:
         let sent = tokio::time::timeout(Duration::from_secs(2), client.request(request)).await;
         match sent {
             Ok(Ok(_)) => {
-                queue.borrow_mut().pop_front();
+                queue.items.borrow_mut().pop_front();
             }
             _ => tokio::time::sleep(Duration::from_secs(1)).await,
         }
