@@ -183,7 +183,10 @@ pub(crate) fn watch(
             return None;
         }
         loop {
+            // `biased`: tokio's random branch choice is not seeded without `tokio_unstable`, so
+            // an unbiased select made simulated runs differ when both were ready at once.
             tokio::select! {
+                biased;
                 () = &mut st.deadline => return None,
                 msg = st.rx.recv() => match msg {
                     Ok(e) if e.resource_version > st.after && st.filter.accepts(&e) => {

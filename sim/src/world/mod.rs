@@ -13,7 +13,7 @@ pub mod node;
 mod pod;
 
 use std::cell::{Cell, RefCell};
-use std::collections::{BTreeMap, BTreeSet, VecDeque};
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 use std::rc::Rc;
 use std::sync::Arc;
@@ -193,6 +193,8 @@ pub struct PodState {
     pub status: RefCell<Option<Arc<std::sync::Mutex<forge_manager::runtime::Status>>>>,
     /// SIGTERM was sent to the sidecar.
     pub shutdown: Cell<bool>,
+    /// Woken when `shutdown` is set, so the sidecar's SIGTERM wait costs nothing meanwhile.
+    pub shutdown_signal: tokio::sync::Notify,
     /// The sidecar's run returned (a completed graceful shutdown).
     pub sidecar_exited: Cell<bool>,
     /// The pod exists (not crashed or shut down).
@@ -249,8 +251,10 @@ pub struct World<'a> {
     decoy: CredentialSet,
     forging: BTreeMap<(usize, PodId), bool>,
     credentials: BTreeMap<(usize, PodId), bool>,
+    /// The file-system generation each pod's credentials were last looked at.
+    files_seen: BTreeMap<(usize, PodId), u64>,
     requests: BTreeMap<String, u64>,
-    operator: Rc<RefCell<VecDeque<OperatorRequest>>>,
+    operator: Rc<pod::OperatorQueue>,
     health: Rc<RefCell<BTreeMap<String, HealthState>>>,
     /// Pods cut off from a region's health endpoint: (pod host, region).
     health_cuts: Rc<RefCell<BTreeSet<(String, String)>>>,
@@ -360,8 +364,9 @@ impl<'a> World<'a> {
             tenants,
             forging: BTreeMap::new(),
             credentials: BTreeMap::new(),
+            files_seen: BTreeMap::new(),
             requests: BTreeMap::new(),
-            operator: Rc::new(RefCell::new(VecDeque::new())),
+            operator: Rc::new(pod::OperatorQueue::default()),
             health: Rc::new(RefCell::new(BTreeMap::new())),
             health_cuts: Rc::new(RefCell::new(BTreeSet::new())),
             partitions: net::Partitions::default(),
@@ -520,7 +525,7 @@ impl<'a> World<'a> {
         let crds = forge_manager::crd::crds_json().unwrap_or_default();
         for api in self.api_names() {
             for crd in &crds {
-                self.operator.borrow_mut().push_back(OperatorRequest {
+                self.operator.push(OperatorRequest {
                     host: api_host(&api),
                     method: "POST",
                     path: "/apis/apiextensions.k8s.io/v1/customresourcedefinitions".into(),
@@ -549,7 +554,7 @@ impl<'a> World<'a> {
                         "failureThreshold": self.spec.health_failure_threshold.clamp(1, 10),
                         "successThreshold": self.spec.health_success_threshold.max(1)}}
             });
-            self.operator.borrow_mut().push_back(OperatorRequest {
+            self.operator.push(OperatorRequest {
                 host: api_host("global"),
                 method: "POST",
                 path: format!("/apis/cardano.io/v1/namespaces/{NAMESPACE}/cardanoforgeclusters"),
@@ -561,7 +566,7 @@ impl<'a> World<'a> {
                 "metadata": {"name": self.local_lease_of(tenant, &region.name), "namespace": NAMESPACE,
                     "labels": {"cardano.io/network": network, "cardano.io/pool": pool_id}}, "spec": {}
             });
-            self.operator.borrow_mut().push_back(OperatorRequest {
+            self.operator.push(OperatorRequest {
                 host: api_host(&self.local_api(&region.name)),
                 method: "POST",
                 path: format!("/apis/cardano.io/v1/namespaces/{NAMESPACE}/cardanoleaders"),
@@ -600,6 +605,7 @@ impl<'a> World<'a> {
             ))),
             status: RefCell::new(None),
             shutdown: Cell::new(false),
+            shutdown_signal: tokio::sync::Notify::new(),
             sidecar_exited: Cell::new(false),
             up: Cell::new(true),
             id: id.clone(),
@@ -755,9 +761,15 @@ impl<'a> World<'a> {
                     },
                 );
             }
+            // Files change rarely; look again only when they did.
+            let generation = pod.files.generation();
+            if self.files_seen.get(&key) == Some(&generation) {
+                continue;
+            }
+            self.files_seen.insert(key.clone(), generation);
             let present = CredentialFile::ALL
                 .iter()
-                .all(|f| pod.files.get(l.target.get(*f)).is_some());
+                .all(|f| pod.files.contains(l.target.get(*f)));
             if self.credentials.get(&key) != Some(&present) {
                 self.credentials.insert(key, present);
                 self.record_for(
@@ -916,7 +928,9 @@ impl<'a> World<'a> {
                     let Some(pod) = self.pod(tenant, id) else {
                         continue;
                     };
-                    if pod.up.get() {
+                    // Down after a crash or a shutdown (SCENARIOS.md): a pod whose sidecar was
+                    // told to terminate is replaced too.
+                    if pod.up.get() && !pod.shutdown.get() {
                         continue;
                     }
                     any = true;
@@ -934,6 +948,7 @@ impl<'a> World<'a> {
             Action::Shutdown(id) => match self.pod(tenant, id) {
                 Some(pod) if pod.up.get() && !pod.shutdown.get() => {
                     pod.shutdown.set(true);
+                    pod.shutdown_signal.notify_waiters();
                     true
                 }
                 _ => false,
@@ -999,7 +1014,7 @@ impl<'a> World<'a> {
                 _ => false,
             },
             Action::Patch(region, spec) => {
-                self.operator.borrow_mut().push_back(OperatorRequest {
+                self.operator.push(OperatorRequest {
                     host: api_host("global"),
                     method: "PATCH",
                     path: format!(
@@ -1054,7 +1069,7 @@ impl<'a> World<'a> {
     }
 
     fn queue_delete_lease(&self, api: &str, name: &str) {
-        self.operator.borrow_mut().push_back(OperatorRequest {
+        self.operator.push(OperatorRequest {
             host: api_host(api),
             method: "DELETE",
             path: format!("/apis/coordination.k8s.io/v1/namespaces/{NAMESPACE}/leases/{name}"),
