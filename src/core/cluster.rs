@@ -74,6 +74,12 @@ pub struct LocalView {
     pub forging_off: bool,
     /// Shutting down: leave for good.
     pub shutting_down: bool,
+    /// No other pod of our region may be forging: we hold the local lease and it is promotable
+    /// (any previous holder is fenced or released after a verified demotion). A region's global
+    /// lease may only be handed over or released under this: the lease names the region, so our
+    /// own node being off says nothing about a deposed local leader that still forges.
+    #[serde(default)]
+    pub region_quiet: bool,
     /// When the local loop must have an answer to still demote before its local lease fences
     /// ([`crate::core::election::Seat::answer_by`]): coordination requests are bounded by it too.
     #[serde(default)]
@@ -293,6 +299,20 @@ pub fn decide_cluster(
                 // over (a handoff is taken at once, which only an entitled holder may offer).
                 message =
                     "leaving a global lease we were still waiting on: letting it lapse".to_string();
+            } else if obs.local.forging_off && !obs.local.region_quiet && !representative {
+                // No longer our region's leader: another pod of ours may lead and forge under
+                // this lease now. Neither release nor renew it; it lapses unless that pod keeps it.
+                message =
+                    "no longer our region's leader: leaving the global lease to it".to_string();
+            } else if obs.local.forging_off && !obs.local.region_quiet {
+                // Our node is off, but a deposed local leader of our region may still forge
+                // until its local lease fences it: keep the lease until ours is promotable.
+                if let Some(w) = s.global.next_write(region, true, false, now, timing) {
+                    actions.push(ClusterAction::Global { write: w });
+                }
+                message = "handing forging over once our local lease is settled (a previous local \
+                           leader may still be forging)"
+                    .to_string();
             } else if obs.local.forging_off {
                 actions.push(match successor {
                     Some(to) => ClusterAction::Handoff { to },
@@ -383,7 +403,16 @@ pub fn decide_cluster(
         };
     }
 
-    let mut wake_by = now + timing.retry_period;
+    // A standby that holds nothing here looks every third of a lease duration: often enough to
+    // have watched the leases for most of a lease duration when it becomes its region's leader,
+    // rarely enough that standbys cost the coordination API little. A local leader looks every
+    // retry period.
+    let holds_nothing = s.global.hold.is_none() && s.presence.hold.is_none();
+    let mut wake_by = if !obs.local.leader && holds_nothing {
+        now + timing.retry_period.max(timing.lease_duration / 3)
+    } else {
+        now + timing.retry_period
+    };
     if handing_over {
         // The local demotion is verified within a few hundred milliseconds: hand over right after.
         wake_by = wake_by.min(now + super::election::VERIFY_POLL);

@@ -61,6 +61,7 @@ impl Rep {
                     eligible: true,
                     forging_off: true,
                     shutting_down: false,
+                    region_quiet: true,
                     answer_by: None,
                 },
                 regions: views,
@@ -408,4 +409,36 @@ fn a_failed_probe_of_a_recovering_region_restarts_its_failback_timer() {
         Gate::Allow,
         "60 s after the first recovery, but not 60 s clean"
     );
+}
+
+/// The global lease names a region, not a pod: a new local leader whose own node is off must not
+/// hand it over (a handoff is taken at once) while a deposed leader of its region may still forge
+/// (chaos seed 1042). Whether it hands over, keeps renewing, or leaves the lease alone, by the
+/// local view:
+#[test]
+fn only_a_settled_local_leader_hands_the_global_lease_over() {
+    // (leader, region_quiet) → expected global writes once a is disabled and our node is off.
+    let cases = [
+        (true, true, vec![ClusterAction::Handoff { to: "b".into() }]),
+        (true, false, vec![G(LeaseWriteKind::Renew)]),
+        (false, false, vec![]),
+    ];
+    for (leader, quiet, expected) in cases {
+        let mut a = Rep::new(
+            "a",
+            vec![("a", State::Disabled, 1), ("b", State::PriorityBased, 2)],
+        );
+        a.holding(5);
+        a.obs.local.leader = leader;
+        a.obs.local.region_quiet = quiet;
+        a.obs.local.forging_off = true;
+        let d = a.at(101_500).step(LeaseEvent::Nothing);
+        assert_ne!(d.gate, Gate::Allow, "leader {leader}, quiet {quiet}");
+        assert_eq!(
+            Rep::global_writes(&d),
+            expected,
+            "leader {leader}, quiet {quiet}: {}",
+            d.message
+        );
+    }
 }

@@ -17,6 +17,7 @@ use crate::core::policy::{Health, RegionView, parse_spec};
 use crate::core::time::MonoTime;
 use crate::core::timing::Timing;
 use crate::crd::CardanoForgeCluster;
+use crate::metrics::Metrics;
 use crate::ports::{Clock, HealthProbe, Kube, KubeError};
 
 use super::{lease_write, read_lease, send_lease_write, with_timeout};
@@ -27,6 +28,12 @@ pub trait Coordinator {
     async fn coordinate(&mut self, local: LocalView) -> (Gate, MonoTime);
     /// A JSON summary for `/status` and the journal.
     fn summary(&self) -> serde_json::Value;
+    /// When the local loop must be back to coordinate, if an open gate depends on a hold here:
+    /// every local request is bounded by it too, so a slow local API server cannot keep the node
+    /// forging under a gate whose global lease has fenced itself meanwhile.
+    fn answer_by(&self) -> Option<MonoTime> {
+        None
+    }
 }
 
 /// Cluster management off: the region always may forge.
@@ -111,6 +118,8 @@ pub struct ClusterLoop<C, K, H> {
     clusters: Vec<CardanoForgeCluster>,
     /// The earliest answer-by instant of the seats held when the round in progress began.
     round_answer_by: Option<MonoTime>,
+    /// Where health checks and our effective priority are exported, if anywhere.
+    metrics: Option<Metrics>,
 }
 
 impl<C: Clock, K: Kube, H: HealthProbe> ClusterLoop<C, K, H> {
@@ -130,7 +139,14 @@ impl<C: Clock, K: Kube, H: HealthProbe> ClusterLoop<C, K, H> {
             last_transition: None,
             clusters: Vec::new(),
             round_answer_by: None,
+            metrics: None,
         }
+    }
+
+    /// Exports every health check and our region's effective priority to `metrics`.
+    pub fn with_metrics(mut self, metrics: Metrics) -> Self {
+        self.metrics = Some(metrics);
+        self
     }
 
     /// How long a request started now may take: the API timeout, but never past the moment an
@@ -139,12 +155,12 @@ impl<C: Clock, K: Kube, H: HealthProbe> ClusterLoop<C, K, H> {
     /// past a renew deadline: a hold lost during the round does not lift the bound, so the round
     /// that shuts the gate also returns promptly.
     fn budget(&self) -> Duration {
-        let answer_by = self.answer_by(self.round_answer_by);
+        let answer_by = self.held_answer_by(self.round_answer_by);
         request_budget(answer_by, self.clock.now_mono(), &self.settings.timing)
     }
 
     /// The earliest of `also` and the answer-by instants of the global and presence seats we hold.
-    fn answer_by(&self, also: Option<MonoTime>) -> Option<MonoTime> {
+    fn held_answer_by(&self, also: Option<MonoTime>) -> Option<MonoTime> {
         let t = &self.settings.timing;
         [
             also,
@@ -228,6 +244,7 @@ impl<C: Clock, K: Kube, H: HealthProbe> ClusterLoop<C, K, H> {
                 };
             }
             self.prober.last_probe_wall = Some(self.clock.now_wall().to_string());
+            let took = self.clock.now_mono().since(now).as_secs_f64();
             let ok = matches!(result, Some(Ok(())));
             let was = self.prober.healthy.unwrap_or(true);
             if ok {
@@ -247,6 +264,14 @@ impl<C: Clock, K: Kube, H: HealthProbe> ClusterLoop<C, K, H> {
                 if was && self.prober.failures >= settings.failure_threshold {
                     self.prober.healthy = Some(false);
                 }
+            }
+            if let Some(m) = &self.metrics {
+                m.record_health_check(
+                    self.prober.healthy.unwrap_or(true),
+                    ok,
+                    self.prober.failures,
+                    took,
+                );
             }
             if self.prober.healthy != Some(was) {
                 tracing::info!(
@@ -393,7 +418,7 @@ fn region_of(c: &CardanoForgeCluster) -> Option<String> {
 impl<C: Clock, K: Kube, H: HealthProbe> Coordinator for ClusterLoop<C, K, H> {
     async fn coordinate(&mut self, local: LocalView) -> (Gate, MonoTime) {
         let now = self.clock.now_mono();
-        self.round_answer_by = self.answer_by(local.answer_by);
+        self.round_answer_by = self.held_answer_by(local.answer_by);
         // Every region's policy. Unreadable: nothing is known, so nothing may forge (fail closed).
         let listed = with_timeout(
             &self.clock,
@@ -498,6 +523,12 @@ impl<C: Clock, K: Kube, H: HealthProbe> Coordinator for ClusterLoop<C, K, H> {
             ..obs
         };
         let settled = decide_cluster(&self.state, &after, &self.settings.timing);
+        if let (Some(m), Some(e)) = (
+            &self.metrics,
+            settled.ranking.effective.get(&self.settings.region),
+        ) {
+            m.set_cluster_priority(i64::from(e.reported_priority));
+        }
         // Writes the settled decision asks for wait for the next round (no loop within a wake-up).
         self.state = settled.next.clone();
         let gate = settled.gate;
@@ -526,6 +557,10 @@ impl<C: Clock, K: Kube, H: HealthProbe> Coordinator for ClusterLoop<C, K, H> {
         }
         self.last = Some(settled);
         (gate, wake)
+    }
+
+    fn answer_by(&self) -> Option<MonoTime> {
+        self.state.global.answer_by(&self.settings.timing)
     }
 
     fn summary(&self) -> serde_json::Value {
@@ -638,6 +673,7 @@ mod tests {
             eligible: true,
             forging_off: false,
             shutting_down: false,
+            region_quiet: true,
             answer_by,
         }
     }
@@ -723,5 +759,45 @@ mod tests {
             health.consecutive_failures, 1,
             "a hang within its own timeout counts"
         );
+    }
+
+    /// The health series and the effective priority reach `/metrics` (they stayed empty before the
+    /// loop fed them: the health alerts could not fire).
+    #[test]
+    fn health_checks_and_priority_reach_the_metrics() {
+        let metrics = Metrics::new(&crate::metrics::Identity {
+            pod: "bp-0".into(),
+            namespace: "cardano".into(),
+            network: "mainnet".into(),
+            pool_id_label: "pool1abcde".into(),
+            pool_id_full: "pool1abcdefgh".into(),
+            pool_ticker: "TICK".into(),
+            application: "block-producer".into(),
+            cluster: Some(("pool-east".into(), "east".into(), 7)),
+        });
+        let rig = holding(Duration::from_secs(1));
+        let mut cl = rig.cl.with_metrics(metrics.clone());
+        rig.endpoint.hung.set(true);
+        cl.prober.next_at = None;
+        let settings = cl.settings.health.clone();
+        block_on(cl.probe(&settings, None));
+        rig.clock.advance(Duration::from_secs(3));
+        block_on(cl.coordinate(view(None)));
+        let text = metrics.render().expect("renders");
+        let value = |name: &str| -> f64 {
+            text.lines()
+                .find(|l| l.starts_with(name))
+                .and_then(|l| l.rsplit(' ').next())
+                .and_then(|v| v.parse().ok())
+                .unwrap_or_else(|| panic!("no {name} in:\n{text}"))
+        };
+        assert_eq!(
+            value("cardano_cluster_health_check_consecutive_failures"),
+            1.0
+        );
+        assert_eq!(value("cardano_cluster_health_check_success"), 0.0);
+        // The reported priority: 1 from the spec (not the environment's 7), +10 while health is
+        // intermittent (one failed check), the old sidecar's meaning (COMPATIBILITY.md 5.8).
+        assert_eq!(value("cardano_cluster_forge_priority"), 11.0);
     }
 }

@@ -233,6 +233,8 @@ pub struct Heartbeat {
 pub struct Runtime<C, K, F, N, R, G = cluster::Standalone> {
     coordinator: G,
     cluster_wake: Option<crate::core::time::MonoTime>,
+    /// Local leadership at the last coordination.
+    coordinated_as_leader: Option<bool>,
     /// The last validation: (fingerprint of the set, its result). Validation is costly (KES key
     /// derivation); the same bytes always give the same answer.
     validated: Option<(String, Option<String>)>,
@@ -268,6 +270,7 @@ impl<C: Clock, K: Kube, F: Fs, N: Node, R: Recorder> Runtime<C, K, F, N, R, clus
         Runtime {
             coordinator: cluster::Standalone,
             cluster_wake: None,
+            coordinated_as_leader: None,
             validated: None,
             clock,
             kube,
@@ -295,6 +298,7 @@ impl<C: Clock, K: Kube, F: Fs, N: Node, R: Recorder> Runtime<C, K, F, N, R, clus
         Runtime {
             coordinator,
             cluster_wake: None,
+            coordinated_as_leader: None,
             validated: self.validated,
             clock: self.clock,
             kube: self.kube,
@@ -362,6 +366,17 @@ impl<C: Clock, K: Kube, F: Fs, N: Node, R: Recorder, G: cluster::Coordinator>
         }
     }
 
+    /// How long a local API request started now may take: never past the moment our local lease
+    /// or the coordinator's global lease needs an answer (see `Seat::request_budget`).
+    fn request_budget(&self) -> Duration {
+        let t = &self.settings.timing;
+        let answer_by = [self.state.seat.answer_by(t), self.coordinator.answer_by()]
+            .into_iter()
+            .flatten()
+            .min();
+        crate::core::election::request_budget(answer_by, self.clock.now_mono(), t)
+    }
+
     /// The time to the next wake-up: a retry period shortened by jitter, never past the decision's
     /// `wake_by`.
     fn next_wait(&mut self, d: &Decision) -> Duration {
@@ -413,20 +428,23 @@ impl<C: Clock, K: Kube, F: Fs, N: Node, R: Recorder, G: cluster::Coordinator>
     /// One wake-up: up to [`MAX_DECISIONS_PER_WAKE`] decisions, each followed by its actions.
     pub async fn wake(&mut self) -> Decision {
         let mut last = None;
-        let mut coordinated_as_leader = None;
         for round in 0..MAX_DECISIONS_PER_WAKE {
             let mut seen = self.observe().await;
             let now = self.clock.now_mono();
             let leader = self.state.seat.holds(now, &self.settings.timing);
-            // Coordinate once per wake-up, and again when local leadership changed during it: a
-            // new local leader takes its region's global lease in the same wake-up.
-            if round == 0 || coordinated_as_leader != Some(leader) {
-                coordinated_as_leader = Some(leader);
+            // A local leader coordinates once per wake-up; anyone coordinates again when local
+            // leadership changed (a new local leader takes its region's global lease in the same
+            // wake-up). Otherwise a standby coordinates only when the coordinator asked to be
+            // called (it holds nothing there, and its gate cannot matter until it leads).
+            let due = self.cluster_wake.is_none_or(|w| now >= w);
+            if (round == 0 && (leader || due)) || self.coordinated_as_leader != Some(leader) {
+                self.coordinated_as_leader = Some(leader);
                 let local = crate::core::cluster::LocalView {
                     leader,
                     eligible: seen.observations.eligibility.verdict().is_ok(),
                     forging_off: self.state.forging == Forging::Off,
                     shutting_down: self.shutting_down,
+                    region_quiet: self.state.seat.may_promote(now, &self.settings.timing),
                     answer_by: self.state.seat.answer_by(&self.settings.timing),
                 };
                 let (gate, wake) = self.coordinator.coordinate(local).await;
@@ -465,7 +483,7 @@ impl<C: Clock, K: Kube, F: Fs, N: Node, R: Recorder, G: cluster::Coordinator>
             };
             self.recorder.record(&tick);
             let wrote_lease = d.actions.iter().any(|a| matches!(a, Action::Lease { .. }))
-                || coordinated_as_leader != Some(d.next.seat.hold.is_some());
+                || self.coordinated_as_leader != Some(d.next.seat.hold.is_some());
             last = Some(d);
             if !wrote_lease {
                 break;
@@ -514,10 +532,9 @@ impl<C: Clock, K: Kube, F: Fs, N: Node, R: Recorder, G: cluster::Coordinator>
             .standby_ready(process.is_some(), real.as_ref().ok())
             .await;
 
-        let now = self.clock.now_mono();
         let mut lease = std::mem::replace(&mut self.pending, LeaseEvent::Nothing);
         if lease == LeaseEvent::Nothing && self.state.seat.needs_read() {
-            let budget = self.state.seat.request_budget(now, &self.settings.timing);
+            let budget = self.request_budget();
             lease = read_lease(&self.clock, &self.kube, &self.settings.lease_name, budget).await;
         }
 
@@ -760,7 +777,7 @@ impl<C: Clock, K: Kube, F: Fs, N: Node, R: Recorder, G: cluster::Coordinator>
                 format!("{write:?}: no lease record to base the write on"),
             );
         };
-        let budget = self.state.seat.request_budget(self.clock.now_mono(), t);
+        let budget = self.request_budget();
         let (event, result) = send_lease_write(&self.clock, &self.kube, write, &req, budget).await;
         self.pending = event;
         match result {
@@ -850,7 +867,7 @@ impl<C: Clock, K: Kube, F: Fs, N: Node, R: Recorder, G: cluster::Coordinator>
             last_transition_time: self.clock.now_wall().to_string(),
             ..CardanoLeaderStatus::default()
         };
-        let budget = self.settings.timing.api_timeout;
+        let budget = self.request_budget();
         match with_timeout(
             &self.clock,
             budget,
