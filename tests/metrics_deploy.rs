@@ -16,7 +16,7 @@ fn every_metric_the_rules_and_dashboard_use_is_exported_by_the_sidecar() {
     };
     let metrics = Metrics::new(&Identity::from_config(&config));
     // Give every labelled family one series, as a running sidecar does within its first minutes.
-    metrics.record_health_check(true, 0, 0.01);
+    metrics.record_health_check(true, true, 0, 0.01);
     metrics.add_journal_write_failures(0);
     metrics.sighup("enable_forging");
     metrics.sighup_result(true);

@@ -219,6 +219,7 @@ async fn sidecar(config: &Config) -> Result<(), StartError> {
     let source = settings.source.clone();
     let runtime = Runtime::new(clock, kube, LocalFs::new(), node, recorder, settings);
 
+    let cluster_metrics = metrics.clone();
     let state = AppState::new(
         runtime.status(),
         metrics,
@@ -254,7 +255,8 @@ async fn sidecar(config: &Config) -> Result<(), StartError> {
             coordination,
             HttpHealthProbe,
             cluster_settings(config),
-        );
+        )
+        .with_metrics(cluster_metrics);
         runtime.with_coordinator(coordinator).run(shutdown).await;
     } else {
         let mut runtime = runtime;

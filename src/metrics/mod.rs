@@ -395,8 +395,15 @@ impl Metrics {
         }
     }
 
-    /// Feeds the health series with one health check's outcome (cluster management only).
-    pub fn record_health_check(&self, healthy: bool, consecutive_failures: u32, seconds: f64) {
+    /// Feeds the health series with one health check (cluster management only): `healthy` is the
+    /// region's verdict after hysteresis, `passed` whether this check passed.
+    pub fn record_health_check(
+        &self,
+        healthy: bool,
+        passed: bool,
+        consecutive_failures: u32,
+        seconds: f64,
+    ) {
         let Some(c) = &self.inner.cluster else { return };
         c.health_status.clear();
         let mut status = c.labels.clone();
@@ -404,7 +411,7 @@ impl Metrics {
         c.health_status.get_or_create(&status).set(1.0);
         c.health_success
             .get_or_create(&c.labels)
-            .set(bool_value(healthy));
+            .set(bool_value(passed));
         c.health_failures
             .get_or_create(&c.labels)
             .set(f64::from(consecutive_failures));

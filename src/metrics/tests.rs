@@ -72,7 +72,7 @@ fn roles_sighups_and_operations_show_up_under_their_labels() {
         !text.contains("cardano_cluster_health_check_success{"),
         "{text}"
     );
-    m.record_health_check(false, 2, 0.5);
+    m.record_health_check(false, false, 2, 0.5);
     let text = m.render().unwrap_or_default();
     assert!(text.contains(r#"cardano_cluster_health_status{cluster="mainnet-pool1abcde-eu",region="eu",network="mainnet",pool_id="pool1abcde",healthy="false"} 1.0"#), "{text}");
 }
@@ -104,7 +104,7 @@ fn promtool_accepts_the_rendered_text() {
     let m = Metrics::new(&identity(true));
     m.set_roles(true, true, false);
     m.sighup("disable_forging");
-    m.record_health_check(true, 0, 0.01);
+    m.record_health_check(true, true, 0, 0.01);
     m.observe_status(&Status {
         real_fingerprint: Some("0123456789abcdef".into()),
         lease_unchanged_ms: Some(1500),
@@ -155,7 +155,7 @@ fn series_of(network: &str, pool: &str) -> BTreeSet<String> {
     // Every family gets a series, as a running sidecar's do.
     m.set_roles(true, true, true);
     m.set_cluster_priority(1);
-    m.record_health_check(true, 0, 0.1);
+    m.record_health_check(true, true, 0, 0.1);
     m.leadership_changed();
     m.lease_transition();
     m.sighup("enable_forging");
