@@ -137,6 +137,14 @@ impl LeaseObserver {
         self.seen.as_ref().map(|s| now.since(s.first_seen_at))
     }
 
+    /// When a record held by someone stops being live by observation (first seen unchanged plus
+    /// its duration), if one is held.
+    pub fn expires_at(&self, configured: Duration) -> Option<MonoTime> {
+        let s = self.seen.as_ref()?;
+        s.record.holder()?;
+        Some(s.first_seen_at + s.record.effective_duration(configured))
+    }
+
     /// The verdict at `now` for `identity`, with `configured` as our own lease duration.
     pub fn state(&self, identity: &str, configured: Duration, now: MonoTime) -> LeaseState {
         let Some(s) = &self.seen else {
@@ -189,6 +197,14 @@ mod tests {
             LeaseState::HeldByOther
         );
         assert_eq!(o.state("pod-1", D, MonoTime(16_000)), LeaseState::Expired);
+        // The instant the cluster loop wakes for: exactly where the verdict turns.
+        assert_eq!(o.expires_at(D), Some(MonoTime(16_000)));
+        // A released lease never expires; nothing seen, nothing to wait for.
+        let mut free = rec("pod-0", "8", "1970-01-01T00:00:00Z");
+        free.holder = None;
+        o.observe(Some(&free), MonoTime(17_000));
+        assert_eq!(o.expires_at(D), None);
+        assert_eq!(LeaseObserver::default().expires_at(D), None);
     }
 
     #[test]

@@ -34,6 +34,11 @@ pub trait Coordinator {
     fn answer_by(&self) -> Option<MonoTime> {
         None
     }
+    /// Waits up to `wait` for news the next round must act on at once; `false` when there is
+    /// nothing to wait on (the caller sleeps instead).
+    async fn wait_for_news(&mut self, _wait: Duration) -> bool {
+        false
+    }
 }
 
 /// Cluster management off: the region always may forge.
@@ -120,6 +125,10 @@ pub struct ClusterLoop<C, K, H> {
     round_answer_by: Option<MonoTime>,
     /// Where health checks and our effective priority are exported, if anywhere.
     metrics: Option<Metrics>,
+    /// Whether the last round saw us as our region's representative.
+    representative: bool,
+    /// When the CardanoForgeClusters were last listed.
+    listed_at: Option<MonoTime>,
 }
 
 impl<C: Clock, K: Kube, H: HealthProbe> ClusterLoop<C, K, H> {
@@ -140,7 +149,19 @@ impl<C: Clock, K: Kube, H: HealthProbe> ClusterLoop<C, K, H> {
             clusters: Vec::new(),
             round_answer_by: None,
             metrics: None,
+            representative: false,
+            listed_at: None,
         }
+    }
+
+    /// When the global lease and the other regions' presence leases expire by observation.
+    fn watched_expiries(&self) -> impl Iterator<Item = MonoTime> + '_ {
+        let d = self.settings.timing.lease_duration;
+        self.state
+            .others
+            .values()
+            .chain(std::iter::once(&self.state.global.observer))
+            .filter_map(move |o| o.expires_at(d))
     }
 
     /// Exports every health check and our region's effective priority to `metrics`.
@@ -419,13 +440,29 @@ impl<C: Clock, K: Kube, H: HealthProbe> Coordinator for ClusterLoop<C, K, H> {
     async fn coordinate(&mut self, local: LocalView) -> (Gate, MonoTime) {
         let now = self.clock.now_mono();
         self.round_answer_by = self.held_answer_by(local.answer_by);
+        // A quick round (a verification poll, a handoff poll, news from the watch) reuses the
+        // policy and presence read less than half a retry period ago: operator changes are still
+        // seen within a retry period, and a handover costs no extra round trips.
+        // Never quick once a lease we watch reached its observed expiry since that read: expiry is
+        // only concluded from a fresh read.
+        let expiry_passed = self
+            .listed_at
+            .is_some_and(|listed| self.watched_expiries().any(|at| listed < at && at <= now));
+        let quick = !expiry_passed
+            && self
+                .listed_at
+                .is_some_and(|at| now.since(at) < self.settings.timing.retry_period / 2);
         // Every region's policy. Unreadable: nothing is known, so nothing may forge (fail closed).
-        let listed = with_timeout(
-            &self.clock,
-            self.budget(),
-            self.kube.list_forge_clusters(&self.settings.selector),
-        )
-        .await;
+        let listed = if quick {
+            None
+        } else {
+            with_timeout(
+                &self.clock,
+                self.budget(),
+                self.kube.list_forge_clusters(&self.settings.selector),
+            )
+            .await
+        };
         // Unreadable: keep the last policy read (the global lease's renew deadline stops forging if
         // the coordination API stays away); never read: nothing is known, nothing may forge.
         let clusters = match listed {
@@ -440,6 +477,7 @@ impl<C: Clock, K: Kube, H: HealthProbe> Coordinator for ClusterLoop<C, K, H> {
                     })
                     .collect();
                 self.clusters = mine.clone();
+                self.listed_at = Some(now);
                 mine
             }
             _ => self.clusters.clone(),
@@ -449,6 +487,7 @@ impl<C: Clock, K: Kube, H: HealthProbe> Coordinator for ClusterLoop<C, K, H> {
             .find(|c| c.metadata.name.as_deref() == Some(self.settings.cluster_name.as_str()))
             .cloned();
         let representative = local.leader && local.eligible && !local.shutting_down;
+        self.representative = representative;
         let health_settings = self.health_settings(ours.as_ref());
         let own_health = if representative {
             let published = ours.as_ref().and_then(published_health);
@@ -475,7 +514,7 @@ impl<C: Clock, K: Kube, H: HealthProbe> Coordinator for ClusterLoop<C, K, H> {
                     present: false,
                 },
             );
-            if region != self.settings.region {
+            if region != self.settings.region && !quick {
                 let name = format!("{}{}", self.settings.presence_prefix, region);
                 let record = match self.read_lease(&name).await {
                     LeaseEvent::Read(r) => r,
@@ -547,7 +586,13 @@ impl<C: Clock, K: Kube, H: HealthProbe> Coordinator for ClusterLoop<C, K, H> {
                 }
             }
         }
+        // Look again the moment a lease we watch would expire by observation: an unplanned
+        // failover then waits for no round beyond the lease duration.
         let mut wake = settled.wake_by;
+        let now = self.clock.now_mono();
+        if let Some(at) = self.watched_expiries().filter(|at| *at > now).min() {
+            wake = wake.min(at);
+        }
         if let Some(at) = self
             .prober
             .next_at
@@ -561,6 +606,59 @@ impl<C: Clock, K: Kube, H: HealthProbe> Coordinator for ClusterLoop<C, K, H> {
 
     fn answer_by(&self) -> Option<MonoTime> {
         self.state.global.answer_by(&self.settings.timing)
+    }
+
+    /// A representative without the global lease watches it, so a handoff to its region (or a
+    /// release) is seen at once, not at its next round: the planned-handover gap. Renewals by the
+    /// holder are not news; the next round reads the lease anyway.
+    async fn wait_for_news(&mut self, wait: Duration) -> bool {
+        if !self.representative || self.state.global.hold.is_some() {
+            return false;
+        }
+        let Some(mut rv) = self
+            .state
+            .global
+            .observer
+            .record()
+            .map(|r| r.resource_version.clone())
+        else {
+            return false;
+        };
+        let start = self.clock.now_mono();
+        let held_by_other = |r: &LeaseRecord, region: &str| r.holder().is_some_and(|h| h != region);
+        let before = self
+            .state
+            .global
+            .observer
+            .record()
+            .and_then(|r| r.holder().map(str::to_owned));
+        loop {
+            let left = wait.saturating_sub(self.clock.now_mono().since(start));
+            if left.is_zero() {
+                return true;
+            }
+            let watched = self
+                .kube
+                .watch_lease(&self.settings.global_lease, &rv, left);
+            match with_timeout(&self.clock, left, watched).await {
+                Some(Ok(Some(record)))
+                    if held_by_other(&record, &self.settings.region)
+                        && record.holder() == before.as_deref() =>
+                {
+                    // The same holder renewed: keep waiting from the new version.
+                    rv = record.resource_version.clone();
+                }
+                Some(Ok(record)) => {
+                    self.global_event = LeaseEvent::Read(record);
+                    return true;
+                }
+                _ => {
+                    let left = wait.saturating_sub(self.clock.now_mono().since(start));
+                    self.clock.sleep(left).await;
+                    return true;
+                }
+            }
+        }
     }
 
     fn summary(&self) -> serde_json::Value {

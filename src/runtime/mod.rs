@@ -421,6 +421,12 @@ impl<C: Clock, K: Kube, F: Fs, N: Node, R: Recorder, G: cluster::Coordinator>
                     }
                 }
             }
+            _ if self.state.forging == Forging::Off => {
+                // A local leader not forging: its coordinator may wait on news (a handoff).
+                if !self.coordinator.wait_for_news(wait).await {
+                    self.clock.sleep(wait).await;
+                }
+            }
             _ => self.clock.sleep(wait).await,
         }
     }
