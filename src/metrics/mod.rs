@@ -621,5 +621,21 @@ fn register_cluster(
     c
 }
 
+/// The identity tests use: pod `bp-0` of pool `pool1abcde` on mainnet; `cluster` names the
+/// CardanoForgeCluster, its region and base priority when cluster management is on.
+#[cfg(test)]
+pub(crate) fn test_identity(cluster: Option<(&str, &str, i64)>) -> Identity {
+    Identity {
+        pod: "bp-0".into(),
+        namespace: "cardano".into(),
+        network: "mainnet".into(),
+        pool_id_label: "pool1abcde".into(),
+        pool_id_full: "pool1abcdefgh".into(),
+        pool_ticker: "TICK".into(),
+        application: "block-producer".into(),
+        cluster: cluster.map(|(n, r, p)| (n.to_owned(), r.to_owned(), p)),
+    }
+}
+
 #[cfg(test)]
 mod tests;

@@ -6,16 +6,7 @@ use std::collections::BTreeSet;
 use super::*;
 
 fn identity(cluster: bool) -> Identity {
-    Identity {
-        pod: "bp-0".into(),
-        namespace: "cardano".into(),
-        network: "mainnet".into(),
-        pool_id_label: "pool1abcde".into(),
-        pool_id_full: "pool1abcdefgh".into(),
-        pool_ticker: "TICK".into(),
-        application: "block-producer".into(),
-        cluster: cluster.then(|| ("mainnet-pool1abcde-eu".into(), "eu".into(), 100)),
-    }
+    test_identity(cluster.then_some(("mainnet-pool1abcde-eu", "eu", 100)))
 }
 
 const COMMON: &str =

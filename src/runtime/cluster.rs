@@ -863,16 +863,11 @@ mod tests {
     /// loop fed them: the health alerts could not fire).
     #[test]
     fn health_checks_and_priority_reach_the_metrics() {
-        let metrics = Metrics::new(&crate::metrics::Identity {
-            pod: "bp-0".into(),
-            namespace: "cardano".into(),
-            network: "mainnet".into(),
-            pool_id_label: "pool1abcde".into(),
-            pool_id_full: "pool1abcdefgh".into(),
-            pool_ticker: "TICK".into(),
-            application: "block-producer".into(),
-            cluster: Some(("pool-east".into(), "east".into(), 7)),
-        });
+        let metrics = Metrics::new(&crate::metrics::test_identity(Some((
+            "pool-east",
+            "east",
+            7,
+        ))));
         let rig = holding(Duration::from_secs(1));
         let mut cl = rig.cl.with_metrics(metrics.clone());
         rig.endpoint.hung.set(true);

@@ -415,24 +415,33 @@ fn check_type_meta(rt: &ResourceType, object: &mut Value) -> Result<(), ApiError
 }
 
 /// Schema checks, CRD checks and server-set fields, before an object is stored.
+/// A 422 naming every `(field, detail)` problem, if there is any.
+fn reject_invalid(
+    rt: &ResourceType,
+    name: &str,
+    problems: Vec<(String, String)>,
+) -> Result<(), ApiError> {
+    if problems.is_empty() {
+        return Ok(());
+    }
+    let errors: Vec<FieldError> = problems
+        .into_iter()
+        .map(|(field, detail)| FieldError {
+            reason: "FieldValueInvalid",
+            field,
+            detail,
+        })
+        .collect();
+    Err(ApiError::invalid(&rt.kind, &rt.group, name, &errors))
+}
+
 fn admit(rt: &ResourceType, object: &mut Value, params: &Params) -> Result<Vec<String>, ApiError> {
     let name = object["metadata"]["name"]
         .as_str()
         .unwrap_or_default()
         .to_owned();
     if rt.group == CRD_GROUP && rt.plural == CRD_PLURAL {
-        let problems = resources::crd_problems(object);
-        if !problems.is_empty() {
-            let errors: Vec<FieldError> = problems
-                .into_iter()
-                .map(|(field, detail)| FieldError {
-                    reason: "FieldValueInvalid",
-                    field,
-                    detail,
-                })
-                .collect();
-            return Err(ApiError::invalid(&rt.kind, &rt.group, &name, &errors));
-        }
+        reject_invalid(rt, &name, resources::crd_problems(object))?;
         let versions: Vec<Value> = object["spec"]["versions"]
             .as_array()
             .map(|vs| vs.iter().map(|v| v["name"].clone()).collect())
@@ -447,18 +456,7 @@ fn admit(rt: &ResourceType, object: &mut Value, params: &Params) -> Result<Vec<S
         });
     }
     if workloads::is_statefulset(rt) {
-        let problems = workloads::admit(object);
-        if !problems.is_empty() {
-            let errors: Vec<FieldError> = problems
-                .into_iter()
-                .map(|(field, detail)| FieldError {
-                    reason: "FieldValueInvalid",
-                    field,
-                    detail,
-                })
-                .collect();
-            return Err(ApiError::invalid(&rt.kind, &rt.group, &name, &errors));
-        }
+        reject_invalid(rt, &name, workloads::admit(object))?;
     }
     let mut warnings = Vec::new();
     if let Some(schema) = &rt.schema {
