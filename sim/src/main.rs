@@ -244,24 +244,23 @@ fn chaos(args: ChaosArgs) -> ExitCode {
                 .as_deref()
                 .map(|b| format!(" --broken {b}"))
                 .unwrap_or_default();
+            let again = format!(
+                "forge-sim chaos --start {} --seeds 1 --duration {}s --regions {} --pods {}{broken}",
+                run.seed,
+                args.duration.as_secs(),
+                args.regions,
+                args.pods
+            );
             match written {
                 Ok(()) => eprintln!(
-                    "seed={}: reproduce with `forge-sim run {}{broken}` or `forge-sim chaos --start {} --seeds 1 --duration {}s --regions {} --pods {}{broken}`",
+                    "seed={}: reproduce with `forge-sim run {}{broken}` or `{again}`",
                     run.seed,
                     path.display(),
-                    run.seed,
-                    args.duration.as_secs(),
-                    args.regions,
-                    args.pods
                 ),
                 Err(e) => eprintln!(
-                    "seed={}: could not write {}: {e}; reproduce with `forge-sim chaos --start {} --seeds 1 --duration {}s --regions {} --pods {}{broken}`",
+                    "seed={}: could not write {}: {e}; reproduce with `{again}`",
                     run.seed,
                     path.display(),
-                    run.seed,
-                    args.duration.as_secs(),
-                    args.regions,
-                    args.pods
                 ),
             }
             if args.print {

@@ -188,6 +188,26 @@ pub async fn terminated(then: &'static str) {
     }
 }
 
+/// The kube adapter for the API server `kubeconfig` names (`None`: in-cluster or the default
+/// kubeconfig), in our namespace, its `Date` samples timed on `clock`.
+async fn kube_adapter(
+    kubeconfig: Option<&std::path::Path>,
+    config: &Config,
+    api_timeout: std::time::Duration,
+    clock: SystemClock,
+) -> Result<KubeAdapter, StartError> {
+    let (client, dates) = KubeAdapter::client(kubeconfig, api_timeout)
+        .await
+        .map_err(StartError::KubeConfig)?;
+    Ok(KubeAdapter::new(
+        client,
+        &config.namespace,
+        api_timeout,
+        dates,
+        Rc::new(move || clock.now_mono()),
+    ))
+}
+
 async fn sidecar(config: &Config) -> Result<(), StartError> {
     let timing = config.timing();
     let port = config.metrics_port().unwrap_or(8000);
@@ -197,16 +217,7 @@ async fn sidecar(config: &Config) -> Result<(), StartError> {
 
     let clock = SystemClock::since_boot();
     let node = node_of(config)?;
-    let (client, dates) = KubeAdapter::client(None, timing.api_timeout)
-        .await
-        .map_err(StartError::KubeConfig)?;
-    let kube = KubeAdapter::new(
-        client,
-        &config.namespace,
-        timing.api_timeout,
-        dates,
-        Rc::new(move || clock.now_mono()),
-    );
+    let kube = kube_adapter(None, config, timing.api_timeout, clock).await?;
     let metrics = Metrics::new(&Identity::from_config(config));
     let recorder = Tee(
         Tee(MetricsRecorder::new(metrics.clone()), LogRecorder),
@@ -239,17 +250,13 @@ async fn sidecar(config: &Config) -> Result<(), StartError> {
     );
     let shutdown = terminated("demoting, verifying, then releasing the lease");
     if config.cluster_management() {
-        let (client, dates) =
-            KubeAdapter::client(config.coordination_kubeconfig(), timing.api_timeout)
-                .await
-                .map_err(StartError::KubeConfig)?;
-        let coordination = KubeAdapter::new(
-            client,
-            &config.namespace,
+        let coordination = kube_adapter(
+            config.coordination_kubeconfig(),
+            config,
             timing.api_timeout,
-            dates,
-            Rc::new(move || clock.now_mono()),
-        );
+            clock,
+        )
+        .await?;
         let coordinator = ClusterLoop::new(
             clock,
             coordination,

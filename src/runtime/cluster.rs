@@ -625,13 +625,14 @@ impl<C: Clock, K: Kube, H: HealthProbe> Coordinator for ClusterLoop<C, K, H> {
             return false;
         };
         let start = self.clock.now_mono();
-        let held_by_other = |r: &LeaseRecord, region: &str| r.holder().is_some_and(|h| h != region);
-        let before = self
+        // Renewals by this holder (another region) are not news.
+        let other_holder = self
             .state
             .global
             .observer
             .record()
-            .and_then(|r| r.holder().map(str::to_owned));
+            .and_then(|r| r.holder().map(str::to_owned))
+            .filter(|h| *h != self.settings.region);
         loop {
             let left = wait.saturating_sub(self.clock.now_mono().since(start));
             if left.is_zero() {
@@ -642,8 +643,7 @@ impl<C: Clock, K: Kube, H: HealthProbe> Coordinator for ClusterLoop<C, K, H> {
                 .watch_lease(&self.settings.global_lease, &rv, left);
             match with_timeout(&self.clock, left, watched).await {
                 Some(Ok(Some(record)))
-                    if held_by_other(&record, &self.settings.region)
-                        && record.holder() == before.as_deref() =>
+                    if other_holder.is_some() && record.holder() == other_holder.as_deref() =>
                 {
                     // The same holder renewed: keep waiting from the new version.
                     rv = record.resource_version.clone();
