@@ -49,6 +49,7 @@ scenario_tests! {
     api_outage_longer_than_lease => "api-outage-longer-than-lease.toml",
     canary_fenced_leader_node_restart => "canary-fenced-leader-node-restart.toml",
     canary_new_lease_wait => "canary-new-lease-wait.toml",
+    canary_release_before_verified_freeze => "canary-release-before-verified-freeze.toml",
     chaos_1042_handoff_by_unsettled_leader => "chaos-1042-handoff-by-unsettled-leader.toml",
     chaos_1048_slow_local_api_past_global_deadline => "chaos-1048-slow-local-api-past-global-deadline.toml",
     clock_skew_hours => "clock-skew-hours.toml",

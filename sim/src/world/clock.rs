@@ -92,6 +92,11 @@ impl ClockModel {
         self.frozen_until = self.frozen_until.max(until);
     }
 
+    /// Until when the whole pod is frozen (in the past when it is not).
+    pub fn frozen_until(&self) -> Duration {
+        self.frozen_until
+    }
+
     /// Whether the whole pod is frozen at `sim`.
     pub fn frozen(&self, sim: Duration) -> bool {
         sim < self.frozen_until

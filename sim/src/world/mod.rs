@@ -957,7 +957,13 @@ impl<'a> World<'a> {
                 self.with_pod(tenant, id, |p| p.clock.borrow_mut().pause_sidecar(now + *d))
             }
             Action::Freeze(id, d) => {
-                let done = self.with_pod(tenant, id, |p| p.clock.borrow_mut().freeze(now + *d));
+                let done = self.with_pod(tenant, id, |p| {
+                    let mut clock = p.clock.borrow_mut();
+                    // Only the part of this freeze beyond one already running holds the node.
+                    let extra = (now + *d).saturating_sub(clock.frozen_until().max(now));
+                    clock.freeze(now + *d);
+                    p.node.borrow_mut().hold(now, extra);
+                });
                 if done {
                     self.record_for(
                         tenant,

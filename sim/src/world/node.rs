@@ -9,7 +9,9 @@
 //!   → an error and the previous state is kept;
 //! - its metrics report `forging_enabled` (credentials loaded: decoys count too);
 //! - it **forges** (the oracle's definition) while it has the pool's real credentials loaded, its
-//!   consensus runs, and its pod is not frozen. Decoy credentials load but never forge.
+//!   consensus runs, and its pod is not frozen. Decoy credentials load but never forge;
+//! - a frozen pod's node makes no progress: a replay or a SIGHUP being handled when the freeze
+//!   begins needs the same remaining time after the thaw (a stopped process does no work).
 
 use std::time::Duration;
 
@@ -143,6 +145,20 @@ impl NodeModel {
             p.sighup_due = Some(now + self.sighup_delay);
         }
         Ok(())
+    }
+
+    /// The pod is frozen from `now` for `extra` more time: the replay and a SIGHUP being handled
+    /// are postponed by as much, because a stopped process does no work. (The kubelet's restart
+    /// back-off runs outside the pod and is not held.)
+    pub fn hold(&mut self, now: Duration, extra: Duration) {
+        if let Some(p) = self.process.as_mut() {
+            if p.ready_at > now {
+                p.ready_at += extra;
+            }
+            if let Some(due) = p.sighup_due.as_mut() {
+                *due += extra;
+            }
+        }
     }
 
     /// Advances to `now`: restarts after a back-off, due SIGHUP re-reads.
@@ -334,5 +350,41 @@ mod tests {
         n.sighup(pid, S(10)).ok();
         n.advance(S(11), &files);
         assert_eq!(n.forging_with(S(11)), None);
+    }
+
+    #[test]
+    fn a_freeze_postpones_the_sighup_being_handled_and_the_replay() {
+        let (mut n, files, t) = setup();
+        let real = sample_set("real");
+        put(&files, &t, &real);
+        n.start(S(0), &files).ok();
+        let pid = n.process.as_ref().map(|p| p.pid).unwrap_or_default();
+        assert_eq!(n.sighup(pid, S(5)), Ok(()));
+        n.advance(S(6), &files);
+        assert_eq!(n.forging_with(S(6)), Some(real.fingerprint().as_str()));
+        // The disabling SIGHUP is due at 6s + 50ms; the pod freezes at 6s for 3s.
+        files.remove(&t.opcert);
+        let ms = Duration::from_millis;
+        n.sighup(pid, S(6)).ok();
+        n.hold(S(6), S(3));
+        n.advance(S(9), &files);
+        assert!(
+            n.forging_with(S(9)).is_some(),
+            "still enabled at the thaw: the handler did not run while frozen"
+        );
+        n.advance(S(9) + ms(50), &files);
+        assert_eq!(
+            n.forging_with(S(9) + ms(50)),
+            None,
+            "done 50ms after the thaw"
+        );
+
+        // A freeze during the replay postpones the socket.
+        put(&files, &t, &real);
+        let mut m = n.clone();
+        assert_eq!(m.restart(S(20), &files), Ok(()));
+        m.hold(S(21), S(10));
+        assert!(!m.ready(S(26)), "a frozen replay makes no progress");
+        assert!(m.ready(S(35)));
     }
 }
