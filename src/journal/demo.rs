@@ -1,7 +1,5 @@
 //! Synthetic journals: a two-pod failover for the documentation and tests, and records for
 //! stress tests and benchmarks. Not used by the sidecar's control loop.
-//!
-//! The simulator will write real journals of simulated pods; until then these show the format.
 
 use std::path::{Path, PathBuf};
 
@@ -44,8 +42,10 @@ pub fn record(
     }
 }
 
-/// A record for stress tests and benchmarks: about 600 bytes encoded, like a real decision with
-/// its inputs. `i` spreads pods (4), kinds and times (one record per second from `start_ms`).
+/// A record for stress tests and benchmarks, shaped like the sidecar's most common record (a
+/// forging leader's heartbeat with its lease renewal, about 1.1 KB of JSON as the simulator's
+/// journals show): the same keys, with numbers that change from record to record. `i` spreads
+/// pods (4), kinds and times (one record per second from `start_ms`).
 pub fn stress_record(i: u64, start_ms: i64) -> JournalRecord {
     let pods = ["bp-0", "bp-1", "bp-2", "bp-3"];
     let pod = pods[(i % 4) as usize];
@@ -66,20 +66,30 @@ pub fn stress_record(i: u64, start_ms: i64) -> JournalRecord {
         Reason::LeaseRenewed,
         "renewed the local lease",
     );
+    let at = |ms: i64| {
+        jiff::Timestamp::from_millisecond(ms)
+            .map(|t| format!("{t:.3}"))
+            .unwrap_or_default()
+    };
+    let rv = (1000 + i).to_string();
+    let mono = r.mono_ms;
+    let pid = 1000 + (i / 4_000) % 50;
     r.inputs = serde_json::json!({
-        "local_lease": {"holder": pod, "resource_version": (1000 + i).to_string(), "observed_age_ms": 1200, "renewed_ms_ago": 900},
-        "global_lease": {"holder": "eu-west", "resource_version": (77 + i / 10).to_string(), "observed_age_ms": 3100},
-        "policy": {"forge_state": "Priority-based", "priority": 1, "override": null},
-        "health": {"region_healthy": true, "consecutive_failures": 0},
-        "node": {"running": true, "socket_accepting": true, "tip_lag_slots": 0, "forging_enabled": true}
+        "eligibility": {"at_tip": true, "credentials_valid": true, "metrics_readable": true, "node_running": true, "shutting_down": false, "socket_accepting": true},
+        "entitled": true,
+        "forging_state": {"state": "on"},
+        "gate": "Allow",
+        "holding": {"last_renew_sent_at_ms": mono.saturating_sub(1700 + i % 300), "promotable_at_ms": 22_450 + (i / 4_000) * 15_000, "resource_version": rv},
+        "lease": {"acquire_time": at(start_ms + 7_450), "holder": pod, "lease_duration_seconds": 15, "lease_transitions": i / 4_000, "name": "cardano-leader-preprod-pool1abc", "renew_time": at(t - 1_700 - (i % 300) as i64), "resource_version": rv},
+        "lease_event": "Nothing",
+        "lease_unchanged_ms": 1_500 + i % 700,
+        "node": {"forging_enabled": true, "process": {"pid": pid, "start_ticks": 2_000 + pid}, "standby_ready": false}
     });
-    if kind == RecordKind::Action {
-        r.actions = vec![ActionRecord {
-            action: "renew_lease".into(),
-            result: "ok".into(),
-            detail: format!("resourceVersion {}", 1000 + i),
-        }];
-    }
+    r.actions = vec![ActionRecord {
+        action: "lease".into(),
+        result: "ok".into(),
+        detail: format!("Renew ok: resourceVersion {}", 1001 + i),
+    }];
     r
 }
 

@@ -160,8 +160,17 @@ fn load(bodies: &Bodies, seq: u64, head: &[u8]) -> Result<JournalRecord, QueryEr
     codec::decode(head, body.value()).map_err(|source| QueryError::Decode { seq, source })
 }
 
-fn decode_head(seq: u64, bytes: &[u8]) -> Result<RecordHead<'_>, QueryError> {
-    codec::head(bytes).map_err(|source| QueryError::Decode { seq, source })
+/// The JSON of a stored head (compressed since v3).
+fn head_json(seq: u64, stored: &[u8]) -> Result<std::borrow::Cow<'_, [u8]>, QueryError> {
+    codec::head_json(stored).map_err(|e| QueryError::Decode {
+        seq,
+        source: <serde_json::Error as serde::de::Error>::custom(e),
+    })
+}
+
+/// Parses a head's JSON (see [`head_json`]).
+fn decode_head(seq: u64, json: &[u8]) -> Result<RecordHead<'_>, QueryError> {
+    codec::head(json).map_err(|source| QueryError::Decode { seq, source })
 }
 
 /// Calls `f(seq, head, body)` for every record whose head matches `q`, in seq order, until it
@@ -177,7 +186,9 @@ fn scan(
     let limit = q.limit.unwrap_or(usize::MAX);
     let needles = q.needles();
     let mut emitted = 0usize;
-    let mut visit = |seq: u64, bytes: &[u8]| -> Result<bool, QueryError> {
+    let mut visit = |seq: u64, stored: &[u8]| -> Result<bool, QueryError> {
+        let bytes = head_json(seq, stored)?;
+        let bytes = bytes.as_ref();
         if !needles.iter().all(|n| contains_field(bytes, n)) {
             return Ok(true);
         }
@@ -381,23 +392,29 @@ fn meta_u64(txn: &ReadTransaction, key: &str) -> Result<u64, QueryError> {
         .unwrap_or(0))
 }
 
-/// Statistics; per-kind counts scan every record head (bounded by retention).
+/// Statistics; per-kind counts come from the kind index.
 pub(crate) fn stats(db: &Database) -> Result<Stats, QueryError> {
     let txn = begin(db)?;
     let records = open!(txn, HEADS, "record_heads")?;
     let by_wall = open!(txn, BY_WALL, "records_by_wall")?;
-    let mut per_kind = BTreeMap::new();
-    for entry in records.iter().map_err(QueryError::Read)? {
-        let (k, v) = entry.map_err(QueryError::Read)?;
-        let head = decode_head(k.value(), v.value())?;
-        *per_kind
-            .entry(head.kind.as_str().to_string())
-            .or_insert(0u64) += 1;
-    }
     let first_seq = records
         .first()
         .map_err(QueryError::Read)?
         .map(|(k, _)| k.value());
+    // Per-kind counts from the kind index: entries only, no head is read. An entry left behind
+    // by a pruned record (one whose head did not decode) is older than the first record kept.
+    let by_field = open!(txn, BY_FIELD, "records_by_field")?;
+    let mut per_kind = BTreeMap::new();
+    for entry in by_field
+        .range((FIELD_KIND, "", 0u64)..(FIELD_KIND + 1, "", 0u64))
+        .map_err(QueryError::Read)?
+    {
+        let (k, _) = entry.map_err(QueryError::Read)?;
+        let (_, kind, seq) = k.value();
+        if first_seq.is_some_and(|first| seq >= first) {
+            *per_kind.entry(kind.to_string()).or_insert(0u64) += 1;
+        }
+    }
     let wall_text = |ms: i64| {
         jiff::Timestamp::from_millisecond(ms)
             .map(|t| t.to_string())
@@ -483,7 +500,8 @@ mod tests {
     fn the_byte_prefilter_finds_exact_fields_and_ignores_quoted_text() {
         let mut r = crate::journal::demo::stress_record(1, 0);
         r.message = r#"saw "pod":"bp-9", odd"#.into();
-        let (head, _) = codec::encode(&r).expect("encode");
+        let (stored, _) = codec::encode(&r).expect("encode");
+        let head = codec::head_json(&stored).expect("head json");
         let q = |pod: &str| Query {
             pod: Some(pod.into()),
             ..Query::default()
@@ -581,7 +599,8 @@ pub(crate) fn explain(
     for entry in records.range(..=at_seq).map_err(QueryError::Read)?.rev() {
         let (k, v) = entry.map_err(QueryError::Read)?;
         let seq = k.value();
-        let head = decode_head(seq, v.value())?;
+        let json = head_json(seq, v.value())?;
+        let head = decode_head(seq, &json)?;
         if head.role != role {
             changes_seen += 1;
             if changes_seen == role_changes {

@@ -7,10 +7,14 @@
 //!   body (`record_bodies`), see `codec`; `records_by_wall` indexes (wall ms, seq); `meta` also
 //!   keeps `last_seq`, `record_count` and `record_bytes` so a restart never reuses a seq, even
 //!   after retention pruned every record.
-//! - **v2** (current, 2026-11-26): adds `records_by_field`, `(field, value, seq) → ()` for pod,
+//! - **v2** (2026-11-26): adds `records_by_field`, `(field, value, seq) → ()` for pod,
 //!   region, kind and reason, written in the same transaction as the record, so `--pod`, `--kind`,
 //!   … read only the index entries and the matching records instead of every head. Migration
 //!   v1 → v2 builds it from the heads (a v2 file is refused by a v1 build: "newer version").
+//! - **v3** (current, 2026-11-26): a body may be stored compressed (an LZ4 block against a fixed
+//!   dictionary, see `codec`); a body starting with `{` is still plain JSON. Migration v2 → v3
+//!   rewrites nothing (old bodies stay plain); the version bump is what makes a v2 build refuse a
+//!   file it could not decode.
 
 use redb::{ReadableTable, TableDefinition, WriteTransaction};
 
@@ -18,7 +22,7 @@ use super::record::{RecordKind, wall_ms};
 use crate::core::reason::Reason;
 
 /// The format this build writes. Opening an older file migrates it; a newer one is refused.
-pub const FORMAT_VERSION: u32 = 2;
+pub const FORMAT_VERSION: u32 = 3;
 
 /// seq → record head, flat JSON (see `codec`).
 pub(crate) const HEADS: TableDefinition<u64, &[u8]> = TableDefinition::new("record_heads");
@@ -80,6 +84,8 @@ pub(crate) fn migrate(txn: &WriteTransaction, from: u32) -> Result<(), MigrateFa
         match version {
             0 => migrate_v0_to_v1(txn)?,
             1 => migrate_v1_to_v2(txn)?,
+            // Plain bodies are valid v3 bodies.
+            2 => {}
             other => return Err(MigrateFailure(format!("no migration from version {other}"))),
         }
         version += 1;
@@ -147,8 +153,10 @@ fn migrate_v1_to_v2(txn: &WriteTransaction) -> Result<(), MigrateFailure> {
     for entry in heads.iter()? {
         let (k, v) = entry?;
         let seq = k.value();
-        let h = super::codec::head(v.value())
+        let json = super::codec::head_json(v.value())
             .map_err(|e| MigrateFailure(format!("record {seq}: {e}")))?;
+        let h =
+            super::codec::head(&json).map_err(|e| MigrateFailure(format!("record {seq}: {e}")))?;
         for (field, value) in field_keys(&h.pod, &h.region, h.kind, h.reason) {
             by_field.insert((field, value, seq), ())?;
         }

@@ -8,7 +8,7 @@ use redb::ReadableTable;
 use sha2::{Digest, Sha256};
 
 use super::demo::{record, stress_record};
-use super::schema::{BY_FIELD, HEADS, META, META_FORMAT_VERSION, V0_RECORDS};
+use super::schema::{BODIES, BY_FIELD, HEADS, META, META_FORMAT_VERSION, V0_RECORDS};
 use super::*;
 use crate::core::reason::Reason;
 
@@ -309,8 +309,9 @@ fn a_v0_file_is_migrated_by_the_writer_with_forging_inferred_from_the_role() {
     assert_eq!(j.query(&window).expect("index built").len(), 1);
 }
 
-/// Writes a v1 journal: the current format minus `records_by_field`, version 1 in `meta`.
-fn write_v1(path: &Path) {
+/// Writes an old journal from 40 stress records: plain JSON heads and bodies (as v1 and v2 stored them),
+/// `version` in `meta`, and without `records_by_field` for v1.
+fn write_old(path: &Path, version: u64) {
     {
         let mut j = Journal::open(path, cfg()).expect("open");
         for i in 0..40 {
@@ -319,15 +320,97 @@ fn write_v1(path: &Path) {
     }
     let db = redb::Database::open(path).expect("raw open");
     let txn = db.begin_write().expect("txn");
-    assert!(
-        txn.delete_table(BY_FIELD).expect("delete"),
-        "v2 has the index"
-    );
+    if version < 2 {
+        assert!(
+            txn.delete_table(BY_FIELD).expect("delete"),
+            "v2 has the index"
+        );
+    }
+    type Unpack =
+        for<'a> fn(&'a [u8]) -> Result<std::borrow::Cow<'a, [u8]>, super::codec::StoredError>;
+    let plain: [(redb::TableDefinition<u64, &[u8]>, Unpack); 2] = [
+        (HEADS, super::codec::head_json),
+        (BODIES, super::codec::body_json),
+    ];
+    for (table, unpack) in plain {
+        let mut t = txn.open_table(table).expect("table");
+        let json: Vec<(u64, Vec<u8>)> = t
+            .iter()
+            .expect("iter")
+            .map(|e| {
+                let (k, v) = e.expect("entry");
+                (k.value(), unpack(v.value()).expect("unpack").into_owned())
+            })
+            .collect();
+        for (seq, json) in json {
+            t.insert(seq, json.as_slice()).expect("plain value");
+        }
+    }
     txn.open_table(META)
         .expect("meta")
-        .insert(META_FORMAT_VERSION, 1)
+        .insert(META_FORMAT_VERSION, version)
         .expect("version");
     txn.commit().expect("commit");
+}
+
+fn write_v1(path: &Path) {
+    write_old(path, 1);
+}
+
+/// The first byte of every stored head or body, by seq.
+fn tags(db: &redb::Database, table: redb::TableDefinition<u64, &[u8]>) -> Vec<(u64, u8)> {
+    let txn = redb::ReadableDatabase::begin_read(db).expect("read");
+    let t = txn.open_table(table).expect("table");
+    t.iter()
+        .expect("iter")
+        .map(|e| {
+            let (k, v) = e.expect("entry");
+            (k.value(), v.value()[0])
+        })
+        .collect()
+}
+
+#[test]
+fn a_v2_file_with_plain_records_reads_unchanged_and_new_records_are_compressed() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let fresh = dir.path().join("v3");
+    {
+        let mut j = Journal::open(&fresh, cfg()).expect("open");
+        for i in 0..40 {
+            j.append(stress_record(i, T0)).expect("append");
+        }
+    }
+    let path = dir.path().join("v2");
+    write_old(&path, 2);
+    let before = hash(&path);
+    let export = |r: &JournalReader| {
+        let mut out = Vec::new();
+        r.write_jsonl(&Query::default(), &mut out).expect("export");
+        out
+    };
+    let r = JournalReader::open(&path).expect("a v3 reader reads v2");
+    assert_eq!(r.format_version_on_disk(), 2);
+    let expected = export(&JournalReader::open(&fresh).expect("fresh"));
+    assert_eq!(
+        export(&r),
+        expected,
+        "plain and compressed bodies read alike"
+    );
+    drop(r);
+    assert_eq!(hash(&path), before, "the reader never writes");
+
+    let mut j = Journal::open(&path, cfg()).expect("writer migrates");
+    assert_eq!(j.stats().expect("stats").format_version, FORMAT_VERSION);
+    j.append(stress_record(40, T0)).expect("append");
+    for table in [HEADS, BODIES] {
+        let tags = tags(j.database(), table);
+        assert!(
+            tags[..40].iter().all(|&(_, t)| t == b'{'),
+            "old values are not rewritten"
+        );
+        assert_eq!(tags[40], (41, 1), "a new value is compressed");
+    }
+    assert_eq!(j.query(&Query::default()).expect("query").len(), 41);
 }
 
 fn pod_kind_query() -> Query {

@@ -471,7 +471,8 @@ fn prune_some(
             };
             let seq = k.value();
             let bytes = v.value();
-            let head = codec::head(bytes).ok();
+            let json = codec::head_json(bytes).ok();
+            let head = json.as_deref().and_then(|j| codec::head(j).ok());
             // A record that does not decode has no usable wall time: it is pruned as the oldest.
             // Its index entries cannot be named and stay behind; readers skip entries whose
             // record is gone.
