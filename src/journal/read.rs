@@ -186,15 +186,20 @@ fn scan(
     let limit = q.limit.unwrap_or(usize::MAX);
     let needles = q.needles();
     let mut emitted = 0usize;
-    let mut visit = |seq: u64, stored: &[u8]| -> Result<bool, QueryError> {
+    // `indexed`: every filter was matched through `records_by_field`, whose entries are written
+    // with their record and never name another record (a seq is never reused), so the head
+    // need not be parsed again.
+    let mut visit = |seq: u64, stored: &[u8], indexed: bool| -> Result<bool, QueryError> {
         let bytes = head_json(seq, stored)?;
         let bytes = bytes.as_ref();
-        if !needles.iter().all(|n| contains_field(bytes, n)) {
-            return Ok(true);
-        }
-        let head = decode_head(seq, bytes)?;
-        if !q.head_matches(&head) {
-            return Ok(true);
+        if !indexed {
+            if !needles.iter().all(|n| contains_field(bytes, n)) {
+                return Ok(true);
+            }
+            let head = decode_head(seq, bytes)?;
+            if !q.head_matches(&head) {
+                return Ok(true);
+            }
         }
         emitted += 1;
         let body = bodies
@@ -221,7 +226,7 @@ fn scan(
         seqs.sort_unstable();
         for seq in seqs {
             if let Some(v) = records.get(seq).map_err(QueryError::Read)?
-                && !visit(seq, v.value())?
+                && !visit(seq, v.value(), false)?
             {
                 break;
             }
@@ -268,10 +273,10 @@ fn scan(
                     }
                 }
             }
-            // The head is still checked by `visit`; an entry left by a pruned record whose
-            // head did not decode finds no head and is skipped.
+            // An entry left by a pruned record whose head did not decode finds no head and is
+            // skipped.
             if let Some(v) = records.get(target).map_err(QueryError::Read)?
-                && !visit(target, v.value())?
+                && !visit(target, v.value(), true)?
             {
                 break;
             }
@@ -280,7 +285,7 @@ fn scan(
     } else {
         for entry in records.iter().map_err(QueryError::Read)? {
             let (k, v) = entry.map_err(QueryError::Read)?;
-            if !visit(k.value(), v.value())? {
+            if !visit(k.value(), v.value(), false)? {
                 break;
             }
         }
