@@ -28,9 +28,11 @@ use std::sync::mpsc;
 use std::time::Duration;
 
 use crate::runner::{self, Outcome, RunOptions};
+use forge_manager::config::duration::format_duration;
+
 use crate::scenario::{
-    ApiServer, Expect, Fault, FaultAction, NodeTiming, Placement, PodRef, Region, Scenario, Target,
-    Timing, Window,
+    ApiServer, Expect, Fault, FaultAction, ForgeState, NodeTiming, Placement, PodRef, Region,
+    Scenario, Target, Timing, Window,
 };
 use crate::trace::PodId;
 
@@ -52,7 +54,7 @@ pub struct ChaosConfig {
     /// Simulated time of one seed (both phases).
     pub duration: Duration,
     /// At most this many regions (drawn in `1..=regions`); more than one turns cluster management
-    /// on. (Health, flap and patch faults are not drawn yet: the scenario suite covers them.)
+    /// on, and with it the policy faults (health, flap, patch).
     pub regions: usize,
     /// At most this many pods per region (drawn in `1..=pods`).
     pub pods: usize,
@@ -121,7 +123,8 @@ fn ms(d: Duration) -> u64 {
     u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
 }
 
-/// The fault families a seed may enable (single-region ones; see the module comment).
+/// The fault families a seed may enable: [`Kind::WORLD`] in every world, [`Kind::POLICY`] where
+/// cluster management is on (see the module comment).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Kind {
     /// A pod cut off from its API server (and the global one), healed later.
@@ -148,11 +151,18 @@ pub enum Kind {
     RotateSecret,
     /// Slow links between pods and API servers.
     Latency,
+    /// A region's health endpoint fails, and recovers later.
+    Health,
+    /// A region's health endpoint flaps for a while.
+    Flap,
+    /// An operator patches a region's CardanoForgeCluster spec (forgeState, priority, override),
+    /// and sometimes restores it later.
+    Patch,
 }
 
 impl Kind {
-    /// Every kind.
-    pub const ALL: [Kind; 12] = [
+    /// The kinds that act on pods, nodes, clocks, leases and API servers: drawn in every world.
+    pub const WORLD: [Kind; 12] = [
         Kind::Partition,
         Kind::ApiOutage,
         Kind::Skew,
@@ -166,6 +176,11 @@ impl Kind {
         Kind::RotateSecret,
         Kind::Latency,
     ];
+
+    /// The kinds that act on cross-region policy: drawn only where cluster management is on (with
+    /// it off no sidecar probes health or reads a CardanoForgeCluster, so they would change
+    /// nothing), from a stream of their own (see [`generate`]).
+    pub const POLICY: [Kind; 3] = [Kind::Health, Kind::Flap, Kind::Patch];
 }
 
 /// One enabled fault kind of a seed: how often and how hard.
@@ -182,12 +197,28 @@ struct Swarm {
 /// lease duration (a fenced holder's record must age on the candidates' clocks) + retry period
 /// (the next attempt) + failback delay (multi-region) + node startup (restarted pods) + a margin of
 /// one minute (a stuck demotion's retry, the API's exponential back-off, crash-loop back-off).
-pub fn convergence_budget(s: &Scenario) -> Duration {
+///
+/// With `health_recovery` (the seed may leave a health endpoint failing until the heal) add
+/// `health_interval × health_success_threshold`: the probes a region's leader needs to see its
+/// endpoint healthy again, before the failback delay of that recovery even starts.
+pub fn convergence_budget(s: &Scenario, health_recovery: bool) -> Duration {
+    let health = if health_recovery {
+        s.timing.health_interval * s.timing.health_success_threshold
+    } else {
+        Duration::ZERO
+    };
     s.timing.lease_duration
         + s.timing.retry_period
         + s.timing.failback_delay
         + s.node.startup
+        + health
         + Duration::from_secs(60)
+}
+
+/// The policy faults' own stream: a seed's world faults are the same whether or not its world
+/// also draws policy faults (a one-region seed generates what it did before they existed).
+fn policy_rng(seed: u64) -> SplitMix64 {
+    SplitMix64::new(SplitMix64::new(seed ^ 0x706F_6C69_6379_2121).next_u64())
 }
 
 /// The liveness phase's length for a run of `duration`: the convergence budget plus at least two
@@ -206,7 +237,7 @@ pub fn generate(seed: u64, config: &ChaosConfig) -> Scenario {
             name: REGION_NAMES[i].to_owned(),
             priority: u32::try_from(i + 1).unwrap_or(u32::MAX),
             pods: usize::try_from(rng.range(1, config.pods.max(1) as u64)).unwrap_or(1),
-            forge_state: crate::scenario::ForgeState::PriorityBased,
+            forge_state: ForgeState::PriorityBased,
             healthy: true,
         })
         .collect();
@@ -226,11 +257,20 @@ pub fn generate(seed: u64, config: &ChaosConfig) -> Scenario {
         faults: Vec::new(),
         expects: Vec::new(),
     };
-    let budget = convergence_budget(&s);
+    let mut policy = policy_rng(seed);
+    let policy_swarm = if s.cluster_management {
+        draw_policy_swarm(&mut policy)
+    } else {
+        Vec::new()
+    };
+    let health_recovery = policy_swarm
+        .iter()
+        .any(|w| matches!(w.kind, Kind::Health | Kind::Flap));
+    let budget = convergence_budget(&s, health_recovery);
     let heal_at = config
         .duration
         .saturating_sub(liveness_len(config.duration, budget));
-    let swarm = draw_swarm(&mut rng);
+    let mut swarm = draw_swarm(&mut rng);
     let mut g = Gen {
         rng,
         s: &s,
@@ -240,10 +280,16 @@ pub fn generate(seed: u64, config: &ChaosConfig) -> Scenario {
     for w in &swarm {
         g.kind(w);
     }
-    let mut faults = g.faults;
-    faults.extend(heal_everything(&s, heal_at));
+    g.rng = policy;
+    for w in &policy_swarm {
+        g.kind(w);
+    }
+    let faults = g.faults;
     s.faults = faults;
+    let heal = heal_everything(&s, heal_at);
+    s.faults.extend(heal);
     s.expects = liveness_expects(&s, heal_at + budget);
+    swarm.extend(policy_swarm);
     s.description = describe(&s, &swarm, heal_at, budget);
     s
 }
@@ -251,14 +297,25 @@ pub fn generate(seed: u64, config: &ChaosConfig) -> Scenario {
 /// Which kinds this seed enables, each with a rate and an intensity. At least one kind is on.
 fn draw_swarm(rng: &mut SplitMix64) -> Vec<Swarm> {
     let mut out = Vec::new();
-    for kind in Kind::ALL {
+    for kind in Kind::WORLD {
         if rng.chance(50) {
             out.push(draw_one(rng, kind));
         }
     }
     if out.is_empty() {
-        let kind = *rng.pick(&Kind::ALL);
+        let kind = *rng.pick(&Kind::WORLD);
         out.push(draw_one(rng, kind));
+    }
+    out
+}
+
+/// Which policy kinds this seed enables (each with probability ½; perhaps none).
+fn draw_policy_swarm(rng: &mut SplitMix64) -> Vec<Swarm> {
+    let mut out = Vec::new();
+    for kind in Kind::POLICY {
+        if rng.chance(50) {
+            out.push(draw_one(rng, kind));
+        }
     }
     out
 }
@@ -271,6 +328,12 @@ fn draw_one(rng: &mut SplitMix64, kind: Kind) -> Swarm {
         Kind::Skew => *rng.pick(&[secs(30), secs(3_600), secs(6 * 3_600)]),
         Kind::Pause | Kind::Freeze => *rng.pick(&[secs(5), secs(12), secs(30), secs(90)]),
         Kind::Latency => *rng.pick(&[Duration::from_millis(200), secs(2), secs(6)]),
+        // Health outages straddle detection (failure threshold × interval: 90 s by default).
+        Kind::Health => *rng.pick(&[secs(30), secs(120), secs(300), secs(900)]),
+        // How long a flap lasts.
+        Kind::Flap => *rng.pick(&[secs(60), secs(300), secs(900)]),
+        // How long before the operator restores a patched spec (when they do).
+        Kind::Patch => *rng.pick(&[secs(30), secs(120), secs(600), secs(1_800)]),
         _ => *rng.pick(&[secs(10), secs(30), secs(120), secs(300)]),
     };
     Swarm {
@@ -555,15 +618,136 @@ impl Gen<'_> {
                     );
                 }
             }
+            Kind::Health => {
+                let region = self.region();
+                self.push(
+                    at,
+                    FaultAction::Health {
+                        region: region.clone(),
+                        healthy: false,
+                    },
+                );
+                let len = self.len(at, w.max_len);
+                if at + len < self.heal_at {
+                    self.push(
+                        at + len,
+                        FaultAction::Health {
+                            region,
+                            healthy: true,
+                        },
+                    );
+                }
+            }
+            Kind::Flap => {
+                // Periods from well under the probe interval (probes sample the flap) to longer
+                // than the failure threshold (the region really turns unhealthy and back).
+                let region = self.region();
+                let period = self.rng.duration(secs(2), secs(240));
+                // `instant` leaves at least a second before the heal: `until` is after `at` and
+                // no later than the heal.
+                let until = at + self.len(at, w.max_len);
+                self.push(
+                    at,
+                    FaultAction::Flap {
+                        region,
+                        period,
+                        until,
+                    },
+                );
+            }
+            Kind::Patch => {
+                let region = self.region();
+                let spec = self.patch_spec(at, w.max_len);
+                self.push(
+                    at,
+                    FaultAction::Patch {
+                        region: region.clone(),
+                        spec,
+                    },
+                );
+                // Half the time the operator restores the spec later in the safety phase.
+                if self.rng.chance(50) {
+                    let len = self.len(at, w.max_len);
+                    if at + len < self.heal_at
+                        && let Some(r) = self.s.region(&region)
+                    {
+                        self.push(
+                            at + len,
+                            FaultAction::Patch {
+                                region,
+                                spec: restore_spec(r),
+                            },
+                        );
+                    }
+                }
+            }
         }
     }
+
+    /// A random merge patch of a CardanoForgeCluster spec: `forgeState`, `priority` and an
+    /// `override` (enabled or not, with a reason, `forcePriority`, `forceState` and `expiresAt`, a
+    /// time since start that may already be past), at least one of them.
+    fn patch_spec(&mut self, at: Duration, max_len: Duration) -> serde_json::Value {
+        let states = [
+            ForgeState::Enabled,
+            ForgeState::Disabled,
+            ForgeState::PriorityBased,
+        ];
+        let worst = u64::try_from(self.s.regions.len()).unwrap_or(u64::MAX) + 1;
+        let mut spec = serde_json::Map::new();
+        let with_override = self.rng.chance(60);
+        if self.rng.chance(50) || !with_override {
+            let state = self.rng.pick(&states).as_str();
+            spec.insert("forgeState".into(), state.into());
+        }
+        if self.rng.chance(15) {
+            spec.insert("priority".into(), self.rng.range(1, worst).into());
+        }
+        if with_override {
+            let mut o = serde_json::Map::new();
+            o.insert("enabled".into(), self.rng.chance(85).into());
+            if self.rng.chance(70) {
+                let reason = *self
+                    .rng
+                    .pick(&["maintenance", "Emergency failover", "chaos"]);
+                o.insert("reason".into(), reason.into());
+            }
+            if self.rng.chance(50) {
+                o.insert("forcePriority".into(), self.rng.range(1, worst).into());
+            }
+            if self.rng.chance(30) {
+                let state = *self.rng.pick(&["Enabled", "Disabled"]);
+                o.insert("forceState".into(), state.into());
+            }
+            if self.rng.chance(50) {
+                let expires = self
+                    .rng
+                    .duration(at.saturating_sub(Duration::from_secs(60)), at + 2 * max_len);
+                o.insert("expiresAt".into(), format_duration(expires).into());
+            }
+            spec.insert("override".into(), o.into());
+        }
+        spec.into()
+    }
+}
+
+/// The merge patch that puts a region's spec back as the scenario declares it: its `forgeState`
+/// and `priority`, and no override in force (a merge patch cannot remove one from a file: it is
+/// disabled).
+pub fn restore_spec(r: &Region) -> serde_json::Value {
+    serde_json::json!({
+        "forgeState": r.forge_state.as_str(),
+        "priority": r.priority,
+        "override": { "enabled": false },
+    })
 }
 
 fn pod_region(t: &Target) -> String {
     t.region().unwrap_or_default().to_owned()
 }
 
-/// The liveness phase's first faults: everything healed at `at` (skew and drift stay).
+/// The liveness phase's first faults: everything healed at `at` (skew and drift stay); health
+/// endpoints and specs are restored when `s.faults` (the safety phase) touched them.
 pub fn heal_everything(s: &Scenario, at: Duration) -> Vec<Fault> {
     let mut out = Vec::new();
     let mut push = |action| out.push(Fault { at, action });
@@ -586,6 +770,25 @@ pub fn heal_everything(s: &Scenario, at: Duration) -> Vec<Fault> {
         push(FaultAction::Restart {
             target: Target::Region(region.name.clone()),
         });
+    }
+    // Policy: endpoints healthy (which also ends any flap) and specs as declared, for every region
+    // once the safety phase touched any.
+    let touched = |kinds: &[&str]| s.faults.iter().any(|f| kinds.contains(&f.action.kind()));
+    if touched(&["health", "flap"]) {
+        for region in &s.regions {
+            push(FaultAction::Health {
+                region: region.name.clone(),
+                healthy: true,
+            });
+        }
+    }
+    if touched(&["patch"]) {
+        for region in &s.regions {
+            push(FaultAction::Patch {
+                region: region.name.clone(),
+                spec: restore_spec(region),
+            });
+        }
     }
     out
 }
@@ -649,7 +852,7 @@ pub fn quiet_world(regions: usize, pods: usize, duration: Duration) -> Scenario 
             name: REGION_NAMES[i].to_owned(),
             priority: u32::try_from(i + 1).unwrap_or(u32::MAX),
             pods,
-            forge_state: crate::scenario::ForgeState::PriorityBased,
+            forge_state: ForgeState::PriorityBased,
             healthy: true,
         })
         .collect();
@@ -765,20 +968,82 @@ mod tests {
 
     #[test]
     fn every_fault_kind_is_drawn_by_some_seed() {
-        let c = ChaosConfig::default();
+        // Worlds of one to three regions: the policy kinds need cluster management.
+        let c = ChaosConfig {
+            regions: 3,
+            ..ChaosConfig::default()
+        };
         let mut seen = std::collections::BTreeSet::new();
         for seed in 0..200 {
             for f in generate(seed, &c).faults {
                 seen.insert(f.action.kind());
             }
         }
-        // Health, flap and patch act on cluster policy and are not drawn yet (the scenario
-        // suite covers them); every other kind of the contract is.
-        for kind in crate::scenario::FAULT_KINDS
-            .iter()
-            .filter(|k| !["health", "flap", "patch"].contains(k))
-        {
+        for kind in crate::scenario::FAULT_KINDS {
             assert!(seen.contains(kind), "no seed draws {kind}");
+        }
+    }
+
+    #[test]
+    fn policy_faults_only_where_cluster_management_is_on() {
+        let c = ChaosConfig {
+            regions: 3,
+            ..ChaosConfig::default()
+        };
+        let mut with_policy = 0;
+        for seed in 0..200 {
+            let s = generate(seed, &c);
+            let policy = s
+                .faults
+                .iter()
+                .filter(|f| ["health", "flap", "patch"].contains(&f.action.kind()))
+                .count();
+            if s.cluster_management {
+                with_policy += usize::from(policy > 0);
+            } else {
+                assert_eq!(policy, 0, "seed {seed}: one region, {policy} policy faults");
+            }
+        }
+        assert!(
+            with_policy > 50,
+            "only {with_policy} seeds draw policy faults"
+        );
+    }
+
+    #[test]
+    fn policy_faults_leave_a_seeds_world_faults_alone() {
+        // The policy faults come from a stream of their own: without them a multi-region seed
+        // draws exactly the world faults it draws with them.
+        let c = ChaosConfig {
+            regions: 3,
+            ..ChaosConfig::default()
+        };
+        let policy = |f: &Fault| ["health", "flap", "patch"].contains(&f.action.kind());
+        for seed in 0..50 {
+            let s = generate(seed, &c);
+            if !s.cluster_management {
+                continue;
+            }
+            let mut rng = SplitMix64::new(seed);
+            let n = usize::try_from(rng.range(1, 3)).unwrap_or(1);
+            for _ in 0..n {
+                rng.range(1, 3);
+            }
+            let swarm = draw_swarm(&mut rng);
+            let heal_at = s.faults.iter().map(|f| f.at).max().unwrap_or_default();
+            let mut g = Gen {
+                rng,
+                s: &s,
+                heal_at,
+                faults: Vec::new(),
+            };
+            for w in &swarm {
+                g.kind(w);
+            }
+            let world: Vec<&Fault> = s.faults.iter().filter(|f| f.at < heal_at).collect();
+            let world: Vec<&Fault> = world.into_iter().filter(|f| !policy(f)).collect();
+            let alone: Vec<&Fault> = g.faults.iter().collect();
+            assert_eq!(world, alone, "seed {seed}");
         }
     }
 
@@ -801,7 +1066,8 @@ mod tests {
     #[test]
     fn the_liveness_phase_heals_everything_and_expects_one_steady_forger() {
         let s = generate(3, &ChaosConfig::default());
-        let heal_at = Duration::from_secs(3_600) - liveness_len(s.duration, convergence_budget(&s));
+        let heal_at =
+            Duration::from_secs(3_600) - liveness_len(s.duration, convergence_budget(&s, false));
         let healed: Vec<&str> = s
             .faults
             .iter()
@@ -814,6 +1080,86 @@ mod tests {
         assert!(s.faults.iter().all(|f| f.at <= heal_at));
         let kinds: Vec<&str> = s.expects.iter().map(Expect::kind).collect();
         assert_eq!(kinds, ["forger-by", "max-handovers"]);
+    }
+
+    #[test]
+    fn the_liveness_phase_restores_health_and_every_spec() {
+        let c = ChaosConfig {
+            regions: 3,
+            ..ChaosConfig::default()
+        };
+        let mut checked = 0;
+        for seed in 0..100 {
+            let s = generate(seed, &c);
+            let heal_at = s.faults.iter().map(|f| f.at).max().unwrap_or_default();
+            let before = |kind: &str| {
+                s.faults
+                    .iter()
+                    .any(|f| f.at < heal_at && f.action.kind() == kind)
+            };
+            let at_heal: Vec<&FaultAction> = s
+                .faults
+                .iter()
+                .filter(|f| f.at == heal_at)
+                .map(|f| &f.action)
+                .collect();
+            if before("health") || before("flap") {
+                for r in &s.regions {
+                    let healthy = FaultAction::Health {
+                        region: r.name.clone(),
+                        healthy: true,
+                    };
+                    assert!(
+                        at_heal.contains(&&healthy),
+                        "seed {seed}: {} not healed",
+                        r.name
+                    );
+                }
+                // And the forger-by check waits for the probes of a recovery.
+                let by = s.expects.iter().find_map(|e| match e {
+                    Expect::ForgerBy { by, .. } => Some(*by),
+                    _ => None,
+                });
+                assert_eq!(
+                    by,
+                    Some(heal_at + convergence_budget(&s, true)),
+                    "seed {seed}"
+                );
+                checked += 1;
+            }
+            if before("patch") {
+                for r in &s.regions {
+                    let restore = FaultAction::Patch {
+                        region: r.name.clone(),
+                        spec: restore_spec(r),
+                    };
+                    assert!(
+                        at_heal.contains(&&restore),
+                        "seed {seed}: {} not restored",
+                        r.name
+                    );
+                }
+                checked += 1;
+            }
+            for f in &s.faults {
+                if let FaultAction::Flap { until, .. } = f.action {
+                    assert!(until <= heal_at, "seed {seed}: {f:?} outlasts the heal");
+                }
+            }
+        }
+        assert!(checked > 20, "only {checked} seeds with policy faults");
+        let r = Region {
+            name: "eu-west-1".into(),
+            priority: 2,
+            pods: 3,
+            forge_state: ForgeState::PriorityBased,
+            healthy: true,
+        };
+        assert_eq!(
+            restore_spec(&r),
+            serde_json::json!({"forgeState": "Priority-based", "priority": 2,
+                "override": {"enabled": false}})
+        );
     }
 
     #[test]

@@ -88,8 +88,8 @@ struct ChaosArgs {
     /// Simulated time per seed (safety phase, then liveness phase).
     #[arg(long, default_value = "1h", value_parser = parse_duration)]
     duration: std::time::Duration,
-    /// At most this many regions per world. More than one needs cross-region coordination
-    /// (cluster management), which is not finished yet: such seeds fail today.
+    /// At most this many regions per world. More than one turns cluster management on, and with it
+    /// the policy faults (health, flap, patch).
     #[arg(long, default_value_t = 1)]
     regions: usize,
     /// At most this many pods per region.

@@ -52,6 +52,7 @@ scenario_tests! {
     canary_release_before_verified_freeze => "canary-release-before-verified-freeze.toml",
     chaos_1042_handoff_by_unsettled_leader => "chaos-1042-handoff-by-unsettled-leader.toml",
     chaos_1048_slow_local_api_past_global_deadline => "chaos-1048-slow-local-api-past-global-deadline.toml",
+    chaos_3318_stale_global_hold => "chaos-3318-stale-global-hold.toml",
     clock_skew_hours => "clock-skew-hours.toml",
     crash_restart_credentials => "crash-restart-credentials.toml",
     coordination_api_outage => "coordination-api-outage.toml",

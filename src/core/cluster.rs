@@ -270,7 +270,14 @@ pub fn decide_cluster(
     }
 
     // 5. The global lease and the gate.
-    let holds = s.global.may_promote(now, timing);
+    // A node that is verifiably off may not *start* on a hold whose last write met a 409 (someone
+    // else wrote the lease: read it first); a forging one keeps forging on it until that read or
+    // its deadline, as in the local election.
+    let holds = if obs.local.forging_off {
+        s.global.may_start(now, timing)
+    } else {
+        s.global.may_promote(now, timing)
+    };
     let preferred_is_us = preferred.as_deref() == Some(region);
     let mut message;
     let gate;
@@ -297,11 +304,21 @@ pub fn decide_cluster(
             if obs.local.forging_off && !promotable {
                 // Still waiting out a global lease we created: let it lapse rather than hand it
                 // over (a handoff is taken at once, which only an entitled holder may offer).
+                // No longer our region's leader: forget it too (below: another pod of ours may
+                // write it now).
+                if !obs.local.leader {
+                    s.global.hold = None;
+                }
                 message =
                     "leaving a global lease we were still waiting on: letting it lapse".to_string();
             } else if obs.local.forging_off && !obs.local.region_quiet && !representative {
                 // No longer our region's leader: another pod of ours may lead and forge under
                 // this lease now. Neither release nor renew it; it lapses unless that pod keeps it.
+                // And forget it: the lease names our region, so from now on that pod may renew
+                // it, hand it over or release it, and our record says nothing. Should we lead
+                // again, we read it first; a hold kept until then opened our gate on a lease
+                // another pod of ours had meanwhile handed to another region (chaos seed 3318).
+                s.global.hold = None;
                 message =
                     "no longer our region's leader: leaving the global lease to it".to_string();
             } else if obs.local.forging_off && !obs.local.region_quiet {

@@ -442,3 +442,66 @@ fn only_a_settled_local_leader_hands_the_global_lease_over() {
         );
     }
 }
+
+#[test]
+fn a_pod_that_stops_leading_its_region_forgets_the_global_lease() {
+    // Chaos seed 3318: b/0 held b's global lease, its node restarted and b/2 led b; b/2 took the
+    // lease (holder: the region, so the same record for both) and handed it to a. b/0 led again 7 s
+    // later, still within the renew deadline of its remembered hold, and opened its gate on it
+    // while a forged: three dual-forging slots.
+    let mut b = Rep::new(
+        "b",
+        vec![
+            ("b", State::PriorityBased, 1),
+            ("a", State::PriorityBased, 2),
+        ],
+    );
+    b.holding(5);
+    assert_eq!(b.step(LeaseEvent::Nothing).gate, Gate::Allow);
+    // Its node restarts: no longer its region's leader.
+    b.obs.local = LocalView {
+        leader: false,
+        eligible: false,
+        forging_off: true,
+        shutting_down: false,
+        region_quiet: false,
+        answer_by: None,
+    };
+    let d = b.at(101_000).step(LeaseEvent::Nothing);
+    assert_ne!(d.gate, Gate::Allow);
+    assert_eq!(Rep::global_writes(&d), vec![], "{}", d.message);
+    assert!(b.state.global.hold.is_none(), "the hold is forgotten");
+    // It leads again well within the old hold's renew deadline: nothing until it has read.
+    b.obs.local.leader = true;
+    b.obs.local.eligible = true;
+    b.obs.local.region_quiet = true;
+    let d = b.at(105_000).step(LeaseEvent::Nothing);
+    assert_ne!(d.gate, Gate::Allow, "{}", d.message);
+    let d = b
+        .at(105_100)
+        .step(LeaseEvent::Read(Some(rec("global", Some("a"), 9))));
+    assert_ne!(d.gate, Gate::Allow, "{}", d.message);
+    assert_eq!(Rep::global_writes(&d), vec![], "{}", d.message);
+}
+
+#[test]
+fn a_stopped_node_does_not_start_on_a_global_hold_that_met_a_409() {
+    // forging_off → whether the gate stays open after a renewal's 409, until a read.
+    for (forging_off, open) in [(true, false), (false, true)] {
+        let mut a = Rep::new("a", vec![("a", State::PriorityBased, 1)]);
+        a.holding(5);
+        a.obs.local.forging_off = forging_off;
+        let d = a.at(102_000).step(LeaseEvent::WriteFailed {
+            write: LeaseWriteKind::Renew,
+            failure: ApiFailure::Conflict,
+        });
+        assert_eq!(d.gate == Gate::Allow, open, "forging_off {forging_off}");
+        assert!(a.state.global.needs_read(), "a read resolves the conflict");
+        // The read shows another region took it: the hold is gone either way.
+        let d = a
+            .at(102_100)
+            .step(LeaseEvent::Read(Some(rec("global", Some("b"), 9))));
+        assert_ne!(d.gate, Gate::Allow);
+        assert!(a.state.global.hold.is_none());
+    }
+}

@@ -523,7 +523,8 @@ impl<C: Clock, K: Kube, H: HealthProbe> Coordinator for ClusterLoop<C, K, H> {
                 others.insert(region, record);
             }
         }
-        if self.state.global.hold.is_none() && self.global_event == LeaseEvent::Nothing {
+        // No hold, or our last write met a 409: read it (a conflict is resolved only by a read).
+        if self.state.global.needs_read() && self.global_event == LeaseEvent::Nothing {
             self.global_event = self.read_lease(&self.settings.global_lease).await;
         }
         if self.state.presence.hold.is_none() && self.presence_event == LeaseEvent::Nothing {
