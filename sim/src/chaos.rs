@@ -394,6 +394,16 @@ impl Gen<'_> {
         std::cmp::min(len, self.heal_at.saturating_sub(at))
     }
 
+    /// Pushes `fault` at `at` and, when it ends before the heal, `undo` a random length (up to
+    /// `max_len`) later; otherwise the liveness phase's heal undoes it.
+    fn push_for(&mut self, at: Duration, max_len: Duration, fault: FaultAction, undo: FaultAction) {
+        self.push(at, fault);
+        let len = self.len(at, max_len);
+        if at + len < self.heal_at {
+            self.push(at + len, undo);
+        }
+    }
+
     fn count(&mut self, w: &Swarm) -> u64 {
         let hours = self.heal_at.as_secs_f64() / 3_600.0;
         // Expected count `per_hour × hours`, drawn in 0..=2× that (at least one chance).
@@ -419,30 +429,26 @@ impl Gen<'_> {
                     Target::Api(ApiServer::Global)
                 };
                 let between = [pod, api];
-                self.push(
+                self.push_for(
                     at,
+                    w.max_len,
                     FaultAction::Partition {
                         between: between.clone(),
                     },
+                    FaultAction::Heal { between },
                 );
-                let len = self.len(at, w.max_len);
-                if at + len < self.heal_at {
-                    self.push(at + len, FaultAction::Heal { between });
-                }
             }
             Kind::ApiOutage => {
                 let region = self.region();
                 let target = self.s.local_api_of(&region);
-                self.push(
+                self.push_for(
                     at,
+                    w.max_len,
                     FaultAction::ApiDown {
                         target: target.clone(),
                     },
+                    FaultAction::ApiUp { target },
                 );
-                let len = self.len(at, w.max_len);
-                if at + len < self.heal_at {
-                    self.push(at + len, FaultAction::ApiUp { target });
-                }
             }
             Kind::Skew => {
                 let max = i64::try_from(ms(w.max_len)).unwrap_or(i64::MAX);
@@ -600,43 +606,34 @@ impl Gen<'_> {
                 let api = Target::Api(self.s.local_api_of(&pod_region(&pod)));
                 let latency = self.rng.duration(Duration::from_millis(5), w.max_len);
                 let between = [pod, api];
-                self.push(
+                let normal = self.s.timing.api_latency;
+                self.push_for(
                     at,
+                    secs(300),
                     FaultAction::Latency {
                         between: between.clone(),
                         latency,
                     },
+                    FaultAction::Latency {
+                        between,
+                        latency: normal,
+                    },
                 );
-                let len = self.len(at, secs(300));
-                if at + len < self.heal_at {
-                    self.push(
-                        at + len,
-                        FaultAction::Latency {
-                            between,
-                            latency: self.s.timing.api_latency,
-                        },
-                    );
-                }
             }
             Kind::Health => {
                 let region = self.region();
-                self.push(
+                self.push_for(
                     at,
+                    w.max_len,
                     FaultAction::Health {
                         region: region.clone(),
                         healthy: false,
                     },
+                    FaultAction::Health {
+                        region,
+                        healthy: true,
+                    },
                 );
-                let len = self.len(at, w.max_len);
-                if at + len < self.heal_at {
-                    self.push(
-                        at + len,
-                        FaultAction::Health {
-                            region,
-                            healthy: true,
-                        },
-                    );
-                }
             }
             Kind::Flap => {
                 // Periods from well under the probe interval (probes sample the flap) to longer
