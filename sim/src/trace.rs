@@ -120,13 +120,17 @@ pub struct Trace {
 }
 
 impl Trace {
-    /// Appends an event; events must come in time order.
+    /// Adds an event in time order (ties: in the order they were added). Events mostly come in
+    /// order, but not always: within one turmoil tick each host runs with its own clock, so a host
+    /// stepped later in the tick can record an instant before one an earlier host recorded. Such
+    /// an event goes back past the later ones (a few at most, all from the same tick).
     pub fn push(&mut self, at_ms: SimMs, kind: EventKind) {
-        debug_assert!(
-            self.events.last().is_none_or(|e| e.at_ms <= at_ms),
-            "trace out of order"
-        );
-        self.events.push(Event { at_ms, kind });
+        let at = self
+            .events
+            .iter()
+            .rposition(|e| e.at_ms <= at_ms)
+            .map_or(0, |i| i + 1);
+        self.events.insert(at, Event { at_ms, kind });
     }
 
     /// A hex SHA-256 of every event (its JSON form) and the end time: equal for equal runs.
@@ -164,5 +168,37 @@ mod tests {
         let mut d = a.clone();
         d.end_ms = 5_001;
         assert_ne!(a.hash(), d.hash());
+    }
+
+    #[test]
+    fn an_event_recorded_late_within_a_tick_goes_back_into_time_order() {
+        let started = |i| EventKind::ForgingStarted {
+            pod: PodId::new("r", i),
+        };
+        let mut t = Trace::default();
+        for (at, i) in [
+            (1_000, 0),
+            (1_070, 1),
+            (1_070, 2),
+            (1_050, 3),
+            (1_050, 4),
+            (900, 5),
+        ] {
+            t.push(at, started(i));
+        }
+        let order: Vec<(SimMs, EventKind)> =
+            t.events.iter().map(|e| (e.at_ms, e.kind.clone())).collect();
+        assert_eq!(
+            order,
+            vec![
+                (900, started(5)),
+                (1_000, started(0)),
+                (1_050, started(3)),
+                (1_050, started(4)),
+                (1_070, started(1)),
+                (1_070, started(2)),
+            ],
+            "sorted by time, ties in the order added"
+        );
     }
 }
