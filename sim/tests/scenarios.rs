@@ -50,6 +50,7 @@ scenario_tests! {
     canary_fenced_leader_node_restart => "canary-fenced-leader-node-restart.toml",
     canary_new_lease_wait => "canary-new-lease-wait.toml",
     canary_release_before_verified_freeze => "canary-release-before-verified-freeze.toml",
+    created_global_lease_local_leader_change => "created-global-lease-local-leader-change.toml",
     chaos_1042_handoff_by_unsettled_leader => "chaos-1042-handoff-by-unsettled-leader.toml",
     chaos_1048_slow_local_api_past_global_deadline => "chaos-1048-slow-local-api-past-global-deadline.toml",
     chaos_3318_stale_global_hold => "chaos-3318-stale-global-hold.toml",

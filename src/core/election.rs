@@ -320,12 +320,14 @@ impl Seat {
                     LeaseWriteKind::Create => None,
                 };
                 let no_op = base_rv.as_deref() == Some(record.resource_version.as_str());
-                // Whether the record we took named us already (our previous incarnation's).
+                // Whether the record we took named us already (our previous incarnation's, or
+                // for the global seat another pod of our region's), whether it was created rather
+                // than taken over (no transition yet), and since when we have seen that tenure.
+                let base = self.observer.record();
                 let base_was_ours = *write == LeaseWriteKind::Acquire
-                    && self
-                        .observer
-                        .record()
-                        .is_some_and(|r| r.is_held_by(identity));
+                    && base.is_some_and(|r| r.is_held_by(identity));
+                let base_created = base.is_some_and(|r| r.lease_transitions == 0);
+                let tenure_since = self.observer.tenure_since();
                 self.observer.observe(Some(record), now);
                 if no_op && *write != LeaseWriteKind::Release {
                     // Neither renewed nor acquired: the deadline keeps counting.
@@ -349,6 +351,16 @@ impl Seat {
                             if base_was_ours && !self.trusts_own_record =>
                         {
                             *sent_at + record.effective_duration(timing.lease_duration)
+                        }
+                        // A record naming us that another pod of ours *created* (a handoff or a
+                        // takeover counts a transition; a create does not): its creator was
+                        // waiting out a lease that had not existed, whose last holder may still
+                        // forge. Wait as long, counted from when we first saw that tenure (no
+                        // earlier than its creation), so a local leader change does not cut the
+                        // wait short. A tenure we have watched for a lease duration is settled.
+                        (LeaseWriteKind::Acquire, None) if base_was_ours && base_created => {
+                            tenure_since.unwrap_or(*sent_at)
+                                + record.effective_duration(timing.lease_duration)
                         }
                         // Free (released after a verified demotion by an entitled holder), or
                         // expired (its holder fenced itself).

@@ -919,3 +919,64 @@ fn a_rotated_source_set_is_reprovisioned_only_by_a_verified_entitled_forger() {
         );
     }
 }
+
+/// The global seat takes a record naming its region (a handoff) as promotable at once, except one
+/// that another pod of its region *created* (no transition yet): that pod was waiting out a lease
+/// that had not existed, whose last holder may still forge, so the new leader waits until a lease
+/// duration after it first saw that tenure (scenario `created-global-lease-local-leader-change`).
+#[test]
+fn a_global_record_our_region_created_is_promotable_only_after_the_creators_wait() {
+    let t = timing();
+    let region = "us-east-1";
+    let mut created = rec(Some(region), 10);
+    created.acquire_time = Some("2026-01-01T00:00:00Z".into());
+    let mut handed = created.clone();
+    handed.lease_transitions = 1;
+    // (record as first seen, first seen at, acquired at, promotable at)
+    let cases = [
+        (created.clone(), 1_000, 5_000, 16_000),
+        (created.clone(), 5_000, 5_000, 20_000),
+        (created.clone(), 1_000, 30_000, 16_000),
+        (handed.clone(), 4_000, 5_000, 5_000),
+    ];
+    for (base, seen, acquired, promotable) in cases {
+        let mut seat = Seat {
+            trusts_own_record: true,
+            ..Seat::default()
+        };
+        seat.apply(
+            &LeaseEvent::Read(Some(base.clone())),
+            region,
+            MonoTime(seen),
+            &t,
+        );
+        // A renewal by the other pod: a new version of the same tenure.
+        let mut renewed = base.clone();
+        renewed.resource_version = "11".into();
+        renewed.renew_time = Some("2026-01-01T00:00:02Z".into());
+        seat.apply(
+            &LeaseEvent::Read(Some(renewed.clone())),
+            region,
+            MonoTime(acquired),
+            &t,
+        );
+        let mut ours = renewed;
+        ours.resource_version = "12".into();
+        seat.apply(
+            &LeaseEvent::Wrote {
+                write: LeaseWriteKind::Acquire,
+                record: ours,
+                sent_at: MonoTime(acquired),
+            },
+            region,
+            MonoTime(acquired),
+            &t,
+        );
+        assert_eq!(
+            seat.hold.as_ref().map(|h| h.promotable_at),
+            Some(MonoTime(promotable)),
+            "first seen at {seen}, acquired at {acquired}, transitions {}",
+            base.lease_transitions
+        );
+    }
+}

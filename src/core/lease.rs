@@ -77,6 +77,18 @@ struct Seen {
     resource_version: String,
     record: LeaseRecord,
     first_seen_at: MonoTime,
+    /// When the current tenure (same holder, acquireTime and leaseTransitions: renewals of one
+    /// acquisition) was first seen.
+    #[serde(default)]
+    tenure_since: MonoTime,
+}
+
+impl Seen {
+    fn same_tenure(&self, r: &LeaseRecord) -> bool {
+        self.holder.as_deref() == r.holder()
+            && self.record.acquire_time == r.acquire_time
+            && self.record.lease_transitions == r.lease_transitions
+    }
 }
 
 /// The observer's verdict on a lease at one instant.
@@ -111,11 +123,16 @@ impl LeaseObserver {
                         s.record = r.clone();
                     }
                 } else {
+                    let tenure_since = match &self.seen {
+                        Some(s) if s.same_tenure(r) => s.tenure_since,
+                        _ => now,
+                    };
                     self.seen = Some(Seen {
                         holder: r.holder().map(str::to_owned),
                         resource_version: r.resource_version.clone(),
                         record: r.clone(),
                         first_seen_at: now,
+                        tenure_since,
                     });
                 }
             }
@@ -130,6 +147,11 @@ impl LeaseObserver {
     /// The last record seen.
     pub fn record(&self) -> Option<&LeaseRecord> {
         self.seen.as_ref().map(|s| &s.record)
+    }
+
+    /// Since when the current tenure (one acquisition and its renewals) has been seen.
+    pub fn tenure_since(&self) -> Option<MonoTime> {
+        self.seen.as_ref().map(|s| s.tenure_since)
     }
 
     /// How long the current record has been seen unchanged.
