@@ -240,11 +240,21 @@ async fn sighup_is_refused_when_the_pid_now_belongs_to_another_process() {
 #[tokio::test]
 async fn sighup_reaches_the_exact_real_process_it_was_found_as() {
     use std::os::unix::process::ExitStatusExt;
-    let mut child = std::process::Command::new("sleep")
-        .arg("30")
+    // `env --default-signal=HUP` (GNU coreutils) execs `sleep` with SIGHUP's default action: a
+    // runner started under `nohup` ignores SIGHUP, children inherit that, and the signal would
+    // then arrive without a visible effect.
+    let mut child = std::process::Command::new("env")
+        .args(["--default-signal=HUP", "sleep", "30"])
         .spawn()
         .expect("spawn sleep");
     let pid = child.id();
+    // Signal only once `env` has reset the action and become `sleep`.
+    let comm = format!("/proc/{pid}/comm");
+    let deadline = Instant::now() + std::time::Duration::from_secs(5);
+    while std::fs::read_to_string(&comm).map_or(true, |c| c.trim() != "sleep") {
+        assert!(Instant::now() < deadline, "env did not exec sleep");
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
     let start = read_stat(Path::new("/proc"), pid)
         .expect("stat of child")
         .start_ticks;
