@@ -164,18 +164,26 @@ fn the_gate_opens_only_on_a_live_promotable_global_lease() {
 
 #[test]
 fn a_handoff_to_our_region_is_taken_at_once() {
-    let mut b = Rep::new(
-        "b",
-        vec![("a", State::Disabled, 1), ("b", State::PriorityBased, 2)],
-    );
-    let d = b.step(LeaseEvent::Read(Some(rec("global", Some("b"), 7))));
-    assert_eq!(Rep::global_writes(&d), vec![G(LeaseWriteKind::Acquire)]);
-    let d = b.step(LeaseEvent::Wrote {
-        write: LeaseWriteKind::Acquire,
-        record: rec("global", Some("b"), 8),
-        sent_at: MonoTime(100_000),
-    });
-    assert_eq!(d.gate, Gate::Allow);
+    // A handoff names the new holder and counts a transition (`runtime::lease_write`); a record
+    // naming us with no transition was *created* by another pod of ours, whose wait we inherit.
+    for (transitions, gate) in [(1, Gate::Allow), (0, Gate::Deny(Reason::LeaseNewWaiting))] {
+        let mut b = Rep::new(
+            "b",
+            vec![("a", State::Disabled, 1), ("b", State::PriorityBased, 2)],
+        );
+        let mut seen = rec("global", Some("b"), 7);
+        seen.lease_transitions = transitions;
+        let d = b.step(LeaseEvent::Read(Some(seen)));
+        assert_eq!(Rep::global_writes(&d), vec![G(LeaseWriteKind::Acquire)]);
+        let mut ours = rec("global", Some("b"), 8);
+        ours.lease_transitions = transitions;
+        let d = b.step(LeaseEvent::Wrote {
+            write: LeaseWriteKind::Acquire,
+            record: ours,
+            sent_at: MonoTime(100_000),
+        });
+        assert_eq!(d.gate, gate, "transitions {transitions}");
+    }
 }
 
 #[test]
