@@ -158,6 +158,10 @@ pub enum Kind {
     /// An operator patches a region's CardanoForgeCluster spec (forgeState, priority, override),
     /// and sometimes restores it later.
     Patch,
+    /// An operator deletes the global lease; often a region's leader is shut down seconds later,
+    /// so that the region's next leader meets a lease its region has just re-created (the
+    /// combination of `created-global-lease-local-leader-change`).
+    DeleteGlobal,
 }
 
 impl Kind {
@@ -180,7 +184,7 @@ impl Kind {
     /// The kinds that act on cross-region policy: drawn only where cluster management is on (with
     /// it off no sidecar probes health or reads a CardanoForgeCluster, so they would change
     /// nothing), from a stream of their own (see [`generate`]).
-    pub const POLICY: [Kind; 3] = [Kind::Health, Kind::Flap, Kind::Patch];
+    pub const POLICY: [Kind; 4] = [Kind::Health, Kind::Flap, Kind::Patch, Kind::DeleteGlobal];
 }
 
 /// One enabled fault kind of a seed: how often and how hard.
@@ -547,6 +551,36 @@ impl Gen<'_> {
                                 target: Target::Region(region),
                             },
                         );
+                    }
+                }
+            }
+            Kind::DeleteGlobal => {
+                self.push(
+                    at,
+                    FaultAction::DeleteLease {
+                        target: ApiServer::Global,
+                        lease: crate::scenario::LeaseKind::Global,
+                    },
+                );
+                if self.rng.chance(60) {
+                    let region = self.region();
+                    let after = self.rng.duration(secs(1), secs(10));
+                    if at + after < self.heal_at {
+                        self.push(
+                            at + after,
+                            FaultAction::Shutdown {
+                                target: PodRef::Leader(region.clone()),
+                            },
+                        );
+                        let down = self.len(at + after, w.max_len);
+                        if at + after + down < self.heal_at {
+                            self.push(
+                                at + after + down,
+                                FaultAction::Restart {
+                                    target: Target::Region(region),
+                                },
+                            );
+                        }
                     }
                 }
             }
@@ -982,6 +1016,37 @@ mod tests {
     }
 
     #[test]
+    fn some_seeds_delete_the_global_lease_just_before_a_region_leader_shuts_down() {
+        let c = ChaosConfig {
+            regions: 3,
+            ..ChaosConfig::default()
+        };
+        let paired = (0..200)
+            .filter(|&seed| {
+                let faults = generate(seed, &c).faults;
+                faults.iter().any(|d| {
+                    matches!(
+                        d.action,
+                        FaultAction::DeleteLease {
+                            lease: crate::scenario::LeaseKind::Global,
+                            ..
+                        }
+                    ) && faults.iter().any(|s| {
+                        matches!(
+                            s.action,
+                            FaultAction::Shutdown {
+                                target: PodRef::Leader(_)
+                            }
+                        ) && s.at > d.at
+                            && s.at <= d.at + Duration::from_secs(10)
+                    })
+                })
+            })
+            .count();
+        assert!(paired >= 10, "only {paired} of 200 seeds pair them");
+    }
+
+    #[test]
     fn policy_faults_only_where_cluster_management_is_on() {
         let c = ChaosConfig {
             regions: 3,
@@ -1015,7 +1080,18 @@ mod tests {
             regions: 3,
             ..ChaosConfig::default()
         };
-        let policy = |f: &Fault| ["health", "flap", "patch"].contains(&f.action.kind());
+        // What the policy stream draws: policy faults, and the global lease's deletion with the
+        // leader shutdown and restart that may follow it.
+        let policy = |f: &Fault| {
+            ["health", "flap", "patch", "shutdown", "restart"].contains(&f.action.kind())
+                || matches!(
+                    f.action,
+                    FaultAction::DeleteLease {
+                        lease: crate::scenario::LeaseKind::Global,
+                        ..
+                    }
+                )
+        };
         for seed in 0..50 {
             let s = generate(seed, &c);
             if !s.cluster_management {
@@ -1037,10 +1113,17 @@ mod tests {
             for w in &swarm {
                 g.kind(w);
             }
-            let world: Vec<&Fault> = s.faults.iter().filter(|f| f.at < heal_at).collect();
-            let world: Vec<&Fault> = world.into_iter().filter(|f| !policy(f)).collect();
+            // The world faults come first (then the policy stream's, then the heal).
             let alone: Vec<&Fault> = g.faults.iter().collect();
+            let world: Vec<&Fault> = s.faults.iter().take(alone.len()).collect();
             assert_eq!(world, alone, "seed {seed}");
+            assert!(
+                s.faults[alone.len()..]
+                    .iter()
+                    .filter(|f| f.at < heal_at)
+                    .all(&policy),
+                "seed {seed}: only policy-stream faults follow the world faults"
+            );
         }
     }
 
