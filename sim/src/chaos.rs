@@ -975,6 +975,14 @@ pub fn run_seeds(
 mod tests {
     use super::*;
 
+    /// Worlds of one to three regions: most of them with cluster management on.
+    fn up_to_three_regions() -> ChaosConfig {
+        ChaosConfig {
+            regions: 3,
+            ..ChaosConfig::default()
+        }
+    }
+
     #[test]
     fn the_same_seed_generates_the_same_scenario() {
         let c = ChaosConfig::default();
@@ -984,10 +992,7 @@ mod tests {
 
     #[test]
     fn a_generated_scenario_survives_the_writer_and_the_parser() {
-        let c = ChaosConfig {
-            regions: 3,
-            ..ChaosConfig::default()
-        };
+        let c = up_to_three_regions();
         for seed in 0..50 {
             let s = generate(seed, &c);
             let text = s.to_toml_string();
@@ -1000,10 +1005,7 @@ mod tests {
     #[test]
     fn every_fault_kind_is_drawn_by_some_seed() {
         // Worlds of one to three regions: the policy kinds need cluster management.
-        let c = ChaosConfig {
-            regions: 3,
-            ..ChaosConfig::default()
-        };
+        let c = up_to_three_regions();
         let mut seen = std::collections::BTreeSet::new();
         for seed in 0..200 {
             for f in generate(seed, &c).faults {
@@ -1017,10 +1019,7 @@ mod tests {
 
     #[test]
     fn some_seeds_delete_the_global_lease_just_before_a_region_leader_shuts_down() {
-        let c = ChaosConfig {
-            regions: 3,
-            ..ChaosConfig::default()
-        };
+        let c = up_to_three_regions();
         let paired = (0..200)
             .filter(|&seed| {
                 let faults = generate(seed, &c).faults;
@@ -1048,10 +1047,7 @@ mod tests {
 
     #[test]
     fn policy_faults_only_where_cluster_management_is_on() {
-        let c = ChaosConfig {
-            regions: 3,
-            ..ChaosConfig::default()
-        };
+        let c = up_to_three_regions();
         let mut with_policy = 0;
         for seed in 0..200 {
             let s = generate(seed, &c);
@@ -1076,10 +1072,7 @@ mod tests {
     fn policy_faults_leave_a_seeds_world_faults_alone() {
         // The policy faults come from a stream of their own: without them a multi-region seed
         // draws exactly the world faults it draws with them.
-        let c = ChaosConfig {
-            regions: 3,
-            ..ChaosConfig::default()
-        };
+        let c = up_to_three_regions();
         // What the policy stream draws: policy faults, and the global lease's deletion with the
         // leader shutdown and restart that may follow it.
         let policy = |f: &Fault| {
@@ -1164,10 +1157,7 @@ mod tests {
 
     #[test]
     fn the_liveness_phase_restores_health_and_every_spec() {
-        let c = ChaosConfig {
-            regions: 3,
-            ..ChaosConfig::default()
-        };
+        let c = up_to_three_regions();
         let mut checked = 0;
         for seed in 0..100 {
             let s = generate(seed, &c);

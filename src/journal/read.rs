@@ -609,7 +609,7 @@ pub(crate) fn explain(
         if head.role != role {
             changes_seen += 1;
             if changes_seen == role_changes {
-                previous = Some(load(&bodies, seq, v.value())?);
+                previous = Some(load(&bodies, seq, &json)?);
                 break;
             }
             role = head.role.clone().into_owned();
@@ -617,7 +617,7 @@ pub(crate) fn explain(
         if head.kind == RecordKind::Heartbeat && seq != at_seq {
             heartbeats_skipped += 1;
         } else if steps_rev.len() < EXPLAIN_MAX_STEPS {
-            steps_rev.push(load(&bodies, seq, v.value())?);
+            steps_rev.push(load(&bodies, seq, &json)?);
         } else {
             steps_skipped += 1;
         }

@@ -87,14 +87,12 @@ impl ClockModel {
         self.sidecar_paused_until = self.sidecar_paused_until.max(until);
     }
 
-    /// Freezes the whole pod until `until` (simulated).
-    pub fn freeze(&mut self, until: Duration) {
+    /// Freezes the whole pod from `now` until `until` (simulated). Returns how much longer the pod
+    /// is now frozen than it already was: only that part holds the node's work.
+    pub fn freeze(&mut self, now: Duration, until: Duration) -> Duration {
+        let extra = until.saturating_sub(self.frozen_until.max(now));
         self.frozen_until = self.frozen_until.max(until);
-    }
-
-    /// Until when the whole pod is frozen (in the past when it is not).
-    pub fn frozen_until(&self) -> Duration {
-        self.frozen_until
+        extra
     }
 
     /// Whether the whole pod is frozen at `sim`.
@@ -208,8 +206,16 @@ mod tests {
         c.pause_sidecar(Duration::from_secs(5));
         assert_eq!(c.held_until(true), Duration::from_secs(5));
         assert_eq!(c.held_until(false), Duration::ZERO);
-        c.freeze(Duration::from_secs(7));
-        assert_eq!(c.held_until(false), Duration::from_secs(7));
-        assert!(c.frozen(Duration::from_secs(6)) && !c.frozen(Duration::from_secs(7)));
+        let s = Duration::from_secs;
+        assert_eq!(
+            c.freeze(s(2), s(7)),
+            s(5),
+            "a new freeze holds the node for all of it"
+        );
+        assert_eq!(c.held_until(false), s(7));
+        assert!(c.frozen(s(6)) && !c.frozen(s(7)));
+        // Overlapping freezes hold the node only for what they add.
+        assert_eq!(c.freeze(s(4), s(9)), s(2));
+        assert_eq!(c.freeze(s(5), s(8)), s(0));
     }
 }

@@ -958,10 +958,7 @@ impl<'a> World<'a> {
             }
             Action::Freeze(id, d) => {
                 let done = self.with_pod(tenant, id, |p| {
-                    let mut clock = p.clock.borrow_mut();
-                    // Only the part of this freeze beyond one already running holds the node.
-                    let extra = (now + *d).saturating_sub(clock.frozen_until().max(now));
-                    clock.freeze(now + *d);
+                    let extra = p.clock.borrow_mut().freeze(now, now + *d);
                     p.node.borrow_mut().hold(now, extra);
                 });
                 if done {
