@@ -215,6 +215,45 @@ def check_security(where, c, problems):
         problems.append(f"{where}: seccompProfile must be RuntimeDefault")
 
 
+def lease_allows(rules, verb, name):
+    """Whether some rule grants `verb` on the lease `name` (no resourceNames: any name)."""
+    return any(
+        "coordination.k8s.io" in r.get("apiGroups", [])
+        and "leases" in r.get("resources", [])
+        and verb in r.get("verbs", [])
+        and (not r.get("resourceNames") or name in r["resourceNames"])
+        for r in rules)
+
+
+def check_coordination_rbac(where, role, problems):
+    """A Role that may write the global lease is a region's identity on the coordination API: it
+    must also hold its own presence lease (get, update) and read the other regions' (get), which
+    the sidecar does every round (src/runtime/cluster.rs). Without them every region saw the others
+    as absent."""
+    rules = role.get("rules", [])
+    names = [n for r in rules for n in r.get("resourceNames", [])]
+    globals_ = [n for n in names if n.startswith("cardano-forge-global-")]
+    if not any(lease_allows(rules, "update", g) for g in globals_):
+        return
+    for g in globals_:
+        for verb in ("get", "update", "watch"):
+            if not lease_allows(rules, verb, g):
+                problems.append(f"{where}: the global lease {g} needs {verb}")
+    presence = sorted({n for n in names if n.startswith("cardano-forge-presence-")})
+    own = [n for n in presence if lease_allows(rules, "update", n)]
+    if len(own) != 1:
+        problems.append(f"{where}: must update exactly one presence lease (its region's), updates {own}")
+    for n in own:
+        if not lease_allows(rules, "get", n):
+            problems.append(f"{where}: its presence lease {n} needs get")
+    others = [n for n in presence if n not in own]
+    if not others and not lease_allows(rules, "get", "cardano-forge-presence-any-other-region"):
+        problems.append(f"{where}: must read the other regions' presence leases (get)")
+    for n in others:
+        if not lease_allows(rules, "get", n):
+            problems.append(f"{where}: the presence lease {n} needs get")
+
+
 def cmd_manifests(files):
     env_names = config_env_names()
     problems = []
@@ -233,6 +272,7 @@ def cmd_manifests(files):
                         problems.append(f"{where}: wildcard in a rule")
                     if "secrets" in r.get("resources", []):
                         problems.append(f"{where}: the sidecar needs no access to secrets")
+                check_coordination_rbac(where, doc, problems)
             if kind != "StatefulSet":
                 continue
             sts_count += 1

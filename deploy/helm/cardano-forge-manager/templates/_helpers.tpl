@@ -89,6 +89,16 @@ app.kubernetes.io/instance: {{ .Release.Name }}
 {{- end -}}
 {{- end -}}
 
+{{/* Presence lease of region `.region` (context: dict "root" $ "region" R), as the sidecar names it. */}}
+{{- define "cfm.presenceLeaseName" -}}
+{{- $root := .root -}}
+{{- if include "cfm.multiTenant" $root -}}
+{{- printf "cardano-forge-presence-%s-%s-%s" (include "cfm.network" $root) (include "cfm.poolShort" $root | lower) .region -}}
+{{- else -}}
+{{- printf "cardano-forge-presence-%s-legacy-%s" (include "cfm.network" $root) .region -}}
+{{- end -}}
+{{- end -}}
+
 {{- define "cfm.secretName" -}}
 {{- default (printf "%s-forging-keys" (include "cfm.fullname" .)) .Values.forgeManager.secretName -}}
 {{- end -}}
