@@ -387,36 +387,66 @@ impl<C: Clock, K: Kube, F: Fs, N: Node, R: Recorder, G: cluster::Coordinator>
         let period = t.retry_period.mul_f64(1.0 - jitter);
         let now = self.clock.now_mono();
         let wake_by = self.cluster_wake.map_or(d.wake_by, |c| c.min(d.wake_by));
+        // A standby's watch ends on every change of the lease, so its retry-period poll would read
+        // nothing new: it sleeps until the lease could expire by observation, the first moment it
+        // may act on its own (or until the coordinator asks). `d.wake_by` is then only that poll: a
+        // watchable standby holds no seat and awaits no SIGHUP.
+        if let Some(expiry) = self.watched_expiry(now) {
+            let until = self.cluster_wake.map_or(expiry, |c| c.min(expiry));
+            return until.since(now).max(Duration::from_millis(10));
+        }
         period
             .min(wake_by.since(now))
             .max(Duration::from_millis(10))
     }
 
-    /// Waits `wait`; a candidate watches the lease meanwhile, so it sees a release at once.
-    async fn idle(&mut self, wait: Duration) {
+    /// A standby that can watch the lease: the resourceVersion to watch from.
+    fn watch_from(&self) -> Option<String> {
         let watchable = self.state.seat.hold.is_none()
             && !matches!(
                 self.state.forging,
                 Forging::Promoting { .. } | Forging::Demoting { .. }
             );
-        let rv = self
-            .state
+        watchable
+            .then(|| self.state.seat.observer.record())
+            .flatten()
+            .map(|r| r.resource_version.clone())
+    }
+
+    /// For a standby that watches the lease and whose node verifiably does not forge (anything
+    /// else has its own retries to make), when the lease expires by observation, if later than
+    /// `now` (past it, the standby is trying to acquire and polls).
+    fn watched_expiry(
+        &self,
+        now: crate::core::time::MonoTime,
+    ) -> Option<crate::core::time::MonoTime> {
+        if self.state.forging != Forging::Off || self.shutting_down {
+            return None;
+        }
+        self.watch_from()?;
+        self.state
             .seat
             .observer
-            .record()
-            .map(|r| r.resource_version.clone());
-        match rv {
-            Some(rv) if watchable => {
+            .expires_at(self.settings.timing.lease_duration)
+            .filter(|at| *at > now)
+    }
+
+    /// Waits `wait`; a candidate watches the lease meanwhile, so it sees a release at once.
+    async fn idle(&mut self, wait: Duration) {
+        match self.watch_from() {
+            Some(rv) => {
                 let watched = self.kube.watch_lease(&self.settings.lease_name, &rv, wait);
                 let start = self.clock.now_mono();
                 let result = with_timeout(&self.clock, wait, watched).await;
                 let now = self.clock.now_mono();
                 match result {
                     Some(Ok(record)) => self.pending = LeaseEvent::Read(record),
-                    // A failed or timed-out watch: sleep out the rest of the period.
+                    // A failed or timed-out watch: sleep out the rest of the wait, at most a retry
+                    // period (the watch is what let the standby sleep longer than that).
                     _ => {
+                        let left = wait.saturating_sub(now.since(start));
                         self.clock
-                            .sleep(wait.saturating_sub(now.since(start)))
+                            .sleep(left.min(self.settings.timing.retry_period))
                             .await
                     }
                 }

@@ -379,3 +379,32 @@ fn a_rotated_real_set_reaches_the_leader_with_exactly_one_sighup() {
         "only the leader takes the new set"
     );
 }
+
+#[test]
+fn a_watching_standby_sleeps_until_the_lease_could_expire_and_a_leader_a_retry_period() {
+    let mut c = Cluster::new(2);
+    c.run_until(20_000);
+    let leader = c.forger().unwrap_or_default();
+    let standby = if leader == "pod-0" { "pod-1" } else { "pod-0" };
+    let t = Timing::default();
+
+    let p = c.pod(standby);
+    let d = block_on(p.rt.wake());
+    let now = p.rt.clock.now_mono();
+    assert_eq!(p.rt.state.forging, Forging::Off);
+    let expiry =
+        p.rt.state
+            .seat
+            .observer
+            .expires_at(t.lease_duration)
+            .expect("the standby has seen the leader's lease");
+    // The leader renewed within a retry period, so the lease is far from expiring: the standby's
+    // watch covers the whole wait, no retry-period poll.
+    assert!(expiry > now + t.retry_period, "{expiry} vs {now}");
+    assert_eq!(p.rt.next_wait(&d), expiry.since(now));
+
+    // Not watching (it holds the seat): the leader's wait is at most a retry period.
+    let l = c.pod(&leader);
+    let d = block_on(l.rt.wake());
+    assert!(l.rt.next_wait(&d) <= t.retry_period);
+}
