@@ -68,6 +68,16 @@ fn json_response(code: StatusCode, content_type: &str, body: &Value) -> Response
     response
 }
 
+/// An `application/json` answer whose body is already rendered.
+fn json_bytes(code: StatusCode, body: Bytes) -> Response {
+    let mut response = (code, body).into_response();
+    response.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    response
+}
+
 fn ok(body: &Value) -> Response {
     json_response(StatusCode::OK, "application/json", body)
 }
@@ -320,6 +330,39 @@ fn list(
     wants_table: bool,
 ) -> Result<Response, ApiError> {
     let (labels, fields) = selectors(params)?;
+    let keep = |o: &Value| labels.matches_labels(o) && fields.matches_fields(o);
+    if !wants_table {
+        // The items' JSON as stored, joined: no copy or rendering of the objects per read.
+        let (items, rv) = {
+            let store = server.store();
+            let items = store.list_rendered(
+                &target.rt.group,
+                &target.rt.plural,
+                target.namespace.as_deref(),
+                keep,
+            );
+            (items, store.resource_version())
+        };
+        let head = json!({
+            "apiVersion": target.rt.api_version(),
+            "kind": target.rt.list_kind,
+            "metadata": {"resourceVersion": rv.to_string()},
+        })
+        .to_string();
+        // `head` is an object: its text ends with `}`.
+        let mut body =
+            Vec::with_capacity(head.len() + 16 + items.iter().map(|i| i.len() + 1).sum::<usize>());
+        body.extend_from_slice(&head.as_bytes()[..head.len() - 1]);
+        body.extend_from_slice(b",\"items\":[");
+        for (i, item) in items.iter().enumerate() {
+            if i > 0 {
+                body.push(b',');
+            }
+            body.extend_from_slice(item);
+        }
+        body.extend_from_slice(b"]}");
+        return Ok(json_bytes(StatusCode::OK, Bytes::from(body)));
+    }
     let (items, rv) = {
         let store = server.store();
         let items: Vec<Value> = store
@@ -329,21 +372,15 @@ fn list(
                 target.namespace.as_deref(),
             )
             .into_iter()
-            .filter(|o| labels.matches_labels(o) && fields.matches_fields(o))
+            .filter(|o| keep(o))
             .collect();
         (items, store.resource_version())
     };
-    if wants_table {
+    {
         let include = IncludeObject::parse(params.get("includeObject").map(String::as_str));
         let t = table::build(&target.rt, &items, rv, include, server.now());
-        return Ok(json_response(StatusCode::OK, table::TABLE_CONTENT_TYPE, &t));
+        Ok(json_response(StatusCode::OK, table::TABLE_CONTENT_TYPE, &t))
     }
-    Ok(ok(&json!({
-        "kind": target.rt.list_kind,
-        "apiVersion": target.rt.api_version(),
-        "metadata": {"resourceVersion": rv.to_string()},
-        "items": items,
-    })))
 }
 
 fn get(
@@ -353,15 +390,22 @@ fn get(
     wants_table: bool,
 ) -> Result<Response, ApiError> {
     let name = target.name.as_deref().unwrap_or_default();
+    let not_found = || ApiError::not_found(&target.rt.group, &target.rt.plural, name);
+    if !wants_table {
+        let rendered = server.store().get_rendered(&key(target, name));
+        return rendered
+            .map(|body| json_bytes(StatusCode::OK, body))
+            .ok_or_else(not_found);
+    }
     let (object, rv) = {
         let store = server.store();
         let object = store
             .get(&key(target, name))
             .cloned()
-            .ok_or_else(|| ApiError::not_found(&target.rt.group, &target.rt.plural, name))?;
+            .ok_or_else(not_found)?;
         (object, store.resource_version())
     };
-    if wants_table && !target.status && !target.scale {
+    if !target.status && !target.scale {
         let include = IncludeObject::parse(params.get("includeObject").map(String::as_str));
         let t = table::build(
             &target.rt,
@@ -618,7 +662,11 @@ fn commit_update(
     params: &Params,
 ) -> Result<Response, ApiError> {
     let (stored, warnings) = store_update(server, store, rt, old, new, params)?;
-    Ok(with_warnings(ok(&stored), &warnings))
+    let response = match store.get_rendered(&store::key_of(&rt.group, &rt.plural, &stored)) {
+        Some(body) => json_bytes(StatusCode::OK, body),
+        None => ok(&stored),
+    };
+    Ok(with_warnings(response, &warnings))
 }
 
 /// [`commit_update`]'s work: the object as stored (or `old` for a no-op) and the warnings.

@@ -93,6 +93,8 @@ struct PersistedObject {
 pub struct Store {
     /// Every object, by key.
     objects: BTreeMap<ObjectKey, Value>,
+    /// Each object's JSON, rendered once per write: reads answer with it as it is.
+    rendered: BTreeMap<ObjectKey, bytes::Bytes>,
     /// Last resourceVersion handed out (global, monotonic).
     resource_version: u64,
     /// Last uid counter handed out.
@@ -114,6 +116,7 @@ impl Store {
     pub fn open(state_file: Option<PathBuf>, history_limit: usize) -> Result<Self, StoreError> {
         let mut store = Self {
             objects: BTreeMap::new(),
+            rendered: BTreeMap::new(),
             resource_version: 0,
             uid_counter: 0,
             history: VecDeque::new(),
@@ -141,6 +144,7 @@ impl Store {
             store.history_floor = persisted.resource_version;
             for po in persisted.objects {
                 let key = key_of(&po.group, &po.plural, &po.object);
+                store.rendered.insert(key.clone(), render(&po.object));
                 store.objects.insert(key, po.object);
             }
         }
@@ -183,15 +187,42 @@ impl Store {
         self.objects.get(key)
     }
 
+    /// One object's JSON.
+    pub fn get_rendered(&self, key: &ObjectKey) -> Option<bytes::Bytes> {
+        self.rendered.get(key).cloned()
+    }
+
     /// Objects of one resource, optionally limited to a namespace, in key order.
     pub fn list(&self, group: &str, plural: &str, namespace: Option<&str>) -> Vec<Value> {
-        self.objects
-            .iter()
-            .filter(|((g, p, ns, _), _)| {
-                g == group && p == plural && namespace.is_none_or(|n| n == ns)
-            })
+        self.of(group, plural, namespace)
             .map(|(_, v)| v.clone())
             .collect()
+    }
+
+    /// The JSON of the objects of one resource (optionally in one namespace) that `keep` accepts,
+    /// in key order.
+    pub fn list_rendered(
+        &self,
+        group: &str,
+        plural: &str,
+        namespace: Option<&str>,
+        keep: impl Fn(&Value) -> bool,
+    ) -> Vec<bytes::Bytes> {
+        self.of(group, plural, namespace)
+            .filter(|(_, v)| keep(v))
+            .filter_map(|(k, _)| self.rendered.get(k).cloned())
+            .collect()
+    }
+
+    fn of<'a>(
+        &'a self,
+        group: &'a str,
+        plural: &'a str,
+        namespace: Option<&'a str>,
+    ) -> impl Iterator<Item = (&'a ObjectKey, &'a Value)> + 'a {
+        self.objects.iter().filter(move |((g, p, ns, _), _)| {
+            g == group && p == plural && namespace.is_none_or(|n| n == ns)
+        })
     }
 
     /// Stores `object` (its metadata already stamped with `resource_version`) and records the event.
@@ -202,6 +233,7 @@ impl Store {
         type_: EventType,
     ) -> Result<Event, StoreError> {
         self.note_crd_change(&key);
+        self.rendered.insert(key.clone(), render(&object));
         self.objects.insert(key.clone(), object.clone());
         self.record(key, object, type_)
     }
@@ -221,6 +253,7 @@ impl Store {
     pub fn remove(&mut self, key: &ObjectKey, tombstone: Value) -> Result<Event, StoreError> {
         self.note_crd_change(key);
         self.objects.remove(key);
+        self.rendered.remove(key);
         self.record(key.clone(), tombstone, EventType::Deleted)
     }
 
@@ -305,6 +338,11 @@ impl Store {
             source,
         })
     }
+}
+
+/// An object's JSON as the server sends it.
+fn render(object: &Value) -> bytes::Bytes {
+    bytes::Bytes::from(object.to_string())
 }
 
 fn write_atomically(path: &Path, persisted: &Persisted) -> std::io::Result<()> {

@@ -241,6 +241,9 @@ pub fn layout() -> Layout {
     }
 }
 
+/// The turmoil host that sends the operator's requests (running only while some wait).
+const OPERATOR_HOST: &str = "operator";
+
 /// A running world.
 pub struct World<'a> {
     sim: turmoil::Sim<'a>,
@@ -517,7 +520,8 @@ impl<'a> World<'a> {
 
     fn start_operator(&mut self) {
         let queue = Rc::clone(&self.operator);
-        self.sim.client("operator", pod::operator(queue));
+        self.sim
+            .host(OPERATOR_HOST, move || pod::operator(Rc::clone(&queue)));
     }
 
     /// Queues the CRDs and every region's CardanoForgeCluster and CardanoLeader.
@@ -678,6 +682,9 @@ impl<'a> World<'a> {
     /// Runs until simulated time `until`.
     pub fn run_until(&mut self, until: Duration) -> Result<(), String> {
         while self.sim.elapsed() < until {
+            if self.operator.has_work() && !self.sim.is_host_running(OPERATOR_HOST) {
+                self.sim.bounce(OPERATOR_HOST);
+            }
             self.sim.step().map_err(|e| e.to_string())?;
             self.after_step();
         }

@@ -246,23 +246,28 @@ fn jitter_salt(id: &PodId) -> u64 {
     h
 }
 
-/// Requests for the operator's host, in order, with a wake-up for an idle operator.
+/// Requests for the operator's host, in order.
 #[derive(Debug, Default)]
 pub struct OperatorQueue {
     items: RefCell<VecDeque<OperatorRequest>>,
-    ready: tokio::sync::Notify,
 }
 
 impl OperatorQueue {
-    /// Queues a request and wakes the operator.
+    /// Queues a request (the world starts the operator's host if it is not running).
     pub fn push(&self, req: OperatorRequest) {
         self.items.borrow_mut().push_back(req);
-        self.ready.notify_one();
+    }
+
+    /// Whether requests wait.
+    pub fn has_work(&self) -> bool {
+        !self.items.borrow().is_empty()
     }
 }
 
 /// The operator's host: sends queued kubectl-like requests over the simulated network, in order,
 /// retrying a request that could not be delivered (an operator retries a failed `kubectl patch`).
+/// Returns when the queue is empty: a host with nothing to do would still cost turmoil a poll every
+/// tick, so the world starts it again when a request is queued (`World::run_until`).
 pub async fn operator(queue: Rc<OperatorQueue>) -> turmoil::Result {
     let client: hyper_util::client::legacy::Client<_, Full<Bytes>> =
         hyper_util::client::legacy::Client::builder(TokioExecutor::new())
@@ -270,9 +275,7 @@ pub async fn operator(queue: Rc<OperatorQueue>) -> turmoil::Result {
     loop {
         let next = queue.items.borrow().front().cloned();
         let Some(req) = next else {
-            // `notify_one` keeps a permit when nobody waits, so a push is never missed.
-            queue.ready.notified().await;
-            continue;
+            return Ok(());
         };
         let request = http::Request::builder()
             .method(req.method)
