@@ -220,6 +220,39 @@ fn an_operator_change_hands_over_at_once_after_a_verified_demotion() {
 }
 
 #[test]
+fn a_handoff_without_a_good_answer_never_opens_the_gate_again() {
+    for failure in [ApiFailure::Unreachable, ApiFailure::Server] {
+        let mut a = Rep::new(
+            "a",
+            vec![
+                ("a", State::PriorityBased, 1),
+                ("b", State::PriorityBased, 2),
+            ],
+        );
+        a.holding(5);
+        a.obs.regions.insert("a".into(), policy(State::Disabled, 1));
+        let d = a.at(100_300).step(LeaseEvent::Nothing);
+        assert!(
+            d.actions
+                .contains(&ClusterAction::Handoff { to: "b".into() })
+        );
+        // The handoff's answer is lost: b may hold the lease now and forge at once.
+        a.obs
+            .regions
+            .insert("a".into(), policy(State::PriorityBased, 1));
+        let d = a.at(100_400).step(LeaseEvent::WriteFailed {
+            write: LeaseWriteKind::Release,
+            failure,
+        });
+        assert_ne!(d.gate, Gate::Allow, "{failure:?}");
+        // a is preferred again and its old hold would still be within its renew deadline.
+        let d = a.at(100_600).step(LeaseEvent::Nothing);
+        assert_ne!(d.gate, Gate::Allow, "{failure:?}");
+        assert!(d.next.global.hold.is_none(), "{failure:?}");
+    }
+}
+
+#[test]
 fn a_region_preferred_again_after_recovery_takes_over_only_after_the_failback_delay() {
     let mut b = Rep::new(
         "b",

@@ -374,11 +374,20 @@ impl Seat {
                     });
                 }
             }
-            LeaseEvent::WriteFailed { failure, .. } => {
+            LeaseEvent::WriteFailed { write, failure } => {
                 self.api_unreachable =
                     matches!(failure, ApiFailure::Unreachable | ApiFailure::Server);
                 // A renewal or release answered 404: the lease was deleted under us.
                 self.absent_seen = *failure == ApiFailure::NotFound;
+                if *write == LeaseWriteKind::Release {
+                    // A release (or handoff) without a good answer may still have been applied:
+                    // the lease may name nobody, or the region we handed it to, and a release is
+                    // taken at once. So this hold never entitles anything again; if the release
+                    // was not applied, the lease lapses by observation like any unrenewed lease.
+                    // (Chaos seed 1150: a timed-out release, the node ready again 50 ms later,
+                    // a promotion on the kept hold beside the pod that took the released lease.)
+                    self.hold = None;
+                }
                 if *failure == ApiFailure::Conflict {
                     // Someone else wrote it: our view is stale. Forget the record so the next step
                     // reads it again; the hold (if any) stands until that read or the deadline,

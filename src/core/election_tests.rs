@@ -517,6 +517,55 @@ fn a_leader_whose_node_restarts_releases_at_once() {
 }
 
 #[test]
+fn a_release_without_a_good_answer_is_never_promoted_on_again() {
+    for failure in [
+        ApiFailure::Unreachable,
+        ApiFailure::Server,
+        ApiFailure::Conflict,
+        ApiFailure::NotFound,
+    ] {
+        let mut p = Pod::leader(5);
+        // The node restarts: not eligible, so the leader releases.
+        p.node = NodeView {
+            process: Some(ProcessId {
+                pid: 77,
+                start_ticks: 5_000,
+            }),
+            forging_enabled: None,
+            standby_ready: false,
+        };
+        p.eligibility.socket_accepting = false;
+        p.eligibility.metrics_readable = false;
+        let d = p.at(1_500).step(LeaseEvent::Nothing);
+        assert!(d.actions.contains(&lease(LeaseWriteKind::Release)));
+        // No good answer: the release may have been applied, and another pod may hold it now.
+        p.node.standby_ready = true;
+        let dropped = p
+            .at(1_600)
+            .step(LeaseEvent::WriteFailed {
+                write: LeaseWriteKind::Release,
+                failure,
+            })
+            .next
+            .seat
+            .hold
+            .is_none();
+        // The node is ready again 50 ms later: eligible, but it holds nothing to promote on.
+        p.node.forging_enabled = Some(false);
+        p.eligibility.socket_accepting = true;
+        p.eligibility.metrics_readable = true;
+        let d = p.at(1_650).step(LeaseEvent::Nothing);
+        assert!(
+            !d.actions.contains(&Action::Promote),
+            "{failure:?}: {:?}",
+            d.actions
+        );
+        assert_ne!(d.role, Role::Leader, "{failure:?}");
+        assert!(dropped, "{failure:?}: the hold is dropped");
+    }
+}
+
+#[test]
 fn an_ineligible_pod_neither_acquires_nor_creates() {
     for (field, reason) in [
         (0, Reason::NodeNotRunning),
