@@ -420,13 +420,15 @@ pub fn decide_cluster(
         };
     }
 
-    // A standby that holds nothing here looks every third of a lease duration: often enough to
-    // have watched the leases for most of a lease duration when it becomes its region's leader,
-    // rarely enough that standbys cost the coordination API little. A local leader looks every
-    // retry period.
+    // A standby that holds nothing here looks once a lease duration: what it keeps warm for the
+    // day it leads (a tenure's first sighting, the policy's history for the failback delay) only
+    // grows older between looks, which delays, never hastens, what it may do then (and a round
+    // after a watched lease's observed expiry always reads afresh). Standbys were most of the
+    // coordination API's load at a third of a lease duration. A local leader looks every retry
+    // period.
     let holds_nothing = s.global.hold.is_none() && s.presence.hold.is_none();
     let mut wake_by = if !obs.local.leader && holds_nothing {
-        now + timing.retry_period.max(timing.lease_duration / 3)
+        now + timing.retry_period.max(timing.lease_duration)
     } else {
         now + timing.retry_period
     };
