@@ -199,6 +199,9 @@ pub struct PodState {
     pub sidecar_exited: Cell<bool>,
     /// The pod exists (not crashed or shut down).
     pub up: Cell<bool>,
+    /// What [`World::sample`] last saw of it: forging, and its files' generation (a cheap check
+    /// every tick before the world's maps are consulted).
+    pub sampled: Cell<Option<(bool, u64)>>,
 }
 
 /// A request the operator host sends over the simulated network.
@@ -612,6 +615,7 @@ impl<'a> World<'a> {
             shutdown_signal: tokio::sync::Notify::new(),
             sidecar_exited: Cell::new(false),
             up: Cell::new(true),
+            sampled: Cell::new(None),
             id: id.clone(),
         });
         self.mount(&pod);
@@ -694,7 +698,8 @@ impl<'a> World<'a> {
     /// Bookkeeping after every tick: node processes, pods that finished, and the trace.
     fn after_step(&mut self) {
         let now = self.now();
-        for pod in self.pods.clone() {
+        for i in 0..self.pods.len() {
+            let pod = Rc::clone(&self.pods[i]);
             if pod.sidecar_exited.get() && pod.up.get() {
                 // A graceful shutdown completed: the pod is gone.
                 pod.up.set(false);
@@ -741,8 +746,8 @@ impl<'a> World<'a> {
     /// Who forges, which credential directories are complete, API requests: changes to the trace.
     pub fn sample(&mut self) {
         let now = self.now();
-        let l = layout();
-        for pod in self.pods.clone() {
+        for i in 0..self.pods.len() {
+            let pod = Rc::clone(&self.pods[i]);
             let frozen = pod.clock.borrow().frozen(now);
             // Forging means with its own pool's keys.
             let forging = pod.up.get()
@@ -752,6 +757,10 @@ impl<'a> World<'a> {
                         .get(pod.tenant)
                         .is_some_and(|t| t.real_fps.contains(fp))
                 });
+            let generation = pod.files.generation();
+            if pod.sampled.replace(Some((forging, generation))) == Some((forging, generation)) {
+                continue;
+            }
             let key = (pod.tenant, pod.id.clone());
             if self.forging.get(&key) != Some(&forging) {
                 self.forging.insert(key.clone(), forging);
@@ -769,11 +778,11 @@ impl<'a> World<'a> {
                 );
             }
             // Files change rarely; look again only when they did.
-            let generation = pod.files.generation();
             if self.files_seen.get(&key) == Some(&generation) {
                 continue;
             }
             self.files_seen.insert(key.clone(), generation);
+            let l = layout();
             let present = CredentialFile::ALL
                 .iter()
                 .all(|f| pod.files.contains(l.target.get(*f)));
