@@ -74,6 +74,17 @@ impl Rep {
         }
     }
 
+    /// Region a's representative; a (priority 1) is preferred over b (priority 2).
+    fn a_before_b() -> Rep {
+        Rep::new(
+            "a",
+            vec![
+                ("a", State::PriorityBased, 1),
+                ("b", State::PriorityBased, 2),
+            ],
+        )
+    }
+
     fn at(&mut self, ms: u64) -> &mut Self {
         self.obs.now = MonoTime(ms);
         self
@@ -188,13 +199,7 @@ fn a_handoff_to_our_region_is_taken_at_once() {
 
 #[test]
 fn an_operator_change_hands_over_at_once_after_a_verified_demotion() {
-    let mut a = Rep::new(
-        "a",
-        vec![
-            ("a", State::PriorityBased, 1),
-            ("b", State::PriorityBased, 2),
-        ],
-    );
+    let mut a = Rep::a_before_b();
     a.holding(5);
     let d = a.step(LeaseEvent::Nothing);
     assert_eq!(d.gate, Gate::Allow);
@@ -222,13 +227,7 @@ fn an_operator_change_hands_over_at_once_after_a_verified_demotion() {
 #[test]
 fn a_handoff_without_a_good_answer_never_opens_the_gate_again() {
     for failure in [ApiFailure::Unreachable, ApiFailure::Server] {
-        let mut a = Rep::new(
-            "a",
-            vec![
-                ("a", State::PriorityBased, 1),
-                ("b", State::PriorityBased, 2),
-            ],
-        );
+        let mut a = Rep::a_before_b();
         a.holding(5);
         a.obs.regions.insert("a".into(), policy(State::Disabled, 1));
         let d = a.at(100_300).step(LeaseEvent::Nothing);

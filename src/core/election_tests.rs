@@ -88,6 +88,20 @@ impl Pod {
         })
     }
 
+    /// A new node process in startup: no metrics, socket closed, not eligible.
+    fn node_restarted(&mut self) {
+        self.node = NodeView {
+            process: Some(ProcessId {
+                pid: 77,
+                start_ticks: 5_000,
+            }),
+            forging_enabled: None,
+            standby_ready: false,
+        };
+        self.eligibility.socket_accepting = false;
+        self.eligibility.metrics_readable = false;
+    }
+
     /// Takes a free lease and confirms the promotion: the pod ends up a verified leader.
     fn leader(rv: u64) -> Pod {
         let mut p = Pod::ready();
@@ -492,16 +506,7 @@ fn unverified_demotions_are_retried_a_bounded_number_of_times_then_hold_the_leas
 #[test]
 fn a_leader_whose_node_restarts_releases_at_once() {
     let mut p = Pod::leader(5);
-    p.node = NodeView {
-        process: Some(ProcessId {
-            pid: 77,
-            start_ticks: 5_000,
-        }),
-        forging_enabled: None,
-        standby_ready: false,
-    };
-    p.eligibility.socket_accepting = false;
-    p.eligibility.metrics_readable = false;
+    p.node_restarted();
     let d = p.at(1_500).step(LeaseEvent::Nothing);
     assert_eq!(d.next.forging, Forging::Off);
     assert_eq!(
@@ -526,16 +531,7 @@ fn a_release_without_a_good_answer_is_never_promoted_on_again() {
     ] {
         let mut p = Pod::leader(5);
         // The node restarts: not eligible, so the leader releases.
-        p.node = NodeView {
-            process: Some(ProcessId {
-                pid: 77,
-                start_ticks: 5_000,
-            }),
-            forging_enabled: None,
-            standby_ready: false,
-        };
-        p.eligibility.socket_accepting = false;
-        p.eligibility.metrics_readable = false;
+        p.node_restarted();
         let d = p.at(1_500).step(LeaseEvent::Nothing);
         assert!(d.actions.contains(&lease(LeaseWriteKind::Release)));
         // No good answer: the release may have been applied, and another pod may hold it now.
