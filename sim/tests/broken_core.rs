@@ -66,10 +66,10 @@ fn promoting_before_the_acquire_succeeded_is_caught_by_an_api_outage() {
 }
 
 #[test]
-fn a_leader_that_never_fences_itself_is_caught_when_its_node_restarts() {
+fn a_leader_that_never_fences_itself_is_caught_when_its_keys_rotate() {
     caught(
         Broken::NoSelfFencing,
-        "canary-fenced-leader-node-restart.toml",
+        "canary-fenced-leader-key-rotation.toml",
     );
 }
 

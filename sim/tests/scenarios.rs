@@ -47,6 +47,7 @@ macro_rules! scenario_tests {
 
 scenario_tests! {
     api_outage_longer_than_lease => "api-outage-longer-than-lease.toml",
+    canary_fenced_leader_key_rotation => "canary-fenced-leader-key-rotation.toml",
     canary_fenced_leader_node_restart => "canary-fenced-leader-node-restart.toml",
     canary_new_lease_wait => "canary-new-lease-wait.toml",
     canary_release_before_verified_freeze => "canary-release-before-verified-freeze.toml",
