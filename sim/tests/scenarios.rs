@@ -55,6 +55,7 @@ scenario_tests! {
     chaos_1042_handoff_by_unsettled_leader => "chaos-1042-handoff-by-unsettled-leader.toml",
     chaos_1048_slow_local_api_past_global_deadline => "chaos-1048-slow-local-api-past-global-deadline.toml",
     chaos_1150_unanswered_release_kept_hold => "chaos-1150-unanswered-release-kept-hold.toml",
+    chaos_2135_stale_promotion_after_pause => "chaos-2135-stale-promotion-after-pause.toml",
     chaos_3045_created_global_lease_taken_as_handoff => "chaos-3045-created-global-lease-taken-as-handoff.toml",
     chaos_3318_stale_global_hold => "chaos-3318-stale-global-hold.toml",
     clock_skew_hours => "clock-skew-hours.toml",

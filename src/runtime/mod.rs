@@ -696,6 +696,30 @@ impl<C: Clock, K: Kube, F: Fs, N: Node, R: Recorder, G: cluster::Coordinator>
         let fp = set.fingerprint();
         // Recorded before the SIGHUP: a failed signal is reported, never repeated in a loop.
         self.provisioned = Some(fp.clone());
+        // The SIGHUP is what makes the node forge. A sidecar stopped (paused, starved) after its
+        // decision may resume here past the moment its holds needed an answer, after the watchdog
+        // fired for the stall and disarmed: never complete such a stale promotion (chaos seed
+        // 2135: a pause of 56 s between the decision and the SIGHUP). The next decision finds the
+        // hold fenced and removes the keys; a node without a SIGHUP does not load them.
+        let answer_by = [
+            self.state.seat.answer_by(&self.settings.timing),
+            self.coordinator.answer_by(),
+        ]
+        .into_iter()
+        .flatten()
+        .min();
+        if let Some(by) = answer_by
+            && self.clock.now_mono() >= by
+        {
+            return (
+                false,
+                format!(
+                    "real credentials {fp} written but no SIGHUP sent: the lease needed an answer by {by}, before this step finished"
+                ),
+                true,
+                not_sent,
+            );
+        }
         match process {
             Some(p) => match self.node.sighup(p).await {
                 Ok(()) => (
