@@ -246,6 +246,11 @@ impl Seat {
 
     /// The instant our hold fences itself, if we hold.
     pub fn deadline(&self, timing: &Timing) -> Option<MonoTime> {
+        // The canary: a core without self-fencing has no renew deadline anywhere (nor the request
+        // budgets and the promotion check derived from it).
+        if broken!(NoSelfFencing) {
+            return None;
+        }
         self.hold
             .as_ref()
             .map(|h| h.last_renew_sent_at + timing.renew_deadline)
