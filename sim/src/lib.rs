@@ -22,5 +22,6 @@ pub mod oracle;
 pub mod report;
 pub mod runner;
 pub mod scenario;
+pub mod shrink;
 pub mod trace;
 pub mod world;

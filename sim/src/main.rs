@@ -57,6 +57,21 @@ enum Command {
         #[arg(long)]
         broken: Option<String>,
     },
+    /// Shrink a scenario with dual-forging slots: remove every fault it does not need to keep
+    /// them, and write the result (exit 0; 1 when the file has no dual slot; 2 when it is invalid).
+    Shrink {
+        /// The failing scenario file (e.g. a chaos seed's).
+        file: PathBuf,
+        /// Where to write the shrunk scenario (default: FILE with `.shrunk.toml`).
+        #[arg(long)]
+        out: Option<PathBuf>,
+        /// turmoil's tick.
+        #[arg(long, default_value = "50ms", value_parser = parse_duration)]
+        tick: std::time::Duration,
+        /// Shrink against a deliberately broken safety core (see `run --broken`).
+        #[arg(long)]
+        broken: Option<String>,
+    },
     /// Seeded chaos: each seed a random world and fault schedule (safety phase, then a liveness
     /// phase with every fault healed). Exit 1 if any seed failed.
     Chaos(ChaosArgs),
@@ -136,22 +151,26 @@ fn main() -> ExitCode {
             journal_dir,
             tick,
             broken,
-        } => {
-            // `broken` exists only with the `broken-core` feature.
-            #[allow(clippy::needless_update)]
-            let mut options = forge_sim::runner::RunOptions {
-                seed,
-                tick,
-                journal_dir,
-                ..Default::default()
-            };
-            if let Err(e) = select_broken(&mut options, broken.as_deref()) {
+        } => match run_options(seed, tick, journal_dir, broken.as_deref()) {
+            Ok(options) => run(&file, json, &options),
+            Err(e) => {
                 eprintln!("forge-sim run: {e}");
-                return ExitCode::from(2);
+                ExitCode::from(2)
             }
-            run(&file, json, &options)
-        }
+        },
         Command::Chaos(args) => chaos(args),
+        Command::Shrink {
+            file,
+            out,
+            tick,
+            broken,
+        } => match run_options(None, tick, None, broken.as_deref()) {
+            Ok(options) => shrink(&file, out, &options),
+            Err(e) => {
+                eprintln!("forge-sim shrink: {e}");
+                ExitCode::from(2)
+            }
+        },
         Command::Bench {
             regions,
             pods,
@@ -159,6 +178,24 @@ fn main() -> ExitCode {
             tick,
         } => bench(regions, pods, duration, tick),
     }
+}
+
+/// The options of one run from the command line (`--broken` exists only with `broken-core`).
+fn run_options(
+    seed: Option<u64>,
+    tick: std::time::Duration,
+    journal_dir: Option<PathBuf>,
+    broken: Option<&str>,
+) -> Result<forge_sim::runner::RunOptions, String> {
+    #[allow(clippy::needless_update)]
+    let mut options = forge_sim::runner::RunOptions {
+        seed,
+        tick,
+        journal_dir,
+        ..Default::default()
+    };
+    select_broken(&mut options, broken)?;
+    Ok(options)
 }
 
 /// Applies `--broken VARIANT` to the run options.
@@ -332,6 +369,50 @@ fn bench(
         }
         Err(e) => {
             eprintln!("forge-sim bench: the simulation failed: {e}");
+            ExitCode::from(3)
+        }
+    }
+}
+
+fn shrink(
+    file: &std::path::Path,
+    out: Option<PathBuf>,
+    options: &forge_sim::runner::RunOptions,
+) -> ExitCode {
+    use forge_sim::shrink::ShrinkError;
+    let scenario = match forge_sim::scenario::Scenario::from_file(file) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("{e}");
+            return ExitCode::from(2);
+        }
+    };
+    let out = out.unwrap_or_else(|| file.with_extension("shrunk.toml"));
+    let progress = |runs: usize, faults: usize| {
+        eprint!("\rshrink: run {runs}, trying {faults} fault(s)   ");
+    };
+    match forge_sim::shrink::shrink(&scenario, options, progress) {
+        Ok(shrunk) => {
+            eprintln!();
+            if let Err(e) = std::fs::write(&out, shrunk.scenario.to_toml_string()) {
+                eprintln!("forge-sim shrink: writing {}: {e}", out.display());
+                return ExitCode::from(2);
+            }
+            println!(
+                "shrink: {} fault(s) of {} still give dual-forging slots ({} runs): {}",
+                shrunk.scenario.faults.len(),
+                shrunk.faults_before,
+                shrunk.runs,
+                out.display()
+            );
+            ExitCode::SUCCESS
+        }
+        Err(e @ ShrinkError::DoesNotFail(_)) => {
+            eprintln!("forge-sim shrink: {e}");
+            ExitCode::from(1)
+        }
+        Err(e) => {
+            eprintln!("forge-sim shrink {}: {e}", file.display());
             ExitCode::from(3)
         }
     }

@@ -96,3 +96,52 @@ fn every_variant_has_a_name_that_parses_back() {
     }
     assert_eq!(Broken::parse("nonsense"), None);
 }
+
+/// `forge-sim shrink` on a canary with three faults added after its dual slots began: the shrunk
+/// scenario keeps exactly the canary's own two faults.
+#[test]
+fn shrinking_a_failing_canary_drops_exactly_the_faults_it_does_not_need() {
+    let original = scenario("canary-fenced-leader-key-rotation.toml");
+    let mut noisy = original.clone();
+    let extra = Scenario::from_str(
+        r#"name = "extra"
+description = "faults the failure does not need"
+duration = "4m"
+
+[[region]]
+name = "us-east-1"
+priority = 1
+pods = 2
+
+[[fault]]
+at = "3m30s"
+kind = "skew"
+target = "pod:us-east-1/1"
+offset = "1s"
+
+[[fault]]
+at = "3m40s"
+kind = "latency"
+between = ["pod:us-east-1/1", "api:us-east-1"]
+latency = "5ms"
+
+[[fault]]
+at = "3m50s"
+kind = "node-restart"
+target = "pod:us-east-1/1"
+"#,
+        "extra",
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    noisy.faults.extend(extra.faults);
+    let options = RunOptions {
+        broken: Some(Broken::NoSelfFencing),
+        ..RunOptions::default()
+    };
+    let shrunk =
+        forge_sim::shrink::shrink(&noisy, &options, |_, _| {}).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(shrunk.faults_before, original.faults.len() + 3);
+    assert_eq!(shrunk.scenario.faults, original.faults);
+    let rerun = run(&shrunk.scenario, &options).unwrap_or_else(|e| panic!("{e}"));
+    assert!(rerun.report.dual_slots > 0);
+}
