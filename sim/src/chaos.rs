@@ -403,9 +403,17 @@ impl Gen<'_> {
     fn push_for(&mut self, at: Duration, max_len: Duration, fault: FaultAction, undo: FaultAction) {
         self.push(at, fault);
         let len = self.len(at, max_len);
-        if at + len < self.heal_at {
-            self.push(at + len, undo);
+        self.push_before_heal(at + len, undo);
+    }
+
+    /// Pushes `action` at `at` if that is before the heal (after it, the liveness phase's heal
+    /// stands in for it); whether it did.
+    fn push_before_heal(&mut self, at: Duration, action: FaultAction) -> bool {
+        let before = at < self.heal_at;
+        if before {
+            self.push(at, action);
         }
+        before
     }
 
     fn count(&mut self, w: &Swarm) -> u64 {
@@ -504,20 +512,18 @@ impl Gen<'_> {
                 };
                 self.push(at, action);
                 let down = self.len(at, w.max_len);
-                if at + down < self.heal_at {
-                    let regions: Vec<String> = if region.is_empty() {
-                        self.s.regions.iter().map(|r| r.name.clone()).collect()
-                    } else {
-                        vec![region]
-                    };
-                    for r in regions {
-                        self.push(
-                            at + down,
-                            FaultAction::Restart {
-                                target: Target::Region(r),
-                            },
-                        );
-                    }
+                let regions: Vec<String> = if region.is_empty() {
+                    self.s.regions.iter().map(|r| r.name.clone()).collect()
+                } else {
+                    vec![region]
+                };
+                for r in regions {
+                    self.push_before_heal(
+                        at + down,
+                        FaultAction::Restart {
+                            target: Target::Region(r),
+                        },
+                    );
                 }
             }
             Kind::NodeRestart => {
@@ -535,23 +541,19 @@ impl Gen<'_> {
                         },
                     );
                     let after = self.rng.duration(secs(14), secs(22));
-                    if at + after < self.heal_at {
-                        self.push(
-                            at + after,
-                            FaultAction::NodeRestart {
-                                target: PodRef::Leader(region.clone()),
-                            },
-                        );
-                    }
+                    self.push_before_heal(
+                        at + after,
+                        FaultAction::NodeRestart {
+                            target: PodRef::Leader(region.clone()),
+                        },
+                    );
                     let down = self.len(at, w.max_len.max(after + secs(1)));
-                    if at + down < self.heal_at {
-                        self.push(
-                            at + down,
-                            FaultAction::Restart {
-                                target: Target::Region(region),
-                            },
-                        );
-                    }
+                    self.push_before_heal(
+                        at + down,
+                        FaultAction::Restart {
+                            target: Target::Region(region),
+                        },
+                    );
                 }
             }
             Kind::DeleteGlobal => {
@@ -565,22 +567,20 @@ impl Gen<'_> {
                 if self.rng.chance(60) {
                     let region = self.region();
                     let after = self.rng.duration(secs(1), secs(10));
-                    if at + after < self.heal_at {
-                        self.push(
-                            at + after,
-                            FaultAction::Shutdown {
-                                target: PodRef::Leader(region.clone()),
+                    let shut = self.push_before_heal(
+                        at + after,
+                        FaultAction::Shutdown {
+                            target: PodRef::Leader(region.clone()),
+                        },
+                    );
+                    if shut {
+                        let down = self.len(at + after, w.max_len);
+                        self.push_before_heal(
+                            at + after + down,
+                            FaultAction::Restart {
+                                target: Target::Region(region),
                             },
                         );
-                        let down = self.len(at + after, w.max_len);
-                        if at + after + down < self.heal_at {
-                            self.push(
-                                at + after + down,
-                                FaultAction::Restart {
-                                    target: Target::Region(region),
-                                },
-                            );
-                        }
                     }
                 }
             }
@@ -614,11 +614,9 @@ impl Gen<'_> {
                 } else {
                     Target::Pod(PodRef::Leader(region.clone()))
                 };
-                if at + after < self.heal_at {
-                    self.push(at + after, FaultAction::RotateSecret { target });
-                }
+                self.push_before_heal(at + after, FaultAction::RotateSecret { target });
                 let down = self.len(at, w.max_len.max(after + secs(1)));
-                if handover && at + down < self.heal_at {
+                if handover {
                     for r in self
                         .s
                         .regions
@@ -626,7 +624,7 @@ impl Gen<'_> {
                         .map(|r| r.name.clone())
                         .collect::<Vec<_>>()
                     {
-                        self.push(
+                        self.push_before_heal(
                             at + down,
                             FaultAction::Restart {
                                 target: Target::Region(r),
