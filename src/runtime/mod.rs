@@ -25,6 +25,7 @@ use crate::core::election::{
 use crate::core::eligibility::Eligibility;
 use crate::core::lease::{ApiFailure, LeaseRecord};
 use crate::core::reason::Reason;
+use crate::core::time::MonoTime;
 use crate::core::timing::Timing;
 use crate::crd::CardanoLeaderStatus;
 use crate::credentials::{self, CredentialPaths, CredentialSet};
@@ -232,7 +233,7 @@ pub struct Heartbeat {
 /// (cluster management off) or a [`cluster::ClusterLoop`].
 pub struct Runtime<C, K, F, N, R, G = cluster::Standalone> {
     coordinator: G,
-    cluster_wake: Option<crate::core::time::MonoTime>,
+    cluster_wake: Option<MonoTime>,
     /// Local leadership at the last coordination.
     coordinated_as_leader: Option<bool>,
     /// The last validation: (fingerprint of the set, its result). Validation is costly (KES key
@@ -369,12 +370,23 @@ impl<C: Clock, K: Kube, F: Fs, N: Node, R: Recorder, G: cluster::Coordinator>
     /// How long a local API request started now may take: never past the moment our local lease
     /// or the coordinator's global lease needs an answer (see `Seat::request_budget`).
     fn request_budget(&self) -> Duration {
-        let t = &self.settings.timing;
-        let answer_by = [self.state.seat.answer_by(t), self.coordinator.answer_by()]
-            .into_iter()
-            .flatten()
-            .min();
-        crate::core::election::request_budget(answer_by, self.clock.now_mono(), t)
+        crate::core::election::request_budget(
+            self.answer_by(),
+            self.clock.now_mono(),
+            &self.settings.timing,
+        )
+    }
+
+    /// The earliest moment our local lease or the coordinator's global lease needs an answer (the
+    /// renew deadline minus the demotion time), if we hold either.
+    fn answer_by(&self) -> Option<MonoTime> {
+        [
+            self.state.seat.answer_by(&self.settings.timing),
+            self.coordinator.answer_by(),
+        ]
+        .into_iter()
+        .flatten()
+        .min()
     }
 
     /// The time to the next wake-up: a retry period shortened by jitter, never past the decision's
@@ -386,7 +398,6 @@ impl<C: Clock, K: Kube, F: Fs, N: Node, R: Recorder, G: cluster::Coordinator>
         // period was always cut back to it and every pod retried in lockstep.
         let period = t.retry_period.mul_f64(1.0 - jitter);
         let now = self.clock.now_mono();
-        let wake_by = self.cluster_wake.map_or(d.wake_by, |c| c.min(d.wake_by));
         // A standby's watch ends on every change of the lease, so its retry-period poll would read
         // nothing new: it sleeps until the lease could expire by observation, the first moment it
         // may act on its own (or until the coordinator asks). `d.wake_by` is then only that poll: a
@@ -395,6 +406,7 @@ impl<C: Clock, K: Kube, F: Fs, N: Node, R: Recorder, G: cluster::Coordinator>
             let until = self.cluster_wake.map_or(expiry, |c| c.min(expiry));
             return until.since(now).max(Duration::from_millis(10));
         }
+        let wake_by = self.cluster_wake.map_or(d.wake_by, |c| c.min(d.wake_by));
         period
             .min(wake_by.since(now))
             .max(Duration::from_millis(10))
@@ -416,10 +428,7 @@ impl<C: Clock, K: Kube, F: Fs, N: Node, R: Recorder, G: cluster::Coordinator>
     /// For a standby that watches the lease and whose node verifiably does not forge (anything
     /// else has its own retries to make), when the lease expires by observation, if later than
     /// `now` (past it, the standby is trying to acquire and polls).
-    fn watched_expiry(
-        &self,
-        now: crate::core::time::MonoTime,
-    ) -> Option<crate::core::time::MonoTime> {
+    fn watched_expiry(&self, now: MonoTime) -> Option<MonoTime> {
         if self.state.forging != Forging::Off || self.shutting_down {
             return None;
         }
@@ -701,14 +710,7 @@ impl<C: Clock, K: Kube, F: Fs, N: Node, R: Recorder, G: cluster::Coordinator>
         // fired for the stall and disarmed: never complete such a stale promotion (chaos seed
         // 2135: a pause of 56 s between the decision and the SIGHUP). The next decision finds the
         // hold fenced and removes the keys; a node without a SIGHUP does not load them.
-        let answer_by = [
-            self.state.seat.answer_by(&self.settings.timing),
-            self.coordinator.answer_by(),
-        ]
-        .into_iter()
-        .flatten()
-        .min();
-        if let Some(by) = answer_by
+        if let Some(by) = self.answer_by()
             && self.clock.now_mono() >= by
         {
             return (
