@@ -376,11 +376,9 @@ fn list(
             .collect();
         (items, store.resource_version())
     };
-    {
-        let include = IncludeObject::parse(params.get("includeObject").map(String::as_str));
-        let t = table::build(&target.rt, &items, rv, include, server.now());
-        Ok(json_response(StatusCode::OK, table::TABLE_CONTENT_TYPE, &t))
-    }
+    let include = IncludeObject::parse(params.get("includeObject").map(String::as_str));
+    let t = table::build(&target.rt, &items, rv, include, server.now());
+    Ok(json_response(StatusCode::OK, table::TABLE_CONTENT_TYPE, &t))
 }
 
 fn get(

@@ -92,9 +92,7 @@ struct PersistedObject {
 #[derive(Debug)]
 pub struct Store {
     /// Every object, by key.
-    objects: BTreeMap<ObjectKey, Value>,
-    /// Each object's JSON, rendered once per write: reads answer with it as it is.
-    rendered: BTreeMap<ObjectKey, bytes::Bytes>,
+    objects: BTreeMap<ObjectKey, Stored>,
     /// Last resourceVersion handed out (global, monotonic).
     resource_version: u64,
     /// Last uid counter handed out.
@@ -116,7 +114,6 @@ impl Store {
     pub fn open(state_file: Option<PathBuf>, history_limit: usize) -> Result<Self, StoreError> {
         let mut store = Self {
             objects: BTreeMap::new(),
-            rendered: BTreeMap::new(),
             resource_version: 0,
             uid_counter: 0,
             history: VecDeque::new(),
@@ -144,8 +141,7 @@ impl Store {
             store.history_floor = persisted.resource_version;
             for po in persisted.objects {
                 let key = key_of(&po.group, &po.plural, &po.object);
-                store.rendered.insert(key.clone(), render(&po.object));
-                store.objects.insert(key, po.object);
+                store.objects.insert(key, Stored::new(po.object));
             }
         }
         Ok(store)
@@ -184,18 +180,18 @@ impl Store {
 
     /// One object.
     pub fn get(&self, key: &ObjectKey) -> Option<&Value> {
-        self.objects.get(key)
+        self.objects.get(key).map(|s| &s.value)
     }
 
     /// One object's JSON.
     pub fn get_rendered(&self, key: &ObjectKey) -> Option<bytes::Bytes> {
-        self.rendered.get(key).cloned()
+        self.objects.get(key).map(|s| s.json.clone())
     }
 
     /// Objects of one resource, optionally limited to a namespace, in key order.
     pub fn list(&self, group: &str, plural: &str, namespace: Option<&str>) -> Vec<Value> {
         self.of(group, plural, namespace)
-            .map(|(_, v)| v.clone())
+            .map(|s| s.value.clone())
             .collect()
     }
 
@@ -209,8 +205,8 @@ impl Store {
         keep: impl Fn(&Value) -> bool,
     ) -> Vec<bytes::Bytes> {
         self.of(group, plural, namespace)
-            .filter(|(_, v)| keep(v))
-            .filter_map(|(k, _)| self.rendered.get(k).cloned())
+            .filter(|s| keep(&s.value))
+            .map(|s| s.json.clone())
             .collect()
     }
 
@@ -219,10 +215,13 @@ impl Store {
         group: &'a str,
         plural: &'a str,
         namespace: Option<&'a str>,
-    ) -> impl Iterator<Item = (&'a ObjectKey, &'a Value)> + 'a {
-        self.objects.iter().filter(move |((g, p, ns, _), _)| {
-            g == group && p == plural && namespace.is_none_or(|n| n == ns)
-        })
+    ) -> impl Iterator<Item = &'a Stored> + 'a {
+        self.objects
+            .iter()
+            .filter(move |((g, p, ns, _), _)| {
+                g == group && p == plural && namespace.is_none_or(|n| n == ns)
+            })
+            .map(|(_, s)| s)
     }
 
     /// Stores `object` (its metadata already stamped with `resource_version`) and records the event.
@@ -233,8 +232,8 @@ impl Store {
         type_: EventType,
     ) -> Result<Event, StoreError> {
         self.note_crd_change(&key);
-        self.rendered.insert(key.clone(), render(&object));
-        self.objects.insert(key.clone(), object.clone());
+        self.objects
+            .insert(key.clone(), Stored::new(object.clone()));
         self.record(key, object, type_)
     }
 
@@ -253,7 +252,6 @@ impl Store {
     pub fn remove(&mut self, key: &ObjectKey, tombstone: Value) -> Result<Event, StoreError> {
         self.note_crd_change(key);
         self.objects.remove(key);
-        self.rendered.remove(key);
         self.record(key.clone(), tombstone, EventType::Deleted)
     }
 
@@ -329,7 +327,7 @@ impl Store {
                 .map(|((g, p, _, _), v)| PersistedObject {
                     group: g.clone(),
                     plural: p.clone(),
-                    object: v.clone(),
+                    object: v.value.clone(),
                 })
                 .collect(),
         };
@@ -340,9 +338,18 @@ impl Store {
     }
 }
 
-/// An object's JSON as the server sends it.
-fn render(object: &Value) -> bytes::Bytes {
-    bytes::Bytes::from(object.to_string())
+/// A stored object and its JSON, rendered once per write: reads answer with it as it is.
+#[derive(Debug)]
+struct Stored {
+    value: Value,
+    json: bytes::Bytes,
+}
+
+impl Stored {
+    fn new(value: Value) -> Self {
+        let json = bytes::Bytes::from(value.to_string());
+        Stored { value, json }
+    }
 }
 
 fn write_atomically(path: &Path, persisted: &Persisted) -> std::io::Result<()> {
