@@ -11,10 +11,10 @@
 //!   region, kind and reason, written in the same transaction as the record, so `--pod`, `--kind`,
 //!   … read only the index entries and the matching records instead of every head. Migration
 //!   v1 → v2 builds it from the heads (a v2 file is refused by a v1 build: "newer version").
-//! - **v3** (current, 2026-11-26): a body may be stored compressed (an LZ4 block against a fixed
-//!   dictionary, see `codec`); a body starting with `{` is still plain JSON. Migration v2 → v3
-//!   rewrites nothing (old bodies stay plain); the version bump is what makes a v2 build refuse a
-//!   file it could not decode.
+//! - **v3** (current, 2026-11-26): a head or a body may be stored compressed (an LZ4 block against
+//!   a fixed dictionary of its own, see `codec`); a value starting with `{` is still plain JSON.
+//!   Migration v2 → v3 rewrites nothing (old values stay plain); the version bump is what makes a
+//!   v2 build refuse a file it could not decode.
 
 use redb::{ReadableTable, TableDefinition, WriteTransaction};
 
@@ -84,7 +84,7 @@ pub(crate) fn migrate(txn: &WriteTransaction, from: u32) -> Result<(), MigrateFa
         match version {
             0 => migrate_v0_to_v1(txn)?,
             1 => migrate_v1_to_v2(txn)?,
-            // Plain bodies are valid v3 bodies.
+            // Plain heads and bodies are valid v3 values.
             2 => {}
             other => return Err(MigrateFailure(format!("no migration from version {other}"))),
         }

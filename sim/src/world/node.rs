@@ -290,6 +290,16 @@ mod tests {
 
     const S: fn(u64) -> Duration = Duration::from_secs;
 
+    /// A node started at 0 s with the real set in place (not yet forging: no SIGHUP), and its pid.
+    fn started_with_real_keys() -> (NodeModel, PodFiles, CredentialPaths, CredentialSet, u32) {
+        let (mut n, files, t) = setup();
+        let real = sample_set("real");
+        put(&files, &t, &real);
+        n.start(S(0), &files).ok();
+        let pid = n.process.as_ref().map(|p| p.pid).unwrap_or_default();
+        (n, files, t, real, pid)
+    }
+
     #[test]
     fn a_node_without_files_exits_at_start_with_a_back_off() {
         let (mut n, files, _) = setup();
@@ -325,11 +335,7 @@ mod tests {
 
     #[test]
     fn sighup_enables_with_valid_files_disables_when_missing_and_keeps_state_when_invalid() {
-        let (mut n, files, t) = setup();
-        let real = sample_set("real");
-        put(&files, &t, &real);
-        n.start(S(0), &files).ok();
-        let pid = n.process.as_ref().map(|p| p.pid).unwrap_or_default();
+        let (mut n, files, t, real, pid) = started_with_real_keys();
         let ms = Duration::from_millis;
         assert_eq!(n.sighup(pid, S(6)), Ok(()));
         n.advance(S(6) + ms(49), &files);
@@ -354,11 +360,7 @@ mod tests {
 
     #[test]
     fn a_freeze_postpones_the_sighup_being_handled_and_the_replay() {
-        let (mut n, files, t) = setup();
-        let real = sample_set("real");
-        put(&files, &t, &real);
-        n.start(S(0), &files).ok();
-        let pid = n.process.as_ref().map(|p| p.pid).unwrap_or_default();
+        let (mut n, files, t, real, pid) = started_with_real_keys();
         assert_eq!(n.sighup(pid, S(5)), Ok(()));
         n.advance(S(6), &files);
         assert_eq!(n.forging_with(S(6)), Some(real.fingerprint().as_str()));
