@@ -44,11 +44,16 @@ pub enum Verdict {
     Stalled,
 }
 
-/// Judges a heartbeat at `now` (pure).
+/// Judges a heartbeat at `now` (pure). An armed heartbeat is stalled from the instant its sidecar
+/// would have fenced itself (`fence_at_ms`); a heartbeat without one (an older sidecar) from
+/// `renew_deadline` after it was written.
 pub fn judge(heartbeat: Option<Heartbeat>, now: MonoTime, renew_deadline: Duration) -> Verdict {
     match heartbeat {
         Some(h) if h.armed => {
-            if now.since(MonoTime(h.mono_ms)) >= renew_deadline {
+            let fence_at = h
+                .fence_at_ms
+                .map_or(MonoTime(h.mono_ms) + renew_deadline, MonoTime);
+            if now >= fence_at {
                 Verdict::Stalled
             } else {
                 Verdict::Alive
@@ -108,6 +113,7 @@ pub async fn check_once(
     let disarmed = Heartbeat {
         mono_ms: clock.now_mono().as_ms(),
         armed: false,
+        fence_at_ms: None,
     };
     let _ = fs
         .write_atomic(
@@ -171,14 +177,30 @@ mod tests {
     #[test]
     fn only_an_armed_heartbeat_older_than_the_deadline_is_a_stall() {
         let d = Duration::from_secs(10);
-        let hb = |mono_ms, armed| Some(Heartbeat { mono_ms, armed });
-        assert_eq!(judge(None, MonoTime(50_000), d), Verdict::Disarmed);
-        assert_eq!(judge(hb(0, false), MonoTime(50_000), d), Verdict::Disarmed);
-        assert_eq!(judge(hb(1_000, true), MonoTime(10_999), d), Verdict::Alive);
-        assert_eq!(
-            judge(hb(1_000, true), MonoTime(11_000), d),
-            Verdict::Stalled
-        );
+        let hb = |mono_ms, armed, fence_at_ms| {
+            Some(Heartbeat {
+                mono_ms,
+                armed,
+                fence_at_ms,
+            })
+        };
+        // (heartbeat, now, verdict)
+        let cases = [
+            (None, 50_000, Verdict::Disarmed),
+            (hb(0, false, None), 50_000, Verdict::Disarmed),
+            (hb(0, false, Some(1)), 50_000, Verdict::Disarmed),
+            // An older sidecar's heartbeat: written + renew deadline.
+            (hb(1_000, true, None), 10_999, Verdict::Alive),
+            (hb(1_000, true, None), 11_000, Verdict::Stalled),
+            // The sidecar's own fencing instant, earlier than written + renew deadline (a
+            // promotion or refresh long after the renewal its holds rest on).
+            (hb(9_000, true, Some(10_000)), 9_999, Verdict::Alive),
+            (hb(9_000, true, Some(10_000)), 10_000, Verdict::Stalled),
+            (hb(9_000, true, Some(10_000)), 18_999, Verdict::Stalled),
+        ];
+        for (h, now, want) in cases {
+            assert_eq!(judge(h, MonoTime(now), d), want, "{h:?} at {now}");
+        }
     }
 
     #[test]
@@ -207,6 +229,7 @@ mod tests {
         let armed = serde_json::to_vec(&Heartbeat {
             mono_ms: 0,
             armed: true,
+            fence_at_ms: None,
         })
         .unwrap_or_default();
         fs.put(&s.heartbeat, &armed, 0o644);

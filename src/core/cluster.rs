@@ -51,6 +51,9 @@ pub struct ClusterState {
     pub presence: Seat,
     /// Other regions' presence leases, by region.
     pub others: BTreeMap<String, LeaseObserver>,
+    /// When each other region's presence lease was last read successfully.
+    #[serde(default)]
+    pub others_read_at: BTreeMap<String, MonoTime>,
     /// The current preference: region, since when, and why it became preferred.
     pub preferred: Option<(String, MonoTime, Cause)>,
     /// Digest of every region's effective policy at the last decision (operator changes).
@@ -149,6 +152,13 @@ pub struct ClusterDecision {
     pub wake_by: MonoTime,
 }
 
+/// An eligible standby looks at its region's presence this many times per lease duration...
+pub const PRESENCE_LOOKS_PER_LEASE: u32 = 3;
+/// ...and touches it when it has seen it unchanged for this many retry periods (its leader renews
+/// once a retry period). With the defaults: a look every 5 s, a touch once unchanged for 4 s, so a
+/// dead leader's presence is refreshed within about 10 s, before anyone sees it expire at 15 s.
+pub const PRESENCE_TOUCH_AFTER_RETRIES: u32 = 2;
+
 /// Decides one step for our region. Pure.
 pub fn decide_cluster(
     prev: &ClusterState,
@@ -165,20 +175,44 @@ pub fn decide_cluster(
 
     // 1. Leases: ours, then the others' presence.
     s.global.apply(&obs.global, region, now, timing);
-    s.presence.apply(&obs.presence, &obs.pod, now, timing);
+    // Presence names the region, not the pod: it says the region has an eligible pod, which
+    // outlives any one pod (a region must not look absent because its leader died while a
+    // standby of it could take over).
+    s.presence.apply(&obs.presence, region, now, timing);
+    // A failed read is not in `obs.others`: what we observed stays (a blip must not make a dead
+    // region's presence "first seen" again). But after a long blindness (an outage of the
+    // coordination API) a record unchanged across it proves only that nobody could write it
+    // either: we watch it afresh, so a live region gets a lease duration to renew before it
+    // counts as absent, and a worse region does not win the race out of the outage.
     for (name, record) in &obs.others {
-        s.others
-            .entry(name.clone())
-            .or_default()
-            .observe(record.as_ref(), now);
+        let blind = s
+            .others_read_at
+            .get(name)
+            .is_some_and(|at| now.since(*at) > timing.lease_duration / 2);
+        let observer = s.others.entry(name.clone()).or_default();
+        if blind {
+            *observer = LeaseObserver::default();
+        }
+        observer.observe(record.as_ref(), now);
+        s.others_read_at.insert(name.clone(), now);
     }
 
     // 2. Presence of every region: ours from the local view, theirs from observed age.
     let representative = obs.local.leader && obs.local.eligible && !obs.local.shutting_down;
+    // An eligible standby keeps its region's presence alive when the leader stops renewing it.
+    // Its write is a one-off touch, never a hold it would later release.
+    let standby = !obs.local.leader && obs.local.eligible && !obs.local.shutting_down;
+    if standby {
+        s.presence.hold = None;
+    }
+    let own_presence = s.presence.observer.state(region, timing.lease_duration, now);
     let mut regions = obs.regions.clone();
     for (name, view) in regions.iter_mut() {
         view.present = if name == region {
-            representative
+            // A standby sees its region as the others do (its leader's presence), so what it
+            // carries into leadership (the preference, its cause, a failback timer) is what its
+            // leader computed, not a view with its own region absent.
+            representative || (!obs.local.shutting_down && own_presence == LeaseState::HeldByMe)
         } else {
             s.others.get(name).is_some_and(|o| {
                 matches!(
@@ -262,9 +296,20 @@ pub fn decide_cluster(
     // 4. Presence: held while our region has an eligible local leader, whatever its policy, so an
     //    operator's change and the presence it enables are seen in the same decision elsewhere.
     let want_presence = representative;
-    if let Some(w) = s
+    let stale = s
         .presence
-        .next_write(&obs.pod, want_presence, true, now, timing)
+        .observer
+        .unchanged_for(now)
+        .is_some_and(|d| d >= PRESENCE_TOUCH_AFTER_RETRIES * timing.retry_period);
+    if standby {
+        if own_presence == LeaseState::HeldByMe && stale {
+            actions.push(ClusterAction::Presence {
+                write: LeaseWriteKind::Acquire,
+            });
+        }
+    } else if let Some(w) = s
+        .presence
+        .next_write(region, want_presence, true, now, timing)
     {
         actions.push(ClusterAction::Presence { write: w });
     }
@@ -377,7 +422,10 @@ pub fn decide_cluster(
             LeaseState::Free | LeaseState::Expired => true,
             LeaseState::HeldByMe | LeaseState::HeldByOther => false,
         };
-        if available {
+        // Counted only while we can see the lease: a wait that passed while the coordination API
+        // was unreachable (for everyone, perhaps) proves nothing about a better region.
+        let seen = !matches!(obs.global, LeaseEvent::ReadFailed(_));
+        if available && seen {
             s.global_available_since.get_or_insert(now);
         } else {
             s.global_available_since = None;
@@ -427,7 +475,10 @@ pub fn decide_cluster(
     // coordination API's load at a third of a lease duration. A local leader looks every retry
     // period.
     let holds_nothing = s.global.hold.is_none() && s.presence.hold.is_none();
-    let mut wake_by = if !obs.local.leader && holds_nothing {
+    let mut wake_by = if standby {
+        // Often enough to see a leader's presence stop and touch it well inside a lease duration.
+        now + timing.retry_period.max(timing.lease_duration / PRESENCE_LOOKS_PER_LEASE)
+    } else if !obs.local.leader && holds_nothing {
         now + timing.retry_period.max(timing.lease_duration)
     } else {
         now + timing.retry_period

@@ -18,7 +18,7 @@ use crate::core::time::MonoTime;
 use crate::core::timing::Timing;
 use crate::crd::CardanoForgeCluster;
 use crate::metrics::Metrics;
-use crate::ports::{Clock, HealthProbe, Kube, KubeError};
+use crate::ports::{Clock, HealthProbe, Kube, KubeError, LeaseWrite};
 
 use super::{lease_write, read_lease, send_lease_write, with_timeout};
 
@@ -39,6 +39,26 @@ pub trait Coordinator {
     async fn wait_for_news(&mut self, _wait: Duration) -> bool {
         false
     }
+    /// What an open gate rests on, for the dead-man switch: the watchdog must fire no later than
+    /// the global lease fences itself.
+    fn gate_hold(&self) -> GateHold {
+        GateHold::Always
+    }
+    /// Whether our region's hold on the global lease rests with us (a shutdown must hand it over).
+    fn holds_region(&self) -> bool {
+        false
+    }
+}
+
+/// What the region's permission to forge rests on.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum GateHold {
+    /// Nothing: cluster management off.
+    Always,
+    /// A hold that fences itself at this instant (the global lease's renew deadline).
+    Until(MonoTime),
+    /// No hold: the gate is shut.
+    NotHeld,
 }
 
 /// Cluster management off: the region always may forge.
@@ -308,7 +328,168 @@ impl<C: Clock, K: Kube, H: HealthProbe> ClusterLoop<C, K, H> {
         }
     }
 
-    async fn write(&mut self, action: &ClusterAction) -> Result<(), KubeError> {
+    /// Reads what a round decides on: every region's policy (reused when `reuse_policy`), our
+    /// health, the other regions' presence leases (reused when `reuse_presence`: their observers
+    /// stay as they are), the global lease and our presence.
+    async fn observe_round(
+        &mut self,
+        local: LocalView,
+        now: MonoTime,
+        reuse_policy: bool,
+        reuse_presence: bool,
+    ) -> (ClusterObservations, Round) {
+        // Everything a round reads, at once: a round costs one round trip to the coordination API,
+        // not one per request (the planned-handover gap is made of such rounds). Presence is read
+        // for the regions of the last list; a region new in this list is read after it.
+        let prefix = self.settings.presence_prefix.clone();
+        let presence_name = |region: &str| format!("{prefix}{region}");
+        let known: Vec<String> = if reuse_presence {
+            Vec::new()
+        } else {
+            self.clusters
+                .iter()
+                .filter_map(region_of)
+                .filter(|r| *r != self.settings.region)
+                .collect()
+        };
+        let need_global = self.state.global.needs_read() && self.global_event == LeaseEvent::Nothing;
+        let need_own = self.state.presence.hold.is_none() && self.presence_event == LeaseEvent::Nothing;
+        let own_name = presence_name(&self.settings.region);
+        let this = &*self;
+        let (listed, presences, global, own) = futures::join!(
+            async {
+                if reuse_policy {
+                    None
+                } else {
+                    with_timeout(
+                        &self.clock,
+                        self.budget(),
+                        self.kube.list_forge_clusters(&self.settings.selector),
+                    )
+                    .await
+                }
+            },
+            futures::future::join_all(known.iter().map(|region| {
+                let name = presence_name(region);
+                async move { (region.clone(), this.read_lease(&name).await) }
+            })),
+            async {
+                if need_global {
+                    Some(self.read_lease(&self.settings.global_lease).await)
+                } else {
+                    None
+                }
+            },
+            async {
+                if need_own {
+                    Some(self.read_lease(&own_name).await)
+                } else {
+                    None
+                }
+            },
+        );
+        if let Some(event) = global {
+            self.global_event = event;
+        }
+        if let Some(event) = own {
+            self.presence_event = event;
+        }
+        // Unreadable: keep the last policy read (the global lease's renew deadline stops forging if
+        // the coordination API stays away); never read: nothing is known, nothing may forge.
+        let clusters = match listed {
+            Some(Ok(list)) => {
+                let prefix = self.settings.name_prefix.clone();
+                let mine: Vec<CardanoForgeCluster> = list
+                    .into_iter()
+                    .filter(|c| {
+                        prefix.as_deref().is_none_or(|p| {
+                            c.metadata.name.as_deref().is_some_and(|n| n.starts_with(p))
+                        })
+                    })
+                    .collect();
+                self.clusters = mine.clone();
+                self.listed_at = Some(now);
+                mine
+            }
+            _ => self.clusters.clone(),
+        };
+        // A failed read (timeout, refusal, 5xx) says nothing: what was observed stays as it was.
+        // Taken as "absent", it made every presence "first seen" again after a blip, and a dead
+        // region looked present for another lease duration.
+        let mut others: BTreeMap<String, Option<LeaseRecord>> = presences
+            .into_iter()
+            .filter_map(|(region, event)| match event {
+                LeaseEvent::Read(record) => Some((region, record)),
+                _ => None,
+            })
+            .collect();
+        let ours = clusters
+            .iter()
+            .find(|c| c.metadata.name.as_deref() == Some(self.settings.cluster_name.as_str()))
+            .cloned();
+        let representative = local.leader && local.eligible && !local.shutting_down;
+        self.representative = representative;
+        let health_settings = self.health_settings(ours.as_ref());
+        let own_health = if representative {
+            let published = ours.as_ref().and_then(published_health);
+            self.probe(&health_settings, published).await
+        } else {
+            ours.as_ref()
+                .and_then(published_health)
+                .unwrap_or(Health::UNCHECKED)
+        };
+        let mut regions = BTreeMap::new();
+        for c in &clusters {
+            let Some(region) = region_of(c) else { continue };
+            let health = if region == self.settings.region {
+                own_health
+            } else {
+                published_health(c).unwrap_or(Health::UNCHECKED)
+            };
+            regions.insert(
+                region.clone(),
+                RegionView {
+                    policy: parse_spec(&c.spec),
+                    health,
+                    present: false,
+                },
+            );
+            if region != self.settings.region && !reuse_presence && !known.contains(&region) {
+                let name = format!("{}{}", self.settings.presence_prefix, region);
+                if let LeaseEvent::Read(record) = self.read_lease(&name).await {
+                    others.insert(region, record);
+                }
+            }
+        }
+        let server_now_ms = self.kube.server_clock().map(|s| {
+            let age = self.clock.now_mono().since(s.received_at);
+            s.server_time.as_millisecond() + i64::try_from(age.as_millis()).unwrap_or(0)
+        });
+        let obs = ClusterObservations {
+            now,
+            region: self.settings.region.clone(),
+            pod: self.settings.pod.clone(),
+            local,
+            regions,
+            global: std::mem::replace(&mut self.global_event, LeaseEvent::Nothing),
+            presence: std::mem::replace(&mut self.presence_event, LeaseEvent::Nothing),
+            others,
+            server_now_ms,
+            failback_delay: self.settings.failback_delay,
+        };
+        (
+            obs,
+            Round {
+                ours,
+                representative,
+                health_settings,
+                own_health,
+            },
+        )
+    }
+
+    /// The request `action` makes: its kind and the lease write, based on the seat's record.
+    fn request(&self, action: &ClusterAction) -> Result<(LeaseWriteKind, LeaseWrite), KubeError> {
         let (seat, name, identity, write) = match action {
             ClusterAction::Global { write } => (
                 &self.state.global,
@@ -325,7 +506,7 @@ impl<C: Clock, K: Kube, H: HealthProbe> ClusterLoop<C, K, H> {
             ClusterAction::Presence { write } => (
                 &self.state.presence,
                 format!("{}{}", self.settings.presence_prefix, self.settings.region),
-                self.settings.pod.as_str(),
+                self.settings.region.as_str(),
                 *write,
             ),
         };
@@ -355,13 +536,37 @@ impl<C: Clock, K: Kube, H: HealthProbe> ClusterLoop<C, K, H> {
                 format!("{write:?} of {name}: no lease record to base the write on"),
             )
         })?;
-        let (event, result) =
-            send_lease_write(&self.clock, &self.kube, write, &req, self.budget()).await;
-        match action {
-            ClusterAction::Presence { .. } => self.presence_event = event,
-            _ => self.global_event = event,
+        Ok((write, req))
+    }
+
+    /// Carries out a decision's writes. They go to different leases (at most one global and one
+    /// presence write per decision), so they are sent at once: a round costs one round trip.
+    async fn write_all(&mut self, actions: &[ClusterAction]) {
+        let budget = self.budget();
+        let this = &*self;
+        let sent = futures::future::join_all(actions.iter().map(|action| async move {
+            let result = match this.request(action) {
+                Ok((write, req)) => {
+                    Some(send_lease_write(&this.clock, &this.kube, write, &req, budget).await)
+                }
+                Err(e) => {
+                    tracing::warn!(action = ?action, "coordination API write not made: {e}");
+                    None
+                }
+            };
+            (action, result)
+        }))
+        .await;
+        for (action, result) in sent {
+            let Some((event, result)) = result else { continue };
+            if let Err(e) = result {
+                tracing::warn!(action = ?action, "coordination API write failed: {e}");
+            }
+            match action {
+                ClusterAction::Presence { .. } => self.presence_event = event,
+                _ => self.global_event = event,
+            }
         }
-        result.map(|_| ())
     }
 
     fn status_patch(
@@ -436,6 +641,29 @@ fn region_of(c: &CardanoForgeCluster) -> Option<String> {
     c.spec.region.clone().filter(|r| !r.is_empty())
 }
 
+/// What a round's observation found besides the core's inputs.
+struct Round {
+    ours: Option<CardanoForgeCluster>,
+    representative: bool,
+    health_settings: HealthSettings,
+    own_health: Health,
+}
+
+/// Whether a decision acts on the policy it read: takes the global lease (a handoff to us, or a
+/// free one), hands it over, or opens a gate that was shut.
+fn acts_on_policy(d: &ClusterDecision, gate_before: Option<Gate>) -> bool {
+    (d.gate == Gate::Allow && gate_before != Some(Gate::Allow))
+        || d.actions.iter().any(|a| {
+            matches!(
+                a,
+                ClusterAction::Handoff { .. }
+                    | ClusterAction::Global {
+                        write: LeaseWriteKind::Acquire | LeaseWriteKind::Create,
+                    }
+            )
+        })
+}
+
 impl<C: Clock, K: Kube, H: HealthProbe> Coordinator for ClusterLoop<C, K, H> {
     async fn coordinate(&mut self, local: LocalView) -> (Gate, MonoTime) {
         let now = self.clock.now_mono();
@@ -448,112 +676,38 @@ impl<C: Clock, K: Kube, H: HealthProbe> Coordinator for ClusterLoop<C, K, H> {
         let expiry_passed = self
             .listed_at
             .is_some_and(|listed| self.watched_expiries().any(|at| listed < at && at <= now));
+        // A region without the global lease reads everything every round (in one round trip):
+        // whatever it decides to take, it takes on a fresh read.
         let quick = !expiry_passed
+            && self.state.global.hold.is_some()
             && self
                 .listed_at
                 .is_some_and(|at| now.since(at) < self.settings.timing.retry_period / 2);
-        // Every region's policy. Unreadable: nothing is known, so nothing may forge (fail closed).
-        let listed = if quick {
-            None
-        } else {
-            with_timeout(
-                &self.clock,
-                self.budget(),
-                self.kube.list_forge_clusters(&self.settings.selector),
-            )
-            .await
-        };
-        // Unreadable: keep the last policy read (the global lease's renew deadline stops forging if
-        // the coordination API stays away); never read: nothing is known, nothing may forge.
-        let clusters = match listed {
-            Some(Ok(list)) => {
-                let prefix = self.settings.name_prefix.clone();
-                let mine: Vec<CardanoForgeCluster> = list
-                    .into_iter()
-                    .filter(|c| {
-                        prefix.as_deref().is_none_or(|p| {
-                            c.metadata.name.as_deref().is_some_and(|n| n.starts_with(p))
-                        })
-                    })
-                    .collect();
-                self.clusters = mine.clone();
-                self.listed_at = Some(now);
-                mine
-            }
-            _ => self.clusters.clone(),
-        };
-        let ours = clusters
-            .iter()
-            .find(|c| c.metadata.name.as_deref() == Some(self.settings.cluster_name.as_str()))
-            .cloned();
-        let representative = local.leader && local.eligible && !local.shutting_down;
-        self.representative = representative;
-        let health_settings = self.health_settings(ours.as_ref());
-        let own_health = if representative {
-            let published = ours.as_ref().and_then(published_health);
-            self.probe(&health_settings, published).await
-        } else {
-            ours.as_ref()
-                .and_then(published_health)
-                .unwrap_or(Health::UNCHECKED)
-        };
-        let mut regions = BTreeMap::new();
-        let mut others = BTreeMap::new();
-        for c in &clusters {
-            let Some(region) = region_of(c) else { continue };
-            let health = if region == self.settings.region {
-                own_health
-            } else {
-                published_health(c).unwrap_or(Health::UNCHECKED)
-            };
-            regions.insert(
-                region.clone(),
-                RegionView {
-                    policy: parse_spec(&c.spec),
-                    health,
-                    present: false,
-                },
-            );
-            if region != self.settings.region && !quick {
-                let name = format!("{}{}", self.settings.presence_prefix, region);
-                let record = match self.read_lease(&name).await {
-                    LeaseEvent::Read(r) => r,
-                    _ => None,
-                };
-                others.insert(region, record);
-            }
+        let (mut obs, mut round) = self.observe_round(local, now, quick, quick).await;
+        let mut d = decide_cluster(&self.state, &obs, &self.settings.timing);
+        // No gate opens and no handoff goes out on a reused policy read: an operator change made
+        // since (a region Disabled a moment ago) would be missed, and so would a departing
+        // region's released presence. Read afresh and decide again; the lease events go back so
+        // the second decision sees them.
+        if quick && acts_on_policy(&d, self.last.as_ref().map(|l| l.gate)) {
+            self.global_event = std::mem::replace(&mut obs.global, LeaseEvent::Nothing);
+            self.presence_event = std::mem::replace(&mut obs.presence, LeaseEvent::Nothing);
+            (obs, round) = self
+                .observe_round(local, self.clock.now_mono(), false, false)
+                .await;
+            d = decide_cluster(&self.state, &obs, &self.settings.timing);
         }
-        // No hold, or our last write met a 409: read it (a conflict is resolved only by a read).
-        if self.state.global.needs_read() && self.global_event == LeaseEvent::Nothing {
-            self.global_event = self.read_lease(&self.settings.global_lease).await;
+        let Round {
+            ours,
+            representative,
+            health_settings,
+            own_health,
+        } = round;
+        if std::env::var_os("FORGE_DEBUG").is_some() {
+            eprintln!("DBG {} {} {} local={:?} gate={:?} actions={:?} msg={} pref={:?}", self.clock.now_wall(), self.settings.pod, quick, local, d.gate, d.actions, d.message, d.next.preferred);
         }
-        if self.state.presence.hold.is_none() && self.presence_event == LeaseEvent::Nothing {
-            let name = format!("{}{}", self.settings.presence_prefix, self.settings.region);
-            self.presence_event = self.read_lease(&name).await;
-        }
-        let server_now_ms = self.kube.server_clock().map(|s| {
-            let age = self.clock.now_mono().since(s.received_at);
-            s.server_time.as_millisecond() + i64::try_from(age.as_millis()).unwrap_or(0)
-        });
-        let obs = ClusterObservations {
-            now,
-            region: self.settings.region.clone(),
-            pod: self.settings.pod.clone(),
-            local,
-            regions,
-            global: std::mem::replace(&mut self.global_event, LeaseEvent::Nothing),
-            presence: std::mem::replace(&mut self.presence_event, LeaseEvent::Nothing),
-            others,
-            server_now_ms,
-            failback_delay: self.settings.failback_delay,
-        };
-        let d = decide_cluster(&self.state, &obs, &self.settings.timing);
         self.state = d.next.clone();
-        for action in &d.actions {
-            if let Err(e) = self.write(action).await {
-                tracing::warn!(action = ?action, "coordination API write failed: {e}");
-            }
-        }
+        self.write_all(&d.actions).await;
         // Our writes' results feed the seats at once, so the gate reflects them.
         let after = ClusterObservations {
             now: self.clock.now_mono(),
@@ -607,6 +761,17 @@ impl<C: Clock, K: Kube, H: HealthProbe> Coordinator for ClusterLoop<C, K, H> {
 
     fn answer_by(&self) -> Option<MonoTime> {
         self.state.global.answer_by(&self.settings.timing)
+    }
+
+    fn holds_region(&self) -> bool {
+        self.state.global.hold.is_some()
+    }
+
+    fn gate_hold(&self) -> GateHold {
+        match self.state.global.deadline(&self.settings.timing) {
+            Some(at) => GateHold::Until(at),
+            None => GateHold::NotHeld,
+        }
     }
 
     /// A representative without the global lease watches it, so a handoff to its region (or a

@@ -31,6 +31,11 @@ use crate::crd::CardanoLeaderStatus;
 use crate::credentials::{self, CredentialPaths, CredentialSet};
 use crate::ports::{Clock, Fs, Kube, KubeError, LeaseWrite, Node, NodeProcess};
 
+/// A departing leader waits `retry_period / SUCCESSOR_GRACE` for another pod of its region to take
+/// the released local lease before it hands the global lease to another region: a watching
+/// standby takes a released lease within one request.
+const SUCCESSOR_GRACE: u32 = 8;
+
 /// How many decisions one wake-up may take: a lease write's result is acted on at once (acquire,
 /// then promote in the same wake-up) but a wake-up never loops.
 const MAX_DECISIONS_PER_WAKE: usize = 3;
@@ -219,14 +224,21 @@ pub struct Status {
     pub last_error: Option<String>,
 }
 
-/// Heartbeat of the dead-man switch: the watchdog demotes the node if it is armed and older than
-/// the renew deadline.
+/// Heartbeat of the dead-man switch: the watchdog demotes the node once an armed heartbeat's
+/// fencing instant has passed (docs/safety.md §8).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Heartbeat {
     /// When written, on the pod's monotonic clock (ms).
     pub mono_ms: u64,
     /// Armed before a promotion, disarmed after a verified demotion.
     pub armed: bool,
+    /// The instant (same clock, ms) at which the sidecar itself fences: the earliest renew
+    /// deadline of every hold the node's forging rests on (the local lease, and the global lease
+    /// with cluster management on), counted from the *send* instant of the renewal each rests on.
+    /// Absent in heartbeats written by older versions: the watchdog then falls back to `mono_ms +
+    /// renew_deadline`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fence_at_ms: Option<u64>,
 }
 
 /// The control loop of one pod. `G` decides whether the region may forge: [`cluster::Standalone`]
@@ -250,6 +262,13 @@ pub struct Runtime<C, K, F, N, R, G = cluster::Standalone> {
     gate: Gate,
     shutting_down: bool,
     armed: bool,
+    /// The fencing instant the armed heartbeat carries.
+    armed_fence_at: Option<MonoTime>,
+    /// Our local hold was settled (promotable) when a shutdown released it: no other pod of our
+    /// region may have been forging then.
+    left_quiet: bool,
+    /// The resourceVersion our release of the local lease left.
+    released_version: Option<String>,
     rng: SmallRng,
     status: Arc<Mutex<Status>>,
     leader_status_written: Option<(String, bool)>,
@@ -284,6 +303,9 @@ impl<C: Clock, K: Kube, F: Fs, N: Node, R: Recorder> Runtime<C, K, F, N, R, clus
             gate: Gate::Allow,
             shutting_down: false,
             armed: false,
+            armed_fence_at: None,
+            left_quiet: false,
+            released_version: None,
             rng,
             status: Arc::new(Mutex::new(Status::default())),
             leader_status_written: None,
@@ -312,6 +334,9 @@ impl<C: Clock, K: Kube, F: Fs, N: Node, R: Recorder> Runtime<C, K, F, N, R, clus
             gate: self.gate,
             shutting_down: self.shutting_down,
             armed: self.armed,
+            armed_fence_at: self.armed_fence_at,
+            left_quiet: self.left_quiet,
+            released_version: self.released_version,
             rng: self.rng,
             status: self.status,
             leader_status_written: self.leader_status_written,
@@ -349,6 +374,7 @@ impl<C: Clock, K: Kube, F: Fs, N: Node, R: Recorder, G: cluster::Coordinator>
         loop {
             let d = self.wake().await;
             if d.shutdown_complete {
+                self.leave_region().await;
                 return;
             }
             let wait = self.next_wait(&d);
@@ -363,6 +389,67 @@ impl<C: Clock, K: Kube, F: Fs, N: Node, R: Recorder, G: cluster::Coordinator>
             };
             if interrupted {
                 self.shutting_down = true;
+            }
+        }
+    }
+
+    /// The last step of a graceful shutdown, after the verified demotion and the local release:
+    /// if our region still holds the global lease through us, it must not simply lapse (a gap of a
+    /// lease duration). Another pod of our region that takes the released local lease inherits
+    /// it, so we wait a moment for one ([`SUCCESSOR_GRACE`] of a retry period); if none comes,
+    /// we were our region's last eligible pod and hand the global lease to the preferred region.
+    ///
+    /// Safe although we no longer lead our region: our node is verifiably off, our local hold was
+    /// settled when we released it (no deposed leader of ours may still forge), and a pod of ours
+    /// that leads from now on can forge only after *acquiring* the global lease, which changes
+    /// its resourceVersion: then our handoff, a replace carrying the version we hold, gets a 409
+    /// and changes nothing; if our handoff lands first, that pod finds the lease held by another
+    /// region and does not forge.
+    async fn leave_region(&mut self) {
+        if !self.coordinator.holds_region() || !self.left_quiet {
+            return;
+        }
+        let grace = self.settings.timing.retry_period / SUCCESSOR_GRACE;
+        if self.local_successor_within(grace).await {
+            tracing::info!("a pod of our region took the local lease: leaving the global lease to it");
+            return;
+        }
+        let local = crate::core::cluster::LocalView {
+            leader: false,
+            eligible: false,
+            forging_off: true,
+            shutting_down: true,
+            region_quiet: true,
+            answer_by: None,
+        };
+        self.coordinator.coordinate(local).await;
+    }
+
+    /// Whether another pod takes our local lease within `grace` of its release (watched).
+    async fn local_successor_within(&mut self, grace: Duration) -> bool {
+        let start = self.clock.now_mono();
+        let Some(mut rv) = self.released_version.clone() else {
+            return false;
+        };
+        loop {
+            let left = grace.saturating_sub(self.clock.now_mono().since(start));
+            if left.is_zero() {
+                return false;
+            }
+            let watched = self.kube.watch_lease(&self.settings.lease_name, &rv, left);
+            match with_timeout(&self.clock, left, watched).await {
+                Some(Ok(Some(r))) if r.holder().is_some_and(|h| h != self.settings.identity) => {
+                    return true;
+                }
+                Some(Ok(Some(r))) => rv = r.resource_version,
+                Some(Ok(None)) => return false,
+                // A failed watch: look once more by a read, then decide.
+                _ => {
+                    return matches!(
+                        read_lease(&self.clock, &self.kube, &self.settings.lease_name, left).await,
+                        LeaseEvent::Read(Some(r)) if r.holder().is_some_and(|h| h != self.settings.identity)
+                    );
+                }
             }
         }
     }
@@ -482,7 +569,13 @@ impl<C: Clock, K: Kube, F: Fs, N: Node, R: Recorder, G: cluster::Coordinator>
             // wake-up). Otherwise a standby coordinates only when the coordinator asked to be
             // called (it holds nothing there, and its gate cannot matter until it leads).
             let due = self.cluster_wake.is_none_or(|w| now >= w);
-            if (round == 0 && (leader || due)) || self.coordinated_as_leader != Some(leader) {
+            // A departing pod that released its local lease coordinates no more here: its last
+            // round, which hands the global lease over if nobody of ours takes it, is
+            // `leave_region`'s (a round as a mere non-leader would forget the hold instead).
+            let departed = self.shutting_down && self.released_version.is_some() && !leader;
+            if !departed
+                && ((round == 0 && (leader || due)) || self.coordinated_as_leader != Some(leader))
+            {
                 self.coordinated_as_leader = Some(leader);
                 let local = crate::core::cluster::LocalView {
                     leader,
@@ -499,6 +592,7 @@ impl<C: Clock, K: Kube, F: Fs, N: Node, R: Recorder, G: cluster::Coordinator>
                 seen.observations.now = self.clock.now_mono();
             }
             let previous_role = self.state.role;
+            let settled = self.state.seat.may_promote(now, &self.settings.timing);
             let mut d = decide(
                 &self.state,
                 &seen.observations,
@@ -516,7 +610,12 @@ impl<C: Clock, K: Kube, F: Fs, N: Node, R: Recorder, G: cluster::Coordinator>
                 );
                 d.actions.push(a);
             }
+            let released_before = self.released_version.clone();
             let results = self.act(&d, seen.process).await;
+            if self.shutting_down && self.released_version != released_before {
+                // This decision released the local lease on the way out.
+                self.left_quiet = settled;
+            }
             self.after(&d, &seen, &results).await;
             let tick = TickRecord {
                 wall: self.clock.now_wall(),
@@ -680,14 +779,25 @@ impl<C: Clock, K: Kube, F: Fs, N: Node, R: Recorder, G: cluster::Coordinator>
     /// a reprovision (key rotation on a verified forger) finds it armed already.
     async fn promote(&mut self, process: Option<NodeProcess>, arm: bool) -> Outcome {
         let not_sent = SighupOutcome::NotSent;
-        // The dead-man switch is armed before the keys are in place.
-        if arm && let Err(e) = self.write_heartbeat(true).await {
-            return (
-                false,
-                format!("not promoting: cannot arm the watchdog heartbeat: {e}"),
-                false,
-                not_sent,
-            );
+        // The dead-man switch is armed before the keys are in place, with the instant at which we
+        // would fence ourselves: a sidecar that stalls from here on has its node demoted by then.
+        if arm {
+            let Some(fence_at) = self.fence_at() else {
+                return (
+                    false,
+                    "not promoting: no hold to fence on".to_string(),
+                    false,
+                    not_sent,
+                );
+            };
+            if let Err(e) = self.write_heartbeat(true, Some(fence_at)).await {
+                return (
+                    false,
+                    format!("not promoting: cannot arm the watchdog heartbeat: {e}"),
+                    false,
+                    not_sent,
+                );
+            }
         }
         let set = match credentials::read_set(&self.fs, &self.settings.source).await {
             Ok(s) => s,
@@ -844,6 +954,9 @@ impl<C: Clock, K: Kube, F: Fs, N: Node, R: Recorder, G: cluster::Coordinator>
         self.pending = event;
         match result {
             Ok(record) => {
+                if write == LeaseWriteKind::Release {
+                    self.released_version = Some(record.resource_version.clone());
+                }
                 let detail = format!("{write:?} ok: resourceVersion {}", record.resource_version);
                 (true, detail)
             }
@@ -856,13 +969,16 @@ impl<C: Clock, K: Kube, F: Fs, N: Node, R: Recorder, G: cluster::Coordinator>
 
     /// Bookkeeping after the actions: heartbeat, status, CardanoLeader.
     async fn after(&mut self, d: &Decision, seen: &Seen, results: &[ActionResult]) {
-        let renewed =
-            matches!(&self.pending, LeaseEvent::Wrote { .. }) && self.state.seat.hold.is_some();
         if self.armed && d.next.forging == Forging::Off {
-            if self.write_heartbeat(false).await.is_err() {
+            if self.write_heartbeat(false, None).await.is_err() {
                 tracing::warn!("could not disarm the watchdog heartbeat");
             }
-        } else if self.armed && renewed && self.write_heartbeat(true).await.is_err() {
+        } else if self.armed
+            && let Some(fence_at) = self.fence_at()
+            && Some(fence_at) != self.armed_fence_at
+            && self.write_heartbeat(true, Some(fence_at)).await.is_err()
+        {
+            // The watchdog keeps the older (earlier) instant: it fires early, never late.
             tracing::warn!("could not refresh the watchdog heartbeat");
         }
         let now = self.clock.now_mono();
@@ -887,16 +1003,36 @@ impl<C: Clock, K: Kube, F: Fs, N: Node, R: Recorder, G: cluster::Coordinator>
         self.write_leader_status(d).await;
     }
 
-    async fn write_heartbeat(&mut self, armed: bool) -> Result<(), crate::ports::FsError> {
+    /// The instant this sidecar fences itself: the earliest renew deadline of the holds the node's
+    /// forging rests on. `None` when one of them is not held (we are demoting: the heartbeat keeps
+    /// the instant it has, which is earlier than anything a later hold could give).
+    fn fence_at(&self) -> Option<MonoTime> {
+        let local = self.state.seat.deadline(&self.settings.timing)?;
+        match self.coordinator.gate_hold() {
+            cluster::GateHold::Always => Some(local),
+            cluster::GateHold::Until(global) => Some(local.min(global)),
+            cluster::GateHold::NotHeld => None,
+        }
+    }
+
+    /// Writes the dead-man switch's heartbeat: armed with the fencing instant `fence_at`, or
+    /// disarmed.
+    async fn write_heartbeat(
+        &mut self,
+        armed: bool,
+        fence_at: Option<MonoTime>,
+    ) -> Result<(), crate::ports::FsError> {
         let hb = Heartbeat {
             mono_ms: self.clock.now_mono().as_ms(),
             armed,
+            fence_at_ms: fence_at.map(MonoTime::as_ms),
         };
         let bytes = serde_json::to_vec(&hb).unwrap_or_default();
         self.fs
             .write_atomic(&self.settings.heartbeat, &bytes, 0o644)
             .await?;
         self.armed = armed;
+        self.armed_fence_at = fence_at.filter(|_| armed);
         Ok(())
     }
 
