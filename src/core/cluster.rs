@@ -205,7 +205,10 @@ pub fn decide_cluster(
     if standby {
         s.presence.hold = None;
     }
-    let own_presence = s.presence.observer.state(region, timing.lease_duration, now);
+    let own_presence = s
+        .presence
+        .observer
+        .state(region, timing.lease_duration, now);
     let mut regions = obs.regions.clone();
     for (name, view) in regions.iter_mut() {
         view.present = if name == region {
@@ -438,12 +441,14 @@ pub fn decide_cluster(
         let settled = best_by_policy.as_deref() == Some(region)
             || s.representative_since
                 .is_some_and(|since| now.since(since) >= timing.lease_duration);
+        // A record naming our region (a handoff) is taken even when our policy no longer allows
+        // forging: only its holder can pass it on at once; left alone it would lapse, and forging
+        // would wait a lease duration (the gate stays shut: see `leave` above).
         let take = representative
-            && ours_allowed
             && match state {
                 LeaseState::HeldByMe => true,
                 LeaseState::Free | LeaseState::Expired | LeaseState::Absent => {
-                    (preferred_is_us && settled) || waited
+                    ours_allowed && ((preferred_is_us && settled) || waited)
                 }
                 LeaseState::HeldByOther => false,
             };
@@ -477,7 +482,9 @@ pub fn decide_cluster(
     let holds_nothing = s.global.hold.is_none() && s.presence.hold.is_none();
     let mut wake_by = if standby {
         // Often enough to see a leader's presence stop and touch it well inside a lease duration.
-        now + timing.retry_period.max(timing.lease_duration / PRESENCE_LOOKS_PER_LEASE)
+        now + timing
+            .retry_period
+            .max(timing.lease_duration / PRESENCE_LOOKS_PER_LEASE)
     } else if !obs.local.leader && holds_nothing {
         now + timing.retry_period.max(timing.lease_duration)
     } else {

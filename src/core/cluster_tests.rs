@@ -308,10 +308,14 @@ fn a_region_that_stops_renewing_its_presence_is_no_longer_a_candidate() {
     );
     let d = a.step(LeaseEvent::Read(Some(rec("global", Some("b"), 3))));
     assert_eq!(d.ranking.preferred.as_deref(), Some("b"));
-    // b's presence record stays unchanged: after a lease duration b is gone.
-    let d = a
-        .at(115_000)
-        .step(LeaseEvent::Read(Some(rec("global", Some("b"), 3))));
+    // b's presence record stays unchanged, read every retry period: after a lease duration b is
+    // gone.
+    let mut d = a.step(LeaseEvent::Nothing);
+    for t in (102_000..=116_000).step_by(2_000) {
+        d = a
+            .at(t)
+            .step(LeaseEvent::Read(Some(rec("global", Some("b"), 3))));
+    }
     assert_eq!(d.ranking.preferred.as_deref(), Some("a"));
     // b's global lease is expired too by then: a, now preferred, takes it.
     assert_eq!(Rep::global_writes(&d), vec![G(LeaseWriteKind::Acquire)]);
@@ -544,4 +548,160 @@ fn a_stopped_node_does_not_start_on_a_global_hold_that_met_a_409() {
         assert_ne!(d.gate, Gate::Allow);
         assert!(a.state.global.hold.is_none());
     }
+}
+
+/// Presence reads that fail leave what was observed (review finding L2); a long blindness (no good
+/// read for more than half a lease duration) starts the observation afresh. Rows: (read instants
+/// in ms, with `None` for a failed read; whether b, whose record never changes, is still present
+/// at the last one).
+#[test]
+fn a_failed_presence_read_is_not_absence_but_a_long_blindness_restarts_the_watch() {
+    let rows: [(&[(u64, bool)], bool); 4] = [
+        // Read every 2 s: b's unchanged record is expired after 15 s.
+        (
+            &[
+                (100_000, true),
+                (102_000, true),
+                (108_000, true),
+                (112_000, true),
+                (116_000, true),
+            ],
+            false,
+        ),
+        // A 2 s blip (two failed reads) changes nothing: still expired at 116 s.
+        (
+            &[
+                (100_000, true),
+                (104_000, true),
+                (106_000, false),
+                (107_000, false),
+                (110_000, true),
+                (116_000, true),
+            ],
+            false,
+        ),
+        // A 20 s outage: watched afresh from 121 s, so still present at 130 s...
+        (
+            &[
+                (100_000, true),
+                (101_000, false),
+                (121_000, true),
+                (125_000, true),
+                (130_000, true),
+            ],
+            true,
+        ),
+        // ...and gone a lease duration after that.
+        (
+            &[
+                (100_000, true),
+                (101_000, false),
+                (121_000, true),
+                (128_000, true),
+                (135_000, true),
+                (136_500, true),
+            ],
+            false,
+        ),
+    ];
+    for (reads, present) in rows {
+        let mut a = Rep::new(
+            "a",
+            vec![
+                ("a", State::PriorityBased, 2),
+                ("b", State::PriorityBased, 1),
+            ],
+        );
+        let mut d = None;
+        for &(t, ok) in reads {
+            if !ok {
+                a.obs.others.clear();
+            } else {
+                a.obs
+                    .others
+                    .insert("b".into(), Some(rec("presence", Some("b"), 1)));
+            }
+            d = Some(
+                a.at(t)
+                    .step(LeaseEvent::ReadFailed(ApiFailure::Unreachable)),
+            );
+        }
+        let d = d.unwrap_or_else(|| unreachable!());
+        let b_present = d.ranking.preferred.as_deref() == Some("b");
+        assert_eq!(b_present, present, "{reads:?}");
+    }
+}
+
+/// An eligible standby ranks its own region present while the region's presence lease is live
+/// (what it carries into leadership is its leader's view: review finding L7), and touches that
+/// lease once it has seen it unchanged for two retry periods (the region stays present when its
+/// leader dies: review finding L4). It never holds it.
+#[test]
+fn an_eligible_standby_keeps_its_regions_presence_and_ranks_it_as_its_leader_does() {
+    let mut a = Rep::new(
+        "a",
+        vec![
+            ("a", State::PriorityBased, 1),
+            ("b", State::PriorityBased, 2),
+        ],
+    );
+    a.obs.local.leader = false;
+    a.obs.presence = LeaseEvent::Read(Some(rec("presence", Some("a"), 5)));
+    let d = a.step(LeaseEvent::Read(Some(rec("global", Some("a"), 3))));
+    assert_eq!(
+        d.ranking.preferred.as_deref(),
+        Some("a"),
+        "own region present"
+    );
+    assert!(d.actions.is_empty(), "{:?}", d.actions);
+    assert!(
+        d.wake_by <= a.obs.now + Duration::from_secs(5),
+        "looks 3 times a lease"
+    );
+    // The leader renews: a changed record is no reason to write.
+    a.obs.presence = LeaseEvent::Read(Some(rec("presence", Some("a"), 6)));
+    let d = a.at(105_000).step(LeaseEvent::Nothing);
+    assert!(d.actions.is_empty(), "{:?}", d.actions);
+    // Unchanged for 5 s (the leader died): touch it, once.
+    a.obs.presence = LeaseEvent::Read(Some(rec("presence", Some("a"), 6)));
+    let d = a.at(110_000).step(LeaseEvent::Nothing);
+    assert_eq!(
+        d.actions,
+        vec![ClusterAction::Presence {
+            write: LeaseWriteKind::Acquire
+        }]
+    );
+    assert!(d.next.presence.hold.is_none());
+    assert!(
+        Rep::global_writes(&d).is_empty(),
+        "a standby takes no global lease"
+    );
+    // A standby whose region's presence has lapsed ranks it absent, like everyone else.
+    a.obs.presence = LeaseEvent::Read(Some(rec("presence", None, 7)));
+    let d = a.at(111_000).step(LeaseEvent::Nothing);
+    assert_eq!(d.ranking.preferred.as_deref(), Some("b"));
+}
+
+/// A region handed the global lease after its policy stopped allowing forging takes it only to
+/// pass it on (its gate stays shut); left alone, the record would lapse (review finding L5).
+#[test]
+fn a_region_handed_the_lease_that_may_not_forge_takes_it_only_to_pass_it_on() {
+    let mut b = Rep::new(
+        "b",
+        vec![
+            ("a", State::Disabled, 1),
+            ("b", State::Disabled, 2),
+            ("c", State::PriorityBased, 3),
+        ],
+    );
+    let d = b.step(LeaseEvent::Read(Some(rec("global", Some("b"), 9))));
+    assert_eq!(Rep::global_writes(&d), vec![G(LeaseWriteKind::Acquire)]);
+    assert_ne!(d.gate, Gate::Allow);
+    b.holding(10);
+    let d = b.at(100_100).step(LeaseEvent::Nothing);
+    assert_ne!(d.gate, Gate::Allow);
+    assert_eq!(
+        Rep::global_writes(&d),
+        vec![ClusterAction::Handoff { to: "c".into() }]
+    );
 }

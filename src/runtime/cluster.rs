@@ -352,8 +352,10 @@ impl<C: Clock, K: Kube, H: HealthProbe> ClusterLoop<C, K, H> {
                 .filter(|r| *r != self.settings.region)
                 .collect()
         };
-        let need_global = self.state.global.needs_read() && self.global_event == LeaseEvent::Nothing;
-        let need_own = self.state.presence.hold.is_none() && self.presence_event == LeaseEvent::Nothing;
+        let need_global =
+            self.state.global.needs_read() && self.global_event == LeaseEvent::Nothing;
+        let need_own =
+            self.state.presence.hold.is_none() && self.presence_event == LeaseEvent::Nothing;
         let own_name = presence_name(&self.settings.region);
         let this = &*self;
         let (listed, presences, global, own) = futures::join!(
@@ -558,7 +560,9 @@ impl<C: Clock, K: Kube, H: HealthProbe> ClusterLoop<C, K, H> {
         }))
         .await;
         for (action, result) in sent {
-            let Some((event, result)) = result else { continue };
+            let Some((event, result)) = result else {
+                continue;
+            };
             if let Err(e) = result {
                 tracing::warn!(action = ?action, "coordination API write failed: {e}");
             }
@@ -703,9 +707,6 @@ impl<C: Clock, K: Kube, H: HealthProbe> Coordinator for ClusterLoop<C, K, H> {
             health_settings,
             own_health,
         } = round;
-        if std::env::var_os("FORGE_DEBUG").is_some() {
-            eprintln!("DBG {} {} {} local={:?} gate={:?} actions={:?} msg={} pref={:?}", self.clock.now_wall(), self.settings.pod, quick, local, d.gate, d.actions, d.message, d.next.preferred);
-        }
         self.state = d.next.clone();
         self.write_all(&d.actions).await;
         // Our writes' results feed the seats at once, so the gate reflects them.

@@ -411,7 +411,9 @@ impl<C: Clock, K: Kube, F: Fs, N: Node, R: Recorder, G: cluster::Coordinator>
         }
         let grace = self.settings.timing.retry_period / SUCCESSOR_GRACE;
         if self.local_successor_within(grace).await {
-            tracing::info!("a pod of our region took the local lease: leaving the global lease to it");
+            tracing::info!(
+                "a pod of our region took the local lease: leaving the global lease to it"
+            );
             return;
         }
         let local = crate::core::cluster::LocalView {

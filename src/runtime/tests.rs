@@ -408,3 +408,53 @@ fn a_watching_standby_sleeps_until_the_lease_could_expire_and_a_leader_a_retry_p
     let d = block_on(l.rt.wake());
     assert!(l.rt.next_wait(&d) <= t.retry_period);
 }
+
+/// The dead-man switch fires no later than the sidecar would fence itself (review finding B1).
+/// A pod promotes late in its hold: its node was unverifiable (metrics dark), the API went down
+/// (renewals fail), then the metrics came back and it promoted on the hold's last renewal. The
+/// heartbeat it arms carries that renewal's send instant plus the renew deadline, not the
+/// promotion instant plus the renew deadline; and a failed renewal never moves it later.
+#[test]
+fn the_heartbeat_carries_the_fencing_instant_of_the_renewal_the_hold_rests_on() {
+    let mut c = Cluster::new(1);
+    c.run_until(20_000);
+    let pod = c.forger().unwrap_or_default();
+    let at = c.clock.now_mono().as_ms();
+    c.pod(&pod).node.set_metrics_up(false);
+    c.run_until(at + 20_000);
+    assert_eq!(c.forger(), None, "{:?}", c.forger_changes);
+    c.api.set_down(true);
+    let down_at = c.clock.now_mono().as_ms();
+    c.run_until(down_at + 3_000);
+    c.pod(&pod).node.set_metrics_up(true);
+    c.run_until(down_at + 5_000);
+    let p = c.pod(&pod);
+    assert!(p.node.forges_with(&sample_set("real")), "promoted late");
+    let renewed =
+        p.rt.state()
+            .seat
+            .hold
+            .as_ref()
+            .map(|h| h.last_renew_sent_at.as_ms())
+            .unwrap_or_else(|| panic!("holds"));
+    assert!(renewed <= down_at, "no renewal since the API went down");
+    let hb: Heartbeat =
+        p.fs.get(Path::new("/opt/cardano/secrets/.heartbeat"))
+            .and_then(|(b, _)| serde_json::from_slice(&b).ok())
+            .unwrap_or_else(|| panic!("a heartbeat"));
+    let deadline = renewed + Timing::default().renew_deadline.as_millis() as u64;
+    assert!(hb.armed);
+    assert_eq!(hb.fence_at_ms, Some(deadline), "{hb:?}");
+    assert!(
+        hb.mono_ms > renewed + 1_000,
+        "armed well after the renewal ({hb:?}, renewed at {renewed})"
+    );
+    assert_eq!(
+        crate::watchdog::judge(
+            Some(hb),
+            MonoTime(deadline),
+            Timing::default().renew_deadline
+        ),
+        crate::watchdog::Verdict::Stalled
+    );
+}
