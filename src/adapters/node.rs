@@ -242,9 +242,10 @@ fn read_stat(root: &Path, pid: u32) -> Option<Stat> {
 /// What a process's command line says of the socket it serves.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Serves {
-    /// `--socket-path` is `NODE_SOCKET`.
+    /// `--socket-path` is `NODE_SOCKET`: the same path, or the same file seen through the
+    /// process's own root (its container may mount the directory elsewhere).
     Ours,
-    /// `--socket-path` is another socket: never our node.
+    /// `--socket-path` is another path, not proven to be the same file: never our node.
     Other,
     /// No `--socket-path` (the node's config file may name it): ours only if nothing else can be.
     Unnamed,
@@ -327,19 +328,25 @@ fn candidate(root: &Path, pid: u32, name: &str, socket: &Path) -> Option<Candida
     }
     let serves = match socket_arg(&args).map(Path::new) {
         None => Serves::Unnamed,
-        Some(p) if p.is_absolute() => {
-            if p == socket {
+        Some(p) => {
+            // The path as the process means it (a relative one in its working directory), and the
+            // same file reached through its own root and working directory: the node's container
+            // may mount the socket's directory elsewhere than ours.
+            let (named, through_proc) = match p.strip_prefix("/") {
+                Ok(rel) => (Some(p.to_path_buf()), dir.join("root").join(rel)),
+                Err(_) => (
+                    std::fs::read_link(dir.join("cwd")).ok().map(|cwd| cwd.join(p)),
+                    dir.join("cwd").join(p),
+                ),
+            };
+            if named.as_deref() == Some(socket) || same_file(&through_proc, socket) {
                 Serves::Ours
-            } else {
+            } else if named.is_some() {
                 Serves::Other
+            } else {
+                Serves::Unknown
             }
         }
-        // Relative to the node's working directory.
-        Some(p) => match std::fs::read_link(dir.join("cwd")) {
-            Ok(cwd) if cwd.join(p) == socket => Serves::Ours,
-            Ok(_) => Serves::Other,
-            Err(_) => Serves::Unknown,
-        },
     };
     Some(Candidate {
         pid,
@@ -347,6 +354,15 @@ fn candidate(root: &Path, pid: u32, name: &str, socket: &Path) -> Option<Candida
         serves,
         exe_match,
     })
+}
+
+/// Whether both paths exist and are one file (device and inode).
+fn same_file(a: &Path, b: &Path) -> bool {
+    use std::os::unix::fs::MetadataExt;
+    match (std::fs::metadata(a), std::fs::metadata(b)) {
+        (Ok(x), Ok(y)) => (x.dev(), x.ino()) == (y.dev(), y.ino()),
+        _ => false,
+    }
 }
 
 fn basename(path: &str) -> &str {

@@ -261,6 +261,45 @@ async fn a_relative_socket_path_is_read_in_the_nodes_working_directory() {
     assert_eq!(node_in(root.path()).find().await, found(51, 2));
 }
 
+/// The node's container may mount the socket's directory elsewhere than ours: its
+/// `--socket-path` names the same file through its own root (`/proc/PID/root`), which ties it as
+/// well as the same text; a different file there is another socket.
+#[tokio::test]
+async fn a_socket_mounted_at_another_path_in_the_nodes_container_is_ours() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let ours = dir.path().join("ipc");
+    std::fs::create_dir(&ours).expect("mkdir");
+    std::fs::write(ours.join("node.socket"), b"").expect("socket stand-in");
+    std::fs::write(ours.join("other.socket"), b"").expect("socket stand-in");
+    // The node container's file system: the same directory mounted at /opt/cardano/ipc.
+    let node_fs = dir.path().join("node-fs");
+    std::fs::create_dir_all(node_fs.join("opt/cardano")).expect("mkdir");
+    std::os::unix::fs::symlink(&ours, node_fs.join("opt/cardano/ipc")).expect("mount");
+    let root = dir.path().join("proc");
+    for (pid, socket, start) in [
+        (60, "/opt/cardano/ipc/other.socket", 1),
+        (61, "/opt/cardano/ipc/node.socket", 2),
+    ] {
+        FakeProc::new(
+            pid,
+            "cardano-node",
+            &["cardano-node", "run", "--socket-path", socket],
+            start,
+        )
+        .write(&root);
+        std::os::unix::fs::symlink(&node_fs, root.join(pid.to_string()).join("root"))
+            .expect("root");
+    }
+    let node = ProcNode::new(
+        DEFAULT_PROCESS_NAME,
+        ours.join("node.socket"),
+        DEFAULT_METRICS_URL,
+    )
+    .expect("url")
+    .with_proc_root(&root);
+    assert_eq!(node.find().await, found(61, 2));
+}
+
 /// Just before the signal the identity is checked again: the same pid and start time whose
 /// command line no longer names our socket (an exec) is not signalled. The pid is a real process
 /// of ours, so a signal sent anyway would be delivered (and the test would see `Ok`).
