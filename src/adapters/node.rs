@@ -335,7 +335,9 @@ fn candidate(root: &Path, pid: u32, name: &str, socket: &Path) -> Option<Candida
             let (named, through_proc) = match p.strip_prefix("/") {
                 Ok(rel) => (Some(p.to_path_buf()), dir.join("root").join(rel)),
                 Err(_) => (
-                    std::fs::read_link(dir.join("cwd")).ok().map(|cwd| cwd.join(p)),
+                    std::fs::read_link(dir.join("cwd"))
+                        .ok()
+                        .map(|cwd| cwd.join(p)),
                     dir.join("cwd").join(p),
                 ),
             };

@@ -350,7 +350,10 @@ fn why_no_node_was_taken_is_told() {
     FakeProc::new(32, "cardano-node", &["cardano-node"], 3).write(root.path());
     assert_eq!(why(), Err(NotFound::Ambiguous(vec![31, 32])));
     let text = NotFound::Ambiguous(vec![31, 32]).to_string();
-    assert!(text.contains("31") && text.contains("NODE_SOCKET"), "{text}");
+    assert!(
+        text.contains("31") && text.contains("NODE_SOCKET"),
+        "{text}"
+    );
 }
 
 #[tokio::test]

@@ -418,7 +418,12 @@ fn a_broken_value_hides_only_the_relations_it_takes_part_in() {
                 ("METRICS_PORT", "0"),
                 ("NODE_SOCKET", "node.socket"),
             ],
-            &["LEASE_DURATION", "METRICS_PORT", "NODE_SOCKET", "RETRY_PERIOD"],
+            &[
+                "LEASE_DURATION",
+                "METRICS_PORT",
+                "NODE_SOCKET",
+                "RETRY_PERIOD",
+            ],
         ),
     ];
     for (vars, want) in cases {

@@ -559,8 +559,17 @@ fn a_lower_priority_number_is_the_better_key_in_every_comparison() {
             ],
         );
         let d = a.step(LeaseEvent::Read(None));
-        assert_eq!(d.ranking.preferred.as_deref(), Some("a"), "{better} vs {worse}");
-        let names: Vec<&str> = d.ranking.candidates.iter().map(|(n, _)| n.as_str()).collect();
+        assert_eq!(
+            d.ranking.preferred.as_deref(),
+            Some("a"),
+            "{better} vs {worse}"
+        );
+        let names: Vec<&str> = d
+            .ranking
+            .candidates
+            .iter()
+            .map(|(n, _)| n.as_str())
+            .collect();
         assert_eq!(names, ["a", "b"], "{better} vs {worse}");
         // The keys kept for the next decision order the same way.
         let (ka, kb) = (&d.next.last_keys["a"], &d.next.last_keys["b"]);

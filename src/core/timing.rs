@@ -160,7 +160,13 @@ mod tests {
 
     #[test]
     fn each_problem_lists_its_own_variable_among_those_it_involves() {
-        for timing in [t(15, 10, 10), t(10, 10, 2), t(11, 10, 2), t(15, 6, 2), t(15, 10, 0)] {
+        for timing in [
+            t(15, 10, 10),
+            t(10, 10, 2),
+            t(11, 10, 2),
+            t(15, 6, 2),
+            t(15, 10, 0),
+        ] {
             for p in timing.problems() {
                 assert!(p.involves.contains(&p.variable), "{p:?}");
             }
