@@ -190,3 +190,25 @@ fn old_integer_seconds_and_booleans_read_as_before() {
         ],
     );
 }
+
+/// The reviewer's case: an unparsable LEASE_DURATION must not hide RETRY_PERIOD's own problem.
+#[test]
+fn a_broken_lease_duration_does_not_hide_a_retry_period_problem() {
+    let o = check_config(
+        &[],
+        &[
+            ("POD_NAME", "bp-0"),
+            ("LEASE_DURATION", "abc"),
+            ("RETRY_PERIOD", "30s"),
+        ],
+        &[],
+    );
+    assert_rejected(&o, "LEASE_DURATION");
+    assert_rejected(&o, "RETRY_PERIOD");
+    let err = stderr(&o);
+    assert_eq!(err.lines().count(), 2, "{err}");
+    assert!(
+        err.contains("must be shorter than RENEW_DEADLINE"),
+        "RETRY_PERIOD says what was expected:\n{err}"
+    );
+}

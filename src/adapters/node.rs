@@ -5,13 +5,16 @@
 //!
 //! - **finding** the process by its own name (comm, executable, argv[0]), never by a substring of
 //!   someone's arguments, so wrapper shells and `tail .../cardano-node.log` are not mistaken for it;
+//!   and tied to `NODE_SOCKET` by its `--socket-path`, so another node in a shared process
+//!   namespace is never taken for ours (a node naming no socket only when no other could be it);
 //! - **readiness** by a real `connect()` to its socket, never by the socket file's existence (a
 //!   stale file survives a crash);
-//! - **SIGHUP** only to the exact process that was found (pid and start time), and a failure to
-//!   deliver it is an error, never a silent success;
+//! - **SIGHUP** only to the exact process that was found (pid and start time), identified again
+//!   just before the signal, and a failure to deliver it is an error, never a silent success;
 //! - **metrics** with a hard deadline and a size cap, in either naming scheme.
 
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use nix::errno::Errno;
@@ -49,7 +52,7 @@ pub struct ProcNode {
     proc_root: PathBuf,
     /// The node's process name (`CARDANO_NODE_PROCESS_NAME`).
     process_name: String,
-    /// The node's socket (`NODE_SOCKET`), also used to pick the right process among several.
+    /// The node's socket (`NODE_SOCKET`): a process is our node only when tied to it.
     socket_path: PathBuf,
     /// The metrics URL as configured, for messages.
     metrics_url: String,
@@ -59,6 +62,27 @@ pub struct ProcNode {
     connect_timeout: Duration,
     /// Longest wait for a whole scrape.
     metrics_timeout: Duration,
+    /// Why the last scan took no process, so each new reason is logged once, not every round.
+    last_not_found: Arc<Mutex<Option<NotFound>>>,
+}
+
+/// Why no process was taken for the node.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+enum NotFound {
+    /// Nothing answers to the node's name (not started yet, or exited).
+    #[error("no live process answers to the node's name")]
+    NoProcess,
+    /// Only nodes whose `--socket-path` is not `NODE_SOCKET`: other nodes sharing the process
+    /// namespace, ours not started yet.
+    #[error("only cardano-node processes serving other sockets (pids {0:?}), none on NODE_SOCKET")]
+    OtherSockets(Vec<u32>),
+    /// Several processes could be ours and none names `NODE_SOCKET`: none is taken or signalled.
+    #[error(
+        "cannot tell which process is our cardano-node (pids {0:?} name no socket, or a relative \
+         one in an unreadable working directory): none is taken or signalled; give the node \
+         `--socket-path NODE_SOCKET` on its command line"
+    )]
+    Ambiguous(Vec<u32>),
 }
 
 impl ProcNode {
@@ -79,6 +103,7 @@ impl ProcNode {
             metrics_target,
             connect_timeout: DEFAULT_CONNECT_TIMEOUT,
             metrics_timeout: DEFAULT_METRICS_TIMEOUT,
+            last_not_found: Arc::new(Mutex::new(None)),
         })
     }
 
@@ -110,10 +135,25 @@ impl Node for ProcNode {
         );
         // Reading another process's cmdline can block while its memory map is locked, so the scan
         // runs on the blocking pool rather than on the loop's thread.
-        tokio::task::spawn_blocking(move || scan(&root, &name, &socket))
+        let found = tokio::task::spawn_blocking(move || scan(&root, &name, &socket))
             .await
-            .ok()
-            .flatten()
+            .ok()?;
+        let why = found.as_ref().err().cloned();
+        let mut last = self
+            .last_not_found
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if *last != why {
+            match &why {
+                Some(NotFound::NoProcess) | None => {}
+                Some(reason) => tracing::warn!(
+                    socket = %self.socket_path.display(),
+                    "cardano-node not found: {reason}"
+                ),
+            }
+            *last = why;
+        }
+        found.ok()
     }
 
     async fn socket_accepts(&self) -> bool {
@@ -126,10 +166,28 @@ impl Node for ProcNode {
     }
 
     async fn sighup(&self, process: NodeProcess) -> Result<(), NodeError> {
-        let root = self.proc_root.clone();
-        tokio::task::spawn_blocking(move || signal_exact(&root, process, Signal::SIGHUP))
-            .await
-            .map_err(|e| NodeError::Signal(format!("signal task failed: {e}")))?
+        let (root, name, socket) = (
+            self.proc_root.clone(),
+            self.process_name.clone(),
+            self.socket_path.clone(),
+        );
+        tokio::task::spawn_blocking(move || {
+            // Identify the node again right before the signal: the pid, its start time and its
+            // command line must still make it the one process tied to NODE_SOCKET.
+            match scan(&root, &name, &socket) {
+                Ok(p) if p == process => {}
+                Err(e @ NotFound::Ambiguous(_)) => {
+                    return Err(NodeError::Signal(format!(
+                        "refusing to send SIGHUP to pid {}: {e}",
+                        process.pid
+                    )));
+                }
+                _ => return Err(NodeError::NotRunning),
+            }
+            signal_exact(&root, process, Signal::SIGHUP)
+        })
+        .await
+        .map_err(|e| NodeError::Signal(format!("signal task failed: {e}")))?
     }
 
     async fn metrics(&self) -> Result<NodeMetrics, NodeError> {
@@ -181,31 +239,69 @@ fn read_stat(root: &Path, pid: u32) -> Option<Stat> {
     parse_stat(&text)
 }
 
+/// What a process's command line says of the socket it serves.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Serves {
+    /// `--socket-path` is `NODE_SOCKET`: the same path, or the same file seen through the
+    /// process's own root (its container may mount the directory elsewhere).
+    Ours,
+    /// `--socket-path` is another path, not proven to be the same file: never our node.
+    Other,
+    /// No `--socket-path` (the node's config file may name it): ours only if nothing else can be.
+    Unnamed,
+    /// A relative `--socket-path` in a working directory we cannot read: could be ours, so it
+    /// makes a nameless node ambiguous, but is never taken itself.
+    Unknown,
+}
+
 /// One process that answers to the node's name.
 #[derive(Clone, Debug, PartialEq, Eq)]
 struct Candidate {
     pid: u32,
     start_ticks: u64,
-    /// Its command line names our socket.
-    socket_match: bool,
-    /// Its executable is called like the node (not only its comm or argv[0]).
-    exe_match: bool,
+    /// Which socket its command line names.
+    serves: Serves,
+    /// Whether its executable is called like the node (`None`: the link is unreadable).
+    exe_match: Option<bool>,
 }
 
-/// Scans `root` for the node: the best candidate is the one serving our socket, then one whose
-/// executable has the node's name (a wrapper script named `cardano-node` that starts the real
-/// binary as a child has the name in comm only), then the oldest.
-fn scan(root: &Path, name: &str, socket: &Path) -> Option<NodeProcess> {
-    let entries = std::fs::read_dir(root).ok()?;
-    let best = entries
+/// Scans `root` for our node. A process answering to the node's name is ours when its
+/// `--socket-path` is `socket` (among several, the real binary before a wrapper script named like
+/// the node, then the oldest); never when it names another socket. A process naming no socket is
+/// ours only when it is the only one that could be ours (a wrapper script whose executable is a
+/// shell does not count beside the real binary); two or more are ambiguous and none is taken.
+fn scan(root: &Path, name: &str, socket: &Path) -> Result<NodeProcess, NotFound> {
+    let entries = std::fs::read_dir(root).map_err(|_| NotFound::NoProcess)?;
+    let mut all: Vec<Candidate> = entries
         .take(MAX_PROC_ENTRIES)
         .filter_map(|e| e.ok()?.file_name().to_str()?.parse::<u32>().ok())
         .filter_map(|pid| candidate(root, pid, name, socket))
-        .min_by_key(|c| (!c.socket_match, !c.exe_match, c.start_ticks, c.pid))?;
-    Some(NodeProcess {
-        pid: best.pid,
-        start_ticks: best.start_ticks,
-    })
+        .collect();
+    all.sort_by_key(|c| c.pid);
+    let process = |c: &Candidate| NodeProcess {
+        pid: c.pid,
+        start_ticks: c.start_ticks,
+    };
+    if let Some(best) = all
+        .iter()
+        .filter(|c| c.serves == Serves::Ours)
+        .min_by_key(|c| (c.exe_match != Some(true), c.start_ticks, c.pid))
+    {
+        return Ok(process(best));
+    }
+    let mut maybe: Vec<&Candidate> = all
+        .iter()
+        .filter(|c| matches!(c.serves, Serves::Unnamed | Serves::Unknown))
+        .collect();
+    if maybe.iter().any(|c| c.exe_match == Some(true)) {
+        maybe.retain(|c| c.exe_match != Some(false));
+    }
+    match maybe.as_slice() {
+        [only] if only.serves == Serves::Unnamed => Ok(process(only)),
+        [] if all.is_empty() => Err(NotFound::NoProcess),
+        [] => Err(NotFound::OtherSockets(all.iter().map(|c| c.pid).collect())),
+        several => Err(NotFound::Ambiguous(several.iter().map(|c| c.pid).collect())),
+    }
 }
 
 fn candidate(root: &Path, pid: u32, name: &str, socket: &Path) -> Option<Candidate> {
@@ -221,22 +317,54 @@ fn candidate(root: &Path, pid: u32, name: &str, socket: &Path) -> Option<Candida
         .map(|a| String::from_utf8_lossy(a).into_owned())
         .collect();
     // Unreadable for another user's process without ptrace rights: then comm and argv[0] decide.
-    let exe = std::fs::read_link(dir.join("exe")).ok();
-    let exe_match = exe.is_some_and(|p| {
+    let exe_match = std::fs::read_link(dir.join("exe")).ok().map(|p| {
         let s = p.to_string_lossy();
         basename(s.strip_suffix(" (deleted)").unwrap_or(&s)) == name
     });
     let comm_match = comm.trim_end_matches('\n') == truncated(name);
     let argv0_match = args.first().is_some_and(|a| basename(a) == name);
-    if !(comm_match || exe_match || argv0_match) {
+    if !(comm_match || exe_match == Some(true) || argv0_match) {
         return None;
     }
+    let serves = match socket_arg(&args).map(Path::new) {
+        None => Serves::Unnamed,
+        Some(p) => {
+            // The path as the process means it (a relative one in its working directory), and the
+            // same file reached through its own root and working directory: the node's container
+            // may mount the socket's directory elsewhere than ours.
+            let (named, through_proc) = match p.strip_prefix("/") {
+                Ok(rel) => (Some(p.to_path_buf()), dir.join("root").join(rel)),
+                Err(_) => (
+                    std::fs::read_link(dir.join("cwd"))
+                        .ok()
+                        .map(|cwd| cwd.join(p)),
+                    dir.join("cwd").join(p),
+                ),
+            };
+            if named.as_deref() == Some(socket) || same_file(&through_proc, socket) {
+                Serves::Ours
+            } else if named.is_some() {
+                Serves::Other
+            } else {
+                Serves::Unknown
+            }
+        }
+    };
     Some(Candidate {
         pid,
         start_ticks: stat.start_ticks,
-        socket_match: socket_arg(&args).is_some_and(|s| Path::new(s) == socket),
+        serves,
         exe_match,
     })
+}
+
+/// Whether both paths exist and are one file (device and inode).
+fn same_file(a: &Path, b: &Path) -> bool {
+    use std::os::unix::fs::MetadataExt;
+    match (std::fs::metadata(a), std::fs::metadata(b)) {
+        (Ok(x), Ok(y)) => (x.dev(), x.ino()) == (y.dev(), y.ino()),
+        _ => false,
+    }
 }
 
 fn basename(path: &str) -> &str {

@@ -162,9 +162,8 @@ async fn among_several_nodes_the_one_on_our_socket_wins_in_either_argument_form(
 }
 
 #[tokio::test]
-async fn when_still_ambiguous_the_oldest_process_wins_and_zombies_never_do() {
+async fn zombies_never_count_and_never_make_a_node_ambiguous() {
     let root = tempfile::tempdir().expect("tempdir");
-    FakeProc::new(52, "cardano-node", &["cardano-node"], 900).write(root.path());
     FakeProc::new(53, "cardano-node", &["cardano-node"], 300).write(root.path());
     FakeProc {
         state: 'Z',
@@ -173,6 +172,188 @@ async fn when_still_ambiguous_the_oldest_process_wins_and_zombies_never_do() {
     .write(root.path());
     std::fs::create_dir(root.path().join("self")).expect("non-numeric entry");
     assert_eq!(node_in(root.path()).find().await, found(53, 300));
+}
+
+/// Several nodes in one process namespace, ours not started yet: a node serving another socket is
+/// never ours, however old it is.
+#[tokio::test]
+async fn a_node_on_another_socket_is_never_ours() {
+    let root = tempfile::tempdir().expect("tempdir");
+    FakeProc {
+        exe: Some("/opt/bin/cardano-node"),
+        ..FakeProc::new(
+            30,
+            "cardano-node",
+            &["cardano-node", "run", "--socket-path", "/other/node.socket"],
+            1,
+        )
+    }
+    .write(root.path());
+    FakeProc::new(
+        31,
+        "cardano-node",
+        &["cardano-node", "run", "--socket-path=/ipc/other.socket"],
+        2,
+    )
+    .write(root.path());
+    let node = node_in(root.path());
+    assert_eq!(node.find().await, None);
+    // Ours starts: it is found, the older strangers notwithstanding.
+    FakeProc::new(
+        32,
+        "cardano-node",
+        &["cardano-node", "run", "--socket-path", SOCKET],
+        900,
+    )
+    .write(root.path());
+    assert_eq!(node.find().await, found(32, 900));
+}
+
+/// A node whose command line names no socket (its socket set in its config file) is ours only
+/// when nothing else could be: the only such node, other nodes proven elsewhere by their own
+/// `--socket-path`. Two of them are ambiguous and neither is taken (nor signalled).
+#[tokio::test]
+async fn a_node_naming_no_socket_is_ours_only_when_it_is_the_only_one() {
+    let root = tempfile::tempdir().expect("tempdir");
+    FakeProc::new(40, "cardano-node", &["cardano-node", "run"], 10).write(root.path());
+    FakeProc::new(
+        41,
+        "cardano-node",
+        &["cardano-node", "run", "--socket-path", "/other/node.socket"],
+        5,
+    )
+    .write(root.path());
+    let node = node_in(root.path());
+    assert_eq!(node.find().await, found(40, 10));
+
+    FakeProc::new(42, "cardano-node", &["cardano-node", "run"], 20).write(root.path());
+    assert_eq!(node.find().await, None);
+    assert!(matches!(
+        node.sighup(NodeProcess {
+            pid: 40,
+            start_ticks: 10
+        })
+        .await,
+        Err(NodeError::Signal(m)) if m.contains("NODE_SOCKET")
+    ));
+}
+
+/// `--socket-path node.socket` is relative to the node's working directory.
+#[tokio::test]
+async fn a_relative_socket_path_is_read_in_the_nodes_working_directory() {
+    let root = tempfile::tempdir().expect("tempdir");
+    FakeProc::new(
+        50,
+        "cardano-node",
+        &["cardano-node", "run", "--socket-path", "node.socket"],
+        1,
+    )
+    .write(root.path());
+    std::os::unix::fs::symlink("/data", root.path().join("50").join("cwd")).expect("cwd");
+    FakeProc::new(
+        51,
+        "cardano-node",
+        &["cardano-node", "run", "--socket-path", "node.socket"],
+        2,
+    )
+    .write(root.path());
+    std::os::unix::fs::symlink("/ipc", root.path().join("51").join("cwd")).expect("cwd");
+    assert_eq!(node_in(root.path()).find().await, found(51, 2));
+}
+
+/// The node's container may mount the socket's directory elsewhere than ours: its
+/// `--socket-path` names the same file through its own root (`/proc/PID/root`), which ties it as
+/// well as the same text; a different file there is another socket.
+#[tokio::test]
+async fn a_socket_mounted_at_another_path_in_the_nodes_container_is_ours() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let ours = dir.path().join("ipc");
+    std::fs::create_dir(&ours).expect("mkdir");
+    std::fs::write(ours.join("node.socket"), b"").expect("socket stand-in");
+    std::fs::write(ours.join("other.socket"), b"").expect("socket stand-in");
+    // The node container's file system: the same directory mounted at /opt/cardano/ipc.
+    let node_fs = dir.path().join("node-fs");
+    std::fs::create_dir_all(node_fs.join("opt/cardano")).expect("mkdir");
+    std::os::unix::fs::symlink(&ours, node_fs.join("opt/cardano/ipc")).expect("mount");
+    let root = dir.path().join("proc");
+    for (pid, socket, start) in [
+        (60, "/opt/cardano/ipc/other.socket", 1),
+        (61, "/opt/cardano/ipc/node.socket", 2),
+    ] {
+        FakeProc::new(
+            pid,
+            "cardano-node",
+            &["cardano-node", "run", "--socket-path", socket],
+            start,
+        )
+        .write(&root);
+        std::os::unix::fs::symlink(&node_fs, root.join(pid.to_string()).join("root"))
+            .expect("root");
+    }
+    let node = ProcNode::new(
+        DEFAULT_PROCESS_NAME,
+        ours.join("node.socket"),
+        DEFAULT_METRICS_URL,
+    )
+    .expect("url")
+    .with_proc_root(&root);
+    assert_eq!(node.find().await, found(61, 2));
+}
+
+/// Just before the signal the identity is checked again: the same pid and start time whose
+/// command line no longer names our socket (an exec) is not signalled. The pid is a real process
+/// of ours, so a signal sent anyway would be delivered (and the test would see `Ok`).
+#[tokio::test]
+async fn sighup_is_refused_when_the_process_no_longer_names_our_socket() {
+    let mut child = std::process::Command::new("sleep")
+        .arg("30")
+        .spawn()
+        .expect("spawn sleep");
+    let pid = child.id();
+    let root = tempfile::tempdir().expect("tempdir");
+    FakeProc::new(
+        pid,
+        "cardano-node",
+        &["cardano-node", "run", "--socket-path", SOCKET],
+        5,
+    )
+    .write(root.path());
+    let node = node_in(root.path());
+    let process = node.find().await.expect("found on our socket");
+    std::fs::write(
+        root.path().join(pid.to_string()).join("cmdline"),
+        "cardano-node\0run\0--socket-path\0/other/node.socket\0",
+    )
+    .expect("cmdline");
+    let sent = node.sighup(process).await;
+    let _ = child.kill();
+    let _ = child.wait();
+    assert!(matches!(sent, Err(NodeError::NotRunning)), "{sent:?}");
+}
+
+/// Why no node was taken is told apart (for the log line): none at all, only nodes on other
+/// sockets, or several naming no socket.
+#[test]
+fn why_no_node_was_taken_is_told() {
+    let root = tempfile::tempdir().expect("tempdir");
+    let why = || scan(root.path(), DEFAULT_PROCESS_NAME, Path::new(SOCKET));
+    assert_eq!(why(), Err(NotFound::NoProcess));
+    FakeProc::new(
+        30,
+        "cardano-node",
+        &["cardano-node", "--socket-path", "/other/node.socket"],
+        1,
+    )
+    .write(root.path());
+    assert_eq!(why(), Err(NotFound::OtherSockets(vec![30])));
+    FakeProc::new(31, "cardano-node", &["cardano-node"], 2).write(root.path());
+    FakeProc::new(32, "cardano-node", &["cardano-node"], 3).write(root.path());
+    assert_eq!(why(), Err(NotFound::Ambiguous(vec![31, 32])));
+    let text = NotFound::Ambiguous(vec![31, 32]).to_string();
+    assert!(
+        text.contains("31") && text.contains("NODE_SOCKET"),
+        "{text}"
+    );
 }
 
 #[tokio::test]
@@ -240,25 +421,45 @@ async fn sighup_is_refused_when_the_pid_now_belongs_to_another_process() {
 #[tokio::test]
 async fn sighup_reaches_the_exact_real_process_it_was_found_as() {
     use std::os::unix::process::ExitStatusExt;
-    // `env --default-signal=HUP` (GNU coreutils) execs `sleep` with SIGHUP's default action: a
-    // runner started under `nohup` ignores SIGHUP, children inherit that, and the signal would
-    // then arrive without a visible effect.
+    // A shell blocked on `read` (no child process) whose command line names our socket, as a
+    // node's does. `env --default-signal=HUP` (GNU coreutils) execs it with SIGHUP's default
+    // action: a runner started under `nohup` ignores SIGHUP, children inherit that, and the
+    // signal would then arrive without a visible effect.
+    let dir = tempfile::tempdir().expect("tempdir");
+    let socket = dir.path().join("node.socket");
+    let socket_arg = socket.to_str().expect("utf-8 path");
     let mut child = std::process::Command::new("env")
-        .args(["--default-signal=HUP", "sleep", "30"])
+        .args([
+            "--default-signal=HUP",
+            "sh",
+            "-c",
+            "read x",
+            "sh",
+            "--socket-path",
+            socket_arg,
+        ])
+        .stdin(std::process::Stdio::piped())
         .spawn()
-        .expect("spawn sleep");
+        .expect("spawn sh");
+    // Held open until the end: `wait` would close it, and EOF ends `read` without a signal.
+    let stdin = child.stdin.take();
     let pid = child.id();
-    // Signal only once `env` has reset the action and become `sleep`.
+    // Signal only once `env` has reset the action and become `sh`.
     let comm = format!("/proc/{pid}/comm");
     let deadline = Instant::now() + std::time::Duration::from_secs(5);
-    while std::fs::read_to_string(&comm).map_or(true, |c| c.trim() != "sleep") {
-        assert!(Instant::now() < deadline, "env did not exec sleep");
+    while std::fs::read_to_string(&comm).map_or(true, |c| c.trim() != "sh") {
+        assert!(Instant::now() < deadline, "env did not exec sh");
         std::thread::sleep(std::time::Duration::from_millis(5));
     }
+    let node = ProcNode::new("sh", &socket, DEFAULT_METRICS_URL).expect("url");
     let start = read_stat(Path::new("/proc"), pid)
         .expect("stat of child")
         .start_ticks;
-    let node = ProcNode::new("sleep", SOCKET, DEFAULT_METRICS_URL).expect("url");
+    assert_eq!(
+        node.find().await,
+        found(pid, start),
+        "the one sh naming our socket"
+    );
     let wrong = NodeProcess {
         pid,
         start_ticks: start + 1,
@@ -274,6 +475,7 @@ async fn sighup_reaches_the_exact_real_process_it_was_found_as() {
     .await
     .expect("sighup");
     let status = child.wait().expect("wait");
+    drop(stdin);
     assert_eq!(status.signal(), Some(libc_sighup()));
 }
 

@@ -378,3 +378,61 @@ fn every_variable_is_documented_in_docs_configuration_md() {
         "add them to docs/configuration.md"
     );
 }
+
+/// A value that does not parse hides only the relations it takes part in: every relation between
+/// values that did parse is still judged, so one run of check-config lists every problem.
+#[test]
+fn a_broken_value_hides_only_the_relations_it_takes_part_in() {
+    type Vars<'a> = &'a [(&'a str, &'a str)];
+    let cases: &[(Vars, &[&str])] = &[
+        (
+            &[("LEASE_DURATION", "abc"), ("RETRY_PERIOD", "30s")],
+            &["LEASE_DURATION", "RETRY_PERIOD"],
+        ),
+        (
+            &[("SIGHUP_VERIFY_TIMEOUT", "0s"), ("RETRY_PERIOD", "30s")],
+            &["RETRY_PERIOD", "SIGHUP_VERIFY_TIMEOUT"],
+        ),
+        (
+            &[("API_TIMEOUT", "x"), ("LEASE_DURATION", "11")],
+            &["API_TIMEOUT", "LEASE_DURATION"],
+        ),
+        (
+            &[("RETRY_PERIOD", "abc"), ("LEASE_DURATION", "10")],
+            &["RENEW_DEADLINE", "RETRY_PERIOD"],
+        ),
+        // Each relation of RENEW_DEADLINE needs it: none is judged on a stand-in value.
+        (
+            &[("RENEW_DEADLINE", "abc"), ("LEASE_DURATION", "5")],
+            &["RENEW_DEADLINE"],
+        ),
+        // The renew deadline's cover of retry + API timeout + demotion needs API_TIMEOUT.
+        (
+            &[("API_TIMEOUT", "abc"), ("RENEW_DEADLINE", "4s")],
+            &["API_TIMEOUT"],
+        ),
+        (
+            &[
+                ("LEASE_DURATION", "abc"),
+                ("RETRY_PERIOD", "30s"),
+                ("METRICS_PORT", "0"),
+                ("NODE_SOCKET", "node.socket"),
+            ],
+            &[
+                "LEASE_DURATION",
+                "METRICS_PORT",
+                "NODE_SOCKET",
+                "RETRY_PERIOD",
+            ],
+        ),
+    ];
+    for (vars, want) in cases {
+        let c = with(vars);
+        let got: BTreeSet<&str> = problem_variables(&c).into_iter().collect();
+        let want: BTreeSet<&str> = want.iter().copied().collect();
+        assert_eq!(got, want, "{vars:?}: {:#?}", c.validate());
+        for p in c.validate() {
+            assert!(!p.expected.is_empty(), "{p}");
+        }
+    }
+}

@@ -48,17 +48,16 @@ impl Config {
         out.extend(results.into_iter().flatten());
     }
 
-    /// The timing budget, judged only when every timing value parsed (else the parse problem says it).
+    /// The timing budget. A relation is judged only when every value it reads parsed (`out` holds
+    /// the parse problems at this point: an unparsable value is reported there, and judging it on
+    /// a stand-in default would invent or hide problems); every other relation is still judged,
+    /// so one run reports every problem.
     fn timing_problems(&self, out: &mut Vec<ConfigProblem>) {
-        let all_parse = self.lease_duration().is_ok()
-            && self.renew_deadline().is_ok()
-            && self.retry_period().is_ok()
-            && self.api_timeout().is_ok()
-            && self.sighup_verify_timeout().is_ok();
-        if !all_parse {
-            return;
-        }
+        let unparsed: Vec<&str> = out.iter().map(|p| p.variable).collect();
         for p in self.timing().problems() {
+            if p.involves.iter().any(|v| unparsed.contains(v)) {
+                continue;
+            }
             out.push(ConfigProblem::new(
                 p.variable,
                 self.raw(p.variable),

@@ -25,7 +25,7 @@ use serde::{Deserialize, Serialize};
 
 use super::election::{Gate, LeaseEvent, LeaseWriteKind, Seat};
 use super::lease::{LeaseObserver, LeaseRecord, LeaseState};
-use super::policy::{Ranking, RegionView, State, rank};
+use super::policy::{RankKey, Ranking, RegionView, State, rank};
 use super::reason::Reason;
 use super::time::MonoTime;
 use super::timing::Timing;
@@ -58,8 +58,8 @@ pub struct ClusterState {
     pub preferred: Option<(String, MonoTime, Cause)>,
     /// Digest of every region's effective policy at the last decision (operator changes).
     pub policy_digest: String,
-    /// Each candidate's rank key at the last decision (recoveries).
-    pub last_keys: BTreeMap<String, String>,
+    /// Each candidate's rank key at the last decision (recoveries), compared as typed keys.
+    pub last_keys: BTreeMap<String, RankKey>,
     /// When the global lease was last seen absent, free or expired (waits of worse regions).
     pub global_available_since: Option<MonoTime>,
     /// Since when we are our region's representative (eligible local leader), if we are.
@@ -252,11 +252,7 @@ pub fn decide_cluster(
         .map(|(n, e)| (n, (e.state, e.priority, e.override_active)))
         .collect();
     let digest = serde_json::to_string(&operator_view).unwrap_or_default();
-    let keys: BTreeMap<String, String> = ranking
-        .candidates
-        .iter()
-        .map(|(n, k)| (n.clone(), format!("{k:?}")))
-        .collect();
+    let keys: BTreeMap<String, RankKey> = ranking.candidates.iter().cloned().collect();
     let preferred = ranking.preferred.clone();
     let operator_change = !s.policy_digest.is_empty() && s.policy_digest != digest;
     match (&s.preferred, &preferred) {

@@ -705,3 +705,63 @@ fn a_region_handed_the_lease_that_may_not_forge_takes_it_only_to_pass_it_on() {
         vec![ClusterAction::Handoff { to: "c".into() }]
     );
 }
+
+/// Rank keys are compared as typed values everywhere: the lower priority number is the better key
+/// whatever its number of digits (a key compared as its `Debug` text put priority 10 before 9).
+#[test]
+fn a_lower_priority_number_is_the_better_key_in_every_comparison() {
+    for (better, worse) in [(9, 10), (2, 10), (1, 11), (1, 2)] {
+        let mut a = Rep::new(
+            "a",
+            vec![
+                ("a", State::PriorityBased, better),
+                ("b", State::PriorityBased, worse),
+            ],
+        );
+        let d = a.step(LeaseEvent::Read(None));
+        assert_eq!(
+            d.ranking.preferred.as_deref(),
+            Some("a"),
+            "{better} vs {worse}"
+        );
+        let names: Vec<&str> = d
+            .ranking
+            .candidates
+            .iter()
+            .map(|(n, _)| n.as_str())
+            .collect();
+        assert_eq!(names, ["a", "b"], "{better} vs {worse}");
+        // The keys kept for the next decision order the same way.
+        let (ka, kb) = (&d.next.last_keys["a"], &d.next.last_keys["b"]);
+        assert!(ka < kb, "{better} vs {worse}: kept keys {ka:?} !< {kb:?}");
+    }
+}
+
+/// The recovery check compares a region's kept key with its new one. The policy digest makes a
+/// priority change an operator change today; with the digest held equal, a region whose priority
+/// went from 10 to 9 must still read as improved (a recovery), not as a degradation.
+#[test]
+fn a_key_that_went_from_priority_10_to_9_reads_as_improved() {
+    let regions = |a: i32, b: i32| {
+        vec![
+            ("a", State::PriorityBased, a),
+            ("b", State::PriorityBased, b),
+        ]
+    };
+    // The digest of the second view, as a decision from scratch computes it.
+    let digest = Rep::new("a", regions(9, 10))
+        .step(LeaseEvent::Read(None))
+        .next
+        .policy_digest;
+    let mut a = Rep::new("a", regions(10, 9));
+    let d = a.step(LeaseEvent::Read(None));
+    assert_eq!(d.ranking.preferred.as_deref(), Some("b"));
+    a.state.policy_digest = digest;
+    a.obs.regions = Rep::new("a", regions(9, 10)).obs.regions;
+    let d = a.at(101_000).step(LeaseEvent::Nothing);
+    assert_eq!(d.ranking.preferred.as_deref(), Some("a"));
+    assert_eq!(
+        d.next.preferred.as_ref().map(|p| p.2),
+        Some(Cause::Recovery)
+    );
+}

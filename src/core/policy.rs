@@ -252,8 +252,20 @@ pub fn effective(view: &RegionView, server_now_ms: Option<i64>) -> Effective {
     }
 }
 
-/// The ranking key of a candidate (smaller is better).
-pub type RankKey = (u8, u8, i32, String);
+/// The ranking key of a candidate (smaller is better). Fields compare in declaration order
+/// through the derived `Ord`: keys are compared as typed values, never as text (as text,
+/// priority 10 sorts before 9).
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct RankKey {
+    /// `Priority-based` (or anything but `Enabled`): `Enabled` regions rank first.
+    pub not_enabled: bool,
+    /// Failing its health check: healthy regions rank first.
+    pub unhealthy: bool,
+    /// The effective priority: the lower number ranks first.
+    pub priority: i32,
+    /// The region's name: the deterministic tie-break.
+    pub region: String,
+}
 
 /// The ranking of every region.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -273,12 +285,12 @@ pub fn rank(regions: &BTreeMap<String, RegionView>, server_now_ms: Option<i64>) 
     for (name, view) in regions {
         let e = effective(view, server_now_ms);
         if e.allows_forging && view.present {
-            let key: RankKey = (
-                u8::from(e.state != State::Enabled),
-                u8::from(!view.health.healthy),
-                e.priority,
-                name.clone(),
-            );
+            let key = RankKey {
+                not_enabled: e.state != State::Enabled,
+                unhealthy: !view.health.healthy,
+                priority: e.priority,
+                region: name.clone(),
+            };
             candidates.push((name.clone(), key));
         }
         effective_by.insert(name.clone(), e);
@@ -499,6 +511,27 @@ mod tests {
         for (what, regs, want) in cases {
             let r = rank(&regions(regs), now);
             assert_eq!(r.preferred.as_deref(), want, "{what}");
+        }
+    }
+
+    /// Priorities of different digit counts: the lower number ranks first, and its key is the
+    /// smaller one (keys are typed, never compared as text).
+    #[test]
+    fn the_lower_priority_number_ranks_first_whatever_its_digits() {
+        for (better, worse) in [(9, 10), (2, 10), (1, 11), (1, 2), (99, 100)] {
+            for (a, b) in [(better, worse), (worse, better)] {
+                let r = rank(
+                    &regions(vec![
+                        ("a", view(policy(State::PriorityBased, a))),
+                        ("b", view(policy(State::PriorityBased, b))),
+                    ]),
+                    None,
+                );
+                let want = if a == better { "a" } else { "b" };
+                assert_eq!(r.preferred.as_deref(), Some(want), "{a} vs {b}");
+                assert!(r.candidates[0].1 < r.candidates[1].1, "{a} vs {b}");
+                assert_eq!(r.candidates[0].1.priority, better, "{a} vs {b}");
+            }
         }
     }
 

@@ -44,6 +44,9 @@ pub struct TimingProblem {
     pub variable: &'static str,
     /// What was found and what is needed.
     pub message: String,
+    /// Every setting the relation reads (`variable` among them): a caller whose value for one of
+    /// them did not parse skips the relation instead of judging it on a stand-in.
+    pub involves: &'static [&'static str],
 }
 
 /// Safety margin a renew deadline must leave before the lease can expire elsewhere, on top of the
@@ -68,12 +71,14 @@ impl Timing {
             out.push(TimingProblem {
                 variable: "RETRY_PERIOD",
                 message: "must be greater than zero".into(),
+                involves: &["RETRY_PERIOD"],
             });
         }
         if !(0.0..=1.0).contains(&self.retry_jitter) {
             out.push(TimingProblem {
                 variable: "RETRY_PERIOD",
                 message: format!("jitter fraction {} must be within 0..=1", self.retry_jitter),
+                involves: &["RETRY_PERIOD"],
             });
         }
         if self.retry_period >= self.renew_deadline {
@@ -84,6 +89,7 @@ impl Timing {
                     secs(self.retry_period),
                     secs(self.renew_deadline)
                 ),
+                involves: &["RETRY_PERIOD", "RENEW_DEADLINE"],
             });
         } else if self.worst_renew_interval() + self.demotion_time > self.renew_deadline {
             out.push(TimingProblem {
@@ -93,6 +99,7 @@ impl Timing {
                     secs(self.renew_deadline),
                     secs(self.worst_renew_interval() + self.demotion_time)
                 ),
+                involves: &["RENEW_DEADLINE", "RETRY_PERIOD", "API_TIMEOUT"],
             });
         }
         if self.renew_deadline >= self.lease_duration {
@@ -103,6 +110,7 @@ impl Timing {
                     secs(self.renew_deadline),
                     secs(self.lease_duration)
                 ),
+                involves: &["RENEW_DEADLINE", "LEASE_DURATION"],
             });
         } else if self.renew_deadline + self.demotion_time + expiry_margin(self.lease_duration)
             > self.lease_duration
@@ -118,12 +126,14 @@ impl Timing {
                             + expiry_margin(self.lease_duration)
                     )
                 ),
+                involves: &["LEASE_DURATION", "RENEW_DEADLINE"],
             });
         }
         if self.api_timeout.is_zero() {
             out.push(TimingProblem {
                 variable: "API_TIMEOUT",
                 message: "must be greater than zero".into(),
+                involves: &["API_TIMEOUT"],
             });
         }
         out
@@ -146,6 +156,21 @@ mod tests {
     #[test]
     fn defaults_fit_the_budget() {
         assert_eq!(Timing::default().problems(), vec![]);
+    }
+
+    #[test]
+    fn each_problem_lists_its_own_variable_among_those_it_involves() {
+        for timing in [
+            t(15, 10, 10),
+            t(10, 10, 2),
+            t(11, 10, 2),
+            t(15, 6, 2),
+            t(15, 10, 0),
+        ] {
+            for p in timing.problems() {
+                assert!(p.involves.contains(&p.variable), "{p:?}");
+            }
+        }
     }
 
     #[test]

@@ -270,13 +270,18 @@ impl<C: Clock, K: Kube, H: HealthProbe> ClusterLoop<C, K, H> {
         let now = self.clock.now_mono();
         if self.prober.next_at.is_none_or(|at| now >= at) {
             self.prober.next_at = Some(now + settings.interval);
-            // A probe must not outlast a renew deadline either; one cut short by that (not by its
-            // own timeout) says nothing about the region's health: it is not counted and is
-            // tried again on the next round.
-            let limit = settings.timeout.min(self.budget());
+            // The probe's own timeout: HEALTH_CHECK_TIMEOUT, at most one API request (the probe
+            // runs inside a round, like a request). A probe that runs into it has failed.
+            let own = effective_probe_timeout(settings, &self.settings.timing);
+            // It must not outlast the answer-by instant of a lease we hold either; one cut short
+            // by that (not by its own timeout) says nothing about the region's health: it is not
+            // counted and is tried again on the next round. That round comes about a retry period
+            // after a renewal, when the instant is still far enough ahead for a whole probe (6.6 s
+            // against 3 s with the defaults): a hung endpoint is counted, not retried forever.
+            let limit = own.min(self.budget());
             let result =
                 with_timeout(&self.clock, limit, self.health.probe(&endpoint, limit)).await;
-            if result.is_none() && limit < settings.timeout {
+            if result.is_none() && limit < own {
                 self.prober.next_at = Some(now);
                 tracing::debug!(?limit, "health probe cut short by a renew deadline");
                 return Health {
@@ -300,7 +305,7 @@ impl<C: Clock, K: Kube, H: HealthProbe> ClusterLoop<C, K, H> {
                 self.prober.failures += 1;
                 self.prober.last_message = match result {
                     Some(Err(e)) => format!("health check failed: {e}"),
-                    _ => format!("health check timed out after {:?}", settings.timeout),
+                    _ => format!("health check timed out after {own:?}"),
                 };
                 if was && self.prober.failures >= settings.failure_threshold {
                     self.prober.healthy = Some(false);
@@ -628,6 +633,13 @@ impl<C: Clock, K: Kube, H: HealthProbe> ClusterLoop<C, K, H> {
         }
         status
     }
+}
+
+/// How long one health probe may take before it counts as failed: `HEALTH_CHECK_TIMEOUT` (or the
+/// spec's `healthCheck.timeout`), but never longer than `API_TIMEOUT`, the bound of every request
+/// a coordination round makes.
+pub fn effective_probe_timeout(health: &HealthSettings, timing: &Timing) -> Duration {
+    health.timeout.min(timing.api_timeout)
 }
 
 fn published_health(c: &CardanoForgeCluster) -> Option<Health> {
@@ -1023,6 +1035,52 @@ mod tests {
         assert_eq!(
             health.consecutive_failures, 1,
             "a hang within its own timeout counts"
+        );
+    }
+
+    /// The defaults (HEALTH_CHECK_TIMEOUT 10 s, API timeout 3 s) while the region holds the
+    /// global lease and its local lease: a hung endpoint must turn the region unhealthy after
+    /// `failure_threshold` probes, and the gate must stay open meanwhile (no renewal is missed).
+    #[test]
+    fn a_hung_health_endpoint_is_counted_as_a_failure_with_default_settings() {
+        let mut rig = holding(Duration::from_secs(10));
+        rig.cl.settings.health.interval = Duration::from_secs(30);
+        assert_eq!(rig.cl.settings.health.timeout, Duration::from_secs(10));
+        assert_eq!(rig.cl.settings.health.failure_threshold, 3);
+        assert_eq!(rig.cl.settings.timing, Timing::default());
+        rig.endpoint.hung.set(true);
+        rig.cl.prober.next_at = None;
+        let start = rig.clock.now_mono();
+        let mut rounds = 0;
+        while rig.cl.prober.healthy != Some(false) {
+            rounds += 1;
+            assert!(
+                rounds <= 200,
+                "still healthy after {rounds} rounds, {} failures: {:?}",
+                rig.cl.prober.failures,
+                rig.cl.prober.last_message
+            );
+            // The local loop renewed its lease just before this round: its answer is due in
+            // the renew deadline minus the demotion time.
+            let now = rig.clock.now_mono();
+            let t = rig.cl.settings.timing;
+            let local_answer_by = now + (t.renew_deadline - t.demotion_time);
+            let (gate, wake) = block_on(rig.cl.coordinate(view(Some(local_answer_by))));
+            assert_eq!(gate, Gate::Allow, "a hung probe cost the global lease");
+            let now = rig.clock.now_mono();
+            rig.clock
+                .advance(wake.since(now).max(Duration::from_millis(10)));
+        }
+        assert_eq!(rig.cl.prober.failures, 3);
+        let took = rig.clock.now_mono().since(start);
+        assert!(
+            took <= Duration::from_secs(2 * 30 + 10),
+            "three probes 30 s apart took {took:?}"
+        );
+        assert!(
+            rig.cl.prober.last_message.contains("timed out after 3s"),
+            "{}",
+            rig.cl.prober.last_message
         );
     }
 
