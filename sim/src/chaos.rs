@@ -1011,7 +1011,10 @@ mod tests {
             }
         }
         // node-slow is new in the scenario contract; chaos does not draw it yet.
-        for kind in crate::scenario::FAULT_KINDS.iter().filter(|k| **k != "node-slow") {
+        for kind in crate::scenario::FAULT_KINDS
+            .iter()
+            .filter(|k| **k != "node-slow")
+        {
             assert!(seen.contains(kind), "no seed draws {kind}");
         }
     }

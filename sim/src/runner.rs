@@ -121,11 +121,15 @@ pub fn world_spec(
 pub fn run(scenario: &Scenario, options: &RunOptions) -> Result<Outcome, String> {
     let started = Instant::now();
     let seed = options.seed.unwrap_or(scenario.seed);
-    let simulated = simulate_guarded(scenario, seed, options)?;
     let wall_ms = || u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
-    let trace = match simulated {
-        Ok(trace) => trace,
-        Err(panic) => return Ok(panicked(scenario, seed, &panic, wall_ms())),
+    let trace = match simulate_guarded(scenario, seed, options) {
+        Ok(Ok(trace)) => trace,
+        Ok(Err(panic)) => return Ok(panicked(scenario, seed, &panic, wall_ms())),
+        // turmoil hands a host task's panic back as the step's error: the same failure.
+        Err(world) if world.contains("Panic") => {
+            return Ok(panicked(scenario, seed, &world, wall_ms()));
+        }
+        Err(world) => return Err(world),
     };
     let judgement = oracle::judge(scenario, &trace);
     let report = Report::new(scenario, seed, &trace, &judgement, wall_ms());
@@ -253,7 +257,10 @@ fn child_panic_message(stderr: &str, status: std::process::ExitStatus) -> String
             .map(|l| l.trim())
             .collect::<Vec<_>>()
             .join(" "),
-        None => format!("the simulation process ended with {status}: {}", stderr.trim()),
+        None => format!(
+            "the simulation process ended with {status}: {}",
+            stderr.trim()
+        ),
     }
 }
 
@@ -425,4 +432,43 @@ fn resolve(world: &World<'_>, f: &FaultAction) -> Option<(String, Action)> {
         FaultAction::RotateSecret { target } => Action::RotateSecret(pods(world, target)?),
     };
     Some((f.target_text(), action))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_panicked_run_is_a_failing_verdict_with_one_simulator_panic_violation() {
+        let s = Scenario::from_str(
+            "name = \"p\"\nduration = \"1m\"\n[[region]]\nname = \"a\"\npriority = 1\n\
+             [[expect]]\nkind = \"max-gap\"\nvalue = \"1s\"\n",
+            "p.toml",
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
+        let o = panicked(&s, 7, "boom", 3);
+        assert_eq!(o.report.verdict, crate::report::Verdict::Fail);
+        assert_eq!(o.report.seed, 7);
+        assert_eq!(o.report.violations.len(), 1, "{:?}", o.report.violations);
+        assert_eq!(o.report.violations[0].kind, oracle::SIMULATOR_PANIC);
+        assert_eq!(
+            o.report.violations[0].message,
+            "the simulator panicked: boom"
+        );
+    }
+
+    #[test]
+    fn panic_messages_are_read_from_str_and_string_payloads() {
+        let payload = std::panic::catch_unwind(|| panic!("static")).err();
+        assert_eq!(
+            payload.map(|p| panic_message(p.as_ref())),
+            Some("static".into())
+        );
+        let n = 3;
+        let payload = std::panic::catch_unwind(|| panic!("formatted {n}")).err();
+        assert_eq!(
+            payload.map(|p| panic_message(p.as_ref())),
+            Some("formatted 3".into())
+        );
+    }
 }

@@ -41,7 +41,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use axum::serve::Listener;
 
 pub use faults::Faults;
-pub use listener::{FaultyListener, TurmoilListener};
+pub use listener::{FaultyListener, PeerIp, TurmoilListener};
 pub use store::StoreError;
 
 /// The wall clock the server stamps objects and `Date` headers with.
@@ -170,7 +170,7 @@ impl ApiServer {
     pub async fn serve<L>(self, listener: L) -> std::io::Result<()>
     where
         L: Listener,
-        L::Addr: Debug,
+        L::Addr: Debug + PeerIp,
     {
         let faulty = FaultyListener::new(listener, self.faults());
         axum::serve(faulty, self.router()).await

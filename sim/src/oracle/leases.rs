@@ -289,12 +289,8 @@ pub fn uncovered_slots(
     }
     for interval in intervals {
         let mut k = interval.start_ms.div_ceil(slot_ms);
-        while let Some(start_ms) = k
-            .checked_mul(slot_ms)
-            .filter(|t| *t < interval.end_ms)
-        {
-            if let Some(uncovered) = leases.uncovered(&interval.pod, start_ms, cluster_management)
-            {
+        while let Some(start_ms) = k.checked_mul(slot_ms).filter(|t| *t < interval.end_ms) {
+            if let Some(uncovered) = leases.uncovered(&interval.pod, start_ms, cluster_management) {
                 let residual = residual_for(windows, &interval.pod, start_ms);
                 if residual {
                     out.residual += 1;

@@ -356,7 +356,14 @@ fn residual_case(
 #[test]
 fn only_a_freeze_spanning_one_of_the_frozen_pods_own_fencing_deadlines_leaves_residual_slots() {
     let a_renews_to = |until: SimMs| renewals(&local("a", 0), 0, until);
-    let cases: Vec<(&str, SimMs, SimMs, (&str, usize), Vec<(SimMs, EventKind)>, (u64, u64))> = vec![
+    let cases: Vec<(
+        &str,
+        SimMs,
+        SimMs,
+        (&str, usize),
+        Vec<(SimMs, EventKind)>,
+        (u64, u64),
+    )> = vec![
         (
             "long freeze of the holder: last renewal 8 s, deadline 18 s inside [10 s, 30 s)",
             10_000,
@@ -433,11 +440,7 @@ fn only_a_freeze_spanning_one_of_the_frozen_pods_own_fencing_deadlines_leaves_re
         ),
     ];
     for (name, at, for_, frozen_pod, leases, want) in cases {
-        assert_eq!(
-            residual_case(at, for_, frozen_pod, leases),
-            want,
-            "{name}"
-        );
+        assert_eq!(residual_case(at, for_, frozen_pod, leases), want, "{name}");
     }
 }
 
@@ -909,7 +912,10 @@ fn coverage_case(s: &Scenario, leases: Vec<(SimMs, EventKind)>) -> (u64, u64) {
     let mut events = vec![(10_000, start("a", 0)), (12_500, stop("a", 0))];
     events.extend(leases);
     let j = judge(s, &trace(60_000, events));
-    (j.metrics.uncovered_slots, j.metrics.residual_uncovered_slots)
+    (
+        j.metrics.uncovered_slots,
+        j.metrics.residual_uncovered_slots,
+    )
 }
 
 #[test]
@@ -925,7 +931,11 @@ fn a_forging_slot_is_covered_only_by_young_enough_leases_naming_the_pod_and_its_
         (
             "both leases renewed: covered",
             &two,
-            [renewals(&local("a", 0), 0, 14_000), renewals(&global("a"), 0, 14_000)].concat(),
+            [
+                renewals(&local("a", 0), 0, 14_000),
+                renewals(&global("a"), 0, 14_000),
+            ]
+            .concat(),
             0,
         ),
         ("no lease ever written", &two, Vec::new(), 3),
@@ -950,13 +960,20 @@ fn a_forging_slot_is_covered_only_by_young_enough_leases_naming_the_pod_and_its_
         (
             "another pod's write at 10.5 s, the pod's again at 12 s: slot 11 uncovered",
             &one,
-            vec![(0, local("a", 0)), (10_500, local("a", 1)), (12_000, local("a", 0))],
+            vec![
+                (0, local("a", 0)),
+                (10_500, local("a", 1)),
+                (12_000, local("a", 0)),
+            ],
             1,
         ),
         (
             "deleted right after the write: every slot uncovered",
             &one,
-            vec![(0, local("a", 0)), (0, deleted(LeaseRole::Local("a".into())))],
+            vec![
+                (0, local("a", 0)),
+                (0, deleted(LeaseRole::Local("a".into()))),
+            ],
             3,
         ),
         (
@@ -1027,7 +1044,11 @@ fn a_lease_exactly_its_duration_old_does_not_cover() {
     // Written at 0 s, 15 s lease: covers slots 0..=14, not 15.
     let t = trace(
         20_000,
-        vec![(0, local("a", 0)), (14_000, start("a", 0)), (16_500, stop("a", 0))],
+        vec![
+            (0, local("a", 0)),
+            (14_000, start("a", 0)),
+            (16_500, stop("a", 0)),
+        ],
     );
     let j = judge(&one_region(), &t);
     assert_eq!(j.metrics.uncovered_slots, 2, "slots 15 and 16");
@@ -1039,7 +1060,8 @@ fn a_lease_exactly_its_duration_old_does_not_cover() {
     assert_eq!(v.expectation, None);
     assert_eq!(v.at_ms, Some(15_000));
     assert!(
-        v.message.contains("uncovered slot 15 at 15s: pod a/0 forges but the lease of region a")
+        v.message
+            .contains("uncovered slot 15 at 15s: pod a/0 forges but the lease of region a")
             && v.message.contains("15s before")
             && v.message.contains("leaseDurationSeconds 15s"),
         "{}",
@@ -1094,7 +1116,10 @@ fn uncovered_slots_of_a_frozen_pod_right_after_a_thaw_past_its_deadline_are_resi
     );
     let j = judge(&one_region(), &t);
     assert_eq!(
-        (j.metrics.uncovered_slots, j.metrics.residual_uncovered_slots),
+        (
+            j.metrics.uncovered_slots,
+            j.metrics.residual_uncovered_slots
+        ),
         (4, 11)
     );
     assert_eq!(j.violations[0].at_ms, Some(41_000));
@@ -1105,7 +1130,10 @@ fn uncovered_slots_of_a_frozen_pod_right_after_a_thaw_past_its_deadline_are_resi
         .retain(|e| !matches!(e.kind, EventKind::Frozen { .. }));
     let j = judge(&one_region(), &unfrozen);
     assert_eq!(
-        (j.metrics.uncovered_slots, j.metrics.residual_uncovered_slots),
+        (
+            j.metrics.uncovered_slots,
+            j.metrics.residual_uncovered_slots
+        ),
         (15, 0)
     );
 }
@@ -1117,21 +1145,71 @@ fn missed_slots_are_the_slots_after_the_first_forger_without_any_leadership_chec
     // a/0 over [5 s, 10 s), nobody until b/0 at 12.5 s, to the end at 20 s.
     let gap = trace(
         20_000,
-        vec![(5_000, start("a", 0)), (10_000, stop("a", 0)), (12_500, start("b", 0))],
+        vec![
+            (5_000, start("a", 0)),
+            (10_000, stop("a", 0)),
+            (12_500, start("b", 0)),
+        ],
     );
     let none = trace(20_000, vec![]);
     let boundary = trace(
         20_000,
-        vec![(0, start("a", 0)), (10_000, stop("a", 0)), (12_000, start("a", 0))],
+        vec![
+            (0, start("a", 0)),
+            (10_000, stop("a", 0)),
+            (12_000, start("a", 0)),
+        ],
     );
     let cases: Vec<(&str, &Trace, &str, u64, Option<SimMs>)> = vec![
-        ("a stop at 10 s and a start at 12.5 s miss slots 10, 11, 12", &gap, "value = 3", 3, None),
-        ("one over the limit fails at the next missed slot", &gap, "value = 2", 3, Some(12_000)),
-        ("none allowed: fails at the first", &gap, "value = 0", 3, Some(10_000)),
-        ("a window before the gap", &gap, "value = 0\nto = \"10s\"", 3, None),
-        ("a window ending inside the gap", &gap, "value = 0\nfrom = \"9s\"\nto = \"11s\"", 3, Some(10_000)),
-        ("boundaries: stop at 10 s misses slot 10, start at 12 s covers slot 12", &boundary, "value = 2", 2, None),
-        ("no forger ever: every slot of the run is missed", &none, "value = 19", 20, Some(19_000)),
+        (
+            "a stop at 10 s and a start at 12.5 s miss slots 10, 11, 12",
+            &gap,
+            "value = 3",
+            3,
+            None,
+        ),
+        (
+            "one over the limit fails at the next missed slot",
+            &gap,
+            "value = 2",
+            3,
+            Some(12_000),
+        ),
+        (
+            "none allowed: fails at the first",
+            &gap,
+            "value = 0",
+            3,
+            Some(10_000),
+        ),
+        (
+            "a window before the gap",
+            &gap,
+            "value = 0\nto = \"10s\"",
+            3,
+            None,
+        ),
+        (
+            "a window ending inside the gap",
+            &gap,
+            "value = 0\nfrom = \"9s\"\nto = \"11s\"",
+            3,
+            Some(10_000),
+        ),
+        (
+            "boundaries: stop at 10 s misses slot 10, start at 12 s covers slot 12",
+            &boundary,
+            "value = 2",
+            2,
+            None,
+        ),
+        (
+            "no forger ever: every slot of the run is missed",
+            &none,
+            "value = 19",
+            20,
+            Some(19_000),
+        ),
     ];
     for (name, t, keys, metric, fails_at) in cases {
         let extra = format!("[[expect]]\nkind = \"max-missed-slots\"\n{keys}");
@@ -1146,7 +1224,8 @@ fn missed_slots_are_the_slots_after_the_first_forger_without_any_leadership_chec
         if let Some(v) = v.first() {
             assert_eq!(v.kind, "max-missed-slots");
             assert!(
-                v.message.contains("slots in which no node ran its leadership check"),
+                v.message
+                    .contains("slots in which no node ran its leadership check"),
                 "{name}: {}",
                 v.message
             );

@@ -775,10 +775,17 @@ fn node_slow_and_max_missed_slots_parse_round_trip_and_reject_bad_values() {
     let written = s.to_toml_string();
     assert!(written.contains("sighup_delay = \"0s\""), "{written}");
     assert_eq!(parse(&written).expect("valid"), s);
-    let fault = |keys: &str| with(&format!("[[fault]]\nat = \"1m\"\nkind = \"node-slow\"\n{keys}"));
+    let fault = |keys: &str| {
+        with(&format!(
+            "[[fault]]\nat = \"1m\"\nkind = \"node-slow\"\n{keys}"
+        ))
+    };
     let expect = |keys: &str| with(&format!("[[expect]]\nkind = \"max-missed-slots\"\n{keys}"));
     let cases: [(String, &[&str]); 7] = [
-        (fault("target = \"forger\""), &["missing key `fault[0].sighup_delay`"]),
+        (
+            fault("target = \"forger\""),
+            &["missing key `fault[0].sighup_delay`"],
+        ),
         (
             fault("target = \"forger\"\nsighup_delay = 3"),
             &["`fault[0].sighup_delay`", "duration"],
@@ -792,7 +799,10 @@ fn node_slow_and_max_missed_slots_parse_round_trip_and_reject_bad_values() {
             &["`fault[0].for`", "sighup_delay"],
         ),
         (expect(""), &["missing key `expect[0].value`"]),
-        (expect("value = -1"), &["`expect[0].value`", "an integer from 0", "found integer -1"]),
+        (
+            expect("value = -1"),
+            &["`expect[0].value`", "an integer from 0", "found integer -1"],
+        ),
         (
             expect("value = 1\nfrom = \"2m\"\nto = \"1m\""),
             &["`expect[0].to`", "a time after from"],

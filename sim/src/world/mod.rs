@@ -442,7 +442,10 @@ impl<'a> World<'a> {
             );
             for r in &self.spec.regions {
                 roles.insert(
-                    (self.local_api(&r.name), self.local_lease_of(tenant, &r.name)),
+                    (
+                        self.local_api(&r.name),
+                        self.local_lease_of(tenant, &r.name),
+                    ),
                     (tenant, LeaseRole::Local(r.name.clone())),
                 );
             }
@@ -972,6 +975,7 @@ impl<'a> World<'a> {
                             self.sim.partition(x.as_str(), y.as_str());
                         } else {
                             self.sim.repair(x.as_str(), y.as_str());
+                            self.reset_stale_connections(x, y);
                         }
                         if let Ok(mut p) = self.partitions.lock() {
                             for pair in [(x.clone(), y.clone()), (y.clone(), x.clone())] {
@@ -1159,6 +1163,23 @@ impl<'a> World<'a> {
                     }
                 }
                 !ids.is_empty()
+            }
+        }
+    }
+
+    /// After a partition between hosts `x` and `y` heals: an API server among them resets its
+    /// connections from the other, which may be left open for good by a FIN the partition
+    /// dropped (see `Faults::reset_connections_from`); clients reconnect.
+    fn reset_stale_connections(&self, x: &str, y: &str) {
+        for (server_host, peer_host) in [(x, y), (y, x)] {
+            if let Some(server) = self
+                .apis
+                .iter()
+                .find_map(|(name, server)| (api_host(name) == server_host).then_some(server))
+            {
+                server
+                    .faults()
+                    .reset_connections_from(self.sim.lookup(peer_host));
             }
         }
     }
