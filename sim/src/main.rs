@@ -57,8 +57,9 @@ enum Command {
         #[arg(long)]
         broken: Option<String>,
     },
-    /// Shrink a scenario with dual-forging slots: remove every fault it does not need to keep
-    /// them, and write the result (exit 0; 1 when the file has no dual slot; 2 when it is invalid).
+    /// Shrink a scenario with dual-forging slots (else uncovered slots, else a simulator panic):
+    /// remove every fault it does not need to keep that failure, and write the result (exit 0; 1
+    /// when the file has none of them; 2 when it is invalid).
     Shrink {
         /// The failing scenario file (e.g. a chaos seed's).
         file: PathBuf,
@@ -475,7 +476,7 @@ fn shrink(
                 return ExitCode::from(2);
             }
             println!(
-                "shrink: {} fault(s) of {} still give dual-forging slots ({} runs): {}",
+                "shrink: {} fault(s) of {} still give the same failure ({} runs): {}",
                 shrunk.scenario.faults.len(),
                 shrunk.faults_before,
                 shrunk.runs,

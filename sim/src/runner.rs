@@ -265,6 +265,7 @@ fn child_panic_message(stderr: &str, status: std::process::ExitStatus) -> String
 }
 
 /// A panic payload's message (`&str` or `String`, as `panic!` makes them).
+#[cfg_attr(panic = "abort", allow(dead_code))]
 fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
     payload
         .downcast_ref::<&str>()

@@ -67,6 +67,9 @@ fn scenario(extra: &str) -> Scenario {
     Scenario::from_str(&text, "t.toml").unwrap_or_else(|e| panic!("{e}"))
 }
 
+/// Timed trace events, as [`trace`] takes them.
+type Events = Vec<(SimMs, EventKind)>;
+
 /// A write of region `region`'s lease naming pod `region/index` (15 s lease).
 fn local(region: &str, index: usize) -> EventKind {
     EventKind::LeaseWritten {
@@ -356,14 +359,9 @@ fn residual_case(
 #[test]
 fn only_a_freeze_spanning_one_of_the_frozen_pods_own_fencing_deadlines_leaves_residual_slots() {
     let a_renews_to = |until: SimMs| renewals(&local("a", 0), 0, until);
-    let cases: Vec<(
-        &str,
-        SimMs,
-        SimMs,
-        (&str, usize),
-        Vec<(SimMs, EventKind)>,
-        (u64, u64),
-    )> = vec![
+    // (what, freeze at, freeze for, frozen pod, lease writes, (dual, residual) after the thaw)
+    type Case<'a> = (&'a str, SimMs, SimMs, (&'a str, usize), Events, (u64, u64));
+    let cases: Vec<Case> = vec![
         (
             "long freeze of the holder: last renewal 8 s, deadline 18 s inside [10 s, 30 s)",
             10_000,
@@ -927,7 +925,9 @@ fn a_forging_slot_is_covered_only_by_young_enough_leases_naming_the_pod_and_its_
         lease,
         name: "x".into(),
     };
-    let cases: Vec<(&str, &Scenario, Vec<(SimMs, EventKind)>, u64)> = vec![
+    // (what, scenario, lease changes, uncovered slots)
+    type Case<'a> = (&'a str, &'a Scenario, Events, u64);
+    let cases: Vec<Case> = vec![
         (
             "both leases renewed: covered",
             &two,
