@@ -57,8 +57,9 @@ enum Command {
         #[arg(long)]
         broken: Option<String>,
     },
-    /// Shrink a scenario with dual-forging slots: remove every fault it does not need to keep
-    /// them, and write the result (exit 0; 1 when the file has no dual slot; 2 when it is invalid).
+    /// Shrink a scenario with dual-forging slots (else uncovered slots, else a simulator panic):
+    /// remove every fault it does not need to keep that failure, and write the result (exit 0; 1
+    /// when the file has none of them; 2 when it is invalid).
     Shrink {
         /// The failing scenario file (e.g. a chaos seed's).
         file: PathBuf,
@@ -75,6 +76,24 @@ enum Command {
     /// Seeded chaos: each seed a random world and fault schedule (safety phase, then a liveness
     /// phase with every fault healed). Exit 1 if any seed failed.
     Chaos(ChaosArgs),
+    /// (Internal) simulate one scenario read from stdin and print its trace as JSON: how a
+    /// release build (`panic = "abort"`) runs each scenario in a child process, so a panic of the
+    /// simulation becomes a failing verdict instead of ending the batch (runner::simulate_guarded).
+    #[command(hide = true)]
+    Simulate {
+        /// The seed.
+        #[arg(long)]
+        seed: u64,
+        /// turmoil's tick in milliseconds.
+        #[arg(long)]
+        tick_ms: u64,
+        /// Write one decision journal per simulated pod into this directory.
+        #[arg(long)]
+        journal_dir: Option<PathBuf>,
+        /// A broken safety core variant.
+        #[arg(long)]
+        broken: Option<String>,
+    },
     /// Speed: simulated seconds per wall second of a fault-free world.
     Bench {
         /// Regions (more than one needs cross-region coordination).
@@ -177,6 +196,64 @@ fn main() -> ExitCode {
             duration,
             tick,
         } => bench(regions, pods, duration, tick),
+        Command::Simulate {
+            seed,
+            tick_ms,
+            journal_dir,
+            broken,
+        } => simulate(
+            seed,
+            std::time::Duration::from_millis(tick_ms),
+            journal_dir,
+            broken.as_deref(),
+        ),
+    }
+}
+
+/// The child side of `runner::simulate_guarded`: scenario on stdin, trace JSON on stdout; exit
+/// `CHILD_SIM_ERROR` with the message on stderr when the world fails, 2 on bad input. A panic
+/// aborts the process, which the parent reports.
+fn simulate(
+    seed: u64,
+    tick: std::time::Duration,
+    journal_dir: Option<PathBuf>,
+    broken: Option<&str>,
+) -> ExitCode {
+    use std::io::{Read as _, Write as _};
+    let mut text = String::new();
+    if let Err(e) = std::io::stdin().read_to_string(&mut text) {
+        eprintln!("forge-sim simulate: reading stdin: {e}");
+        return ExitCode::from(2);
+    }
+    let scenario = match forge_sim::scenario::Scenario::from_str(&text, "<stdin>") {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("{e}");
+            return ExitCode::from(2);
+        }
+    };
+    let options = match run_options(Some(seed), tick, journal_dir, broken) {
+        Ok(o) => o,
+        Err(e) => {
+            eprintln!("forge-sim simulate: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    match forge_sim::runner::simulate(&scenario, seed, &options) {
+        Ok(trace) => {
+            let mut out = std::io::stdout().lock();
+            match serde_json::to_writer(&mut out, &trace).map(|()| out.flush()) {
+                Ok(Ok(())) => ExitCode::SUCCESS,
+                _ => {
+                    eprintln!("forge-sim simulate: writing the trace failed");
+                    ExitCode::from(2)
+                }
+            }
+        }
+        Err(e) => {
+            eprintln!("{e}");
+            ExitCode::from(u8::try_from(forge_sim::runner::CHILD_SIM_ERROR).unwrap_or(3))
+        }
     }
 }
 
@@ -399,7 +476,7 @@ fn shrink(
                 return ExitCode::from(2);
             }
             println!(
-                "shrink: {} fault(s) of {} still give dual-forging slots ({} runs): {}",
+                "shrink: {} fault(s) of {} still give the same failure ({} runs): {}",
                 shrunk.scenario.faults.len(),
                 shrunk.faults_before,
                 shrunk.runs,

@@ -65,6 +65,12 @@ pub struct Report {
     pub dual_slots: u64,
     /// Residual dual-forging slots.
     pub residual_dual_slots: u64,
+    /// Slots in which a node forged without its leases' cover (residual ones excluded).
+    pub uncovered_slots: u64,
+    /// Residual uncovered slots.
+    pub residual_uncovered_slots: u64,
+    /// Slots after the first forger in which no node ran its leadership check.
+    pub missed_slots: u64,
     /// cardano-node exits at start.
     pub node_exits: u64,
     /// Hex SHA-256 of the whole trace.
@@ -102,6 +108,9 @@ impl Report {
             coverage: m.coverage,
             dual_slots: m.dual_slots,
             residual_dual_slots: m.residual_dual_slots,
+            uncovered_slots: m.uncovered_slots,
+            residual_uncovered_slots: m.residual_uncovered_slots,
+            missed_slots: m.missed_slots,
             node_exits: m.node_exits,
             trace_hash: trace.hash(),
             api_requests: m.api_requests.clone(),
@@ -146,6 +155,14 @@ impl Report {
                 self.residual_dual_slots,
                 plural(self.residual_dual_slots)
             );
+        }
+        for (count, what) in [
+            (self.uncovered_slots, "uncovered slot"),
+            (self.residual_uncovered_slots, "residual uncovered slot"),
+        ] {
+            if count > 0 {
+                let _ = write!(line, "{count} {what}{}, ", plural(count));
+            }
         }
         let _ = write!(
             line,
@@ -249,7 +266,7 @@ fn violation_text(v: &Violation) -> String {
 mod tests {
     use super::*;
     use crate::oracle::judge;
-    use crate::trace::PodId;
+    use crate::trace::{LeaseRole, PodId};
 
     fn scenario() -> Scenario {
         let text = "name = \"r\"\nseed = 7\nduration = \"1m\"\ndescription = \"a failover\"\n\
@@ -295,6 +312,23 @@ mod tests {
                 pod: PodId::new("a", 1),
             },
         );
+        // Each forger renews region a's lease every 4 s while it forges (cluster management is
+        // off with one region): no uncovered slot.
+        for (pod, from, to) in [(0, 4_000, 30_000), (1, 31_200, 60_000)] {
+            for at in (from..to).step_by(4_000) {
+                t.push(
+                    at,
+                    EventKind::LeaseWritten {
+                        server: "a".into(),
+                        lease: LeaseRole::Local("a".into()),
+                        name: "lease".into(),
+                        holder: format!("bp-a-{pod}"),
+                        holder_pod: Some(PodId::new("a", pod)),
+                        duration_s: 15,
+                    },
+                );
+            }
+        }
         t.end_ms = 60_000;
         t
     }
@@ -334,6 +368,9 @@ mod tests {
             "coverage",
             "dual_slots",
             "residual_dual_slots",
+            "uncovered_slots",
+            "residual_uncovered_slots",
+            "missed_slots",
             "node_exits",
             "trace_hash",
             "api_requests",

@@ -113,10 +113,169 @@ pub fn world_spec(
     }
 }
 
-/// Runs `scenario` and judges it.
+/// Runs `scenario` and judges it. A panic anywhere in the simulation (turmoil, the world, the
+/// sidecar code under test) does not escape: it becomes a failing verdict with one
+/// [`oracle::SIMULATOR_PANIC`] violation carrying the panic message, so chaos reports the seed
+/// with its reproducer like any other failure. (With `panic = "abort"`, as in the workspace's
+/// release profile, the run goes to a child process instead: see [`simulate_guarded`].)
 pub fn run(scenario: &Scenario, options: &RunOptions) -> Result<Outcome, String> {
     let started = Instant::now();
     let seed = options.seed.unwrap_or(scenario.seed);
+    let wall_ms = || u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
+    let trace = match simulate_guarded(scenario, seed, options) {
+        Ok(Ok(trace)) => trace,
+        Ok(Err(panic)) => return Ok(panicked(scenario, seed, &panic, wall_ms())),
+        // turmoil hands a host task's panic back as the step's error: the same failure.
+        Err(world) if world.contains("Panic") => {
+            return Ok(panicked(scenario, seed, &world, wall_ms()));
+        }
+        Err(world) => return Err(world),
+    };
+    let judgement = oracle::judge(scenario, &trace);
+    let report = Report::new(scenario, seed, &trace, &judgement, wall_ms());
+    Ok(Outcome {
+        seed,
+        trace,
+        judgement,
+        report,
+    })
+}
+
+/// The outcome of a run that panicked: an empty trace and one violation, nothing else judged
+/// (what was simulated before the panic is lost with the world).
+fn panicked(scenario: &Scenario, seed: u64, message: &str, wall_ms: u64) -> Outcome {
+    let trace = Trace::default();
+    let mut judgement = oracle::judge(scenario, &trace);
+    judgement.violations = vec![oracle::Violation {
+        expectation: None,
+        kind: oracle::SIMULATOR_PANIC.to_owned(),
+        at_ms: None,
+        message: format!("the simulator panicked: {message}"),
+    }];
+    let report = Report::new(scenario, seed, &trace, &judgement, wall_ms);
+    Outcome {
+        seed,
+        trace,
+        judgement,
+        report,
+    }
+}
+
+/// Simulates the scenario: `Err` when the world itself failed (turmoil's error), `Ok(Err)` with
+/// the message when it panicked, else the trace.
+#[cfg(not(panic = "abort"))]
+pub fn simulate_guarded(
+    scenario: &Scenario,
+    seed: u64,
+    options: &RunOptions,
+) -> Result<Result<Trace, String>, String> {
+    // The world is dropped while unwinding; nothing of it is used afterwards.
+    match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        simulate(scenario, seed, options)
+    })) {
+        Ok(result) => result.map(Ok),
+        Err(payload) => Ok(Err(panic_message(payload.as_ref()))),
+    }
+}
+
+/// With `panic = "abort"` a panic cannot be caught: the run goes to a child process (this same
+/// `forge-sim` binary, hidden subcommand `simulate`), which prints the trace as JSON; a child
+/// that dies instead (the abort) is the panic, its stderr the message.
+#[cfg(panic = "abort")]
+pub fn simulate_guarded(
+    scenario: &Scenario,
+    seed: u64,
+    options: &RunOptions,
+) -> Result<Result<Trace, String>, String> {
+    use std::io::Write as _;
+    use std::process::{Command, Stdio};
+    let exe = std::env::current_exe().map_err(|e| format!("locating forge-sim: {e}"))?;
+    let mut command = Command::new(exe);
+    command
+        .arg(SIMULATE_SUBCOMMAND)
+        .args(child_args(seed, options))
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let mut child = command
+        .spawn()
+        .map_err(|e| format!("starting the simulation process: {e}"))?;
+    let text = scenario.to_toml_string();
+    if let Some(mut stdin) = child.stdin.take() {
+        stdin
+            .write_all(text.as_bytes())
+            .map_err(|e| format!("writing the scenario to the simulation process: {e}"))?;
+    }
+    let output = child
+        .wait_with_output()
+        .map_err(|e| format!("waiting for the simulation process: {e}"))?;
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    match output.status.code() {
+        Some(0) => serde_json::from_slice::<Trace>(&output.stdout)
+            .map(Ok)
+            .map_err(|e| format!("reading the simulation process's trace: {e}")),
+        Some(CHILD_SIM_ERROR) => Err(stderr.trim().to_owned()),
+        _ => Ok(Err(child_panic_message(&stderr, output.status))),
+    }
+}
+
+/// The hidden subcommand of `forge-sim` that simulates one scenario read from stdin.
+pub const SIMULATE_SUBCOMMAND: &str = "simulate";
+
+/// The child's exit code when the world failed without a panic (turmoil's error on stderr).
+pub const CHILD_SIM_ERROR: i32 = 3;
+
+/// The child's arguments for `options` (`--seed`, `--tick-ms`, `--journal-dir`, `--broken`).
+#[cfg_attr(not(panic = "abort"), allow(dead_code))]
+fn child_args(seed: u64, options: &RunOptions) -> Vec<String> {
+    let mut args = vec![
+        "--seed".to_owned(),
+        seed.to_string(),
+        "--tick-ms".to_owned(),
+        options.tick.as_millis().to_string(),
+    ];
+    if let Some(dir) = &options.journal_dir {
+        args.push("--journal-dir".to_owned());
+        args.push(dir.display().to_string());
+    }
+    #[cfg(feature = "broken-core")]
+    if let Some(b) = options.broken {
+        args.push("--broken".to_owned());
+        args.push(b.as_str().to_owned());
+    }
+    args
+}
+
+/// The panic line of a dead child's stderr (`thread '...' panicked at ...:` and the message).
+#[cfg_attr(not(panic = "abort"), allow(dead_code))]
+fn child_panic_message(stderr: &str, status: std::process::ExitStatus) -> String {
+    let lines: Vec<&str> = stderr.lines().collect();
+    match lines.iter().position(|l| l.contains("panicked at")) {
+        Some(i) => lines[i..]
+            .iter()
+            .take(2)
+            .map(|l| l.trim())
+            .collect::<Vec<_>>()
+            .join(" "),
+        None => format!(
+            "the simulation process ended with {status}: {}",
+            stderr.trim()
+        ),
+    }
+}
+
+/// A panic payload's message (`&str` or `String`, as `panic!` makes them).
+#[cfg_attr(panic = "abort", allow(dead_code))]
+fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
+    payload
+        .downcast_ref::<&str>()
+        .map(|s| (*s).to_owned())
+        .or_else(|| payload.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "a panic without a message".to_owned())
+}
+
+/// Builds the world, applies the faults at their instants, runs to the end: the trace.
+pub fn simulate(scenario: &Scenario, seed: u64, options: &RunOptions) -> Result<Trace, String> {
     // Every pod's `decide` runs on this thread: the switch covers the whole world, and is reset
     // when the run ends, even by an error.
     #[cfg(feature = "broken-core")]
@@ -148,15 +307,7 @@ pub fn run(scenario: &Scenario, options: &RunOptions) -> Result<Outcome, String>
     world.run_until(scenario.duration)?;
     let mut trace = world.finish();
     trace.end_ms = u64::try_from(scenario.duration.as_millis()).unwrap_or(u64::MAX);
-    let judgement = oracle::judge(scenario, &trace);
-    let wall_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
-    let report = Report::new(scenario, seed, &trace, &judgement, wall_ms);
-    Ok(Outcome {
-        seed,
-        trace,
-        judgement,
-        report,
-    })
+    Ok(trace)
 }
 
 /// Selects a broken variant for this thread until dropped.
@@ -245,6 +396,13 @@ fn resolve(world: &World<'_>, f: &FaultAction) -> Option<(String, Action)> {
             let p = pod_ref(world, target)?;
             return Some((text(&p), Action::NodeRestart(p)));
         }
+        FaultAction::NodeSlow {
+            target,
+            sighup_delay,
+        } => {
+            let p = pod_ref(world, target)?;
+            return Some((text(&p), Action::NodeSlow(p, *sighup_delay)));
+        }
         FaultAction::ApiDown { target } => Action::ApiDown(target.server_name().into()),
         FaultAction::ApiUp { target } => Action::ApiUp(target.server_name().into()),
         FaultAction::Health { region, healthy } => Action::Health(region.clone(), *healthy),
@@ -275,4 +433,43 @@ fn resolve(world: &World<'_>, f: &FaultAction) -> Option<(String, Action)> {
         FaultAction::RotateSecret { target } => Action::RotateSecret(pods(world, target)?),
     };
     Some((f.target_text(), action))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_panicked_run_is_a_failing_verdict_with_one_simulator_panic_violation() {
+        let s = Scenario::from_str(
+            "name = \"p\"\nduration = \"1m\"\n[[region]]\nname = \"a\"\npriority = 1\n\
+             [[expect]]\nkind = \"max-gap\"\nvalue = \"1s\"\n",
+            "p.toml",
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
+        let o = panicked(&s, 7, "boom", 3);
+        assert_eq!(o.report.verdict, crate::report::Verdict::Fail);
+        assert_eq!(o.report.seed, 7);
+        assert_eq!(o.report.violations.len(), 1, "{:?}", o.report.violations);
+        assert_eq!(o.report.violations[0].kind, oracle::SIMULATOR_PANIC);
+        assert_eq!(
+            o.report.violations[0].message,
+            "the simulator panicked: boom"
+        );
+    }
+
+    #[test]
+    fn panic_messages_are_read_from_str_and_string_payloads() {
+        let payload = std::panic::catch_unwind(|| panic!("static")).err();
+        assert_eq!(
+            payload.map(|p| panic_message(p.as_ref())),
+            Some("static".into())
+        );
+        let n = 3;
+        let payload = std::panic::catch_unwind(|| panic!("formatted {n}")).err();
+        assert_eq!(
+            payload.map(|p| panic_message(p.as_ref())),
+            Some("formatted 3".into())
+        );
+    }
 }

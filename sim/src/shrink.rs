@@ -1,5 +1,6 @@
-//! Shrinking a failing scenario: remove faults while the run still has dual-forging slots, so a
-//! chaos finding becomes a regression file a person can read (seed 1150: 367 faults down to 4).
+//! Shrinking a failing scenario: remove faults while the run still fails the same safety check
+//! (dual-forging slots, else uncovered slots, else a simulator panic), so a chaos finding becomes
+//! a regression file a person can read (seed 1150: 367 faults down to 4).
 //!
 //! Delta debugging in its simplest form: try dropping chunks of faults, halving the chunk size until
 //! single faults; a drop is kept when the scenario still fails. Runs are deterministic, so the
@@ -36,12 +37,39 @@ pub fn minimize<T: Clone>(items: Vec<T>, mut fails: impl FnMut(&[T]) -> bool) ->
 /// Why a scenario could not be shrunk.
 #[derive(Debug, thiserror::Error)]
 pub enum ShrinkError {
-    /// The scenario has no dual-forging slot to keep.
-    #[error("{0} has no dual-forging slot: nothing to shrink")]
+    /// The scenario has no dual-forging slot, uncovered slot or panic to keep.
+    #[error("{0} has no dual-forging slot, uncovered slot or simulator panic: nothing to shrink")]
     DoesNotFail(String),
     /// A run of the simulation failed.
     #[error("the simulation failed: {0}")]
     Simulation(String),
+}
+
+/// The safety failure a shrink keeps, the most serious of the original run's.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Failure {
+    Dual,
+    Uncovered,
+    Panic,
+}
+
+impl Failure {
+    fn of(report: &crate::report::Report) -> Option<Failure> {
+        [Failure::Dual, Failure::Uncovered, Failure::Panic]
+            .into_iter()
+            .find(|f| f.holds(report))
+    }
+
+    fn holds(self, report: &crate::report::Report) -> bool {
+        match self {
+            Failure::Dual => report.dual_slots > 0,
+            Failure::Uncovered => report.uncovered_slots > 0,
+            Failure::Panic => report
+                .violations
+                .iter()
+                .any(|v| v.kind == crate::oracle::SIMULATOR_PANIC),
+        }
+    }
 }
 
 /// The result of [`shrink`].
@@ -62,14 +90,20 @@ pub fn shrink(
     options: &RunOptions,
     mut progress: impl FnMut(usize, usize),
 ) -> Result<Shrunk, ShrinkError> {
-    let dual = |s: &Scenario| -> Result<bool, ShrinkError> {
+    let failure = |s: &Scenario| -> Result<Option<Failure>, ShrinkError> {
         run(s, options)
-            .map(|o| o.report.dual_slots > 0)
+            .map(|o| Failure::of(&o.report))
             .map_err(ShrinkError::Simulation)
     };
-    if !dual(scenario)? {
+    let Some(kept) = failure(scenario)? else {
         return Err(ShrinkError::DoesNotFail(scenario.name.clone()));
-    }
+    };
+    // The same class of failure, not merely any: a shrunk dual-slot finding stays one.
+    let dual = |s: &Scenario| -> Result<bool, ShrinkError> {
+        run(s, options)
+            .map(|o| kept.holds(&o.report))
+            .map_err(ShrinkError::Simulation)
+    };
     let faults_before = scenario.faults.len();
     let mut runs = 1;
     let mut error = None;

@@ -99,6 +99,52 @@ pub enum EventKind {
         /// `global`, or a region's name.
         server: String,
     },
+    /// An API server accepted a write (create, acquire, renew, release, handoff) of a region's
+    /// lease or of the global lease, at this instant of its own clock: what lease coverage and
+    /// the residual rule's fencing deadlines are judged by.
+    LeaseWritten {
+        /// `global`, or a region's name.
+        server: String,
+        /// Which lease, by its role.
+        lease: LeaseRole,
+        /// The object's name.
+        name: String,
+        /// `spec.holderIdentity` as written (empty: released): a pod name for a region's lease,
+        /// a region name for the global lease.
+        holder: String,
+        /// For a region's lease, the pod of this pool that `holder` names.
+        holder_pod: Option<PodId>,
+        /// `spec.leaseDurationSeconds` as written (0 when absent).
+        duration_s: u64,
+    },
+    /// An API server deleted the lease (`delete-lease`): no coverage until it is written again.
+    LeaseDeleted {
+        /// `global`, or a region's name.
+        server: String,
+        /// Which lease, by its role.
+        lease: LeaseRole,
+        /// The object's name.
+        name: String,
+    },
+}
+
+/// The role of a lease in a pool: the one the oracle's coverage rule reads.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LeaseRole {
+    /// A region's own lease (its local leader), by region name.
+    Local(String),
+    /// The cross-region lease (holder: the region that may forge).
+    Global,
+}
+
+impl fmt::Display for LeaseRole {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            LeaseRole::Local(region) => write!(f, "the lease of region {region}"),
+            LeaseRole::Global => f.write_str("the global lease"),
+        }
+    }
 }
 
 /// One event at one simulated instant.

@@ -307,3 +307,73 @@ fn the_kube_client_works_against_the_server_over_turmoil() -> turmoil::Result {
     });
     sim.run()
 }
+
+/// A world with two ephemeral ports on the client (the third connection reuses the first's port):
+/// connection 1 is closed while partitioned from the server, so its FIN is lost and the server's
+/// end stays open; after the heal, with `reset` the server's connections from the client are
+/// reset (what the simulated world does at a heal); then two more connections.
+fn reconnect_after_lost_fin(reset: bool) -> turmoil::Result {
+    let mut sim = turmoil::Builder::new()
+        .simulation_duration(Duration::from_secs(60))
+        .ephemeral_ports(49152..=49153)
+        .build();
+    let faults = Faults::new();
+    let server_faults = faults.clone();
+    sim.host("apiserver", move || {
+        let faults = server_faults.clone();
+        async move {
+            let server = ApiServer::new(Options {
+                faults,
+                clock: Arc::new(sim_clock),
+                ..Options::default()
+            })?;
+            server
+                .serve(TurmoilListener::bind(("0.0.0.0", 6443)).await?)
+                .await?;
+            Ok(())
+        }
+    });
+    sim.client("client", async move {
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        let result: Result<(), BoxError> = async {
+            let (code, _, _) = send("GET", LEASES, Value::Null).await?;
+            assert_eq!(code, 200);
+            // `send` dropped connection 1 at once; cut before its FIN leaves the client.
+            turmoil::partition("client", "apiserver");
+            tokio::time::sleep(Duration::from_secs(1)).await;
+            turmoil::repair("client", "apiserver");
+            if reset {
+                assert!(faults.reset_connections_from(turmoil::lookup("client")) <= 1);
+            }
+            tokio::time::sleep(Duration::from_secs(1)).await;
+            for _ in 0..2 {
+                let (code, _, _) = send("GET", LEASES, Value::Null).await?;
+                assert_eq!(code, 200);
+            }
+            Ok(())
+        }
+        .await;
+        result.map_err(|e| e as Box<dyn std::error::Error>)
+    });
+    sim.run()
+}
+
+/// The cause of a simulator panic once seen under a broken core (`SocketPair ... is already
+/// connected`): a server end left open by a FIN lost in a partition, and a client port reused.
+/// Resetting the server's connections from a host when its partition heals avoids it.
+#[test]
+fn a_server_end_left_open_by_a_lost_fin_is_reset_at_the_heal() -> turmoil::Result {
+    reconnect_after_lost_fin(true)
+}
+
+/// The same without the reset: the server host's task panics in turmoil's accept, which turmoil
+/// hands back as the run's error.
+#[test]
+fn without_the_reset_a_reused_client_port_panics_turmoil() {
+    let outcome = reconnect_after_lost_fin(false);
+    let text = format!("{outcome:?}");
+    assert!(
+        text.contains("49152 } is already connected"),
+        "expected turmoil's panic: {text}"
+    );
+}

@@ -1,6 +1,7 @@
 //! The scenario suite as tests: one `#[test]` per file in `scenarios/`, so a failure names the file.
 //!
-//! Every file must pass.
+//! Every file must pass, except the files of [`KNOWN_UNCOVERED`]: sidecar bugs the lease-coverage
+//! oracle found, kept as they are until the sidecar is fixed; they must fail by uncovered slots only.
 //!
 //! A last test checks that the files, together, use every fault kind and every expectation kind of
 //! the contract, and that every file has a description, and that no file is left without a test.
@@ -22,6 +23,21 @@ fn check(file: &str) {
     let outcome = run(&scenario, &RunOptions::default())
         .unwrap_or_else(|e| panic!("{file}: the simulation failed: {e}"));
     let report = &outcome.report;
+    if KNOWN_UNCOVERED.contains(&file) {
+        assert!(
+            report.verdict == Verdict::Fail
+                && report.dual_slots == 0
+                && report
+                    .violations
+                    .iter()
+                    .all(|v| v.kind == forge_sim::oracle::UNCOVERED_FORGING),
+            "{file} is listed in KNOWN_UNCOVERED but {}: if the sidecar is fixed, remove it from the \
+             list\nviolations: {:#?}",
+            report.verdict_line(),
+            report.violations
+        );
+        return;
+    }
     assert_eq!(
         report.verdict,
         Verdict::Pass,
@@ -30,6 +46,22 @@ fn check(file: &str) {
         report.violations
     );
 }
+
+/// Files the current sidecar fails by lease coverage alone (uncovered slots, no dual slot): each is
+/// a sidecar bug the oracle found (see the file's description and docs/chaos.md). Remove a file
+/// from here when the sidecar is fixed; never change the file to make it pass.
+const KNOWN_UNCOVERED: &[&str] = &[
+    "canary-new-lease-wait.toml",
+    "chaos-1042-handoff-by-unsettled-leader.toml",
+    "chaos-1048-slow-local-api-past-global-deadline.toml",
+    "chaos-1150-unanswered-release-kept-hold.toml",
+    "chaos-2135-stale-promotion-after-pause.toml",
+    "chaos-3045-created-global-lease-taken-as-handoff.toml",
+    "created-global-lease-local-leader-change.toml",
+    "lease-deleted.toml",
+    "watchdog-paused-after-late-promotion.toml",
+    "watchdog-paused-sidecar-global-lease.toml",
+];
 
 macro_rules! scenario_tests {
     ($($test:ident => $file:literal,)*) => {
@@ -72,6 +104,8 @@ scenario_tests! {
     lease_deleted => "lease-deleted.toml",
     long_pause_no_repromotion => "long-pause-no-repromotion.toml",
     maintenance_override => "maintenance-override.toml",
+    node_slow_demotion_handover => "node-slow-demotion-handover.toml",
+    node_slow_disabled_region_handover => "node-slow-disabled-region-handover.toml",
     node_restart_mid_promotion => "node-restart-mid-promotion.toml",
     node_restart_on_leader => "node-restart-on-leader.toml",
     partition_leader_from_api => "partition-leader-from-api.toml",
@@ -89,6 +123,8 @@ scenario_tests! {
     slow_api_no_handover => "slow-api-no-handover.toml",
     three_regions_primary_loss => "three-regions-primary-loss.toml",
     whole_region_shutdown_restart => "whole-region-shutdown-restart.toml",
+    watchdog_paused_after_late_promotion => "watchdog-paused-after-late-promotion.toml",
+    watchdog_paused_sidecar_global_lease => "watchdog-paused-sidecar-global-lease.toml",
 }
 
 fn files() -> Vec<String> {

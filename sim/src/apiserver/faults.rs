@@ -1,9 +1,12 @@
 //! Fault hooks: a cloneable handle the tests and the simulator hold to make the API server
 //! misbehave (refuse connections, slow down, fail requests) and to count the requests it served.
 
-use std::sync::Arc;
+use std::net::IpAddr;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, Weak};
 use std::time::Duration;
+
+use futures::task::AtomicWaker;
 
 /// Cloneable fault controls; all clones act on the same server.
 #[derive(Clone, Debug, Default)]
@@ -21,6 +24,23 @@ struct FaultState {
     fail_next: AtomicU64,
     /// Requests that reached the handler (including failed and delayed ones).
     served: AtomicU64,
+    /// Open connections by peer address, for [`Faults::reset_connections_from`].
+    connections: Mutex<Vec<(IpAddr, Weak<Reset>)>>,
+}
+
+/// The reset switch of one open connection: set, and its task woken, to make it fail.
+#[derive(Debug, Default)]
+pub struct Reset {
+    reset: AtomicBool,
+    waker: AtomicWaker,
+}
+
+impl Reset {
+    /// Whether the connection was reset; registers the task to wake when it is.
+    pub(crate) fn poll_reset(&self, cx: &std::task::Context<'_>) -> bool {
+        self.waker.register(cx.waker());
+        self.reset.load(Ordering::SeqCst)
+    }
 }
 
 impl Faults {
@@ -59,6 +79,49 @@ impl Faults {
     /// Number of requests handled so far.
     pub fn requests_served(&self) -> u64 {
         self.inner.served.load(Ordering::SeqCst)
+    }
+
+    /// Registers an accepted connection from `peer`; its [`Reset`] is set by
+    /// [`Faults::reset_connections_from`].
+    pub(crate) fn register_connection(&self, peer: IpAddr) -> Arc<Reset> {
+        let reset = Arc::new(Reset::default());
+        let mut connections = self
+            .inner
+            .connections
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        connections.retain(|(_, c)| c.strong_count() > 0);
+        connections.push((peer, Arc::downgrade(&reset)));
+        reset
+    }
+
+    /// Resets every open connection from `peer` (its next read or write fails, and an idle one is
+    /// woken to fail), as a server whose peer vanished eventually does; returns how many.
+    ///
+    /// Why: a client's FIN lost in a partition leaves the server's end of that connection open
+    /// for good in turmoil 0.7.2, and when the client host's ephemeral ports wrap around, a new
+    /// connection from the same port makes turmoil panic ("SocketPair ... is already connected").
+    /// The simulated world resets them when a partition heals (`World::apply_to`).
+    pub fn reset_connections_from(&self, peer: IpAddr) -> usize {
+        let mut connections = self
+            .inner
+            .connections
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let mut count = 0;
+        connections.retain(|(ip, c)| {
+            let Some(c) = c.upgrade() else {
+                return false;
+            };
+            if *ip != peer {
+                return true;
+            }
+            c.reset.store(true, Ordering::SeqCst);
+            c.waker.wake();
+            count += 1;
+            false
+        });
+        count
     }
 
     /// Counts a request; returns whether it must fail (consuming one of `fail_next`).

@@ -9,7 +9,19 @@ use std::task::{Context, Poll};
 use axum::serve::Listener;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 
-use super::faults::Faults;
+use super::faults::{Faults, Reset};
+
+/// A listener address that may name the peer's IP (to reset a peer's connections).
+pub trait PeerIp {
+    /// The peer's IP, if the address has one.
+    fn peer_ip(&self) -> Option<std::net::IpAddr>;
+}
+
+impl PeerIp for std::net::SocketAddr {
+    fn peer_ip(&self) -> Option<std::net::IpAddr> {
+        Some(self.ip())
+    }
+}
 
 /// axum listener over a turmoil simulated TCP listener (bind it inside a turmoil host).
 pub struct TurmoilListener(pub turmoil::net::TcpListener);
@@ -66,7 +78,10 @@ impl<L> FaultyListener<L> {
     }
 }
 
-impl<L: Listener> Listener for FaultyListener<L> {
+impl<L: Listener> Listener for FaultyListener<L>
+where
+    L::Addr: PeerIp,
+{
     type Io = FaultyIo<L::Io>;
     type Addr = L::Addr;
 
@@ -77,10 +92,12 @@ impl<L: Listener> Listener for FaultyListener<L> {
                 drop(io);
                 continue;
             }
+            let reset = addr.peer_ip().map(|ip| self.faults.register_connection(ip));
             return (
                 FaultyIo {
                     inner: io,
                     faults: self.faults.clone(),
+                    reset,
                 },
                 addr,
             );
@@ -92,11 +109,19 @@ impl<L: Listener> Listener for FaultyListener<L> {
     }
 }
 
-/// A connection that fails while connections are refused.
+/// A connection that fails while connections are refused, or once reset.
 #[derive(Debug)]
 pub struct FaultyIo<T> {
     inner: T,
     faults: Faults,
+    /// Set by [`Faults::reset_connections_from`].
+    reset: Option<std::sync::Arc<Reset>>,
+}
+
+impl<T> FaultyIo<T> {
+    fn failed(&self, cx: &Context<'_>) -> bool {
+        self.faults.is_refusing() || self.reset.as_ref().is_some_and(|r| r.poll_reset(cx))
+    }
 }
 
 fn refused() -> io::Error {
@@ -112,7 +137,7 @@ impl<T: AsyncRead + Unpin> AsyncRead for FaultyIo<T> {
         cx: &mut Context<'_>,
         buf: &mut ReadBuf<'_>,
     ) -> Poll<io::Result<()>> {
-        if self.faults.is_refusing() {
+        if self.failed(cx) {
             return Poll::Ready(Err(refused()));
         }
         Pin::new(&mut self.inner).poll_read(cx, buf)
@@ -125,7 +150,7 @@ impl<T: AsyncWrite + Unpin> AsyncWrite for FaultyIo<T> {
         cx: &mut Context<'_>,
         buf: &[u8],
     ) -> Poll<io::Result<usize>> {
-        if self.faults.is_refusing() {
+        if self.failed(cx) {
             return Poll::Ready(Err(refused()));
         }
         Pin::new(&mut self.inner).poll_write(cx, buf)

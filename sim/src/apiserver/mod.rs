@@ -41,7 +41,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use axum::serve::Listener;
 
 pub use faults::Faults;
-pub use listener::{FaultyListener, TurmoilListener};
+pub use listener::{FaultyListener, PeerIp, TurmoilListener};
 pub use store::StoreError;
 
 /// The wall clock the server stamps objects and `Date` headers with.
@@ -64,6 +64,9 @@ pub struct Options {
     pub history_limit: usize,
     /// Fault controls (pass a handle to share it before the server exists).
     pub faults: Faults,
+    /// Keep a log of every accepted Lease change for [`ApiServer::take_lease_changes`] (the
+    /// simulator's oracle judges lease coverage by it).
+    pub record_lease_changes: bool,
 }
 
 impl Default for Options {
@@ -73,6 +76,7 @@ impl Default for Options {
             clock: Arc::new(jiff::Timestamp::now),
             history_limit: DEFAULT_HISTORY_LIMIT,
             faults: Faults::new(),
+            record_lease_changes: false,
         }
     }
 }
@@ -101,6 +105,30 @@ struct Shared {
     events: tokio::sync::broadcast::Sender<store::Event>,
     faults: Faults,
     clock: ClockFn,
+    /// Accepted Lease changes not yet taken (`None`: not recording).
+    lease_changes: Option<Mutex<Vec<LeaseChange>>>,
+}
+
+/// A Lease change the server accepted (a create, an update, or a delete), stamped by its clock.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LeaseChange {
+    /// When, on the server's clock.
+    pub at: jiff::Timestamp,
+    /// The object's namespace.
+    pub namespace: String,
+    /// The object's name.
+    pub name: String,
+    /// `None` for a delete; else the record as written.
+    pub written: Option<LeaseSpec>,
+}
+
+/// The parts of a written Lease's spec that coverage is judged by.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LeaseSpec {
+    /// `spec.holderIdentity` (empty when absent).
+    pub holder: String,
+    /// `spec.leaseDurationSeconds` (0 when absent or negative).
+    pub duration_s: u64,
 }
 
 impl ApiServer {
@@ -115,6 +143,7 @@ impl ApiServer {
                 events,
                 faults: options.faults,
                 clock: options.clock,
+                lease_changes: options.record_lease_changes.then(|| Mutex::new(Vec::new())),
             }),
         })
     }
@@ -141,7 +170,7 @@ impl ApiServer {
     pub async fn serve<L>(self, listener: L) -> std::io::Result<()>
     where
         L: Listener,
-        L::Addr: Debug,
+        L::Addr: Debug + PeerIp,
     {
         let faulty = FaultyListener::new(listener, self.faults());
         axum::serve(faulty, self.router()).await
@@ -191,7 +220,50 @@ impl ApiServer {
             .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
+    /// The Lease changes accepted since the last call, in the order they were committed (empty
+    /// unless [`Options::record_lease_changes`]).
+    pub fn take_lease_changes(&self) -> Vec<LeaseChange> {
+        self.shared
+            .lease_changes
+            .as_ref()
+            .map(|log| {
+                std::mem::take(
+                    &mut *log
+                        .lock()
+                        .unwrap_or_else(std::sync::PoisonError::into_inner),
+                )
+            })
+            .unwrap_or_default()
+    }
+
+    /// Sends a committed change to the watchers, and logs it if it is a Lease change. Every
+    /// accepted write of a Lease is a change: a renewal always moves `renewTime`.
     pub(crate) fn publish(&self, event: store::Event) {
+        if let Some(log) = &self.shared.lease_changes
+            && event.group == "coordination.k8s.io"
+            && event.plural == "leases"
+        {
+            let object = &event.object;
+            let written = (event.type_ != store::EventType::Deleted).then(|| LeaseSpec {
+                holder: object["spec"]["holderIdentity"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .to_owned(),
+                duration_s: object["spec"]["leaseDurationSeconds"].as_u64().unwrap_or(0),
+            });
+            let change = LeaseChange {
+                at: self.now(),
+                namespace: event.namespace.clone(),
+                name: object["metadata"]["name"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .to_owned(),
+                written,
+            };
+            log.lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .push(change);
+        }
         // No receivers is fine: nobody is watching.
         let _ = self.shared.events.send(event);
     }

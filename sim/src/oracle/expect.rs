@@ -223,6 +223,21 @@ pub(super) fn check(ctx: &Context, index: usize, e: &Expect) -> Option<Violation
             })
             .and_then(|(at, message)| fail(at, message))
         }
+        Expect::MaxMissedSlots { value, window: w } => {
+            let (from, to, text) = window(w, ctx.timeline.default_window().0, end_ms);
+            let missed = ctx
+                .timeline
+                .missed_slots(ms(ctx.scenario.slot_length), from, to);
+            count_violation(&missed, *value, |count| {
+                format!(
+                    "expected at most {value} slots in which no node ran its leadership check {text}, found {count}{}",
+                    missed
+                        .first()
+                        .map_or(String::new(), |t| format!(" (the first at {})", time(*t)))
+                )
+            })
+            .and_then(|(at, message)| fail(at, message))
+        }
         Expect::MaxApiRequests {
             value,
             target,

@@ -1,6 +1,7 @@
 //! The oracle: pure judgement of a run's [`Trace`] against its [`Scenario`]. It owns the meaning of
-//! "dual-forging slot" (always checked: any is a failure), "residual" slot, gap, handover, coverage
-//! and overlap, and of every `[[expect]]` kind.
+//! "dual-forging slot" and "uncovered slot" (both always checked: any is a failure), "residual"
+//! slot (`leases`), missed slot, gap, handover, coverage and overlap, and of every `[[expect]]`
+//! kind.
 //!
 //! Entry point: [`judge`]. No I/O, no clock, no randomness: the same trace always gives the same
 //! judgement, so it is unit-tested on hand-written traces (`tests.rs`).
@@ -10,6 +11,7 @@
 //! for that slot and one that stops exactly at it does not.
 
 mod expect;
+pub mod leases;
 pub mod timeline;
 
 #[cfg(test)]
@@ -25,11 +27,22 @@ pub use timeline::{
     Timeline, forger_intervals,
 };
 
+pub use leases::{Leases, MAX_LISTED_UNCOVERED_SLOTS, ResidualWindow, UncoveredSlots};
+
 use crate::scenario::Scenario;
 use crate::trace::{SimMs, Trace};
 
 /// The `kind` of the violations of the implicit "zero dual-forging slots" check.
 pub const DUAL_FORGING: &str = "dual-forging";
+
+/// The `kind` of the violations of the implicit lease-coverage check.
+pub const UNCOVERED_FORGING: &str = "uncovered-forging";
+
+/// The `kind` of the violation of a run the simulator itself could not finish (a panic).
+pub const SIMULATOR_PANIC: &str = "simulator-panic";
+
+/// Uncovered slots listed as violations one by one; the rest are counted in one more.
+const LISTED_UNCOVERED_VIOLATIONS: usize = 5;
 
 /// One failed check.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
@@ -59,6 +72,12 @@ pub struct Metrics {
     pub dual_slots: u64,
     /// Residual dual-forging slots.
     pub residual_dual_slots: u64,
+    /// Slots in which a node forged without its leases' cover, residual ones excluded.
+    pub uncovered_slots: u64,
+    /// Residual uncovered slots.
+    pub residual_uncovered_slots: u64,
+    /// Slots from the first forger to the end in which no node ran its leadership check.
+    pub missed_slots: u64,
     /// cardano-node exits at start.
     pub node_exits: u64,
     /// Requests answered per API server.
@@ -76,6 +95,10 @@ pub struct Judgement {
     pub handovers: Vec<Handover>,
     /// The dual-forging slots (counted; listed up to a limit).
     pub dual_slots: DualSlots,
+    /// The uncovered slots (counted; listed up to a limit).
+    pub uncovered_slots: UncoveredSlots,
+    /// Where frozen pods' slots are residual.
+    pub residual_windows: Vec<ResidualWindow>,
     /// Every failed check: first the dual slots, then expectations in file order.
     pub violations: Vec<Violation>,
 }
@@ -96,8 +119,21 @@ pub fn ms(d: Duration) -> SimMs {
 pub fn judge(scenario: &Scenario, trace: &Trace) -> Judgement {
     let timeline = Timeline::from_trace(trace);
     let freezes = timeline::freezes(trace);
-    let renew_deadline_ms = ms(scenario.timing.renew_deadline);
-    let dual_slots = timeline.dual_slots(ms(scenario.slot_length), &freezes, renew_deadline_ms);
+    let leases = Leases::from_trace(trace);
+    let slot_ms = ms(scenario.slot_length);
+    let windows = leases::residual_windows(&freezes, &leases, ms(scenario.timing.renew_deadline));
+    let dual_slots = timeline.dual_slots(slot_ms, |t, forgers| {
+        forgers
+            .iter()
+            .any(|pod| leases::residual_for(&windows, pod, t))
+    });
+    let uncovered_slots = leases::uncovered_slots(
+        &forger_intervals(trace),
+        slot_ms,
+        &leases,
+        scenario.cluster_management,
+        &windows,
+    );
     let handovers = timeline.handovers();
     let (from, to) = timeline.default_window();
     let metrics = Metrics {
@@ -107,10 +143,14 @@ pub fn judge(scenario: &Scenario, trace: &Trace) -> Judgement {
         coverage: timeline.coverage(from, to),
         dual_slots: dual_slots.dual,
         residual_dual_slots: dual_slots.residual,
+        uncovered_slots: uncovered_slots.uncovered,
+        residual_uncovered_slots: uncovered_slots.residual,
+        missed_slots: timeline.missed_slots(slot_ms, from, to).len() as u64,
         node_exits: timeline::node_exits(trace).len() as u64,
         api_requests: timeline::api_requests(trace),
     };
     let mut violations = dual_slot_violations(&dual_slots);
+    violations.extend(uncovered_slot_violations(&uncovered_slots));
     let ctx = expect::Context {
         scenario,
         trace,
@@ -128,8 +168,48 @@ pub fn judge(scenario: &Scenario, trace: &Trace) -> Judgement {
         timeline,
         handovers,
         dual_slots,
+        uncovered_slots,
+        residual_windows: windows,
         violations,
     }
+}
+
+/// The first few non-residual uncovered slots one by one (pod, lease, why), then one more saying
+/// how many there are in all.
+fn uncovered_slot_violations(slots: &UncoveredSlots) -> Vec<Violation> {
+    let mut violations: Vec<Violation> = slots
+        .listed
+        .iter()
+        .filter(|slot| !slot.residual)
+        .take(LISTED_UNCOVERED_VIOLATIONS)
+        .map(|slot| Violation {
+            expectation: None,
+            kind: UNCOVERED_FORGING.to_owned(),
+            at_ms: Some(slot.start_ms),
+            message: format!(
+                "uncovered slot {} at {}: pod {} forges but {} {}",
+                slot.slot,
+                expect::time(slot.start_ms),
+                slot.pod,
+                slot.uncovered.lease,
+                slot.uncovered.why
+            ),
+        })
+        .collect();
+    let unlisted = slots.uncovered - violations.len() as u64;
+    if unlisted > 0 {
+        violations.push(Violation {
+            expectation: None,
+            kind: UNCOVERED_FORGING.to_owned(),
+            at_ms: None,
+            message: format!(
+                "{} uncovered slots in all (only the first {} are listed)",
+                slots.uncovered,
+                violations.len()
+            ),
+        });
+    }
+    violations
 }
 
 /// One violation per listed non-residual dual slot, and one more saying how many were not listed.

@@ -4,7 +4,7 @@
 use super::timeline::{self, Timeline};
 use super::*;
 use crate::scenario::Scenario;
-use crate::trace::{EventKind, PodId, SimMs, Trace};
+use crate::trace::{EventKind, LeaseRole, PodId, SimMs, Trace};
 
 fn pod(region: &str, index: usize) -> PodId {
     PodId::new(region, index)
@@ -67,8 +67,52 @@ fn scenario(extra: &str) -> Scenario {
     Scenario::from_str(&text, "t.toml").unwrap_or_else(|e| panic!("{e}"))
 }
 
+/// Timed trace events, as [`trace`] takes them.
+type Events = Vec<(SimMs, EventKind)>;
+
+/// A write of region `region`'s lease naming pod `region/index` (15 s lease).
+fn local(region: &str, index: usize) -> EventKind {
+    EventKind::LeaseWritten {
+        server: region.into(),
+        lease: LeaseRole::Local(region.into()),
+        name: "mainnet-pool1-leader".into(),
+        holder: format!("bp-{region}-{index}"),
+        holder_pod: Some(pod(region, index)),
+        duration_s: 15,
+    }
+}
+
+/// A write of the global lease naming `region` (15 s lease).
+fn global(region: &str) -> EventKind {
+    EventKind::LeaseWritten {
+        server: "global".into(),
+        lease: LeaseRole::Global,
+        name: "mainnet-pool1-global".into(),
+        holder: region.into(),
+        holder_pod: None,
+        duration_s: 15,
+    }
+}
+
+/// `kind` written every 2 s over `[from, to)`, as a holder renews it.
+fn renewals(kind: &EventKind, from: SimMs, to: SimMs) -> Vec<(SimMs, EventKind)> {
+    (from..to)
+        .step_by(2_000)
+        .map(|at| (at, kind.clone()))
+        .collect()
+}
+
+/// Judges, leaving out the lease-coverage violations: for the tests of every other check, on
+/// traces without lease writes (in which every forging slot is uncovered). Lease coverage has
+/// its own tests below, on traces with lease writes.
+fn judged(s: &Scenario, t: &Trace) -> Judgement {
+    let mut j = judge(s, t);
+    j.violations.retain(|v| v.kind != UNCOVERED_FORGING);
+    j
+}
+
 fn violations(extra: &str, t: &Trace) -> Vec<Violation> {
-    judge(&scenario(extra), t).violations
+    judged(&scenario(extra), t).violations
 }
 
 /// The single violation of expectation 0.
@@ -153,7 +197,7 @@ fn a_node_starting_exactly_at_a_slot_boundary_counts_for_that_slot() {
             (2_500, stop("b", 0)),
         ],
     );
-    let j = judge(&scenario(""), &t);
+    let j = judged(&scenario(""), &t);
     assert_eq!(j.metrics.dual_slots, 1);
     assert_eq!(j.dual_slots.listed[0].slot, 2);
     assert_eq!(j.dual_slots.listed[0].start_ms, 2_000);
@@ -183,7 +227,7 @@ fn a_node_stopping_exactly_at_a_slot_boundary_does_not_count_for_that_slot() {
             (3_000, stop("a", 0)),
         ],
     );
-    let j = judge(&scenario(""), &t);
+    let j = judged(&scenario(""), &t);
     assert_eq!(j.metrics.dual_slots, 0);
     assert_eq!(j.metrics.max_overlap_ms, 500);
     assert!(j.passed(), "{:#?}", j.violations);
@@ -200,13 +244,13 @@ fn every_slot_start_inside_an_overlap_is_a_dual_slot_and_the_slot_length_counts(
         ],
     );
     // 1 s slots: starts 2000..=7000 → 6 slots.
-    assert_eq!(judge(&scenario(""), &t).metrics.dual_slots, 6);
+    assert_eq!(judged(&scenario(""), &t).metrics.dual_slots, 6);
     // 2 s slots: 2000, 4000, 6000 → 3 slots.
     let two = Scenario {
         slot_length: std::time::Duration::from_secs(2),
         ..scenario("")
     };
-    let j = judge(&two, &t);
+    let j = judged(&two, &t);
     assert_eq!(j.metrics.dual_slots, 3);
     assert_eq!(j.violations.len(), 3);
     assert_eq!(j.metrics.max_overlap_ms, 6_500);
@@ -215,7 +259,7 @@ fn every_slot_start_inside_an_overlap_is_a_dual_slot_and_the_slot_length_counts(
 #[test]
 fn a_slot_starting_at_the_end_of_the_run_is_not_checked() {
     let t = trace(3_000, vec![(0, start("a", 0)), (2_500, start("b", 0))]);
-    assert_eq!(judge(&scenario(""), &t).metrics.dual_slots, 0);
+    assert_eq!(judged(&scenario(""), &t).metrics.dual_slots, 0);
 }
 
 #[test]
@@ -230,7 +274,7 @@ fn overlaps_with_changing_pods_form_one_overlap_stretch() {
             (4_000, stop("a", 1)),
         ],
     );
-    let j = judge(&scenario(""), &t);
+    let j = judged(&scenario(""), &t);
     assert_eq!(j.metrics.max_overlap_ms, 3_000);
     assert_eq!(j.metrics.dual_slots, 3, "slots 1, 2, 3");
     assert_eq!(
@@ -239,27 +283,35 @@ fn overlaps_with_changing_pods_form_one_overlap_stretch() {
     );
 }
 
-/// a/0 frozen at 10 s for 20 s (longer than the 10 s renew deadline) wakes at 30 s still forging,
-/// while b/0 forges since 25 s; a/0 stops at `a_stops_ms`.
+/// a/0 renews region a's lease and the global lease every 2 s until 8 s, is frozen at 10 s for
+/// 20 s (spanning its fencing deadline 8 s + 10 s = 18 s) and wakes at 30 s still forging, while
+/// b/0 forges since 25 s; a/0 stops at `a_stops_ms`.
 fn residual_trace(a_stops_ms: SimMs) -> Trace {
-    trace(
-        60_000,
-        vec![
-            (0, start("a", 0)),
-            (10_000, frozen("a", 0, 20_000)),
-            (10_000, stop("a", 0)),
-            (25_000, start("b", 0)),
-            (30_000, start("a", 0)),
-            (a_stops_ms, stop("a", 0)),
-        ],
-    )
+    let mut events = vec![
+        (0, start("a", 0)),
+        (10_000, frozen("a", 0, 20_000)),
+        (10_000, stop("a", 0)),
+        (25_000, start("b", 0)),
+        (30_000, start("a", 0)),
+        (a_stops_ms, stop("a", 0)),
+    ];
+    events.extend(renewals(&local("a", 0), 0, 10_000));
+    events.extend(renewals(&global("a"), 0, 10_000));
+    trace(60_000, events)
 }
 
 #[test]
-fn dual_slots_right_after_a_long_freeze_of_a_forger_are_residual_not_dual() {
-    let j = judge(&scenario(""), &residual_trace(32_500));
+fn dual_slots_right_after_a_freeze_spanning_the_forgers_deadline_are_residual_not_dual() {
+    let j = judged(&scenario(""), &residual_trace(32_500));
     assert_eq!(j.metrics.residual_dual_slots, 3, "slots 30, 31, 32");
     assert_eq!(j.metrics.dual_slots, 0);
+    assert_eq!(
+        j.residual_windows
+            .iter()
+            .map(|w| (w.pod.clone(), w.deadline_ms, w.thaw_ms, w.until_ms))
+            .collect::<Vec<_>>(),
+        [(pod("a", 0), 18_000, 30_000, 40_000)]
+    );
     assert!(
         j.passed(),
         "residual slots fail only max-residual: {:#?}",
@@ -270,49 +322,124 @@ fn dual_slots_right_after_a_long_freeze_of_a_forger_are_residual_not_dual() {
 #[test]
 fn the_residual_window_ends_renew_deadline_after_the_thaw_inclusive() {
     // Overlap [30 s, 42 s): slots 30..=40 residual (thaw + 10 s included), 41 dual.
-    let j = judge(&scenario(""), &residual_trace(42_000));
+    let j = judged(&scenario(""), &residual_trace(42_000));
     assert_eq!(j.metrics.residual_dual_slots, 11);
     assert_eq!(j.metrics.dual_slots, 1);
     assert_eq!(j.violations.len(), 1);
     assert_eq!(j.violations[0].at_ms, Some(41_000));
 }
 
-#[test]
-fn a_freeze_not_longer_than_renew_deadline_leaves_ordinary_dual_slots() {
-    let t = trace(
-        60_000,
-        vec![
-            (0, start("a", 0)),
-            (20_000, frozen("a", 0, 10_000)),
-            (20_000, stop("a", 0)),
-            (25_000, start("b", 0)),
-            (30_000, start("a", 0)),
-            (31_500, stop("a", 0)),
-        ],
-    );
-    let j = judge(&scenario(""), &t);
-    assert_eq!(
-        (j.metrics.dual_slots, j.metrics.residual_dual_slots),
-        (2, 0)
-    );
+/// One case of the residual rule: a/0 forges from 0 s until it is frozen at `freeze_at` for
+/// `freeze_for`, again from the thaw until 3.5 s later; b/0 forges from 0 s on. `leases` are the
+/// lease writes. Returns (dual, residual) slots after the thaw.
+fn residual_case(
+    freeze_at: SimMs,
+    freeze_for: SimMs,
+    frozen_pod: (&str, usize),
+    leases: Vec<(SimMs, EventKind)>,
+) -> (u64, u64) {
+    let thaw = freeze_at + freeze_for;
+    let mut events = vec![
+        (0, start("a", 0)),
+        (0, start("b", 0)),
+        (freeze_at, frozen(frozen_pod.0, frozen_pod.1, freeze_for)),
+        (freeze_at, stop("a", 0)),
+        (thaw, start("a", 0)),
+        (thaw + 3_500, stop("a", 0)),
+    ];
+    events.extend(leases);
+    let mut j = judged(&scenario(""), &trace(60_000, events));
+    // Slots before the freeze are dual in every case; count only those after the thaw.
+    let before = freeze_at.div_ceil(1_000);
+    j.dual_slots.listed.retain(|s| s.slot >= before);
+    let residual = j.dual_slots.listed.iter().filter(|s| s.residual).count() as u64;
+    (j.dual_slots.listed.len() as u64 - residual, residual)
 }
 
 #[test]
-fn a_dual_slot_is_residual_only_when_the_unfrozen_pod_forges_in_it() {
-    let t = trace(
-        60_000,
-        vec![
-            (0, frozen("a", 2, 20_000)),
-            (20_000, start("a", 0)),
-            (20_000, start("b", 0)),
-            (21_500, stop("b", 0)),
-        ],
-    );
-    let j = judge(&scenario(""), &t);
-    assert_eq!(
-        (j.metrics.dual_slots, j.metrics.residual_dual_slots),
-        (2, 0)
-    );
+fn only_a_freeze_spanning_one_of_the_frozen_pods_own_fencing_deadlines_leaves_residual_slots() {
+    let a_renews_to = |until: SimMs| renewals(&local("a", 0), 0, until);
+    // (what, freeze at, freeze for, frozen pod, lease writes, (dual, residual) after the thaw)
+    type Case<'a> = (&'a str, SimMs, SimMs, (&'a str, usize), Events, (u64, u64));
+    let cases: Vec<Case> = vec![
+        (
+            "long freeze of the holder: last renewal 8 s, deadline 18 s inside [10 s, 30 s)",
+            10_000,
+            20_000,
+            ("a", 0),
+            a_renews_to(10_000),
+            (0, 4),
+        ),
+        (
+            "short freeze starting just before the deadline 18 s: spans it",
+            15_000,
+            5_000,
+            ("a", 0),
+            a_renews_to(10_000),
+            (0, 4),
+        ),
+        (
+            "short freeze ending before the deadline 18 s: ordinary dual slots",
+            10_000,
+            5_000,
+            ("a", 0),
+            a_renews_to(10_000),
+            (4, 0),
+        ),
+        (
+            "long freeze of a pod that holds no lease: ordinary dual slots",
+            10_000,
+            20_000,
+            ("a", 0),
+            Vec::new(),
+            (4, 0),
+        ),
+        (
+            "the deadline of a lease the pod no longer held when the freeze began does not count",
+            10_000,
+            20_000,
+            ("a", 0),
+            vec![(2_000, local("a", 0)), (4_000, local("a", 1))],
+            (4, 0),
+        ),
+        (
+            "a renewal accepted during the freeze (in flight) moves the deadline past the thaw",
+            10_000,
+            5_000,
+            ("a", 0),
+            {
+                let mut w = a_renews_to(10_000);
+                w.push((11_000, local("a", 0)));
+                w
+            },
+            (4, 0),
+        ),
+        (
+            "the global lease's deadline counts while the pod leads its region",
+            15_000,
+            5_000,
+            ("a", 0),
+            {
+                // Local renewals until 14 s (deadline 24 s, after the thaw at 20 s); the global
+                // lease last renewed for region a at 8 s (deadline 18 s, inside the freeze).
+                let mut w = a_renews_to(15_000);
+                w.extend(renewals(&global("a"), 0, 10_000));
+                w
+            },
+            (0, 4),
+        ),
+        (
+            "the frozen pod must be a forger of the slot: another pod's freeze leaves them dual",
+            10_000,
+            20_000,
+            ("a", 2),
+            renewals(&local("a", 2), 0, 10_000),
+            (4, 0),
+        ),
+    ];
+    for (name, at, for_, frozen_pod, leases, want) in cases {
+        assert_eq!(residual_case(at, for_, frozen_pod, leases), want, "{name}");
+    }
 }
 
 #[test]
@@ -334,7 +461,7 @@ fn max_residual_fails_when_there_are_more_residual_slots() {
 fn dual_slots_beyond_the_listing_limit_are_counted_and_summarised() {
     let end_ms = (MAX_LISTED_DUAL_SLOTS as SimMs + 10) * 1_000;
     let t = trace(end_ms, vec![(0, start("a", 0)), (0, start("b", 0))]);
-    let j = judge(&scenario(""), &t);
+    let j = judged(&scenario(""), &t);
     assert_eq!(j.metrics.dual_slots, MAX_LISTED_DUAL_SLOTS as u64 + 10);
     assert_eq!(j.dual_slots.listed.len(), MAX_LISTED_DUAL_SLOTS);
     assert_eq!(j.violations.len(), MAX_LISTED_DUAL_SLOTS + 1);
@@ -352,7 +479,7 @@ fn gaps_count_from_the_first_forger_to_the_end_by_default() {
     let tl = Timeline::from_trace(&failover());
     assert_eq!(tl.default_window(), (5_000, 60_000));
     assert_eq!(tl.gaps(5_000, 60_000), [(30_000, 32_000)]);
-    assert_eq!(judge(&scenario(""), &failover()).metrics.max_gap_ms, 2_000);
+    assert_eq!(judged(&scenario(""), &failover()).metrics.max_gap_ms, 2_000);
     // Within an explicit window the startup gap counts, clipped to the window.
     assert_eq!(tl.max_gap(1_000, 60_000), Some((1_000, 4_000)));
     assert_eq!(tl.max_gap(31_000, 40_000), Some((31_000, 1_000)));
@@ -360,7 +487,7 @@ fn gaps_count_from_the_first_forger_to_the_end_by_default() {
 
 #[test]
 fn a_run_where_nobody_ever_forges_is_one_gap_with_zero_coverage() {
-    let j = judge(&scenario(""), &trace(60_000, vec![]));
+    let j = judged(&scenario(""), &trace(60_000, vec![]));
     assert_eq!(j.metrics.max_gap_ms, 60_000);
     assert_eq!(j.metrics.coverage, 0.0);
     assert_eq!(j.metrics.handovers, 0);
@@ -376,9 +503,9 @@ fn a_gap_with_the_same_node_on_both_sides_is_not_a_handover() {
             (12_000, start("a", 0)),
         ],
     );
-    assert_eq!(judge(&scenario(""), &t).metrics.handovers, 0);
+    assert_eq!(judged(&scenario(""), &t).metrics.handovers, 0);
     assert_eq!(
-        judge(&scenario(""), &failover()).handovers,
+        judged(&scenario(""), &failover()).handovers,
         [Handover {
             at_ms: 32_000,
             from: pod("a", 0),
@@ -397,7 +524,7 @@ fn an_overlap_between_two_nodes_counts_as_one_handover_only_if_the_other_one_sta
             (3_800, stop("a", 0)),
         ],
     );
-    let j = judge(&scenario(""), &a_to_b);
+    let j = judged(&scenario(""), &a_to_b);
     assert_eq!(j.metrics.handovers, 1);
     assert_eq!(j.handovers[0].at_ms, 3_800);
     let back_to_a = trace(
@@ -408,14 +535,14 @@ fn an_overlap_between_two_nodes_counts_as_one_handover_only_if_the_other_one_sta
             (3_800, stop("b", 0)),
         ],
     );
-    assert_eq!(judge(&scenario(""), &back_to_a).metrics.handovers, 0);
+    assert_eq!(judged(&scenario(""), &back_to_a).metrics.handovers, 0);
 }
 
 #[test]
 fn coverage_is_the_fraction_of_the_window_with_exactly_one_forger() {
     let tl = Timeline::from_trace(&failover());
     // Default window [5 s, 60 s): 53 s of 55 s.
-    let j = judge(&scenario(""), &failover());
+    let j = judged(&scenario(""), &failover());
     assert!((j.metrics.coverage - 53.0 / 55.0).abs() < 1e-12);
     assert_eq!(tl.coverage(0, 10_000), 0.5);
     assert_eq!(tl.coverage(30_000, 32_000), 0.0);
@@ -441,7 +568,7 @@ fn node_exits_and_api_requests_are_counted_per_server_and_window() {
             (2_000, api("global")),
         ],
     );
-    let j = judge(&scenario(""), &t);
+    let j = judged(&scenario(""), &t);
     assert_eq!(j.metrics.node_exits, 1);
     assert_eq!(j.metrics.api_requests.get("global"), Some(&3));
     assert_eq!(j.metrics.api_requests.get("a"), Some(&1));
@@ -764,4 +891,344 @@ fn violations_list_dual_slots_first_then_expectations_in_file_order() {
     let order: Vec<(Option<usize>, &str)> =
         v.iter().map(|v| (v.expectation, v.kind.as_str())).collect();
     assert_eq!(order, [(None, DUAL_FORGING), (Some(1), "forger")]);
+}
+
+// ---- lease coverage ----
+
+/// One region `a` (cluster management off): only region a's lease is checked.
+fn one_region() -> Scenario {
+    Scenario::from_str(
+        "name = \"t\"\nduration = \"1m\"\n[[region]]\nname = \"a\"\npriority = 1\n",
+        "t.toml",
+    )
+    .unwrap_or_else(|e| panic!("{e}"))
+}
+
+/// (uncovered, residual uncovered) slots of a/0 forging over [10 s, 12.5 s) (slots 10, 11, 12)
+/// with these lease changes.
+fn coverage_case(s: &Scenario, leases: Vec<(SimMs, EventKind)>) -> (u64, u64) {
+    let mut events = vec![(10_000, start("a", 0)), (12_500, stop("a", 0))];
+    events.extend(leases);
+    let j = judge(s, &trace(60_000, events));
+    (
+        j.metrics.uncovered_slots,
+        j.metrics.residual_uncovered_slots,
+    )
+}
+
+#[test]
+fn a_forging_slot_is_covered_only_by_young_enough_leases_naming_the_pod_and_its_region() {
+    let two = scenario("");
+    let one = one_region();
+    let deleted = |lease: LeaseRole| EventKind::LeaseDeleted {
+        server: "a".into(),
+        lease,
+        name: "x".into(),
+    };
+    // (what, scenario, lease changes, uncovered slots)
+    type Case<'a> = (&'a str, &'a Scenario, Events, u64);
+    let cases: Vec<Case> = vec![
+        (
+            "both leases renewed: covered",
+            &two,
+            [
+                renewals(&local("a", 0), 0, 14_000),
+                renewals(&global("a"), 0, 14_000),
+            ]
+            .concat(),
+            0,
+        ),
+        ("no lease ever written", &two, Vec::new(), 3),
+        (
+            "one region: the global lease is not needed",
+            &one,
+            renewals(&local("a", 0), 0, 14_000),
+            0,
+        ),
+        (
+            "two regions: without the global lease every slot is uncovered",
+            &two,
+            renewals(&local("a", 0), 0, 14_000),
+            3,
+        ),
+        (
+            "a write at 0 s covers slots up to 14 (15 s lease): slots 10, 11, 12 covered",
+            &one,
+            vec![(0, local("a", 0))],
+            0,
+        ),
+        (
+            "another pod's write at 10.5 s, the pod's again at 12 s: slot 11 uncovered",
+            &one,
+            vec![
+                (0, local("a", 0)),
+                (10_500, local("a", 1)),
+                (12_000, local("a", 0)),
+            ],
+            1,
+        ),
+        (
+            "deleted right after the write: every slot uncovered",
+            &one,
+            vec![
+                (0, local("a", 0)),
+                (0, deleted(LeaseRole::Local("a".into()))),
+            ],
+            3,
+        ),
+        (
+            "the lease names another pod of the region",
+            &one,
+            renewals(&local("a", 1), 0, 14_000),
+            3,
+        ),
+        (
+            "the lease is deleted at 11 s and not written again",
+            &one,
+            [
+                renewals(&local("a", 0), 0, 11_000),
+                vec![(11_000, deleted(LeaseRole::Local("a".into())))],
+            ]
+            .concat(),
+            2,
+        ),
+        (
+            "the global lease names the other region from 11.5 s",
+            &two,
+            [
+                renewals(&local("a", 0), 0, 14_000),
+                renewals(&global("a"), 0, 11_000),
+                vec![(11_500, global("b"))],
+            ]
+            .concat(),
+            1,
+        ),
+        (
+            "the global lease written for region a at 0 s with an 11 s lease: slots 11, 12 uncovered",
+            &two,
+            [
+                renewals(&local("a", 0), 0, 14_000),
+                vec![(
+                    0,
+                    match global("a") {
+                        EventKind::LeaseWritten {
+                            server,
+                            lease,
+                            name,
+                            holder,
+                            holder_pod,
+                            ..
+                        } => EventKind::LeaseWritten {
+                            server,
+                            lease,
+                            name,
+                            holder,
+                            holder_pod,
+                            duration_s: 11,
+                        },
+                        other => other,
+                    },
+                )],
+            ]
+            .concat(),
+            2,
+        ),
+    ];
+    for (name, s, leases, want) in cases {
+        assert_eq!(coverage_case(s, leases), (want, 0), "{name}");
+    }
+}
+
+#[test]
+fn a_lease_exactly_its_duration_old_does_not_cover() {
+    // Written at 0 s, 15 s lease: covers slots 0..=14, not 15.
+    let t = trace(
+        20_000,
+        vec![
+            (0, local("a", 0)),
+            (14_000, start("a", 0)),
+            (16_500, stop("a", 0)),
+        ],
+    );
+    let j = judge(&one_region(), &t);
+    assert_eq!(j.metrics.uncovered_slots, 2, "slots 15 and 16");
+    let listed: Vec<u64> = j.uncovered_slots.listed.iter().map(|s| s.slot).collect();
+    assert_eq!(listed, [15, 16]);
+    assert!(!j.passed());
+    let v = &j.violations[0];
+    assert_eq!(v.kind, UNCOVERED_FORGING);
+    assert_eq!(v.expectation, None);
+    assert_eq!(v.at_ms, Some(15_000));
+    assert!(
+        v.message
+            .contains("uncovered slot 15 at 15s: pod a/0 forges but the lease of region a")
+            && v.message.contains("15s before")
+            && v.message.contains("leaseDurationSeconds 15s"),
+        "{}",
+        v.message
+    );
+}
+
+#[test]
+fn uncovered_slots_name_the_lease_and_the_holder_and_are_summarised_past_the_first_five() {
+    let t = trace(
+        60_000,
+        [
+            vec![(10_000, start("a", 0))],
+            renewals(&local("a", 1), 0, 60_000),
+            renewals(&global("a"), 0, 60_000),
+        ]
+        .concat(),
+    );
+    let j = judge(&scenario(""), &t);
+    assert_eq!(j.metrics.uncovered_slots, 50);
+    assert_eq!(j.violations.len(), 6, "{:#?}", j.violations);
+    assert!(
+        j.violations[0]
+            .message
+            .contains("pod a/0 forges but the lease of region a names bp-a-1 (api a)"),
+        "{}",
+        j.violations[0].message
+    );
+    assert_eq!(
+        j.violations[5].message,
+        "50 uncovered slots in all (only the first 5 are listed)"
+    );
+    assert_eq!(j.violations[5].at_ms, None);
+}
+
+#[test]
+fn uncovered_slots_of_a_frozen_pod_right_after_a_thaw_past_its_deadline_are_residual() {
+    // a/0 renews until 8 s, is frozen over [10 s, 30 s) (deadline 18 s spanned), forges on after
+    // the thaw with nothing renewed: slots 30..=40 residual, 41..=44 uncovered.
+    let t = trace(
+        45_000,
+        [
+            vec![
+                (0, start("a", 0)),
+                (10_000, frozen("a", 0, 20_000)),
+                (10_000, stop("a", 0)),
+                (30_000, start("a", 0)),
+            ],
+            renewals(&local("a", 0), 0, 10_000),
+        ]
+        .concat(),
+    );
+    let j = judge(&one_region(), &t);
+    assert_eq!(
+        (
+            j.metrics.uncovered_slots,
+            j.metrics.residual_uncovered_slots
+        ),
+        (4, 11)
+    );
+    assert_eq!(j.violations[0].at_ms, Some(41_000));
+    // The same run without the freeze: all 15 slots uncovered.
+    let mut unfrozen = t.clone();
+    unfrozen
+        .events
+        .retain(|e| !matches!(e.kind, EventKind::Frozen { .. }));
+    let j = judge(&one_region(), &unfrozen);
+    assert_eq!(
+        (
+            j.metrics.uncovered_slots,
+            j.metrics.residual_uncovered_slots
+        ),
+        (15, 0)
+    );
+}
+
+// ---- missed slots ----
+
+#[test]
+fn missed_slots_are_the_slots_after_the_first_forger_without_any_leadership_check() {
+    // a/0 over [5 s, 10 s), nobody until b/0 at 12.5 s, to the end at 20 s.
+    let gap = trace(
+        20_000,
+        vec![
+            (5_000, start("a", 0)),
+            (10_000, stop("a", 0)),
+            (12_500, start("b", 0)),
+        ],
+    );
+    let none = trace(20_000, vec![]);
+    let boundary = trace(
+        20_000,
+        vec![
+            (0, start("a", 0)),
+            (10_000, stop("a", 0)),
+            (12_000, start("a", 0)),
+        ],
+    );
+    let cases: Vec<(&str, &Trace, &str, u64, Option<SimMs>)> = vec![
+        (
+            "a stop at 10 s and a start at 12.5 s miss slots 10, 11, 12",
+            &gap,
+            "value = 3",
+            3,
+            None,
+        ),
+        (
+            "one over the limit fails at the next missed slot",
+            &gap,
+            "value = 2",
+            3,
+            Some(12_000),
+        ),
+        (
+            "none allowed: fails at the first",
+            &gap,
+            "value = 0",
+            3,
+            Some(10_000),
+        ),
+        (
+            "a window before the gap",
+            &gap,
+            "value = 0\nto = \"10s\"",
+            3,
+            None,
+        ),
+        (
+            "a window ending inside the gap",
+            &gap,
+            "value = 0\nfrom = \"9s\"\nto = \"11s\"",
+            3,
+            Some(10_000),
+        ),
+        (
+            "boundaries: stop at 10 s misses slot 10, start at 12 s covers slot 12",
+            &boundary,
+            "value = 2",
+            2,
+            None,
+        ),
+        (
+            "no forger ever: every slot of the run is missed",
+            &none,
+            "value = 19",
+            20,
+            Some(19_000),
+        ),
+    ];
+    for (name, t, keys, metric, fails_at) in cases {
+        let extra = format!("[[expect]]\nkind = \"max-missed-slots\"\n{keys}");
+        let v = violations(&extra, t);
+        assert_eq!(
+            judged(&scenario(""), t).metrics.missed_slots,
+            metric,
+            "{name}: metric"
+        );
+        assert_eq!(v.first().and_then(|v| v.at_ms), fails_at, "{name}: {v:#?}");
+        assert!(v.len() <= 1, "{name}: {v:#?}");
+        if let Some(v) = v.first() {
+            assert_eq!(v.kind, "max-missed-slots");
+            assert!(
+                v.message
+                    .contains("slots in which no node ran its leadership check"),
+                "{name}: {}",
+                v.message
+            );
+        }
+    }
 }

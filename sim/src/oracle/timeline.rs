@@ -93,8 +93,9 @@ pub struct DualSlot {
     pub start_ms: SimMs,
     /// The nodes that forged at its start, sorted.
     pub pods: Vec<PodId>,
-    /// Within `renew_deadline` after a freeze longer than `renew_deadline` ended, with the
-    /// unfrozen pod among `pods` (DESIGN.md section 2's residual risk).
+    /// Within `renew_deadline` after the thaw of a freeze that spanned one of the frozen pod's
+    /// fencing deadlines, with that pod among `pods` (DESIGN.md section 2's residual risk; see
+    /// `leases::residual_windows`).
     pub residual: bool,
 }
 
@@ -299,19 +300,19 @@ impl Timeline {
     }
 
     /// Dual-forging slots: slot k starts at k × `slot_ms` (k ≥ 0, start before the run's end); it
-    /// is dual when two or more pods forge at its start instant.
+    /// is dual when two or more pods forge at its start instant, residual when
+    /// `residual(start, forgers)` says so.
     pub fn dual_slots(
         &self,
         slot_ms: SimMs,
-        freezes: &[Freeze],
-        renew_deadline_ms: SimMs,
+        residual: impl Fn(SimMs, &[PodId]) -> bool,
     ) -> DualSlots {
         assert!(slot_ms > 0, "the parser rejects a zero slot length");
         let mut out = DualSlots::default();
         for s in self.segments.iter().filter(|s| s.forgers.len() >= 2) {
             let mut k = s.start_ms.div_ceil(slot_ms);
             while let Some(start_ms) = k.checked_mul(slot_ms).filter(|t| *t < s.end_ms) {
-                let residual = is_residual(start_ms, &s.forgers, freezes, renew_deadline_ms);
+                let residual = residual(start_ms, &s.forgers);
                 if residual {
                     out.residual += 1;
                 } else {
@@ -330,18 +331,23 @@ impl Timeline {
         }
         out
     }
-}
 
-/// Whether a dual slot starting at `t` begins within `renew_deadline_ms` (inclusive) after the end
-/// of a freeze longer than `renew_deadline_ms` of one of `forgers`.
-fn is_residual(t: SimMs, forgers: &[PodId], freezes: &[Freeze], renew_deadline_ms: SimMs) -> bool {
-    freezes.iter().any(|f| {
-        let thawed_ms = f.start_ms.saturating_add(f.for_ms);
-        f.for_ms > renew_deadline_ms
-            && t >= thawed_ms
-            && t - thawed_ms <= renew_deadline_ms
-            && forgers.contains(&f.pod)
-    })
+    /// Slots beginning in `[from, to)` at whose start no node forges (nobody ran the leadership
+    /// check), in time order.
+    pub fn missed_slots(&self, slot_ms: SimMs, from: SimMs, to: SimMs) -> Vec<SimMs> {
+        let mut missed = Vec::new();
+        if slot_ms == 0 {
+            return missed;
+        }
+        for s in self.clipped(from, to).filter(|s| s.forgers.is_empty()) {
+            let mut k = s.start_ms.div_ceil(slot_ms);
+            while let Some(start_ms) = k.checked_mul(slot_ms).filter(|t| *t < s.end_ms) {
+                missed.push(start_ms);
+                k += 1;
+            }
+        }
+        missed
+    }
 }
 
 /// The freezes of a run.

@@ -317,6 +317,14 @@ pub enum FaultAction {
         /// A pod (`Target::Pod`) or `Target::Region`.
         target: Target,
     },
+    /// From now on the pod's cardano-node applies each SIGHUP only after `sighup_delay` (a busy
+    /// node); zero restores the `[node]` default.
+    NodeSlow {
+        /// The pod.
+        target: PodRef,
+        /// The new SIGHUP handling time; zero: the `[node]` default.
+        sighup_delay: Duration,
+    },
 }
 
 impl FaultAction {
@@ -341,6 +349,7 @@ impl FaultAction {
             FaultAction::Patch { .. } => "patch",
             FaultAction::DeleteLease { .. } => "delete-lease",
             FaultAction::RotateSecret { .. } => "rotate-secret",
+            FaultAction::NodeSlow { .. } => "node-slow",
         }
     }
 
@@ -357,7 +366,8 @@ impl FaultAction {
             | FaultAction::Freeze { target, .. }
             | FaultAction::Skew { target, .. }
             | FaultAction::Drift { target, .. }
-            | FaultAction::NodeRestart { target } => target.to_string(),
+            | FaultAction::NodeRestart { target }
+            | FaultAction::NodeSlow { target, .. } => target.to_string(),
             FaultAction::Restart { target } | FaultAction::RotateSecret { target } => {
                 target.to_string()
             }
@@ -373,7 +383,7 @@ impl FaultAction {
 }
 
 /// Every fault kind, as spelled in files.
-pub const FAULT_KINDS: [&str; 18] = [
+pub const FAULT_KINDS: [&str; 19] = [
     "partition",
     "heal",
     "crash",
@@ -392,10 +402,11 @@ pub const FAULT_KINDS: [&str; 18] = [
     "patch",
     "delete-lease",
     "rotate-secret",
+    "node-slow",
 ];
 
 /// Every expectation kind, as spelled in files.
-pub const EXPECT_KINDS: [&str; 10] = [
+pub const EXPECT_KINDS: [&str; 11] = [
     "forger",
     "forger-by",
     "max-gap",
@@ -406,6 +417,7 @@ pub const EXPECT_KINDS: [&str; 10] = [
     "max-residual",
     "max-node-exits",
     "max-api-requests",
+    "max-missed-slots",
 ];
 
 /// Who an expectation wants forging.
@@ -522,6 +534,13 @@ pub enum Expect {
         /// Default: the whole run.
         window: Window,
     },
+    /// At most `value` slots in the window in which no node ran its leadership check.
+    MaxMissedSlots {
+        /// Most allowed.
+        value: u64,
+        /// Default: from the first forger to the end.
+        window: Window,
+    },
 }
 
 impl Expect {
@@ -538,6 +557,7 @@ impl Expect {
             Expect::MaxResidual { .. } => "max-residual",
             Expect::MaxNodeExits { .. } => "max-node-exits",
             Expect::MaxApiRequests { .. } => "max-api-requests",
+            Expect::MaxMissedSlots { .. } => "max-missed-slots",
         }
     }
 }

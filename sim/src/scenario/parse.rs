@@ -692,6 +692,7 @@ fn fault_keys(kind: &str) -> &'static [&'static str] {
         "flap" => &["target", "period", "until"],
         "patch" => &["target", "spec"],
         "delete-lease" => &["target", "lease"],
+        "node-slow" => &["target", "sighup_delay"],
         _ => &["target"],
     }
 }
@@ -771,6 +772,10 @@ fn parse_fault(s: &Section, world: &World) -> Result<Fault> {
         "freeze" => FaultAction::Freeze {
             target: world.pod_ref(s, "target")?,
             for_: positive("for")?,
+        },
+        "node-slow" => FaultAction::NodeSlow {
+            target: world.pod_ref(s, "target")?,
+            sighup_delay: s.required("sighup_delay", DURATION_EXPECTED, Section::duration)?,
         },
         "skew" => FaultAction::Skew {
             target: world.pod_ref(s, "target")?,
@@ -877,7 +882,7 @@ fn expect_keys(kind: &str) -> &'static [&'static str] {
     match kind {
         "forger" => &["at", "region", "pod", "none"],
         "forger-by" => &["by", "region", "pod", "to"],
-        "max-gap" | "max-handovers" => &["value", "from", "to"],
+        "max-gap" | "max-handovers" | "max-missed-slots" => &["value", "from", "to"],
         "no-forger-in" => &["region", "from", "to"],
         "credentials" => &["target", "at", "present"],
         "coverage" => &["min", "from", "to"],
@@ -986,6 +991,10 @@ fn parse_expect(s: &Section, world: &World) -> Result<Expect> {
         "max-api-requests" => Expect::MaxApiRequests {
             value: count("value")?,
             target: world.api(s, "target")?,
+            window: world.window(s)?,
+        },
+        "max-missed-slots" => Expect::MaxMissedSlots {
+            value: count("value")?,
             window: world.window(s)?,
         },
         _ => {

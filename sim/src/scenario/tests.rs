@@ -184,6 +184,12 @@ at = "14m"
 kind = "rotate-secret"
 target = "region:eu-west-1"
 
+[[fault]]
+at = "14m30s"
+kind = "node-slow"
+target = "pod:us-east-1/0"
+sighup_delay = "3s"
+
 [[expect]]
 kind = "forger"
 at = "30s"
@@ -256,6 +262,11 @@ value = 10000
 target = "api:us-east-1"
 from = "1m"
 to = "2m"
+
+[[expect]]
+kind = "max-missed-slots"
+value = 5
+from = "1m"
 "#;
 
 #[test]
@@ -738,4 +749,66 @@ fn fault_target_text_is_the_file_form() {
     );
     assert_eq!(s.faults[12].action.target_text(), "health:us-east-1");
     assert_eq!(s.faults[15].action.target_text(), "region:us-east-1");
+}
+
+#[test]
+fn node_slow_and_max_missed_slots_parse_round_trip_and_reject_bad_values() {
+    let text = with(
+        "[[fault]]\nat = \"1m\"\nkind = \"node-slow\"\ntarget = \"forger\"\nsighup_delay = \"0s\"\n\
+         [[expect]]\nkind = \"max-missed-slots\"\nvalue = 0\n",
+    );
+    let s = parse(&text).expect("valid");
+    assert_eq!(
+        s.faults[0].action,
+        FaultAction::NodeSlow {
+            target: PodRef::Forger,
+            sighup_delay: Duration::ZERO
+        }
+    );
+    assert_eq!(
+        s.expects[0],
+        Expect::MaxMissedSlots {
+            value: 0,
+            window: Window::default()
+        }
+    );
+    let written = s.to_toml_string();
+    assert!(written.contains("sighup_delay = \"0s\""), "{written}");
+    assert_eq!(parse(&written).expect("valid"), s);
+    let fault = |keys: &str| {
+        with(&format!(
+            "[[fault]]\nat = \"1m\"\nkind = \"node-slow\"\n{keys}"
+        ))
+    };
+    let expect = |keys: &str| with(&format!("[[expect]]\nkind = \"max-missed-slots\"\n{keys}"));
+    let cases: [(String, &[&str]); 7] = [
+        (
+            fault("target = \"forger\""),
+            &["missing key `fault[0].sighup_delay`"],
+        ),
+        (
+            fault("target = \"forger\"\nsighup_delay = 3"),
+            &["`fault[0].sighup_delay`", "duration"],
+        ),
+        (
+            fault("target = \"api:global\"\nsighup_delay = \"3s\""),
+            &["`fault[0].target`"],
+        ),
+        (
+            fault("target = \"forger\"\nsighup_delay = \"3s\"\nfor = \"1s\""),
+            &["`fault[0].for`", "sighup_delay"],
+        ),
+        (expect(""), &["missing key `expect[0].value`"]),
+        (
+            expect("value = -1"),
+            &["`expect[0].value`", "an integer from 0", "found integer -1"],
+        ),
+        (
+            expect("value = 1\nfrom = \"2m\"\nto = \"1m\""),
+            &["`expect[0].to`", "a time after from"],
+        ),
+    ];
+    for (text, needles) in &cases {
+        assert_error(text, needles);
+    }
 }

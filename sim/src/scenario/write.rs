@@ -97,6 +97,13 @@ fn write_fault(out: &mut String, f: &Fault) {
         FaultAction::Restart { target } | FaultAction::RotateSecret { target } => {
             line(out, "target", &quote(&target.to_string()));
         }
+        FaultAction::NodeSlow {
+            target,
+            sighup_delay,
+        } => {
+            line(out, "target", &quote(&target.to_string()));
+            line(out, "sighup_delay", &dur(*sighup_delay));
+        }
         FaultAction::Pause { target, for_ } | FaultAction::Freeze { target, for_ } => {
             line(out, "target", &quote(&target.to_string()));
             line(out, "for", &dur(*for_));
@@ -155,7 +162,7 @@ fn write_expect(out: &mut String, e: &Expect) {
             line(out, "value", &dur(*value));
             write_window(out, window);
         }
-        Expect::MaxHandovers { value, window } => {
+        Expect::MaxHandovers { value, window } | Expect::MaxMissedSlots { value, window } => {
             line(out, "value", &value.to_string());
             write_window(out, window);
         }

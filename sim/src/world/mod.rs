@@ -24,8 +24,8 @@ use forge_manager::config::{Config, naming};
 use forge_manager::core::timing::Timing;
 use forge_manager::credentials::{CredentialFile, CredentialPaths, CredentialSet, sample_set};
 
-use crate::apiserver::{ApiServer, Options, TurmoilListener};
-use crate::trace::{EventKind, PodId, SimMs, Trace};
+use crate::apiserver::{ApiServer, LeaseChange, Options, TurmoilListener};
+use crate::trace::{EventKind, LeaseRole, PodId, SimMs, Trace};
 use clock::{ClockModel, SharedClock};
 use fs::PodFiles;
 use node::{NodeEvent, NodeModel};
@@ -171,6 +171,8 @@ pub enum Action {
     },
     /// The mounted forging secret changes (a new set) in these pods.
     RotateSecret(Vec<PodId>),
+    /// From now on the pod's node takes this long per SIGHUP (zero: the `[node]` default).
+    NodeSlow(PodId, Duration),
 }
 
 /// State of one pod, shared between the world and the pod's host software.
@@ -265,6 +267,9 @@ pub struct World<'a> {
     /// Pods cut off from a region's health endpoint: (pod host, region).
     health_cuts: Rc<RefCell<BTreeSet<(String, String)>>>,
     partitions: net::Partitions,
+    /// (API server, lease name) → the pool and role of that lease, for the trace's lease writes
+    /// (other leases, e.g. the presence leases, are not recorded).
+    lease_roles: BTreeMap<(String, String), (usize, LeaseRole)>,
 }
 
 /// A region's health endpoint.
@@ -376,7 +381,9 @@ impl<'a> World<'a> {
             health: Rc::new(RefCell::new(BTreeMap::new())),
             health_cuts: Rc::new(RefCell::new(BTreeSet::new())),
             partitions: net::Partitions::default(),
+            lease_roles: BTreeMap::new(),
         };
+        w.lease_roles = w.lease_roles();
         w.start_apis();
         w.start_operator();
         w.setup_objects();
@@ -421,6 +428,68 @@ impl<'a> World<'a> {
             "global".into()
         } else {
             region.into()
+        }
+    }
+
+    /// Every pool's regional and global leases by (API server, name), named as the sidecars name
+    /// them (with `shared_api`, all on `global`).
+    fn lease_roles(&self) -> BTreeMap<(String, String), (usize, LeaseRole)> {
+        let mut roles = BTreeMap::new();
+        for tenant in 0..self.tenants.len() {
+            roles.insert(
+                ("global".to_owned(), self.global_lease_of(tenant)),
+                (tenant, LeaseRole::Global),
+            );
+            for r in &self.spec.regions {
+                roles.insert(
+                    (
+                        self.local_api(&r.name),
+                        self.local_lease_of(tenant, &r.name),
+                    ),
+                    (tenant, LeaseRole::Local(r.name.clone())),
+                );
+            }
+        }
+        roles
+    }
+
+    /// Records the lease writes and deletes `server` accepted since the last look, each at the
+    /// instant of the server's clock it was accepted.
+    fn record_lease_changes(&self, server: &str, changes: Vec<LeaseChange>) {
+        for c in changes {
+            if c.namespace != NAMESPACE {
+                continue;
+            }
+            let Some((tenant, role)) = self.lease_roles.get(&(server.to_owned(), c.name.clone()))
+            else {
+                continue;
+            };
+            let at_ms = u64::try_from(c.at.as_millisecond() - EPOCH_UNIX_S * 1000).unwrap_or(0);
+            let kind = match c.written {
+                Some(w) => EventKind::LeaseWritten {
+                    server: server.to_owned(),
+                    lease: role.clone(),
+                    name: c.name,
+                    holder_pod: match role {
+                        LeaseRole::Local(_) => self
+                            .pods
+                            .iter()
+                            .find(|p| p.tenant == *tenant && p.name == w.holder)
+                            .map(|p| p.id.clone()),
+                        LeaseRole::Global => None,
+                    },
+                    holder: w.holder,
+                    duration_s: w.duration_s,
+                },
+                None => EventKind::LeaseDeleted {
+                    server: server.to_owned(),
+                    lease: role.clone(),
+                    name: c.name,
+                },
+            };
+            if let Some(t) = self.tenants.get(*tenant) {
+                t.trace.borrow_mut().push(at_ms, kind);
+            }
         }
     }
 
@@ -500,6 +569,7 @@ impl<'a> World<'a> {
         for name in self.api_names() {
             let server = match ApiServer::new(Options {
                 clock: Arc::new(sim_wall_clock),
+                record_lease_changes: true,
                 ..Options::default()
             }) {
                 Ok(s) => s,
@@ -798,6 +868,7 @@ impl<'a> World<'a> {
             }
         }
         for (name, server) in &self.apis {
+            self.record_lease_changes(name, server.take_lease_changes());
             let served = server.faults().requests_served();
             let before = self.requests.insert(name.clone(), served).unwrap_or(0);
             for _ in before..served {
@@ -904,6 +975,7 @@ impl<'a> World<'a> {
                             self.sim.partition(x.as_str(), y.as_str());
                         } else {
                             self.sim.repair(x.as_str(), y.as_str());
+                            self.reset_stale_connections(x, y);
                         }
                         if let Ok(mut p) = self.partitions.lock() {
                             for pair in [(x.clone(), y.clone()), (y.clone(), x.clone())] {
@@ -1022,6 +1094,14 @@ impl<'a> World<'a> {
                     None => false,
                 }
             }
+            // A pod that is down keeps the setting for when it comes back (a pod-slot property).
+            Action::NodeSlow(id, delay) => match self.pod(tenant, id) {
+                Some(pod) => {
+                    pod.node.borrow_mut().set_sighup_delay(*delay);
+                    true
+                }
+                None => false,
+            },
             Action::NodeRestart(id) => match self.pod(tenant, id) {
                 Some(pod) if pod.up.get() && pod.node.borrow().process.is_some() => {
                     let r = pod.node.borrow_mut().restart(now, &pod.files);
@@ -1083,6 +1163,23 @@ impl<'a> World<'a> {
                     }
                 }
                 !ids.is_empty()
+            }
+        }
+    }
+
+    /// After a partition between hosts `x` and `y` heals: an API server among them resets its
+    /// connections from the other, which may be left open for good by a FIN the partition
+    /// dropped (see `Faults::reset_connections_from`); clients reconnect.
+    fn reset_stale_connections(&self, x: &str, y: &str) {
+        for (server_host, peer_host) in [(x, y), (y, x)] {
+            if let Some(server) = self
+                .apis
+                .iter()
+                .find_map(|(name, server)| (api_host(name) == server_host).then_some(server))
+            {
+                server
+                    .faults()
+                    .reset_connections_from(self.sim.lookup(peer_host));
             }
         }
     }

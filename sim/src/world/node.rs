@@ -60,6 +60,10 @@ pub struct NodeModel {
     failures: u32,
     next_pid: u32,
     startup: Duration,
+    /// The `[node]` default SIGHUP handling time.
+    default_sighup_delay: Duration,
+    /// The current one: the default, or a `node-slow` fault's (kept across node and pod
+    /// restarts, like a `drift`: it belongs to the pod slot, see scenarios/README.md).
     sighup_delay: Duration,
     target: CredentialPaths,
 }
@@ -88,9 +92,25 @@ impl NodeModel {
             failures: 0,
             next_pid: pid_base,
             startup,
+            default_sighup_delay: sighup_delay,
             sighup_delay,
             target,
         }
+    }
+
+    /// From now on a SIGHUP takes `delay` to apply (`node-slow`); zero restores the default. A
+    /// SIGHUP already being handled keeps its instant.
+    pub fn set_sighup_delay(&mut self, delay: Duration) {
+        self.sighup_delay = if delay.is_zero() {
+            self.default_sighup_delay
+        } else {
+            delay
+        };
+    }
+
+    /// The SIGHUP handling time now in force.
+    pub fn sighup_delay(&self) -> Duration {
+        self.sighup_delay
     }
 
     /// Starts a process reading `files`; `Err` with the reason if it exits at once.
