@@ -59,8 +59,6 @@ const KNOWN_UNCOVERED: &[&str] = &[
     "chaos-3045-created-global-lease-taken-as-handoff.toml",
     "created-global-lease-local-leader-change.toml",
     "lease-deleted.toml",
-    "watchdog-paused-after-late-promotion.toml",
-    "watchdog-paused-sidecar-global-lease.toml",
 ];
 
 macro_rules! scenario_tests {
@@ -125,6 +123,14 @@ scenario_tests! {
     whole_region_shutdown_restart => "whole-region-shutdown-restart.toml",
     watchdog_paused_after_late_promotion => "watchdog-paused-after-late-promotion.toml",
     watchdog_paused_sidecar_global_lease => "watchdog-paused-sidecar-global-lease.toml",
+    watchdog_pause_global_renewals_failing => "watchdog-pause-global-renewals-failing.toml",
+    rolling_restart_multi_region_primary => "rolling-restart-multi-region-primary.toml",
+    presence_read_failure_is_not_absence => "presence-read-failure-is-not-absence.toml",
+    sigterm_last_pod_hands_over => "sigterm-last-pod-hands-over.toml",
+    one_pod_crash_stays_in_primary => "one-pod-crash-stays-in-primary.toml",
+    handoff_judged_on_fresh_policy => "handoff-judged-on-fresh-policy.toml",
+    no_promotion_on_a_stale_policy_read => "no-promotion-on-a-stale-policy-read.toml",
+    new_leader_keeps_the_failback_delay => "new-leader-keeps-the-failback-delay.toml",
 }
 
 fn files() -> Vec<String> {
