@@ -379,6 +379,24 @@ mod tests {
     }
 
     #[test]
+    fn node_slow_delays_every_later_sighup_survives_a_restart_and_zero_restores_the_default() {
+        let (mut n, files, _, real, pid) = started_with_real_keys();
+        let ms = Duration::from_millis;
+        n.set_sighup_delay(S(3));
+        assert_eq!(n.sighup(pid, S(6)), Ok(()));
+        n.advance(S(8) + ms(999), &files);
+        assert_eq!(n.forging_with(S(8) + ms(999)), None, "3 s, not 50 ms");
+        n.advance(S(9), &files);
+        assert_eq!(n.forging_with(S(9)), Some(real.fingerprint().as_str()));
+        // A pod restart keeps the setting (it belongs to the pod slot).
+        n.pod_gone();
+        n.pod_new();
+        assert_eq!(n.sighup_delay(), S(3));
+        n.set_sighup_delay(Duration::ZERO);
+        assert_eq!(n.sighup_delay(), ms(50), "0s restores the [node] default");
+    }
+
+    #[test]
     fn a_freeze_postpones_the_sighup_being_handled_and_the_replay() {
         let (mut n, files, t, real, pid) = started_with_real_keys();
         assert_eq!(n.sighup(pid, S(5)), Ok(()));
