@@ -141,6 +141,11 @@ struct ChaosArgs {
     /// Also print a failing seed's scenario file (to stderr, after its `seed=N` line).
     #[arg(long)]
     print: bool,
+    /// Count a seed whose only violations are uncovered slots (the open lease-coverage finding,
+    /// docs/chaos.md) apart instead of as a failure; it is still listed, with its reproducer.
+    /// Every other failure, dual slots above all, still fails the batch.
+    #[arg(long)]
+    known_uncovered: bool,
     /// turmoil's tick.
     #[arg(long, default_value = "50ms", value_parser = parse_duration)]
     tick: std::time::Duration,
@@ -328,6 +333,7 @@ fn chaos(args: ChaosArgs) -> ExitCode {
     let started = std::time::Instant::now();
     let (mut ran, mut failed, mut sim_seconds) = (0u64, 0u64, 0f64);
     let mut failures = Vec::new();
+    let mut uncovered_only = Vec::new();
     run_seeds(&config, args.start, args.seeds, jobs, &options, |run| {
         ran += 1;
         sim_seconds += run.scenario.duration.as_secs_f64();
@@ -341,8 +347,21 @@ fn chaos(args: ChaosArgs) -> ExitCode {
                 run.seed, run.seed
             ),
         }
+        // A seed whose every violation is an uncovered slot: the open lease-coverage finding
+        // (docs/chaos.md), tolerated only when asked and always listed.
+        let only_uncovered = run.result.as_ref().is_ok_and(|o| {
+            !o.report.violations.is_empty()
+                && o.report
+                    .violations
+                    .iter()
+                    .all(|v| v.kind == forge_sim::oracle::UNCOVERED_FORGING)
+        });
         if !passed {
-            failed += 1;
+            if only_uncovered && args.known_uncovered {
+                uncovered_only.push(run.seed);
+            } else {
+                failed += 1;
+            }
             failures.push(run.seed);
             let path = args.out.join(format!("chaos-seed-{}.toml", run.seed));
             let written = std::fs::create_dir_all(&args.out)
@@ -389,14 +408,23 @@ fn chaos(args: ChaosArgs) -> ExitCode {
             "{}",
             serde_json::json!({
                 "seeds": ran, "failures": failed, "failed_seeds": failures,
+                "uncovered_only_seeds": uncovered_only,
                 "sim_hours": sim_seconds / 3600.0, "wall_seconds": wall, "speed": speed, "jobs": jobs,
             })
         );
     } else {
         println!(
-            "chaos: {ran} seeds ({}..{}), {failed} failed, {:.1} simulated hours in {:.1}s wall on {jobs} thread(s): {:.0}x real time",
+            "chaos: {ran} seeds ({}..{}), {failed} failed{}, {:.1} simulated hours in {:.1}s wall on {jobs} thread(s): {:.0}x real time",
             args.start,
             args.start.saturating_add(ran),
+            if args.known_uncovered {
+                format!(
+                    " ({} more with uncovered slots only, the open finding: {uncovered_only:?})",
+                    uncovered_only.len()
+                )
+            } else {
+                String::new()
+            },
             sim_seconds / 3600.0,
             wall,
             speed
