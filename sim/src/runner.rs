@@ -17,15 +17,16 @@ use crate::world::{Action, EPOCH_UNIX_S, Host, RegionSpec, World, WorldSpec};
 /// turmoil's default tick here: every timer and message is rounded up to it. 50 ms keeps every
 /// timing of the sidecar (seconds) and of the node (50 ms SIGHUP handling) meaningful while a
 /// simulated hour of 3 regions × 3 pods runs in seconds (docs/performance.md).
-pub const DEFAULT_TICK: Duration = Duration::from_millis(50);
+/// A scenario may ask for another with its `tick` key (scenarios/README.md).
+pub const DEFAULT_TICK: Duration = crate::scenario::DEFAULT_TICK;
 
 /// How a run is done.
 #[derive(Clone, Debug)]
 pub struct RunOptions {
     /// Overrides the scenario's seed.
     pub seed: Option<u64>,
-    /// turmoil's tick.
-    pub tick: Duration,
+    /// turmoil's tick: overrides the scenario's own (`tick`, default [`DEFAULT_TICK`]).
+    pub tick: Option<Duration>,
     /// Write one decision journal per pod here.
     pub journal_dir: Option<std::path::PathBuf>,
     /// The broken variant of the safety core to run (the canary; feature `broken-core`).
@@ -37,7 +38,7 @@ impl Default for RunOptions {
     fn default() -> Self {
         RunOptions {
             seed: None,
-            tick: DEFAULT_TICK,
+            tick: None,
             journal_dir: None,
             #[cfg(feature = "broken-core")]
             broken: None,
@@ -124,7 +125,7 @@ pub fn run(scenario: &Scenario, options: &RunOptions) -> Result<Outcome, String>
     let mut world = World::new(world_spec(
         scenario,
         seed,
-        options.tick,
+        options.tick.unwrap_or(scenario.tick),
         options.journal_dir.clone(),
     ));
     for (index, fault) in scenario.faults_in_order() {

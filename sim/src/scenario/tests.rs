@@ -739,3 +739,20 @@ fn fault_target_text_is_the_file_form() {
     assert_eq!(s.faults[12].action.target_text(), "health:us-east-1");
     assert_eq!(s.faults[15].action.target_text(), "region:us-east-1");
 }
+
+#[test]
+fn the_tick_extension_defaults_to_50ms_round_trips_and_is_bounded() {
+    let s = parse(MINIMAL).expect("valid");
+    assert_eq!(s.tick, Duration::from_millis(50));
+    assert!(!s.to_toml_string().contains("tick"), "the default is not written");
+    let text = MINIMAL.replacen("duration = ", "tick = \"10ms\"\nduration = ", 1);
+    let s = parse(&text).expect("valid");
+    assert_eq!(s.tick, Duration::from_millis(10));
+    let written = s.to_toml_string();
+    assert!(written.contains("tick = \"10ms\""), "{written}");
+    assert_eq!(parse(&written).expect("valid"), s);
+    for bad in ["\"0s\"", "\"2s\"", "10"] {
+        let text = MINIMAL.replacen("duration = ", &format!("tick = {bad}\nduration = "), 1);
+        assert!(error(&text).contains("tick"), "{bad}");
+    }
+}
