@@ -48,26 +48,33 @@ enum Command {
         /// Write one decision journal per simulated pod into this directory.
         #[arg(long)]
         journal_dir: Option<PathBuf>,
-        /// turmoil's tick (resolution of simulated time), e.g. 50ms.
-        #[arg(long, default_value = "50ms", value_parser = parse_duration)]
-        tick: std::time::Duration,
+        /// turmoil's tick (resolution of simulated time), e.g. 50ms; default: the file's `tick`
+        /// (50ms when it has none).
+        #[arg(long, value_parser = parse_duration)]
+        tick: Option<std::time::Duration>,
         /// Run a deliberately broken safety core (the canary; needs `--features broken-core`):
         /// wall-clock-expiry, promote-before-acquire, no-self-fencing,
         /// release-before-demotion-verified, promote-on-new-lease.
         #[arg(long)]
         broken: Option<String>,
     },
-    /// Shrink a scenario with dual-forging slots: remove every fault it does not need to keep
-    /// them, and write the result (exit 0; 1 when the file has no dual slot; 2 when it is invalid).
+    /// Shrink a failing scenario: remove every fault it does not need to fail the same way (the
+    /// same violated expectations and implicit checks, no new ones), keeping its expectations, and
+    /// write the result (exit 0; 1 when the file does not fail; 2 when it is invalid).
     Shrink {
         /// The failing scenario file (e.g. a chaos seed's).
         file: PathBuf,
         /// Where to write the shrunk scenario (default: FILE with `.shrunk.toml`).
         #[arg(long)]
         out: Option<PathBuf>,
-        /// turmoil's tick.
-        #[arg(long, default_value = "50ms", value_parser = parse_duration)]
-        tick: std::time::Duration,
+        /// Keep only these violations (the kind of an implicit check such as `dual-forging`, or an
+        /// expectation's index in the file, e.g. `expect[12]`; repeatable); the others may go.
+        /// Default: every violation of the original run.
+        #[arg(long)]
+        keep: Vec<String>,
+        /// turmoil's tick; default: the file's `tick` (50ms when it has none).
+        #[arg(long, value_parser = parse_duration)]
+        tick: Option<std::time::Duration>,
         /// Shrink against a deliberately broken safety core (see `run --broken`).
         #[arg(long)]
         broken: Option<String>,
@@ -122,9 +129,16 @@ struct ChaosArgs {
     /// Also print a failing seed's scenario file (to stderr, after its `seed=N` line).
     #[arg(long)]
     print: bool,
-    /// turmoil's tick.
-    #[arg(long, default_value = "50ms", value_parser = parse_duration)]
-    tick: std::time::Duration,
+    /// turmoil's tick of every seed (recorded in its file); default: drawn per seed from 10ms,
+    /// 20ms and 50ms, the shorter ticks with shorter runs (docs/chaos.md).
+    #[arg(long, value_parser = parse_duration)]
+    tick: Option<std::time::Duration>,
+    /// No probe phase: the safety and liveness phases only.
+    #[arg(long, conflicts_with = "probes_only")]
+    no_probes: bool,
+    /// Only the probe phase (after a quiet start): no safety or liveness phase.
+    #[arg(long)]
+    probes_only: bool,
     /// Run a deliberately broken safety core (see `run --broken`).
     #[arg(long)]
     broken: Option<String>,
@@ -162,10 +176,11 @@ fn main() -> ExitCode {
         Command::Shrink {
             file,
             out,
+            keep,
             tick,
             broken,
         } => match run_options(None, tick, None, broken.as_deref()) {
-            Ok(options) => shrink(&file, out, &options),
+            Ok(options) => shrink(&file, out, &keep, &options),
             Err(e) => {
                 eprintln!("forge-sim shrink: {e}");
                 ExitCode::from(2)
@@ -183,7 +198,7 @@ fn main() -> ExitCode {
 /// The options of one run from the command line (`--broken` exists only with `broken-core`).
 fn run_options(
     seed: Option<u64>,
-    tick: std::time::Duration,
+    tick: Option<std::time::Duration>,
     journal_dir: Option<PathBuf>,
     broken: Option<&str>,
 ) -> Result<forge_sim::runner::RunOptions, String> {
@@ -231,19 +246,26 @@ fn select_broken(
 }
 
 fn chaos(args: ChaosArgs) -> ExitCode {
-    use forge_sim::chaos::{ChaosConfig, run_seeds};
-    let mut options = forge_sim::runner::RunOptions {
-        tick: args.tick,
-        ..Default::default()
-    };
+    use forge_sim::chaos::{ChaosConfig, Probes, run_seeds};
+    // Each seed's file records its tick; the run uses it.
+    let mut options = forge_sim::runner::RunOptions::default();
     if let Err(e) = select_broken(&mut options, args.broken.as_deref()) {
         eprintln!("forge-sim chaos: {e}");
         return ExitCode::from(2);
     }
+    let probes = if args.probes_only {
+        Probes::Only
+    } else if args.no_probes {
+        Probes::Off
+    } else {
+        Probes::On
+    };
     let config = ChaosConfig {
         duration: args.duration,
         regions: args.regions,
         pods: args.pods,
+        tick: args.tick,
+        probes,
     };
     let jobs = args
         .jobs
@@ -281,8 +303,17 @@ fn chaos(args: ChaosArgs) -> ExitCode {
                 .as_deref()
                 .map(|b| format!(" --broken {b}"))
                 .unwrap_or_default();
+            let mut flags = String::new();
+            if let Some(tick) = args.tick {
+                flags.push_str(&format!(" --tick {}ms", tick.as_millis()));
+            }
+            match probes {
+                Probes::On => {}
+                Probes::Off => flags.push_str(" --no-probes"),
+                Probes::Only => flags.push_str(" --probes-only"),
+            }
             let again = format!(
-                "forge-sim chaos --start {} --seeds 1 --duration {}s --regions {} --pods {}{broken}",
+                "forge-sim chaos --start {} --seeds 1 --duration {}s --regions {} --pods {}{flags}{broken}",
                 run.seed,
                 args.duration.as_secs(),
                 args.regions,
@@ -340,7 +371,7 @@ fn bench(
 ) -> ExitCode {
     let scenario = forge_sim::chaos::quiet_world(regions, pods, duration);
     let options = forge_sim::runner::RunOptions {
-        tick,
+        tick: Some(tick),
         ..Default::default()
     };
     let started = std::time::Instant::now();
@@ -377,6 +408,7 @@ fn bench(
 fn shrink(
     file: &std::path::Path,
     out: Option<PathBuf>,
+    keep: &[String],
     options: &forge_sim::runner::RunOptions,
 ) -> ExitCode {
     use forge_sim::shrink::ShrinkError;
@@ -391,17 +423,19 @@ fn shrink(
     let progress = |runs: usize, faults: usize| {
         eprint!("\rshrink: run {runs}, trying {faults} fault(s)   ");
     };
-    match forge_sim::shrink::shrink(&scenario, options, progress) {
+    match forge_sim::shrink::shrink(&scenario, options, keep, progress) {
         Ok(shrunk) => {
             eprintln!();
             if let Err(e) = std::fs::write(&out, shrunk.scenario.to_toml_string()) {
                 eprintln!("forge-sim shrink: writing {}: {e}", out.display());
                 return ExitCode::from(2);
             }
+            let kept: Vec<String> = shrunk.kept.iter().map(ToString::to_string).collect();
             println!(
-                "shrink: {} fault(s) of {} still give dual-forging slots ({} runs): {}",
+                "shrink: {} fault(s) of {} still fail the same way ({}; {} runs): {}",
                 shrunk.scenario.faults.len(),
                 shrunk.faults_before,
+                kept.join(", "),
                 shrunk.runs,
                 out.display()
             );
@@ -410,6 +444,10 @@ fn shrink(
         Err(e @ ShrinkError::DoesNotFail(_)) => {
             eprintln!("forge-sim shrink: {e}");
             ExitCode::from(1)
+        }
+        Err(e @ ShrinkError::NoSuchViolation { .. }) => {
+            eprintln!("forge-sim shrink: {e}");
+            ExitCode::from(2)
         }
         Err(e) => {
             eprintln!("forge-sim shrink {}: {e}", file.display());
