@@ -1764,6 +1764,8 @@ pub struct SeedRun {
     pub seed: u64,
     /// The scenario it generated (its file reproduces the run).
     pub scenario: Scenario,
+    /// Its probes, with their windows.
+    pub probes: Vec<ProbeWindow>,
     /// The outcome, or why the simulation itself failed.
     pub result: Result<Outcome, String>,
 }
@@ -1779,7 +1781,9 @@ impl SeedRun {
 
 /// Generates and runs one seed.
 pub fn run_seed(seed: u64, config: &ChaosConfig, options: &RunOptions) -> SeedRun {
-    let scenario = generate(seed, config);
+    let Plan {
+        scenario, probes, ..
+    } = plan(seed, config);
     let options = RunOptions {
         seed: None,
         ..options.clone()
@@ -1788,7 +1792,49 @@ pub fn run_seed(seed: u64, config: &ChaosConfig, options: &RunOptions) -> SeedRu
     SeedRun {
         seed,
         scenario,
+        probes,
         result,
+    }
+}
+
+/// Where an expectation looks: `[from, to]` of its window, or its instant twice.
+pub fn expect_span(e: &Expect, end: Duration) -> (Duration, Duration) {
+    match e {
+        Expect::Forger { at, .. } | Expect::Credentials { at, .. } => (*at, *at),
+        Expect::ForgerBy { by, to, .. } => (*by, to.unwrap_or(end)),
+        Expect::NoForgerIn { from, to, .. } => (*from, *to),
+        Expect::MaxGap { window, .. }
+        | Expect::MaxHandovers { window, .. }
+        | Expect::Coverage { window, .. }
+        | Expect::MaxApiRequests { window, .. } => {
+            (window.from.unwrap_or_default(), window.to.unwrap_or(end))
+        }
+        _ => (Duration::ZERO, end),
+    }
+}
+
+impl SeedRun {
+    /// What each violation of the run is about: a probe's kind (`crash`...) for an expectation
+    /// inside a probe's window, `liveness` for the liveness phase's, or the implicit check's kind
+    /// (`dual-forging`), one entry per violated check, in report order.
+    pub fn failed_checks(&self) -> Vec<String> {
+        let Ok(o) = &self.result else {
+            return vec!["simulation".into()];
+        };
+        o.report
+            .violations
+            .iter()
+            .map(|v| {
+                let Some(e) = v.expectation.and_then(|i| self.scenario.expects.get(i)) else {
+                    return v.kind.clone();
+                };
+                let (from, _) = expect_span(e, self.scenario.duration);
+                self.probes
+                    .iter()
+                    .find(|w| w.from <= from && from <= w.to)
+                    .map_or_else(|| "liveness".to_owned(), |w| w.kind.as_str().to_owned())
+            })
+            .collect()
     }
 }
 
@@ -2124,20 +2170,6 @@ mod tests {
         }
     }
 
-    /// Where an expectation looks: its window, or its instant.
-    fn span(e: &Expect, end: Duration) -> (Duration, Duration) {
-        match e {
-            Expect::ForgerBy { by, to, .. } => (*by, to.unwrap_or(end)),
-            Expect::MaxGap { window, .. } | Expect::MaxHandovers { window, .. } => (
-                window.from.unwrap_or_default(),
-                window.to.unwrap_or(end),
-            ),
-            Expect::NoForgerIn { from, to, .. } => (*from, *to),
-            Expect::Forger { at, .. } => (*at, *at),
-            other => panic!("chaos draws no {}", other.kind()),
-        }
-    }
-
     #[test]
     fn the_same_seed_plans_the_same_probes_and_tick() {
         let c = up_to_three_regions();
@@ -2219,7 +2251,7 @@ mod tests {
                 }
                 // Every expectation after the liveness phase lies within one probe's window.
                 for e in &s.expects {
-                    let (from, to) = span(e, s.duration);
+                    let (from, to) = expect_span(e, s.duration);
                     if from < start {
                         assert!(to <= start, "seed {seed}: {e:?} reaches into the probes");
                         continue;

@@ -278,8 +278,27 @@ fn chaos(args: ChaosArgs) -> ExitCode {
         sim_seconds += run.scenario.duration.as_secs_f64();
         let passed = run.passed();
         match &run.result {
-            Ok(o) if args.json => println!("{}", o.report.to_json()),
-            Ok(o) if !passed => println!("{}", o.report.verdict_line()),
+            Ok(o) if args.json => {
+                // The report, plus what chaos alone knows: the seed's tick and probes, and what
+                // each violation is about.
+                let mut value: serde_json::Value =
+                    serde_json::from_str(&o.report.to_json()).unwrap_or_default();
+                if let Some(map) = value.as_object_mut() {
+                    let probes: Vec<&str> = run.probes.iter().map(|p| p.kind.as_str()).collect();
+                    map.insert(
+                        "tick_ms".into(),
+                        (run.scenario.tick.as_millis() as u64).into(),
+                    );
+                    map.insert("probes".into(), probes.into());
+                    map.insert("failed_checks".into(), run.failed_checks().into());
+                }
+                println!("{value}");
+            }
+            Ok(o) if !passed => println!(
+                "{} [{}]",
+                o.report.verdict_line(),
+                run.failed_checks().join(", ")
+            ),
             Ok(_) => {}
             Err(e) => println!(
                 "FAIL chaos-{} (seed {}): the simulation failed: {e}",
