@@ -1459,6 +1459,7 @@ impl<'a> ProbeGen<'a> {
         let quiet_until = self.no_failback_before(back);
         let by = self.failback_by(back);
         let end = by + secs(30);
+        let change = self.holder_change(back);
         self.expect(Expect::MaxGap {
             value: gap,
             window: window(t, end),
@@ -1468,11 +1469,7 @@ impl<'a> ProbeGen<'a> {
             value: self.planned_gap(),
             window: window(quiet_until, end),
         });
-        self.expect(Expect::ForgerBy {
-            by: settled,
-            who: Placement::Region(self.second()),
-            to: Some(quiet_until),
-        });
+        self.held_by_second(settled, quiet_until, change);
         self.expect(Expect::NoForgerIn {
             region: p.clone(),
             from: t + secs(1),
@@ -1484,7 +1481,7 @@ impl<'a> ProbeGen<'a> {
             to: Some(end),
         });
         self.expect(Expect::MaxHandovers {
-            value: 2,
+            value: 2 + u64::from(change.is_some()),
             window: window(t, end),
         });
         end
@@ -1593,6 +1590,8 @@ impl<'a> ProbeGen<'a> {
             back.saturating_sub(undo_margin),
             back + undo_margin + self.react(),
             end,
+            self.planned_gap(),
+            None,
         );
         end
     }
@@ -1611,7 +1610,8 @@ impl<'a> ProbeGen<'a> {
     }
 
     /// A planned move: forging leaves the preferred region for the next one by `away`, stays
-    /// there until `until`, and is back by `by`; no gap above the planned bound in `[t, end)`.
+    /// there until `until`, and is back by `by`; no gap above `gap_away` until `until`, and none
+    /// above the planned bound from then to `end`.
     fn moved_and_back(
         &mut self,
         t: Duration,
@@ -1619,17 +1619,26 @@ impl<'a> ProbeGen<'a> {
         until: Duration,
         by: Duration,
         end: Duration,
+        gap_away: Duration,
+        holder_change: Option<Duration>,
     ) {
         let p = self.preferred();
-        self.expect(Expect::MaxGap {
-            value: self.planned_gap(),
-            window: window(t, end),
-        });
-        self.expect(Expect::ForgerBy {
-            by: away,
-            who: Placement::Region(self.second()),
-            to: Some(until),
-        });
+        if gap_away == self.planned_gap() {
+            self.expect(Expect::MaxGap {
+                value: gap_away,
+                window: window(t, end),
+            });
+        } else {
+            self.expect(Expect::MaxGap {
+                value: gap_away,
+                window: window(t, until),
+            });
+            self.expect(Expect::MaxGap {
+                value: self.planned_gap(),
+                window: window(until, end),
+            });
+        }
+        self.held_by_second(away, until, holder_change);
         self.expect(Expect::NoForgerIn {
             region: p.clone(),
             from: away,
@@ -1641,9 +1650,59 @@ impl<'a> ProbeGen<'a> {
             to: Some(end),
         });
         self.expect(Expect::MaxHandovers {
-            value: 2,
+            value: 2 + u64::from(holder_change.is_some()),
             window: window(t, end),
         });
+    }
+
+    /// `forger-by r2` in `[from, until)`, leaving out the holder's own leader change (a graceful
+    /// local handover in `r2`, judged by the probe's `max-gap`).
+    fn held_by_second(&mut self, from: Duration, until: Duration, change: Option<Duration>) {
+        let who = Placement::Region(self.second());
+        match change {
+            Some(at) => {
+                self.expect(Expect::ForgerBy {
+                    by: from,
+                    who: who.clone(),
+                    to: Some(at),
+                });
+                self.expect(Expect::ForgerBy {
+                    by: at + self.unplanned_gap(),
+                    who,
+                    to: Some(until),
+                });
+            }
+            None => self.expect(Expect::ForgerBy {
+                by: from,
+                who,
+                to: Some(until),
+            }),
+        }
+    }
+
+    /// On some recoveries (40 %, when the next region has a second pod): the holding region's
+    /// leader shuts down 20 s after `recovered` and its pod is restarted 30 s later, inside the
+    /// failback wait. A new leader there must keep the delay the old one started, not hand
+    /// forging back at once. Returns the shutdown's instant.
+    fn holder_change(&mut self, recovered: Duration) -> Option<Duration> {
+        let r2 = self.second();
+        if self.s.pods_of(&r2).len() < 2 || !self.rng.chance(40) {
+            return None;
+        }
+        let at = recovered + Duration::from_secs(20);
+        self.push(
+            at,
+            FaultAction::Shutdown {
+                target: PodRef::Leader(r2.clone()),
+            },
+        );
+        self.push(
+            at + Duration::from_secs(30),
+            FaultAction::Restart {
+                target: Target::Region(r2),
+            },
+        );
+        Some(at)
     }
 
     /// A region's health endpoint fails long enough to be detected, then recovers. The
@@ -1700,7 +1759,12 @@ impl<'a> ProbeGen<'a> {
             who: Placement::Region(p),
             to: Some(stays_until),
         });
-        self.moved_and_back(t, moved_by, quiet_until, back_by, end);
+        // Moving away is a graceful handover too, but no operator asked for it: the next region
+        // may learn that it is preferred now only at its next round (a retry period). Taking
+        // forging back after the failback delay is the holder's planned handover.
+        let gap_away = self.s.timing.retry_period + Duration::from_secs(1);
+        let change = self.holder_change(healthy_at);
+        self.moved_and_back(t, moved_by, quiet_until, back_by, end, gap_away, change);
         end
     }
 
