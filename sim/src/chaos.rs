@@ -107,15 +107,16 @@ pub fn draw_tick(seed: u64) -> Duration {
     }
 }
 
-/// The length of a seed's safety and liveness phases for a run of `duration` at `tick`: a run
-/// costs wall time in proportion to simulated time / tick (a 10 ms tick is about 5× slower than
-/// 50 ms), so shorter ticks get shorter runs, to keep a batch's wall time: 20 ms a half, 10 ms a
-/// quarter of `duration`, never below ten minutes (or `duration` if shorter).
+/// The length of a seed's safety and liveness phases for a run of `duration` at `tick`. A
+/// simulated minute costs about 2.4× the wall time at 20 ms and 3.2× at 10 ms than at 50 ms
+/// (measured 2026-12-02, 3-region worlds), and every seed adds a probe phase, so shorter ticks get
+/// shorter runs to keep a batch's wall time: 20 ms a quarter, 10 ms a sixth of `duration`, never
+/// below ten minutes (or `duration` if shorter).
 pub fn main_duration(duration: Duration, tick: Duration) -> Duration {
     let scaled = if tick <= TICKS[0] {
-        duration / 4
+        duration / 6
     } else if tick <= TICKS[1] {
-        duration / 2
+        duration / 4
     } else {
         duration
     };
@@ -1183,6 +1184,25 @@ pub struct ProbeWindow {
     pub to: Duration,
 }
 
+/// A probe that moves forging away from the preferred region and back (see
+/// [`ProbeGen::moved_and_back`]).
+struct Move {
+    /// The probe's first fault.
+    t: Duration,
+    /// From when the next region forges.
+    away: Duration,
+    /// Until when it does (and the preferred region does not).
+    until: Duration,
+    /// By when the preferred region forges again.
+    by: Duration,
+    /// The window's end.
+    end: Duration,
+    /// The longest gap allowed until `until` (the planned bound from then on).
+    gap_away: Duration,
+    /// When the holding region's leader shuts down inside the wait, if it does.
+    holder_change: Option<Duration>,
+}
+
 /// The probe phase's generator. Every bound is derived from the scenario's timing (docs/chaos.md
 /// "Liveness probes" explains each one); `slow`/`fast` allow the pods' clock-rate margin (drift up
 /// to ±20 000 ppm, 2 %).
@@ -1584,15 +1604,15 @@ impl<'a> ProbeGen<'a> {
             self.no_move(t, end);
             return end;
         }
-        self.moved_and_back(
+        self.moved_and_back(Move {
             t,
-            t + self.react(),
-            back.saturating_sub(undo_margin),
-            back + undo_margin + self.react(),
+            away: t + self.react(),
+            until: back.saturating_sub(undo_margin),
+            by: back + undo_margin + self.react(),
             end,
-            self.planned_gap(),
-            None,
-        );
+            gap_away: self.planned_gap(),
+            holder_change: None,
+        });
         end
     }
 
@@ -1609,49 +1629,40 @@ impl<'a> ProbeGen<'a> {
         });
     }
 
-    /// A planned move: forging leaves the preferred region for the next one by `away`, stays
-    /// there until `until`, and is back by `by`; no gap above `gap_away` until `until`, and none
-    /// above the planned bound from then to `end`.
-    fn moved_and_back(
-        &mut self,
-        t: Duration,
-        away: Duration,
-        until: Duration,
-        by: Duration,
-        end: Duration,
-        gap_away: Duration,
-        holder_change: Option<Duration>,
-    ) {
+    /// A planned move (see [`Move`]): forging leaves the preferred region for the next one by
+    /// `away`, stays there until `until`, and is back by `by`; no gap above `gap_away` until
+    /// `until`, and none above the planned bound from then to `end`.
+    fn moved_and_back(&mut self, m: Move) {
         let p = self.preferred();
-        if gap_away == self.planned_gap() {
+        if m.gap_away == self.planned_gap() {
             self.expect(Expect::MaxGap {
-                value: gap_away,
-                window: window(t, end),
+                value: m.gap_away,
+                window: window(m.t, m.end),
             });
         } else {
             self.expect(Expect::MaxGap {
-                value: gap_away,
-                window: window(t, until),
+                value: m.gap_away,
+                window: window(m.t, m.until),
             });
             self.expect(Expect::MaxGap {
                 value: self.planned_gap(),
-                window: window(until, end),
+                window: window(m.until, m.end),
             });
         }
-        self.held_by_second(away, until, holder_change);
+        self.held_by_second(m.away, m.until, m.holder_change);
         self.expect(Expect::NoForgerIn {
             region: p.clone(),
-            from: away,
-            to: until,
+            from: m.away,
+            to: m.until,
         });
         self.expect(Expect::ForgerBy {
-            by,
+            by: m.by,
             who: Placement::Region(p),
-            to: Some(end),
+            to: Some(m.end),
         });
         self.expect(Expect::MaxHandovers {
-            value: 2 + u64::from(holder_change.is_some()),
-            window: window(t, end),
+            value: 2 + u64::from(m.holder_change.is_some()),
+            window: window(m.t, m.end),
         });
     }
 
@@ -1726,15 +1737,13 @@ impl<'a> ProbeGen<'a> {
         // The first failed probe may come at once: the third (of 3) no sooner than two intervals
         // later. It may come an interval late: the third within three intervals, plus half an
         // interval for the round that acts on it.
-        let stays_until = (t + fast(interval * failures.saturating_sub(1)))
-            .saturating_sub(secs(2));
+        let stays_until = (t + fast(interval * failures.saturating_sub(1))).saturating_sub(secs(2));
         let moved_by = t + slow(interval * failures) + interval / 2;
         let healthy_at = moved_by + self.rng.duration(secs(30), secs(90));
         let quiet_until = (healthy_at
             + fast(interval * successes.saturating_sub(1) + timing.failback_delay))
         .saturating_sub(secs(2));
-        let back_by =
-            healthy_at + slow(interval * successes + timing.failback_delay) + secs(15);
+        let back_by = healthy_at + slow(interval * successes + timing.failback_delay) + secs(15);
         let end = back_by + secs(30);
         self.push(
             t,
@@ -1764,7 +1773,15 @@ impl<'a> ProbeGen<'a> {
         // forging back after the failback delay is the holder's planned handover.
         let gap_away = self.s.timing.retry_period + Duration::from_secs(1);
         let change = self.holder_change(healthy_at);
-        self.moved_and_back(t, moved_by, quiet_until, back_by, end, gap_away, change);
+        self.moved_and_back(Move {
+            t,
+            away: moved_by,
+            until: quiet_until,
+            by: back_by,
+            end,
+            gap_away,
+            holder_change: change,
+        });
         end
     }
 
@@ -2259,7 +2276,10 @@ mod tests {
             }
         }
         for kind in ProbeKind::ALL {
-            assert!(seen.get(&kind).copied().unwrap_or(0) >= 5, "{kind:?}: {seen:?}");
+            assert!(
+                seen.get(&kind).copied().unwrap_or(0) >= 5,
+                "{kind:?}: {seen:?}"
+            );
         }
     }
 
@@ -2391,7 +2411,7 @@ mod tests {
         };
         let s = generate(1, &fixed);
         assert_eq!(s.tick, TICKS[0]);
-        assert_eq!(s.duration, Duration::from_secs(900));
+        assert_eq!(s.duration, Duration::from_secs(600));
     }
 
     #[test]
@@ -2425,5 +2445,4 @@ mod tests {
             .count();
         assert!((15..=60).contains(&aimed), "{aimed} of 100 seeds aim");
     }
-
 }

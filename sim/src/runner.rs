@@ -20,8 +20,8 @@ use crate::world::{Action, EPOCH_UNIX_S, Host, RegionSpec, World, WorldSpec};
 /// A scenario may ask for another with its `tick` key (scenarios/README.md).
 pub const DEFAULT_TICK: Duration = crate::scenario::DEFAULT_TICK;
 
-/// How a run is done.
-#[derive(Clone, Debug)]
+/// How a run is done (by default: the scenario's seed and tick, no journals).
+#[derive(Clone, Debug, Default)]
 pub struct RunOptions {
     /// Overrides the scenario's seed.
     pub seed: Option<u64>,
@@ -32,18 +32,6 @@ pub struct RunOptions {
     /// The broken variant of the safety core to run (the canary; feature `broken-core`).
     #[cfg(feature = "broken-core")]
     pub broken: Option<forge_manager::core::broken::Broken>,
-}
-
-impl Default for RunOptions {
-    fn default() -> Self {
-        RunOptions {
-            seed: None,
-            tick: None,
-            journal_dir: None,
-            #[cfg(feature = "broken-core")]
-            broken: None,
-        }
-    }
 }
 
 /// Everything a run produced.

@@ -158,8 +158,7 @@ pub fn shrink(
                 .join(", "),
         });
     }
-    let same_way =
-        |found: &BTreeSet<Check>| target.is_subset(found) && found.is_subset(&original);
+    let same_way = |found: &BTreeSet<Check>| target.is_subset(found) && found.is_subset(&original);
     let faults_before = scenario.faults.len();
     let mut runs = 1;
     let mut error = None;

@@ -12,9 +12,9 @@ use toml::{Table, Value};
 
 use super::target::{ApiServer, PodRef, Target, parse_pod_id};
 use super::{
-    EXPECT_KINDS, Expect, FAULT_KINDS, Fault, FaultAction, ForgeState, InvalidScenario, LeaseKind,
-    DEFAULT_TICK, MAX_DURATION, MAX_EXPECTS, MAX_FAULTS, MAX_PODS_PER_REGION, MAX_REGIONS, MAX_TICK, NodeTiming, Placement,
-    Region, Scenario, Timing, Window,
+    DEFAULT_TICK, EXPECT_KINDS, Expect, FAULT_KINDS, Fault, FaultAction, ForgeState,
+    InvalidScenario, LeaseKind, MAX_DURATION, MAX_EXPECTS, MAX_FAULTS, MAX_PODS_PER_REGION,
+    MAX_REGIONS, MAX_TICK, NodeTiming, Placement, Region, Scenario, Timing, Window,
 };
 use crate::trace::PodId;
 

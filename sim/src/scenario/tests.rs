@@ -744,7 +744,10 @@ fn fault_target_text_is_the_file_form() {
 fn the_tick_extension_defaults_to_50ms_round_trips_and_is_bounded() {
     let s = parse(MINIMAL).expect("valid");
     assert_eq!(s.tick, Duration::from_millis(50));
-    assert!(!s.to_toml_string().contains("tick"), "the default is not written");
+    assert!(
+        !s.to_toml_string().contains("tick"),
+        "the default is not written"
+    );
     let text = MINIMAL.replacen("duration = ", "tick = \"10ms\"\nduration = ", 1);
     let s = parse(&text).expect("valid");
     assert_eq!(s.tick, Duration::from_millis(10));
