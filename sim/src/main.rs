@@ -450,8 +450,14 @@ fn shrink(
                 return ExitCode::from(2);
             }
             let kept: Vec<String> = shrunk.kept.iter().map(ToString::to_string).collect();
+            let dropped = match shrunk.dropped_expects {
+                0 => String::new(),
+                n => format!(
+                    "; {n} expectation(s) dropped that failed only for want of a removed fault"
+                ),
+            };
             println!(
-                "shrink: {} fault(s) of {} still fail the same way ({}; {} runs): {}",
+                "shrink: {} fault(s) of {} still fail the same way ({}; {} runs{dropped}): {}",
                 shrunk.scenario.faults.len(),
                 shrunk.faults_before,
                 kept.join(", "),

@@ -4,9 +4,12 @@
 //! "The same way" is the run's *signature*: which checks it violates, each named by its kind and,
 //! for an expectation, its index in the file (`dual-forging`, `expect[12] max-gap`). A trial keeps
 //! a drop when it still violates every check of the target (by default the original's whole
-//! signature) and no check the original did not. Expectations are kept as they are (indexes stay
-//! valid), so a liveness probe's own fault stays exactly when its expectation needs it: without
-//! the fault its `max-gap` passes, or fails differently.
+//! signature) and no implicit check the original did not (a new dual slot is another failure).
+//! Expectations stay during the search (indexes stay valid), so a liveness probe's own fault stays
+//! exactly when its expectation needs it: without the fault its `max-gap` passes. Other probes'
+//! faults may go; their expectations may then fail (a `forger-by` in the region forging never
+//! moved to), and those newly failing expectations are dropped from the result, which fails only
+//! the target's way.
 //!
 //! Delta debugging in its simplest form: try dropping chunks of faults, halving the chunk size until
 //! single faults; a drop is kept when the scenario still fails. Runs are deterministic, so the
@@ -115,8 +118,10 @@ pub struct Shrunk {
     pub faults_before: usize,
     /// Runs of the simulation it took.
     pub runs: usize,
-    /// The checks every trial had to keep violating.
+    /// The checks every trial had to keep violating (expectation indexes of the original file).
     pub kept: BTreeSet<Check>,
+    /// Expectations dropped because they failed only for want of a removed fault.
+    pub dropped_expects: usize,
 }
 
 /// Removes every fault `scenario` does not need to still fail the same way under `options`:
@@ -158,7 +163,15 @@ pub fn shrink(
                 .join(", "),
         });
     }
-    let same_way = |found: &BTreeSet<Check>| target.is_subset(found) && found.is_subset(&original);
+    // New violations are allowed only of expectations: one whose own fault (a probe's) was
+    // dropped may fail now, and is dropped itself at the end. A new implicit violation (a dual
+    // slot where there was none) is another failure.
+    let same_way = |found: &BTreeSet<Check>| {
+        target.is_subset(found)
+            && found
+                .iter()
+                .all(|c| original.contains(c) || c.expectation.is_some())
+    };
     let faults_before = scenario.faults.len();
     let mut runs = 1;
     let mut error = None;
@@ -185,11 +198,29 @@ pub fn shrink(
     }
     let mut shrunk = scenario.clone();
     shrunk.faults = faults;
+    // Expectations that fail only because the faults they were about are gone (a removed probe's
+    // `forger-by` in the region it moved to) say nothing about the failure: drop them. The
+    // world does not depend on expectations, so the kept checks fail as before.
+    let now = checks(&shrunk)?;
+    runs += 1;
+    let stale: BTreeSet<usize> = now
+        .iter()
+        .filter(|c| !original.contains(c))
+        .filter_map(|c| c.expectation)
+        .collect();
+    shrunk.expects = shrunk
+        .expects
+        .into_iter()
+        .enumerate()
+        .filter(|(i, _)| !stale.contains(i))
+        .map(|(_, e)| e)
+        .collect();
     Ok(Shrunk {
         scenario: shrunk,
         faults_before,
         runs,
         kept: target,
+        dropped_expects: stale.len(),
     })
 }
 
