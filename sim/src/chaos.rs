@@ -1558,7 +1558,14 @@ impl<'a> ProbeGen<'a> {
                     "reason": "maintenance",
                     "expiresAt": format_duration(back),
                 });
-                if self.rng.chance(50) {
+                // A merge patch cannot remove a key, and a TOML file has no null: a `forceState`
+                // an earlier patch left in this region's override (say "Enabled") would stay in
+                // force beside our `forcePriority`. Then force the state instead.
+                let left_state = self.s.faults.iter().chain(&self.faults).any(|f| {
+                    matches!(&f.action, FaultAction::Patch { region, spec }
+                        if *region == p && spec.get("override").and_then(|o| o.get("forceState")).is_some())
+                });
+                if self.rng.chance(50) && !left_state {
                     o["forcePriority"] = worst.into();
                 } else {
                     o["forceState"] = "Disabled".into();
