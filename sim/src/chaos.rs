@@ -1437,12 +1437,17 @@ impl<'a> ProbeGen<'a> {
         } else {
             self.rng.duration(secs(30), secs(90))
         };
-        self.push(
-            back,
-            FaultAction::Restart {
-                target: Target::Region(p.clone()),
-            },
-        );
+        // Every region: when an earlier probe failed and the forger was elsewhere, `forger` was
+        // not in `p`, and a pod left down would make every later probe fail too (restarting a
+        // region with no pod down is a no-op).
+        for r in &self.s.regions {
+            self.push(
+                back,
+                FaultAction::Restart {
+                    target: Target::Region(r.name.clone()),
+                },
+            );
+        }
         let gap = if kind == ProbeKind::Shutdown {
             self.planned_gap()
         } else {
