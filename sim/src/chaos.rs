@@ -58,6 +58,11 @@ pub struct ChaosConfig {
     pub regions: usize,
     /// At most this many pods per region (drawn in `1..=pods`).
     pub pods: usize,
+    /// turmoil's tick of every seed; `None` draws it per seed from [`TICKS`] (see
+    /// [`main_duration`] for how a short tick shortens the seed).
+    pub tick: Option<Duration>,
+    /// Whether seeds run liveness probes after the liveness phase, or only probes.
+    pub probes: Probes,
 }
 
 impl Default for ChaosConfig {
@@ -66,8 +71,57 @@ impl Default for ChaosConfig {
             duration: Duration::from_secs(3_600),
             regions: 1,
             pods: 3,
+            tick: None,
+            probes: Probes::On,
         }
     }
+}
+
+/// Which phases a seed runs (`forge-sim chaos --no-probes` / `--probes-only`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Probes {
+    /// Safety phase, liveness phase, then the probe phase.
+    #[default]
+    On,
+    /// Safety and liveness phases only (the runs before probes existed).
+    Off,
+    /// A quiet start, then the probe phase: no safety phase, no liveness phase.
+    Only,
+}
+
+/// The ticks a seed draws from (`tick` of the generated file; 50 ms is the default, not written).
+pub const TICKS: [Duration; 3] = [
+    Duration::from_millis(10),
+    Duration::from_millis(20),
+    Duration::from_millis(50),
+];
+
+/// A seed's tick: 50 ms for half the seeds, 20 ms and 10 ms for a quarter each. From a stream of
+/// its own, so the world and its faults do not depend on it.
+pub fn draw_tick(seed: u64) -> Duration {
+    let mut rng = SplitMix64::new(SplitMix64::new(seed ^ 0x7469_636B_2D74_6963).next_u64());
+    match rng.range(0, 3) {
+        0 => TICKS[0],
+        1 => TICKS[1],
+        _ => TICKS[2],
+    }
+}
+
+/// The length of a seed's safety and liveness phases for a run of `duration` at `tick`. A
+/// simulated minute costs about 2.4× the wall time at 20 ms and 3.2× at 10 ms than at 50 ms
+/// (measured 2026-12-02, 3-region worlds), and every seed adds a probe phase, so shorter ticks get
+/// shorter runs to keep a batch's wall time: 20 ms a quarter, 10 ms a sixth of `duration`, never
+/// below ten minutes (or `duration` if shorter).
+pub fn main_duration(duration: Duration, tick: Duration) -> Duration {
+    let scaled = if tick <= TICKS[0] {
+        duration / 6
+    } else if tick <= TICKS[1] {
+        duration / 4
+    } else {
+        duration
+    };
+    let floor = std::cmp::min(duration, Duration::from_secs(600));
+    Duration::from_secs(std::cmp::max(scaled, floor).as_secs())
 }
 
 /// A small, stable PRNG (Steele, Lea and Flood's SplitMix64): the generator must never change
@@ -233,6 +287,27 @@ fn liveness_len(duration: Duration, budget: Duration) -> Duration {
 
 /// The scenario of one seed.
 pub fn generate(seed: u64, config: &ChaosConfig) -> Scenario {
+    plan(seed, config).scenario
+}
+
+/// One seed's scenario and where its phases are.
+#[derive(Clone, Debug)]
+pub struct Plan {
+    /// The scenario.
+    pub scenario: Scenario,
+    /// The heal instant (start of the liveness phase), if the seed has a safety phase.
+    pub heal_at: Option<Duration>,
+    /// Start of the probe phase, if the seed has one.
+    pub probe_phase: Option<Duration>,
+    /// The probes, in time order, each with its window.
+    pub probes: Vec<ProbeWindow>,
+}
+
+/// With `--probes-only`, the quiet start before the probe phase (the first election settles).
+pub const PROBES_ONLY_START: Duration = Duration::from_secs(120);
+
+/// The scenario of one seed, with its phases.
+pub fn plan(seed: u64, config: &ChaosConfig) -> Plan {
     let mut rng = SplitMix64::new(seed);
     let max_regions = config.regions.clamp(1, REGION_NAMES.len());
     let n_regions = usize::try_from(rng.range(1, max_regions as u64)).unwrap_or(1);
@@ -245,22 +320,112 @@ pub fn generate(seed: u64, config: &ChaosConfig) -> Scenario {
             healthy: true,
         })
         .collect();
+    let tick = config.tick.unwrap_or_else(|| draw_tick(seed));
+    let main = main_duration(config.duration, tick);
     let mut s = Scenario {
         name: format!("chaos-{seed}"),
         description: String::new(),
         seed,
-        duration: config.duration,
+        duration: main,
         network: "mainnet".into(),
         pool: "POOL1".into(),
         cluster_management: n_regions > 1,
         shared_api: false,
         slot_length: Duration::from_secs(1),
+        tick,
         timing: Timing::default(),
         node: NodeTiming::default(),
         regions,
         faults: Vec::new(),
         expects: Vec::new(),
     };
+    let mut text = Vec::new();
+    let mut heal = None;
+    let probe_start = if config.probes == Probes::Only {
+        // A quiet start: the first election settles, then the probes.
+        s.expects.push(Expect::ForgerBy {
+            by: PROBES_ONLY_START - Duration::from_secs(30),
+            who: Placement::Region(preferred_region(&s)),
+            to: Some(PROBES_ONLY_START),
+        });
+        text.push(format!(
+            "No safety phase: a quiet start, one forger in the most preferred region by {}s.",
+            (PROBES_ONLY_START - Duration::from_secs(30)).as_secs()
+        ));
+        PROBES_ONLY_START
+    } else {
+        let (heal_at, budget, swarm, aimed) = safety_and_liveness(seed, rng, &mut s, main);
+        heal = Some(heal_at);
+        text.push(describe(&s, &swarm, aimed, heal_at, budget));
+        main
+    };
+    let mut probes = Vec::new();
+    if config.probes != Probes::Off {
+        let budget = if config.probes == Probes::Only {
+            main / 4
+        } else {
+            main / 6
+        };
+        let mut pg = ProbeGen::new(probe_rng(seed), &s);
+        let end = pg.run(probe_start, budget);
+        let (faults, expects, windows, setup) = (pg.faults, pg.expects, pg.windows, pg.setup);
+        s.faults.extend(faults);
+        s.expects.extend(expects);
+        s.duration = end;
+        let kinds: Vec<String> = windows
+            .iter()
+            .map(|w| {
+                format!(
+                    "{} {}s-{}s",
+                    w.kind.as_str(),
+                    w.from.as_secs(),
+                    w.to.as_secs()
+                )
+            })
+            .collect();
+        text.push(format!(
+            "Probe phase from {}s{}: one fault at a time in a healthy world, each promise an \
+             expectation in the probe's window ({}).",
+            probe_start.as_secs(),
+            setup,
+            kinds.join(", ")
+        ));
+        probes = windows;
+    }
+    text.push(format!("Tick {}.", format_duration(tick)));
+    s.description = format!(
+        "Generated by `forge-sim chaos` (seed {}): {} region(s), {} pod(s). {}",
+        s.seed,
+        s.regions.len(),
+        s.regions.iter().map(|r| r.pods).sum::<usize>(),
+        text.join(" ")
+    );
+    Plan {
+        scenario: s,
+        heal_at: heal,
+        probe_phase: (config.probes != Probes::Off).then_some(probe_start),
+        probes,
+    }
+}
+
+/// The most preferred region as declared (the lowest priority number).
+fn preferred_region(s: &Scenario) -> String {
+    s.regions
+        .iter()
+        .min_by_key(|r| r.priority)
+        .map(|r| r.name.clone())
+        .unwrap_or_default()
+}
+
+/// The safety phase's faults, the heal and the liveness expectations of a run of `main`, pushed
+/// onto `s`; returns the heal instant, the convergence budget, the swarm and the number of aimed
+/// combinations.
+fn safety_and_liveness(
+    seed: u64,
+    mut rng: SplitMix64,
+    s: &mut Scenario,
+    main: Duration,
+) -> (Duration, Duration, Vec<Swarm>, u64) {
     let mut policy = policy_rng(seed);
     let policy_swarm = if s.cluster_management {
         draw_policy_swarm(&mut policy)
@@ -270,14 +435,12 @@ pub fn generate(seed: u64, config: &ChaosConfig) -> Scenario {
     let health_recovery = policy_swarm
         .iter()
         .any(|w| matches!(w.kind, Kind::Health | Kind::Flap));
-    let budget = convergence_budget(&s, health_recovery);
-    let heal_at = config
-        .duration
-        .saturating_sub(liveness_len(config.duration, budget));
+    let budget = convergence_budget(s, health_recovery);
+    let heal_at = main.saturating_sub(liveness_len(main, budget));
     let mut swarm = draw_swarm(&mut rng);
     let mut g = Gen {
         rng,
-        s: &s,
+        s,
         heal_at,
         faults: Vec::new(),
     };
@@ -288,14 +451,25 @@ pub fn generate(seed: u64, config: &ChaosConfig) -> Scenario {
     for w in &policy_swarm {
         g.kind(w);
     }
+    g.rng = aim_rng(seed);
+    let aimed = g.aimed();
     let faults = g.faults;
     s.faults = faults;
-    let heal = heal_everything(&s, heal_at);
+    let heal = heal_everything(s, heal_at);
     s.faults.extend(heal);
-    s.expects = liveness_expects(&s, heal_at + budget);
+    s.expects = liveness_expects(s, heal_at + budget, main);
     swarm.extend(policy_swarm);
-    s.description = describe(&s, &swarm, heal_at, budget);
-    s
+    (heal_at, budget, swarm, aimed)
+}
+
+/// The aimed combinations' own stream (see [`Gen::aimed`]).
+fn aim_rng(seed: u64) -> SplitMix64 {
+    SplitMix64::new(SplitMix64::new(seed ^ 0x6169_6D65_642D_2D21).next_u64())
+}
+
+/// The probes' own stream (see [`ProbeGen`]).
+fn probe_rng(seed: u64) -> SplitMix64 {
+    SplitMix64::new(SplitMix64::new(seed ^ 0x7072_6F62_6573_2121).next_u64())
 }
 
 /// Which kinds this seed enables, each with a rate and an intensity. At least one kind is on.
@@ -713,6 +887,65 @@ impl Gen<'_> {
         }
     }
 
+    /// Aimed combinations (a third of the seeds): an API server refuses connections for 6–10 s,
+    /// long enough that renewals through it fail towards the renew deadline, and the forger's
+    /// sidecar is paused (or the whole pod frozen) for 3–20 s starting 0–2 s before the API comes
+    /// back: the pause lands near the renew deadline and the request budgets' answer-by instants,
+    /// where a stale decision would do harm. The generator does not know the run's renewal
+    /// instants; an outage that long makes the deadline come near on purpose. Returns how many.
+    fn aimed(&mut self) -> u64 {
+        if !self.rng.chance(33) {
+            return 0;
+        }
+        let secs = Duration::from_secs;
+        let per_hour = *self.rng.pick(&[3, 10, 30]);
+        let n = self.count(&Swarm {
+            kind: Kind::Pause,
+            per_hour,
+            max_len: secs(20),
+        });
+        let mut made = 0;
+        for _ in 0..n {
+            let at = self.instant();
+            let region = self.region();
+            let target = if self.s.cluster_management && self.rng.chance(50) {
+                ApiServer::Global
+            } else {
+                self.s.local_api_of(&region)
+            };
+            let down = self.rng.duration(secs(6), secs(10));
+            let early = self.rng.duration(Duration::ZERO, secs(2));
+            let length = self.rng.duration(secs(3), secs(20));
+            let freeze = self.rng.chance(40);
+            if at + down >= self.heal_at {
+                continue;
+            }
+            self.push(
+                at,
+                FaultAction::ApiDown {
+                    target: target.clone(),
+                },
+            );
+            self.push(at + down, FaultAction::ApiUp { target });
+            let start = at + down - early;
+            let for_ = std::cmp::min(length, self.heal_at.saturating_sub(start));
+            if for_.is_zero() {
+                continue;
+            }
+            let target = PodRef::Forger;
+            self.push(
+                start,
+                if freeze {
+                    FaultAction::Freeze { target, for_ }
+                } else {
+                    FaultAction::Pause { target, for_ }
+                },
+            );
+            made += 1;
+        }
+        made
+    }
+
     /// A random merge patch of a CardanoForgeCluster spec: `forgeState`, `priority` and an
     /// `override` (enabled or not, with a reason, `forcePriority`, `forceState` and `expiresAt`, a
     /// time since start that may already be past), at least one of them.
@@ -822,48 +1055,771 @@ pub fn heal_everything(s: &Scenario, at: Duration) -> Vec<Fault> {
     out
 }
 
-/// From `by` to the end: the forger is in the most preferred region and never changes.
-fn liveness_expects(s: &Scenario, by: Duration) -> Vec<Expect> {
-    let preferred = s
-        .regions
-        .iter()
-        .min_by_key(|r| r.priority)
-        .map(|r| r.name.clone())
-        .unwrap_or_default();
+/// From `by` to `end` (the end of the liveness phase): the forger is in the most preferred region
+/// and never changes.
+fn liveness_expects(s: &Scenario, by: Duration, end: Duration) -> Vec<Expect> {
     vec![
         Expect::ForgerBy {
             by,
-            who: Placement::Region(preferred),
-            to: Some(s.duration),
+            who: Placement::Region(preferred_region(s)),
+            to: Some(end),
         },
         Expect::MaxHandovers {
             value: 0,
             window: Window {
                 from: Some(by),
-                to: Some(s.duration),
+                to: Some(end),
             },
         },
     ]
 }
 
-fn describe(s: &Scenario, swarm: &[Swarm], heal_at: Duration, budget: Duration) -> String {
+fn describe(
+    s: &Scenario,
+    swarm: &[Swarm],
+    aimed: u64,
+    heal_at: Duration,
+    budget: Duration,
+) -> String {
     let kinds: Vec<String> = swarm
         .iter()
         .map(|w| format!("{:?} {}/h up to {:?}", w.kind, w.per_hour, w.max_len))
         .collect();
+    let aimed = if aimed > 0 {
+        format!(", {aimed} aimed API outage + pause/freeze combinations")
+    } else {
+        String::new()
+    };
     format!(
-        "Generated by `forge-sim chaos` (seed {}): {} region(s), {} pod(s). Safety phase until {}s \
-         with {} faults ({}); liveness phase from {}s: everything healed, one forger in the most \
-         preferred region by {}s and no handover after.",
-        s.seed,
-        s.regions.len(),
-        s.regions.iter().map(|r| r.pods).sum::<usize>(),
+        "Safety phase until {}s with {} faults ({}{aimed}); liveness phase from {}s: everything \
+         healed, one forger in the most preferred region by {}s and no handover until {}s.",
         heal_at.as_secs(),
         s.faults.len(),
         kinds.join(", "),
         heal_at.as_secs(),
         (heal_at + budget).as_secs(),
+        s.duration.as_secs(),
     )
+}
+
+/// The kinds of liveness probe: one fault (or one operator change) in an otherwise healthy world,
+/// with the promise the design makes about it written as ordinary expectations in its window.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum ProbeKind {
+    /// The forger's pod crashes; restarted 30–90 s later.
+    Crash,
+    /// The forger's sidecar gets SIGTERM; the pod is restarted 30–90 s later.
+    Shutdown,
+    /// The forger's cardano-node restarts.
+    NodeRestart,
+    /// A maintenance override (`forcePriority` worst, or `forceState = "Disabled"`) on the most
+    /// preferred region, with an `expiresAt` 1–2 min ahead.
+    Override,
+    /// A region's `forgeState` set to `Disabled`, and back 1–2 min later.
+    Disable,
+    /// The most preferred region's priority made the worst, and back 1–2 min later.
+    Priority,
+    /// A region's health endpoint fails long enough to be detected, then recovers.
+    Health,
+    /// Every pod of the most preferred region crashes; restarted 1–2 min later.
+    RegionLoss,
+    /// The coordination API (or the forger's regional API) refuses connections for 2–3 s.
+    ApiBlip,
+}
+
+impl ProbeKind {
+    /// Every kind.
+    pub const ALL: [ProbeKind; 9] = [
+        ProbeKind::Crash,
+        ProbeKind::Shutdown,
+        ProbeKind::NodeRestart,
+        ProbeKind::Override,
+        ProbeKind::Disable,
+        ProbeKind::Priority,
+        ProbeKind::Health,
+        ProbeKind::RegionLoss,
+        ProbeKind::ApiBlip,
+    ];
+
+    /// Its name in descriptions and reports.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ProbeKind::Crash => "crash",
+            ProbeKind::Shutdown => "shutdown",
+            ProbeKind::NodeRestart => "node-restart",
+            ProbeKind::Override => "override",
+            ProbeKind::Disable => "disable",
+            ProbeKind::Priority => "priority",
+            ProbeKind::Health => "health",
+            ProbeKind::RegionLoss => "region-loss",
+            ProbeKind::ApiBlip => "api-blip",
+        }
+    }
+
+    /// The kinds that apply to a world: those acting on policy need cluster management, a crash
+    /// or shutdown needs somewhere to fail over to.
+    pub fn applicable(s: &Scenario) -> Vec<ProbeKind> {
+        let multi = s.cluster_management && s.regions.len() > 1;
+        let preferred_pods = s.regions.first().map_or(0, |r| r.pods);
+        ProbeKind::ALL
+            .into_iter()
+            .filter(|k| match k {
+                ProbeKind::NodeRestart | ProbeKind::ApiBlip => true,
+                ProbeKind::Crash | ProbeKind::Shutdown => multi || preferred_pods >= 2,
+                _ => multi,
+            })
+            .collect()
+    }
+}
+
+/// One probe of a seed: its kind and its window `[from, to)`, which holds its faults and its
+/// expectations; no other fault of the seed lands in it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ProbeWindow {
+    /// The kind.
+    pub kind: ProbeKind,
+    /// Its first fault.
+    pub from: Duration,
+    /// The end of its last expectation.
+    pub to: Duration,
+}
+
+/// A probe that moves forging away from the preferred region and back (see
+/// [`ProbeGen::moved_and_back`]).
+struct Move {
+    /// The probe's first fault.
+    t: Duration,
+    /// From when the next region forges.
+    away: Duration,
+    /// Until when it does (and the preferred region does not).
+    until: Duration,
+    /// By when the preferred region forges again.
+    by: Duration,
+    /// The window's end.
+    end: Duration,
+    /// The longest gap allowed until `until` (the planned bound from then on).
+    gap_away: Duration,
+    /// When the holding region's leader shuts down inside the wait, if it does.
+    holder_change: Option<Duration>,
+}
+
+/// The probe phase's generator. Every bound is derived from the scenario's timing (docs/chaos.md
+/// "Liveness probes" explains each one); `slow`/`fast` allow the pods' clock-rate margin (drift up
+/// to ±20 000 ppm, 2 %).
+struct ProbeGen<'a> {
+    rng: SplitMix64,
+    s: &'a Scenario,
+    faults: Vec<Fault>,
+    expects: Vec<Expect>,
+    windows: Vec<ProbeWindow>,
+    /// What the clock set-up did, for the description.
+    setup: String,
+}
+
+/// A duration lengthened by the clock-rate margin (2 %).
+fn slow(d: Duration) -> Duration {
+    d * 51 / 50
+}
+
+/// A duration shortened by the clock-rate margin (2 %).
+fn fast(d: Duration) -> Duration {
+    d * 49 / 50
+}
+
+fn window(from: Duration, to: Duration) -> Window {
+    Window {
+        from: Some(from),
+        to: Some(to),
+    }
+}
+
+impl<'a> ProbeGen<'a> {
+    fn new(rng: SplitMix64, s: &'a Scenario) -> Self {
+        ProbeGen {
+            rng,
+            s,
+            faults: Vec::new(),
+            expects: Vec::new(),
+            windows: Vec::new(),
+            setup: String::new(),
+        }
+    }
+
+    fn push(&mut self, at: Duration, action: FaultAction) {
+        self.faults.push(Fault { at, action });
+    }
+
+    fn expect(&mut self, e: Expect) {
+        self.expects.push(e);
+    }
+
+    /// The most preferred region (priority 1) and the next one (where forging goes without it).
+    fn preferred(&self) -> String {
+        preferred_region(self.s)
+    }
+
+    fn second(&self) -> String {
+        let p = self.preferred();
+        self.s
+            .regions
+            .iter()
+            .filter(|r| r.name != p)
+            .min_by_key(|r| r.priority)
+            .map(|r| r.name.clone())
+            .unwrap_or_default()
+    }
+
+    fn others(&self) -> Vec<String> {
+        let p = self.preferred();
+        self.s
+            .regions
+            .iter()
+            .filter(|r| r.name != p)
+            .map(|r| r.name.clone())
+            .collect()
+    }
+
+    fn multi(&self) -> bool {
+        self.s.cluster_management && self.s.regions.len() > 1
+    }
+
+    /// The longest gap of an unplanned failover (the holder died): its lease must expire on the
+    /// candidates' clocks (`lease_duration`), the next attempt comes within a retry period, and
+    /// one more retry period plus a second covers the promotion (keys, SIGHUP, verification).
+    fn unplanned_gap(&self) -> Duration {
+        let t = &self.s.timing;
+        t.lease_duration + 2 * t.retry_period + Duration::from_secs(1)
+    }
+
+    /// The longest gap of a planned move (the holder hands over after a verified demotion).
+    fn planned_gap(&self) -> Duration {
+        Duration::from_secs(1)
+    }
+
+    /// How long an operator change may take to move forging: the next round reads the spec (a
+    /// retry period), a second round for the handoff, and 2 s for demotion and promotion.
+    fn react(&self) -> Duration {
+        2 * self.s.timing.retry_period + Duration::from_secs(2)
+    }
+
+    /// The earliest instant a region that became eligible again at `at` (restarted pods) may
+    /// forge: the failback delay, less the clock-rate margin and 2 s.
+    fn no_failback_before(&self, at: Duration) -> Duration {
+        (at + fast(self.s.timing.failback_delay)).saturating_sub(Duration::from_secs(2))
+    }
+
+    /// By when a region restarted at `at` has forging back: node startup, then a new pod waits
+    /// out the old local lease and the presence record on its own clock (at most
+    /// `lease_duration` + 2 retry periods each), then the failback delay; 15 s margin.
+    fn failback_by(&self, at: Duration) -> Duration {
+        let t = &self.s.timing;
+        at + self.s.node.startup
+            + 2 * (t.lease_duration + 2 * t.retry_period)
+            + slow(t.failback_delay)
+            + Duration::from_secs(15)
+    }
+
+    /// Skew (minutes either way) and drift (within ±20 000 ppm) of the pods' clocks before the
+    /// first probe, on some seeds: promises judged on a wall clock must hold in such worlds.
+    fn clocks(&mut self, at: Duration) {
+        let skew = self.rng.chance(40);
+        let drift = self.rng.chance(40);
+        for pod in self.s.pods() {
+            if skew {
+                let magnitude = i64::try_from(self.rng.range(60_000, 600_000)).unwrap_or(60_000);
+                let offset_ms = if self.rng.chance(50) {
+                    magnitude
+                } else {
+                    -magnitude
+                };
+                self.push(
+                    at,
+                    FaultAction::Skew {
+                        target: PodRef::Pod(pod.clone()),
+                        offset_ms,
+                    },
+                );
+            }
+            if drift {
+                let magnitude = i64::try_from(self.rng.range(100, 20_000)).unwrap_or(100);
+                let ppm = if self.rng.chance(50) {
+                    magnitude
+                } else {
+                    -magnitude
+                };
+                self.push(
+                    at,
+                    FaultAction::Drift {
+                        target: PodRef::Pod(pod),
+                        ppm,
+                    },
+                );
+            }
+        }
+        self.setup = match (skew, drift) {
+            (true, true) => " (every pod's clock skewed by minutes and drifting)",
+            (true, false) => " (every pod's clock skewed by minutes)",
+            (false, true) => " (every pod's clock drifting)",
+            (false, false) => "",
+        }
+        .into();
+    }
+
+    /// Draws probes from `start` until `budget` is used (at least one); returns the phase's end.
+    fn run(&mut self, start: Duration, budget: Duration) -> Duration {
+        let kinds = ProbeKind::applicable(self.s);
+        self.clocks(start);
+        // The clock faults land at `start`; the first probe waits for nothing they might stir.
+        let mut t = start + Duration::from_secs(30);
+        loop {
+            let kind = *self.rng.pick(&kinds);
+            let end = self.probe(kind, t);
+            self.windows.push(ProbeWindow {
+                kind,
+                from: t,
+                to: end,
+            });
+            // The next probe starts 10 s after this window: every fault of it is undone and its
+            // last expectation had the forger back in the preferred region for 30 s.
+            t = end + Duration::from_secs(10);
+            if t >= start + budget {
+                return t;
+            }
+        }
+    }
+
+    /// One probe at `t`; returns its window's end.
+    fn probe(&mut self, kind: ProbeKind, t: Duration) -> Duration {
+        match kind {
+            ProbeKind::Crash | ProbeKind::Shutdown | ProbeKind::RegionLoss => self.lose(kind, t),
+            ProbeKind::NodeRestart => self.node_restart(t),
+            ProbeKind::Override | ProbeKind::Disable | ProbeKind::Priority => {
+                self.operator(kind, t)
+            }
+            ProbeKind::Health => self.health(t),
+            ProbeKind::ApiBlip => self.api_blip(t),
+        }
+    }
+
+    /// The preferred region loses its forger (crash, shutdown) or every pod (region loss); the
+    /// pods come back later.
+    fn lose(&mut self, kind: ProbeKind, t: Duration) -> Duration {
+        let secs = Duration::from_secs;
+        let p = self.preferred();
+        let pods = self.s.pods_of(&p);
+        match kind {
+            ProbeKind::Crash => self.push(
+                t,
+                FaultAction::Crash {
+                    target: PodRef::Forger,
+                },
+            ),
+            ProbeKind::Shutdown => self.push(
+                t,
+                FaultAction::Shutdown {
+                    target: PodRef::Forger,
+                },
+            ),
+            _ => {
+                for pod in &pods {
+                    self.push(
+                        t,
+                        FaultAction::Crash {
+                            target: PodRef::Pod(pod.clone()),
+                        },
+                    );
+                }
+            }
+        }
+        let region_lost = kind == ProbeKind::RegionLoss || pods.len() < 2;
+        let back = t + if region_lost {
+            self.rng.duration(secs(60), secs(120))
+        } else {
+            self.rng.duration(secs(30), secs(90))
+        };
+        // Every region: when an earlier probe failed and the forger was elsewhere, `forger` was
+        // not in `p`, and a pod left down would make every later probe fail too (restarting a
+        // region with no pod down is a no-op).
+        for r in &self.s.regions {
+            self.push(
+                back,
+                FaultAction::Restart {
+                    target: Target::Region(r.name.clone()),
+                },
+            );
+        }
+        let gap = if kind == ProbeKind::Shutdown {
+            self.planned_gap()
+        } else {
+            self.unplanned_gap()
+        };
+        let settled = t + self.unplanned_gap();
+        if !region_lost {
+            // A pod of the preferred region takes over; forging never leaves the region.
+            let end = back + self.s.node.startup + secs(35);
+            self.expect(Expect::MaxGap {
+                value: gap,
+                window: window(t, end),
+            });
+            for q in self.others() {
+                self.expect(Expect::NoForgerIn {
+                    region: q,
+                    from: t,
+                    to: end,
+                });
+            }
+            self.expect(Expect::ForgerBy {
+                by: settled,
+                who: Placement::Region(p),
+                to: Some(end),
+            });
+            self.expect(Expect::MaxHandovers {
+                value: 1,
+                window: window(t, end),
+            });
+            return end;
+        }
+        // The region is gone: the next one takes over, and forging returns only after the
+        // failback delay once the region is back.
+        let quiet_until = self.no_failback_before(back);
+        let by = self.failback_by(back);
+        let end = by + secs(30);
+        let change = self.holder_change(back);
+        self.expect(Expect::MaxGap {
+            value: gap,
+            window: window(t, end),
+        });
+        // Taking forging back is a planned move.
+        self.expect(Expect::MaxGap {
+            value: self.planned_gap(),
+            window: window(quiet_until, end),
+        });
+        self.held_by_second(settled, quiet_until, change);
+        self.expect(Expect::NoForgerIn {
+            region: p.clone(),
+            from: t + secs(1),
+            to: quiet_until,
+        });
+        self.expect(Expect::ForgerBy {
+            by,
+            who: Placement::Region(p),
+            to: Some(end),
+        });
+        self.expect(Expect::MaxHandovers {
+            value: 2 + u64::from(change.is_some()),
+            window: window(t, end),
+        });
+        end
+    }
+
+    /// The forger's cardano-node restarts (unplanned: the node comes back non-producing).
+    fn node_restart(&mut self, t: Duration) -> Duration {
+        let p = self.preferred();
+        let end = t + Duration::from_secs(90);
+        self.push(
+            t,
+            FaultAction::NodeRestart {
+                target: PodRef::Forger,
+            },
+        );
+        self.expect(Expect::MaxGap {
+            value: self.unplanned_gap(),
+            window: window(t, end),
+        });
+        // With another pod in the region, or no other region, forging stays in the region.
+        if !self.multi() || self.s.pods_of(&p).len() >= 2 {
+            for q in self.others() {
+                self.expect(Expect::NoForgerIn {
+                    region: q,
+                    from: t,
+                    to: end,
+                });
+            }
+            self.expect(Expect::ForgerBy {
+                by: t + self.unplanned_gap(),
+                who: Placement::Region(p),
+                to: Some(end),
+            });
+            self.expect(Expect::MaxHandovers {
+                value: 1,
+                window: window(t, end),
+            });
+        }
+        end
+    }
+
+    /// An operator moves forging away from the preferred region (override with an expiry,
+    /// `Disabled`, a worse priority) and back; or disables another region (nothing moves).
+    fn operator(&mut self, kind: ProbeKind, t: Duration) -> Duration {
+        let secs = Duration::from_secs;
+        let p = self.preferred();
+        let back = t + self.rng.duration(secs(60), secs(120));
+        let worst = u64::try_from(self.s.regions.len()).unwrap_or(u64::MAX) + 1;
+        let end = back + self.react() + secs(40);
+        let (target, spec) = match kind {
+            ProbeKind::Override => {
+                let mut o = serde_json::json!({
+                    "enabled": true,
+                    "reason": "maintenance",
+                    "expiresAt": format_duration(back),
+                });
+                // A merge patch cannot remove a key, and a TOML file has no null: a `forceState`
+                // an earlier patch left in this region's override (say "Enabled") would stay in
+                // force beside our `forcePriority`. Then force the state instead.
+                let left_state = self.s.faults.iter().chain(&self.faults).any(|f| {
+                    matches!(&f.action, FaultAction::Patch { region, spec }
+                        if *region == p && spec.get("override").and_then(|o| o.get("forceState")).is_some())
+                });
+                if self.rng.chance(50) && !left_state {
+                    o["forcePriority"] = worst.into();
+                } else {
+                    o["forceState"] = "Disabled".into();
+                }
+                (p.clone(), serde_json::json!({ "override": o }))
+            }
+            ProbeKind::Priority => (p.clone(), serde_json::json!({ "priority": worst })),
+            _ => {
+                let target = if self.rng.chance(70) {
+                    p.clone()
+                } else {
+                    let others = self.others();
+                    self.rng.pick(&others).clone()
+                };
+                (target, serde_json::json!({ "forgeState": "Disabled" }))
+            }
+        };
+        self.push(
+            t,
+            FaultAction::Patch {
+                region: target.clone(),
+                spec,
+            },
+        );
+        // The override ends by its expiry (judged on the API server's clock, which the pods
+        // know to a second); the other changes are undone by the operator.
+        let undo_margin = if kind == ProbeKind::Override {
+            secs(2)
+        } else {
+            if let Some(r) = self.s.region(&target) {
+                self.push(
+                    back,
+                    FaultAction::Patch {
+                        region: target.clone(),
+                        spec: restore_spec(r),
+                    },
+                );
+            }
+            Duration::ZERO
+        };
+        if target != p {
+            // Disabling another region changes nothing.
+            self.no_move(t, end);
+            return end;
+        }
+        self.moved_and_back(Move {
+            t,
+            away: t + self.react(),
+            until: back.saturating_sub(undo_margin),
+            by: back + undo_margin + self.react(),
+            end,
+            gap_away: self.planned_gap(),
+            holder_change: None,
+        });
+        end
+    }
+
+    /// Forging stays where it is in `[t, end)`, with no handover.
+    fn no_move(&mut self, t: Duration, end: Duration) {
+        self.expect(Expect::ForgerBy {
+            by: t,
+            who: Placement::Region(self.preferred()),
+            to: Some(end),
+        });
+        self.expect(Expect::MaxHandovers {
+            value: 0,
+            window: window(t, end),
+        });
+    }
+
+    /// A planned move (see [`Move`]): forging leaves the preferred region for the next one by
+    /// `away`, stays there until `until`, and is back by `by`; no gap above `gap_away` until
+    /// `until`, and none above the planned bound from then to `end`.
+    fn moved_and_back(&mut self, m: Move) {
+        let p = self.preferred();
+        if m.gap_away == self.planned_gap() {
+            self.expect(Expect::MaxGap {
+                value: m.gap_away,
+                window: window(m.t, m.end),
+            });
+        } else {
+            self.expect(Expect::MaxGap {
+                value: m.gap_away,
+                window: window(m.t, m.until),
+            });
+            self.expect(Expect::MaxGap {
+                value: self.planned_gap(),
+                window: window(m.until, m.end),
+            });
+        }
+        self.held_by_second(m.away, m.until, m.holder_change);
+        self.expect(Expect::NoForgerIn {
+            region: p.clone(),
+            from: m.away,
+            to: m.until,
+        });
+        self.expect(Expect::ForgerBy {
+            by: m.by,
+            who: Placement::Region(p),
+            to: Some(m.end),
+        });
+        self.expect(Expect::MaxHandovers {
+            value: 2 + u64::from(m.holder_change.is_some()),
+            window: window(m.t, m.end),
+        });
+    }
+
+    /// `forger-by r2` in `[from, until)`, leaving out the holder's own leader change (a graceful
+    /// local handover in `r2`, judged by the probe's `max-gap`).
+    fn held_by_second(&mut self, from: Duration, until: Duration, change: Option<Duration>) {
+        let who = Placement::Region(self.second());
+        match change {
+            Some(at) => {
+                self.expect(Expect::ForgerBy {
+                    by: from,
+                    who: who.clone(),
+                    to: Some(at),
+                });
+                self.expect(Expect::ForgerBy {
+                    by: at + self.unplanned_gap(),
+                    who,
+                    to: Some(until),
+                });
+            }
+            None => self.expect(Expect::ForgerBy {
+                by: from,
+                who,
+                to: Some(until),
+            }),
+        }
+    }
+
+    /// On some recoveries (40 %, when the next region has a second pod): the holding region's
+    /// leader shuts down 20 s after `recovered` and its pod is restarted 30 s later, inside the
+    /// failback wait. A new leader there must keep the delay the old one started, not hand
+    /// forging back at once. Returns the shutdown's instant.
+    fn holder_change(&mut self, recovered: Duration) -> Option<Duration> {
+        let r2 = self.second();
+        if self.s.pods_of(&r2).len() < 2 || !self.rng.chance(40) {
+            return None;
+        }
+        let at = recovered + Duration::from_secs(20);
+        self.push(
+            at,
+            FaultAction::Shutdown {
+                target: PodRef::Leader(r2.clone()),
+            },
+        );
+        self.push(
+            at + Duration::from_secs(30),
+            FaultAction::Restart {
+                target: Target::Region(r2),
+            },
+        );
+        Some(at)
+    }
+
+    /// A region's health endpoint fails long enough to be detected, then recovers. The
+    /// preferred region hands over once `health_failure_threshold` probes failed, and takes
+    /// forging back only after `health_success_threshold` good probes and the failback delay.
+    fn health(&mut self, t: Duration) -> Duration {
+        let secs = Duration::from_secs;
+        let p = self.preferred();
+        let target = if self.rng.chance(75) {
+            p.clone()
+        } else {
+            let others = self.others();
+            self.rng.pick(&others).clone()
+        };
+        let timing = self.s.timing.clone();
+        let (interval, failures, successes) = (
+            timing.health_interval,
+            timing.health_failure_threshold,
+            timing.health_success_threshold,
+        );
+        // The first failed probe may come at once: the third (of 3) no sooner than two intervals
+        // later. It may come an interval late: the third within three intervals, plus half an
+        // interval for the round that acts on it.
+        let stays_until = (t + fast(interval * failures.saturating_sub(1))).saturating_sub(secs(2));
+        let moved_by = t + slow(interval * failures) + interval / 2;
+        let healthy_at = moved_by + self.rng.duration(secs(30), secs(90));
+        let quiet_until = (healthy_at
+            + fast(interval * successes.saturating_sub(1) + timing.failback_delay))
+        .saturating_sub(secs(2));
+        let back_by = healthy_at + slow(interval * successes + timing.failback_delay) + secs(15);
+        let end = back_by + secs(30);
+        self.push(
+            t,
+            FaultAction::Health {
+                region: target.clone(),
+                healthy: false,
+            },
+        );
+        self.push(
+            healthy_at,
+            FaultAction::Health {
+                region: target.clone(),
+                healthy: true,
+            },
+        );
+        if target != p {
+            self.no_move(t, end);
+            return end;
+        }
+        self.expect(Expect::ForgerBy {
+            by: t,
+            who: Placement::Region(p),
+            to: Some(stays_until),
+        });
+        // Moving away is a graceful handover too, but no operator asked for it: the next region
+        // may learn that it is preferred now only at its next round (a retry period). Taking
+        // forging back after the failback delay is the holder's planned handover.
+        let gap_away = self.s.timing.retry_period + Duration::from_secs(1);
+        let change = self.holder_change(healthy_at);
+        self.moved_and_back(Move {
+            t,
+            away: moved_by,
+            until: quiet_until,
+            by: back_by,
+            end,
+            gap_away,
+            holder_change: change,
+        });
+        end
+    }
+
+    /// The coordination API (or the forger's regional API) refuses connections for 2–3 s: far
+    /// below the renew deadline, so nothing may change.
+    fn api_blip(&mut self, t: Duration) -> Duration {
+        let p = self.preferred();
+        let target = if self.multi() && self.rng.chance(70) {
+            ApiServer::Global
+        } else {
+            self.s.local_api_of(&p)
+        };
+        let down = self
+            .rng
+            .duration(Duration::from_secs(2), Duration::from_secs(3));
+        self.push(
+            t,
+            FaultAction::ApiDown {
+                target: target.clone(),
+            },
+        );
+        self.push(t + down, FaultAction::ApiUp { target });
+        let end = t + Duration::from_secs(60);
+        self.no_move(t, end);
+        end
+    }
 }
 
 /// A fault-free world of `regions` × `pods` for `duration` (the bench).
@@ -872,8 +1828,11 @@ pub fn quiet_world(regions: usize, pods: usize, duration: Duration) -> Scenario 
         duration,
         regions,
         pods,
+        tick: Some(crate::scenario::DEFAULT_TICK),
+        probes: Probes::Off,
     };
     let mut s = generate(0, &config);
+    s.duration = duration;
     s.name = format!("bench-{regions}x{pods}");
     s.description = "A fault-free world, for measuring speed.".into();
     s.regions = (0..regions.clamp(1, REGION_NAMES.len()))
@@ -898,6 +1857,8 @@ pub struct SeedRun {
     pub seed: u64,
     /// The scenario it generated (its file reproduces the run).
     pub scenario: Scenario,
+    /// Its probes, with their windows.
+    pub probes: Vec<ProbeWindow>,
     /// The outcome, or why the simulation itself failed.
     pub result: Result<Outcome, String>,
 }
@@ -913,7 +1874,9 @@ impl SeedRun {
 
 /// Generates and runs one seed.
 pub fn run_seed(seed: u64, config: &ChaosConfig, options: &RunOptions) -> SeedRun {
-    let scenario = generate(seed, config);
+    let Plan {
+        scenario, probes, ..
+    } = plan(seed, config);
     let options = RunOptions {
         seed: None,
         ..options.clone()
@@ -922,7 +1885,49 @@ pub fn run_seed(seed: u64, config: &ChaosConfig, options: &RunOptions) -> SeedRu
     SeedRun {
         seed,
         scenario,
+        probes,
         result,
+    }
+}
+
+/// Where an expectation looks: `[from, to]` of its window, or its instant twice.
+pub fn expect_span(e: &Expect, end: Duration) -> (Duration, Duration) {
+    match e {
+        Expect::Forger { at, .. } | Expect::Credentials { at, .. } => (*at, *at),
+        Expect::ForgerBy { by, to, .. } => (*by, to.unwrap_or(end)),
+        Expect::NoForgerIn { from, to, .. } => (*from, *to),
+        Expect::MaxGap { window, .. }
+        | Expect::MaxHandovers { window, .. }
+        | Expect::Coverage { window, .. }
+        | Expect::MaxApiRequests { window, .. } => {
+            (window.from.unwrap_or_default(), window.to.unwrap_or(end))
+        }
+        _ => (Duration::ZERO, end),
+    }
+}
+
+impl SeedRun {
+    /// What each violation of the run is about: a probe's kind (`crash`...) for an expectation
+    /// inside a probe's window, `liveness` for the liveness phase's, or the implicit check's kind
+    /// (`dual-forging`), one entry per violated check, in report order.
+    pub fn failed_checks(&self) -> Vec<String> {
+        let Ok(o) = &self.result else {
+            return vec!["simulation".into()];
+        };
+        o.report
+            .violations
+            .iter()
+            .map(|v| {
+                let Some(e) = v.expectation.and_then(|i| self.scenario.expects.get(i)) else {
+                    return v.kind.clone();
+                };
+                let (from, _) = expect_span(e, self.scenario.duration);
+                self.probes
+                    .iter()
+                    .find(|w| w.from <= from && from <= w.to)
+                    .map_or_else(|| "liveness".to_owned(), |w| w.kind.as_str().to_owned())
+            })
+            .collect()
     }
 }
 
@@ -1076,9 +2081,14 @@ mod tests {
         // draws exactly the world faults it draws with them.
         let c = up_to_three_regions();
         // What the policy stream draws: policy faults, and the global lease's deletion with the
-        // leader shutdown and restart that may follow it.
+        // leader shutdown and restart that may follow it; then the aimed stream's API outages
+        // with pauses and freezes of the forger.
         let policy = |f: &Fault| {
-            ["health", "flap", "patch", "shutdown", "restart"].contains(&f.action.kind())
+            [
+                "health", "flap", "patch", "shutdown", "restart", "api-down", "api-up", "pause",
+                "freeze",
+            ]
+            .contains(&f.action.kind())
                 || matches!(
                     f.action,
                     FaultAction::DeleteLease {
@@ -1088,7 +2098,8 @@ mod tests {
                 )
         };
         for seed in 0..50 {
-            let s = generate(seed, &c);
+            let plan = plan(seed, &c);
+            let s = plan.scenario;
             if !s.cluster_management {
                 continue;
             }
@@ -1098,7 +2109,7 @@ mod tests {
                 rng.range(1, 3);
             }
             let swarm = draw_swarm(&mut rng);
-            let heal_at = s.faults.iter().map(|f| f.at).max().unwrap_or_default();
+            let heal_at = plan.heal_at.expect("a safety phase");
             let mut g = Gen {
                 rng,
                 s: &s,
@@ -1140,7 +2151,12 @@ mod tests {
 
     #[test]
     fn the_liveness_phase_heals_everything_and_expects_one_steady_forger() {
-        let s = generate(3, &ChaosConfig::default());
+        let c = ChaosConfig {
+            tick: Some(Duration::from_millis(50)),
+            probes: Probes::Off,
+            ..ChaosConfig::default()
+        };
+        let s = generate(3, &c);
         let heal_at =
             Duration::from_secs(3_600) - liveness_len(s.duration, convergence_budget(&s, false));
         let healed: Vec<&str> = s
@@ -1162,8 +2178,9 @@ mod tests {
         let c = up_to_three_regions();
         let mut checked = 0;
         for seed in 0..100 {
-            let s = generate(seed, &c);
-            let heal_at = s.faults.iter().map(|f| f.at).max().unwrap_or_default();
+            let plan = plan(seed, &c);
+            let s = plan.scenario;
+            let heal_at = plan.heal_at.expect("a safety phase");
             let before = |kind: &str| {
                 s.faults
                     .iter()
@@ -1238,8 +2255,9 @@ mod tests {
     fn every_fault_of_the_safety_phase_ends_before_the_heal() {
         let c = ChaosConfig::default();
         for seed in 0..100 {
-            let s = generate(seed, &c);
-            let heal = s.faults.iter().map(|f| f.at).max().unwrap_or_default();
+            let plan = plan(seed, &c);
+            let s = plan.scenario;
+            let heal = plan.heal_at.expect("a safety phase");
             for f in &s.faults {
                 if let FaultAction::Pause { for_, .. } | FaultAction::Freeze { for_, .. } = f.action
                 {
@@ -1247,5 +2265,200 @@ mod tests {
                 }
             }
         }
+    }
+
+    #[test]
+    fn the_same_seed_plans_the_same_probes_and_tick() {
+        let c = up_to_three_regions();
+        for seed in [0, 7, 1042] {
+            let (a, b) = (plan(seed, &c), plan(seed, &c));
+            assert_eq!(a.scenario, b.scenario);
+            assert_eq!(a.probes, b.probes);
+        }
+        let only = ChaosConfig {
+            probes: Probes::Only,
+            ..up_to_three_regions()
+        };
+        assert_eq!(generate(5, &only), generate(5, &only));
+    }
+
+    #[test]
+    fn every_probe_kind_is_drawn_by_some_seed() {
+        let c = up_to_three_regions();
+        let mut seen = std::collections::BTreeMap::new();
+        for seed in 0..200 {
+            for p in plan(seed, &c).probes {
+                *seen.entry(p.kind).or_insert(0) += 1;
+            }
+        }
+        for kind in ProbeKind::ALL {
+            assert!(
+                seen.get(&kind).copied().unwrap_or(0) >= 5,
+                "{kind:?}: {seen:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn probes_are_spaced_and_hold_their_own_faults_and_expectations() {
+        for c in [
+            up_to_three_regions(),
+            ChaosConfig::default(),
+            ChaosConfig {
+                probes: Probes::Only,
+                ..up_to_three_regions()
+            },
+            ChaosConfig {
+                duration: Duration::from_secs(600),
+                ..up_to_three_regions()
+            },
+        ] {
+            for seed in 0..100 {
+                let plan = plan(seed, &c);
+                let s = &plan.scenario;
+                let start = plan.probe_phase.expect("a probe phase");
+                assert!(!plan.probes.is_empty(), "seed {seed}: no probe");
+                // After the liveness phase (or the quiet start), in order, never overlapping.
+                assert!(plan.probes[0].from > start, "seed {seed}");
+                for w in plan.probes.windows(2) {
+                    assert!(w[0].to < w[1].from, "seed {seed}: {w:?} overlap");
+                }
+                for w in &plan.probes {
+                    assert!(w.from < w.to && w.to <= s.duration, "seed {seed}: {w:?}");
+                }
+                let inside = |t: Duration| plan.probes.iter().find(|w| w.from <= t && t <= w.to);
+                // No safety-phase fault (or the heal) is anywhere near a probe; every fault of the
+                // probe phase is the clock set-up at its start or inside a probe's window.
+                for f in &s.faults {
+                    if f.at < start {
+                        assert!(inside(f.at).is_none(), "seed {seed}: {f:?}");
+                        if let FaultAction::Pause { for_, .. } | FaultAction::Freeze { for_, .. } =
+                            f.action
+                        {
+                            assert!(f.at + for_ <= start, "seed {seed}: {f:?}");
+                        }
+                        if let FaultAction::Flap { until, .. } = f.action {
+                            assert!(until <= start, "seed {seed}: {f:?}");
+                        }
+                    } else if f.at == start {
+                        assert!(
+                            ["skew", "drift"].contains(&f.action.kind()),
+                            "seed {seed}: {f:?}"
+                        );
+                    } else {
+                        assert!(inside(f.at).is_some(), "seed {seed}: {f:?} outside probes");
+                    }
+                }
+                // Every expectation after the liveness phase lies within one probe's window.
+                for e in &s.expects {
+                    let (from, to) = expect_span(e, s.duration);
+                    if from < start {
+                        assert!(to <= start, "seed {seed}: {e:?} reaches into the probes");
+                        continue;
+                    }
+                    let w = inside(from).unwrap_or_else(|| panic!("seed {seed}: {e:?}"));
+                    assert!(to <= w.to, "seed {seed}: {e:?} outlasts {w:?}");
+                    assert!(from <= to, "seed {seed}: {e:?}");
+                }
+                // Skews before the probes are minutes; drifts stay within the margin.
+                for f in s.faults.iter().filter(|f| f.at >= start) {
+                    match f.action {
+                        FaultAction::Skew { offset_ms, .. } => {
+                            assert!((60_000..=600_000).contains(&offset_ms.unsigned_abs()))
+                        }
+                        FaultAction::Drift { ppm, .. } => assert!(ppm.unsigned_abs() <= 20_000),
+                        _ => {}
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn probes_never_mind_the_second_region_in_one_region_worlds() {
+        let c = ChaosConfig::default();
+        for seed in 0..100 {
+            let plan = plan(seed, &c);
+            let s = &plan.scenario;
+            assert!(!s.cluster_management);
+            for p in &plan.probes {
+                assert!(
+                    [
+                        ProbeKind::Crash,
+                        ProbeKind::Shutdown,
+                        ProbeKind::NodeRestart,
+                        ProbeKind::ApiBlip
+                    ]
+                    .contains(&p.kind),
+                    "seed {seed}: {p:?}"
+                );
+                if matches!(p.kind, ProbeKind::Crash | ProbeKind::Shutdown) {
+                    assert!(s.regions[0].pods >= 2, "seed {seed}: nowhere to fail over");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn the_tick_is_drawn_from_the_set_and_survives_the_writer_and_the_parser() {
+        let c = up_to_three_regions();
+        let mut seen = std::collections::BTreeMap::new();
+        for seed in 0..60 {
+            let s = generate(seed, &c);
+            assert!(TICKS.contains(&s.tick), "seed {seed}: {:?}", s.tick);
+            *seen.entry(s.tick).or_insert(0) += 1;
+            let text = s.to_toml_string();
+            assert_eq!(
+                text.contains("\ntick = "),
+                s.tick != crate::scenario::DEFAULT_TICK,
+                "seed {seed}"
+            );
+            let back = Scenario::from_str(&text, "generated.toml")
+                .unwrap_or_else(|e| panic!("seed {seed}: {e}"));
+            assert_eq!(back.tick, s.tick, "seed {seed}");
+            assert_eq!(back, s, "seed {seed}");
+        }
+        assert_eq!(seen.len(), TICKS.len(), "{seen:?}");
+        // A fixed tick is every seed's, and shorter ticks run shorter.
+        let fixed = ChaosConfig {
+            tick: Some(TICKS[0]),
+            probes: Probes::Off,
+            ..ChaosConfig::default()
+        };
+        let s = generate(1, &fixed);
+        assert_eq!(s.tick, TICKS[0]);
+        assert_eq!(s.duration, Duration::from_secs(600));
+    }
+
+    #[test]
+    fn some_seeds_aim_a_pause_or_freeze_at_the_end_of_an_api_outage() {
+        let c = up_to_three_regions();
+        let aimed = (0..100)
+            .filter(|&seed| {
+                let faults = generate(seed, &c).faults;
+                faults.iter().any(|down| {
+                    matches!(down.action, FaultAction::ApiDown { .. })
+                        && faults.iter().any(|up| {
+                            let d = up.at.saturating_sub(down.at);
+                            matches!(up.action, FaultAction::ApiUp { .. })
+                                && (Duration::from_secs(6)..=Duration::from_secs(10)).contains(&d)
+                                && faults.iter().any(|p| {
+                                    matches!(
+                                        p.action,
+                                        FaultAction::Pause {
+                                            target: PodRef::Forger,
+                                            ..
+                                        } | FaultAction::Freeze {
+                                            target: PodRef::Forger,
+                                            ..
+                                        }
+                                    ) && p.at <= up.at
+                                        && p.at + Duration::from_secs(2) >= up.at
+                                })
+                        })
+                })
+            })
+            .count();
+        assert!((15..=60).contains(&aimed), "{aimed} of 100 seeds aim");
     }
 }

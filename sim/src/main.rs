@@ -48,27 +48,33 @@ enum Command {
         /// Write one decision journal per simulated pod into this directory.
         #[arg(long)]
         journal_dir: Option<PathBuf>,
-        /// turmoil's tick (resolution of simulated time), e.g. 50ms.
-        #[arg(long, default_value = "50ms", value_parser = parse_duration)]
-        tick: std::time::Duration,
+        /// turmoil's tick (resolution of simulated time), e.g. 50ms; default: the file's `tick`
+        /// (50ms when it has none).
+        #[arg(long, value_parser = parse_duration)]
+        tick: Option<std::time::Duration>,
         /// Run a deliberately broken safety core (the canary; needs `--features broken-core`):
         /// wall-clock-expiry, promote-before-acquire, no-self-fencing,
         /// release-before-demotion-verified, promote-on-new-lease.
         #[arg(long)]
         broken: Option<String>,
     },
-    /// Shrink a scenario with dual-forging slots (else uncovered slots, else a simulator panic):
-    /// remove every fault it does not need to keep that failure, and write the result (exit 0; 1
-    /// when the file has none of them; 2 when it is invalid).
+    /// Shrink a failing scenario: remove every fault it does not need to fail the same way (the
+    /// same violated expectations and implicit checks, no new ones), keeping its expectations, and
+    /// write the result (exit 0; 1 when the file does not fail; 2 when it is invalid).
     Shrink {
         /// The failing scenario file (e.g. a chaos seed's).
         file: PathBuf,
         /// Where to write the shrunk scenario (default: FILE with `.shrunk.toml`).
         #[arg(long)]
         out: Option<PathBuf>,
-        /// turmoil's tick.
-        #[arg(long, default_value = "50ms", value_parser = parse_duration)]
-        tick: std::time::Duration,
+        /// Keep only these violations (the kind of an implicit check such as `dual-forging`, or an
+        /// expectation's index in the file, e.g. `expect[12]`; repeatable); the others may go.
+        /// Default: every violation of the original run.
+        #[arg(long)]
+        keep: Vec<String>,
+        /// turmoil's tick; default: the file's `tick` (50ms when it has none).
+        #[arg(long, value_parser = parse_duration)]
+        tick: Option<std::time::Duration>,
         /// Shrink against a deliberately broken safety core (see `run --broken`).
         #[arg(long)]
         broken: Option<String>,
@@ -146,9 +152,16 @@ struct ChaosArgs {
     /// Every other failure, dual slots above all, still fails the batch.
     #[arg(long)]
     known_uncovered: bool,
-    /// turmoil's tick.
-    #[arg(long, default_value = "50ms", value_parser = parse_duration)]
-    tick: std::time::Duration,
+    /// turmoil's tick of every seed (recorded in its file); default: drawn per seed from 10ms,
+    /// 20ms and 50ms, the shorter ticks with shorter runs (docs/chaos.md).
+    #[arg(long, value_parser = parse_duration)]
+    tick: Option<std::time::Duration>,
+    /// No probe phase: the safety and liveness phases only.
+    #[arg(long, conflicts_with = "probes_only")]
+    no_probes: bool,
+    /// Only the probe phase (after a quiet start): no safety or liveness phase.
+    #[arg(long)]
+    probes_only: bool,
     /// Run a deliberately broken safety core (see `run --broken`).
     #[arg(long)]
     broken: Option<String>,
@@ -186,10 +199,11 @@ fn main() -> ExitCode {
         Command::Shrink {
             file,
             out,
+            keep,
             tick,
             broken,
         } => match run_options(None, tick, None, broken.as_deref()) {
-            Ok(options) => shrink(&file, out, &options),
+            Ok(options) => shrink(&file, out, &keep, &options),
             Err(e) => {
                 eprintln!("forge-sim shrink: {e}");
                 ExitCode::from(2)
@@ -237,7 +251,7 @@ fn simulate(
             return ExitCode::from(2);
         }
     };
-    let options = match run_options(Some(seed), tick, journal_dir, broken) {
+    let options = match run_options(Some(seed), Some(tick), journal_dir, broken) {
         Ok(o) => o,
         Err(e) => {
             eprintln!("forge-sim simulate: {e}");
@@ -265,7 +279,7 @@ fn simulate(
 /// The options of one run from the command line (`--broken` exists only with `broken-core`).
 fn run_options(
     seed: Option<u64>,
-    tick: std::time::Duration,
+    tick: Option<std::time::Duration>,
     journal_dir: Option<PathBuf>,
     broken: Option<&str>,
 ) -> Result<forge_sim::runner::RunOptions, String> {
@@ -313,19 +327,26 @@ fn select_broken(
 }
 
 fn chaos(args: ChaosArgs) -> ExitCode {
-    use forge_sim::chaos::{ChaosConfig, run_seeds};
-    let mut options = forge_sim::runner::RunOptions {
-        tick: args.tick,
-        ..Default::default()
-    };
+    use forge_sim::chaos::{ChaosConfig, Probes, run_seeds};
+    // Each seed's file records its tick; the run uses it.
+    let mut options = forge_sim::runner::RunOptions::default();
     if let Err(e) = select_broken(&mut options, args.broken.as_deref()) {
         eprintln!("forge-sim chaos: {e}");
         return ExitCode::from(2);
     }
+    let probes = if args.probes_only {
+        Probes::Only
+    } else if args.no_probes {
+        Probes::Off
+    } else {
+        Probes::On
+    };
     let config = ChaosConfig {
         duration: args.duration,
         regions: args.regions,
         pods: args.pods,
+        tick: args.tick,
+        probes,
     };
     let jobs = args
         .jobs
@@ -339,8 +360,27 @@ fn chaos(args: ChaosArgs) -> ExitCode {
         sim_seconds += run.scenario.duration.as_secs_f64();
         let passed = run.passed();
         match &run.result {
-            Ok(o) if args.json => println!("{}", o.report.to_json()),
-            Ok(o) if !passed => println!("{}", o.report.verdict_line()),
+            Ok(o) if args.json => {
+                // The report, plus what chaos alone knows: the seed's tick and probes, and what
+                // each violation is about.
+                let mut value: serde_json::Value =
+                    serde_json::from_str(&o.report.to_json()).unwrap_or_default();
+                if let Some(map) = value.as_object_mut() {
+                    let probes: Vec<&str> = run.probes.iter().map(|p| p.kind.as_str()).collect();
+                    map.insert(
+                        "tick_ms".into(),
+                        (run.scenario.tick.as_millis() as u64).into(),
+                    );
+                    map.insert("probes".into(), probes.into());
+                    map.insert("failed_checks".into(), run.failed_checks().into());
+                }
+                println!("{value}");
+            }
+            Ok(o) if !passed => println!(
+                "{} [{}]",
+                o.report.verdict_line(),
+                run.failed_checks().join(", ")
+            ),
             Ok(_) => {}
             Err(e) => println!(
                 "FAIL chaos-{} (seed {}): the simulation failed: {e}",
@@ -377,8 +417,17 @@ fn chaos(args: ChaosArgs) -> ExitCode {
                 .as_deref()
                 .map(|b| format!(" --broken {b}"))
                 .unwrap_or_default();
+            let mut flags = String::new();
+            if let Some(tick) = args.tick {
+                flags.push_str(&format!(" --tick {}ms", tick.as_millis()));
+            }
+            match probes {
+                Probes::On => {}
+                Probes::Off => flags.push_str(" --no-probes"),
+                Probes::Only => flags.push_str(" --probes-only"),
+            }
             let again = format!(
-                "forge-sim chaos --start {} --seeds 1 --duration {}s --regions {} --pods {}{broken}",
+                "forge-sim chaos --start {} --seeds 1 --duration {}s --regions {} --pods {}{flags}{broken}",
                 run.seed,
                 args.duration.as_secs(),
                 args.regions,
@@ -445,7 +494,7 @@ fn bench(
 ) -> ExitCode {
     let scenario = forge_sim::chaos::quiet_world(regions, pods, duration);
     let options = forge_sim::runner::RunOptions {
-        tick,
+        tick: Some(tick),
         ..Default::default()
     };
     let started = std::time::Instant::now();
@@ -482,6 +531,7 @@ fn bench(
 fn shrink(
     file: &std::path::Path,
     out: Option<PathBuf>,
+    keep: &[String],
     options: &forge_sim::runner::RunOptions,
 ) -> ExitCode {
     use forge_sim::shrink::ShrinkError;
@@ -496,17 +546,25 @@ fn shrink(
     let progress = |runs: usize, faults: usize| {
         eprint!("\rshrink: run {runs}, trying {faults} fault(s)   ");
     };
-    match forge_sim::shrink::shrink(&scenario, options, progress) {
+    match forge_sim::shrink::shrink(&scenario, options, keep, progress) {
         Ok(shrunk) => {
             eprintln!();
             if let Err(e) = std::fs::write(&out, shrunk.scenario.to_toml_string()) {
                 eprintln!("forge-sim shrink: writing {}: {e}", out.display());
                 return ExitCode::from(2);
             }
+            let kept: Vec<String> = shrunk.kept.iter().map(ToString::to_string).collect();
+            let dropped = match shrunk.dropped_expects {
+                0 => String::new(),
+                n => format!(
+                    "; {n} expectation(s) dropped that failed only for want of a removed fault"
+                ),
+            };
             println!(
-                "shrink: {} fault(s) of {} still give the same failure ({} runs): {}",
+                "shrink: {} fault(s) of {} still fail the same way ({}; {} runs{dropped}): {}",
                 shrunk.scenario.faults.len(),
                 shrunk.faults_before,
+                kept.join(", "),
                 shrunk.runs,
                 out.display()
             );
@@ -515,6 +573,10 @@ fn shrink(
         Err(e @ ShrinkError::DoesNotFail(_)) => {
             eprintln!("forge-sim shrink: {e}");
             ExitCode::from(1)
+        }
+        Err(e @ ShrinkError::NoSuchViolation { .. }) => {
+            eprintln!("forge-sim shrink: {e}");
+            ExitCode::from(2)
         }
         Err(e) => {
             eprintln!("forge-sim shrink {}: {e}", file.display());

@@ -17,32 +17,21 @@ use crate::world::{Action, EPOCH_UNIX_S, Host, RegionSpec, World, WorldSpec};
 /// turmoil's default tick here: every timer and message is rounded up to it. 50 ms keeps every
 /// timing of the sidecar (seconds) and of the node (50 ms SIGHUP handling) meaningful while a
 /// simulated hour of 3 regions × 3 pods runs in seconds (docs/performance.md).
-pub const DEFAULT_TICK: Duration = Duration::from_millis(50);
+/// A scenario may ask for another with its `tick` key (scenarios/README.md).
+pub const DEFAULT_TICK: Duration = crate::scenario::DEFAULT_TICK;
 
-/// How a run is done.
-#[derive(Clone, Debug)]
+/// How a run is done (by default: the scenario's seed and tick, no journals).
+#[derive(Clone, Debug, Default)]
 pub struct RunOptions {
     /// Overrides the scenario's seed.
     pub seed: Option<u64>,
-    /// turmoil's tick.
-    pub tick: Duration,
+    /// turmoil's tick: overrides the scenario's own (`tick`, default [`DEFAULT_TICK`]).
+    pub tick: Option<Duration>,
     /// Write one decision journal per pod here.
     pub journal_dir: Option<std::path::PathBuf>,
     /// The broken variant of the safety core to run (the canary; feature `broken-core`).
     #[cfg(feature = "broken-core")]
     pub broken: Option<forge_manager::core::broken::Broken>,
-}
-
-impl Default for RunOptions {
-    fn default() -> Self {
-        RunOptions {
-            seed: None,
-            tick: DEFAULT_TICK,
-            journal_dir: None,
-            #[cfg(feature = "broken-core")]
-            broken: None,
-        }
-    }
 }
 
 /// Everything a run produced.
@@ -193,7 +182,11 @@ pub fn simulate_guarded(
     let mut command = Command::new(exe);
     command
         .arg(SIMULATE_SUBCOMMAND)
-        .args(child_args(seed, options))
+        .args(child_args(
+            seed,
+            options.tick.unwrap_or(scenario.tick),
+            options,
+        ))
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
@@ -225,14 +218,14 @@ pub const SIMULATE_SUBCOMMAND: &str = "simulate";
 /// The child's exit code when the world failed without a panic (turmoil's error on stderr).
 pub const CHILD_SIM_ERROR: i32 = 3;
 
-/// The child's arguments for `options` (`--seed`, `--tick-ms`, `--journal-dir`, `--broken`).
+/// The child's arguments (`--seed`, `--tick-ms` of the run's `tick`, `--journal-dir`, `--broken`).
 #[cfg_attr(not(panic = "abort"), allow(dead_code))]
-fn child_args(seed: u64, options: &RunOptions) -> Vec<String> {
+fn child_args(seed: u64, tick: Duration, options: &RunOptions) -> Vec<String> {
     let mut args = vec![
         "--seed".to_owned(),
         seed.to_string(),
         "--tick-ms".to_owned(),
-        options.tick.as_millis().to_string(),
+        tick.as_millis().to_string(),
     ];
     if let Some(dir) = &options.journal_dir {
         args.push("--journal-dir".to_owned());
@@ -283,7 +276,7 @@ pub fn simulate(scenario: &Scenario, seed: u64, options: &RunOptions) -> Result<
     let mut world = World::new(world_spec(
         scenario,
         seed,
-        options.tick,
+        options.tick.unwrap_or(scenario.tick),
         options.journal_dir.clone(),
     ));
     for (index, fault) in scenario.faults_in_order() {

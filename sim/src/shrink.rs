@@ -1,13 +1,67 @@
-//! Shrinking a failing scenario: remove faults while the run still fails the same safety check
-//! (dual-forging slots, else uncovered slots, else a simulator panic), so a chaos finding becomes
-//! a regression file a person can read (seed 1150: 367 faults down to 4).
+//! Shrinking a failing scenario: remove faults while the run still fails the same way, so a chaos
+//! finding becomes a regression file a person can read (seed 1150: 367 faults down to 4).
+//!
+//! "The same way" is the run's *signature*: which checks it violates, each named by its kind and,
+//! for an expectation, its index in the file (`dual-forging`, `expect[12] max-gap`). A trial keeps
+//! a drop when it still violates every check of the target (by default the original's whole
+//! signature) and no implicit check the original did not (a new dual slot is another failure).
+//! Expectations stay during the search (indexes stay valid), so a liveness probe's own fault stays
+//! exactly when its expectation needs it: without the fault its `max-gap` passes. Other probes'
+//! faults may go; their expectations may then fail (a `forger-by` in the region forging never
+//! moved to), and those newly failing expectations are dropped from the result, which fails only
+//! the target's way.
 //!
 //! Delta debugging in its simplest form: try dropping chunks of faults, halving the chunk size until
 //! single faults; a drop is kept when the scenario still fails. Runs are deterministic, so the
 //! result is too (same file, same seed, same tick: same shrunk file).
 
+use std::collections::BTreeSet;
+
+use crate::oracle::Violation;
 use crate::runner::{RunOptions, run};
 use crate::scenario::Scenario;
+
+/// One violated check: an implicit check's kind (`None` index), or an expectation's index and kind.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Check {
+    /// The `[[expect]]` index, or `None` for an implicit check.
+    pub expectation: Option<usize>,
+    /// The kind (`dual-forging`, `max-gap`...).
+    pub kind: String,
+}
+
+impl std::fmt::Display for Check {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.expectation {
+            Some(i) => write!(f, "expect[{i}] {}", self.kind),
+            None => f.write_str(&self.kind),
+        }
+    }
+}
+
+impl Check {
+    /// Whether `--keep TEXT` names this check: its kind (`dual-forging`, `max-gap`: every check
+    /// of that kind), its index (`expect[12]`) or both (`expect[12] max-gap`).
+    pub fn matches(&self, text: &str) -> bool {
+        let text = text.trim();
+        text == self.kind
+            || text == self.to_string()
+            || self
+                .expectation
+                .is_some_and(|i| text == format!("expect[{i}]"))
+    }
+}
+
+/// The checks a run violates.
+pub fn signature(violations: &[Violation]) -> BTreeSet<Check> {
+    violations
+        .iter()
+        .map(|v| Check {
+            expectation: v.expectation,
+            kind: v.kind.clone(),
+        })
+        .collect()
+}
 
 /// The smallest sub-list of `items` (in their order) for which `fails` still holds, found by
 /// dropping ever smaller chunks. `fails(items)` must hold to begin with; it is called at most about
@@ -37,72 +91,86 @@ pub fn minimize<T: Clone>(items: Vec<T>, mut fails: impl FnMut(&[T]) -> bool) ->
 /// Why a scenario could not be shrunk.
 #[derive(Debug, thiserror::Error)]
 pub enum ShrinkError {
-    /// The scenario has no dual-forging slot, uncovered slot or panic to keep.
-    #[error("{0} has no dual-forging slot, uncovered slot or simulator panic: nothing to shrink")]
+    /// The scenario passes: nothing to keep.
+    #[error("{0} does not fail: nothing to shrink")]
     DoesNotFail(String),
+    /// `--keep` names no violation of the run.
+    #[error("{name}: --keep {keep} names none of its violations ({found})")]
+    NoSuchViolation {
+        /// The scenario.
+        name: String,
+        /// What was asked for.
+        keep: String,
+        /// What the run violates.
+        found: String,
+    },
     /// A run of the simulation failed.
     #[error("the simulation failed: {0}")]
     Simulation(String),
 }
 
-/// The safety failure a shrink keeps, the most serious of the original run's.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Failure {
-    Dual,
-    Uncovered,
-    Panic,
-}
-
-impl Failure {
-    fn of(report: &crate::report::Report) -> Option<Failure> {
-        [Failure::Dual, Failure::Uncovered, Failure::Panic]
-            .into_iter()
-            .find(|f| f.holds(report))
-    }
-
-    fn holds(self, report: &crate::report::Report) -> bool {
-        match self {
-            Failure::Dual => report.dual_slots > 0,
-            Failure::Uncovered => report.uncovered_slots > 0,
-            Failure::Panic => report
-                .violations
-                .iter()
-                .any(|v| v.kind == crate::oracle::SIMULATOR_PANIC),
-        }
-    }
-}
-
 /// The result of [`shrink`].
 #[derive(Debug)]
 pub struct Shrunk {
-    /// The scenario with only the faults it needs to still have dual-forging slots.
+    /// The scenario with only the faults it needs to still fail the same way.
     pub scenario: Scenario,
     /// Faults before and after.
     pub faults_before: usize,
     /// Runs of the simulation it took.
     pub runs: usize,
+    /// The checks every trial had to keep violating (expectation indexes of the original file).
+    pub kept: BTreeSet<Check>,
+    /// Expectations dropped because they failed only for want of a removed fault.
+    pub dropped_expects: usize,
 }
 
-/// Removes every fault `scenario` does not need to still have dual-forging slots under `options`.
-/// Expectations, regions and timing are kept as they are.
+/// Removes every fault `scenario` does not need to still fail the same way under `options`:
+/// every check of the target still violated (the checks `keep` names, or by default every check
+/// the original run violates) and no check violated that the original run did not. Expectations,
+/// regions and timing are kept as they are.
 pub fn shrink(
     scenario: &Scenario,
     options: &RunOptions,
+    keep: &[String],
     mut progress: impl FnMut(usize, usize),
 ) -> Result<Shrunk, ShrinkError> {
-    let failure = |s: &Scenario| -> Result<Option<Failure>, ShrinkError> {
+    let checks = |s: &Scenario| -> Result<BTreeSet<Check>, ShrinkError> {
         run(s, options)
-            .map(|o| Failure::of(&o.report))
+            .map(|o| signature(&o.report.violations))
             .map_err(ShrinkError::Simulation)
     };
-    let Some(kept) = failure(scenario)? else {
+    let original = checks(scenario)?;
+    if original.is_empty() {
         return Err(ShrinkError::DoesNotFail(scenario.name.clone()));
+    }
+    let target: BTreeSet<Check> = if keep.is_empty() {
+        original.clone()
+    } else {
+        original
+            .iter()
+            .filter(|c| keep.iter().any(|k| c.matches(k)))
+            .cloned()
+            .collect()
     };
-    // The same class of failure, not merely any: a shrunk dual-slot finding stays one.
-    let dual = |s: &Scenario| -> Result<bool, ShrinkError> {
-        run(s, options)
-            .map(|o| kept.holds(&o.report))
-            .map_err(ShrinkError::Simulation)
+    if target.is_empty() {
+        return Err(ShrinkError::NoSuchViolation {
+            name: scenario.name.clone(),
+            keep: keep.join(", "),
+            found: original
+                .iter()
+                .map(Check::to_string)
+                .collect::<Vec<_>>()
+                .join(", "),
+        });
+    }
+    // New violations are allowed only of expectations: one whose own fault (a probe's) was
+    // dropped may fail now, and is dropped itself at the end. A new implicit violation (a dual
+    // slot where there was none) is another failure.
+    let same_way = |found: &BTreeSet<Check>| {
+        target.is_subset(found)
+            && found
+                .iter()
+                .all(|c| original.contains(c) || c.expectation.is_some())
     };
     let faults_before = scenario.faults.len();
     let mut runs = 1;
@@ -114,10 +182,10 @@ pub fn shrink(
         }
         trial.faults = subset.to_vec();
         runs += 1;
-        match dual(&trial) {
-            Ok(fails) => {
+        match checks(&trial) {
+            Ok(found) => {
                 progress(runs, subset.len());
-                fails
+                same_way(&found)
             }
             Err(e) => {
                 error = Some(e);
@@ -130,10 +198,29 @@ pub fn shrink(
     }
     let mut shrunk = scenario.clone();
     shrunk.faults = faults;
+    // Expectations that fail only because the faults they were about are gone (a removed probe's
+    // `forger-by` in the region it moved to) say nothing about the failure: drop them. The
+    // world does not depend on expectations, so the kept checks fail as before.
+    let now = checks(&shrunk)?;
+    runs += 1;
+    let stale: BTreeSet<usize> = now
+        .iter()
+        .filter(|c| !original.contains(c))
+        .filter_map(|c| c.expectation)
+        .collect();
+    shrunk.expects = shrunk
+        .expects
+        .into_iter()
+        .enumerate()
+        .filter(|(i, _)| !stale.contains(i))
+        .map(|(_, e)| e)
+        .collect();
     Ok(Shrunk {
         scenario: shrunk,
         faults_before,
         runs,
+        kept: target,
+        dropped_expects: stale.len(),
     })
 }
 
@@ -159,13 +246,13 @@ mod tests {
     }
 
     #[test]
-    fn a_scenario_without_dual_slots_is_refused() {
+    fn a_passing_scenario_is_refused() {
         let s = Scenario::from_str(
             "name = \"quiet\"\ndescription = \"d\"\nduration = \"1m\"\n[[region]]\nname = \"r\"\npriority = 1\n",
             "quiet",
         )
         .expect("a valid scenario");
-        match shrink(&s, &RunOptions::default(), |_, _| {}) {
+        match shrink(&s, &RunOptions::default(), &[], |_, _| {}) {
             Err(ShrinkError::DoesNotFail(name)) => assert_eq!(name, "quiet"),
             other => panic!("{other:?}"),
         }

@@ -158,8 +158,8 @@ target = "pod:us-east-1/1"
         broken: Some(Broken::NoSelfFencing),
         ..RunOptions::default()
     };
-    let shrunk =
-        forge_sim::shrink::shrink(&noisy, &options, |_, _| {}).unwrap_or_else(|e| panic!("{e}"));
+    let shrunk = forge_sim::shrink::shrink(&noisy, &options, &[], |_, _| {})
+        .unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(shrunk.faults_before, original.faults.len() + 3);
     assert_eq!(shrunk.scenario.faults, original.faults);
     let rerun = run(&shrunk.scenario, &options).unwrap_or_else(|e| panic!("{e}"));

@@ -10,7 +10,7 @@ use std::collections::BTreeSet;
 use std::time::Duration;
 
 use forge_sim::oracle::{self, Judgement, Timeline, ms};
-use forge_sim::runner::{RunOptions, world_spec};
+use forge_sim::runner::world_spec;
 use forge_sim::scenario::Scenario;
 use forge_sim::trace::PodId;
 use forge_sim::world::{Action, NAMESPACE, PoolSpec, World};
@@ -141,7 +141,7 @@ fn three_pools_in_one_namespace_are_independent() {
     let mut spec = world_spec(
         &scenario_a,
         scenario_a.seed,
-        RunOptions::default().tick,
+        forge_sim::runner::DEFAULT_TICK,
         None,
     );
     spec.more_pools = vec![

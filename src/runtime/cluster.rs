@@ -695,11 +695,16 @@ impl<C: Clock, K: Kube, H: HealthProbe> Coordinator for ClusterLoop<C, K, H> {
         // A region without the global lease reads everything every round (in one round trip):
         // whatever it decides to take, it takes on a fresh read.
         let quick = !expiry_passed
+            && !local.shutting_down
             && self.state.global.hold.is_some()
             && self
                 .listed_at
                 .is_some_and(|at| now.since(at) < self.settings.timing.retry_period / 2);
-        let (mut obs, mut round) = self.observe_round(local, now, quick, quick).await;
+        // A departing pod's last rounds list the policy afresh (a handoff rests on a read made
+        // after the verified demotion) but reuse the presence observed a moment ago: presence
+        // only ranks the successor, and every request costs the handover a round trip.
+        let reuse_presence = quick || (local.shutting_down && !self.clusters.is_empty());
+        let (mut obs, mut round) = self.observe_round(local, now, quick, reuse_presence).await;
         let mut d = decide_cluster(&self.state, &obs, &self.settings.timing);
         // No gate opens and no handoff goes out on a reused policy read: an operator change made
         // since (a region Disabled a moment ago) would be missed, and so would a departing
@@ -739,7 +744,10 @@ impl<C: Clock, K: Kube, H: HealthProbe> Coordinator for ClusterLoop<C, K, H> {
         // Writes the settled decision asks for wait for the next round (no loop within a wake-up).
         self.state = settled.next.clone();
         let gate = settled.gate;
-        if representative && ours.is_some() {
+        // A gate that just opened goes back to the loop at once (the promotion waits on it); the
+        // status says so at the next round.
+        let just_opened = gate == Gate::Allow && self.last.as_ref().map(|l| l.gate) != Some(gate);
+        if representative && ours.is_some() && !just_opened {
             let status = self.status_patch(&settled, &local, gate, ours.as_ref(), own_health);
             if self.written_status.as_ref() != Some(&status) {
                 let patched = with_timeout(

@@ -267,6 +267,8 @@ pub struct Runtime<C, K, F, N, R, G = cluster::Standalone> {
     /// Our local hold was settled (promotable) when a shutdown released it: no other pod of our
     /// region may have been forging then.
     left_quiet: bool,
+    /// When we last coordinated.
+    coordinated_at: Option<MonoTime>,
     /// The resourceVersion our release of the local lease left.
     released_version: Option<String>,
     rng: SmallRng,
@@ -305,6 +307,7 @@ impl<C: Clock, K: Kube, F: Fs, N: Node, R: Recorder> Runtime<C, K, F, N, R, clus
             armed: false,
             armed_fence_at: None,
             left_quiet: false,
+            coordinated_at: None,
             released_version: None,
             rng,
             status: Arc::new(Mutex::new(Status::default())),
@@ -336,6 +339,7 @@ impl<C: Clock, K: Kube, F: Fs, N: Node, R: Recorder> Runtime<C, K, F, N, R, clus
             armed: self.armed,
             armed_fence_at: self.armed_fence_at,
             left_quiet: self.left_quiet,
+            coordinated_at: self.coordinated_at,
             released_version: self.released_version,
             rng: self.rng,
             status: self.status,
@@ -380,7 +384,9 @@ impl<C: Clock, K: Kube, F: Fs, N: Node, R: Recorder, G: cluster::Coordinator>
             let wait = self.next_wait(&d);
             if self.shutting_down {
                 // Shutting down: no waiting on the lease, only on the node's confirmation.
-                self.clock.sleep(wait.min(Duration::from_millis(200))).await;
+                self.clock
+                    .sleep(wait.min(crate::core::election::VERIFY_POLL))
+                    .await;
                 continue;
             }
             let interrupted = {
@@ -435,7 +441,8 @@ impl<C: Clock, K: Kube, F: Fs, N: Node, R: Recorder, G: cluster::Coordinator>
         };
         loop {
             let left = grace.saturating_sub(self.clock.now_mono().since(start));
-            if left.is_zero() {
+            // A sliver of the grace left is not worth another watch: a timer rounds up.
+            if left < Duration::from_millis(10) {
                 return false;
             }
             let watched = self.kube.watch_lease(&self.settings.lease_name, &rv, left);
@@ -444,9 +451,9 @@ impl<C: Clock, K: Kube, F: Fs, N: Node, R: Recorder, G: cluster::Coordinator>
                     return true;
                 }
                 Some(Ok(Some(r))) => rv = r.resource_version,
-                Some(Ok(None)) => return false,
+                Some(Ok(None)) | None => return false,
                 // A failed watch: look once more by a read, then decide.
-                _ => {
+                Some(Err(_)) => {
                     return matches!(
                         read_lease(&self.clock, &self.kube, &self.settings.lease_name, left).await,
                         LeaseEvent::Read(Some(r)) if r.holder().is_some_and(|h| h != self.settings.identity)
@@ -575,9 +582,18 @@ impl<C: Clock, K: Kube, F: Fs, N: Node, R: Recorder, G: cluster::Coordinator>
             // round, which hands the global lease over if nobody of ours takes it, is
             // `leave_region`'s (a round as a mere non-leader would forget the hold instead).
             let departed = self.shutting_down && self.released_version.is_some() && !leader;
+            // While shutting down, the demotion needs no coordination (leaving denies the gate by
+            // itself); a round is due only to keep renewing the global lease while our node might
+            // still forge, at the renewal cadence. The verification polls in between are cheap.
+            let quiet_shutdown = self.shutting_down
+                && self
+                    .coordinated_at
+                    .is_some_and(|at| now.since(at) < self.settings.timing.retry_period / 2);
             if !departed
+                && !quiet_shutdown
                 && ((round == 0 && (leader || due)) || self.coordinated_as_leader != Some(leader))
             {
+                self.coordinated_at = Some(now);
                 self.coordinated_as_leader = Some(leader);
                 let local = crate::core::cluster::LocalView {
                     leader,

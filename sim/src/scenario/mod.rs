@@ -39,6 +39,10 @@ pub const MAX_EXPECTS: usize = 1_000;
 pub const MAX_DURATION: Duration = Duration::from_secs(30 * 24 * 3_600);
 /// At most this many bytes in a scenario file.
 pub const MAX_FILE_BYTES: u64 = 4 * 1024 * 1024;
+/// turmoil's tick when a file has no `tick` key (a forge-sim extension, scenarios/README.md).
+pub const DEFAULT_TICK: Duration = Duration::from_millis(50);
+/// The largest `tick` a file may ask for: every sidecar timing is in seconds.
+pub const MAX_TICK: Duration = Duration::from_secs(1);
 
 /// One scenario file, with every default filled in.
 #[derive(Clone, Debug, PartialEq)]
@@ -62,6 +66,9 @@ pub struct Scenario {
     pub shared_api: bool,
     /// Cardano slot length; slots start at k × slot_length.
     pub slot_length: Duration,
+    /// turmoil's tick (a forge-sim extension of the contract, key `tick`, default
+    /// [`DEFAULT_TICK`]); `forge-sim run --tick` overrides it.
+    pub tick: Duration,
     /// `[timing]`: the sidecars' timing.
     pub timing: Timing,
     /// `[node]`: the simulated cardano-node.

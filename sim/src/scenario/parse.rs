@@ -12,9 +12,9 @@ use toml::{Table, Value};
 
 use super::target::{ApiServer, PodRef, Target, parse_pod_id};
 use super::{
-    EXPECT_KINDS, Expect, FAULT_KINDS, Fault, FaultAction, ForgeState, InvalidScenario, LeaseKind,
-    MAX_DURATION, MAX_EXPECTS, MAX_FAULTS, MAX_PODS_PER_REGION, MAX_REGIONS, NodeTiming, Placement,
-    Region, Scenario, Timing, Window,
+    DEFAULT_TICK, EXPECT_KINDS, Expect, FAULT_KINDS, Fault, FaultAction, ForgeState,
+    InvalidScenario, LeaseKind, MAX_DURATION, MAX_EXPECTS, MAX_FAULTS, MAX_PODS_PER_REGION,
+    MAX_REGIONS, MAX_TICK, NodeTiming, Placement, Region, Scenario, Timing, Window,
 };
 use crate::trace::PodId;
 
@@ -30,6 +30,7 @@ const TOP_KEYS: &[&str] = &[
     "cluster_management",
     "shared_api",
     "slot_length",
+    "tick",
     "timing",
     "node",
     "region",
@@ -93,6 +94,17 @@ fn parse_table(text: &str, file: &str) -> Result<Scenario> {
     if slot_length.is_zero() {
         return Err(top.bad("slot_length", "a duration above 0s", "\"0s\""));
     }
+    let tick = top.duration("tick")?.unwrap_or(DEFAULT_TICK);
+    if tick.is_zero() || tick > MAX_TICK {
+        return Err(top.bad(
+            "tick",
+            format!(
+                "a duration above 0s and at most {}",
+                format_duration(MAX_TICK)
+            ),
+            format!("{:?}", format_duration(tick)),
+        ));
+    }
     let shared_api = top.bool("shared_api")?.unwrap_or(false);
     let world = World {
         regions: regions.iter().map(|r| (r.name.clone(), r.pods)).collect(),
@@ -121,6 +133,7 @@ fn parse_table(text: &str, file: &str) -> Result<Scenario> {
         cluster_management: top.bool("cluster_management")?.unwrap_or(regions.len() > 1),
         shared_api,
         slot_length,
+        tick,
         timing: parse_timing(&top)?,
         node: parse_node(&top)?,
         regions,

@@ -812,3 +812,23 @@ fn node_slow_and_max_missed_slots_parse_round_trip_and_reject_bad_values() {
         assert_error(text, needles);
     }
 }
+
+#[test]
+fn the_tick_extension_defaults_to_50ms_round_trips_and_is_bounded() {
+    let s = parse(MINIMAL).expect("valid");
+    assert_eq!(s.tick, Duration::from_millis(50));
+    assert!(
+        !s.to_toml_string().contains("tick"),
+        "the default is not written"
+    );
+    let text = MINIMAL.replacen("duration = ", "tick = \"10ms\"\nduration = ", 1);
+    let s = parse(&text).expect("valid");
+    assert_eq!(s.tick, Duration::from_millis(10));
+    let written = s.to_toml_string();
+    assert!(written.contains("tick = \"10ms\""), "{written}");
+    assert_eq!(parse(&written).expect("valid"), s);
+    for bad in ["\"0s\"", "\"2s\"", "10"] {
+        let text = MINIMAL.replacen("duration = ", &format!("tick = {bad}\nduration = "), 1);
+        assert!(error(&text).contains("tick"), "{bad}");
+    }
+}

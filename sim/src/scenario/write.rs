@@ -29,6 +29,9 @@ pub(super) fn write(s: &Scenario) -> String {
     );
     line(&mut out, "shared_api", &s.shared_api.to_string());
     line(&mut out, "slot_length", &dur(s.slot_length));
+    if s.tick != super::DEFAULT_TICK {
+        line(&mut out, "tick", &dur(s.tick));
+    }
 
     let t = &s.timing;
     out.push_str("\n[timing]\n");
