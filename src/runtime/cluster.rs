@@ -789,8 +789,8 @@ impl<C: Clock, K: Kube, H: HealthProbe> Coordinator for ClusterLoop<C, K, H> {
     }
 
     fn gate_hold(&self) -> GateHold {
-        match self.state.global.deadline(&self.settings.timing) {
-            Some(at) => GateHold::Until(at),
+        match &self.state.global.hold {
+            Some(h) => GateHold::Until(h.last_renew_sent_at + self.settings.timing.renew_deadline),
             None => GateHold::NotHeld,
         }
     }

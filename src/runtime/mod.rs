@@ -800,14 +800,11 @@ impl<C: Clock, K: Kube, F: Fs, N: Node, R: Recorder, G: cluster::Coordinator>
         // The dead-man switch is armed before the keys are in place, with the instant at which we
         // would fence ourselves: a sidecar that stalls from here on has its node demoted by then.
         if arm {
-            let Some(fence_at) = self.fence_at() else {
-                return (
-                    false,
-                    "not promoting: no hold to fence on".to_string(),
-                    false,
-                    not_sent,
-                );
-            };
+            // A promotion always rests on the holds `fence_at` reads (`decide` asserts it); were
+            // one missing, the watchdog still fires a renew deadline from now.
+            let fence_at = self
+                .fence_at()
+                .unwrap_or_else(|| self.clock.now_mono() + self.settings.timing.renew_deadline);
             if let Err(e) = self.write_heartbeat(true, Some(fence_at)).await {
                 return (
                     false,
@@ -1025,7 +1022,14 @@ impl<C: Clock, K: Kube, F: Fs, N: Node, R: Recorder, G: cluster::Coordinator>
     /// forging rests on. `None` when one of them is not held (we are demoting: the heartbeat keeps
     /// the instant it has, which is earlier than anything a later hold could give).
     fn fence_at(&self) -> Option<MonoTime> {
-        let local = self.state.seat.deadline(&self.settings.timing)?;
+        // From the hold itself, not `Seat::deadline`: the dead-man switch must not share a
+        // fault of the sidecar's own fencing (the `no-self-fencing` canary has no deadline).
+        let local = self
+            .state
+            .seat
+            .hold
+            .as_ref()
+            .map(|h| h.last_renew_sent_at + self.settings.timing.renew_deadline)?;
         match self.coordinator.gate_hold() {
             cluster::GateHold::Always => Some(local),
             cluster::GateHold::Until(global) => Some(local.min(global)),
