@@ -1291,9 +1291,11 @@ impl<'a> ProbeGen<'a> {
         t.lease_duration + 2 * t.retry_period + Duration::from_secs(1)
     }
 
-    /// The longest gap of a planned move (the holder hands over after a verified demotion).
+    /// The longest gap of a planned move (the holder hands over after a verified demotion): 1 s,
+    /// measured at the world's resolution. Every timer and message of the world is rounded up to
+    /// its tick, so a gap of exactly the bound can read one tick longer (1.05 s at 50 ms).
     fn planned_gap(&self) -> Duration {
-        Duration::from_secs(1)
+        Duration::from_secs(1) + self.s.tick
     }
 
     /// How long an operator change may take to move forging: the next round reads the spec (a

@@ -48,6 +48,9 @@ pub trait Coordinator {
     fn holds_region(&self) -> bool {
         false
     }
+    /// Reads the policy afresh for the next round, which then need not (a departing pod reads it
+    /// while it waits for a successor).
+    async fn refresh_policy(&mut self) {}
 }
 
 /// What the region's permission to forge rests on.
@@ -149,6 +152,8 @@ pub struct ClusterLoop<C, K, H> {
     representative: bool,
     /// When the CardanoForgeClusters were last listed.
     listed_at: Option<MonoTime>,
+    /// The last list was made for the next round (`refresh_policy`): it need not list again.
+    fresh_policy: bool,
 }
 
 impl<C: Clock, K: Kube, H: HealthProbe> ClusterLoop<C, K, H> {
@@ -171,6 +176,7 @@ impl<C: Clock, K: Kube, H: HealthProbe> ClusterLoop<C, K, H> {
             metrics: None,
             representative: false,
             listed_at: None,
+            fresh_policy: false,
         }
     }
 
@@ -333,6 +339,35 @@ impl<C: Clock, K: Kube, H: HealthProbe> ClusterLoop<C, K, H> {
         }
     }
 
+    /// Keeps a listing's CardanoForgeClusters of our pool as the policy in force.
+    fn keep_list(&mut self, list: Vec<CardanoForgeCluster>, now: MonoTime) {
+        let prefix = self.settings.name_prefix.as_deref();
+        self.clusters = list
+            .into_iter()
+            .filter(|c| {
+                prefix.is_none_or(|p| c.metadata.name.as_deref().is_some_and(|n| n.starts_with(p)))
+            })
+            .collect();
+        self.listed_at = Some(now);
+    }
+
+    /// Lists the policy now; whether the answer came.
+    async fn list_policy(&mut self, now: MonoTime) -> bool {
+        let listed = with_timeout(
+            &self.clock,
+            self.budget(),
+            self.kube.list_forge_clusters(&self.settings.selector),
+        )
+        .await;
+        match listed {
+            Some(Ok(list)) => {
+                self.keep_list(list, now);
+                true
+            }
+            _ => false,
+        }
+    }
+
     /// Reads what a round decides on: every region's policy (reused when `reuse_policy`), our
     /// health, the other regions' presence leases (reused when `reuse_presence`: their observers
     /// stay as they are), the global lease and our presence.
@@ -403,23 +438,10 @@ impl<C: Clock, K: Kube, H: HealthProbe> ClusterLoop<C, K, H> {
         }
         // Unreadable: keep the last policy read (the global lease's renew deadline stops forging if
         // the coordination API stays away); never read: nothing is known, nothing may forge.
-        let clusters = match listed {
-            Some(Ok(list)) => {
-                let prefix = self.settings.name_prefix.clone();
-                let mine: Vec<CardanoForgeCluster> = list
-                    .into_iter()
-                    .filter(|c| {
-                        prefix.as_deref().is_none_or(|p| {
-                            c.metadata.name.as_deref().is_some_and(|n| n.starts_with(p))
-                        })
-                    })
-                    .collect();
-                self.clusters = mine.clone();
-                self.listed_at = Some(now);
-                mine
-            }
-            _ => self.clusters.clone(),
-        };
+        if let Some(Ok(list)) = listed {
+            self.keep_list(list, now);
+        }
+        let clusters = self.clusters.clone();
         // A failed read (timeout, refusal, 5xx) says nothing: what was observed stays as it was.
         // Taken as "absent", it made every presence "first seen" again after a blip, and a dead
         // region looked present for another lease duration.
@@ -704,7 +726,10 @@ impl<C: Clock, K: Kube, H: HealthProbe> Coordinator for ClusterLoop<C, K, H> {
         // after the verified demotion) but reuse the presence observed a moment ago: presence
         // only ranks the successor, and every request costs the handover a round trip.
         let reuse_presence = quick || (local.shutting_down && !self.clusters.is_empty());
-        let (mut obs, mut round) = self.observe_round(local, now, quick, reuse_presence).await;
+        let reuse_policy = quick || std::mem::take(&mut self.fresh_policy);
+        let (mut obs, mut round) = self
+            .observe_round(local, now, reuse_policy, reuse_presence)
+            .await;
         let mut d = decide_cluster(&self.state, &obs, &self.settings.timing);
         // No gate opens and no handoff goes out on a reused policy read: an operator change made
         // since (a region Disabled a moment ago) would be missed, and so would a departing
@@ -786,6 +811,11 @@ impl<C: Clock, K: Kube, H: HealthProbe> Coordinator for ClusterLoop<C, K, H> {
 
     fn holds_region(&self) -> bool {
         self.state.global.hold.is_some()
+    }
+
+    async fn refresh_policy(&mut self) {
+        let now = self.clock.now_mono();
+        self.fresh_policy = self.list_policy(now).await;
     }
 
     fn gate_hold(&self) -> GateHold {

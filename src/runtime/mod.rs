@@ -31,10 +31,11 @@ use crate::crd::CardanoLeaderStatus;
 use crate::credentials::{self, CredentialPaths, CredentialSet};
 use crate::ports::{Clock, Fs, Kube, KubeError, LeaseWrite, Node, NodeProcess};
 
-/// A departing leader waits `retry_period / SUCCESSOR_GRACE` for another pod of its region to take
-/// the released local lease before it hands the global lease to another region: a watching
-/// standby takes a released lease within one request.
-const SUCCESSOR_GRACE: u32 = 8;
+/// A departing leader waits `retry_period / SUCCESSOR_GRACE` (200 ms by default) for another pod
+/// of its region to take the released local lease before it hands the global lease to another
+/// region: a watching standby takes a released lease within one request. One that is slower only
+/// costs liveness: forging moves to the next region and comes back after the failback delay.
+const SUCCESSOR_GRACE: u32 = 10;
 
 /// How many decisions one wake-up may take: a lease write's result is acted on at once (acquire,
 /// then promote in the same wake-up) but a wake-up never loops.
@@ -416,7 +417,23 @@ impl<C: Clock, K: Kube, F: Fs, N: Node, R: Recorder, G: cluster::Coordinator>
             return;
         }
         let grace = self.settings.timing.retry_period / SUCCESSOR_GRACE;
-        if self.local_successor_within(grace).await {
+        // The policy the handoff is judged on is read while we wait: after the verified demotion,
+        // and without a round trip of its own.
+        let Some(released) = self.released_version.clone() else {
+            return;
+        };
+        let (successor, ()) = futures::join!(
+            local_successor_within(
+                &self.clock,
+                &self.kube,
+                &self.settings.lease_name,
+                &self.settings.identity,
+                released,
+                grace,
+            ),
+            self.coordinator.refresh_policy(),
+        );
+        if successor {
             tracing::info!(
                 "a pod of our region took the local lease: leaving the global lease to it"
             );
@@ -431,36 +448,6 @@ impl<C: Clock, K: Kube, F: Fs, N: Node, R: Recorder, G: cluster::Coordinator>
             answer_by: None,
         };
         self.coordinator.coordinate(local).await;
-    }
-
-    /// Whether another pod takes our local lease within `grace` of its release (watched).
-    async fn local_successor_within(&mut self, grace: Duration) -> bool {
-        let start = self.clock.now_mono();
-        let Some(mut rv) = self.released_version.clone() else {
-            return false;
-        };
-        loop {
-            let left = grace.saturating_sub(self.clock.now_mono().since(start));
-            // A sliver of the grace left is not worth another watch: a timer rounds up.
-            if left < Duration::from_millis(10) {
-                return false;
-            }
-            let watched = self.kube.watch_lease(&self.settings.lease_name, &rv, left);
-            match with_timeout(&self.clock, left, watched).await {
-                Some(Ok(Some(r))) if r.holder().is_some_and(|h| h != self.settings.identity) => {
-                    return true;
-                }
-                Some(Ok(Some(r))) => rv = r.resource_version,
-                Some(Ok(None)) | None => return false,
-                // A failed watch: look once more by a read, then decide.
-                Some(Err(_)) => {
-                    return matches!(
-                        read_lease(&self.clock, &self.kube, &self.settings.lease_name, left).await,
-                        LeaseEvent::Read(Some(r)) if r.holder().is_some_and(|h| h != self.settings.identity)
-                    );
-                }
-            }
-        }
     }
 
     /// How long a local API request started now may take: never past the moment our local lease
@@ -1156,6 +1143,39 @@ fn later_than(now: jiff::Timestamp, previous: Option<&str>) -> jiff::Timestamp {
             .checked_add(jiff::SignedDuration::from_millis(1))
             .unwrap_or(now),
         _ => now,
+    }
+}
+
+/// Whether a pod other than `identity` takes lease `name` within `grace` of the write that left
+/// it at resourceVersion `rv` (watched).
+async fn local_successor_within(
+    clock: &impl Clock,
+    kube: &impl Kube,
+    name: &str,
+    identity: &str,
+    mut rv: String,
+    grace: Duration,
+) -> bool {
+    let start = clock.now_mono();
+    let taken = |r: &LeaseRecord| r.holder().is_some_and(|h| h != identity);
+    loop {
+        let left = grace.saturating_sub(clock.now_mono().since(start));
+        // A sliver of the grace left is not worth another watch: a timer rounds up.
+        if left < Duration::from_millis(10) {
+            return false;
+        }
+        match with_timeout(clock, left, kube.watch_lease(name, &rv, left)).await {
+            Some(Ok(Some(r))) if taken(&r) => return true,
+            Some(Ok(Some(r))) => rv = r.resource_version,
+            Some(Ok(None)) | None => return false,
+            // A failed watch: look once more by a read, then decide.
+            Some(Err(_)) => {
+                return matches!(
+                    read_lease(clock, kube, name, left).await,
+                    LeaseEvent::Read(Some(r)) if taken(&r)
+                );
+            }
+        }
     }
 }
 
