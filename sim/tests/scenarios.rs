@@ -99,6 +99,7 @@ scenario_tests! {
     frozen_pod_residual => "frozen-pod-residual.toml",
     graceful_shutdown_handover => "graceful-shutdown-handover.toml",
     health_flap => "health-flap.toml",
+    health_flap_handover_gap => "health-flap-handover-gap.toml",
     lease_deleted => "lease-deleted.toml",
     long_pause_no_repromotion => "long-pause-no-repromotion.toml",
     maintenance_override => "maintenance-override.toml",

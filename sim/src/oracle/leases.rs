@@ -172,21 +172,26 @@ impl Leases {
             })
     }
 
-    /// The leases `pod` held when a freeze began at `t`: its region's lease if the record named
-    /// it, and the global lease if that named its region while the pod held its region's lease
-    /// (the region's leader is the pod that renews the global lease for it).
+    /// The leases `pod` held when a freeze began at `t`: its region's lease if it wrote it (create,
+    /// acquire, renewal) before `t`, and the global lease if that named its region while the pod
+    /// held its region's lease (the region's leader is the pod that renews the global lease for it).
+    ///
+    /// A holder that has not released its lease holds it until its own fencing deadline, whatever
+    /// the record says meanwhile: a record deleted by an operator (and perhaps re-created by
+    /// another pod, which then waits a lease duration) does not end the holder's tenure, and the
+    /// holder's deadline is the one a freeze can span. (Another pod can take the record by expiry
+    /// only after that deadline has passed, so the deadline still tells the two cases apart.)
     fn held_at(&self, pod: &PodId, t: SimMs) -> Vec<LeaseRole> {
-        let names = |role: &LeaseRole| {
-            self.at(role, t)
-                .and_then(|c| c.written.as_ref())
-                .is_some_and(|w| w.names(role, pod))
-        };
         let local = LeaseRole::Local(pod.region.clone());
-        if !names(&local) {
+        if self.last_naming(&local, pod, t.saturating_add(1)).is_none() {
             return Vec::new();
         }
         let mut held = vec![local];
-        if names(&LeaseRole::Global) {
+        let global_names_region = self
+            .at(&LeaseRole::Global, t)
+            .and_then(|c| c.written.as_ref())
+            .is_some_and(|w| w.names(&LeaseRole::Global, pod));
+        if global_names_region {
             held.push(LeaseRole::Global);
         }
         held

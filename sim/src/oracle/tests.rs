@@ -395,8 +395,36 @@ fn only_a_freeze_spanning_one_of_the_frozen_pods_own_fencing_deadlines_leaves_re
             (4, 0),
         ),
         (
-            "the deadline of a lease the pod no longer held when the freeze began does not count",
+            "a lease deleted under its holder before the freeze: the holder's own deadline counts",
             10_000,
+            20_000,
+            ("a", 0),
+            {
+                let mut writes = a_renews_to(9_000);
+                writes.push((
+                    9_500,
+                    EventKind::LeaseDeleted {
+                        server: "a".into(),
+                        lease: LeaseRole::Local("a".into()),
+                        name: "mainnet-pool1-leader".into(),
+                    },
+                ));
+                writes
+            },
+            (0, 4),
+        ),
+        (
+            "a lease another pod wrote within the holder's deadline (a deletion and re-creation): \
+             the holder's own deadline, 12 s, counts",
+            10_000,
+            20_000,
+            ("a", 0),
+            vec![(2_000, local("a", 0)), (4_000, local("a", 1))],
+            (0, 4),
+        ),
+        (
+            "a holder whose own deadline passed before the freeze: ordinary dual slots",
+            15_000,
             20_000,
             ("a", 0),
             vec![(2_000, local("a", 0)), (4_000, local("a", 1))],
