@@ -1,4 +1,4 @@
-//! Lease coverage and the residual rule (SCENARIOS.md "What forging means" and `[[expect]]`): the
+//! Lease coverage and the residual rule (scenarios/README.md: what forging means, and the expectations): the
 //! history of every regional and global lease as the API servers accepted it, whether a forging
 //! node is covered by its leases at a slot's start, the fencing deadlines of frozen pods, and the
 //! windows after a thaw in which that pod's dual or uncovered slots are residual.

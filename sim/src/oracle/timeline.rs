@@ -94,7 +94,7 @@ pub struct DualSlot {
     /// The nodes that forged at its start, sorted.
     pub pods: Vec<PodId>,
     /// Within `renew_deadline` after the thaw of a freeze that spanned one of the frozen pod's
-    /// fencing deadlines, with that pod among `pods` (DESIGN.md section 2's residual risk; see
+    /// fencing deadlines, with that pod among `pods` (the residual risk of docs/safety.md §9; see
     /// `leases::residual_windows`).
     pub residual: bool,
 }
