@@ -173,6 +173,8 @@ impl FakeApi {
             renew_time: w.renew_time.map(|t| t.to_string()),
             lease_transitions: w.lease_transitions,
             resource_version: s.next_rv.to_string(),
+            terminating: false,
+            finalizers: w.finalizers.clone(),
         };
         s.leases.insert(w.name.clone(), r.clone());
         r

@@ -736,6 +736,7 @@ impl Gen<'_> {
                     FaultAction::DeleteLease {
                         target: ApiServer::Global,
                         lease: crate::scenario::LeaseKind::Global,
+                        force: false,
                     },
                 );
                 if self.rng.chance(60) {
@@ -766,6 +767,7 @@ impl Gen<'_> {
                     FaultAction::DeleteLease {
                         target,
                         lease: crate::scenario::LeaseKind::Local,
+                        force: false,
                     },
                 );
             }

@@ -416,12 +416,17 @@ fn resolve(world: &World<'_>, f: &FaultAction) -> Option<(String, Action)> {
             };
             Action::Patch(region.clone(), spec)
         }
-        FaultAction::DeleteLease { target, lease } => Action::DeleteLease {
+        FaultAction::DeleteLease {
+            target,
+            lease,
+            force,
+        } => Action::DeleteLease {
             api: match target {
                 ApiServer::Global => "global".into(),
                 ApiServer::Region(r) => r.clone(),
             },
             global: *lease == LeaseKind::Global,
+            force: *force,
         },
         FaultAction::RotateSecret { target } => Action::RotateSecret(pods(world, target)?),
     };

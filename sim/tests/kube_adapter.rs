@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use common::{crd_bodies, request, start};
 use forge_manager::adapters::kube::{DateLayer, DateSlot, KubeAdapter};
-use forge_manager::core::lease::ApiFailure;
+use forge_manager::core::lease::{ApiFailure, LEASE_FINALIZER};
 use forge_manager::core::time::MonoTime;
 use forge_manager::crd::CardanoLeaderStatus;
 use forge_manager::ports::{Kube, LeaseWrite};
@@ -36,6 +36,7 @@ fn write(name: &str, holder: Option<&str>, rv: &str) -> LeaseWrite {
         renew_time: Some(jiff::Timestamp::UNIX_EPOCH),
         lease_transitions: 0,
         resource_version: rv.into(),
+        finalizers: Vec::new(),
     }
 }
 
@@ -107,6 +108,49 @@ async fn two_pods_racing_for_one_version_get_exactly_one_success_and_one_conflic
         let loser = if ra.is_ok() { rb } else { ra };
         assert_eq!(loser.expect_err("one loses").kind, ApiFailure::Conflict);
     }
+}
+
+#[tokio::test]
+async fn a_finalizer_turns_a_delete_into_a_mark_until_the_holder_lets_go() {
+    let srv = start(Options::default()).await;
+    let k = adapter(&srv.url(), Duration::from_secs(2));
+    let mut w = write("f", Some("pod-0"), "");
+    w.finalizers = vec![LEASE_FINALIZER.to_owned()];
+    let created = k.create_lease(&w).await.expect("create");
+    assert!(created.protected() && !created.terminating);
+    let path = "/apis/coordination.k8s.io/v1/namespaces/default/leases/f";
+    // The delete answers 200 with the marked object: it is still there, naming its holder.
+    let deleted = request(&srv.url(), "DELETE", path, "application/json", "").await;
+    assert_eq!(deleted.status, 200, "{:?}", deleted.body);
+    assert!(deleted.body["metadata"]["deletionTimestamp"].is_string());
+    let marked = k.get_lease("f").await.expect("still there");
+    assert!(marked.terminating && marked.is_held_by("pod-0"));
+    // The holder keeps renewing it (its own finalizer is not a new one) ...
+    let mut renew = write("f", Some("pod-0"), &marked.resource_version);
+    renew.finalizers = vec![LEASE_FINALIZER.to_owned()];
+    let renewed = k
+        .replace_lease(&renew)
+        .await
+        .expect("renewal of a marked lease");
+    assert!(renewed.terminating);
+    // ... but nobody may add a finalizer to an object being deleted.
+    let mut more = write("f", Some("pod-0"), &renewed.resource_version);
+    more.finalizers = vec![LEASE_FINALIZER.to_owned(), "example.com/other".to_owned()];
+    let refused = k.replace_lease(&more).await.expect_err("a new finalizer");
+    assert_eq!(refused.kind, ApiFailure::Invalid, "{refused}");
+    // Removing the last finalizer completes the deletion; the name is free again.
+    let fin = write("f", Some("pod-0"), &renewed.resource_version);
+    k.replace_lease(&fin).await.expect("finalize");
+    let gone = k.get_lease("f").await.expect_err("deleted");
+    assert_eq!(gone.kind, ApiFailure::NotFound);
+    k.create_lease(&w).await.expect("created again");
+    // Without finalizers a delete is immediate.
+    let plain = write("g", Some("pod-0"), "");
+    k.create_lease(&plain).await.expect("create g");
+    let path = "/apis/coordination.k8s.io/v1/namespaces/default/leases/g";
+    request(&srv.url(), "DELETE", path, "application/json", "").await;
+    let gone = k.get_lease("g").await.expect_err("deleted at once");
+    assert_eq!(gone.kind, ApiFailure::NotFound);
 }
 
 #[tokio::test]

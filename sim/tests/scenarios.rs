@@ -50,16 +50,7 @@ fn check(file: &str) {
 /// Files the current sidecar fails by lease coverage alone (uncovered slots, no dual slot): each is
 /// a sidecar bug the oracle found (see the file's description and docs/chaos.md). Remove a file
 /// from here when the sidecar is fixed; never change the file to make it pass.
-const KNOWN_UNCOVERED: &[&str] = &[
-    "canary-new-lease-wait.toml",
-    "chaos-1042-handoff-by-unsettled-leader.toml",
-    "chaos-1048-slow-local-api-past-global-deadline.toml",
-    "chaos-1150-unanswered-release-kept-hold.toml",
-    "chaos-2135-stale-promotion-after-pause.toml",
-    "chaos-3045-created-global-lease-taken-as-handoff.toml",
-    "created-global-lease-local-leader-change.toml",
-    "lease-deleted.toml",
-];
+const KNOWN_UNCOVERED: &[&str] = &[];
 
 macro_rules! scenario_tests {
     ($($test:ident => $file:literal,)*) => {

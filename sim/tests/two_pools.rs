@@ -281,6 +281,7 @@ fn three_pools_in_one_namespace_are_independent() {
         &Action::DeleteLease {
             api: "global".into(),
             global: true,
+            force: false,
         },
     ));
     world.run_until(Duration::from_secs(420)).expect("run");

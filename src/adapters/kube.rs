@@ -235,6 +235,8 @@ pub fn record_of(lease: &Lease) -> LeaseRecord {
         renew_time: spec.renew_time.map(|t| t.0.to_string()),
         lease_transitions: spec.lease_transitions.unwrap_or(0),
         resource_version: lease.metadata.resource_version.clone().unwrap_or_default(),
+        terminating: lease.metadata.deletion_timestamp.is_some(),
+        finalizers: lease.metadata.finalizers.clone().unwrap_or_default(),
     }
 }
 
@@ -244,6 +246,7 @@ pub fn lease_of(w: &LeaseWrite) -> Lease {
         metadata: ObjectMeta {
             name: Some(w.name.clone()),
             resource_version: (!w.resource_version.is_empty()).then(|| w.resource_version.clone()),
+            finalizers: (!w.finalizers.is_empty()).then(|| w.finalizers.clone()),
             ..ObjectMeta::default()
         },
         spec: Some(LeaseSpec {

@@ -337,7 +337,19 @@ pub fn decide_cluster(
             },
             _ => false,
         };
-        if leave || hand_over {
+        if s.global.deleting() && representative {
+            // An operator deleted the global lease; our finalizer keeps it naming our region
+            // while our node steps down. Once it is verifiably off (and no deposed local leader of
+            // ours may still forge), the deletion completes and we create the lease again, at
+            // once promotable: nobody forged under the deleted record but us.
+            gate = Gate::Deny(Reason::LeaseDeleted);
+            let quiet = obs.local.forging_off && obs.local.region_quiet;
+            if let Some(w) = s.global.next_write(region, true, quiet, now, timing) {
+                actions.push(ClusterAction::Global { write: w });
+            }
+            message = "an operator deleted the global lease: stepping down to create it again"
+                .to_string();
+        } else if leave || hand_over {
             gate = Gate::Deny(Reason::PolicyDisallows);
             handing_over = true;
             let promotable = s
@@ -443,6 +455,9 @@ pub fn decide_cluster(
         let take = representative
             && match state {
                 LeaseState::HeldByMe => true,
+                // Our region's own record, whose deletion we completed: created again at once
+                // (handing it over, if policy says so, is then a planned move like any other).
+                LeaseState::Absent if s.global.recreate_from.is_some() => ours_allowed,
                 LeaseState::Free | LeaseState::Expired | LeaseState::Absent => {
                     ours_allowed && ((preferred_is_us && settled) || waited)
                 }
@@ -454,8 +469,8 @@ pub fn decide_cluster(
         let holder = s
             .global
             .observer
-            .record()
-            .and_then(|r| r.holder().map(str::to_owned))
+            .holder(timing.lease_duration, now)
+            .map(str::to_owned)
             .unwrap_or_default();
         message = match state {
             LeaseState::HeldByOther => format!("region {holder} holds the global lease"),
@@ -486,8 +501,9 @@ pub fn decide_cluster(
     } else {
         now + timing.retry_period
     };
-    if handing_over {
-        // The local demotion is verified within a few hundred milliseconds: hand over right after.
+    if handing_over || s.global.deleting() || s.global.recreate_from.is_some() {
+        // The local demotion is verified within a few hundred milliseconds: hand over (or let a
+        // deleted lease go and create it again) right after.
         wake_by = wake_by.min(now + super::election::VERIFY_POLL);
     }
     if preferred_is_us && s.global.hold.is_none() && representative {

@@ -765,3 +765,59 @@ fn a_key_that_went_from_priority_10_to_9_reads_as_improved() {
         Some(Cause::Recovery)
     );
 }
+
+#[test]
+fn a_deleted_global_lease_closes_the_gate_and_is_let_go_and_recreated_only_once_our_node_is_off() {
+    let mut r = Rep::a_before_b();
+    r.holding(5);
+    r.obs.local.forging_off = false;
+    let d = r.step(LeaseEvent::Nothing);
+    assert_eq!(d.gate, Gate::Allow);
+    // An operator deletes it; our finalizer keeps the record, which still names our region.
+    let marked = LeaseRecord {
+        terminating: true,
+        finalizers: vec![crate::core::lease::LEASE_FINALIZER.to_owned()],
+        ..rec("global", Some("a"), 6)
+    };
+    let d = r.at(101_000).step(LeaseEvent::Read(Some(marked.clone())));
+    assert_eq!(d.gate, Gate::Deny(Reason::LeaseDeleted));
+    assert_eq!(Rep::global_writes(&d), vec![G(LeaseWriteKind::Renew)]);
+    assert!(d.wake_by <= MonoTime(101_000) + crate::core::election::VERIFY_POLL);
+    // Node verified off, region quiet: let it go.
+    r.obs.local.forging_off = true;
+    let d = r.at(101_300).step(LeaseEvent::Nothing);
+    assert_eq!(Rep::global_writes(&d), vec![G(LeaseWriteKind::Finalize)]);
+    let d = r.step(LeaseEvent::Wrote {
+        write: LeaseWriteKind::Finalize,
+        record: marked,
+        sent_at: MonoTime(101_300),
+    });
+    // Created again at once, and promotable at once: nobody else forged under it.
+    assert_eq!(Rep::global_writes(&d), vec![G(LeaseWriteKind::Create)]);
+    let d = r.at(101_400).step(LeaseEvent::Wrote {
+        write: LeaseWriteKind::Create,
+        record: rec("global", Some("a"), 1),
+        sent_at: MonoTime(101_400),
+    });
+    assert_eq!(d.gate, Gate::Allow, "{}", d.message);
+}
+
+#[test]
+fn other_regions_leave_a_deleted_global_lease_to_its_holder_until_it_would_have_expired() {
+    let mut b = Rep::new(
+        "b",
+        vec![
+            ("a", State::PriorityBased, 2),
+            ("b", State::PriorityBased, 1),
+        ],
+    );
+    b.at(100_000)
+        .step(LeaseEvent::Read(Some(rec("global", Some("a"), 5))));
+    // b is preferred, but a's record was deleted under it: a may still forge and re-create it.
+    let d = b.at(101_000).step(LeaseEvent::Read(None));
+    assert!(Rep::global_writes(&d).is_empty(), "{d:?}");
+    let d = b.at(114_999).step(LeaseEvent::Read(None));
+    assert!(Rep::global_writes(&d).is_empty(), "{d:?}");
+    let d = b.at(115_000).step(LeaseEvent::Read(None));
+    assert_eq!(Rep::global_writes(&d), vec![G(LeaseWriteKind::Create)]);
+}

@@ -77,6 +77,9 @@ pub enum LeaseWriteKind {
     Renew,
     /// Clear the holder after a verified demotion (a handoff: successors need not wait).
     Release,
+    /// Remove our finalizer from a hold an operator deleted, once the node is verifiably off
+    /// under it: the deletion completes, and the lease is created again.
+    Finalize,
 }
 
 /// What the node's metrics and process told us this tick.
@@ -195,6 +198,12 @@ pub struct Seat {
     /// is promotable at once. True for the global seat (handoffs arrive that way); false for the
     /// local one, where such a record is our previous incarnation's, which may have been waiting.
     pub trusts_own_record: bool,
+    /// After we finalized the deletion of our own hold with the node verifiably off: from when a
+    /// lease we create next may be promoted (that hold's own promotable instant). Nobody else
+    /// can have forged under the deleted record, so the new one needs no wait of a lease
+    /// duration; anything else seen meanwhile forgets it.
+    #[serde(default)]
+    pub recreate_from: Option<MonoTime>,
 }
 
 /// Why a seat lost its hold in this step, if it did.
@@ -237,6 +246,12 @@ impl Seat {
     /// conflict (a forging holder keeps forging through a 409 until a read or its deadline).
     pub fn may_start(&self, now: MonoTime, timing: &Timing) -> bool {
         self.may_promote(now, timing) && !self.conflict
+    }
+
+    /// Whether an operator deleted the record we hold (our finalizer keeps it): the node must
+    /// step down, and the lease be created again.
+    pub fn deleting(&self) -> bool {
+        self.hold.as_ref().is_some_and(|h| h.record.terminating)
     }
 
     /// Whether the lease must be read before anything else (no hold, or an unresolved conflict).
@@ -284,6 +299,9 @@ impl Seat {
                 self.api_unreachable = false;
                 self.conflict = false;
                 self.absent_seen = record.is_none();
+                if record.as_ref().is_some_and(|r| !r.is_held_by(identity)) {
+                    self.recreate_from = None;
+                }
                 self.observer.observe(record.as_ref(), now);
                 match (record, self.hold.as_mut()) {
                     (Some(r), Some(h)) if r.is_held_by(identity) => {
@@ -305,6 +323,18 @@ impl Seat {
                     matches!(failure, ApiFailure::Unreachable | ApiFailure::Server);
             }
             LeaseEvent::Wrote {
+                write: LeaseWriteKind::Finalize,
+                ..
+            } => {
+                // The deletion completed: the object is gone. We create it again, at once
+                // promotable if this hold was (our node is verifiably off under it).
+                self.api_unreachable = false;
+                self.conflict = false;
+                self.recreate_from = self.hold.take().map(|h| h.promotable_at);
+                self.observer.observe(None, now);
+                self.absent_seen = true;
+            }
+            LeaseEvent::Wrote {
                 write,
                 record,
                 sent_at,
@@ -315,10 +345,11 @@ impl Seat {
                 // An update that changed nothing keeps its resourceVersion (Kubernetes skips no-op
                 // writes): observers see no change, so it must not count as a renewal either.
                 let base_rv = match write {
-                    LeaseWriteKind::Renew | LeaseWriteKind::Release => self
-                        .hold
-                        .as_ref()
-                        .map(|h| h.record.resource_version.clone()),
+                    LeaseWriteKind::Renew | LeaseWriteKind::Release | LeaseWriteKind::Finalize => {
+                        self.hold
+                            .as_ref()
+                            .map(|h| h.record.resource_version.clone())
+                    }
                     LeaseWriteKind::Acquire => {
                         self.observer.record().map(|r| r.resource_version.clone())
                     }
@@ -346,6 +377,11 @@ impl Seat {
                         }
                         // A lease that did not exist: its last holder may still forge.
                         (LeaseWriteKind::Create, None) if broken!(PromoteOnNewLease) => *sent_at,
+                        // Re-created after we finalized the deletion of our own hold.
+                        (LeaseWriteKind::Create, None) if self.recreate_from.is_some() => self
+                            .recreate_from
+                            .take()
+                            .map_or(*sent_at, |at| at.max(*sent_at)),
                         (LeaseWriteKind::Create, None) => {
                             *sent_at + record.effective_duration(timing.lease_duration)
                         }
@@ -370,7 +406,7 @@ impl Seat {
                         // Free (released after a verified demotion by an entitled holder), or
                         // expired (its holder fenced itself).
                         (LeaseWriteKind::Acquire | LeaseWriteKind::Renew, _) => *sent_at,
-                        (LeaseWriteKind::Release, _) => *sent_at,
+                        (LeaseWriteKind::Release | LeaseWriteKind::Finalize, _) => *sent_at,
                     };
                     self.hold = Some(Hold {
                         record: record.clone(),
@@ -384,7 +420,10 @@ impl Seat {
                     matches!(failure, ApiFailure::Unreachable | ApiFailure::Server);
                 // A renewal or release answered 404: the lease was deleted under us.
                 self.absent_seen = *failure == ApiFailure::NotFound;
-                if *write == LeaseWriteKind::Release {
+                if *write == LeaseWriteKind::Create {
+                    self.recreate_from = None;
+                }
+                if matches!(write, LeaseWriteKind::Release | LeaseWriteKind::Finalize) {
                     // A release (or handoff) without a good answer may still have been applied:
                     // the lease may name nobody, or the region we handed it to, and a release is
                     // taken at once. So this hold never entitles anything again; if the release
@@ -432,6 +471,12 @@ impl Seat {
             // that creates it first waits a full lease duration before it promotes).
             (Some(_), true) if self.absent_seen => Some(LeaseWriteKind::Create),
             (Some(_), false) if self.absent_seen => None,
+            // Deleted by an operator, kept by our finalizer: keep renewing (the record still
+            // covers the node) until the node is verifiably off, then let the deletion complete.
+            (Some(_), _) if may_release && self.deleting() => Some(LeaseWriteKind::Finalize),
+            (Some(h), true) if self.deleting() => (now.since(h.last_renew_sent_at)
+                >= timing.retry_period / 2)
+                .then_some(LeaseWriteKind::Renew),
             (Some(h), true) => {
                 // Renew once per retry period (the runtime's tick); half a period guards against a
                 // second renewal in the follow-up decisions of one tick.
@@ -625,7 +670,10 @@ pub fn decide(
 
     // 4. Entitlement: the whole safety rule.
     let eligible = obs.eligibility.verdict();
-    let entitled = eligible.is_ok() && obs.gate == Gate::Allow && s.seat.may_promote(now, timing);
+    let entitled = eligible.is_ok()
+        && obs.gate == Gate::Allow
+        && s.seat.may_promote(now, timing)
+        && !s.seat.deleting();
     let entitled = entitled
         || (broken!(PromoteBeforeAcquire)
             && eligible.is_ok()
@@ -833,9 +881,17 @@ fn explain(
     let holder = s
         .seat
         .observer
-        .record()
-        .and_then(|r| r.holder().map(str::to_owned))
+        .holder(timing.lease_duration, now)
+        .map(str::to_owned)
         .unwrap_or_default();
+    if s.seat.deleting() {
+        return (
+            Reason::LeaseDeleted,
+            "an operator deleted the lease: our finalizer keeps it while the node steps down, \
+             then we let it go and create it again"
+                .into(),
+        );
+    }
     match lost {
         Some(HoldLost::Fenced) => {
             return (
@@ -947,6 +1003,19 @@ fn explain(
         );
     }
     match s.seat.observer.state(identity, timing.lease_duration, now) {
+        LeaseState::HeldByOther if s.seat.observer.record().is_none() => (
+            Reason::LeaseHeldByOther,
+            format!(
+                "the lease was deleted under {holder}: leaving it {}s to re-create it",
+                secs(
+                    s.seat
+                        .observer
+                        .expires_at(timing.lease_duration)
+                        .map(|at| at.since(now))
+                        .unwrap_or_default()
+                )
+            ),
+        ),
         LeaseState::HeldByOther => (
             Reason::LeaseHeldByOther,
             format!(
@@ -995,6 +1064,10 @@ fn wake_by(s: &ElectionState, now: MonoTime, timing: &Timing) -> MonoTime {
         && h.promotable_at > now
     {
         at = at.min(h.promotable_at);
+    }
+    if s.seat.deleting() && !s.forging.maybe_on() || s.seat.recreate_from.is_some() {
+        // A deleted lease to let go of, or to create again: the handover gap is this wait.
+        at = at.min(now + VERIFY_POLL);
     }
     at
 }

@@ -5,6 +5,7 @@ use std::time::Duration;
 use proptest::prelude::*;
 
 use super::*;
+use crate::core::lease::LEASE_FINALIZER;
 
 const ME: &str = "pod-0";
 const OTHER: &str = "pod-1";
@@ -638,6 +639,86 @@ fn a_leader_that_loses_the_race_to_recreate_a_deleted_lease_demotes() {
     assert_eq!(d.actions, vec![Action::Demote { sighup: true }]);
 }
 
+/// A record an operator deleted while our finalizer is on it.
+fn marked(holder: Option<&str>, rv: u64) -> LeaseRecord {
+    LeaseRecord {
+        terminating: true,
+        finalizers: vec![LEASE_FINALIZER.to_owned()],
+        ..rec(holder, rv)
+    }
+}
+
+#[test]
+fn a_deleted_lease_kept_by_our_finalizer_is_let_go_only_after_a_verified_demotion_then_recreated() {
+    let mut p = Pod::leader(5);
+    // The mark arrives: the record still covers the node, which steps down first.
+    let d = p
+        .at(2_000)
+        .step(LeaseEvent::Read(Some(marked(Some(ME), 7))));
+    assert_eq!(d.reason, Reason::LeaseDeleted);
+    assert!(
+        d.actions.contains(&Action::Demote { sighup: true }),
+        "{d:?}"
+    );
+    assert!(!d.actions.contains(&lease(LeaseWriteKind::Finalize)));
+    // Unverified: keep renewing the marked record (no finalize while the node may forge).
+    p.wrote(LeaseWriteKind::Renew, marked(Some(ME), 8));
+    let d = p.at(3_100).step(LeaseEvent::Nothing);
+    assert!(!d.actions.contains(&lease(LeaseWriteKind::Finalize)));
+    assert!(d.wake_by <= MonoTime(3_100) + VERIFY_POLL);
+    // Verified off: let the deletion complete, then create the lease again ...
+    p.node.forging_enabled = Some(false);
+    let d = p.at(3_200).step(LeaseEvent::Nothing);
+    assert!(
+        d.actions.contains(&lease(LeaseWriteKind::Finalize)),
+        "{d:?}"
+    );
+    let d = p.wrote(LeaseWriteKind::Finalize, rec(Some(ME), 9));
+    assert!(d.actions.contains(&lease(LeaseWriteKind::Create)), "{d:?}");
+    // ... promotable at once: nobody else forged under the deleted record.
+    let d = p.at(3_300).wrote(LeaseWriteKind::Create, rec(Some(ME), 1));
+    assert!(d.actions.contains(&Action::Promote), "{d:?}");
+}
+
+#[test]
+fn a_lost_race_to_recreate_a_finalized_lease_waits_like_any_creator() {
+    let mut p = Pod::leader(5);
+    p.node.forging_enabled = Some(false);
+    p.state.forging = Forging::Off;
+    p.at(2_000)
+        .step(LeaseEvent::Read(Some(marked(Some(ME), 7))));
+    p.wrote(LeaseWriteKind::Finalize, rec(Some(ME), 8));
+    assert!(p.state.seat.recreate_from.is_some());
+    // Someone else created it first: whatever we create later waits a lease duration.
+    p.step(LeaseEvent::WriteFailed {
+        write: LeaseWriteKind::Create,
+        failure: ApiFailure::Conflict,
+    });
+    assert_eq!(p.state.seat.recreate_from, None);
+    p.step(LeaseEvent::Read(Some(rec(Some(OTHER), 2))));
+    p.step(LeaseEvent::Read(None));
+    p.at(20_000).step(LeaseEvent::Read(None));
+    let d = p.wrote(LeaseWriteKind::Create, rec(Some(ME), 3));
+    assert_eq!(d.reason, Reason::LeaseNewWaiting, "{d:?}");
+    assert!(!d.actions.contains(&Action::Promote));
+}
+
+#[test]
+fn a_standby_leaves_the_holder_of_a_deleted_lease_its_duration_to_recreate_it() {
+    let mut p = Pod::ready();
+    p.at(1_000)
+        .step(LeaseEvent::Read(Some(rec(Some(OTHER), 5))));
+    // Deleted without our finalizer (forced): the holder may not know yet.
+    let d = p.at(2_000).step(LeaseEvent::Read(None));
+    assert!(d.actions.is_empty(), "{d:?}");
+    assert_eq!(d.reason, Reason::LeaseHeldByOther);
+    let d = p.at(15_999).step(LeaseEvent::Read(None));
+    assert!(d.actions.is_empty(), "{d:?}");
+    // The record would have expired: create it, and wait as any creator does.
+    let d = p.at(16_000).step(LeaseEvent::Read(None));
+    assert_eq!(d.actions, vec![lease(LeaseWriteKind::Create)]);
+}
+
 #[test]
 fn a_restarted_sidecar_demotes_first_then_reacquires_its_own_lease_and_waits_a_lease_duration() {
     // Its record may have gone unrenewed long enough for others to see it expired: the node it
@@ -744,9 +825,13 @@ fn arb_record() -> impl Strategy<Value = Option<LeaseRecord>> {
         Just(None),
         (
             prop_oneof![Just(None), Just(Some(ME)), Just(Some(OTHER))],
-            0u64..6
+            0u64..6,
+            prop::bool::weighted(0.15),
         )
-            .prop_map(|(h, rv)| Some(rec(h, rv))),
+            .prop_map(|(h, rv, terminating)| Some(LeaseRecord {
+                terminating,
+                ..rec(h, rv)
+            })),
     ]
 }
 
@@ -766,6 +851,7 @@ fn arb_write() -> impl Strategy<Value = LeaseWriteKind> {
         Just(LeaseWriteKind::Acquire),
         Just(LeaseWriteKind::Renew),
         Just(LeaseWriteKind::Release),
+        Just(LeaseWriteKind::Finalize),
     ]
 }
 
@@ -894,7 +980,9 @@ proptest! {
     #[test]
     fn never_release_before_the_demotion_is_verified(ticks in proptest::collection::vec(arb_tick(), 1..60)) {
         run_ticks(&ticks, |_, _, d| {
-            if d.actions.contains(&lease(LeaseWriteKind::Release)) {
+            let lets_go = d.actions.contains(&lease(LeaseWriteKind::Release))
+                || d.actions.contains(&lease(LeaseWriteKind::Finalize));
+            if lets_go {
                 assert_eq!(d.next.forging, Forging::Off, "release while the node may forge");
                 assert!(!d.actions.iter().any(|a| matches!(a, Action::Demote { .. } | Action::Promote)));
             }
@@ -905,7 +993,10 @@ proptest! {
     fn a_node_that_may_forge_without_entitlement_is_always_being_demoted(ticks in proptest::collection::vec(arb_tick(), 1..60)) {
         let t = timing();
         run_ticks(&ticks, |_, obs, d| {
-            let entitled = d.next.seat.may_promote(obs.now, &t) && obs.eligibility.verdict().is_ok() && obs.gate == Gate::Allow;
+            let entitled = d.next.seat.may_promote(obs.now, &t)
+                && obs.eligibility.verdict().is_ok()
+                && obs.gate == Gate::Allow
+                && !d.next.seat.deleting();
             assert_eq!(entitled, d.entitled);
             if !entitled {
                 assert!(

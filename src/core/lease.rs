@@ -39,12 +39,29 @@ pub struct LeaseRecord {
     pub lease_transitions: i32,
     /// `metadata.resourceVersion`: changes on every write, the basis of optimistic concurrency.
     pub resource_version: String,
+    /// `metadata.deletionTimestamp` is set: someone deleted the object and a finalizer keeps it.
+    #[serde(default)]
+    pub terminating: bool,
+    /// `metadata.finalizers`, kept by every write of ours (see [`LEASE_FINALIZER`]).
+    #[serde(default)]
+    pub finalizers: Vec<String>,
 }
+
+/// Our finalizer on the leases a node forges under. A lease object is what entitles its holder,
+/// so deleting it must not leave a forging node without one: with the finalizer, an operator's
+/// delete only marks the record, which keeps naming the holder until its node is verifiably off;
+/// the holder then removes the finalizer (the deletion completes) and creates the lease again.
+pub const LEASE_FINALIZER: &str = "cardano.io/forge-manager";
 
 impl LeaseRecord {
     /// The holder, with the empty string read as "nobody".
     pub fn holder(&self) -> Option<&str> {
         self.holder.as_deref().filter(|h| !h.is_empty())
+    }
+
+    /// Whether our finalizer is on the record.
+    pub fn protected(&self) -> bool {
+        self.finalizers.iter().any(|f| f == LEASE_FINALIZER)
     }
 
     /// Whether `identity` holds this record.
@@ -69,6 +86,12 @@ impl LeaseRecord {
 pub struct LeaseObserver {
     /// The last record seen, and the instant it was first seen in this version.
     seen: Option<Seen>,
+    /// The held record last seen before the object was deleted. Its holder may still be renewing
+    /// (it learns of the deletion only at its next write), so until that record would have
+    /// expired by observation the lease counts as held by it: a pod that created the lease at once
+    /// would leave that holder forging on a record that no longer names it.
+    #[serde(default)]
+    deleted: Option<Seen>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -113,8 +136,13 @@ impl LeaseObserver {
     /// holder that renews resets it and one that stopped renewing does not.
     pub fn observe(&mut self, record: Option<&LeaseRecord>, now: MonoTime) {
         match record {
-            None => self.seen = None,
+            None => {
+                if let Some(s) = self.seen.take().filter(|s| s.record.holder().is_some()) {
+                    self.deleted = Some(s);
+                }
+            }
             Some(r) => {
+                self.deleted = None;
                 let unchanged = self.seen.as_ref().is_some_and(|s| {
                     s.resource_version == r.resource_version && s.holder.as_deref() == r.holder()
                 });
@@ -142,6 +170,7 @@ impl LeaseObserver {
     /// Forgets everything: the next read starts a fresh observation (used after a restart).
     pub fn reset(&mut self) {
         self.seen = None;
+        self.deleted = None;
     }
 
     /// The last record seen.
@@ -162,15 +191,33 @@ impl LeaseObserver {
     /// When a record held by someone stops being live by observation (first seen unchanged plus
     /// its duration), if one is held.
     pub fn expires_at(&self, configured: Duration) -> Option<MonoTime> {
-        let s = self.seen.as_ref()?;
+        let s = self.seen.as_ref().or(self.deleted.as_ref())?;
         s.record.holder()?;
         Some(s.first_seen_at + s.record.effective_duration(configured))
+    }
+
+    /// The holder of the record in force by observation: the current record's, or, until it would
+    /// have expired, that of the held record deleted under its holder.
+    pub fn holder(&self, configured: Duration, now: MonoTime) -> Option<&str> {
+        match (&self.seen, &self.deleted) {
+            (Some(s), _) => s.record.holder(),
+            (None, Some(d)) if now < d.first_seen_at + d.record.effective_duration(configured) => {
+                d.record.holder()
+            }
+            (None, _) => None,
+        }
     }
 
     /// The verdict at `now` for `identity`, with `configured` as our own lease duration.
     pub fn state(&self, identity: &str, configured: Duration, now: MonoTime) -> LeaseState {
         let Some(s) = &self.seen else {
-            return LeaseState::Absent;
+            // Deleted under a holder that may not know yet: held by it until it would have
+            // expired, unless it is us (our previous incarnation, or our region on the global
+            // lease), who re-create it and wait as any creator does.
+            return match self.holder(configured, now) {
+                Some(h) if h != identity => LeaseState::HeldByOther,
+                _ => LeaseState::Absent,
+            };
         };
         match s.record.holder() {
             None => LeaseState::Free,
@@ -284,5 +331,45 @@ mod tests {
         assert_eq!(o.state("me", D, MonoTime(1)), LeaseState::HeldByMe);
         o.observe(None, MonoTime(2));
         assert_eq!(o.state("me", D, MonoTime(2)), LeaseState::Absent);
+    }
+
+    #[test]
+    fn a_lease_deleted_under_its_holder_stays_held_until_it_would_have_expired() {
+        let mut o = LeaseObserver::default();
+        o.observe(Some(&rec("pod-0", "7", "x")), MonoTime(1_000));
+        o.observe(None, MonoTime(5_000));
+        // Others leave the holder its lease duration to re-create it; the holder's own identity
+        // (a later incarnation) sees it absent and re-creates it as any creator does.
+        assert_eq!(
+            o.state("pod-1", D, MonoTime(5_000)),
+            LeaseState::HeldByOther
+        );
+        assert_eq!(o.holder(D, MonoTime(15_999)), Some("pod-0"));
+        assert_eq!(
+            o.state("pod-1", D, MonoTime(15_999)),
+            LeaseState::HeldByOther
+        );
+        assert_eq!(o.state("pod-0", D, MonoTime(5_000)), LeaseState::Absent);
+        assert_eq!(o.expires_at(D), Some(MonoTime(16_000)));
+        assert_eq!(o.record(), None);
+        // Reading it absent again does not restart the count.
+        o.observe(None, MonoTime(9_000));
+        assert_eq!(o.state("pod-1", D, MonoTime(16_000)), LeaseState::Absent);
+        assert_eq!(o.holder(D, MonoTime(16_000)), None);
+        // Re-created (by anyone): an ordinary record again.
+        o.observe(Some(&rec("pod-0", "9", "x")), MonoTime(10_000));
+        assert_eq!(
+            o.state("pod-1", D, MonoTime(24_000)),
+            LeaseState::HeldByOther
+        );
+        o.observe(None, MonoTime(11_000));
+        o.reset();
+        assert_eq!(o.state("pod-1", D, MonoTime(11_000)), LeaseState::Absent);
+        // A free record deleted leaves nothing to wait for.
+        let mut free = rec("", "3", "x");
+        free.holder = None;
+        o.observe(Some(&free), MonoTime(12_000));
+        o.observe(None, MonoTime(13_000));
+        assert_eq!(o.state("pod-1", D, MonoTime(13_000)), LeaseState::Absent);
     }
 }

@@ -57,11 +57,15 @@ pub enum Reason {
     DemotionStuck,
     /// Standing by: not holding the lease, node not forging.
     Standby,
+    /// An operator deleted a lease we hold. Our finalizer keeps the record (and with it the
+    /// node's cover) until the node is verifiably off; then we let the deletion complete and
+    /// create the lease again.
+    LeaseDeleted,
 }
 
 impl Reason {
     /// Every reason, for tests and documentation.
-    pub const ALL: [Reason; 24] = [
+    pub const ALL: [Reason; 25] = [
         Reason::NodeNotRunning,
         Reason::SocketNotAccepting,
         Reason::MetricsUnavailable,
@@ -86,6 +90,7 @@ impl Reason {
         Reason::Released,
         Reason::DemotionStuck,
         Reason::Standby,
+        Reason::LeaseDeleted,
     ];
 
     /// The stable snake_case name of this reason.
@@ -115,6 +120,7 @@ impl Reason {
             Reason::Released => "released",
             Reason::DemotionStuck => "demotion_stuck",
             Reason::Standby => "standby",
+            Reason::LeaseDeleted => "lease_deleted",
         }
     }
 }

@@ -48,7 +48,10 @@ fn failure_kind(f: ApiFailure) -> &'static str {
 fn verb(w: LeaseWriteKind) -> &'static str {
     match w {
         LeaseWriteKind::Create => "create",
-        LeaseWriteKind::Acquire | LeaseWriteKind::Renew | LeaseWriteKind::Release => "update",
+        LeaseWriteKind::Acquire
+        | LeaseWriteKind::Renew
+        | LeaseWriteKind::Release
+        | LeaseWriteKind::Finalize => "update",
     }
 }
 

@@ -65,6 +65,8 @@ pub struct LeaseWrite {
     /// The version this write is based on: the server refuses it with 409 if the object changed.
     /// Empty for a create.
     pub resource_version: String,
+    /// `metadata.finalizers` (an update replaces the list).
+    pub finalizers: Vec<String>,
 }
 
 /// A sample of the API server's own clock: the `Date` header of a response and when it arrived.

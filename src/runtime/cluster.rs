@@ -542,7 +542,7 @@ impl<C: Clock, K: Kube, H: HealthProbe> ClusterLoop<C, K, H> {
         let base: Option<LeaseRecord> = match write {
             LeaseWriteKind::Create => None,
             LeaseWriteKind::Acquire => seat.observer.record().cloned(),
-            LeaseWriteKind::Renew | LeaseWriteKind::Release => {
+            LeaseWriteKind::Renew | LeaseWriteKind::Release | LeaseWriteKind::Finalize => {
                 seat.hold.as_ref().map(|h| h.record.clone())
             }
         };
@@ -558,6 +558,8 @@ impl<C: Clock, K: Kube, H: HealthProbe> ClusterLoop<C, K, H> {
             holder,
             self.settings.timing.lease_duration,
             self.clock.now_wall(),
+            // Presence leases entitle nobody: no finalizer, so none outlives its region.
+            !matches!(action, ClusterAction::Presence { .. }),
         )
         .ok_or_else(|| {
             KubeError::new(

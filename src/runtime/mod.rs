@@ -23,7 +23,7 @@ use crate::core::election::{
     Observations, ProcessId, Role, decide, reprovision,
 };
 use crate::core::eligibility::Eligibility;
-use crate::core::lease::{ApiFailure, LeaseRecord};
+use crate::core::lease::{ApiFailure, LEASE_FINALIZER, LeaseRecord};
 use crate::core::reason::Reason;
 use crate::core::time::MonoTime;
 use crate::core::timing::Timing;
@@ -38,7 +38,8 @@ use crate::ports::{Clock, Fs, Kube, KubeError, LeaseWrite, Node, NodeProcess};
 const SUCCESSOR_GRACE: u32 = 10;
 
 /// How many decisions one wake-up may take: a lease write's result is acted on at once (acquire,
-/// then promote in the same wake-up) but a wake-up never loops.
+/// then promote in the same wake-up) but a wake-up never loops. More would let a promotion rest on
+/// a gate coordinated several round trips earlier (scenario no-promotion-on-a-stale-policy-read).
 const MAX_DECISIONS_PER_WAKE: usize = 3;
 
 /// Where the standby (bootable, never-leading) credential set comes from.
@@ -559,7 +560,11 @@ impl<C: Clock, K: Kube, F: Fs, N: Node, R: Recorder, G: cluster::Coordinator>
         for round in 0..MAX_DECISIONS_PER_WAKE {
             let mut seen = self.observe().await;
             let now = self.clock.now_mono();
-            let leader = self.state.seat.holds(now, &self.settings.timing);
+            // Between finalizing the deletion of our lease and creating it again we are still
+            // our region's leader (nobody else may take it meanwhile): the coordinator must not
+            // give up the region's global hold in that instant.
+            let leader = self.state.seat.holds(now, &self.settings.timing)
+                || self.state.seat.recreate_from.is_some();
             // A local leader coordinates once per wake-up; anyone coordinates again when local
             // leadership changed (a new local leader takes its region's global lease in the same
             // wake-up). Otherwise a standby coordinates only when the coordinator asked to be
@@ -931,7 +936,7 @@ impl<C: Clock, K: Kube, F: Fs, N: Node, R: Recorder, G: cluster::Coordinator>
         let t = &self.settings.timing;
         let now_wall = self.clock.now_wall();
         let base = match write {
-            LeaseWriteKind::Renew | LeaseWriteKind::Release => {
+            LeaseWriteKind::Renew | LeaseWriteKind::Release | LeaseWriteKind::Finalize => {
                 self.state.seat.hold.as_ref().map(|h| h.record.clone())
             }
             LeaseWriteKind::Acquire => self.state.seat.observer.record().cloned(),
@@ -945,6 +950,7 @@ impl<C: Clock, K: Kube, F: Fs, N: Node, R: Recorder, G: cluster::Coordinator>
             holder,
             t.lease_duration,
             now_wall,
+            true,
         ) else {
             return (
                 false,
@@ -1101,9 +1107,11 @@ pub fn lease_write(
     holder: Option<&str>,
     lease_duration: Duration,
     now_wall: jiff::Timestamp,
+    protect: bool,
 ) -> Option<LeaseWrite> {
     let lease_duration_seconds = i32::try_from(lease_duration.as_secs()).unwrap_or(i32::MAX);
     let holder_owned = holder.map(str::to_owned);
+    let finalizers = finalizers_of(write, base, holder.is_some() && protect);
     match (write, base) {
         (LeaseWriteKind::Create, _) => Some(LeaseWrite {
             name: name.to_owned(),
@@ -1113,6 +1121,7 @@ pub fn lease_write(
             renew_time: Some(now_wall),
             lease_transitions: 0,
             resource_version: String::new(),
+            finalizers,
         }),
         (_, None) => None,
         (_, Some(r)) => {
@@ -1129,9 +1138,31 @@ pub fn lease_write(
                 renew_time: Some(later_than(now_wall, r.renew_time.as_deref())),
                 lease_transitions: r.lease_transitions + i32::from(taking_over),
                 resource_version: r.resource_version.clone(),
+                finalizers,
             })
         }
     }
+}
+
+/// The finalizers a write leaves on the lease: whatever others put there, and ours while it names
+/// a holder (`protect`), except when we finalize a deletion. A released lease carries none of
+/// ours, so a namespace whose pods left cleanly deletes without help. An object being deleted
+/// takes no new finalizer (the API server would refuse the write).
+fn finalizers_of(write: LeaseWriteKind, base: Option<&LeaseRecord>, protect: bool) -> Vec<String> {
+    let mut finalizers: Vec<String> = base
+        .map(|r| {
+            r.finalizers
+                .iter()
+                .filter(|f| *f != LEASE_FINALIZER)
+                .cloned()
+                .collect()
+        })
+        .unwrap_or_default();
+    let allowed = base.is_none_or(|r| !r.terminating || r.protected());
+    if protect && allowed && write != LeaseWriteKind::Finalize {
+        finalizers.push(LEASE_FINALIZER.to_owned());
+    }
+    finalizers
 }
 
 /// `now`, or one millisecond after `previous` if our clock is not past it: every renewal must change

@@ -693,6 +693,28 @@ fn store_update(
             }
         }
     }
+    // A deletion in progress is the server's to record; a client can neither set nor clear it.
+    for field in ["deletionTimestamp", "deletionGracePeriodSeconds"] {
+        match old["metadata"].get(field) {
+            Some(v) => new["metadata"][field] = v.clone(),
+            None => {
+                if let Some(m) = new["metadata"].as_object_mut() {
+                    m.remove(field);
+                }
+            }
+        }
+    }
+    let terminating = old["metadata"].get("deletionTimestamp").is_some();
+    if terminating && !finalizers(&new).iter().all(|f| finalizers(old).contains(f)) {
+        let name = old["metadata"]["name"].as_str().unwrap_or_default();
+        let error = FieldError {
+            reason: "FieldValueForbidden",
+            field: "metadata.finalizers".into(),
+            detail: "Forbidden: no new finalizers can be added if the object is being deleted"
+                .into(),
+        };
+        return Err(ApiError::invalid(&rt.kind, &rt.group, name, &[error]));
+    }
     new["kind"] = old["kind"].clone();
     new["apiVersion"] = old["apiVersion"].clone();
     let warnings = admit(rt, &mut new, params)?;
@@ -710,11 +732,23 @@ fn store_update(
     let rv = store.next_resource_version();
     new["metadata"]["resourceVersion"] = json!(rv.to_string());
     let key = store::key_of(&rt.group, &rt.plural, &new);
-    let event = store
-        .put(key, new.clone(), EventType::Modified)
-        .map_err(|e| ApiError::internal(format!("{e}")))?;
+    // The last finalizer of an object being deleted removed: the deletion completes now.
+    let event = if terminating && finalizers(&new).is_empty() {
+        store.remove(&key, new.clone())
+    } else {
+        store.put(key, new.clone(), EventType::Modified)
+    }
+    .map_err(|e| ApiError::internal(format!("{e}")))?;
     server.publish(event);
     Ok((new, warnings))
+}
+
+/// `metadata.finalizers`: what must happen before a deleted object may go.
+fn finalizers(object: &Value) -> Vec<&str> {
+    object["metadata"]["finalizers"]
+        .as_array()
+        .map(|a| a.iter().filter_map(Value::as_str).collect())
+        .unwrap_or_default()
 }
 
 fn precondition(
@@ -919,6 +953,24 @@ fn delete(server: &ApiServer, target: &Target, body: &[u8]) -> Result<Response, 
         && Some(rv) != old["metadata"]["resourceVersion"].as_str()
     {
         return Err(ApiError::conflict(&rt.group, &rt.plural, name));
+    }
+    if !finalizers(&old).is_empty() {
+        // Kubernetes' graceful deletion: an object with finalizers is only marked (once) and
+        // stays until the last finalizer is removed by an update. The mark is the server's
+        // change, not a write by the object's holder, so the lease log does not record it.
+        if old["metadata"].get("deletionTimestamp").is_some() {
+            return Ok(ok(&old));
+        }
+        let mut marked = old.clone();
+        marked["metadata"]["deletionTimestamp"] = json!(timestamp(server));
+        marked["metadata"]["deletionGracePeriodSeconds"] = json!(0);
+        let rv = store.next_resource_version();
+        marked["metadata"]["resourceVersion"] = json!(rv.to_string());
+        let event = store
+            .put(k, marked.clone(), EventType::Modified)
+            .map_err(|e| ApiError::internal(format!("{e}")))?;
+        server.publish_unlogged(event);
+        return Ok(ok(&marked));
     }
     let mut doomed = vec![(k, old.clone())];
     if rt.group == CRD_GROUP

@@ -236,6 +236,13 @@ impl ApiServer {
             .unwrap_or_default()
     }
 
+    /// Sends a change the server made itself (a deletion mark) to the watchers without logging
+    /// it as a Lease write: nobody wrote the lease, and its holder did not renew it.
+    pub(crate) fn publish_unlogged(&self, event: store::Event) {
+        // No receivers is fine: nobody is watching.
+        let _ = self.shared.events.send(event);
+    }
+
     /// Sends a committed change to the watchers, and logs it if it is a Lease change. Every
     /// accepted write of a Lease is a change: a renewal always moves `renewTime`.
     pub(crate) fn publish(&self, event: store::Event) {

@@ -318,6 +318,9 @@ pub enum FaultAction {
         target: ApiServer,
         /// Which lease.
         lease: LeaseKind,
+        /// The operator strips the finalizers first (`force = true`, an extension of the
+        /// contract): the object goes at once instead of waiting for its holder to let go.
+        force: bool,
     },
     /// The mounted forging secret changes (new operational certificate).
     RotateSecret {

@@ -704,7 +704,7 @@ fn fault_keys(kind: &str) -> &'static [&'static str] {
         "health" => &["target", "healthy"],
         "flap" => &["target", "period", "until"],
         "patch" => &["target", "spec"],
-        "delete-lease" => &["target", "lease"],
+        "delete-lease" => &["target", "lease", "force"],
         "node-slow" => &["target", "sighup_delay"],
         _ => &["target"],
     }
@@ -819,7 +819,12 @@ fn parse_fault(s: &Section, world: &World) -> Result<Fault> {
                 _ => return Err(s.bad("lease", "\"local\" or \"global\"", format!("{text:?}"))),
             };
             check_lease_server(s, world, &target, lease)?;
-            FaultAction::DeleteLease { target, lease }
+            let force = s.bool("force")?.unwrap_or(false);
+            FaultAction::DeleteLease {
+                target,
+                lease,
+                force,
+            }
         }
         "health" => FaultAction::Health {
             region: health_region()?,

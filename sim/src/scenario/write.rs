@@ -137,9 +137,16 @@ fn write_fault(out: &mut String, f: &Fault) {
             line(out, "target", &quote(&f.action.target_text()));
             line(out, "spec", &json_to_toml(spec).to_string());
         }
-        FaultAction::DeleteLease { target, lease } => {
+        FaultAction::DeleteLease {
+            target,
+            lease,
+            force,
+        } => {
             line(out, "target", &quote(&target.to_string()));
             line(out, "lease", &quote(lease.as_str()));
+            if *force {
+                line(out, "force", "true");
+            }
         }
     }
 }

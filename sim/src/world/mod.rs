@@ -168,6 +168,8 @@ pub enum Action {
         api: String,
         /// The global lease (true) or the region's local lease.
         global: bool,
+        /// Strip the finalizers first: the object goes at once.
+        force: bool,
     },
     /// The mounted forging secret changes (a new set) in these pods.
     RotateSecret(Vec<PodId>),
@@ -1125,7 +1127,7 @@ impl<'a> World<'a> {
                 });
                 true
             }
-            Action::DeleteLease { api, global } => {
+            Action::DeleteLease { api, global, force } => {
                 let name = if *global {
                     self.global_lease_of(tenant)
                 } else {
@@ -1136,14 +1138,14 @@ impl<'a> World<'a> {
                         vec![api.clone()]
                     };
                     for r in &regions[1.min(regions.len())..] {
-                        self.queue_delete_lease(api, &self.local_lease_of(tenant, r));
+                        self.queue_delete_lease(api, &self.local_lease_of(tenant, r), *force);
                     }
                     match regions.first() {
                         Some(r) => self.local_lease_of(tenant, r),
                         None => return false,
                     }
                 };
-                self.queue_delete_lease(api, &name);
+                self.queue_delete_lease(api, &name, *force);
                 true
             }
             Action::RotateSecret(ids) => {
@@ -1184,7 +1186,17 @@ impl<'a> World<'a> {
         }
     }
 
-    fn queue_delete_lease(&self, api: &str, name: &str) {
+    fn queue_delete_lease(&self, api: &str, name: &str, force: bool) {
+        if force {
+            // `kubectl patch lease NAME --type=merge -p '{"metadata":{"finalizers":null}}'`
+            self.operator.push(OperatorRequest {
+                host: api_host(api),
+                method: "PATCH",
+                path: format!("/apis/coordination.k8s.io/v1/namespaces/{NAMESPACE}/leases/{name}"),
+                content_type: "application/merge-patch+json",
+                body: r#"{"metadata":{"finalizers":null}}"#.to_owned(),
+            });
+        }
         self.operator.push(OperatorRequest {
             host: api_host(api),
             method: "DELETE",
