@@ -27,6 +27,7 @@
 pub mod adapters;
 pub mod cli;
 pub mod config;
+#[macro_use]
 pub mod core;
 pub mod crd;
 pub mod credentials;

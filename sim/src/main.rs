@@ -54,7 +54,7 @@ enum Command {
         tick: Option<std::time::Duration>,
         /// Run a deliberately broken safety core (the canary; needs `--features broken-core`):
         /// wall-clock-expiry, promote-before-acquire, no-self-fencing,
-        /// release-before-demotion-verified, promote-on-new-lease.
+        /// release-before-demotion-verified, promote-on-new-lease, handoff-before-demotion-verified, worse-region-takes-at-once, watchdog-from-promotion.
         #[arg(long)]
         broken: Option<String>,
     },

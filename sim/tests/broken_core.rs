@@ -78,6 +78,55 @@ fn caught(variant: Broken, file: &str) {
     assert_eq!(forge_manager::core::broken::get(), None);
 }
 
+/// Runs `file` with `variant`, a policy breach rather than a safety one: the run must fail the
+/// expectation kind `check` (no dual slot is needed), and the correct core must pass the file.
+fn caught_by_check(variant: Broken, file: &str, check: &str) {
+    let s = scenario(file);
+    let broken = RunOptions {
+        broken: Some(variant),
+        ..RunOptions::default()
+    };
+    let o = run(&s, &broken).unwrap_or_else(|e| panic!("{file}: {e}"));
+    assert!(
+        o.report.violations.iter().any(|v| v.kind == check),
+        "the broken core {} did not fail {check} in {file}: {}",
+        variant.as_str(),
+        o.report.verdict_line()
+    );
+    let correct = run(&s, &RunOptions::default()).unwrap_or_else(|e| panic!("{file}: {e}"));
+    assert_eq!(
+        correct.report.verdict,
+        Verdict::Pass,
+        "the correct core must pass {file}"
+    );
+    assert_eq!(forge_manager::core::broken::get(), None);
+}
+
+#[test]
+fn handing_the_global_lease_over_before_the_demotion_is_verified_is_caught_by_a_busy_node() {
+    caught(
+        Broken::HandoffBeforeDemotionVerified,
+        "node-slow-disabled-region-handover.toml",
+    );
+}
+
+#[test]
+fn a_watchdog_armed_from_the_promotion_instant_is_caught_by_a_paused_sidecar() {
+    caught(
+        Broken::WatchdogFromPromotion,
+        "watchdog-pause-global-renewals-failing.toml",
+    );
+}
+
+#[test]
+fn a_worse_region_that_takes_the_global_lease_at_once_is_caught_by_a_partition() {
+    caught_by_check(
+        Broken::WorseRegionTakesAtOnce,
+        "partition-between-regions.toml",
+        "no-forger-in",
+    );
+}
+
 #[test]
 fn judging_expiry_without_the_observed_age_is_caught_by_a_leader_crash() {
     caught(Broken::WallClockExpiry, "single-region-leader-crash.toml");

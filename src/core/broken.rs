@@ -23,16 +23,28 @@ pub enum Broken {
     ReleaseBeforeDemotionVerified,
     /// A lease we had to create is promotable at once (no lease-duration wait).
     PromoteOnNewLease,
+    /// A region hands the global lease over as soon as its gate closes, before its node's
+    /// demotion is verified.
+    HandoffBeforeDemotionVerified,
+    /// A region that is not the preferred one takes a free, expired or absent global lease at
+    /// once, without deferring to the preferred region.
+    WorseRegionTakesAtOnce,
+    /// The dead-man switch is armed with the promotion instant and refreshed with the current
+    /// one (a renew deadline from *now*), not the instant the holds fence themselves.
+    WatchdogFromPromotion,
 }
 
 impl Broken {
     /// Every variant, in declaration order.
-    pub const ALL: [Broken; 5] = [
+    pub const ALL: [Broken; 8] = [
         Broken::WallClockExpiry,
         Broken::PromoteBeforeAcquire,
         Broken::NoSelfFencing,
         Broken::ReleaseBeforeDemotionVerified,
         Broken::PromoteOnNewLease,
+        Broken::HandoffBeforeDemotionVerified,
+        Broken::WorseRegionTakesAtOnce,
+        Broken::WatchdogFromPromotion,
     ];
 
     /// The kebab-case name used on command lines (`--broken no-self-fencing`).
@@ -43,6 +55,9 @@ impl Broken {
             Broken::NoSelfFencing => "no-self-fencing",
             Broken::ReleaseBeforeDemotionVerified => "release-before-demotion-verified",
             Broken::PromoteOnNewLease => "promote-on-new-lease",
+            Broken::HandoffBeforeDemotionVerified => "handoff-before-demotion-verified",
+            Broken::WorseRegionTakesAtOnce => "worse-region-takes-at-once",
+            Broken::WatchdogFromPromotion => "watchdog-from-promotion",
         }
     }
 

@@ -352,12 +352,13 @@ pub fn decide_cluster(
         } else if leave || hand_over {
             gate = Gate::Deny(Reason::PolicyDisallows);
             handing_over = true;
+            let forging_off = obs.local.forging_off || broken!(HandoffBeforeDemotionVerified);
             let promotable = s
                 .global
                 .hold
                 .as_ref()
                 .is_some_and(|h| now >= h.promotable_at);
-            if obs.local.forging_off && !promotable {
+            if forging_off && !promotable {
                 // Still waiting out a global lease we created: let it lapse rather than hand it
                 // over (a handoff is taken at once, which only an entitled holder may offer).
                 // No longer our region's leader: forget it too (below: another pod of ours may
@@ -367,7 +368,7 @@ pub fn decide_cluster(
                 }
                 message =
                     "leaving a global lease we were still waiting on: letting it lapse".to_string();
-            } else if obs.local.forging_off && !obs.local.region_quiet && !representative {
+            } else if forging_off && !obs.local.region_quiet && !representative {
                 // No longer our region's leader: another pod of ours may lead and forge under
                 // this lease now. Neither release nor renew it; it lapses unless that pod keeps it.
                 // And forget it: the lease names our region, so from now on that pod may renew
@@ -377,7 +378,7 @@ pub fn decide_cluster(
                 s.global.hold = None;
                 message =
                     "no longer our region's leader: leaving the global lease to it".to_string();
-            } else if obs.local.forging_off && !obs.local.region_quiet {
+            } else if forging_off && !obs.local.region_quiet {
                 // Our node is off, but a deposed local leader of our region may still forge
                 // until its local lease fences it: keep the lease until ours is promotable.
                 if let Some(w) = s.global.next_write(region, true, false, now, timing) {
@@ -386,7 +387,7 @@ pub fn decide_cluster(
                 message = "handing forging over once our local lease is settled (a previous local \
                            leader may still be forging)"
                     .to_string();
-            } else if obs.local.forging_off {
+            } else if forging_off {
                 actions.push(match successor {
                     Some(to) => ClusterAction::Handoff { to },
                     None => ClusterAction::Global {
@@ -459,7 +460,10 @@ pub fn decide_cluster(
                 // (handing it over, if policy says so, is then a planned move like any other).
                 LeaseState::Absent if s.global.recreate_from.is_some() => ours_allowed,
                 LeaseState::Free | LeaseState::Expired | LeaseState::Absent => {
-                    ours_allowed && ((preferred_is_us && settled) || waited)
+                    ours_allowed
+                        && ((preferred_is_us && settled)
+                            || waited
+                            || broken!(WorseRegionTakesAtOnce))
                 }
                 LeaseState::HeldByOther => false,
             };

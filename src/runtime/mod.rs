@@ -1015,6 +1015,9 @@ impl<C: Clock, K: Kube, F: Fs, N: Node, R: Recorder, G: cluster::Coordinator>
     /// forging rests on. `None` when one of them is not held (we are demoting: the heartbeat keeps
     /// the instant it has, which is earlier than anything a later hold could give).
     fn fence_at(&self) -> Option<MonoTime> {
+        if broken!(WatchdogFromPromotion) {
+            return Some(self.clock.now_mono() + self.settings.timing.renew_deadline);
+        }
         // From the hold itself, not `Seat::deadline`: the dead-man switch must not share a
         // fault of the sidecar's own fencing (the `no-self-fencing` canary has no deadline).
         let local = self
