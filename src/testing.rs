@@ -2,8 +2,8 @@
 //!
 //! They are single-threaded (`Rc<RefCell<_>>`), deterministic, and failure-injecting: an API that
 //! goes down or answers 500, a node whose metrics hang, a file system that refuses writes. The fake
-//! node follows the facts of DESIGN.md section 1 closely enough for unit tests; the simulator
-//! (`forge-sim`) has the faithful one.
+//! node follows the facts of docs/architecture.md ("How cardano-node behaves") closely enough for
+//! unit tests; the simulator (`forge-sim`) has the faithful one.
 
 use std::cell::{Cell, RefCell};
 use std::collections::BTreeMap;

@@ -1,4 +1,4 @@
-//! The dead-man switch (DESIGN.md section 2): a second, tiny process in every pod that demotes the
+//! The dead-man switch (docs/safety.md §8): a second, tiny process in every pod that demotes the
 //! node when the sidecar has stalled.
 //!
 //! The sidecar arms a heartbeat before it promotes, refreshes it after every successful renewal and

@@ -1,6 +1,6 @@
-//! Guards the layering of DESIGN.md section 5: the safety core does no I/O and names no runtime,
-//! client or system crate. A regression here would let a clock read or a network call slip into a
-//! decision that must be a pure function of its observations.
+//! Guards the layering of docs/architecture.md ("Code layout"): the safety core does no I/O and
+//! names no runtime, client or system crate. A regression here would let a clock read or a network
+//! call slip into a decision that must be a pure function of its observations.
 
 use std::path::Path;
 

@@ -313,8 +313,9 @@ def cmd_manifests(files):
             for required in ("POD_NAME", "NAMESPACE", "LEASE_NAME", "CRD_NAME"):
                 if required not in fm_env:
                     problems.append(f"{where}: sidecar env {required} missing")
-            # COMPATIBILITY.md 7.18: without POOL_ID the CFC name is CLUSTER_IDENTIFIER, which defaults
-            # to the pod name (one CFC per pod). With cluster management on, one of them must be set.
+            # docs/compatibility.md §7.18: without POOL_ID the CFC name is CLUSTER_IDENTIFIER, which
+            # defaults to the pod name (one CFC per pod). With cluster management on, one of them must
+            # be set.
             if str(fm_env.get("ENABLE_CLUSTER_MANAGEMENT", "")).lower() in ("true", "1", "yes"):
                 if not fm_env.get("POOL_ID") and not fm_env.get("CLUSTER_IDENTIFIER"):
                     problems.append(f"{where}: cluster management without POOL_ID needs CLUSTER_IDENTIFIER")

@@ -3,7 +3,7 @@
 //!
 //! # Layout
 //!
-//! - [`scenario`]: scenario files (the fixed contract of SCENARIOS.md): parse, validate, write.
+//! - [`scenario`]: scenario files (the fixed format of docs/scenarios.md): parse, validate, write.
 //! - [`world`]: the turmoil world: API servers, pods running the real sidecar, simulated nodes.
 //! - [`trace`]: the event record of a run, the only link between the world and the oracle.
 //! - [`oracle`]: judges a trace: dual-forging slots, gaps, handovers, coverage, expectations.

@@ -37,7 +37,7 @@ enum Command {
     /// Run a scenario file: exit 0 when every expectation holds, 1 when one fails, 2 when the
     /// file is invalid.
     Run {
-        /// The scenario file (TOML, SCENARIOS.md).
+        /// The scenario file (TOML, docs/scenarios.md).
         file: PathBuf,
         /// Overrides the file's seed.
         #[arg(long)]

@@ -1,5 +1,6 @@
-//! The report of one run: the JSON object of `forge-sim run --json` (SCENARIOS.md "Report"), the
-//! human-readable timeline and verdict line, and the exit code mapping (0 pass, 1 fail, 2 invalid).
+//! The report of one run: the JSON object of `forge-sim run --json` (docs/scenarios.md, "The
+//! report"), the human-readable timeline and verdict line, and the exit code mapping (0 pass, 1
+//! fail, 2 invalid).
 //!
 //! Every field but `wall_ms` is a function of the scenario, the seed and the trace, so two runs of
 //! the same file and seed print the same report byte for byte (apart from `wall_ms`). Field order

@@ -232,7 +232,7 @@ fn the_same_seed_gives_byte_identical_answers() -> Result<(), Box<dyn std::error
     Ok(())
 }
 
-/// A kube client over turmoil (the recipe of DEPENDENCIES.md), to show the server speaks to the
+/// A kube client over turmoil (the recipe in docs/development.md), to show the server speaks to the
 /// real kube client in simulation: turmoil TCP stream newtype, connector, hyper-util legacy client,
 /// BaseUriLayer, timeout.
 

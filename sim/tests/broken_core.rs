@@ -1,6 +1,7 @@
-//! The canary (STYLE.md habit 11): each deliberately broken variant of the safety core must be
-//! caught, with dual-forging slots, by a named scenario file. If one of these tests fails, the
-//! simulator has lost the power to see that class of bug: fix the harness before trusting a green run.
+//! The canary (docs/chaos.md, "The canary"): each deliberately broken variant of the safety core
+//! must be caught, with dual-forging slots, by a named scenario file. If one of these tests fails,
+//! the simulator has lost the power to see that class of bug: fix the harness before trusting a
+//! green run.
 //!
 //! Built only with `--features broken-core` (`cargo test -p forge-sim --features broken-core --test
 //! broken_core`); CI runs it on every push.

@@ -1,6 +1,6 @@
 //! End-to-end tests of `forge-sim fake-node` driven through the production `ProcNode` adapter:
-//! the fake must behave like cardano-node where the sidecar can tell (DESIGN.md section 1), and
-//! `ProcNode` must find, gate on and signal a real process.
+//! the fake must behave like cardano-node where the sidecar can tell (docs/architecture.md, "How
+//! cardano-node behaves"), and `ProcNode` must find, gate on and signal a real process.
 
 use std::io::{Read, Write};
 use std::os::unix::fs::PermissionsExt;

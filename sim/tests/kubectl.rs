@@ -1,5 +1,5 @@
 //! Real kubectl against the test API server on a loopback port: the CRDs apply without
-//! `--validate=false`, and the operations-guide commands (COMPATIBILITY.md section 6) work:
+//! `--validate=false`, and the operations-guide commands (docs/compatibility.md §6) work:
 //! printer columns, wide columns, custom columns, sort-by, jsonpath, merge patches (including the
 //! three override scenarios), a refused enum value, describe, delete, leases; and every StatefulSet
 //! command of both guides that needs only the API (get, scale, strategic/merge/JSON patches,
@@ -677,7 +677,7 @@ fn kubectl_runs_the_statefulset_commands_of_the_operations_guide() {
     assert_eq!(sts_field(&h, "cardano-bp", ".status.readyReplicas"), "1");
 }
 
-/// The StatefulSet commands of the original guide (seeds/cluster-operations-guide.md), against a
+/// The StatefulSet commands of the original guide (docs/compatibility.md §6), against a
 /// StatefulSet of the original chart's shape (`cardano-node` with a `forge-manager` container).
 #[test]
 fn kubectl_runs_the_statefulset_commands_of_the_original_guide() {

@@ -1,7 +1,7 @@
 //! [`ProcNode`]: the `Node` port on the real cardano-node in the pod's shared process namespace.
 //!
 //! It owns four narrow ways of touching the node, each bounded and each stricter than the old
-//! sidecar's (COMPATIBILITY.md section 7, items 4, 7 and 8):
+//! sidecar's (docs/compatibility.md §7, items 4, 7 and 8):
 //!
 //! - **finding** the process by its own name (comm, executable, argv[0]), never by a substring of
 //!   someone's arguments, so wrapper shells and `tail .../cardano-node.log` are not mistaken for it;

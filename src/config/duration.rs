@@ -1,7 +1,7 @@
 //! Durations as people write them: Go/Prometheus style integer-and-unit parts, largest unit first
 //! (`"250ms"`, `"15s"`, `"1m30s"`, `"3m25s500ms"`). One grammar for the sidecar's environment and the
-//! simulator's scenario files (SCENARIOS.md "Durations and times"), so the same string means the same
-//! time everywhere.
+//! simulator's scenario files (docs/scenarios.md, "Durations and times"), so the same string means
+//! the same time everywhere.
 //!
 //! Units are `h`, `m`, `s` and `ms`; each at most once, in that order. A bare number is an error here:
 //! the environment's legacy "integer seconds" form is handled by

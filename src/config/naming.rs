@@ -1,7 +1,7 @@
 //! Names of the Kubernetes objects and metric labels, formed exactly as the old sidecar and its Helm
-//! chart form them (COMPATIBILITY.md 5.7), so several pools and networks share a cluster without
-//! colliding and an operator can swap the image. Pure functions, plus the RFC 1123 checks the API
-//! server would apply to those names.
+//! chart form them (docs/compatibility.md §5.7), so several pools and networks share a cluster
+//! without colliding and an operator can swap the image. Pure functions, plus the RFC 1123 checks
+//! the API server would apply to those names.
 
 /// Longest Kubernetes object name Helm produces (`trunc 63`), also the longest DNS label.
 pub const MAX_NAME_LEN: usize = 63;

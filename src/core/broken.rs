@@ -1,4 +1,4 @@
-//! Deliberately broken variants of the safety core, for the simulator's canary (STYLE.md habit 11:
+//! Deliberately broken variants of the safety core, for the simulator's canary (docs/chaos.md:
 //! prove the harness can fail). Compiled only with the `broken-core` feature; a production build
 //! has neither this module nor the hooks that read it.
 //!
@@ -9,7 +9,7 @@
 
 use std::cell::Cell;
 
-/// One way of breaking the safety rule of DESIGN.md section 2.
+/// One way of breaking the safety rule of docs/safety.md §1.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Broken {
     /// Expiry ignores the observed age: another holder's lease counts as expired as soon as its

@@ -1,4 +1,4 @@
-//! Cross-region coordination (DESIGN.md section 3), pure: one region's local leader decides, from
+//! Cross-region coordination (docs/safety.md §8b), pure: one region's local leader decides, from
 //! what it observed of every region, whether its region may forge (the [`Gate`] for the local
 //! election), which lease writes to make on the coordination API, and when to hand forging over.
 //!
@@ -8,9 +8,10 @@
 //!   ([`Seat`]);
 //! - one **presence lease** per region, holder = that region's local leader pod, held while the
 //!   region is a candidate (its local leader is eligible and its policy allows forging). Others
-//!   judge a region's presence by the observed age of that lease, never by a wall clock. (DESIGN.md
-//!   names only the two election leases; presence is the liveness signal a region needs to know
-//!   whether a better region can take over, without wall clocks or status heartbeats.)
+//!   judge a region's presence by the observed age of that lease, never by a wall clock. (Only the
+//!   local and the global lease elect anyone, docs/architecture.md; presence is the liveness
+//!   signal a region needs to know whether a better region can take over, without wall clocks or
+//!   status heartbeats.)
 //!
 //! Orderings (docs/safety.md): the gate opens only while the global lease is held under the renewal
 //! rule; a handover is demote (gate closed), verify, then write the global lease to the successor.

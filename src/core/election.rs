@@ -4,7 +4,7 @@
 //! request, the node's process, socket and metrics, eligibility, whether policy allows forging) and
 //! returns the next state, the actions to carry out, the role, and a reason. It never performs I/O.
 //!
-//! The safety rule (DESIGN.md section 2) lives here:
+//! The safety rule (docs/safety.md §1) lives here:
 //!
 //! - **acquire, then promote**: `Promote` is only returned while we hold the lease, our last
 //!   successful renewal was sent less than `renew_deadline` ago, and `promotable_at` has passed (a
@@ -639,8 +639,9 @@ pub fn decide(
     let mut s = prev.clone();
     let mut actions = Vec::new();
 
-    // 1. The node process. A new process starts non-producing (DESIGN.md section 1): whatever we
-    //    believed of the old one no longer applies. A vanished process forges nothing.
+    // 1. The node process. A new process starts non-producing (docs/architecture.md, "How
+    //    cardano-node behaves"): whatever we believed of the old one no longer applies. A
+    //    vanished process forges nothing.
     let restarted = match (s.node, obs.node.process) {
         (Some(old), Some(new)) => old != new,
         _ => false,

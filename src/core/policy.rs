@@ -1,6 +1,6 @@
-//! Cross-region policy (DESIGN.md section 3), a pure function: from every region's
-//! CardanoForgeCluster spec, its observed health and whether it has a live, eligible local leader,
-//! compute each region's effective state and priority and the **preferred region**.
+//! Cross-region policy (docs/architecture.md, "Which region is preferred"), a pure function: from
+//! every region's CardanoForgeCluster spec, its observed health and whether it has a live, eligible
+//! local leader, compute each region's effective state and priority and the **preferred region**.
 //!
 //! Rules, in order:
 //! - a malformed spec never forges (the region is reported with a condition, never preferred);

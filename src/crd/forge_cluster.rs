@@ -1,5 +1,6 @@
-//! `CardanoForgeCluster` (`cardanoforgeclusters.cardano.io`, COMPATIBILITY.md 4b): one cluster of a
-//! pool's block producers, its forge state, priority, health check and manual override.
+//! `CardanoForgeCluster` (`cardanoforgeclusters.cardano.io`, docs/compatibility.md §4b): one
+//! cluster of a pool's block producers, its forge state, priority, health check and manual
+//! override.
 //!
 //! Two shapes are accepted, because the old project shipped both:
 //! - single-tenant: `region`, `environment`, `clusterIdentifier` at the top of `spec`;

@@ -1,5 +1,5 @@
-//! `CardanoLeader` (`cardanoleaders.cardano.io`, COMPATIBILITY.md 4a): an informational object whose
-//! status the local leader writes.
+//! `CardanoLeader` (`cardanoleaders.cardano.io`, docs/compatibility.md §4a): an informational
+//! object whose status the local leader writes.
 
 use kube::CustomResource;
 use schemars::JsonSchema;

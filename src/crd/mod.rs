@@ -1,5 +1,5 @@
 //! The custom resources of `cardano.io/v1`: [`CardanoLeader`] and [`CardanoForgeCluster`]
-//! (COMPATIBILITY.md section 4a/4b), their generated CustomResourceDefinitions, and the checks
+//! (docs/compatibility.md §4a, §4b), their generated CustomResourceDefinitions, and the checks
 //! Kubernetes cannot express in a schema ([`CardanoForgeClusterSpec::validate`]).
 //!
 //! This module owns the wire shape of both resources: field names, enums, defaults, printer

@@ -1,5 +1,5 @@
 //! The HTTP server on `METRICS_PORT`: probes, metrics and status, one port as the old sidecar had
-//! (COMPATIBILITY.md section 3), but concurrent (axum), with a timeout on every request, and with
+//! (docs/compatibility.md §3), but concurrent (axum), with a timeout on every request, and with
 //! probes that mean something (unsafe behaviours 20 and 21 fixed):
 //!
 //! - `/metrics`: Prometheus text 0.0.4 (`crate::metrics`).

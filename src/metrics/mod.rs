@@ -1,5 +1,5 @@
 //! Prometheus metrics: every metric of the old sidecar (same names, types and labels,
-//! COMPATIBILITY.md section 2), the ones the operations guide's queries and alerts name but the old
+//! docs/compatibility.md §2), the ones the operations guide's queries and alerts name but the old
 //! sidecar never exported (with meanings that make those queries correct), and new ones about the
 //! safety machinery. Rendered as Prometheus text format 0.0.4 (`text`).
 //!
@@ -10,7 +10,7 @@
 //!
 //! Series (`L` = `pod`, `network`, `pool_id`, `application`). Every series this project added carries
 //! `L`, so several pools and networks scraped into one Prometheus stay apart (issue #6); the old
-//! sidecar's series keep exactly the labels COMPATIBILITY.md section 2 fixes, so existing queries
+//! sidecar's series keep exactly the labels docs/compatibility.md §2 fixes, so existing queries
 //! and dashboards keep matching (`cardano_leadership_changes_total` stays label-free,
 //! `cardano_sighup_signals_total` and `cardano_credential_operations_total` keep only their own).
 //!
@@ -217,8 +217,9 @@ impl Metrics {
             leader_status.clone(),
         );
         // This series and the next two are the old sidecar's without `network`/`pool_id`; they keep
-        // its label sets (COMPATIBILITY.md section 2) because more labels would change their identity
-        // and break queries written for it. Pools are told apart there by the scrape target's labels.
+        // its label sets (docs/compatibility.md §2) because more labels would change their
+        // identity and break queries written for it. Pools are told apart there by the scrape
+        // target's labels.
         let leadership_changes = Counter::default();
         r.register(
             "cardano_leadership_changes",

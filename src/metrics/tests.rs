@@ -189,7 +189,7 @@ fn pools_and_networks_in_one_namespace_export_disjoint_series() {
     let a = series_of("mainnet", "pool1aaaaaqqqqqyyyyyzzzzz");
     let b = series_of("mainnet", "pool1bbbbbqqqqqyyyyyzzzzz");
     let c = series_of("preprod", "pool1aaaaaqqqqqyyyyyzzzzz");
-    // Only the old sidecar's series whose label sets COMPATIBILITY.md section 2 fixes without
+    // Only the old sidecar's series whose label sets docs/compatibility.md §2 fixes without
     // `network`/`pool_id` are the same text for every pool: `cardano_leadership_changes_total`
     // (label-free) and the SIGHUP and credential counters (their own labels only). Prometheus
     // tells those apart by the scrape target's labels. Every series this project added names its

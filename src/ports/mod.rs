@@ -202,8 +202,9 @@ pub trait Node {
     async fn metrics(&self) -> Result<NodeMetrics, NodeError>;
 }
 
-/// The region's health endpoint (an operator-run HTTP service; DESIGN.md names four ports, this is
-/// a fifth, small one: the endpoint is outside the pod, and the simulator must control its answer).
+/// The region's health endpoint (an operator-run HTTP service; the design began with four ports,
+/// `Clock`, `Kube`, `Fs` and `Node` (docs/architecture.md); this is a fifth, small one: the
+/// endpoint is outside the pod, and the simulator must control its answer).
 pub trait HealthProbe {
     /// One probe: `Ok` for HTTP 200 within `timeout`, else why not (a hung endpoint is a failure).
     async fn probe(&self, endpoint: &str, timeout: Duration) -> Result<(), String>;

@@ -109,7 +109,7 @@ pub struct ClusterSettings {
     /// Label selector listing this pool's CardanoForgeClusters (may be empty).
     pub selector: String,
     /// Only CardanoForgeClusters whose name starts with this belong to the pool (the naming of
-    /// COMPATIBILITY.md 5.7: `{network}-{poolShort}-{region}`); `None`: every one listed.
+    /// docs/compatibility.md §5.7: `{network}-{poolShort}-{region}`); `None`: every one listed.
     pub name_prefix: Option<String>,
     /// Failback delay.
     pub failback_delay: Duration,
@@ -1155,7 +1155,7 @@ mod tests {
         );
         assert_eq!(value("cardano_cluster_health_check_success"), 0.0);
         // The reported priority: 1 from the spec (not the environment's 7), +10 while health is
-        // intermittent (one failed check), the old sidecar's meaning (COMPATIBILITY.md 5.8).
+        // intermittent (one failed check), the old sidecar's meaning (docs/compatibility.md §5.8).
         assert_eq!(value("cardano_cluster_forge_priority"), 11.0);
     }
 }

@@ -1,5 +1,6 @@
 //! `forge-sim fake-node`: a stand-in cardano-node, as a real process, for end-to-end tests of the
-//! production `Node` and `Fs` adapters and of the sidecar binary (DESIGN.md section 1).
+//! production `Node` and `Fs` adapters and of the sidecar binary (docs/architecture.md, "How
+//! cardano-node behaves").
 //!
 //! It behaves like cardano-node where the sidecar can tell the difference:
 //!

@@ -1,5 +1,5 @@
-//! Scenario files (SCENARIOS.md, a fixed contract): the typed [`Scenario`], its parser with errors
-//! that name the file and the key, and a writer that prints a file reproducing a scenario.
+//! Scenario files (docs/scenarios.md, a fixed contract): the typed [`Scenario`], its parser with
+//! errors that name the file and the key, and a writer that prints a file reproducing a scenario.
 //!
 //! This module owns the meaning of every key of the contract: names, units, defaults and which
 //! targets each fault kind accepts. It does no I/O beyond reading the file in
@@ -210,7 +210,7 @@ pub struct Fault {
     pub action: FaultAction,
 }
 
-/// A fault kind with its keys (SCENARIOS.md `[[fault]]` table).
+/// A fault kind with its keys (docs/scenarios.md, `[[fault]]` table).
 #[derive(Clone, Debug, PartialEq)]
 pub enum FaultAction {
     /// Drop all traffic between two targets, both ways.
@@ -467,7 +467,7 @@ pub struct Window {
     pub to: Option<Duration>,
 }
 
-/// One `[[expect]]` (SCENARIOS.md table).
+/// One `[[expect]]` (docs/scenarios.md, `[[expect]]` table).
 #[derive(Clone, Debug, PartialEq)]
 pub enum Expect {
     /// At `at` the forging node is in that region / is that pod (`Some`), or there is none (`None`).

@@ -1,5 +1,6 @@
-//! TOML text → [`Scenario`]: every key of SCENARIOS.md, its type, unit, default and range, and the
-//! checks across keys (targets against declared regions and pod counts, instants within the run).
+//! TOML text → [`Scenario`]: every key of docs/scenarios.md, its type, unit, default and range, and
+//! the checks across keys (targets against declared regions and pod counts, instants within the
+//! run).
 //!
 //! Parsed by hand from `toml::Table` rather than with serde derive, so that every error names the
 //! full key path (`fault[2].target`) and says what was expected there.

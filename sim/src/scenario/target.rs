@@ -56,7 +56,7 @@ impl fmt::Display for PodRef {
     }
 }
 
-/// Any target form of SCENARIOS.md "Targets".
+/// Any target form of docs/scenarios.md, "Targets".
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub enum Target {
     /// `pod:REGION/N`, `forger` or `leader:REGION`.

@@ -1018,8 +1018,8 @@ impl<'a> World<'a> {
                     let Some(pod) = self.pod(tenant, id) else {
                         continue;
                     };
-                    // Down after a crash or a shutdown (SCENARIOS.md): a pod whose sidecar was
-                    // told to terminate is replaced too.
+                    // Down after a crash or a shutdown (docs/scenarios.md, `restart`): a pod
+                    // whose sidecar was told to terminate is replaced too.
                     if pod.up.get() && !pod.shutdown.get() {
                         continue;
                     }

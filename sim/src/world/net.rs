@@ -1,6 +1,7 @@
-//! The real `kube` client over turmoil's simulated network (DEPENDENCIES.md): a connector dialing
-//! `turmoil::net::TcpStream`, hyper-util's client on it, kube's base-URI layer and our `Date` layer.
-//! Only the constructor differs from production; the adapter above it is the same code.
+//! The real `kube` client over turmoil's simulated network (the recipe in docs/development.md): a
+//! connector dialing `turmoil::net::TcpStream`, hyper-util's client on it, kube's base-URI layer
+//! and our `Date` layer. Only the constructor differs from production; the adapter above it is the
+//! same code.
 
 use std::future::Future;
 use std::pin::Pin;

@@ -1,4 +1,5 @@
-//! The simulated cardano-node, following every fact of DESIGN.md section 1:
+//! The simulated cardano-node, following every fact of docs/architecture.md, "How cardano-node
+//! behaves":
 //!
 //! - at start it reads the three credential files; a missing or invalid file, or a VRF key readable
 //!   by "other", makes it exit (the pod restarts it with a crash-loop back-off; counted);

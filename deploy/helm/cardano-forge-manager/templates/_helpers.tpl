@@ -1,4 +1,4 @@
-{{/* Names follow the existing cardano-node chart (COMPATIBILITY.md 5.7). */}}
+{{/* Names follow the existing cardano-node chart (docs/compatibility.md §5.7). */}}
 {{- define "cfm.name" -}}
 {{- default .Chart.Name .Values.nameOverride | trunc 63 | trimSuffix "-" -}}
 {{- end -}}
@@ -38,7 +38,7 @@ app.kubernetes.io/instance: {{ .Release.Name }}
 {{- end -}}
 
 {{/* Multi-tenant naming only when multiTenant.enabled AND a pool id is set (the old chart used the
-     pool id for the CFC name even when multiTenant was off; COMPATIBILITY.md 7.18). */}}
+     pool id for the CFC name even when multiTenant was off; docs/compatibility.md §7.18). */}}
 {{- define "cfm.multiTenant" -}}
 {{- if and .Values.forgeManager.multiTenant.enabled .Values.forgeManager.multiTenant.pool.id -}}true{{- end -}}
 {{- end -}}
