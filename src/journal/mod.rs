@@ -9,7 +9,9 @@
 //! - `reader`: [`JournalReader`], verified read-only access that never writes the file.
 //! - `view`: [`JournalView`], a thread-safe read handle on a journal being written.
 //! - `read`: queries shared by both ([`Query`], [`Stats`]).
+//! - [`replay`]: the core's typed inputs in a record, and re-running `decide` on them.
 //! - [`timeline`]: merging pods' journals and finding overlapping forging beliefs.
+//! - [`watchdog_log`]: the watchdog's own log of its firings (it cannot write the journal).
 //! - `open`: file checks before redb sees a file, and the verified open that never writes it.
 //! - [`demo`]: synthetic journals (a two-pod failover, stress records) for docs, tests, benches.
 //! - `error`: [`OpenError`], [`AppendError`], [`QueryError`], [`SnapshotError`].
@@ -24,9 +26,11 @@ mod open;
 mod read;
 mod reader;
 mod record;
+pub mod replay;
 mod schema;
 pub mod timeline;
 mod view;
+pub mod watchdog_log;
 mod writer;
 
 pub use background::{JournalWriter, RecordError};
