@@ -54,10 +54,11 @@ pub struct JournalConfig {
 }
 
 impl Default for JournalConfig {
-    /// 14 days, 1,000,000 records, 256 MiB, 64 deletions per append, durable, 8 MiB cache.
+    /// 7 days (168h, the sidecar's `JOURNAL_RETENTION` default), 1,000,000 records, 256 MiB, 64
+    /// deletions per append, durable, 8 MiB cache.
     fn default() -> Self {
         JournalConfig {
-            retention: Some(Duration::from_secs(14 * 24 * 3600)),
+            retention: Some(Duration::from_secs(7 * 24 * 3600)),
             max_records: Some(1_000_000),
             max_bytes: Some(256 << 20),
             prune_per_append: 64,
