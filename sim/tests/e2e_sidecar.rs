@@ -667,6 +667,15 @@ fn journal_commands_read_through_the_running_sidecar(
     assert_eq!(o.status.code(), Some(0), "stats: {out}");
     assert!(out.contains("records:"), "{out}");
 
+    // The production sidecar's decisions replay identically on the same build.
+    let o = journal_cli(bin, pod, kubeconfig, &["replay"]);
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert_eq!(o.status.code(), Some(0), "replay: {out}");
+    assert!(
+        out.contains("all identical, written by forge-manager"),
+        "{out}"
+    );
+
     // The killed leader's watchdog logged its firing next to the heartbeat; a copy of the
     // journals keeps it next to the journal (`FILE.watchdog`).
     let killed_dir = &pods[killed].dir;

@@ -12,6 +12,10 @@ use std::time::{Duration, Instant};
 
 use crate::core::reason::Reason;
 use crate::journal::demo::stress_record;
+use crate::journal::replay::{
+    Replayed, TimingOverride, WRITER, actions_text, compared_values, core_inputs, counterfactuals,
+    replay_record,
+};
 use crate::journal::timeline::{
     Firing, ForgingInterval, UnknownInterval, beliefs, clock_tolerance_ms, supported_overlaps,
 };
@@ -117,6 +121,22 @@ pub enum Verb {
         #[arg(long, default_value = "0ms")]
         min_overlap: String,
         /// Journal files (one per pod) (default: JOURNAL_PATH; through the sidecar when it runs).
+        files: Vec<PathBuf>,
+    },
+    /// Re-run the core's decisions on each record's recorded inputs: "N decisions replayed, all
+    /// identical", or the first divergence side by side (exit 1). With --timing, a what-if.
+    Replay {
+        /// From this time: RFC 3339, or a duration (15m, 2h) before the newest record.
+        #[arg(long)]
+        from: Option<String>,
+        /// Until this time (inclusive), same forms as --from.
+        #[arg(long)]
+        to: Option<String>,
+        /// What-if: replay the same observations under other timing (lease=20s,renew=12s; keys
+        /// lease, renew, retry, api, demotion, verify) and list the decisions that would differ.
+        #[arg(long)]
+        timing: Option<String>,
+        /// Journal files (default: JOURNAL_PATH; through the sidecar when it runs).
         files: Vec<PathBuf>,
     },
     /// Every record as JSON lines.
@@ -226,6 +246,12 @@ pub fn run(args: JournalArgs) -> i32 {
             min_overlap,
             files,
         } => timeline(&mut out, overlaps_only, &min_overlap, &or_default(files)),
+        Verb::Replay {
+            from,
+            to,
+            timing,
+            files,
+        } => replay(&mut out, from, to, timing.as_deref(), &or_default(files)),
         Verb::Export { files } => export(&mut out, &or_default(files)),
         Verb::Stats { output, files } => stats(&mut out, output, &or_default(files)),
         Verb::WriteStress { count, batch, file } => write_stress(&mut out, count, batch, &file),
@@ -528,6 +554,13 @@ fn inputs_summary(v: &serde_json::Value) -> String {
     if v.is_null() {
         return String::new();
     }
+    // The core's typed inputs are for `replay` (and the replayed decision below): the summary
+    // shows the readable ones.
+    let mut v = v.clone();
+    if let Some(map) = v.as_object_mut() {
+        map.remove(crate::journal::replay::CORE_KEY);
+        map.remove("server_clock");
+    }
     let mut s = v.to_string();
     if s.len() > 240 {
         let mut cut = 237;
@@ -634,6 +667,7 @@ fn explain(out: &mut impl Write, at: &str, changes: usize, files: &[PathBuf]) ->
                 e.heartbeats_skipped
             )?;
         }
+        explain_replayed(out, a)?;
         writeln!(out)?;
     }
     match forging.len() {
@@ -646,6 +680,61 @@ fn explain(out: &mut impl Write, at: &str, changes: usize, files: &[PathBuf]) ->
         )?,
     }
     Ok(EXIT_OK)
+}
+
+/// The replayed decision of record `a`: the rule that fired, the values it compared, and which
+/// single input would have changed it.
+fn explain_replayed(out: &mut impl Write, a: &JournalRecord) -> std::io::Result<()> {
+    let Some(inputs) = core_inputs(a) else {
+        return writeln!(
+            out,
+            "  (record #{} carries no core inputs: nothing to replay)",
+            a.seq
+        );
+    };
+    let inputs = match inputs {
+        Ok(i) => i,
+        Err(e) => return writeln!(out, "  (not replayed: {e})"),
+    };
+    let Some(Ok((step, d))) = replay_record(a, None) else {
+        return Ok(());
+    };
+    writeln!(
+        out,
+        "  the decision of #{}, replayed: role {} because {}{}",
+        a.seq,
+        step.replayed.role.as_str(),
+        step.replayed.reason.as_str(),
+        if step.identical() {
+            " (identical to the record)".to_owned()
+        } else {
+            format!(
+                " (DIFFERS from the record, written by {}: journal replay shows how)",
+                step.writer
+            )
+        }
+    )?;
+    writeln!(out, "    rule: {}", d.message)?;
+    for v in compared_values(&inputs, &d) {
+        writeln!(out, "    compared: {v}")?;
+    }
+    let changes = counterfactuals(&inputs);
+    if changes.is_empty() {
+        writeln!(
+            out,
+            "    no single changed input among eligibility, gate, node metrics and lease news would have changed it"
+        )?;
+    }
+    for (what, o) in changes {
+        writeln!(
+            out,
+            "    if {what}: role {} because {}, actions {}",
+            o.role.as_str(),
+            o.reason.as_str(),
+            actions_text(&o.actions)
+        )?;
+    }
+    Ok(())
 }
 
 fn join_and(items: &[String]) -> String {
@@ -827,6 +916,172 @@ fn timeline(
         )?;
         Ok(EXIT_OVERLAP)
     }
+}
+
+/// How many what-if differences are listed in full.
+const WHAT_IF_SHOWN: usize = 20;
+
+fn replay(
+    out: &mut impl Write,
+    from: Option<String>,
+    to: Option<String>,
+    timing: Option<&str>,
+    files: &[PathBuf],
+) -> CliResult {
+    let what_if = timing
+        .map(TimingOverride::parse)
+        .transpose()
+        .map_err(CliError::Usage)?;
+    let sources = open_all(files)?;
+    let readers: Vec<&JournalReader> = sources.iter().map(|s| &s.reader).collect();
+    let query = build_query(
+        &QueryArgs {
+            since: from,
+            until: to,
+            pod: None,
+            region: None,
+            kind: None,
+            reason: None,
+        },
+        &readers,
+        files,
+    )?;
+    if let Some(o) = &what_if {
+        writeln!(
+            out,
+            "WHAT-IF: the recorded observations replayed under timing {}. Observations that depend on \
+             earlier decisions (lease writes and their answers, the node's state after a SIGHUP) are \
+             not re-simulated: after the first difference, later ones only hint at what would have \
+             followed.",
+            timing.unwrap_or_default()
+        )?;
+        if let Some(problem) = readers
+            .iter()
+            .find_map(|r| {
+                r.query(&Query {
+                    limit: Some(1),
+                    ..query.clone()
+                })
+                .ok()
+            })
+            .and_then(|rs| rs.first().and_then(|r| core_inputs(r)?.ok()))
+            .map(|i| o.apply(&i.timing).problems())
+            .filter(|p| !p.is_empty())
+        {
+            for p in problem {
+                writeln!(
+                    out,
+                    "  note: this timing breaks the budget: {}: {}",
+                    p.variable, p.message
+                )?;
+            }
+        }
+    }
+    let mut diverged = false;
+    for (reader, path) in readers.iter().zip(files) {
+        let records = reader.query(&query).map_err(q(path))?;
+        let mut replayed = 0u64;
+        let mut not_replayable = 0u64;
+        let mut differing = 0usize;
+        let mut writer = None;
+        for r in &records {
+            let Some(inputs) = core_inputs(r) else {
+                not_replayable += 1;
+                continue;
+            };
+            let inputs = inputs.map_err(|e| CliError::Usage(format!("{}: {e}", path.display())))?;
+            writer.get_or_insert_with(|| inputs.writer.clone());
+            let timing = what_if.as_ref().map(|o| o.apply(&inputs.timing));
+            let Some(Ok((step, _))) = replay_record(r, timing.as_ref()) else {
+                continue;
+            };
+            replayed += 1;
+            let same = if what_if.is_some() {
+                // A what-if lists what an operator sees: role, reason, actions, entitlement.
+                let (a, b) = (&step.recorded, &step.replayed);
+                (a.role, a.reason, &a.actions, a.entitled)
+                    == (b.role, b.reason, &b.actions, b.entitled)
+            } else {
+                step.identical()
+            };
+            if same {
+                continue;
+            }
+            differing += 1;
+            if what_if.is_some() {
+                if differing <= WHAT_IF_SHOWN {
+                    writeln!(
+                        out,
+                        "{}  #{} {}: recorded {} ({}) {} -> what-if {} ({}) {}",
+                        r.wall,
+                        r.seq,
+                        r.pod,
+                        step.recorded.role.as_str(),
+                        step.recorded.reason.as_str(),
+                        actions_text(&step.recorded.actions),
+                        step.replayed.role.as_str(),
+                        step.replayed.reason.as_str(),
+                        actions_text(&step.replayed.actions)
+                    )?;
+                }
+                continue;
+            }
+            write_divergence(out, path, r, &step, replayed)?;
+            diverged = true;
+            break;
+        }
+        let who = writer.map_or_else(String::new, |w| format!(", written by {w}"));
+        let skipped = if not_replayable > 0 {
+            format!(" ({not_replayable} records without core inputs skipped)")
+        } else {
+            String::new()
+        };
+        if what_if.is_some() {
+            if differing > WHAT_IF_SHOWN {
+                writeln!(out, "  … and {} more", differing - WHAT_IF_SHOWN)?;
+            }
+            writeln!(
+                out,
+                "{}: {replayed} decisions replayed under the what-if timing, {differing} would have differed{who}{skipped}",
+                path.display()
+            )?;
+        } else if differing == 0 {
+            writeln!(
+                out,
+                "{}: {replayed} decisions replayed, all identical{who}{skipped}",
+                path.display()
+            )?;
+        }
+    }
+    Ok(if diverged { EXIT_OVERLAP } else { EXIT_OK })
+}
+
+fn write_divergence(
+    out: &mut impl Write,
+    path: &Path,
+    r: &JournalRecord,
+    step: &Replayed,
+    identical_before: u64,
+) -> std::io::Result<()> {
+    writeln!(
+        out,
+        "{}: record #{} ({} at {}) diverges after {} identical decisions: written by {}, replayed by {}",
+        path.display(),
+        r.seq,
+        r.pod,
+        r.wall,
+        identical_before - 1,
+        step.writer,
+        WRITER
+    )?;
+    writeln!(out, "  {:<18} {:<44} replayed now", "field", "recorded")?;
+    for (field, a, b) in step.differences() {
+        writeln!(out, "  {field:<18} {a:<44} {b}")?;
+    }
+    writeln!(
+        out,
+        "A divergence means the code that wrote the journal decides differently from this build."
+    )
 }
 
 fn export(out: &mut impl Write, files: &[PathBuf]) -> CliResult {

@@ -260,6 +260,223 @@ pub fn replay_all(
     Ok(s)
 }
 
+/// A timing override for a what-if replay: `lease=20s,renew=12s` (keys `lease`, `renew`,
+/// `retry`, `api`, `demotion`, `verify`; durations as `--since` takes them). Applied on top of
+/// each record's own timing.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct TimingOverride {
+    /// `lease_duration`.
+    pub lease: Option<std::time::Duration>,
+    /// `renew_deadline`.
+    pub renew: Option<std::time::Duration>,
+    /// `retry_period`.
+    pub retry: Option<std::time::Duration>,
+    /// `api_timeout`.
+    pub api: Option<std::time::Duration>,
+    /// `demotion_time`.
+    pub demotion: Option<std::time::Duration>,
+    /// `sighup_verify_timeout`.
+    pub verify: Option<std::time::Duration>,
+}
+
+impl TimingOverride {
+    /// Parses `key=duration[,key=duration…]`.
+    pub fn parse(text: &str) -> Result<TimingOverride, String> {
+        let mut o = TimingOverride::default();
+        for part in text.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+            let (key, value) = part
+                .split_once('=')
+                .ok_or_else(|| format!("{part:?}: expected key=duration"))?;
+            let d = super::read::parse_duration(value)
+                .ok_or_else(|| format!("{part:?}: {value:?} is not a duration"))?;
+            let slot = match key.trim() {
+                "lease" => &mut o.lease,
+                "renew" => &mut o.renew,
+                "retry" => &mut o.retry,
+                "api" => &mut o.api,
+                "demotion" => &mut o.demotion,
+                "verify" => &mut o.verify,
+                other => {
+                    return Err(format!(
+                        "unknown timing {other:?}; one of lease, renew, retry, api, demotion, verify"
+                    ));
+                }
+            };
+            *slot = Some(d);
+        }
+        Ok(o)
+    }
+
+    /// `base` with the overridden fields replaced.
+    pub fn apply(&self, base: &Timing) -> Timing {
+        Timing {
+            lease_duration: self.lease.unwrap_or(base.lease_duration),
+            renew_deadline: self.renew.unwrap_or(base.renew_deadline),
+            retry_period: self.retry.unwrap_or(base.retry_period),
+            api_timeout: self.api.unwrap_or(base.api_timeout),
+            demotion_time: self.demotion.unwrap_or(base.demotion_time),
+            sighup_verify_timeout: self.verify.unwrap_or(base.sighup_verify_timeout),
+            ..*base
+        }
+    }
+}
+
+fn secs(d: std::time::Duration) -> String {
+    format!("{:.1} s", d.as_secs_f64())
+}
+
+/// The values the decision compared, in words ("lease observed unchanged for 15.2 s ≥
+/// lease_duration 15.0 s"), from its inputs and the replayed decision.
+pub fn compared_values(i: &CoreInputs, d: &Decision) -> Vec<String> {
+    use crate::core::election::Gate;
+    let now = i.obs.now;
+    let t = &i.timing;
+    let mut out = Vec::new();
+    let seat = &d.next.seat;
+    if let Some(rec) = seat.observer.record() {
+        let holder = rec.holder().unwrap_or("nobody");
+        if let Some(age) = seat.observer.unchanged_for(now) {
+            let cmp = if age >= t.lease_duration { "≥" } else { "<" };
+            out.push(format!(
+                "lease (holder {holder}, resourceVersion {}) observed unchanged for {} {cmp} lease_duration {}",
+                rec.resource_version,
+                secs(age),
+                secs(t.lease_duration)
+            ));
+        }
+    } else {
+        out.push("no lease record seen yet".into());
+    }
+    match (&seat.hold, &i.prev.seat.hold) {
+        (Some(h), _) => {
+            let age = now.since(h.last_renew_sent_at);
+            let cmp = if age < t.renew_deadline { "<" } else { "≥" };
+            out.push(format!(
+                "held: last successful renewal sent {} ago {cmp} renew_deadline {}",
+                secs(age),
+                secs(t.renew_deadline)
+            ));
+            if now < h.promotable_at {
+                out.push(format!(
+                    "promotable only in {} (a lease we created waits lease_duration)",
+                    secs(h.promotable_at.since(now))
+                ));
+            }
+        }
+        (None, Some(h)) => out.push(format!(
+            "hold dropped: the last renewal had been sent {} before (renew_deadline {})",
+            secs(now.since(h.last_renew_sent_at)),
+            secs(t.renew_deadline)
+        )),
+        (None, None) => out.push("not holding the lease".into()),
+    }
+    out.push(match i.obs.eligibility.verdict() {
+        Ok(()) => {
+            "eligible (node running, socket accepting, metrics readable, credentials valid)".into()
+        }
+        Err(r) => format!("not eligible: {}", r.as_str()),
+    });
+    out.push(match i.obs.gate {
+        Gate::Allow => "policy gate: allow".into(),
+        Gate::Deny(r) => format!("policy gate: deny ({})", r.as_str()),
+    });
+    out.push(format!(
+        "node forging_enabled {}; forging believed {} before, {} after",
+        i.obs
+            .node
+            .forging_enabled
+            .map_or("unknown".to_owned(), |b| b.to_string()),
+        serde_json::to_string(&i.prev.forging).unwrap_or_default(),
+        serde_json::to_string(&d.next.forging).unwrap_or_default()
+    ));
+    out
+}
+
+/// Flips one eligibility fact and returns its new value.
+type Flip = fn(&mut crate::core::eligibility::Eligibility) -> bool;
+
+/// Which single input, changed, would have changed the decision: each candidate change of the
+/// observations (an eligibility fact flipped, the gate flipped, the node's metrics, no lease
+/// news) re-run through `decide`; those that give another role, reason or actions are returned
+/// as (what changed, the decision it gives).
+pub fn counterfactuals(i: &CoreInputs) -> Vec<(String, CoreOutput)> {
+    use crate::core::election::{Gate, LeaseEvent};
+    let base = CoreOutput::of(&decide(&i.prev, &i.obs, &i.identity, &i.timing));
+    let mut variants: Vec<(String, Observations)> = Vec::new();
+    let e = i.obs.eligibility;
+    let flips: [(&str, Flip); 5] = [
+        ("node_running", |e| {
+            e.node_running = !e.node_running;
+            e.node_running
+        }),
+        ("socket_accepting", |e| {
+            e.socket_accepting = !e.socket_accepting;
+            e.socket_accepting
+        }),
+        ("metrics_readable", |e| {
+            e.metrics_readable = !e.metrics_readable;
+            e.metrics_readable
+        }),
+        ("credentials_valid", |e| {
+            e.credentials_valid = !e.credentials_valid;
+            e.credentials_valid
+        }),
+        ("shutting_down", |e| {
+            e.shutting_down = !e.shutting_down;
+            e.shutting_down
+        }),
+    ];
+    for (name, flip) in flips {
+        let mut o = i.obs.clone();
+        let mut el = e;
+        let now = flip(&mut el);
+        o.eligibility = el;
+        variants.push((format!("eligibility.{name} had been {now}"), o));
+    }
+    let mut o = i.obs.clone();
+    o.gate = match i.obs.gate {
+        Gate::Allow => Gate::Deny(Reason::PolicyDisallows),
+        Gate::Deny(_) => Gate::Allow,
+    };
+    variants.push((
+        format!(
+            "the policy gate had been {}",
+            if o.gate == Gate::Allow {
+                "allow"
+            } else {
+                "deny"
+            }
+        ),
+        o,
+    ));
+    for f in [Some(true), Some(false), None] {
+        if f != i.obs.node.forging_enabled {
+            let mut o = i.obs.clone();
+            o.node.forging_enabled = f;
+            variants.push((
+                format!(
+                    "the node's forging_enabled had been {}",
+                    f.map_or("unreadable".to_owned(), |b| b.to_string())
+                ),
+                o,
+            ));
+        }
+    }
+    if i.obs.lease != LeaseEvent::Nothing {
+        let mut o = i.obs.clone();
+        o.lease = LeaseEvent::Nothing;
+        variants.push(("no lease request had completed".into(), o));
+    }
+    variants
+        .into_iter()
+        .filter_map(|(what, obs)| {
+            let out = CoreOutput::of(&decide(&i.prev, &obs, &i.identity, &i.timing));
+            (out.role != base.role || out.reason != base.reason || out.actions != base.actions)
+                .then_some((what, out))
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -342,5 +559,27 @@ mod tests {
         r.inputs[CORE_KEY]["v"] = serde_json::json!(99);
         let err = replay_all(&[r], None).expect_err("newer");
         assert!(err.to_string().contains("version 99"), "{err}");
+    }
+
+    #[test]
+    fn a_timing_override_parses_and_replaces_only_what_it_names() {
+        let o = TimingOverride::parse("lease=20s, renew=12s").expect("parse");
+        let t = o.apply(&Timing::default());
+        assert_eq!(t.lease_duration, std::time::Duration::from_secs(20));
+        assert_eq!(t.renew_deadline, std::time::Duration::from_secs(12));
+        assert_eq!(t.retry_period, Timing::default().retry_period);
+        assert!(TimingOverride::parse("lease").is_err());
+        assert!(TimingOverride::parse("soon=2s").is_err());
+    }
+
+    #[test]
+    fn the_counterfactuals_of_a_first_look_name_an_input_that_changes_the_decision() {
+        let r = record_of(&ElectionState::default(), &first_look(), &Timing::default());
+        let inputs = core_inputs(&r).expect("inputs").expect("parse");
+        let what: Vec<String> = counterfactuals(&inputs).into_iter().map(|c| c.0).collect();
+        assert!(what.iter().any(|w| w.contains("shutting_down")), "{what:?}");
+        let d = decide(&inputs.prev, &inputs.obs, &inputs.identity, &inputs.timing);
+        let values = compared_values(&inputs, &d);
+        assert!(values.iter().any(|v| v.contains("eligible")), "{values:?}");
     }
 }
