@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 use crate::core::reason::Reason;
 use crate::journal::demo::stress_record;
 use crate::journal::replay::{
-    Replayed, TimingOverride, WRITER, actions_text, compared_values, core_inputs, counterfactuals,
+    Replayed, TimingOverride, actions_text, compared_values, core_inputs, counterfactuals,
     replay_record,
 };
 use crate::journal::timeline::{
@@ -216,8 +216,13 @@ pub fn run(args: JournalArgs) -> i32 {
     // Large writes: an export or a broad query prints hundreds of MB, and each write is a system
     // call (8 KiB buffers cost about a tenth of a 1M-record query).
     let mut out = BufWriter::with_capacity(256 << 10, stdout.lock());
+    run_to(args, &mut out, &mut std::io::stderr())
+}
+
+/// [`run`] writing to `out` and `err` (tests read what a command prints).
+pub fn run_to(args: JournalArgs, out: &mut impl Write, err: &mut impl Write) -> i32 {
     let result = match args.verb {
-        Verb::Tail { n, follow, files } => tail(&mut out, n, follow, &or_default(files)),
+        Verb::Tail { n, follow, files } => tail(out, n, follow, &or_default(files)),
         Verb::Query {
             since,
             until,
@@ -228,7 +233,7 @@ pub fn run(args: JournalArgs) -> i32 {
             output,
             files,
         } => query(
-            &mut out,
+            out,
             QueryArgs {
                 since,
                 until,
@@ -240,29 +245,28 @@ pub fn run(args: JournalArgs) -> i32 {
             output,
             &or_default(files),
         ),
-        Verb::Explain { at, changes, files } => explain(&mut out, &at, changes, &or_default(files)),
+        Verb::Explain { at, changes, files } => explain(out, &at, changes, &or_default(files)),
         Verb::Timeline {
             overlaps_only,
             min_overlap,
             files,
-        } => timeline(&mut out, overlaps_only, &min_overlap, &or_default(files)),
+        } => timeline(out, overlaps_only, &min_overlap, &or_default(files)),
         Verb::Replay {
             from,
             to,
             timing,
             files,
-        } => replay(&mut out, from, to, timing.as_deref(), &or_default(files)),
-        Verb::Export { files } => export(&mut out, &or_default(files)),
-        Verb::Stats { output, files } => stats(&mut out, output, &or_default(files)),
-        Verb::WriteStress { count, batch, file } => write_stress(&mut out, count, batch, &file),
+        } => replay(out, from, to, timing.as_deref(), &or_default(files)),
+        Verb::Export { files } => export(out, &or_default(files)),
+        Verb::Stats { output, files } => stats(out, output, &or_default(files)),
+        Verb::WriteStress { count, batch, file } => write_stress(out, count, batch, &file),
     };
     let result = result.and_then(|code| out.flush().map(|()| code).map_err(CliError::Io));
     match result {
         Ok(code) => code,
         Err(CliError::Io(e)) if e.kind() == std::io::ErrorKind::BrokenPipe => EXIT_OK,
         Err(e) => {
-            drop(out);
-            eprintln!("forge-manager journal: {e}");
+            let _ = writeln!(err, "forge-manager journal: {e}");
             match e {
                 CliError::Open(e) if matches!(*e, OpenError::InUse { .. }) => EXIT_IN_USE,
                 CliError::Remote(_) => EXIT_IN_USE,
@@ -1072,7 +1076,7 @@ fn write_divergence(
         r.wall,
         identical_before - 1,
         step.writer,
-        WRITER
+        crate::journal::replay::writer()
     )?;
     writeln!(out, "  {:<18} {:<44} replayed now", "field", "recorded")?;
     for (field, a, b) in step.differences() {

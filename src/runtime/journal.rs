@@ -10,7 +10,7 @@ use std::time::Duration;
 use super::{Recorder, TickRecord};
 use crate::core::election::{Action, ElectionState, Forging};
 use crate::core::timing::Timing;
-use crate::journal::replay::{CORE_INPUTS_VERSION, CORE_KEY, CoreInputs, CoreOutput, WRITER};
+use crate::journal::replay::{CORE_INPUTS_VERSION, CORE_KEY, CoreInputs, CoreOutput, writer};
 use crate::journal::{ActionRecord, Journal, JournalRecord, JournalWriter, RecordKind};
 use crate::ports::ServerClockSample;
 
@@ -212,7 +212,7 @@ impl<S: JournalSink> Recorder for JournalRecorder<S> {
             }
             let core = CoreInputs {
                 v: CORE_INPUTS_VERSION,
-                writer: WRITER.to_owned(),
+                writer: writer(),
                 identity: core.identity.clone(),
                 timing: core.timing,
                 prev,
