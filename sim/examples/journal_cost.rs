@@ -6,7 +6,8 @@
 //! ```
 //!
 //! "stored" is what the journal counts (compressed heads and bodies, `journal stats`' bytes of
-//! records); "file" is the redb file on disk (pages, indexes, free space); "JSON" is the records'
+//! records); "renewals" the compact renewal log's entries (not records; in the file's size);
+//! "file" is the redb file on disk (pages, indexes, renewals, free space); "JSON" is the records'
 //! uncompressed JSON (`journal export`). Figures: docs/performance.md.
 
 use std::path::Path;
@@ -26,8 +27,14 @@ fn measure(label: &str, dir: &Path, hours: f64) {
     files.sort();
     println!("{label} ({hours} h simulated, scaled to 24 h):");
     println!(
-        "  {:<22} {:>12} {:>14} {:>14} {:>14} {:>10}",
-        "pod", "records/day", "stored MB/day", "file MB/day", "JSON MB/day", "B/record"
+        "  {:<22} {:>12} {:>13} {:>14} {:>14} {:>14} {:>10}",
+        "pod",
+        "records/day",
+        "renewals/day",
+        "stored MB/day",
+        "file MB/day",
+        "JSON MB/day",
+        "B/record"
     );
     for f in files {
         let reader = JournalReader::open(&f).expect("open");
@@ -37,11 +44,13 @@ fn measure(label: &str, dir: &Path, hours: f64) {
             .write_jsonl(&Query::default(), &mut json)
             .expect("export");
         let file = std::fs::metadata(&f).map(|m| m.len()).unwrap_or(0);
+        let renewals = reader.renewals().expect("renewals").len();
         let mb = |b: f64| b * per_day / 1e6;
         println!(
-            "  {:<22} {:>12.0} {:>14.2} {:>14.2} {:>14.2} {:>10.0}",
+            "  {:<22} {:>12.0} {:>13.0} {:>14.2} {:>14.2} {:>14.2} {:>10.0}",
             f.file_stem().and_then(|s| s.to_str()).unwrap_or("?"),
             stats.records as f64 * per_day,
+            renewals as f64 * per_day,
             mb(stats.record_bytes as f64),
             mb(file as f64),
             mb(json.len() as f64),

@@ -44,10 +44,9 @@ fn read_journals(dir: &Path) -> Reading {
     files.sort();
     assert!(!files.is_empty(), "no journal written in {}", dir.display());
     for path in &files {
-        let records = JournalReader::open(path)
-            .expect("open journal")
-            .query(&Query::default())
-            .expect("query");
+        let reader = JournalReader::open(path).expect("open journal");
+        let records = reader.query(&Query::default()).expect("query");
+        let renewals = reader.renewals().expect("renewals");
         let fired: Vec<Firing> = watchdog_log::read(&watchdog_log::log_path_for_journal(path))
             .expect("watchdog log")
             .iter()
@@ -59,7 +58,7 @@ fn read_journals(dir: &Path) -> Reading {
             })
             .collect();
         let pod = records.first().map(|r| r.pod.clone()).unwrap_or_default();
-        intervals.extend(beliefs(&pod, &records, &fired).forging);
+        intervals.extend(beliefs(&pod, &records, &fired, &renewals).forging);
         let summary = replay_all(&records, None).expect("replay");
         replayed += summary.replayed;
         if divergence.is_none()

@@ -781,7 +781,9 @@ fn timeline(
     let sources = open_all(files)?;
     let readers: Vec<&JournalReader> = sources.iter().map(|s| &s.reader).collect();
     let mut per_file = Vec::with_capacity(readers.len());
+    let mut renewals_of = Vec::with_capacity(readers.len());
     for (source, path) in sources.iter().zip(files) {
+        renewals_of.push(source.reader.renewals().map_err(q(path))?);
         let mut records = source.reader.query(&Query::default()).map_err(q(path))?;
         let region = records
             .first()
@@ -807,7 +809,7 @@ fn timeline(
     };
     let mut intervals: Vec<ForgingInterval> = Vec::new();
     let mut unknown: Vec<UnknownInterval> = Vec::new();
-    for records in &per_file {
+    for (records, renewals) in per_file.iter().zip(&renewals_of) {
         // One journal holds one pod; a merged file may hold several: group by pod anyway. The same
         // pod in two files (a journal and its snapshot) is one name, so it never overlaps itself.
         let mut by_pod: std::collections::BTreeMap<String, (Vec<JournalRecord>, Vec<Firing>)> =
@@ -825,7 +827,8 @@ fn timeline(
         }
         for (pod, (rs, fired)) in &mut by_pod {
             fired.sort_unstable_by_key(|f| f.wall_ms);
-            let b = beliefs(pod, rs, fired);
+            // One journal holds one pod: its renewals are that pod's.
+            let b = beliefs(pod, rs, fired, renewals);
             intervals.extend(b.forging);
             unknown.extend(b.unknown);
         }

@@ -3,6 +3,7 @@
 //!
 //! - `record`: [`JournalRecord`] and its parts; the key-material guard.
 //! - `codec`: the stored form of a record (flat head + nested body, both JSON).
+//! - [`renewals`]: every lease renewal's outcome, compactly (fencing deadlines after the last record).
 //! - `schema`: tables, [`FORMAT_VERSION`] and migrations.
 //! - `writer`: [`Journal`], the single writer: durable appends, bounded pruning, snapshots.
 //! - `background`: [`JournalWriter`], the journal on its own thread: `record` never blocks.
@@ -26,6 +27,7 @@ mod open;
 mod read;
 mod reader;
 mod record;
+pub mod renewals;
 pub mod replay;
 mod schema;
 pub mod timeline;
@@ -38,6 +40,7 @@ pub use error::{AppendError, IN_USE_HINT, OpenError, QueryError, SnapshotError};
 pub use read::{EXPLAIN_MAX_STEPS, Explanation, Query, Stats, parse_duration, parse_time_bound};
 pub use reader::JournalReader;
 pub use record::{ActionRecord, JournalRecord, RecordKind, find_key_material, wall_ms};
+pub use renewals::Renewal;
 pub use schema::FORMAT_VERSION;
 pub use view::JournalView;
 pub use writer::{Journal, JournalConfig, MAX_BATCH, SyncMode};

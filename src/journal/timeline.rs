@@ -6,9 +6,9 @@
 //! the earliest of:
 //!
 //! - its next record (which says again what it believes);
-//! - its **fencing deadline**: the last renewal of its lease the journal shows (the record's hold,
-//!   and the state the next record started from, which covers renewals between the two) plus the
-//!   recorded `renew_deadline`: a sidecar that ran demoted itself then, and one that did not run
+//! - its **fencing deadline**: the last successful renewal of its lease the journal shows (the
+//!   compact renewal log, `renewals`; the record's hold; the state the next record started from)
+//!   plus the recorded `renew_deadline`: a sidecar that ran demoted itself then, and one that did not run
 //!   had its node demoted by the watchdog. (A record that says "forging" *after* its own deadline
 //!   is not cut: that pod did not fence, and the overlap must show it.)
 //! - a firing of the watchdog (its own log, `watchdog_log`);
@@ -36,6 +36,7 @@ use std::time::Duration;
 use serde::Deserialize;
 
 use super::record::{JournalRecord, RecordKind, wall_ms};
+use super::renewals::Renewal;
 use super::replay::CORE_KEY;
 
 /// An interval during which one pod believed it was forging, `[start_ms, end_ms)`.
@@ -115,7 +116,7 @@ pub struct Overlap {
 
 /// The positively supported forging intervals of one pod (see [`beliefs`]).
 pub fn forging_intervals(pod: &str, records: &[JournalRecord]) -> Vec<ForgingInterval> {
-    beliefs(pod, records, &[]).forging
+    beliefs(pod, records, &[], &[]).forging
 }
 
 /// What a record says the pod believed after it.
@@ -278,10 +279,15 @@ fn renewals_shown(r: &JournalRecord) -> impl Iterator<Item = u64> + '_ {
 
 /// The fencing deadline after record `r` (followed by `next` of the same process, if any), as an
 /// instant of the process's monotonic clock.
-fn fencing_deadline_mono(r: &JournalRecord, next: Option<&JournalRecord>) -> Option<u64> {
+fn fencing_deadline_mono(
+    r: &JournalRecord,
+    next: Option<&JournalRecord>,
+    renewed: Option<u64>,
+) -> Option<u64> {
     let deadline = renew_deadline(r).or_else(|| next.and_then(renew_deadline))?;
     let last = renewals_shown(r)
         .chain(next.into_iter().flat_map(renewals_shown))
+        .chain(renewed)
         .max()?;
     Some(last.saturating_add(u64::try_from(deadline.as_millis()).unwrap_or(u64::MAX)))
 }
@@ -305,7 +311,12 @@ const FIRING_MATCH_MS: i64 = 3_600_000;
 /// Within one process, the stretch after a record lasts as long as its monotonic clock says
 /// (the next record's `mono_ms` minus its own), placed at the record's wall time: a step of the
 /// wall clock between two records neither stretches nor shrinks a belief.
-pub fn beliefs(pod: &str, records: &[JournalRecord], fired: &[Firing]) -> Beliefs {
+pub fn beliefs(
+    pod: &str,
+    records: &[JournalRecord],
+    fired: &[Firing],
+    renewals: &[Renewal],
+) -> Beliefs {
     let mut out = Beliefs::default();
     let kept: Vec<&JournalRecord> = records
         .iter()
@@ -380,14 +391,28 @@ pub fn beliefs(pod: &str, records: &[JournalRecord], fired: &[Firing]) -> Belief
         let mut why = None;
         // A deadline already past at the record does not cut it: a pod that records forging
         // after its own fencing deadline did not fence (a bug the overlap must show).
-        if let Some(d) = fencing_deadline_mono(r, same_process.then_some(n))
+        // The last successful renewal the compact log shows after this record, same process.
+        let own_wall = wall_ms(&r.wall).unwrap_or(t);
+        let next_wall = wall_ms(&n.wall).unwrap_or(i64::MAX);
+        let renewed = renewals
+            .iter()
+            .filter(|w| w.ok && w.mono_ms >= r.mono_ms)
+            .filter(|w| {
+                if same_process {
+                    w.mono_ms < n.mono_ms
+                } else {
+                    w.wall_ms >= own_wall && w.wall_ms < next_wall
+                }
+            })
+            .map(|w| w.sent_mono_ms)
+            .max();
+        if let Some(d) = fencing_deadline_mono(r, same_process.then_some(n), renewed)
             .map(|d| x.at(d))
             .filter(|&d| d > t && d < end)
         {
             end = d.max(t);
             why = Some(UnknownWhy::PastFencingDeadline);
         }
-        let own_wall = wall_ms(&r.wall).unwrap_or(t);
         let firing = fired.iter().find_map(|f| {
             let at = if same_process {
                 (f.mono_ms >= r.mono_ms && f.mono_ms < n.mono_ms)
@@ -680,7 +705,7 @@ mod tests {
             sidecar(RecordKind::Heartbeat, 2_000, "on", Some(1_000)),
             sidecar(RecordKind::Startup, 200_000, "off", None),
         ];
-        let b = beliefs("a", &rs, &[]);
+        let b = beliefs("a", &rs, &[], &[]);
         assert_eq!(b.forging.len(), 1);
         assert_eq!(
             (b.forging[0].start_ms - t0, b.forging[0].end_ms - t0),
@@ -706,7 +731,7 @@ mod tests {
             wall_ms: t0 + 19_000,
             mono_ms: 19_000,
         }];
-        let b = beliefs("a", &rs, &fired);
+        let b = beliefs("a", &rs, &fired, &[]);
         assert_eq!(
             b.forging.iter().map(|i| i.end_ms - t0).collect::<Vec<_>>(),
             vec![19_000]
@@ -723,7 +748,7 @@ mod tests {
             sidecar(RecordKind::Decision, 40_000, "on", Some(1_000)),
             sidecar(RecordKind::Decision, 50_000, "off", None),
         ];
-        let b = beliefs("a", &rs, &[]);
+        let b = beliefs("a", &rs, &[], &[]);
         assert_eq!(
             b.forging
                 .iter()
@@ -746,7 +771,7 @@ mod tests {
             sidecar(RecordKind::Heartbeat, 2_000, "on", Some(1_000)),
             later,
         ];
-        let b = beliefs("a", &rs, &[]);
+        let b = beliefs("a", &rs, &[], &[]);
         assert_eq!(
             b.forging
                 .iter()
@@ -767,10 +792,39 @@ mod tests {
             r
         };
         let off = sidecar(RecordKind::Decision, 9_000, "off", None);
-        let kept = beliefs("a", &[demoting(1_000, false), off.clone()], &[]);
+        let kept = beliefs("a", &[demoting(1_000, false), off.clone()], &[], &[]);
         assert!(kept.forging.is_empty());
         assert_eq!(kept.unknown[0].why, UnknownWhy::Unconfirmed);
-        let released = beliefs("a", &[demoting(1_000, true), off], &[]);
+        let released = beliefs("a", &[demoting(1_000, true), off], &[], &[]);
         assert_eq!(released.forging.len(), 1, "{released:?}");
+    }
+
+    #[test]
+    fn the_compact_renewal_log_extends_a_killed_sidecars_belief_to_its_true_deadline() {
+        let t0 = 1_795_600_800_000;
+        // Last record at 2 s (renewed at 1 s); it kept renewing until 40 s, then was killed;
+        // restarted at 200 s.
+        let rs = vec![
+            sidecar(RecordKind::Heartbeat, 2_000, "on", Some(1_000)),
+            sidecar(RecordKind::Startup, 200_000, "off", None),
+        ];
+        let renewals = [Renewal {
+            wall_ms: t0 + 40_100,
+            mono_ms: 40_100,
+            sent_mono_ms: 40_000,
+            ok: true,
+        }];
+        let b = beliefs("a", &rs, &[], &renewals);
+        assert_eq!(
+            b.forging
+                .iter()
+                .map(|i| (i.start_ms - t0, i.end_ms - t0))
+                .collect::<Vec<_>>(),
+            vec![(2_000, 50_000)]
+        );
+        assert_eq!(
+            (b.unknown[0].start_ms - t0, b.unknown[0].end_ms - t0),
+            (50_000, 200_000)
+        );
     }
 }

@@ -8,10 +8,10 @@
 use std::time::Duration;
 
 use super::{Recorder, TickRecord};
-use crate::core::election::{Action, ElectionState, Forging};
+use crate::core::election::{Action, ElectionState, Forging, LeaseEvent, LeaseWriteKind};
 use crate::core::timing::Timing;
 use crate::journal::replay::{CORE_INPUTS_VERSION, CORE_KEY, CoreInputs, CoreOutput, writer};
-use crate::journal::{ActionRecord, Journal, JournalRecord, JournalWriter, RecordKind};
+use crate::journal::{ActionRecord, Journal, JournalRecord, JournalWriter, RecordKind, Renewal};
 use crate::ports::ServerClockSample;
 
 /// How often a heartbeat record is written when nothing changes.
@@ -25,6 +25,8 @@ pub trait JournalSink {
     fn heartbeat_due(&self, now_mono_ms: u64) -> bool;
     /// Records that could not be written so far.
     fn failures(&self) -> u64;
+    /// Takes one lease renewal's outcome (compact: not a record); failures are counted.
+    fn renewal(&mut self, renewal: Renewal);
 }
 
 /// A journal written synchronously (the simulator; tests).
@@ -55,6 +57,11 @@ impl JournalSink for DirectSink {
     fn failures(&self) -> u64 {
         self.failures
     }
+    fn renewal(&mut self, renewal: Renewal) {
+        if self.journal.append_renewals(&[renewal]).is_err() {
+            self.failures += 1;
+        }
+    }
 }
 
 impl JournalSink for JournalWriter {
@@ -67,6 +74,10 @@ impl JournalSink for JournalWriter {
     }
     fn failures(&self) -> u64 {
         self.dropped()
+    }
+    fn renewal(&mut self, renewal: Renewal) {
+        // Queued like a record; a full queue drops and counts.
+        let _ = JournalWriter::renewal(self, renewal);
     }
 }
 
@@ -167,6 +178,26 @@ impl<S: JournalSink> Recorder for JournalRecorder<S> {
         let now_ms = t.observations.now.as_ms();
         // Every decision moves the state on, journaled or not.
         let prev = std::mem::replace(&mut self.state, d.next.clone());
+        // Every lease write's answer (a renewal, or the acquisition a hold starts from) is kept
+        // compactly: the fencing deadline after the last record depends on it.
+        let renewal = match &t.observations.lease {
+            LeaseEvent::Wrote { write, sent_at, .. } if *write != LeaseWriteKind::Release => {
+                Some((sent_at.as_ms(), true))
+            }
+            LeaseEvent::WriteFailed {
+                write: LeaseWriteKind::Renew,
+                ..
+            } => Some((now_ms, false)),
+            _ => None,
+        };
+        if let Some((sent_mono_ms, ok)) = renewal {
+            self.sink.renewal(Renewal {
+                wall_ms: t.wall.as_millisecond(),
+                mono_ms: now_ms,
+                sent_mono_ms,
+                ok,
+            });
+        }
         let kind = if !self.started {
             RecordKind::Startup
         } else if d.changes_anything(t.previous_role) || t.results.iter().any(|r| !r.ok) {
