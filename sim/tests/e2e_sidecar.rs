@@ -712,6 +712,24 @@ fn journal_commands_read_through_the_running_sidecar(
     match curl {
         Ok(status) => {
             assert!(status.success(), "curl /journal: {status:?}");
+            let log = pods[running].dir.join("copy.redb.watchdog");
+            let status = Command::new("curl")
+                .args(["-sf", "-o"])
+                .arg(&log)
+                .arg(format!(
+                    "http://127.0.0.1:{}/journal/watchdog",
+                    pod.http_port
+                ))
+                .status()
+                .expect("curl /journal/watchdog");
+            assert!(status.success(), "curl /journal/watchdog: {status:?}");
+            let o = journal_cli(
+                bin,
+                pod,
+                kubeconfig,
+                &["timeline", &copy.display().to_string()],
+            );
+            assert_eq!(o.status.code(), Some(0), "timeline of the copy");
             let o = journal_cli(
                 bin,
                 pod,
