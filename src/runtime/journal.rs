@@ -181,9 +181,11 @@ impl<S: JournalSink> Recorder for JournalRecorder<S> {
         // Every lease write's answer (a renewal, or the acquisition a hold starts from) is kept
         // compactly: the fencing deadline after the last record depends on it.
         let renewal = match &t.observations.lease {
-            LeaseEvent::Wrote { write, sent_at, .. } if *write != LeaseWriteKind::Release => {
-                Some((sent_at.as_ms(), true))
-            }
+            LeaseEvent::Wrote {
+                write: LeaseWriteKind::Renew | LeaseWriteKind::Acquire | LeaseWriteKind::Create,
+                sent_at,
+                ..
+            } => Some((sent_at.as_ms(), true)),
             LeaseEvent::WriteFailed {
                 write: LeaseWriteKind::Renew,
                 ..
