@@ -220,6 +220,31 @@ fn fifty_chaos_seeds_journals_agree_with_the_oracle_and_replay_identically() {
     assert!(problems.is_empty(), "{}", problems.join("\n"));
 }
 
+/// The canary's pairs of (broken variant, the file that catches it with dual slots), as
+/// sim/tests/broken_core.rs lists them (`caught(Broken::Variant, "file")`), so a new canary is
+/// checked here too.
+#[cfg(feature = "broken-core")]
+fn canaries() -> Vec<(forge_manager::core::broken::Broken, String)> {
+    use forge_manager::core::broken::Broken;
+    let source = include_str!("broken_core.rs");
+    let mut out = Vec::new();
+    for call in source.split("caught(").skip(1) {
+        let call = call.split(')').next().unwrap_or_default();
+        let variant = call.split("Broken::").nth(1).map(|v| {
+            v.chars()
+                .take_while(char::is_ascii_alphanumeric)
+                .collect::<String>()
+        });
+        let file = call.split('"').nth(1);
+        if let (Some(v), Some(f)) = (variant, file)
+            && let Some(b) = Broken::ALL.into_iter().find(|b| format!("{b:?}") == v)
+        {
+            out.push((b, f.to_owned()));
+        }
+    }
+    out
+}
+
 /// The other direction, where the oracle does count dual slots: each deliberately broken core of
 /// the canary (sim/tests/broken_core.rs) forges twice on its canary file; the journals must show
 /// that overlap, and replaying them on the correct core must diverge (the code that wrote them
@@ -227,28 +252,16 @@ fn fifty_chaos_seeds_journals_agree_with_the_oracle_and_replay_identically() {
 #[cfg(feature = "broken-core")]
 #[test]
 fn broken_cores_dual_slots_show_in_their_journals_and_their_decisions_diverge_on_replay() {
-    use forge_manager::core::broken::Broken;
-    let canaries = [
-        (Broken::WallClockExpiry, "single-region-leader-crash.toml"),
-        (
-            Broken::PromoteBeforeAcquire,
-            "api-outage-longer-than-lease.toml",
-        ),
-        (
-            Broken::NoSelfFencing,
-            "canary-fenced-leader-key-rotation.toml",
-        ),
-        (Broken::PromoteOnNewLease, "canary-new-lease-wait.toml"),
-        (
-            Broken::ReleaseBeforeDemotionVerified,
-            "canary-release-before-verified-freeze.toml",
-        ),
-    ];
+    let canaries = canaries();
+    assert!(canaries.len() >= 5, "canaries found: {}", canaries.len());
     let mut problems = Vec::new();
     for (variant, file) in canaries {
-        let path = Path::new(env!("CARGO_MANIFEST_DIR"))
-            .join("../scenarios")
-            .join(file);
+        let manifest = Path::new(env!("CARGO_MANIFEST_DIR"));
+        let path = if file.starts_with("tests/canaries/") {
+            manifest.join(&file)
+        } else {
+            manifest.join("../scenarios").join(&file)
+        };
         let scenario = Scenario::from_file(&path).expect("scenario");
         let dir = tempfile::tempdir().expect("tempdir");
         let outcome = run(
