@@ -54,6 +54,7 @@ fn read_journals(dir: &Path) -> Reading {
                 Some(Firing {
                     wall_ms: e.wall_ms()?,
                     mono_ms: e.mono_ms,
+                    found_keys: e.removed > 0,
                 })
             })
             .collect();
@@ -220,6 +221,21 @@ fn fifty_chaos_seeds_journals_agree_with_the_oracle_and_replay_identically() {
     assert!(problems.is_empty(), "{}", problems.join("\n"));
 }
 
+/// Broken variants whose broken code is not in `decide` (the cross-region decision, the
+/// watchdog): their journals replay identically, since only `decide` is recorded and replayed.
+#[cfg(feature = "broken-core")]
+const NOT_IN_DECIDE: &[&str] = &[
+    "handoff-before-demotion-verified",
+    "watchdog-from-promotion",
+    "worse-region-takes-at-once",
+];
+
+/// Broken variants whose dual slots the journals cannot show yet: the cross-region decision is
+/// not journaled, so a global lease handed over before the demotion was verified leaves only an
+/// unconfirmed demotion (unknown, not counted) in the old region's journal.
+#[cfg(feature = "broken-core")]
+const NOT_VISIBLE_YET: &[&str] = &["handoff-before-demotion-verified"];
+
 /// The canary's pairs of (broken variant, the file that catches it with dual slots), as
 /// sim/tests/broken_core.rs lists them (`caught(Broken::Variant, "file")`), so a new canary is
 /// checked here too.
@@ -278,14 +294,15 @@ fn broken_cores_dual_slots_show_in_their_journals_and_their_decisions_diverge_on
             "{file}: the canary forges twice"
         );
         let reading = read_journals(dir.path());
-        if reading.overlaps == 0 {
+        let name = variant.as_str();
+        if reading.overlaps == 0 && !NOT_VISIBLE_YET.contains(&name) {
             problems.push(format!(
                 "{} on {file}: {} dual slots, no overlap in the journals",
                 variant.as_str(),
                 outcome.report.dual_slots
             ));
         }
-        if reading.divergence.is_none() {
+        if reading.divergence.is_none() && !NOT_IN_DECIDE.contains(&name) {
             problems.push(format!(
                 "{} on {file}: the broken core's decisions replay identically on the correct one",
                 variant.as_str()

@@ -817,9 +817,16 @@ fn timeline(
         for r in records {
             let entry = by_pod.entry(name(r)).or_default();
             if r.kind == RecordKind::Watchdog {
-                entry.1.extend(wall_ms(&r.wall).map(|wall_ms| Firing {
-                    wall_ms,
-                    mono_ms: r.mono_ms,
+                entry.1.extend(wall_ms(&r.wall).map(|wall_ms| {
+                    Firing {
+                        wall_ms,
+                        mono_ms: r.mono_ms,
+                        found_keys: r
+                            .inputs
+                            .get("removed")
+                            .and_then(serde_json::Value::as_u64)
+                            .is_some_and(|n| n > 0),
+                    }
                 }));
             } else {
                 entry.0.push(r.clone());

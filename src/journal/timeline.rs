@@ -299,6 +299,9 @@ pub struct Firing {
     pub wall_ms: i64,
     /// The pod's monotonic clock, ms.
     pub mono_ms: u64,
+    /// Whether it found credential files to remove: the real keys were still on the node then
+    /// (an armed heartbeat means a promotion; a verified demotion disarms it).
+    pub found_keys: bool,
 }
 
 /// How far a firing's wall time may lie from where its monotonic time puts it in a process's
@@ -421,16 +424,22 @@ pub fn beliefs(
             } else {
                 f.wall_ms + t - own_wall
             };
-            (at >= t && at < stretch_end).then_some(at)
+            (at >= t && at < stretch_end).then_some((at, f.found_keys))
         });
         // The watchdog demoted the node: known, not forging, from then to the next record.
         let mut unknown_end = stretch_end;
         match firing {
-            Some(at) if at < end => {
+            Some((at, _)) if at < end => {
                 end = at;
                 why = None;
             }
-            Some(at) => unknown_end = at,
+            // A firing that found the real keys after the deadline shows they were on the node
+            // until then: the watchdog fired late, and that time counts.
+            Some((at, true)) => {
+                end = at;
+                why = None;
+            }
+            Some((at, false)) => unknown_end = at,
             None => {}
         }
         if !same_process && why.is_none() && firing.is_none() {
@@ -730,6 +739,7 @@ mod tests {
         let fired = [Firing {
             wall_ms: t0 + 19_000,
             mono_ms: 19_000,
+            found_keys: false,
         }];
         let b = beliefs("a", &rs, &fired, &[]);
         assert_eq!(
@@ -826,5 +836,31 @@ mod tests {
             (b.unknown[0].start_ms - t0, b.unknown[0].end_ms - t0),
             (50_000, 200_000)
         );
+    }
+
+    #[test]
+    fn a_late_watchdog_firing_that_found_the_keys_extends_the_belief_to_it() {
+        let t0 = 1_795_600_800_000;
+        let rs = vec![
+            sidecar(RecordKind::Heartbeat, 2_000, "on", Some(1_000)),
+            sidecar(RecordKind::Decision, 90_000, "off", Some(1_000)),
+        ];
+        let late = |found_keys| {
+            [Firing {
+                wall_ms: t0 + 60_000,
+                mono_ms: 60_000,
+                found_keys,
+            }]
+        };
+        let ends = |fired: &[Firing]| {
+            beliefs("a", &rs, fired, &[])
+                .forging
+                .iter()
+                .map(|i| i.end_ms - t0)
+                .collect::<Vec<_>>()
+        };
+        // Deadline at 11 s; the watchdog fired at 60 s and removed the real keys.
+        assert_eq!(ends(&late(true)), vec![60_000]);
+        assert_eq!(ends(&late(false)), vec![11_000]);
     }
 }

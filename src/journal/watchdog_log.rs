@@ -69,7 +69,11 @@ impl WatchdogEvent {
                     "did not confirm"
                 }
             ),
-            inputs: serde_json::Value::Null,
+            inputs: serde_json::json!({
+                "removed": self.removed,
+                "sighup": self.sighup,
+                "confirmed": self.confirmed,
+            }),
             actions: Vec::new(),
         }
     }
