@@ -433,13 +433,10 @@ pub fn beliefs(
                 end = at;
                 why = None;
             }
-            // A firing that found the real keys after the deadline shows they were on the node
-            // until then: the watchdog fired late, and that time counts.
-            Some((at, true)) => {
-                end = at;
-                why = None;
-            }
-            Some((at, false)) => unknown_end = at,
+            // A firing after the deadline ends the unknown stretch there. (That it found the real
+            // keys does not show the node forged until then: a whole-pod freeze holds the node
+            // and the watchdog alike, and its late firing looks the same.)
+            Some((at, _)) => unknown_end = at,
             None => {}
         }
         if !same_process && why.is_none() && firing.is_none() {
@@ -839,28 +836,27 @@ mod tests {
     }
 
     #[test]
-    fn a_late_watchdog_firing_that_found_the_keys_extends_the_belief_to_it() {
+    fn a_late_watchdog_firing_ends_the_unknown_stretch_but_does_not_extend_the_belief() {
         let t0 = 1_795_600_800_000;
         let rs = vec![
             sidecar(RecordKind::Heartbeat, 2_000, "on", Some(1_000)),
             sidecar(RecordKind::Decision, 90_000, "off", Some(1_000)),
         ];
-        let late = |found_keys| {
-            [Firing {
-                wall_ms: t0 + 60_000,
-                mono_ms: 60_000,
-                found_keys,
-            }]
-        };
-        let ends = |fired: &[Firing]| {
-            beliefs("a", &rs, fired, &[])
-                .forging
-                .iter()
-                .map(|i| i.end_ms - t0)
-                .collect::<Vec<_>>()
-        };
-        // Deadline at 11 s; the watchdog fired at 60 s and removed the real keys.
-        assert_eq!(ends(&late(true)), vec![60_000]);
-        assert_eq!(ends(&late(false)), vec![11_000]);
+        // Deadline at 11 s; the watchdog fired at 60 s and found the real keys: a frozen pod's
+        // watchdog fires late too, while its node forged nothing.
+        let fired = [Firing {
+            wall_ms: t0 + 60_000,
+            mono_ms: 60_000,
+            found_keys: true,
+        }];
+        let b = beliefs("a", &rs, &fired, &[]);
+        assert_eq!(
+            b.forging.iter().map(|i| i.end_ms - t0).collect::<Vec<_>>(),
+            vec![11_000]
+        );
+        assert_eq!(
+            (b.unknown[0].start_ms - t0, b.unknown[0].end_ms - t0),
+            (11_000, 60_000)
+        );
     }
 }
