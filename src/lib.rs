@@ -16,11 +16,12 @@
 //! - [`runtime`]: the observe → decide → act → record loop, generic over the ports.
 //! - [`metrics`]: the Prometheus registry (old names kept, new ones documented) and the recorder
 //!   that feeds it from the loop's decisions.
-//! - [`http`]: the probe, metrics and status server on `METRICS_PORT`.
+//! - [`http`]: the probe, metrics, status and `/journal` server on `METRICS_PORT`.
 //! - [`logging`]: the tracing subscriber (`LOG_FORMAT`, `LOG_LEVEL`, identity on every line).
 //! - [`watchdog`]: the dead-man switch that demotes the node when the sidecar stalls.
 //! - [`adapters`]: the production ports (kube client, file system, clock, /proc and signals).
-//! - [`journal`]: the decision journal (redb): durable records of decisions and actions, queries.
+//! - [`journal`]: the decision journal (redb): durable records of decisions, their typed inputs and
+//!   actions; queries, the timeline of forging beliefs, and replay of decisions.
 //! - [`cli`]: the subcommands of the `forge-manager` binary.
 //! - [`testing`] (feature `testing`): in-memory fakes of the ports.
 

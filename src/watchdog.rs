@@ -72,6 +72,10 @@ pub struct Firing {
     pub sighup: bool,
     /// Whether the standby set was put back.
     pub standby: bool,
+    /// Whether the node then reported forging disabled (or was gone).
+    pub confirmed: bool,
+    /// When the watchdog fired, on the pod's monotonic clock (ms).
+    pub at_mono_ms: u64,
 }
 
 /// One look at the heartbeat; demotes the node if it is stalled.
@@ -86,7 +90,8 @@ pub async fn check_once(
         .await
         .ok()
         .and_then(|b| serde_json::from_slice::<Heartbeat>(&b).ok());
-    if judge(heartbeat, clock.now_mono(), s.renew_deadline) != Verdict::Stalled {
+    let at = clock.now_mono();
+    if judge(heartbeat, at, s.renew_deadline) != Verdict::Stalled {
         return None;
     }
     let removed = credentials::remove_set(fs, &s.target).await.unwrap_or(0);
@@ -132,6 +137,8 @@ pub async fn check_once(
         removed,
         sighup,
         standby,
+        confirmed,
+        at_mono_ms: at.as_ms(),
     })
 }
 
@@ -243,7 +250,9 @@ mod tests {
             Some(Firing {
                 removed: 3,
                 sighup: true,
-                standby: true
+                standby: true,
+                confirmed: true,
+                at_mono_ms: 10_000,
             })
         );
         // The node re-read the files on SIGHUP before the decoys came back: forging stopped.

@@ -14,6 +14,8 @@ use sha2::{Digest, Sha256};
 
 fn fm(args: &[&str], files: &[&Path]) -> Output {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_forge-manager"));
+    // No sidecar answers on port 1: a journal in use is reported, not read through one.
+    cmd.env("METRICS_PORT", "1").env_remove("JOURNAL_PATH");
     cmd.arg("journal").args(args).args(files);
     cmd.output().expect("run forge-manager")
 }
@@ -305,9 +307,15 @@ fn a_journal_held_by_a_running_writer_is_refused_at_once_with_exit_three() {
         let start = Instant::now();
         let o = fm(verb, &[&file]);
         assert_eq!(o.status.code(), Some(3), "{verb:?}");
+        // `tail -f` polls the file itself; the others try the sidecar's /journal first.
+        let want = if verb.contains(&"-f") {
+            forge_manager::journal::IN_USE_HINT
+        } else {
+            "is in use by the running sidecar, and its /journal endpoint on 127.0.0.1:1 did not answer"
+        };
         assert!(
-            text(&o.stderr).contains("journal is in use by a running forge-manager (pid unknown); read it through the sidecar's /journal endpoint or copy the file"),
-            "{}",
+            text(&o.stderr).contains(want),
+            "{verb:?}: {}",
             text(&o.stderr)
         );
         assert!(
@@ -386,4 +394,103 @@ fn tail_follow_prints_records_appended_by_a_later_writer() {
     child.kill().expect("kill tail -f");
     child.wait().expect("wait");
     assert!(second.contains("second"), "{second}");
+}
+
+/// A journal of two decisions with their core inputs; the second's recorded output is doctored
+/// when `doctor` (as if another build had written it).
+fn replayable_journal(dir: &Path, doctor: bool) -> PathBuf {
+    use forge_manager::core::election::{
+        ElectionState, Gate, LeaseEvent, NodeView, Observations, decide,
+    };
+    use forge_manager::core::eligibility::Eligibility;
+    use forge_manager::core::time::MonoTime;
+    use forge_manager::core::timing::Timing;
+    use forge_manager::journal::replay::{CORE_INPUTS_VERSION, CoreInputs, CoreOutput};
+    use forge_manager::journal::{Journal, JournalConfig, RecordKind, demo};
+
+    let path = dir.join("replay.journal");
+    let mut journal = Journal::open(&path, JournalConfig::default()).expect("open");
+    let timing = Timing::default();
+    let mut state = ElectionState::default();
+    for (i, now) in [1_000u64, 3_000].into_iter().enumerate() {
+        let obs = Observations {
+            now: MonoTime(now),
+            lease: LeaseEvent::Read(None),
+            node: NodeView {
+                process: None,
+                forging_enabled: None,
+                standby_ready: true,
+            },
+            eligibility: Eligibility::all_good(),
+            gate: Gate::Allow,
+        };
+        let d = decide(&state, &obs, "bp-0", &timing);
+        let mut out = CoreOutput::of(&d);
+        if doctor && i == 1 {
+            out.entitled = !out.entitled;
+        }
+        let core = CoreInputs {
+            v: CORE_INPUTS_VERSION,
+            writer: "forge-manager 0.0.1-test".into(),
+            identity: "bp-0".into(),
+            timing,
+            prev: state.clone(),
+            obs,
+            out,
+        };
+        let mut r = demo::record(
+            "bp-0",
+            "eu",
+            1_795_600_800_000 + i64::try_from(now).unwrap_or(0),
+            RecordKind::Decision,
+            d.role.as_str(),
+            false,
+            d.reason,
+            &d.message,
+        );
+        r.inputs = serde_json::json!({ "core": core });
+        journal.append(r).expect("append");
+        state = d.next;
+    }
+    path
+}
+
+#[test]
+fn replay_reports_all_identical_or_the_first_divergence_naming_the_writer() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let good = replayable_journal(dir.path(), false);
+    let o = fm(&["replay"], &[&good]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o.stderr));
+    assert!(
+        text(&o.stdout)
+            .contains("2 decisions replayed, all identical, written by forge-manager 0.0.1-test"),
+        "{}",
+        text(&o.stdout)
+    );
+
+    let bad_dir = tempfile::tempdir().expect("tempdir");
+    let bad = replayable_journal(bad_dir.path(), true);
+    let o = fm(&["replay"], &[&bad]);
+    let out = text(&o.stdout);
+    assert_eq!(o.status.code(), Some(1), "{out}");
+    assert!(out.contains("record #2"), "{out}");
+    assert!(out.contains("after 1 identical decisions"), "{out}");
+    assert!(out.contains("written by forge-manager 0.0.1-test"), "{out}");
+    assert!(out.contains("entitled"), "{out}");
+
+    // A what-if is labelled, and lists only decisions that would differ.
+    let o = fm(&["replay", "--timing", "lease=20s,renew=12s"], &[&good]);
+    let out = text(&o.stdout);
+    assert_eq!(o.status.code(), Some(0), "{out}");
+    assert!(out.starts_with("WHAT-IF:"), "{out}");
+    assert!(
+        out.contains("decisions replayed under the what-if timing"),
+        "{out}"
+    );
+
+    // explain shows the replayed rule and what it compared.
+    let o = fm(&["explain", "--at", "2026-11-25T10:00:05Z"], &[&good]);
+    let out = text(&o.stdout);
+    assert!(out.contains("replayed: role"), "{out}");
+    assert!(out.contains("compared: "), "{out}");
 }

@@ -611,10 +611,135 @@ fn three_real_sidecars_keep_one_forger_through_rotation_crash_and_handoff() {
     std::thread::sleep(Duration::from_secs(1));
     assert_eq!(forger_now(&seen), None);
 
+    // 6. docs/operations.md's journal commands, as written, in a pod whose sidecar runs (it holds
+    //    the journal's lock): `kubectl exec POD -c cardano-forge-manager -- /forge-manager journal
+    //    timeline` runs the CLI with the container's environment and no file argument.
+    journal_commands_read_through_the_running_sidecar(&bin, &pods, third, leader, &kubeconfig);
+
     stop.store(true, Ordering::Relaxed);
     monitor.join().expect("monitor thread");
     check_safety(&seen);
     let took = test_start.elapsed();
     eprintln!("e2e took {:.1}s", took.as_secs_f64());
     assert!(took < TEST_BUDGET, "the test took {took:?}");
+}
+
+/// `forge-manager journal …` with pod `running`'s environment, as `kubectl exec` runs it.
+fn journal_cli(bin: &Path, pod: &Pod, kubeconfig: &Path, args: &[&str]) -> std::process::Output {
+    let mut cmd = Command::new(bin);
+    sidecar_env(&mut cmd, pod, kubeconfig);
+    cmd.arg("journal")
+        .args(args)
+        .output()
+        .expect("run forge-manager journal")
+}
+
+/// Step 6 of the test: the journal of a running sidecar reads through its `/journal` endpoint, and
+/// the journals of all three pods (the killed leader's with its watchdog's log) merge without a
+/// false overlap.
+fn journal_commands_read_through_the_running_sidecar(
+    bin: &Path,
+    pods: &[Pod],
+    running: usize,
+    killed: usize,
+    kubeconfig: &Path,
+) {
+    let pod = &pods[running];
+    let via = format!(
+        "reading a consistent snapshot from http://127.0.0.1:{}/journal",
+        pod.http_port
+    );
+    let o = journal_cli(bin, pod, kubeconfig, &["timeline"]);
+    let (out, err) = (
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr),
+    );
+    assert_eq!(o.status.code(), Some(0), "timeline: {err}\n{out}");
+    assert!(err.contains(&via), "{err}");
+    assert!(
+        out.contains(&format!("{} ", pod.name)) && out.contains("startup"),
+        "{out}"
+    );
+    assert!(out.contains("no overlap"), "{out}");
+
+    let o = journal_cli(bin, pod, kubeconfig, &["stats"]);
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert_eq!(o.status.code(), Some(0), "stats: {out}");
+    assert!(out.contains("records:"), "{out}");
+
+    // The production sidecar's decisions replay identically on the same build.
+    let o = journal_cli(bin, pod, kubeconfig, &["replay"]);
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert_eq!(o.status.code(), Some(0), "replay: {out}");
+    assert!(
+        out.contains("all identical, written by forge-manager"),
+        "{out}"
+    );
+
+    // The killed leader's watchdog logged its firing next to the heartbeat; a copy of the
+    // journals keeps it next to the journal (`FILE.watchdog`).
+    let killed_dir = &pods[killed].dir;
+    let log = killed_dir.join("target/.heartbeat.log");
+    let firings = std::fs::read_to_string(&log).unwrap_or_default();
+    assert!(
+        firings.contains("\"sighup\":true"),
+        "watchdog log: {firings:?}"
+    );
+    std::fs::copy(&log, killed_dir.join("journal.redb.watchdog")).expect("copy the log");
+    let files: Vec<String> = pods
+        .iter()
+        .map(|p| p.dir.join("journal.redb").display().to_string())
+        .collect();
+    let mut args = vec!["timeline"];
+    args.extend(files.iter().map(String::as_str));
+    let o = journal_cli(bin, pod, kubeconfig, &args);
+    let (out, err) = (
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr),
+    );
+    assert_eq!(o.status.code(), Some(0), "timeline of 3 pods: {err}\n{out}");
+    assert!(out.contains(" watchdog "), "the firing is listed: {out}");
+    assert!(out.contains("no overlap"), "{out}");
+
+    // The ops guide's way to keep a running pod's journal: `curl -o` of the snapshot (through a
+    // port-forward in a cluster), then the commands on the file.
+    let copy = pods[running].dir.join("copy.redb");
+    let curl = Command::new("curl")
+        .args(["-sf", "-o"])
+        .arg(&copy)
+        .arg(format!("http://127.0.0.1:{}/journal", pod.http_port))
+        .status();
+    match curl {
+        Ok(status) => {
+            assert!(status.success(), "curl /journal: {status:?}");
+            let log = pods[running].dir.join("copy.redb.watchdog");
+            let status = Command::new("curl")
+                .args(["-sf", "-o"])
+                .arg(&log)
+                .arg(format!(
+                    "http://127.0.0.1:{}/journal/watchdog",
+                    pod.http_port
+                ))
+                .status()
+                .expect("curl /journal/watchdog");
+            assert!(status.success(), "curl /journal/watchdog: {status:?}");
+            let o = journal_cli(
+                bin,
+                pod,
+                kubeconfig,
+                &["timeline", &copy.display().to_string()],
+            );
+            assert_eq!(o.status.code(), Some(0), "timeline of the copy");
+            let o = journal_cli(
+                bin,
+                pod,
+                kubeconfig,
+                &["stats", &copy.display().to_string()],
+            );
+            let out = String::from_utf8_lossy(&o.stdout);
+            assert_eq!(o.status.code(), Some(0), "stats of the copy: {out}");
+            assert!(out.contains("format version:"), "{out}");
+        }
+        Err(e) => eprintln!("curl not run ({e}): the snapshot was read by the CLI above"),
+    }
 }

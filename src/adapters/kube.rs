@@ -145,6 +145,17 @@ impl KubeAdapter {
         }
     }
 
+    /// A reader of the latest server-clock sample this adapter (and its clones) took, for the
+    /// journal (records carry it so `journal timeline` can align pods' wall clocks).
+    pub fn server_clock_reader(&self) -> impl Fn() -> Option<ServerClockSample> + 'static {
+        let sample = Arc::clone(&self.sample);
+        move || {
+            *sample
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+        }
+    }
+
     /// A client as kube-rs tools build one: in-cluster configuration, else the kubeconfig
     /// (`KUBECONFIG`, `~/.kube/config`), or the kubeconfig at `kubeconfig` when given. Its stack
     /// records `Date` headers into the returned slot.

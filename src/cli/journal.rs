@@ -12,7 +12,16 @@ use std::time::{Duration, Instant};
 
 use crate::core::reason::Reason;
 use crate::journal::demo::stress_record;
-use crate::journal::timeline::{ForgingInterval, forging_intervals, overlaps};
+use crate::journal::replay::{
+    Replayed, TimingOverride, actions_text, compared_values, core_inputs, counterfactuals,
+    replay_record,
+};
+use crate::journal::timeline::{
+    Firing, ForgingInterval, UnknownInterval, beliefs, clock_tolerance_ms, supported_overlaps,
+};
+use crate::journal::watchdog_log;
+
+use super::journal_source::{self, RemoteError, Source, SourceError};
 use crate::journal::{
     Journal, JournalConfig, JournalReader, JournalRecord, OpenError, Query, QueryError, RecordKind,
     SyncMode, parse_duration, parse_time_bound, wall_ms,
@@ -61,8 +70,8 @@ pub enum Verb {
         /// a running forge-manager holds the file.
         #[arg(short = 'f', long)]
         follow: bool,
-        /// Journal files (several are merged by wall time; --follow takes one).
-        #[arg(required = true)]
+        /// Journal files (several are merged by wall time; --follow takes one). Default:
+        /// JOURNAL_PATH.
         files: Vec<PathBuf>,
     },
     /// Records matching filters.
@@ -88,8 +97,7 @@ pub enum Verb {
         /// Output format.
         #[arg(long, short = 'o', value_enum, default_value_t = Output::Table)]
         output: Output,
-        /// Journal files.
-        #[arg(required = true)]
+        /// Journal files (default: JOURNAL_PATH; through the sidecar when it runs).
         files: Vec<PathBuf>,
     },
     /// Who forged at an instant in each pod's view, and the decisions that led there.
@@ -100,8 +108,7 @@ pub enum Verb {
         /// Walk back across this many role changes (1: to the last role change).
         #[arg(long, default_value_t = 1)]
         changes: usize,
-        /// Journal files (one per pod).
-        #[arg(required = true)]
+        /// Journal files (one per pod) (default: JOURNAL_PATH; through the sidecar when it runs).
         files: Vec<PathBuf>,
     },
     /// Merge pods' journals by wall time and flag every interval where two or more pods believed
@@ -113,14 +120,28 @@ pub enum Verb {
         /// Ignore overlaps shorter than this (e.g. 500ms, for known clock skew between pods).
         #[arg(long, default_value = "0ms")]
         min_overlap: String,
-        /// Journal files (one per pod).
-        #[arg(required = true)]
+        /// Journal files (one per pod) (default: JOURNAL_PATH; through the sidecar when it runs).
+        files: Vec<PathBuf>,
+    },
+    /// Re-run the core's decisions on each record's recorded inputs: "N decisions replayed, all
+    /// identical", or the first divergence side by side (exit 1). With --timing, a what-if.
+    Replay {
+        /// From this time: RFC 3339, or a duration (15m, 2h) before the newest record.
+        #[arg(long)]
+        from: Option<String>,
+        /// Until this time (inclusive), same forms as --from.
+        #[arg(long)]
+        to: Option<String>,
+        /// What-if: replay the same observations under other timing (lease=20s,renew=12s; keys
+        /// lease, renew, retry, api, demotion, verify) and list the decisions that would differ.
+        #[arg(long)]
+        timing: Option<String>,
+        /// Journal files (default: JOURNAL_PATH; through the sidecar when it runs).
         files: Vec<PathBuf>,
     },
     /// Every record as JSON lines.
     Export {
-        /// Journal files (exported one after the other).
-        #[arg(required = true)]
+        /// Journal files (exported one after the other) (default: JOURNAL_PATH; through the sidecar when it runs).
         files: Vec<PathBuf>,
     },
     /// Record count, size, time span, per-kind counts, format version.
@@ -128,8 +149,7 @@ pub enum Verb {
         /// Output format (table = text).
         #[arg(long, short = 'o', value_enum, default_value_t = Output::Table)]
         output: Output,
-        /// Journal files.
-        #[arg(required = true)]
+        /// Journal files (default: JOURNAL_PATH; through the sidecar when it runs).
         files: Vec<PathBuf>,
     },
     /// Test helper: append records in a loop, durably, printing each seq after its commit.
@@ -150,6 +170,8 @@ pub enum Verb {
 enum CliError {
     #[error(transparent)]
     Open(Box<OpenError>),
+    #[error(transparent)]
+    Remote(Box<RemoteError>),
     #[error("{path}: {source}")]
     Query {
         path: PathBuf,
@@ -170,6 +192,15 @@ impl From<OpenError> for CliError {
     }
 }
 
+impl From<SourceError> for CliError {
+    fn from(e: SourceError) -> Self {
+        match e {
+            SourceError::Open(e) => CliError::Open(e),
+            SourceError::Remote(e) => CliError::Remote(e),
+        }
+    }
+}
+
 type CliResult = Result<i32, CliError>;
 
 fn q(path: &Path) -> impl FnOnce(QueryError) -> CliError + '_ {
@@ -185,8 +216,13 @@ pub fn run(args: JournalArgs) -> i32 {
     // Large writes: an export or a broad query prints hundreds of MB, and each write is a system
     // call (8 KiB buffers cost about a tenth of a 1M-record query).
     let mut out = BufWriter::with_capacity(256 << 10, stdout.lock());
+    run_to(args, &mut out, &mut std::io::stderr())
+}
+
+/// [`run`] writing to `out` and `err` (tests read what a command prints).
+pub fn run_to(args: JournalArgs, out: &mut impl Write, err: &mut impl Write) -> i32 {
     let result = match args.verb {
-        Verb::Tail { n, follow, files } => tail(&mut out, n, follow, &files),
+        Verb::Tail { n, follow, files } => tail(out, n, follow, &or_default(files)),
         Verb::Query {
             since,
             until,
@@ -197,7 +233,7 @@ pub fn run(args: JournalArgs) -> i32 {
             output,
             files,
         } => query(
-            &mut out,
+            out,
             QueryArgs {
                 since,
                 until,
@@ -207,37 +243,52 @@ pub fn run(args: JournalArgs) -> i32 {
                 reason,
             },
             output,
-            &files,
+            &or_default(files),
         ),
-        Verb::Explain { at, changes, files } => explain(&mut out, &at, changes, &files),
+        Verb::Explain { at, changes, files } => explain(out, &at, changes, &or_default(files)),
         Verb::Timeline {
             overlaps_only,
             min_overlap,
             files,
-        } => timeline(&mut out, overlaps_only, &min_overlap, &files),
-        Verb::Export { files } => export(&mut out, &files),
-        Verb::Stats { output, files } => stats(&mut out, output, &files),
-        Verb::WriteStress { count, batch, file } => write_stress(&mut out, count, batch, &file),
+        } => timeline(out, overlaps_only, &min_overlap, &or_default(files)),
+        Verb::Replay {
+            from,
+            to,
+            timing,
+            files,
+        } => replay(out, from, to, timing.as_deref(), &or_default(files)),
+        Verb::Export { files } => export(out, &or_default(files)),
+        Verb::Stats { output, files } => stats(out, output, &or_default(files)),
+        Verb::WriteStress { count, batch, file } => write_stress(out, count, batch, &file),
     };
     let result = result.and_then(|code| out.flush().map(|()| code).map_err(CliError::Io));
     match result {
         Ok(code) => code,
         Err(CliError::Io(e)) if e.kind() == std::io::ErrorKind::BrokenPipe => EXIT_OK,
         Err(e) => {
-            drop(out);
-            eprintln!("forge-manager journal: {e}");
+            let _ = writeln!(err, "forge-manager journal: {e}");
             match e {
                 CliError::Open(e) if matches!(*e, OpenError::InUse { .. }) => EXIT_IN_USE,
+                CliError::Remote(_) => EXIT_IN_USE,
                 _ => EXIT_BAD_INPUT,
             }
         }
     }
 }
 
-fn open_all(files: &[PathBuf]) -> Result<Vec<JournalReader>, CliError> {
+/// The FILE arguments, or `JOURNAL_PATH` when there are none.
+fn or_default(files: Vec<PathBuf>) -> Vec<PathBuf> {
+    if files.is_empty() {
+        vec![journal_source::default_journal()]
+    } else {
+        files
+    }
+}
+
+fn open_all(files: &[PathBuf]) -> Result<Vec<Source>, CliError> {
     files
         .iter()
-        .map(|f| JournalReader::open(f).map_err(CliError::from))
+        .map(|f| journal_source::open(f).map_err(CliError::from))
         .collect()
 }
 
@@ -297,7 +348,13 @@ fn tail(out: &mut impl Write, n: usize, follow: bool, files: &[PathBuf]) -> CliR
     if follow && files.len() != 1 {
         return Err(CliError::Usage("--follow takes exactly one file".into()));
     }
-    let readers = open_all(files)?;
+    // `-f` polls the file itself, so it needs the file, not a snapshot through the sidecar.
+    let sources = if follow {
+        vec![Source::file(JournalReader::open(&files[0])?, &files[0])]
+    } else {
+        open_all(files)?
+    };
+    let readers: Vec<&JournalReader> = sources.iter().map(|s| &s.reader).collect();
     let mut all = Vec::new();
     for (r, path) in readers.iter().zip(files) {
         all.extend(r.tail(n).map_err(q(path))?);
@@ -315,6 +372,7 @@ fn tail(out: &mut impl Write, n: usize, follow: bool, files: &[PathBuf]) -> CliR
         return Ok(EXIT_OK);
     }
     drop(readers);
+    drop(sources);
     let path = &files[0];
     let mut last_seq = all.last().map(|r| r.seq).unwrap_or(0);
     let mut last_stamp = file_stamp(path);
@@ -356,7 +414,7 @@ fn parse_reason(text: &str) -> Option<Reason> {
 
 fn build_query(
     a: &QueryArgs,
-    readers: &[JournalReader],
+    readers: &[&JournalReader],
     files: &[PathBuf],
 ) -> Result<Query, CliError> {
     let mut newest: Option<i64> = None;
@@ -400,7 +458,8 @@ fn build_query(
 }
 
 fn query(out: &mut impl Write, a: QueryArgs, output: Output, files: &[PathBuf]) -> CliResult {
-    let readers = open_all(files)?;
+    let sources = open_all(files)?;
+    let readers: Vec<&JournalReader> = sources.iter().map(|s| &s.reader).collect();
     let query = build_query(&a, &readers, files)?;
     if readers.len() == 1 && output == Output::Jsonl {
         // Fast path: stored bytes straight to the output.
@@ -499,6 +558,13 @@ fn inputs_summary(v: &serde_json::Value) -> String {
     if v.is_null() {
         return String::new();
     }
+    // The core's typed inputs are for `replay` (and the replayed decision below): the summary
+    // shows the readable ones.
+    let mut v = v.clone();
+    if let Some(map) = v.as_object_mut() {
+        map.remove(crate::journal::replay::CORE_KEY);
+        map.remove("server_clock");
+    }
     let mut s = v.to_string();
     if s.len() > 240 {
         let mut cut = 237;
@@ -512,7 +578,8 @@ fn inputs_summary(v: &serde_json::Value) -> String {
 }
 
 fn explain(out: &mut impl Write, at: &str, changes: usize, files: &[PathBuf]) -> CliResult {
-    let readers = open_all(files)?;
+    let sources = open_all(files)?;
+    let readers: Vec<&JournalReader> = sources.iter().map(|s| &s.reader).collect();
     let mut newest: Option<i64> = None;
     for (r, path) in readers.iter().zip(files) {
         if let Some(n) = r.newest_wall_ms().map_err(q(path))? {
@@ -604,6 +671,7 @@ fn explain(out: &mut impl Write, at: &str, changes: usize, files: &[PathBuf]) ->
                 e.heartbeats_skipped
             )?;
         }
+        explain_replayed(out, a)?;
         writeln!(out)?;
     }
     match forging.len() {
@@ -616,6 +684,61 @@ fn explain(out: &mut impl Write, at: &str, changes: usize, files: &[PathBuf]) ->
         )?,
     }
     Ok(EXIT_OK)
+}
+
+/// The replayed decision of record `a`: the rule that fired, the values it compared, and which
+/// single input would have changed it.
+fn explain_replayed(out: &mut impl Write, a: &JournalRecord) -> std::io::Result<()> {
+    let Some(inputs) = core_inputs(a) else {
+        return writeln!(
+            out,
+            "  (record #{} carries no core inputs: nothing to replay)",
+            a.seq
+        );
+    };
+    let inputs = match inputs {
+        Ok(i) => i,
+        Err(e) => return writeln!(out, "  (not replayed: {e})"),
+    };
+    let Some(Ok((step, d))) = replay_record(a, None) else {
+        return Ok(());
+    };
+    writeln!(
+        out,
+        "  the decision of #{}, replayed: role {} because {}{}",
+        a.seq,
+        step.replayed.role.as_str(),
+        step.replayed.reason.as_str(),
+        if step.identical() {
+            " (identical to the record)".to_owned()
+        } else {
+            format!(
+                " (DIFFERS from the record, written by {}: journal replay shows how)",
+                step.writer
+            )
+        }
+    )?;
+    writeln!(out, "    rule: {}", d.message)?;
+    for v in compared_values(&inputs, &d) {
+        writeln!(out, "    compared: {v}")?;
+    }
+    let changes = counterfactuals(&inputs);
+    if changes.is_empty() {
+        writeln!(
+            out,
+            "    no single changed input among eligibility, gate, node metrics and lease news would have changed it"
+        )?;
+    }
+    for (what, o) in changes {
+        writeln!(
+            out,
+            "    if {what}: role {} because {}, actions {}",
+            o.role.as_str(),
+            o.reason.as_str(),
+            actions_text(&o.actions)
+        )?;
+    }
+    Ok(())
 }
 
 fn join_and(items: &[String]) -> String {
@@ -632,6 +755,20 @@ fn fmt_ms(ms: i64) -> String {
         .unwrap_or_else(|_| ms.to_string())
 }
 
+/// The watchdog's firings in `logs` (`FILE.watchdog`, the pod's own log), as records of
+/// `region`; the same firing found in two logs counts once.
+fn watchdog_records(logs: &[PathBuf], region: &str) -> Result<Vec<JournalRecord>, CliError> {
+    let mut events = Vec::new();
+    for log in logs {
+        for e in watchdog_log::read(log).map_err(|e| CliError::Usage(e.to_string()))? {
+            if !events.contains(&e) {
+                events.push(e);
+            }
+        }
+    }
+    Ok(events.iter().map(|e| e.to_record(region)).collect())
+}
+
 fn timeline(
     out: &mut impl Write,
     overlaps_only: bool,
@@ -641,16 +778,27 @@ fn timeline(
     let min = parse_duration(min_overlap)
         .ok_or_else(|| CliError::Usage(format!("bad --min-overlap {min_overlap:?}")))?;
     let min_ms = i64::try_from(min.as_millis()).unwrap_or(i64::MAX);
-    let readers = open_all(files)?;
+    let sources = open_all(files)?;
+    let readers: Vec<&JournalReader> = sources.iter().map(|s| &s.reader).collect();
     let mut per_file = Vec::with_capacity(readers.len());
-    for (reader, path) in readers.iter().zip(files) {
-        per_file.push(reader.query(&Query::default()).map_err(q(path))?);
+    let mut renewals_of = Vec::with_capacity(readers.len());
+    for (source, path) in sources.iter().zip(files) {
+        renewals_of.push(source.reader.renewals().map_err(q(path))?);
+        let mut records = source.reader.query(&Query::default()).map_err(q(path))?;
+        let region = records
+            .first()
+            .map(|r| r.region.clone())
+            .unwrap_or_default();
+        records.extend(watchdog_records(&source.watchdog_logs, &region)?);
+        per_file.push(records);
     }
     // Pods are named by pod name, or region/pod when one name is used in two regions.
     let mut regions_of: std::collections::BTreeMap<&str, std::collections::BTreeSet<&str>> =
         Default::default();
     for r in per_file.iter().flatten() {
-        regions_of.entry(&r.pod).or_default().insert(&r.region);
+        if r.kind != RecordKind::Watchdog {
+            regions_of.entry(&r.pod).or_default().insert(&r.region);
+        }
     }
     let name = |r: &JournalRecord| {
         if regions_of.get(r.pod.as_str()).is_some_and(|s| s.len() > 1) {
@@ -660,15 +808,36 @@ fn timeline(
         }
     };
     let mut intervals: Vec<ForgingInterval> = Vec::new();
-    for records in &per_file {
+    let mut unknown: Vec<UnknownInterval> = Vec::new();
+    for (records, renewals) in per_file.iter().zip(&renewals_of) {
         // One journal holds one pod; a merged file may hold several: group by pod anyway. The same
         // pod in two files (a journal and its snapshot) is one name, so it never overlaps itself.
-        let mut by_pod: std::collections::BTreeMap<String, Vec<JournalRecord>> = Default::default();
+        let mut by_pod: std::collections::BTreeMap<String, (Vec<JournalRecord>, Vec<Firing>)> =
+            Default::default();
         for r in records {
-            by_pod.entry(name(r)).or_default().push(r.clone());
+            let entry = by_pod.entry(name(r)).or_default();
+            if r.kind == RecordKind::Watchdog {
+                entry.1.extend(wall_ms(&r.wall).map(|wall_ms| {
+                    Firing {
+                        wall_ms,
+                        mono_ms: r.mono_ms,
+                        found_keys: r
+                            .inputs
+                            .get("removed")
+                            .and_then(serde_json::Value::as_u64)
+                            .is_some_and(|n| n > 0),
+                    }
+                }));
+            } else {
+                entry.0.push(r.clone());
+            }
         }
-        for (pod, rs) in &by_pod {
-            intervals.extend(forging_intervals(pod, rs));
+        for (pod, (rs, fired)) in &mut by_pod {
+            fired.sort_unstable_by_key(|f| f.wall_ms);
+            // One journal holds one pod: its renewals are that pod's.
+            let b = beliefs(pod, rs, fired, renewals);
+            intervals.extend(b.forging);
+            unknown.extend(b.unknown);
         }
     }
     let mut all: Vec<JournalRecord> = if overlaps_only {
@@ -680,10 +849,7 @@ fn timeline(
     for r in &all {
         write_human(out, r)?;
     }
-    let found: Vec<_> = overlaps(&intervals)
-        .into_iter()
-        .filter(|o| o.end_ms - o.start_ms >= min_ms.max(1))
-        .collect();
+    let (found, within_clock) = supported_overlaps(&intervals, min_ms);
     if !all.is_empty() {
         writeln!(out)?;
     }
@@ -693,6 +859,39 @@ fn timeline(
             "?? {}'s journal ends while it believed it was forging (last record {}): what followed is unknown",
             iv.pod,
             fmt_ms(iv.end_ms)
+        )?;
+    }
+    // Unknown stretches that matter: those during which another pod believed it forged.
+    let mut unknown_overlaps = 0usize;
+    for u in &unknown {
+        for f in intervals.iter().filter(|f| f.pod != u.pod) {
+            let (s, e) = (u.start_ms.max(f.start_ms), u.end_ms.min(f.end_ms));
+            if e - s >= min_ms.max(1) {
+                unknown_overlaps += 1;
+                writeln!(
+                    out,
+                    "?? {} believed it was forging from {} to {} while {}'s state is unknown: {} (not counted)",
+                    f.pod,
+                    fmt_ms(s),
+                    fmt_ms(e),
+                    u.pod,
+                    u.why.as_str()
+                )?;
+            }
+        }
+    }
+    for o in within_clock
+        .iter()
+        .filter(|o| o.end_ms - o.start_ms >= min_ms.max(1))
+    {
+        writeln!(
+            out,
+            "?? {} may have overlapped from {} to {} ({} ms), within the {} ms their clocks' alignment to the API server's allows (not counted)",
+            join_and(&o.pods),
+            fmt_ms(o.start_ms),
+            fmt_ms(o.end_ms),
+            o.end_ms - o.start_ms,
+            clock_tolerance_ms(o, &intervals)
         )?;
     }
     for o in &found {
@@ -705,21 +904,203 @@ fn timeline(
             o.end_ms - o.start_ms
         )?;
     }
+    let counts = format!(
+        "{} journals, {} forging intervals, {} unknown stretches{}",
+        files.len(),
+        intervals.len(),
+        unknown.len(),
+        if unknown_overlaps > 0 {
+            format!(" ({unknown_overlaps} beside another pod's forging, not counted)")
+        } else {
+            String::new()
+        }
+    );
     if found.is_empty() {
         writeln!(
             out,
-            "no overlap: at most one pod believed it was forging at any instant ({} journals, {} forging intervals)",
-            files.len(),
-            intervals.len()
+            "no overlap: at most one pod positively believed it was forging at any instant ({counts})"
         )?;
         Ok(EXIT_OK)
     } else {
+        writeln!(
+            out,
+            "{} overlap{} that both journals support ({counts})",
+            found.len(),
+            if found.len() == 1 { "" } else { "s" }
+        )?;
         Ok(EXIT_OVERLAP)
     }
 }
 
+/// How many what-if differences are listed in full.
+const WHAT_IF_SHOWN: usize = 20;
+
+fn replay(
+    out: &mut impl Write,
+    from: Option<String>,
+    to: Option<String>,
+    timing: Option<&str>,
+    files: &[PathBuf],
+) -> CliResult {
+    let what_if = timing
+        .map(TimingOverride::parse)
+        .transpose()
+        .map_err(CliError::Usage)?;
+    let sources = open_all(files)?;
+    let readers: Vec<&JournalReader> = sources.iter().map(|s| &s.reader).collect();
+    let query = build_query(
+        &QueryArgs {
+            since: from,
+            until: to,
+            pod: None,
+            region: None,
+            kind: None,
+            reason: None,
+        },
+        &readers,
+        files,
+    )?;
+    if let Some(o) = &what_if {
+        writeln!(
+            out,
+            "WHAT-IF: the recorded observations replayed under timing {}. Observations that depend on \
+             earlier decisions (lease writes and their answers, the node's state after a SIGHUP) are \
+             not re-simulated: after the first difference, later ones only hint at what would have \
+             followed.",
+            timing.unwrap_or_default()
+        )?;
+        if let Some(problem) = readers
+            .iter()
+            .find_map(|r| {
+                r.query(&Query {
+                    limit: Some(1),
+                    ..query.clone()
+                })
+                .ok()
+            })
+            .and_then(|rs| rs.first().and_then(|r| core_inputs(r)?.ok()))
+            .map(|i| o.apply(&i.timing).problems())
+            .filter(|p| !p.is_empty())
+        {
+            for p in problem {
+                writeln!(
+                    out,
+                    "  note: this timing breaks the budget: {}: {}",
+                    p.variable, p.message
+                )?;
+            }
+        }
+    }
+    let mut diverged = false;
+    for (reader, path) in readers.iter().zip(files) {
+        let records = reader.query(&query).map_err(q(path))?;
+        let mut replayed = 0u64;
+        let mut not_replayable = 0u64;
+        let mut differing = 0usize;
+        let mut writer = None;
+        for r in &records {
+            let Some(inputs) = core_inputs(r) else {
+                not_replayable += 1;
+                continue;
+            };
+            let inputs = inputs.map_err(|e| CliError::Usage(format!("{}: {e}", path.display())))?;
+            writer.get_or_insert_with(|| inputs.writer.clone());
+            let timing = what_if.as_ref().map(|o| o.apply(&inputs.timing));
+            let Some(Ok((step, _))) = replay_record(r, timing.as_ref()) else {
+                continue;
+            };
+            replayed += 1;
+            let same = if what_if.is_some() {
+                // A what-if lists what an operator sees: role, reason, actions, entitlement.
+                let (a, b) = (&step.recorded, &step.replayed);
+                (a.role, a.reason, &a.actions, a.entitled)
+                    == (b.role, b.reason, &b.actions, b.entitled)
+            } else {
+                step.identical()
+            };
+            if same {
+                continue;
+            }
+            differing += 1;
+            if what_if.is_some() {
+                if differing <= WHAT_IF_SHOWN {
+                    writeln!(
+                        out,
+                        "{}  #{} {}: recorded {} ({}) {} -> what-if {} ({}) {}",
+                        r.wall,
+                        r.seq,
+                        r.pod,
+                        step.recorded.role.as_str(),
+                        step.recorded.reason.as_str(),
+                        actions_text(&step.recorded.actions),
+                        step.replayed.role.as_str(),
+                        step.replayed.reason.as_str(),
+                        actions_text(&step.replayed.actions)
+                    )?;
+                }
+                continue;
+            }
+            write_divergence(out, path, r, &step, replayed)?;
+            diverged = true;
+            break;
+        }
+        let who = writer.map_or_else(String::new, |w| format!(", written by {w}"));
+        let skipped = if not_replayable > 0 {
+            format!(" ({not_replayable} records without core inputs skipped)")
+        } else {
+            String::new()
+        };
+        if what_if.is_some() {
+            if differing > WHAT_IF_SHOWN {
+                writeln!(out, "  … and {} more", differing - WHAT_IF_SHOWN)?;
+            }
+            writeln!(
+                out,
+                "{}: {replayed} decisions replayed under the what-if timing, {differing} would have differed{who}{skipped}",
+                path.display()
+            )?;
+        } else if differing == 0 {
+            writeln!(
+                out,
+                "{}: {replayed} decisions replayed, all identical{who}{skipped}",
+                path.display()
+            )?;
+        }
+    }
+    Ok(if diverged { EXIT_OVERLAP } else { EXIT_OK })
+}
+
+fn write_divergence(
+    out: &mut impl Write,
+    path: &Path,
+    r: &JournalRecord,
+    step: &Replayed,
+    identical_before: u64,
+) -> std::io::Result<()> {
+    writeln!(
+        out,
+        "{}: record #{} ({} at {}) diverges after {} identical decisions: written by {}, replayed by {}",
+        path.display(),
+        r.seq,
+        r.pod,
+        r.wall,
+        identical_before - 1,
+        step.writer,
+        crate::journal::replay::writer()
+    )?;
+    writeln!(out, "  {:<18} {:<44} replayed now", "field", "recorded")?;
+    for (field, a, b) in step.differences() {
+        writeln!(out, "  {field:<18} {a:<44} {b}")?;
+    }
+    writeln!(
+        out,
+        "A divergence means the code that wrote the journal decides differently from this build."
+    )
+}
+
 fn export(out: &mut impl Write, files: &[PathBuf]) -> CliResult {
-    let readers = open_all(files)?;
+    let sources = open_all(files)?;
+    let readers: Vec<&JournalReader> = sources.iter().map(|s| &s.reader).collect();
     for (reader, path) in readers.iter().zip(files) {
         reader
             .write_jsonl(&Query::default(), out)
@@ -740,7 +1121,8 @@ fn output_or_query(e: QueryError, path: &Path) -> CliError {
 }
 
 fn stats(out: &mut impl Write, output: Output, files: &[PathBuf]) -> CliResult {
-    let readers = open_all(files)?;
+    let sources = open_all(files)?;
+    let readers: Vec<&JournalReader> = sources.iter().map(|s| &s.reader).collect();
     let mut json = Vec::new();
     for (reader, path) in readers.iter().zip(files) {
         let s = reader.stats().map_err(q(path))?;

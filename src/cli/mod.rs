@@ -6,6 +6,7 @@ pub mod check_credentials;
 pub mod crds;
 pub mod decoy_credentials;
 pub mod journal;
+pub mod journal_source;
 pub mod run;
 pub mod watchdog;
 
@@ -34,7 +35,7 @@ pub enum Command {
     CheckCredentials(check_credentials::Args),
     /// Generate a decoy credential set signed by a throw-away cold key.
     DecoyCredentials(decoy_credentials::Args),
-    /// Inspect decision journals: tail, query, explain, timeline, export, stats.
+    /// Inspect decision journals: tail, query, explain, timeline, replay, export, stats.
     Journal(journal::JournalArgs),
     /// Run the sidecar: elect, forge on exactly one pod, serve probes, metrics and status on
     /// METRICS_PORT; SIGTERM demotes, verifies and releases, then exits 0.

@@ -14,13 +14,15 @@ use crate::adapters::HttpHealthProbe;
 use crate::adapters::{KubeAdapter, LocalFs, ProcNode, SystemClock};
 use crate::config::{Config, CredentialMode as ModeSetting};
 use crate::credentials::{CredentialPaths, Genesis, Network};
+use crate::http::journal::JournalEndpoint;
 use crate::http::{self, AppState};
-use crate::journal::{Journal, JournalConfig, JournalWriter};
+use crate::journal::watchdog_log::log_path_for_heartbeat;
+use crate::journal::{Journal, JournalConfig, JournalView, JournalWriter};
 use crate::logging;
 use crate::metrics::{Identity, Metrics, MetricsRecorder};
 use crate::ports::Clock;
 use crate::runtime::cluster::{ClusterLoop, ClusterSettings, HealthSettings};
-use crate::runtime::journal::{Identity as JournalIdentity, JournalRecorder};
+use crate::runtime::journal::{CoreSettings, Identity as JournalIdentity, JournalRecorder};
 use crate::runtime::{CredentialMode, LogRecorder, Runtime, Settings, Tee};
 
 use super::check_config::EXIT_INVALID;
@@ -219,9 +221,23 @@ async fn sidecar(config: &Config) -> Result<(), StartError> {
     let node = node_of(config)?;
     let kube = kube_adapter(None, config, timing.api_timeout, clock).await?;
     let metrics = Metrics::new(&Identity::from_config(config));
+    let server_clock = kube.server_clock_reader();
+    let journal = journal_recorder(config)
+        .map(|(j, view)| (j.with_server_clock(Box::new(server_clock)), view));
+    let endpoint = journal.as_ref().map(|(_, view)| {
+        let path = std::path::Path::new(&config.journal_path);
+        JournalEndpoint::new(
+            view.clone(),
+            path.parent()
+                .map_or_else(|| ".".into(), std::path::Path::to_path_buf),
+            Some(log_path_for_heartbeat(std::path::Path::new(
+                &config.heartbeat_path,
+            ))),
+        )
+    });
     let recorder = Tee(
         Tee(MetricsRecorder::new(metrics.clone()), LogRecorder),
-        journal_recorder(config).map(|j| {
+        journal.map(|(j, _)| {
             let m = metrics.clone();
             j.on_failures(move |n| m.add_journal_write_failures(n))
         }),
@@ -239,6 +255,10 @@ async fn sidecar(config: &Config) -> Result<(), StartError> {
         source,
         genesis_of(&config.cardano_network),
     );
+    let state = match endpoint {
+        Some(e) => state.with_journal(e),
+        None => state,
+    };
     let server = tokio::spawn(http::serve(listener, state));
     tracing::info!(
         port,
@@ -304,7 +324,7 @@ pub fn cluster_settings(c: &Config) -> ClusterSettings {
 
 /// The decision journal at `JOURNAL_PATH`, written by a background thread; `None` (logged) when
 /// it cannot be opened: the journal explains decisions, it never gates them.
-fn journal_recorder(c: &Config) -> Option<JournalRecorder<JournalWriter>> {
+fn journal_recorder(c: &Config) -> Option<(JournalRecorder<JournalWriter>, JournalView)> {
     let path = std::path::Path::new(&c.journal_path);
     if let Some(dir) = path.parent()
         && let Err(e) = std::fs::create_dir_all(dir)
@@ -330,7 +350,8 @@ fn journal_recorder(c: &Config) -> Option<JournalRecorder<JournalWriter>> {
             return None;
         }
     };
-    Some(JournalRecorder::new(
+    let view = writer.view();
+    let recorder = JournalRecorder::new(
         writer,
         JournalIdentity {
             pool: c.pool_id().unwrap_or_default().to_owned(),
@@ -338,7 +359,12 @@ fn journal_recorder(c: &Config) -> Option<JournalRecorder<JournalWriter>> {
             region: c.cluster_region.clone(),
             pod: c.pod_name.clone(),
         },
-    ))
+    )
+    .with_core(CoreSettings {
+        identity: c.pod_name.clone(),
+        timing: c.timing(),
+    });
+    Some((recorder, view))
 }
 
 #[cfg(test)]

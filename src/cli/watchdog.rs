@@ -1,14 +1,17 @@
 //! `forge-manager watchdog`: the dead-man switch as its own process (`crate::watchdog`), configured
 //! from the same environment as `run` (`HEARTBEAT_PATH`, `TARGET_*`, `SOURCE_DECOY_DIR`,
 //! `RENEW_DEADLINE`, `CARDANO_NODE_PROCESS_NAME`, `NODE_SOCKET`), so a stalled or killed sidecar's
-//! node is demoted within the renew deadline. Runs until SIGTERM/SIGINT.
+//! node is demoted within the renew deadline. Runs until SIGTERM/SIGINT. Every firing is logged to
+//! `HEARTBEAT_PATH.log` (`crate::journal::watchdog_log`), which `journal timeline` reads.
 
 use std::path::PathBuf;
 use std::time::Duration;
 
 use crate::adapters::{LocalFs, SystemClock};
 use crate::config::Config;
+use crate::journal::watchdog_log::{self, WatchdogEvent, log_path_for_heartbeat};
 use crate::logging;
+use crate::ports::Clock;
 use crate::watchdog::{self, DEFAULT_CHECK_PERIOD, WatchdogSettings};
 
 use super::check_config::EXIT_INVALID;
@@ -75,8 +78,24 @@ pub fn run(config: &Config) -> i32 {
         // The sidecar's clock: time since boot, shared by both processes of the pod.
         let clock = SystemClock::since_boot();
         let fs = LocalFs::new();
+        // Each firing goes to the watchdog's own log next to the heartbeat (the journal is the
+        // sidecar's, and locked by it): `journal timeline` reads it to know when the node stopped.
+        let log = log_path_for_heartbeat(&s.heartbeat);
+        let record = |f: &watchdog::Firing| {
+            let event = WatchdogEvent {
+                wall: format!("{:.3}", clock.now_wall()),
+                mono_ms: f.at_mono_ms,
+                pod: config.pod_name.clone(),
+                removed: f.removed,
+                sighup: f.sighup,
+                confirmed: f.confirmed,
+            };
+            if let Err(e) = watchdog_log::append(&log, &event) {
+                tracing::error!("{e}");
+            }
+        };
         tokio::select! {
-            _ = watchdog::run(&clock, &fs, &node, &s, |_| {}) => {}
+            _ = watchdog::run(&clock, &fs, &node, &s, record) => {}
             _ = terminated("stopping the watchdog") => {}
         }
     });

@@ -10,6 +10,9 @@
 //! - `/startup-status`: the old JSON (`status`, `message`, `credentials_provisioned`,
 //!   `timestamp`), `200`/`503`; once ready it stays ready (a non-leader is not "not started").
 //! - `/status`: the loop's view as JSON, for operators.
+//! - `/journal`, `/journal/watchdog`: a consistent snapshot of the decision journal and the
+//!   watchdog's log, read-only and bounded (`journal` submodule), for `forge-manager journal …`
+//!   run in the pod while the sidecar holds the journal's lock.
 //! - anything else: `404 Not Found`.
 //!
 //! This module owns the routes and their wording; it reads the loop's shared [`Status`] and never
@@ -60,6 +63,7 @@ pub struct AppState {
     ever_ready: Arc<AtomicBool>,
     source: CredentialPaths,
     genesis: Option<Genesis>,
+    journal: Option<journal::JournalEndpoint>,
 }
 
 impl AppState {
@@ -82,7 +86,14 @@ impl AppState {
             ever_ready: Arc::new(AtomicBool::new(false)),
             source,
             genesis,
+            journal: None,
         }
+    }
+
+    /// Serves the decision journal on `/journal` (without it, `/journal` answers `404`).
+    pub fn with_journal(mut self, journal: journal::JournalEndpoint) -> Self {
+        self.journal = Some(journal);
+        self
     }
 
     fn status(&self) -> Status {
@@ -101,6 +112,8 @@ pub fn router(state: AppState) -> Router {
         .route("/ready", get(ready))
         .route("/startup-status", get(startup_status))
         .route("/status", get(status_handler))
+        .route("/journal", get(journal::snapshot))
+        .route("/journal/watchdog", get(journal::watchdog))
         .fallback(not_found)
         .layer(middleware::from_fn(timeout))
         .with_state(state)
@@ -285,5 +298,6 @@ async fn status_handler(State(s): State<AppState>) -> Response {
         .into_response()
 }
 
+pub mod journal;
 #[cfg(test)]
 mod tests;

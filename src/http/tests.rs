@@ -131,3 +131,59 @@ async fn metrics_are_text_0_0_4_and_status_is_json() {
     let v: serde_json::Value = serde_json::from_str(&body).unwrap_or_default();
     assert_eq!(v["alive"], serde_json::Value::Bool(true), "{body}");
 }
+
+#[tokio::test]
+async fn journal_is_404_without_a_journal_and_a_readable_snapshot_with_one() {
+    let (s, _) = app(Status::default(), Duration::from_secs(10));
+    let (code, _, body) = get(&s, "/journal").await;
+    assert_eq!(code, StatusCode::NOT_FOUND);
+    assert!(body.contains("without a journal"), "{body}");
+
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut journal = crate::journal::Journal::open(
+        dir.path().join("j.redb"),
+        crate::journal::JournalConfig::default(),
+    )
+    .expect("journal");
+    for i in 0..10 {
+        journal
+            .append(crate::journal::demo::stress_record(i, 1_795_600_800_000))
+            .expect("append");
+    }
+    let s = s.with_journal(journal::JournalEndpoint::new(
+        journal.view(),
+        dir.path().to_owned(),
+        None,
+    ));
+    let req = Request::builder()
+        .uri("/journal")
+        .body(Body::empty())
+        .unwrap_or_default();
+    let resp = router(s.clone())
+        .oneshot(req)
+        .await
+        .unwrap_or_else(|e| match e {});
+    assert_eq!(resp.status(), StatusCode::OK);
+    let records = resp
+        .headers()
+        .get(journal::RECORDS_HEADER)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_owned();
+    let bytes = axum::body::to_bytes(resp.into_body(), 1 << 30)
+        .await
+        .unwrap_or_default();
+    let copy = dir.path().join("copy.redb");
+    std::fs::write(&copy, &bytes).expect("write the copy");
+    let read = crate::journal::JournalReader::open(&copy).expect("the snapshot opens");
+    assert_eq!(read.stats().expect("stats").records.to_string(), records);
+    // Nothing is left behind in the journal's directory but the journal and our copy.
+    let mut names: Vec<_> = std::fs::read_dir(dir.path())
+        .expect("dir")
+        .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    assert_eq!(names, ["copy.redb", "j.redb"]);
+    let (code, _, body) = get(&s, "/journal/watchdog").await;
+    assert_eq!((code, body.as_str()), (StatusCode::OK, ""));
+}

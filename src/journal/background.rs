@@ -14,6 +14,7 @@ use std::thread::JoinHandle;
 
 use super::error::AppendError;
 use super::record::{JournalRecord, find_key_material, wall_ms};
+use super::renewals::Renewal;
 use super::writer::{Journal, MAX_BATCH};
 
 /// Why [`JournalWriter::record`] did not queue a record.
@@ -39,9 +40,16 @@ struct Shared {
     last_error: Mutex<Option<String>>,
 }
 
+/// What the queue carries: records, and lease renewals' outcomes.
+enum Entry {
+    // Boxed: a record is ten times the size of a renewal.
+    Record(Box<JournalRecord>),
+    Renewal(Renewal),
+}
+
 /// Owns a [`Journal`] on a background thread; see the module documentation.
 pub struct JournalWriter {
-    tx: Option<SyncSender<JournalRecord>>,
+    tx: Option<SyncSender<Entry>>,
     shared: Arc<Shared>,
     view: super::JournalView,
     thread: Option<JoinHandle<Journal>>,
@@ -92,13 +100,29 @@ impl JournalWriter {
             return Err(RecordError::Stopped);
         };
         let mono = record.mono_ms;
-        match tx.try_send(record) {
+        match tx.try_send(Entry::Record(Box::new(record))) {
             Ok(()) => {
                 self.shared
                     .last_mono_plus_one
                     .store(mono.saturating_add(1), Ordering::Relaxed);
                 Ok(())
             }
+            Err(TrySendError::Full(_)) => {
+                self.shared.dropped.fetch_add(1, Ordering::Relaxed);
+                Err(RecordError::QueueFull)
+            }
+            Err(TrySendError::Disconnected(_)) => Err(RecordError::Stopped),
+        }
+    }
+
+    /// Queues a lease renewal's outcome without blocking (dropped and counted when the queue is
+    /// full, like a record).
+    pub fn renewal(&self, renewal: Renewal) -> Result<(), RecordError> {
+        let Some(tx) = &self.tx else {
+            return Err(RecordError::Stopped);
+        };
+        match tx.try_send(Entry::Renewal(renewal)) {
+            Ok(()) => Ok(()),
             Err(TrySendError::Full(_)) => {
                 self.shared.dropped.fetch_add(1, Ordering::Relaxed);
                 Err(RecordError::QueueFull)
@@ -152,7 +176,7 @@ impl Drop for JournalWriter {
     }
 }
 
-fn writer_loop(mut journal: Journal, rx: Receiver<JournalRecord>, shared: &Shared) -> Journal {
+fn writer_loop(mut journal: Journal, rx: Receiver<Entry>, shared: &Shared) -> Journal {
     // Ends when every sender is gone and the queue is drained.
     while let Ok(first) = rx.recv() {
         let mut batch = vec![first];
@@ -162,20 +186,37 @@ fn writer_loop(mut journal: Journal, rx: Receiver<JournalRecord>, shared: &Share
                 Err(TryRecvError::Empty | TryRecvError::Disconnected) => break,
             }
         }
-        let n = batch.len() as u64;
-        match journal.append_many(batch) {
-            Ok(seq) => shared.committed_seq.store(seq, Ordering::Release),
-            Err(e) => {
-                if let Ok(mut slot) = shared.last_error.lock() {
-                    *slot = Some(e.to_string());
-                }
-                // A failed commit (disk full, I/O error) loses this batch, counted as dropped;
-                // the next batch tries again.
-                shared.dropped.fetch_add(n, Ordering::Relaxed);
+        let mut records = Vec::with_capacity(batch.len());
+        let mut renewals = Vec::new();
+        for entry in batch {
+            match entry {
+                Entry::Record(r) => records.push(*r),
+                Entry::Renewal(r) => renewals.push(r),
             }
+        }
+        let n = records.len() as u64;
+        if n > 0 {
+            match journal.append_many(records) {
+                Ok(seq) => shared.committed_seq.store(seq, Ordering::Release),
+                Err(e) => failed(shared, &e, n),
+            }
+        }
+        if !renewals.is_empty()
+            && let Err(e) = journal.append_renewals(&renewals)
+        {
+            failed(shared, &e, renewals.len() as u64);
         }
     }
     journal
+}
+
+/// A failed commit (disk full, I/O error) loses its batch, counted as dropped; the next batch
+/// tries again.
+fn failed(shared: &Shared, e: &AppendError, n: u64) {
+    if let Ok(mut slot) = shared.last_error.lock() {
+        *slot = Some(e.to_string());
+    }
+    shared.dropped.fetch_add(n, Ordering::Relaxed);
 }
 
 #[cfg(test)]

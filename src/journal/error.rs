@@ -3,7 +3,7 @@
 use std::path::PathBuf;
 
 /// The message every "file is locked" error carries, so people know what to do instead.
-pub const IN_USE_HINT: &str = "journal is in use by a running forge-manager (pid unknown); read it through the sidecar's /journal endpoint or copy the file";
+pub const IN_USE_HINT: &str = "journal is in use by a running forge-manager (pid unknown); in its pod, `forge-manager journal` reads a snapshot through the sidecar's /journal endpoint (http://127.0.0.1:METRICS_PORT/journal), or read a copy of the file";
 
 /// Opening (or creating) a journal failed. The file is left as it was.
 #[derive(Debug, thiserror::Error)]

@@ -3,13 +3,16 @@
 //!
 //! - `record`: [`JournalRecord`] and its parts; the key-material guard.
 //! - `codec`: the stored form of a record (flat head + nested body, both JSON).
+//! - [`renewals`]: every lease renewal's outcome, compactly (fencing deadlines after the last record).
 //! - `schema`: tables, [`FORMAT_VERSION`] and migrations.
 //! - `writer`: [`Journal`], the single writer: durable appends, bounded pruning, snapshots.
 //! - `background`: [`JournalWriter`], the journal on its own thread: `record` never blocks.
 //! - `reader`: [`JournalReader`], verified read-only access that never writes the file.
 //! - `view`: [`JournalView`], a thread-safe read handle on a journal being written.
 //! - `read`: queries shared by both ([`Query`], [`Stats`]).
+//! - [`replay`]: the core's typed inputs in a record, and re-running `decide` on them.
 //! - [`timeline`]: merging pods' journals and finding overlapping forging beliefs.
+//! - [`watchdog_log`]: the watchdog's own log of its firings (it cannot write the journal).
 //! - `open`: file checks before redb sees a file, and the verified open that never writes it.
 //! - [`demo`]: synthetic journals (a two-pod failover, stress records) for docs, tests, benches.
 //! - `error`: [`OpenError`], [`AppendError`], [`QueryError`], [`SnapshotError`].
@@ -24,9 +27,12 @@ mod open;
 mod read;
 mod reader;
 mod record;
+pub mod renewals;
+pub mod replay;
 mod schema;
 pub mod timeline;
 mod view;
+pub mod watchdog_log;
 mod writer;
 
 pub use background::{JournalWriter, RecordError};
@@ -34,6 +40,7 @@ pub use error::{AppendError, IN_USE_HINT, OpenError, QueryError, SnapshotError};
 pub use read::{EXPLAIN_MAX_STEPS, Explanation, Query, Stats, parse_duration, parse_time_bound};
 pub use reader::JournalReader;
 pub use record::{ActionRecord, JournalRecord, RecordKind, find_key_material, wall_ms};
+pub use renewals::Renewal;
 pub use schema::FORMAT_VERSION;
 pub use view::JournalView;
 pub use writer::{Journal, JournalConfig, MAX_BATCH, SyncMode};

@@ -120,6 +120,11 @@ impl JournalReader {
         read::explain(&self.db, at_ms, role_changes)
     }
 
+    /// Every lease renewal kept, oldest first (none in files written before they were kept).
+    pub fn renewals(&self) -> Result<Vec<super::renewals::Renewal>, QueryError> {
+        super::renewals::read_all(&self.db)
+    }
+
     /// Counts, bounds and per-kind counts.
     pub fn stats(&self) -> Result<Stats, QueryError> {
         read::stats(&self.db)

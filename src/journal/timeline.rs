@@ -1,16 +1,43 @@
 //! Merging several pods' journals and finding when two or more believed they were forging.
 //!
-//! A pod's belief comes from its records' `forging` field: it starts at the first record saying
-//! `true` and ends at the next record saying `false`. If the journal ends while `forging` is still
-//! `true` (the pod died, or the journal was copied mid-run), the belief is taken to end at that
-//! last record, and the interval is marked open-ended: what happened after is unknown.
+//! **A belief ends where the record stream can no longer support it.** A pod's belief comes from
+//! its records: after a record saying `forging` with the node's state `on`, `promoting` or `stuck`
+//! (or, in records without that state, just `forging`), the pod believed its node forged, until
+//! the earliest of:
 //!
-//! Times are each pod's own wall clock; clock skew between pods shifts intervals by the skew, so an
-//! overlap shorter than the skew may be an artifact (the CLI's `--min-overlap` hides those).
+//! - its next record (which says again what it believes);
+//! - its **fencing deadline**: the last successful renewal of its lease the journal shows (the
+//!   compact renewal log, `renewals`; the record's hold; the state the next record started from)
+//!   plus the recorded `renew_deadline`: a sidecar that ran demoted itself then, and one that did not run
+//!   had its node demoted by the watchdog. (A record that says "forging" *after* its own deadline
+//!   is not cut: that pod did not fence, and the overlap must show it.)
+//! - a firing of the watchdog (its own log, `watchdog_log`);
+//! - the end of its process's records (its next `startup` record, or the journal's end).
+//!
+//! What lies between such an end and the pod's next record is **unknown**: reported as such and
+//! never counted as an overlap. So is the time after a record whose forging is only possible (a
+//! demotion sent but not yet confirmed by the node, or a node found running at startup), unless
+//! the pod released its lease meanwhile ("demote, verify, then release" broken): then nothing
+//! fenced its node, and the possibility counts.
+//!
+//! **Clocks.** Records are placed by each pod's wall clock, aligned to the API server's clock:
+//! every record written since 2026-12 carries the last `Date` the API server sent and when it
+//! arrived (`inputs.server_clock`), which bounds the pod's offset to within a second; the bounds
+//! of the samples near a record (same process, no clock step) are intersected, usually to tens of
+//! milliseconds. An overlap no longer than what that alignment leaves open is reported apart and
+//! not counted ([`supported_overlaps`]). Inside one process, a stretch lasts what its monotonic
+//! clock says, so a wall-clock step between two records neither stretches nor shrinks a belief.
+//! Records without samples keep their wall time (the CLI's `--min-overlap` then covers known
+//! skew).
 
 use std::collections::BTreeSet;
+use std::time::Duration;
 
-use super::record::{JournalRecord, wall_ms};
+use serde::Deserialize;
+
+use super::record::{JournalRecord, RecordKind, wall_ms};
+use super::renewals::Renewal;
+use super::replay::CORE_KEY;
 
 /// An interval during which one pod believed it was forging, `[start_ms, end_ms)`.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -19,10 +46,61 @@ pub struct ForgingInterval {
     pub pod: String,
     /// First record saying `forging == true`.
     pub start_ms: i64,
-    /// Next record saying `false`, or the last record when open-ended.
+    /// Where the belief ends (see the module documentation).
     pub end_ms: i64,
     /// The journal ended while the pod still believed it was forging.
     pub open_ended: bool,
+    /// How far the interval's ends may be off on the common time line (ms): the uncertainty of
+    /// aligning the pod's wall clock to the API server's.
+    pub uncertainty_ms: i64,
+}
+
+/// Why a stretch of a pod's history is unknown.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum UnknownWhy {
+    /// Past the fencing deadline of its last recorded renewal, before its next record.
+    PastFencingDeadline,
+    /// Its process's records ended (the next record is a restart) while it believed it forged.
+    ProcessEnded,
+    /// A demotion sent but not yet confirmed by the node (or a node found running at startup).
+    Unconfirmed,
+}
+
+impl UnknownWhy {
+    /// A phrase for people.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            UnknownWhy::PastFencingDeadline => {
+                "past its fencing deadline (last recorded renewal + renew_deadline) and before its next record"
+            }
+            UnknownWhy::ProcessEnded => "its sidecar's records stop here until it restarted",
+            UnknownWhy::Unconfirmed => {
+                "real keys removed (or a node found running at start), not yet confirmed by the node"
+            }
+        }
+    }
+}
+
+/// A stretch of one pod's history the journal cannot tell, `[start_ms, end_ms)`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct UnknownInterval {
+    /// The pod.
+    pub pod: String,
+    /// Start (ms since the epoch).
+    pub start_ms: i64,
+    /// End.
+    pub end_ms: i64,
+    /// Why.
+    pub why: UnknownWhy,
+}
+
+/// What one pod's records support.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Beliefs {
+    /// When it positively believed its node forged.
+    pub forging: Vec<ForgingInterval>,
+    /// When the journal cannot tell.
+    pub unknown: Vec<UnknownInterval>,
 }
 
 /// An interval during which two or more pods believed they were forging.
@@ -36,35 +114,390 @@ pub struct Overlap {
     pub end_ms: i64,
 }
 
-/// The forging intervals of one pod, from its records in seq order, labelled `pod`.
+/// The positively supported forging intervals of one pod (see [`beliefs`]).
 pub fn forging_intervals(pod: &str, records: &[JournalRecord]) -> Vec<ForgingInterval> {
-    let mut out = Vec::new();
-    let mut open: Option<i64> = None;
-    let mut last_ms = None;
-    for r in records {
-        let Some(t) = wall_ms(&r.wall) else { continue };
-        last_ms = Some(t);
-        match (open, r.forging) {
-            (None, true) => open = Some(t),
-            (Some(start), false) => {
-                out.push(ForgingInterval {
-                    pod: pod.to_string(),
-                    start_ms: start,
-                    end_ms: t.max(start),
-                    open_ended: false,
-                });
-                open = None;
+    beliefs(pod, records, &[], &[]).forging
+}
+
+/// What a record says the pod believed after it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Belief {
+    Off,
+    Forging,
+    Maybe,
+}
+
+fn belief(r: &JournalRecord) -> Belief {
+    if !r.forging {
+        return Belief::Off;
+    }
+    match r
+        .inputs
+        .get("forging_state")
+        .and_then(|f| f.get("state"))
+        .and_then(serde_json::Value::as_str)
+    {
+        Some("demoting" | "unknown") => Belief::Maybe,
+        _ => Belief::Forging,
+    }
+}
+
+/// Whether the decision of `r` released the lease (from the core's recorded actions).
+fn released(r: &JournalRecord) -> bool {
+    r.inputs
+        .get(CORE_KEY)
+        .and_then(|c| c.pointer("/out/actions"))
+        .and_then(serde_json::Value::as_array)
+        .is_some_and(|actions| {
+            actions.iter().any(|a| {
+                a.get("action").and_then(serde_json::Value::as_str) == Some("lease")
+                    && a.get("write").and_then(serde_json::Value::as_str) == Some("release")
+            })
+        })
+}
+
+/// The recorded renew deadline (from the core's inputs).
+fn renew_deadline(r: &JournalRecord) -> Option<Duration> {
+    let d = r
+        .inputs
+        .get(CORE_KEY)?
+        .get("timing")?
+        .get("renew_deadline")?;
+    Duration::deserialize(d).ok()
+}
+
+/// A record placed on the common time line: its wall time aligned to the API server's clock.
+#[derive(Clone, Copy, Debug)]
+struct Timed<'a> {
+    /// Aligned wall time of the record (ms since the epoch).
+    t: i64,
+    /// How far off `t` may be (ms).
+    u: i64,
+    r: &'a JournalRecord,
+}
+
+impl Timed<'_> {
+    /// The aligned wall time of an instant `mono_ms` of the record's process's monotonic clock.
+    fn at(&self, mono_ms: u64) -> i64 {
+        let delta = i64::try_from(mono_ms).unwrap_or(i64::MAX)
+            - i64::try_from(self.r.mono_ms).unwrap_or(i64::MAX);
+        self.t.saturating_add(delta)
+    }
+}
+
+/// A wall-clock step larger than this between two records of one process starts a new stretch
+/// of clock alignment (an operator or NTP set the clock).
+const CLOCK_STEP_MS: i64 = 500;
+
+/// Samples of the server's clock this far (pod's monotonic clock) from a record align it.
+const ALIGN_WINDOW_MS: i64 = 30_000;
+
+/// Slack on the upper bound of a sample: the response's time in flight (ms).
+const SAMPLE_FLIGHT_MS: i64 = 100;
+
+/// What a record says of its pod's clock against the API server's: `D - W` where `D` is the
+/// server's `Date` (whole seconds) and `W` the pod's wall clock when the response arrived. The
+/// server's true time then was in `[D, D + 1 s + flight)`, so the pod's offset `δ` (server minus
+/// pod) lies in `[D - W, D - W + 1 s + flight)`.
+fn clock_sample(r: &JournalRecord, t: i64) -> Option<(i64, i64)> {
+    let sc = r.inputs.get("server_clock")?;
+    let date = sc.get("date_ms")?.as_i64()?;
+    let recv = sc.get("received_mono_ms")?.as_u64()?;
+    let recv_wall = t + (i64::try_from(recv).ok()? - i64::try_from(r.mono_ms).ok()?);
+    Some((i64::try_from(r.mono_ms).ok()?, date - recv_wall))
+}
+
+/// Places `records` (one pod, seq order) on the API server's time line: each record's wall time
+/// shifted by the pod's clock offset, estimated from the server-clock samples of the same
+/// process within [`ALIGN_WINDOW_MS`] and with no clock step between; `u` is the half-width of
+/// the estimate. Records without samples (older writers, synthetic journals) keep their wall
+/// time, with `u = 0`: nothing to correct them with.
+fn align(records: &[&JournalRecord]) -> Vec<(i64, i64)> {
+    let walls: Vec<Option<i64>> = records.iter().map(|r| wall_ms(&r.wall)).collect();
+    // Stretches: same process, no clock step.
+    let mut stretch = Vec::with_capacity(records.len());
+    let mut id = 0usize;
+    for i in 0..records.len() {
+        if i > 0 {
+            let (a, b) = (records[i - 1], records[i]);
+            let offset = |r: &JournalRecord, w: Option<i64>| {
+                w.map(|w| w - i64::try_from(r.mono_ms).unwrap_or(i64::MAX))
+            };
+            let step = match (offset(a, walls[i - 1]), offset(b, walls[i])) {
+                (Some(x), Some(y)) => (x - y).abs() > CLOCK_STEP_MS,
+                _ => true,
+            };
+            if b.kind == RecordKind::Startup || b.mono_ms < a.mono_ms || step {
+                id += 1;
             }
-            _ => {}
+        }
+        stretch.push(id);
+    }
+    let samples: Vec<Option<(i64, i64)>> = records
+        .iter()
+        .zip(&walls)
+        .map(|(r, w)| w.and_then(|t| clock_sample(r, t)))
+        .collect();
+    (0..records.len())
+        .map(|i| {
+            let t = walls[i].unwrap_or(0);
+            let mono = i64::try_from(records[i].mono_ms).unwrap_or(0);
+            let (mut lo, mut hi) = (i64::MIN, i64::MAX);
+            for j in (0..records.len()).filter(|&j| stretch[j] == stretch[i]) {
+                if let Some((m, d)) = samples[j]
+                    && (m - mono).abs() <= ALIGN_WINDOW_MS
+                {
+                    lo = lo.max(d);
+                    hi = hi.min(d + 1_000 + SAMPLE_FLIGHT_MS);
+                }
+            }
+            match (lo, hi) {
+                (i64::MIN, _) => (t, 0),
+                // Inconsistent samples (the clock drifted fast): the widest honest bound.
+                (lo, hi) if lo > hi => (t + (lo + hi) / 2, (lo - hi) / 2 + 1_000),
+                (lo, hi) => (t + (lo + hi) / 2, (hi - lo) / 2),
+            }
+        })
+        .collect()
+}
+
+/// The last renewal each record shows, as an instant of its process's monotonic clock: the hold
+/// after it, and the hold of the state it started from.
+fn renewals_shown(r: &JournalRecord) -> impl Iterator<Item = u64> + '_ {
+    let after = r
+        .inputs
+        .get("holding")
+        .and_then(|h| h.get("last_renew_sent_at_ms"))
+        .and_then(serde_json::Value::as_u64);
+    let before = r
+        .inputs
+        .get(CORE_KEY)
+        .and_then(|c| c.pointer("/prev/seat/hold/last_renew_sent_at"))
+        .and_then(serde_json::Value::as_u64);
+    [after, before].into_iter().flatten()
+}
+
+/// The fencing deadline after record `r` (followed by `next` of the same process, if any), as an
+/// instant of the process's monotonic clock.
+fn fencing_deadline_mono(
+    r: &JournalRecord,
+    next: Option<&JournalRecord>,
+    renewed: Option<u64>,
+) -> Option<u64> {
+    let deadline = renew_deadline(r).or_else(|| next.and_then(renew_deadline))?;
+    let last = renewals_shown(r)
+        .chain(next.into_iter().flat_map(renewals_shown))
+        .chain(renewed)
+        .max()?;
+    Some(last.saturating_add(u64::try_from(deadline.as_millis()).unwrap_or(u64::MAX)))
+}
+
+/// One firing of the watchdog on a pod: its wall time and the pod's monotonic time (ms).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Firing {
+    /// Wall clock, ms since the epoch.
+    pub wall_ms: i64,
+    /// The pod's monotonic clock, ms.
+    pub mono_ms: u64,
+    /// Whether it found credential files to remove: the real keys were still on the node then
+    /// (an armed heartbeat means a promotion; a verified demotion disarms it).
+    pub found_keys: bool,
+}
+
+/// How far a firing's wall time may lie from where its monotonic time puts it in a process's
+/// records and still count as that process's (a firing of an earlier boot, whose monotonic clock
+/// restarted, lies far off).
+const FIRING_MATCH_MS: i64 = 3_600_000;
+
+/// What one pod's records (in seq order) support, given the watchdog's firings on it.
+///
+/// Within one process, the stretch after a record lasts as long as its monotonic clock says
+/// (the next record's `mono_ms` minus its own), placed at the record's wall time: a step of the
+/// wall clock between two records neither stretches nor shrinks a belief.
+pub fn beliefs(
+    pod: &str,
+    records: &[JournalRecord],
+    fired: &[Firing],
+    renewals: &[Renewal],
+) -> Beliefs {
+    let mut out = Beliefs::default();
+    let kept: Vec<&JournalRecord> = records
+        .iter()
+        .filter(|r| r.kind != RecordKind::Watchdog && wall_ms(&r.wall).is_some())
+        .collect();
+    let timed: Vec<Timed<'_>> = align(&kept)
+        .into_iter()
+        .zip(&kept)
+        .map(|((t, u), r)| Timed { t, u, r })
+        .collect();
+    let unknown = |out: &mut Beliefs, start: i64, end: i64, why| {
+        if end > start {
+            out.unknown.push(UnknownInterval {
+                pod: pod.to_owned(),
+                start_ms: start,
+                end_ms: end,
+                why,
+            });
+        }
+    };
+    let mut released_unconfirmed = false;
+    // Each forging stretch, and the index of the record it runs into, if uncut.
+    let mut stretches: Vec<(ForgingInterval, Option<usize>)> = Vec::new();
+    // The index of the record each stretch starts at.
+    let mut starts: Vec<usize> = Vec::new();
+    for (i, x) in timed.iter().enumerate() {
+        let (t, r) = (x.t, x.r);
+        let mut b = belief(r);
+        // A pod that let its lease go while its demotion was unconfirmed broke "demote, verify,
+        // then release": nothing fences its node any more, so what it may do counts.
+        if b == Belief::Off {
+            released_unconfirmed = false;
+        } else if b == Belief::Maybe && (released_unconfirmed || released(r)) {
+            released_unconfirmed = true;
+            b = Belief::Forging;
+        }
+        let Some(next) = timed.get(i + 1) else {
+            if b == Belief::Forging {
+                // The journal ends while the pod believed it forged.
+                starts.push(i);
+                stretches.push((
+                    ForgingInterval {
+                        pod: pod.to_owned(),
+                        start_ms: t,
+                        end_ms: t,
+                        open_ended: true,
+                        uncertainty_ms: x.u,
+                    },
+                    None,
+                ));
+            }
+            break;
+        };
+        let n = next.r;
+        let same_process = n.kind != RecordKind::Startup && n.mono_ms >= r.mono_ms;
+        // The end of this record's stretch, on this record's alignment.
+        let stretch_end = if same_process {
+            x.at(n.mono_ms)
+        } else {
+            next.t
+        }
+        .max(t);
+        match b {
+            Belief::Off => continue,
+            Belief::Maybe => {
+                unknown(&mut out, t, stretch_end, UnknownWhy::Unconfirmed);
+                continue;
+            }
+            Belief::Forging => {}
+        }
+        let mut end = stretch_end;
+        let mut why = None;
+        // A deadline already past at the record does not cut it: a pod that records forging
+        // after its own fencing deadline did not fence (a bug the overlap must show).
+        // The last successful renewal the compact log shows after this record, same process.
+        let own_wall = wall_ms(&r.wall).unwrap_or(t);
+        let next_wall = wall_ms(&n.wall).unwrap_or(i64::MAX);
+        let renewed = renewals
+            .iter()
+            .filter(|w| w.ok && w.mono_ms >= r.mono_ms)
+            .filter(|w| {
+                if same_process {
+                    w.mono_ms < n.mono_ms
+                } else {
+                    w.wall_ms >= own_wall && w.wall_ms < next_wall
+                }
+            })
+            .map(|w| w.sent_mono_ms)
+            .max();
+        if let Some(d) = fencing_deadline_mono(r, same_process.then_some(n), renewed)
+            .map(|d| x.at(d))
+            .filter(|&d| d > t && d < end)
+        {
+            end = d.max(t);
+            why = Some(UnknownWhy::PastFencingDeadline);
+        }
+        let firing = fired.iter().find_map(|f| {
+            let at = if same_process {
+                (f.mono_ms >= r.mono_ms && f.mono_ms < n.mono_ms)
+                    .then(|| x.at(f.mono_ms))
+                    .filter(|&at| (at - (f.wall_ms + t - own_wall)).abs() <= FIRING_MATCH_MS)?
+            } else {
+                f.wall_ms + t - own_wall
+            };
+            (at >= t && at < stretch_end).then_some((at, f.found_keys))
+        });
+        // The watchdog demoted the node: known, not forging, from then to the next record.
+        let mut unknown_end = stretch_end;
+        match firing {
+            Some((at, _)) if at < end => {
+                end = at;
+                why = None;
+            }
+            // A firing after the deadline ends the unknown stretch there. (That it found the real
+            // keys does not show the node forged until then: a whole-pod freeze holds the node
+            // and the watchdog alike, and its late firing looks the same.)
+            Some((at, _)) => unknown_end = at,
+            None => {}
+        }
+        if !same_process && why.is_none() && firing.is_none() {
+            // No deadline to go by: the belief ends with the process's records.
+            end = t;
+            why = Some(UnknownWhy::ProcessEnded);
+        }
+        starts.push(i);
+        stretches.push((
+            ForgingInterval {
+                pod: pod.to_owned(),
+                start_ms: t,
+                end_ms: end,
+                open_ended: false,
+                uncertainty_ms: x.u,
+            },
+            // Uncut, it runs into the next record's stretch (whose alignment may differ a little).
+            (end == stretch_end && same_process).then_some(i + 1),
+        ));
+        if let Some(why) = why {
+            unknown(&mut out, end, unknown_end, why);
         }
     }
-    if let (Some(start), Some(end)) = (open, last_ms) {
-        out.push(ForgingInterval {
-            pod: pod.to_string(),
-            start_ms: start,
-            end_ms: end.max(start),
-            open_ended: true,
-        });
+    out.forging = merge(stretches, &starts);
+    // Unknown stretches of consecutive records for the same reason read as one.
+    let mut joined: Vec<UnknownInterval> = Vec::with_capacity(out.unknown.len());
+    for u in std::mem::take(&mut out.unknown) {
+        match joined.last_mut() {
+            Some(last) if last.why == u.why && (u.start_ms - last.end_ms).abs() <= 1 => {
+                last.end_ms = last.end_ms.max(u.end_ms);
+            }
+            _ => joined.push(u),
+        }
+    }
+    out.unknown = joined;
+    out
+}
+
+/// Joins each stretch that runs into the next record's with that one, and drops empty ones
+/// (except an open end, which says the journal ended while forging). `starts[k]` is the record
+/// stretch `k` starts at.
+fn merge(
+    stretches: Vec<(ForgingInterval, Option<usize>)>,
+    starts: &[usize],
+) -> Vec<ForgingInterval> {
+    let mut out: Vec<ForgingInterval> = Vec::new();
+    let mut runs_into: Option<usize> = None;
+    for ((s, into), &start) in stretches.into_iter().zip(starts) {
+        match out.last_mut() {
+            Some(last) if runs_into == Some(start) => {
+                last.end_ms = last.end_ms.max(s.end_ms);
+                last.open_ended = s.open_ended;
+                last.uncertainty_ms = last.uncertainty_ms.max(s.uncertainty_ms);
+            }
+            _ if s.end_ms <= s.start_ms && !s.open_ended => {
+                runs_into = None;
+                continue;
+            }
+            _ => out.push(s),
+        }
+        runs_into = into;
     }
     out
 }
@@ -117,6 +550,36 @@ pub fn overlaps(intervals: &[ForgingInterval]) -> Vec<Overlap> {
     out
 }
 
+/// How much of an overlap the clock alignment of its pods could account for: the sum of the two
+/// largest uncertainties of the intervals it is made of (each end may be off by its own).
+pub fn clock_tolerance_ms(o: &Overlap, intervals: &[ForgingInterval]) -> i64 {
+    let mut us: Vec<i64> = o
+        .pods
+        .iter()
+        .filter_map(|p| {
+            intervals
+                .iter()
+                .filter(|i| &i.pod == p && i.start_ms < o.end_ms && i.end_ms > o.start_ms)
+                .map(|i| i.uncertainty_ms)
+                .max()
+        })
+        .collect();
+    us.sort_unstable_by(|a, b| b.cmp(a));
+    us.iter().take(2).sum()
+}
+
+/// The overlaps the journals positively support: longer than `min_ms` and than what the pods'
+/// clock alignment could account for ([`clock_tolerance_ms`]); the rest come second.
+pub fn supported_overlaps(
+    intervals: &[ForgingInterval],
+    min_ms: i64,
+) -> (Vec<Overlap>, Vec<Overlap>) {
+    overlaps(intervals).into_iter().partition(|o| {
+        let len = o.end_ms - o.start_ms;
+        len >= min_ms.max(1) && len > clock_tolerance_ms(o, intervals)
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -130,6 +593,7 @@ mod tests {
             start_ms: s,
             end_ms: e,
             open_ended: false,
+            uncertainty_ms: 0,
         }
     }
 
@@ -209,8 +673,190 @@ mod tests {
                 pod: "a".into(),
                 start_ms: t + 10,
                 end_ms: t + 20,
-                open_ended: true
+                open_ended: true,
+                uncertainty_ms: 0,
             }]
+        );
+    }
+
+    /// A sidecar's record at `t_ms` (mono = t_ms - T0) with its hold's last renewal and the
+    /// recorded renew deadline (10 s).
+    fn sidecar(kind: RecordKind, at: i64, state: &str, renewed_at: Option<i64>) -> JournalRecord {
+        let t0 = 1_795_600_800_000;
+        let forging = state != "off";
+        let mut r = record(
+            "a",
+            "eu",
+            t0 + at,
+            kind,
+            "leader",
+            forging,
+            Reason::Forging,
+            "",
+        );
+        r.mono_ms = u64::try_from(at).unwrap_or(0);
+        r.inputs = serde_json::json!({
+            "forging_state": {"state": state},
+            "holding": renewed_at.map(|m| serde_json::json!({"last_renew_sent_at_ms": m})),
+            "core": {"timing": {"renew_deadline": {"secs": 10, "nanos": 0}}},
+        });
+        r
+    }
+
+    #[test]
+    fn a_crashed_leaders_belief_ends_at_its_fencing_deadline_and_the_rest_is_unknown() {
+        let t0 = 1_795_600_800_000;
+        // Forging, renewed at 1 s; its next record is a restart minutes later.
+        let rs = vec![
+            sidecar(RecordKind::Heartbeat, 2_000, "on", Some(1_000)),
+            sidecar(RecordKind::Startup, 200_000, "off", None),
+        ];
+        let b = beliefs("a", &rs, &[], &[]);
+        assert_eq!(b.forging.len(), 1);
+        assert_eq!(
+            (b.forging[0].start_ms - t0, b.forging[0].end_ms - t0),
+            (2_000, 11_000)
+        );
+        assert_eq!(b.unknown.len(), 1);
+        assert_eq!(b.unknown[0].why, UnknownWhy::PastFencingDeadline);
+        assert_eq!(
+            (b.unknown[0].start_ms - t0, b.unknown[0].end_ms - t0),
+            (11_000, 200_000)
+        );
+    }
+
+    #[test]
+    fn the_watchdogs_firing_ends_a_stalled_sidecars_belief() {
+        let t0 = 1_795_600_800_000;
+        let rs = vec![
+            sidecar(RecordKind::Heartbeat, 2_000, "on", Some(1_000)),
+            // The sidecar resumed later still holding a renewal from before its stall.
+            sidecar(RecordKind::Decision, 60_000, "off", Some(9_000)),
+        ];
+        let fired = [Firing {
+            wall_ms: t0 + 19_000,
+            mono_ms: 19_000,
+            found_keys: false,
+        }];
+        let b = beliefs("a", &rs, &fired, &[]);
+        assert_eq!(
+            b.forging.iter().map(|i| i.end_ms - t0).collect::<Vec<_>>(),
+            vec![19_000]
+        );
+        assert!(b.unknown.is_empty(), "{:?}", b.unknown);
+    }
+
+    #[test]
+    fn a_pod_recording_forging_after_its_own_fencing_deadline_is_believed() {
+        let t0 = 1_795_600_800_000;
+        // Renewed at 1 s, still "on" at 30 s and 40 s: it did not fence itself.
+        let rs = vec![
+            sidecar(RecordKind::Decision, 30_000, "on", Some(1_000)),
+            sidecar(RecordKind::Decision, 40_000, "on", Some(1_000)),
+            sidecar(RecordKind::Decision, 50_000, "off", None),
+        ];
+        let b = beliefs("a", &rs, &[], &[]);
+        assert_eq!(
+            b.forging
+                .iter()
+                .map(|i| (i.start_ms - t0, i.end_ms - t0))
+                .collect::<Vec<_>>(),
+            vec![(30_000, 50_000)]
+        );
+    }
+
+    #[test]
+    fn a_wall_clock_step_between_two_records_does_not_stretch_a_belief() {
+        let t0 = 1_795_600_800_000;
+        let mut later = sidecar(RecordKind::Decision, 12_000, "off", Some(9_000));
+        // The wall clock jumped 40 minutes ahead between the records (mono advanced 10 s).
+        later.wall = format!(
+            "{:.3}",
+            jiff::Timestamp::from_millisecond(t0 + 2_412_000).expect("ts")
+        );
+        let rs = vec![
+            sidecar(RecordKind::Heartbeat, 2_000, "on", Some(1_000)),
+            later,
+        ];
+        let b = beliefs("a", &rs, &[], &[]);
+        assert_eq!(
+            b.forging
+                .iter()
+                .map(|i| (i.start_ms - t0, i.end_ms - t0))
+                .collect::<Vec<_>>(),
+            vec![(2_000, 12_000)]
+        );
+    }
+
+    #[test]
+    fn an_unconfirmed_demotion_is_unknown_unless_the_lease_was_released_meanwhile() {
+        let demoting = |at: i64, release: bool| {
+            let mut r = sidecar(RecordKind::Decision, at, "demoting", None);
+            if release {
+                r.inputs["core"]["out"] =
+                    serde_json::json!({"actions": [{"action": "lease", "write": "release"}]});
+            }
+            r
+        };
+        let off = sidecar(RecordKind::Decision, 9_000, "off", None);
+        let kept = beliefs("a", &[demoting(1_000, false), off.clone()], &[], &[]);
+        assert!(kept.forging.is_empty());
+        assert_eq!(kept.unknown[0].why, UnknownWhy::Unconfirmed);
+        let released = beliefs("a", &[demoting(1_000, true), off], &[], &[]);
+        assert_eq!(released.forging.len(), 1, "{released:?}");
+    }
+
+    #[test]
+    fn the_compact_renewal_log_extends_a_killed_sidecars_belief_to_its_true_deadline() {
+        let t0 = 1_795_600_800_000;
+        // Last record at 2 s (renewed at 1 s); it kept renewing until 40 s, then was killed;
+        // restarted at 200 s.
+        let rs = vec![
+            sidecar(RecordKind::Heartbeat, 2_000, "on", Some(1_000)),
+            sidecar(RecordKind::Startup, 200_000, "off", None),
+        ];
+        let renewals = [Renewal {
+            wall_ms: t0 + 40_100,
+            mono_ms: 40_100,
+            sent_mono_ms: 40_000,
+            ok: true,
+        }];
+        let b = beliefs("a", &rs, &[], &renewals);
+        assert_eq!(
+            b.forging
+                .iter()
+                .map(|i| (i.start_ms - t0, i.end_ms - t0))
+                .collect::<Vec<_>>(),
+            vec![(2_000, 50_000)]
+        );
+        assert_eq!(
+            (b.unknown[0].start_ms - t0, b.unknown[0].end_ms - t0),
+            (50_000, 200_000)
+        );
+    }
+
+    #[test]
+    fn a_late_watchdog_firing_ends_the_unknown_stretch_but_does_not_extend_the_belief() {
+        let t0 = 1_795_600_800_000;
+        let rs = vec![
+            sidecar(RecordKind::Heartbeat, 2_000, "on", Some(1_000)),
+            sidecar(RecordKind::Decision, 90_000, "off", Some(1_000)),
+        ];
+        // Deadline at 11 s; the watchdog fired at 60 s and found the real keys: a frozen pod's
+        // watchdog fires late too, while its node forged nothing.
+        let fired = [Firing {
+            wall_ms: t0 + 60_000,
+            mono_ms: 60_000,
+            found_keys: true,
+        }];
+        let b = beliefs("a", &rs, &fired, &[]);
+        assert_eq!(
+            b.forging.iter().map(|i| i.end_ms - t0).collect::<Vec<_>>(),
+            vec![11_000]
+        );
+        assert_eq!(
+            (b.unknown[0].start_ms - t0, b.unknown[0].end_ms - t0),
+            (11_000, 60_000)
         );
     }
 }

@@ -11,6 +11,7 @@ use super::error::{AppendError, OpenError, QueryError, SnapshotError};
 use super::open::{Probe, map_db_error, open_verified, probe, read_version};
 use super::read::{self, Query, Stats};
 use super::record::{JournalRecord, RecordKind, find_key_material, wall_ms};
+use super::renewals::Renewal;
 use super::schema::{
     self, BODIES, BY_FIELD, BY_WALL, FORMAT_VERSION, HEADS, META, META_LAST_SEQ, META_RECORD_BYTES,
     META_RECORD_COUNT,
@@ -54,10 +55,11 @@ pub struct JournalConfig {
 }
 
 impl Default for JournalConfig {
-    /// 14 days, 1,000,000 records, 256 MiB, 64 deletions per append, durable, 8 MiB cache.
+    /// 7 days (168h, the sidecar's `JOURNAL_RETENTION` default), 1,000,000 records, 256 MiB, 64
+    /// deletions per append, durable, 8 MiB cache.
     fn default() -> Self {
         JournalConfig {
-            retention: Some(Duration::from_secs(14 * 24 * 3600)),
+            retention: Some(Duration::from_secs(7 * 24 * 3600)),
             max_records: Some(1_000_000),
             max_bytes: Some(256 << 20),
             prune_per_append: 64,
@@ -287,6 +289,26 @@ impl Journal {
     /// The file this journal lives in.
     pub fn path(&self) -> &Path {
         &self.path
+    }
+
+    /// Appends lease renewals' outcomes: one transaction, pruned by the journal's retention and
+    /// [`super::renewals::MAX_RENEWALS`].
+    pub fn append_renewals(&mut self, renewals: &[Renewal]) -> Result<(), AppendError> {
+        let retention_ms = self
+            .config
+            .retention
+            .map(|r| i64::try_from(r.as_millis()).unwrap_or(i64::MAX));
+        super::renewals::append(
+            &self.db,
+            renewals,
+            retention_ms,
+            self.config.sync == SyncMode::Durable,
+        )
+    }
+
+    /// Every lease renewal kept, oldest first.
+    pub fn renewals(&self) -> Result<Vec<Renewal>, QueryError> {
+        super::renewals::read_all(&self.db)
     }
 
     /// A read-only view that can query and snapshot this journal from other threads while it is
@@ -658,6 +680,7 @@ pub(crate) fn snapshot(db: &Database, dest: &Path) -> Result<u64, SnapshotError>
                     .map_err(|e| write_err(e.to_string()))?;
             }
         }
+        super::renewals::copy(&src, &txn).map_err(write_err)?;
         txn.commit().map_err(|e| write_err(e.to_string()))?;
         out.close().map_err(|e| write_err(e.to_string()))?;
         Ok(copied)

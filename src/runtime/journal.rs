@@ -8,8 +8,11 @@
 use std::time::Duration;
 
 use super::{Recorder, TickRecord};
-use crate::core::election::Forging;
-use crate::journal::{ActionRecord, Journal, JournalRecord, JournalWriter, RecordKind};
+use crate::core::election::{Action, ElectionState, Forging, LeaseEvent, LeaseWriteKind};
+use crate::core::timing::Timing;
+use crate::journal::replay::{CORE_INPUTS_VERSION, CORE_KEY, CoreInputs, CoreOutput, writer};
+use crate::journal::{ActionRecord, Journal, JournalRecord, JournalWriter, RecordKind, Renewal};
+use crate::ports::ServerClockSample;
 
 /// How often a heartbeat record is written when nothing changes.
 pub const HEARTBEAT_EVERY: Duration = Duration::from_secs(60);
@@ -22,6 +25,8 @@ pub trait JournalSink {
     fn heartbeat_due(&self, now_mono_ms: u64) -> bool;
     /// Records that could not be written so far.
     fn failures(&self) -> u64;
+    /// Takes one lease renewal's outcome (compact: not a record); failures are counted.
+    fn renewal(&mut self, renewal: Renewal);
 }
 
 /// A journal written synchronously (the simulator; tests).
@@ -52,6 +57,11 @@ impl JournalSink for DirectSink {
     fn failures(&self) -> u64 {
         self.failures
     }
+    fn renewal(&mut self, renewal: Renewal) {
+        if self.journal.append_renewals(&[renewal]).is_err() {
+            self.failures += 1;
+        }
+    }
 }
 
 impl JournalSink for JournalWriter {
@@ -64,6 +74,10 @@ impl JournalSink for JournalWriter {
     }
     fn failures(&self) -> u64 {
         self.dropped()
+    }
+    fn renewal(&mut self, renewal: Renewal) {
+        // Queued like a record; a full queue drops and counts.
+        let _ = JournalWriter::renewal(self, renewal);
     }
 }
 
@@ -80,6 +94,15 @@ pub struct Identity {
     pub pod: String,
 }
 
+/// What the core decides with besides its observations: recorded so a decision can be replayed.
+#[derive(Clone, Debug)]
+pub struct CoreSettings {
+    /// The identity `decide` is called with (the lease holder name).
+    pub identity: String,
+    /// The timing budget in force.
+    pub timing: Timing,
+}
+
 /// A [`Recorder`] writing the journal.
 pub struct JournalRecorder<S> {
     sink: S,
@@ -87,7 +110,17 @@ pub struct JournalRecorder<S> {
     started: bool,
     reported_failures: u64,
     on_failures: Option<Box<dyn FnMut(u64)>>,
+    /// With it, every record carries the core's inputs (`inputs.core`, see `journal::replay`).
+    core: Option<CoreSettings>,
+    /// The state the next decision starts from: the last decision's `next` (the runtime changes
+    /// its election state only through `decide`), the default state before the first.
+    state: ElectionState,
+    /// The API server's clock as last sampled (records carry it: `inputs.server_clock`).
+    server_clock: Option<ServerClockFn>,
 }
+
+/// Reads the latest sample of the API server's clock.
+pub type ServerClockFn = Box<dyn Fn() -> Option<ServerClockSample>>;
 
 impl<S: JournalSink> JournalRecorder<S> {
     /// Records into `sink` as `id`.
@@ -98,7 +131,24 @@ impl<S: JournalSink> JournalRecorder<S> {
             started: false,
             reported_failures: 0,
             on_failures: None,
+            core: None,
+            state: ElectionState::default(),
+            server_clock: None,
         }
+    }
+
+    /// Records the latest sample of the API server's clock (`Date` header, second resolution, and
+    /// when it arrived on the pod's monotonic clock) in every record: `journal timeline` aligns
+    /// the pods' wall clocks with it.
+    pub fn with_server_clock(mut self, read: ServerClockFn) -> Self {
+        self.server_clock = Some(read);
+        self
+    }
+
+    /// Records the core's typed inputs in every record (`journal replay` re-runs them).
+    pub fn with_core(mut self, core: CoreSettings) -> Self {
+        self.core = Some(core);
+        self
     }
 
     /// Calls `f` with the number of new write failures whenever records could not be written
@@ -126,6 +176,30 @@ impl<S: JournalSink> Recorder for JournalRecorder<S> {
     fn record(&mut self, t: &TickRecord<'_>) {
         let d = t.decision;
         let now_ms = t.observations.now.as_ms();
+        // Every decision moves the state on, journaled or not.
+        let prev = std::mem::replace(&mut self.state, d.next.clone());
+        // Every lease write's answer (a renewal, or the acquisition a hold starts from) is kept
+        // compactly: the fencing deadline after the last record depends on it.
+        let renewal = match &t.observations.lease {
+            LeaseEvent::Wrote {
+                write: LeaseWriteKind::Renew | LeaseWriteKind::Acquire | LeaseWriteKind::Create,
+                sent_at,
+                ..
+            } => Some((sent_at.as_ms(), true)),
+            LeaseEvent::WriteFailed {
+                write: LeaseWriteKind::Renew,
+                ..
+            } => Some((now_ms, false)),
+            _ => None,
+        };
+        if let Some((sent_mono_ms, ok)) = renewal {
+            self.sink.renewal(Renewal {
+                wall_ms: t.wall.as_millisecond(),
+                mono_ms: now_ms,
+                sent_mono_ms,
+                ok,
+            });
+        }
         let kind = if !self.started {
             RecordKind::Startup
         } else if d.changes_anything(t.previous_role) || t.results.iter().any(|r| !r.ok) {
@@ -137,7 +211,7 @@ impl<S: JournalSink> Recorder for JournalRecorder<S> {
         };
         self.started = true;
         let seat = &d.next.seat;
-        let inputs = serde_json::json!({
+        let mut inputs = serde_json::json!({
             "lease_event": t.observations.lease,
             "lease": seat.observer.record(),
             "lease_unchanged_ms": seat.observer.unchanged_for(t.observations.now).map(|u| u.as_millis() as u64),
@@ -152,6 +226,36 @@ impl<S: JournalSink> Recorder for JournalRecorder<S> {
             "forging_state": d.next.forging,
             "entitled": d.entitled,
         });
+        if let Some(sample) = self.server_clock.as_ref().and_then(|read| read())
+            && let Some(map) = inputs.as_object_mut()
+        {
+            map.insert(
+                "server_clock".to_owned(),
+                serde_json::json!({
+                    "date_ms": sample.server_time.as_millisecond(),
+                    "received_mono_ms": sample.received_at.as_ms(),
+                }),
+            );
+        }
+        if let Some(core) = &self.core {
+            let mut out = CoreOutput::of(d);
+            // A key rotation's `Reprovision` is the runtime's addition after `decide`.
+            if out.actions.last() == Some(&Action::Reprovision) {
+                out.actions.pop();
+            }
+            let core = CoreInputs {
+                v: CORE_INPUTS_VERSION,
+                writer: writer(),
+                identity: core.identity.clone(),
+                timing: core.timing,
+                prev,
+                obs: t.observations.clone(),
+                out,
+            };
+            if let (Some(map), Ok(v)) = (inputs.as_object_mut(), serde_json::to_value(&core)) {
+                map.insert(CORE_KEY.to_owned(), v);
+            }
+        }
         let actions = t
             .results
             .iter()

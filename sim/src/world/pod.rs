@@ -11,13 +11,14 @@ use bytes::Bytes;
 use forge_manager::adapters::kube::KubeAdapter;
 use forge_manager::core::lease::LeaseRecord;
 use forge_manager::crd::{CardanoForgeCluster, CardanoLeaderStatus};
+use forge_manager::journal::watchdog_log;
 use forge_manager::journal::{Journal, JournalConfig, SyncMode};
 use forge_manager::ports::{
     Clock, Kube, KubeError, LeaseWrite, Node, NodeError, NodeMetrics, NodeProcess,
     ServerClockSample,
 };
 use forge_manager::runtime::cluster::{ClusterLoop, ClusterSettings, HealthSettings};
-use forge_manager::runtime::journal::{DirectSink, Identity, JournalRecorder};
+use forge_manager::runtime::journal::{CoreSettings, DirectSink, Identity, JournalRecorder};
 use forge_manager::runtime::{CredentialMode, Recorder, Runtime, Settings, TickRecord};
 use forge_manager::watchdog::{self, WatchdogSettings};
 use http_body_util::Full;
@@ -123,8 +124,31 @@ pub async fn software(ctx: PodContext) -> turmoil::Result {
     };
     let wd_fs = SimFs::new(pod.files.clone(), watchdog_clock.clone());
     let wd_node = SimNode::new(&pod, watchdog_clock.clone(), Rc::clone(&trace));
+    // With journals, each firing also goes to `DIR/POD.redb.watchdog`, as a copy of the watchdog's
+    // log taken with the journal would (`forge_manager::journal::watchdog_log`).
+    let wd_log = ctx
+        .spec
+        .journal_dir
+        .as_ref()
+        .map(|dir| watchdog_log::log_path_for_journal(&dir.join(format!("{}.redb", pod.name))));
+    let wd_pod = pod.name.clone();
     tokio::task::spawn_local(async move {
-        watchdog::run(&watchdog_clock, &wd_fs, &wd_node, &wd_settings, |_| {}).await;
+        let log_clock = watchdog_clock.clone();
+        let record = move |f: &watchdog::Firing| {
+            if let Some(path) = &wd_log {
+                let event = watchdog_log::WatchdogEvent {
+                    wall: format!("{:.3}", log_clock.now_wall()),
+                    mono_ms: f.at_mono_ms,
+                    pod: wd_pod.clone(),
+                    removed: f.removed,
+                    sighup: f.sighup,
+                    confirmed: f.confirmed,
+                };
+                // The journal is evidence, never a reason to stop the watchdog.
+                let _ = watchdog_log::append(path, &event);
+            }
+        };
+        watchdog::run(&watchdog_clock, &wd_fs, &wd_node, &wd_settings, record).await;
     });
 
     let connector = net::Connector {
@@ -138,6 +162,7 @@ pub async fn software(ctx: PodContext) -> turmoil::Result {
         inner: KubeAdapter::new(client, NAMESPACE, ctx.spec.timing.api_timeout, dates, mono),
         clock: sidecar_clock.clone(),
     };
+    let server_clock = kube.inner.server_clock_reader();
     let settings = Settings {
         identity: pod.name.clone(),
         lease_name: ctx.settings.lease_name.clone(),
@@ -158,15 +183,22 @@ pub async fn software(ctx: PodContext) -> turmoil::Result {
                 ..JournalConfig::default()
             };
             let journal = Journal::open(dir.join(format!("{}.redb", pod.name)), config)?;
-            Some(JournalRecorder::new(
-                DirectSink::new(journal),
-                Identity {
-                    pool: ctx.pool.clone(),
-                    network: ctx.network.clone(),
-                    region: pod.id.region.clone(),
-                    pod: pod.name.clone(),
-                },
-            ))
+            Some(
+                JournalRecorder::new(
+                    DirectSink::new(journal),
+                    Identity {
+                        pool: ctx.pool.clone(),
+                        network: ctx.network.clone(),
+                        region: pod.id.region.clone(),
+                        pod: pod.name.clone(),
+                    },
+                )
+                .with_core(CoreSettings {
+                    identity: settings.identity.clone(),
+                    timing: settings.timing,
+                })
+                .with_server_clock(Box::new(server_clock)),
+            )
         }
     };
     let recorder = PodRecorder {

@@ -1,0 +1,172 @@
+//! docs/journal.md is true: every `$ forge-manager journal …` command it shows runs, as written,
+//! on the journals it names (`DIR/`: the simulator's journals of partition-leader-from-api;
+//! `CANARY/`: a broken core's journals, with `--features broken-core` only), and exits as the
+//! guide says (`(exit N)` under it, else 0). The lines the guide quotes after `!!`, `??` or
+//! `no overlap` must appear in the real output.
+//!
+//! Regenerate the guide's examples from the real output:
+//! `cargo test -p forge-sim --features broken-core --test journal_docs -- --nocapture`.
+
+use std::path::Path;
+
+use clap::Parser;
+use forge_manager::cli::{Cli, Command};
+use forge_sim::runner::{RunOptions, run};
+use forge_sim::scenario::Scenario;
+
+const GUIDE: &str = include_str!("../../docs/journal.md");
+
+/// A documented command: its words after `forge-manager`, its exit code, and the summary lines
+/// the guide shows for it.
+struct Documented {
+    line: String,
+    exit: i32,
+    quoted: Vec<String>,
+}
+
+fn documented() -> Vec<Documented> {
+    let mut out: Vec<Documented> = Vec::new();
+    let mut in_fence = false;
+    for line in GUIDE.lines() {
+        if line.starts_with("```") {
+            in_fence = !in_fence;
+            continue;
+        }
+        if !in_fence {
+            continue;
+        }
+        if let Some(cmd) = line.strip_prefix("$ forge-manager ") {
+            out.push(Documented {
+                line: cmd.trim().to_owned(),
+                exit: 0,
+                quoted: Vec::new(),
+            });
+        } else if line.starts_with("$ ") {
+            // Another program (forge-sim, echo): not ours to run here.
+            continue;
+        } else if let Some(last) = out.last_mut() {
+            if let Some(code) = line
+                .strip_prefix("(exit ")
+                .and_then(|r| r.strip_suffix(')'))
+            {
+                last.exit = code.parse().expect("exit code");
+            } else if line.starts_with("!! ")
+                || line.starts_with("?? ")
+                || line.starts_with("no overlap")
+                || line.contains("decisions replayed")
+            {
+                // Quoted up to a cut (`…`), if any.
+                let kept = line.split('…').next().unwrap_or(line).trim_end();
+                last.quoted.push(kept.to_owned());
+            }
+        }
+    }
+    out
+}
+
+fn scenario(file: &str) -> Scenario {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../scenarios")
+        .join(file);
+    Scenario::from_file(&path).expect("scenario")
+}
+
+/// The words of `line` with `DIR/` and `CANARY/` made real, `*.redb` expanded (sorted).
+fn words(line: &str, dir: &Path, canary: &Path) -> Vec<String> {
+    let mut out = Vec::new();
+    for w in line.split_whitespace() {
+        let real = w
+            .replace("DIR/", &format!("{}/", dir.display()))
+            .replace("CANARY/", &format!("{}/", canary.display()));
+        if let Some(base) = real.strip_suffix("*.redb") {
+            let mut files: Vec<String> = std::fs::read_dir(base)
+                .expect("journal dir")
+                .map(|e| e.expect("entry").path())
+                .filter(|p| p.extension().is_some_and(|x| x == "redb"))
+                .map(|p| p.display().to_string())
+                .collect();
+            files.sort();
+            out.extend(files);
+        } else {
+            out.push(real);
+        }
+    }
+    out
+}
+
+#[test]
+fn every_command_of_the_journal_guide_runs_as_documented() {
+    let commands = documented();
+    assert!(
+        commands.len() >= 10,
+        "the guide shows {} commands",
+        commands.len()
+    );
+    let root = tempfile::tempdir().expect("tempdir");
+    let (dir, canary) = (root.path().join("dir"), root.path().join("canary"));
+    std::fs::create_dir_all(&dir).expect("mkdir");
+    #[cfg(feature = "broken-core")]
+    std::fs::create_dir_all(&canary).expect("mkdir");
+    run(
+        &scenario("partition-leader-from-api.toml"),
+        &RunOptions {
+            journal_dir: Some(dir.clone()),
+            ..RunOptions::default()
+        },
+    )
+    .expect("run");
+    #[cfg(feature = "broken-core")]
+    run(
+        &scenario("canary-release-before-verified-freeze.toml"),
+        &RunOptions {
+            journal_dir: Some(canary.clone()),
+            broken: Some(forge_manager::core::broken::Broken::ReleaseBeforeDemotionVerified),
+            ..RunOptions::default()
+        },
+    )
+    .expect("canary run");
+
+    let mut problems = Vec::new();
+    for c in &commands {
+        if c.line.contains("CANARY/") && !canary.exists() {
+            eprintln!(
+                "(skipped without --features broken-core) $ forge-manager {}",
+                c.line
+            );
+            continue;
+        }
+        let mut argv = vec!["forge-manager".to_owned()];
+        argv.extend(words(&c.line, &dir, &canary));
+        let Command::Journal(args) = Cli::try_parse_from(&argv)
+            .unwrap_or_else(|e| panic!("$ forge-manager {}: {e}", c.line))
+            .command
+        else {
+            panic!("not a journal command: {}", c.line);
+        };
+        let (mut out, mut err) = (Vec::new(), Vec::new());
+        let code = forge_manager::cli::journal::run_to(args, &mut out, &mut err);
+        // Paths as the guide writes them.
+        let as_guide = |b: &[u8]| {
+            String::from_utf8_lossy(b)
+                .replace(&format!("{}/", dir.display()), "DIR/")
+                .replace(&format!("{}/", canary.display()), "CANARY/")
+        };
+        let (out, err) = (as_guide(&out), as_guide(&err));
+        eprintln!("$ forge-manager {}\n{out}{err}(exit {code})\n", c.line);
+        if code != c.exit {
+            problems.push(format!(
+                "$ forge-manager {}: exit {code}, the guide says {}",
+                c.line, c.exit
+            ));
+        }
+        for q in &c.quoted {
+            if !out.lines().any(|l| l.starts_with(q.as_str())) {
+                problems.push(format!(
+                    "$ forge-manager {}: the guide quotes {q:?}, not in the output",
+                    c.line
+                ));
+            }
+        }
+    }
+    assert!(problems.is_empty(), "{}", problems.join("\n"));
+}
