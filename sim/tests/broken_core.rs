@@ -11,7 +11,7 @@ use std::path::Path;
 
 use forge_manager::core::broken::Broken;
 use forge_sim::report::Verdict;
-use forge_sim::runner::{RunOptions, run};
+use forge_sim::runner::{Outcome, RunOptions, run};
 use forge_sim::scenario::Scenario;
 
 /// A file of scenarios/, or of this crate's `tests/canaries/` when it names that folder.
@@ -32,15 +32,22 @@ fn scenario(file: &str) -> Scenario {
 /// `tests/canaries/`, not in scenarios/ (where every file must pass).
 const KNOWN_UNCOVERED: &[&str] = &["tests/canaries/forced-lease-deletion.toml"];
 
-/// Runs `file` with `variant` and asserts the run fails with dual-forging slots; also asserts the
-/// correct core passes the same file, so the failure is the variant's.
-fn caught(variant: Broken, file: &str) {
+/// Runs `file` with the broken `variant`, then with the correct core.
+fn both_cores(variant: Broken, file: &str) -> (Outcome, Outcome) {
     let s = scenario(file);
     let broken = RunOptions {
         broken: Some(variant),
         ..RunOptions::default()
     };
     let o = run(&s, &broken).unwrap_or_else(|e| panic!("{file}: {e}"));
+    let correct = run(&s, &RunOptions::default()).unwrap_or_else(|e| panic!("{file}: {e}"));
+    (o, correct)
+}
+
+/// Runs `file` with `variant` and asserts the run fails with dual-forging slots; also asserts the
+/// correct core passes the same file, so the failure is the variant's.
+fn caught(variant: Broken, file: &str) {
+    let (o, correct) = both_cores(variant, file);
     assert_eq!(
         o.report.verdict,
         Verdict::Fail,
@@ -54,7 +61,6 @@ fn caught(variant: Broken, file: &str) {
         variant.as_str(),
         o.report.verdict_line()
     );
-    let correct = run(&s, &RunOptions::default()).unwrap_or_else(|e| panic!("{file}: {e}"));
     if KNOWN_UNCOVERED.contains(&file) {
         // The variant's failure is its dual slots; the correct core has none, and fails only the
         // lease-coverage check (a known sidecar finding, see KNOWN_UNCOVERED).
@@ -82,19 +88,13 @@ fn caught(variant: Broken, file: &str) {
 /// Runs `file` with `variant`, a policy breach rather than a safety one: the run must fail the
 /// expectation kind `check` (no dual slot is needed), and the correct core must pass the file.
 fn caught_by_check(variant: Broken, file: &str, check: &str) {
-    let s = scenario(file);
-    let broken = RunOptions {
-        broken: Some(variant),
-        ..RunOptions::default()
-    };
-    let o = run(&s, &broken).unwrap_or_else(|e| panic!("{file}: {e}"));
+    let (o, correct) = both_cores(variant, file);
     assert!(
         o.report.violations.iter().any(|v| v.kind == check),
         "the broken core {} did not fail {check} in {file}: {}",
         variant.as_str(),
         o.report.verdict_line()
     );
-    let correct = run(&s, &RunOptions::default()).unwrap_or_else(|e| panic!("{file}: {e}"));
     assert_eq!(
         correct.report.verdict,
         Verdict::Pass,
