@@ -473,10 +473,8 @@ impl Seat {
             (Some(_), false) if self.absent_seen => None,
             // Deleted by an operator, kept by our finalizer: keep renewing (the record still
             // covers the node) until the node is verifiably off, then let the deletion complete.
+            // (Until then the arms below renew it as any hold.)
             (Some(_), _) if may_release && self.deleting() => Some(LeaseWriteKind::Finalize),
-            (Some(h), true) if self.deleting() => (now.since(h.last_renew_sent_at)
-                >= timing.retry_period / 2)
-                .then_some(LeaseWriteKind::Renew),
             (Some(h), true) => {
                 // Renew once per retry period (the runtime's tick); half a period guards against a
                 // second renewal in the follow-up decisions of one tick.

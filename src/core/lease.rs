@@ -107,6 +107,11 @@ struct Seen {
 }
 
 impl Seen {
+    /// When this record stops being live by observation: first seen unchanged plus its duration.
+    fn live_until(&self, configured: Duration) -> MonoTime {
+        self.first_seen_at + self.record.effective_duration(configured)
+    }
+
     fn same_tenure(&self, r: &LeaseRecord) -> bool {
         self.holder.as_deref() == r.holder()
             && self.record.acquire_time == r.acquire_time
@@ -193,7 +198,7 @@ impl LeaseObserver {
     pub fn expires_at(&self, configured: Duration) -> Option<MonoTime> {
         let s = self.seen.as_ref().or(self.deleted.as_ref())?;
         s.record.holder()?;
-        Some(s.first_seen_at + s.record.effective_duration(configured))
+        Some(s.live_until(configured))
     }
 
     /// The holder of the record in force by observation: the current record's, or, until it would
@@ -201,9 +206,7 @@ impl LeaseObserver {
     pub fn holder(&self, configured: Duration, now: MonoTime) -> Option<&str> {
         match (&self.seen, &self.deleted) {
             (Some(s), _) => s.record.holder(),
-            (None, Some(d)) if now < d.first_seen_at + d.record.effective_duration(configured) => {
-                d.record.holder()
-            }
+            (None, Some(d)) if now < d.live_until(configured) => d.record.holder(),
             (None, _) => None,
         }
     }
@@ -223,7 +226,7 @@ impl LeaseObserver {
             None => LeaseState::Free,
             Some(h) if h == identity => LeaseState::HeldByMe,
             Some(_) => {
-                if now.since(s.first_seen_at) >= s.record.effective_duration(configured) {
+                if now >= s.live_until(configured) {
                     LeaseState::Expired
                 } else {
                     LeaseState::HeldByOther
