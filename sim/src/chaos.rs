@@ -159,6 +159,15 @@ impl SplitMix64 {
         self.range(0, 99) < percent
     }
 
+    /// `magnitude` or its negation, with equal odds (skews and drifts go either way).
+    pub fn either_sign(&mut self, magnitude: i64) -> i64 {
+        if self.chance(50) {
+            magnitude
+        } else {
+            -magnitude
+        }
+    }
+
     /// A duration uniform in `lo..=hi`, at millisecond resolution.
     pub fn duration(&mut self, lo: Duration, hi: Duration) -> Duration {
         Duration::from_millis(self.range(ms(lo), ms(hi)))
@@ -640,21 +649,13 @@ impl Gen<'_> {
                 let max = i64::try_from(ms(w.max_len)).unwrap_or(i64::MAX);
                 let magnitude =
                     i64::try_from(self.rng.range(1_000, max.unsigned_abs())).unwrap_or(i64::MAX);
-                let offset_ms = if self.rng.chance(50) {
-                    magnitude
-                } else {
-                    -magnitude
-                };
+                let offset_ms = self.rng.either_sign(magnitude);
                 let target = self.pod_ref();
                 self.push(at, FaultAction::Skew { target, offset_ms });
             }
             Kind::Drift => {
                 let magnitude = *self.rng.pick(&[10_i64, 100, 1_000, 20_000]);
-                let ppm = if self.rng.chance(50) {
-                    magnitude
-                } else {
-                    -magnitude
-                };
+                let ppm = self.rng.either_sign(magnitude);
                 let target = self.pod_ref();
                 self.push(at, FaultAction::Drift { target, ppm });
             }
@@ -1331,11 +1332,7 @@ impl<'a> ProbeGen<'a> {
         for pod in self.s.pods() {
             if skew {
                 let magnitude = i64::try_from(self.rng.range(60_000, 600_000)).unwrap_or(60_000);
-                let offset_ms = if self.rng.chance(50) {
-                    magnitude
-                } else {
-                    -magnitude
-                };
+                let offset_ms = self.rng.either_sign(magnitude);
                 self.push(
                     at,
                     FaultAction::Skew {
@@ -1346,11 +1343,7 @@ impl<'a> ProbeGen<'a> {
             }
             if drift {
                 let magnitude = i64::try_from(self.rng.range(100, 20_000)).unwrap_or(100);
-                let ppm = if self.rng.chance(50) {
-                    magnitude
-                } else {
-                    -magnitude
-                };
+                let ppm = self.rng.either_sign(magnitude);
                 self.push(
                     at,
                     FaultAction::Drift {

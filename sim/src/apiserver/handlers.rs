@@ -676,25 +676,17 @@ fn store_update(
     mut new: Value,
     params: &Params,
 ) -> Result<(Value, Vec<String>), ApiError> {
-    // Identity and server-set fields are the server's, whatever the request said.
+    // Identity and server-set fields are the server's, whatever the request said: a deletion in
+    // progress too, which a client can neither set nor clear.
     for field in [
         "name",
         "namespace",
         "uid",
         "creationTimestamp",
         "generation",
+        "deletionTimestamp",
+        "deletionGracePeriodSeconds",
     ] {
-        match old["metadata"].get(field) {
-            Some(v) => new["metadata"][field] = v.clone(),
-            None => {
-                if let Some(m) = new["metadata"].as_object_mut() {
-                    m.remove(field);
-                }
-            }
-        }
-    }
-    // A deletion in progress is the server's to record; a client can neither set nor clear it.
-    for field in ["deletionTimestamp", "deletionGracePeriodSeconds"] {
         match old["metadata"].get(field) {
             Some(v) => new["metadata"][field] = v.clone(),
             None => {

@@ -271,8 +271,7 @@ impl ApiServer {
                 .unwrap_or_else(std::sync::PoisonError::into_inner)
                 .push(change);
         }
-        // No receivers is fine: nobody is watching.
-        let _ = self.shared.events.send(event);
+        self.publish_unlogged(event);
     }
 
     pub(crate) fn subscribe(&self) -> tokio::sync::broadcast::Receiver<store::Event> {
