@@ -1,7 +1,6 @@
 //! The scenario suite as tests: one `#[test]` per file in `scenarios/`, so a failure names the file.
 //!
-//! Every file must pass, except the files of [`KNOWN_UNCOVERED`]: sidecar bugs the lease-coverage
-//! oracle found, kept as they are until the sidecar is fixed; they must fail by uncovered slots only.
+//! Every file must pass (dual slots, uncovered slots and every expectation are judged).
 //!
 //! A last test checks that the files, together, use every fault kind and every expectation kind of
 //! the contract, and that every file has a description, and that no file is left without a test.
@@ -23,21 +22,6 @@ fn check(file: &str) {
     let outcome = run(&scenario, &RunOptions::default())
         .unwrap_or_else(|e| panic!("{file}: the simulation failed: {e}"));
     let report = &outcome.report;
-    if KNOWN_UNCOVERED.contains(&file) {
-        assert!(
-            report.verdict == Verdict::Fail
-                && report.dual_slots == 0
-                && report
-                    .violations
-                    .iter()
-                    .all(|v| v.kind == forge_sim::oracle::UNCOVERED_FORGING),
-            "{file} is listed in KNOWN_UNCOVERED but {}: if the sidecar is fixed, remove it from the \
-             list\nviolations: {:#?}",
-            report.verdict_line(),
-            report.violations
-        );
-        return;
-    }
     assert_eq!(
         report.verdict,
         Verdict::Pass,
@@ -46,11 +30,6 @@ fn check(file: &str) {
         report.violations
     );
 }
-
-/// Files the current sidecar fails by lease coverage alone (uncovered slots, no dual slot): each is
-/// a sidecar bug the oracle found (see the file's description and docs/chaos.md). Remove a file
-/// from here when the sidecar is fixed; never change the file to make it pass.
-const KNOWN_UNCOVERED: &[&str] = &[];
 
 macro_rules! scenario_tests {
     ($($test:ident => $file:literal,)*) => {
