@@ -28,8 +28,9 @@
 pub mod adapters;
 pub mod cli;
 pub mod config;
-#[macro_use]
-pub mod core;
+/// The pure safety core, its own crate (`crates/forge-core`) so that the compiler, not a grep,
+/// keeps kube, tokio, nix and the file system out of it; re-exported under its old path.
+pub use forge_core as core;
 pub mod crd;
 pub mod credentials;
 pub mod http;

@@ -1,6 +1,8 @@
-//! Guards the layering of docs/architecture.md ("Code layout"): the safety core does no I/O and
-//! names no runtime, client or system crate. A regression here would let a clock read or a network
-//! call slip into a decision that must be a pure function of its observations.
+//! Guards the purity of the safety core (docs/architecture.md, "Code layout"), which is its own
+//! crate, `crates/forge-core`. Two checks: the crate graph (the compiler's view: `cargo tree` shows
+//! no kube, k8s-openapi, tokio, nix or other I/O crate below forge-core), and its source (what a
+//! crate graph cannot see: `std::fs`, `std::net`, clock reads). A regression here would let a clock
+//! read or a network call slip into a decision that must be a pure function of its observations.
 
 use std::path::Path;
 
@@ -19,12 +21,73 @@ const FORBIDDEN: &[&str] = &[
     "async ",
     ".await",
     "rand::",
-    "crate::ports",
-    "crate::runtime",
-    "crate::adapters",
-    "crate::config",
-    "crate::journal",
+    "forge_manager",
 ];
+
+/// Crates that must not appear anywhere in forge-core's dependency graph.
+const FORBIDDEN_CRATES: &[&str] = &[
+    "kube",
+    "kube-client",
+    "kube-core",
+    "k8s-openapi",
+    "tokio",
+    "nix",
+    "hyper",
+    "redb",
+    "axum",
+    "rand",
+    "jiff",
+    "libc",
+    "forge-manager",
+];
+
+/// The crate names of `cargo tree` output lines (`name vX.Y.Z ...`).
+fn crate_names(tree: &str) -> Vec<&str> {
+    tree.lines()
+        .filter_map(|l| l.split_whitespace().next())
+        .collect()
+}
+
+#[test]
+fn the_core_crate_depends_on_no_io_runtime_or_client_crate() {
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    for features in ["", "broken-core"] {
+        let out = std::process::Command::new(&cargo)
+            .current_dir(env!("CARGO_MANIFEST_DIR"))
+            .args([
+                "tree",
+                "--offline",
+                "-p",
+                "forge-core",
+                "-e",
+                "normal,build",
+            ])
+            .args(["--prefix", "none", "--features", features])
+            .output()
+            .unwrap_or_else(|e| panic!("{cargo} tree: {e}"));
+        let tree = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            out.status.success() && tree.starts_with("forge-core "),
+            "cargo tree -p forge-core failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let names = crate_names(&tree);
+        let bad: Vec<_> = names
+            .iter()
+            .filter(|n| FORBIDDEN_CRATES.contains(n))
+            .collect();
+        assert!(
+            bad.is_empty(),
+            "forge-core (features {features:?}) must stay pure, but depends on {bad:?}:\n{tree}"
+        );
+    }
+}
+
+#[test]
+fn the_crate_check_reads_crate_names() {
+    let sample = "forge-core v0.1.0 (/x)\nserde v1.0.0\ntokio v1.48.0 (*)\n";
+    assert_eq!(crate_names(sample), vec!["forge-core", "serde", "tokio"]);
+}
 
 fn code_lines(text: &str) -> impl Iterator<Item = (usize, &str)> {
     text.lines().enumerate().filter(|(_, l)| {
@@ -35,7 +98,7 @@ fn code_lines(text: &str) -> impl Iterator<Item = (usize, &str)> {
 
 #[test]
 fn the_core_names_no_io_runtime_or_client_crate() {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("src/core");
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("crates/forge-core/src");
     let mut offences = Vec::new();
     let mut files = 0;
     for entry in std::fs::read_dir(&dir).unwrap_or_else(|e| panic!("{}: {e}", dir.display())) {

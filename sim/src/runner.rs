@@ -47,20 +47,11 @@ pub struct Outcome {
     pub report: Report,
 }
 
-/// The sidecar timing a scenario's `[timing]` implies: request timeouts and verification scaled
-/// down for short deadlines so the budget of `docs/safety.md` holds.
+/// The sidecar timing a scenario's `[timing]` implies ([`crate::scenario::Timing::core`]).
+/// [`run`] refuses a scenario whose timing breaks the budget before it builds a world, and
+/// `Scenario::from_str` refuses such a file, so the default is a stand-in never used by a run.
 pub fn core_timing(s: &Scenario) -> CoreTiming {
-    let renew = s.timing.renew_deadline;
-    CoreTiming {
-        lease_duration: s.timing.lease_duration,
-        renew_deadline: renew,
-        retry_period: s.timing.retry_period,
-        api_timeout: (renew / 4).clamp(Duration::from_millis(200), Duration::from_secs(3)),
-        demotion_time: (renew / 10).clamp(Duration::from_millis(100), Duration::from_secs(1)),
-        sighup_verify_timeout: (renew / 2)
-            .clamp(Duration::from_millis(500), Duration::from_secs(5)),
-        ..CoreTiming::default()
-    }
+    s.timing.core().unwrap_or_default()
 }
 
 /// The world a scenario describes.
@@ -111,6 +102,16 @@ pub fn run(scenario: &Scenario, options: &RunOptions) -> Result<Outcome, String>
     let started = Instant::now();
     let seed = options.seed.unwrap_or(scenario.seed);
     let wall_ms = || u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
+    if let Err(problems) = scenario.timing.core() {
+        let problems: Vec<String> = problems
+            .iter()
+            .map(|p| format!("{}: {}", p.variable, p.message))
+            .collect();
+        return Err(format!(
+            "the scenario's [timing] breaks the timing budget: {}",
+            problems.join("; ")
+        ));
+    }
     let trace = match simulate_guarded(scenario, seed, options) {
         Ok(Ok(trace)) => trace,
         Ok(Err(panic)) => return Ok(panicked(scenario, seed, &panic, wall_ms())),

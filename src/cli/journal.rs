@@ -969,7 +969,9 @@ fn replay(
              followed.",
             timing.unwrap_or_default()
         )?;
-        if let Some(problem) = readers
+        // An impossible budget is refused up front, naming its settings: the core only runs on a
+        // timing that passed `Timing::new`, so such a what-if has no answer to give.
+        if let Some(problems) = readers
             .iter()
             .find_map(|r| {
                 r.query(&Query {
@@ -979,16 +981,17 @@ fn replay(
                 .ok()
             })
             .and_then(|rs| rs.first().and_then(|r| core_inputs(r)?.ok()))
-            .map(|i| o.apply(&i.timing).problems())
-            .filter(|p| !p.is_empty())
+            .and_then(|i| o.apply(&i.timing).err())
         {
-            for p in problem {
-                writeln!(
-                    out,
-                    "  note: this timing breaks the budget: {}: {}",
-                    p.variable, p.message
-                )?;
-            }
+            let lines: Vec<String> = problems
+                .iter()
+                .map(|p| format!("{}: {}", p.variable, p.message))
+                .collect();
+            return Err(CliError::Usage(format!(
+                "--timing {}: this timing breaks the budget: {}",
+                timing.unwrap_or_default(),
+                lines.join("; ")
+            )));
         }
     }
     let mut diverged = false;
@@ -1005,7 +1008,16 @@ fn replay(
             };
             let inputs = inputs.map_err(|e| CliError::Usage(format!("{}: {e}", path.display())))?;
             writer.get_or_insert_with(|| inputs.writer.clone());
-            let timing = what_if.as_ref().map(|o| o.apply(&inputs.timing));
+            let timing = what_if
+                .as_ref()
+                .map(|o| o.apply(&inputs.timing))
+                .transpose()
+                .map_err(|p| {
+                    CliError::Usage(format!(
+                        "{}: --timing breaks the budget of this record's timing: {p:?}",
+                        path.display()
+                    ))
+                })?;
             let Some(Ok((step, _))) = replay_record(r, timing.as_ref()) else {
                 continue;
             };

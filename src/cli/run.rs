@@ -219,7 +219,7 @@ async fn sidecar(config: &Config) -> Result<(), StartError> {
 
     let clock = SystemClock::since_boot();
     let node = node_of(config)?;
-    let kube = kube_adapter(None, config, timing.api_timeout, clock).await?;
+    let kube = kube_adapter(None, config, timing.api_timeout(), clock).await?;
     let metrics = Metrics::new(&Identity::from_config(config));
     let server_clock = kube.server_clock_reader();
     let journal = journal_recorder(config)
@@ -273,7 +273,7 @@ async fn sidecar(config: &Config) -> Result<(), StartError> {
         let coordination = kube_adapter(
             config.coordination_kubeconfig(),
             config,
-            timing.api_timeout,
+            timing.api_timeout(),
             clock,
         )
         .await?;

@@ -20,7 +20,7 @@ use super::run::{EXIT_START_FAILED, node_of, standby_paths, target_paths, termin
 /// The watchdog's settings from a validated configuration: it looks at least four times per renew
 /// deadline.
 pub fn settings(c: &Config) -> WatchdogSettings {
-    let renew_deadline = c.timing().renew_deadline;
+    let renew_deadline = c.timing().renew_deadline();
     WatchdogSettings {
         heartbeat: PathBuf::from(&c.heartbeat_path),
         target: target_paths(c),

@@ -21,7 +21,7 @@ pub mod value;
 use std::path::Path;
 use std::time::Duration;
 
-use crate::core::timing::Timing;
+use crate::core::timing::{Timing, TimingParams};
 
 pub use duration::{DurationError, format_duration, parse_duration, parse_signed_duration};
 pub use value::{CredentialMode, LogFormat};
@@ -673,11 +673,11 @@ impl Config {
 
     // --- Timing ---
 
-    /// The timing budget from these settings. Meaningful once [`Config::validate`] found nothing:
-    /// an unparsable value reads as [`Timing::default`]'s (which `validate` reports).
-    pub fn timing(&self) -> Timing {
-        let d = Timing::default();
-        Timing {
+    /// The timing settings as read, not yet checked against the budget: an unparsable value
+    /// reads as the default's (which `validate` reports separately).
+    pub fn timing_params(&self) -> TimingParams {
+        let d = TimingParams::default();
+        TimingParams {
             lease_duration: self.lease_duration().unwrap_or(d.lease_duration),
             renew_deadline: self.renew_deadline().unwrap_or(d.renew_deadline),
             retry_period: self.retry_period().unwrap_or(d.retry_period),
@@ -687,6 +687,13 @@ impl Config {
                 .unwrap_or(d.sighup_verify_timeout),
             ..d
         }
+    }
+
+    /// The checked timing budget. Meaningful once [`Config::validate`] found nothing: `validate`
+    /// refuses every configuration whose timing [`Timing::new`] refuses, so the fallback to the
+    /// defaults is never taken on a validated configuration.
+    pub fn timing(&self) -> Timing {
+        Timing::new(self.timing_params()).unwrap_or_default()
     }
 }
 

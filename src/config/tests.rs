@@ -87,13 +87,13 @@ fn timing_maps_each_variable_to_its_field() {
         ("SIGHUP_VERIFY_TIMEOUT", "7s"),
     ]);
     let t = c.timing();
-    assert_eq!(t.lease_duration, Duration::from_secs(30));
-    assert_eq!(t.renew_deadline, Duration::from_secs(20));
-    assert_eq!(t.retry_period, Duration::from_secs(4));
-    assert_eq!(t.api_timeout, Duration::from_secs(5));
-    assert_eq!(t.sighup_verify_timeout, Duration::from_secs(7));
-    assert_eq!(t.retry_jitter, Timing::default().retry_jitter);
-    assert_eq!(t.demotion_time, Timing::default().demotion_time);
+    assert_eq!(t.lease_duration(), Duration::from_secs(30));
+    assert_eq!(t.renew_deadline(), Duration::from_secs(20));
+    assert_eq!(t.retry_period(), Duration::from_secs(4));
+    assert_eq!(t.api_timeout(), Duration::from_secs(5));
+    assert_eq!(t.sighup_verify_timeout(), Duration::from_secs(7));
+    assert_eq!(t.retry_jitter(), Timing::default().retry_jitter());
+    assert_eq!(t.demotion_time(), Timing::default().demotion_time());
     assert_eq!(c.validate(), vec![]);
 }
 

@@ -54,7 +54,7 @@ impl Config {
     /// so one run reports every problem.
     fn timing_problems(&self, out: &mut Vec<ConfigProblem>) {
         let unparsed: Vec<&str> = out.iter().map(|p| p.variable).collect();
-        for p in self.timing().problems() {
+        for p in self.timing_params().problems() {
             if p.involves.iter().any(|v| unparsed.contains(v)) {
                 continue;
             }

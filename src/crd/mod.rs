@@ -7,9 +7,11 @@
 
 mod forge_cluster;
 mod leader;
+mod policy;
 
 pub use forge_cluster::*;
 pub use leader::*;
+pub use policy::parse_spec;
 
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
 use kube::CustomResourceExt;

@@ -49,7 +49,7 @@ pub const NOT_READY_MESSAGE: &str = "Startup credentials not yet provisioned";
 /// How old the last decision may be before `/health` fails: three retry periods plus the renew
 /// deadline (a loop that misses that many wake-ups has also fenced itself).
 pub fn liveness_limit(t: &Timing) -> Duration {
-    t.retry_period * 3 + t.renew_deadline
+    t.retry_period() * 3 + t.renew_deadline()
 }
 
 /// What the handlers share.

@@ -18,7 +18,7 @@ use super::record::JournalRecord;
 use crate::core::election::{Action, Decision, ElectionState, Observations, Role, decide};
 use crate::core::reason::Reason;
 use crate::core::time::MonoTime;
-use crate::core::timing::Timing;
+use crate::core::timing::{Timing, TimingParams, TimingProblem};
 
 /// Version of the `inputs.core` layout this build writes and replays.
 pub const CORE_INPUTS_VERSION: u32 = 1;
@@ -317,17 +317,19 @@ impl TimingOverride {
         Ok(o)
     }
 
-    /// `base` with the overridden fields replaced.
-    pub fn apply(&self, base: &Timing) -> Timing {
-        Timing {
-            lease_duration: self.lease.unwrap_or(base.lease_duration),
-            renew_deadline: self.renew.unwrap_or(base.renew_deadline),
-            retry_period: self.retry.unwrap_or(base.retry_period),
-            api_timeout: self.api.unwrap_or(base.api_timeout),
-            demotion_time: self.demotion.unwrap_or(base.demotion_time),
-            sighup_verify_timeout: self.verify.unwrap_or(base.sighup_verify_timeout),
-            ..*base
-        }
+    /// `base` with the overridden fields replaced, checked like any other timing: a what-if the
+    /// budget does not cover cannot be replayed (the core would never run on it).
+    pub fn apply(&self, base: &Timing) -> Result<Timing, Vec<TimingProblem>> {
+        let b = base.params();
+        Timing::new(TimingParams {
+            lease_duration: self.lease.unwrap_or(b.lease_duration),
+            renew_deadline: self.renew.unwrap_or(b.renew_deadline),
+            retry_period: self.retry.unwrap_or(b.retry_period),
+            api_timeout: self.api.unwrap_or(b.api_timeout),
+            demotion_time: self.demotion.unwrap_or(b.demotion_time),
+            sighup_verify_timeout: self.verify.unwrap_or(b.sighup_verify_timeout),
+            ..b
+        })
     }
 }
 
@@ -346,12 +348,16 @@ pub fn compared_values(i: &CoreInputs, d: &Decision) -> Vec<String> {
     if let Some(rec) = seat.observer.record() {
         let holder = rec.holder().unwrap_or("nobody");
         if let Some(age) = seat.observer.unchanged_for(now) {
-            let cmp = if age >= t.lease_duration { "≥" } else { "<" };
+            let cmp = if age >= t.lease_duration() {
+                "≥"
+            } else {
+                "<"
+            };
             out.push(format!(
                 "lease (holder {holder}, resourceVersion {}) observed unchanged for {} {cmp} lease_duration {}",
                 rec.resource_version,
                 secs(age),
-                secs(t.lease_duration)
+                secs(t.lease_duration())
             ));
         }
     } else {
@@ -360,11 +366,11 @@ pub fn compared_values(i: &CoreInputs, d: &Decision) -> Vec<String> {
     match (&seat.hold, &i.prev.seat.hold) {
         (Some(h), _) => {
             let age = now.since(h.last_renew_sent_at);
-            let cmp = if age < t.renew_deadline { "<" } else { "≥" };
+            let cmp = if age < t.renew_deadline() { "<" } else { "≥" };
             out.push(format!(
                 "held: last successful renewal sent {} ago {cmp} renew_deadline {}",
                 secs(age),
-                secs(t.renew_deadline)
+                secs(t.renew_deadline())
             ));
             if now < h.promotable_at {
                 out.push(format!(
@@ -376,7 +382,7 @@ pub fn compared_values(i: &CoreInputs, d: &Decision) -> Vec<String> {
         (None, Some(h)) => out.push(format!(
             "hold dropped: the last renewal had been sent {} before (renew_deadline {})",
             secs(now.since(h.last_renew_sent_at)),
-            secs(t.renew_deadline)
+            secs(t.renew_deadline())
         )),
         (None, None) => out.push("not holding the lease".into()),
     }
@@ -574,10 +580,18 @@ mod tests {
     #[test]
     fn a_timing_override_parses_and_replaces_only_what_it_names() {
         let o = TimingOverride::parse("lease=20s, renew=12s").expect("parse");
-        let t = o.apply(&Timing::default());
-        assert_eq!(t.lease_duration, std::time::Duration::from_secs(20));
-        assert_eq!(t.renew_deadline, std::time::Duration::from_secs(12));
-        assert_eq!(t.retry_period, Timing::default().retry_period);
+        let t = o
+            .apply(&Timing::default())
+            .expect("20 s lease, 12 s deadline fit the budget");
+        assert_eq!(t.lease_duration(), std::time::Duration::from_secs(20));
+        assert_eq!(t.renew_deadline(), std::time::Duration::from_secs(12));
+        assert_eq!(t.retry_period(), Timing::default().retry_period());
+        let broken = TimingOverride::parse("renew=20s").expect("parse");
+        let problems = broken.apply(&Timing::default()).err().unwrap_or_default();
+        assert!(
+            problems.iter().any(|p| p.variable == "RENEW_DEADLINE"),
+            "{problems:?}"
+        );
         assert!(TimingOverride::parse("lease").is_err());
         assert!(TimingOverride::parse("soon=2s").is_err());
     }

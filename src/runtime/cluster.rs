@@ -13,10 +13,11 @@ use crate::core::cluster::{
 };
 use crate::core::election::{Gate, LeaseEvent, LeaseWriteKind, request_budget};
 use crate::core::lease::{ApiFailure, LeaseRecord};
-use crate::core::policy::{Health, RegionView, parse_spec};
+use crate::core::policy::{Health, RegionView};
 use crate::core::time::MonoTime;
 use crate::core::timing::Timing;
 use crate::crd::CardanoForgeCluster;
+use crate::crd::parse_spec;
 use crate::metrics::Metrics;
 use crate::ports::{Clock, HealthProbe, Kube, KubeError, LeaseWrite};
 
@@ -182,7 +183,7 @@ impl<C: Clock, K: Kube, H: HealthProbe> ClusterLoop<C, K, H> {
 
     /// When the global lease and the other regions' presence leases expire by observation.
     fn watched_expiries(&self) -> impl Iterator<Item = MonoTime> + '_ {
-        let d = self.settings.timing.lease_duration;
+        let d = self.settings.timing.lease_duration();
         self.state
             .others
             .values()
@@ -556,7 +557,7 @@ impl<C: Clock, K: Kube, H: HealthProbe> ClusterLoop<C, K, H> {
             &name,
             base.as_ref(),
             holder,
-            self.settings.timing.lease_duration,
+            self.settings.timing.lease_duration(),
             self.clock.now_wall(),
             // Presence leases entitle nobody: no finalizer, so none outlives its region.
             !matches!(action, ClusterAction::Presence { .. }),
@@ -663,7 +664,7 @@ impl<C: Clock, K: Kube, H: HealthProbe> ClusterLoop<C, K, H> {
 /// spec's `healthCheck.timeout`), but never longer than `API_TIMEOUT`, the bound of every request
 /// a coordination round makes.
 pub fn effective_probe_timeout(health: &HealthSettings, timing: &Timing) -> Duration {
-    health.timeout.min(timing.api_timeout)
+    health.timeout.min(timing.api_timeout())
 }
 
 fn published_health(c: &CardanoForgeCluster) -> Option<Health> {
@@ -723,7 +724,7 @@ impl<C: Clock, K: Kube, H: HealthProbe> Coordinator for ClusterLoop<C, K, H> {
             && self.state.global.hold.is_some()
             && self
                 .listed_at
-                .is_some_and(|at| now.since(at) < self.settings.timing.retry_period / 2);
+                .is_some_and(|at| now.since(at) < self.settings.timing.retry_period() / 2);
         // A departing pod's last rounds list the policy afresh (a handoff rests on a read made
         // after the verified demotion) but reuse the presence observed a moment ago: presence
         // only ranks the successor, and every request costs the handover a round trip.
@@ -822,7 +823,9 @@ impl<C: Clock, K: Kube, H: HealthProbe> Coordinator for ClusterLoop<C, K, H> {
 
     fn gate_hold(&self) -> GateHold {
         match &self.state.global.hold {
-            Some(h) => GateHold::Until(h.last_renew_sent_at + self.settings.timing.renew_deadline),
+            Some(h) => {
+                GateHold::Until(h.last_renew_sent_at + self.settings.timing.renew_deadline())
+            }
             None => GateHold::NotHeld,
         }
     }
@@ -1003,7 +1006,7 @@ mod tests {
         let mut rig = holding(Duration::from_secs(1));
         let t = rig.cl.settings.timing;
         let deadline = rig.cl.state.global.deadline(&t).expect("held");
-        let answer_by = deadline - t.demotion_time;
+        let answer_by = deadline - t.demotion_time();
         rig.clock.advance(
             answer_by
                 .since(rig.clock.now_mono())
@@ -1104,7 +1107,7 @@ mod tests {
             // the renew deadline minus the demotion time.
             let now = rig.clock.now_mono();
             let t = rig.cl.settings.timing;
-            let local_answer_by = now + (t.renew_deadline - t.demotion_time);
+            let local_answer_by = now + (t.renew_deadline() - t.demotion_time());
             let (gate, wake) = block_on(rig.cl.coordinate(view(Some(local_answer_by))));
             assert_eq!(gate, Gate::Allow, "a hung probe cost the global lease");
             let now = rig.clock.now_mono();

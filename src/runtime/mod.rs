@@ -417,7 +417,7 @@ impl<C: Clock, K: Kube, F: Fs, N: Node, R: Recorder, G: cluster::Coordinator>
         if !self.coordinator.holds_region() || !self.left_quiet {
             return;
         }
-        let grace = self.settings.timing.retry_period / SUCCESSOR_GRACE;
+        let grace = self.settings.timing.retry_period() / SUCCESSOR_GRACE;
         // The policy the handoff is judged on is read while we wait: after the verified demotion,
         // and without a round trip of its own.
         let Some(released) = self.released_version.clone() else {
@@ -477,10 +477,10 @@ impl<C: Clock, K: Kube, F: Fs, N: Node, R: Recorder, G: cluster::Coordinator>
     /// `wake_by`.
     fn next_wait(&mut self, d: &Decision) -> Duration {
         let t = &self.settings.timing;
-        let jitter = self.rng.random_range(0.0..=t.retry_jitter.max(0.0));
+        let jitter = self.rng.random_range(0.0..=t.retry_jitter().max(0.0));
         // Jitter shortens the period: `wake_by` is at most one retry period away, so a lengthened
         // period was always cut back to it and every pod retried in lockstep.
-        let period = t.retry_period.mul_f64(1.0 - jitter);
+        let period = t.retry_period().mul_f64(1.0 - jitter);
         let now = self.clock.now_mono();
         // A standby's watch ends on every change of the lease, so its retry-period poll would read
         // nothing new: it sleeps until the lease could expire by observation, the first moment it
@@ -520,7 +520,7 @@ impl<C: Clock, K: Kube, F: Fs, N: Node, R: Recorder, G: cluster::Coordinator>
         self.state
             .seat
             .observer
-            .expires_at(self.settings.timing.lease_duration)
+            .expires_at(self.settings.timing.lease_duration())
             .filter(|at| *at > now)
     }
 
@@ -539,7 +539,7 @@ impl<C: Clock, K: Kube, F: Fs, N: Node, R: Recorder, G: cluster::Coordinator>
                     _ => {
                         let left = wait.saturating_sub(now.since(start));
                         self.clock
-                            .sleep(left.min(self.settings.timing.retry_period))
+                            .sleep(left.min(self.settings.timing.retry_period()))
                             .await
                     }
                 }
@@ -580,7 +580,7 @@ impl<C: Clock, K: Kube, F: Fs, N: Node, R: Recorder, G: cluster::Coordinator>
             let quiet_shutdown = self.shutting_down
                 && self
                     .coordinated_at
-                    .is_some_and(|at| now.since(at) < self.settings.timing.retry_period / 2);
+                    .is_some_and(|at| now.since(at) < self.settings.timing.retry_period() / 2);
             if !departed
                 && !quiet_shutdown
                 && ((round == 0 && (leader || due)) || self.coordinated_as_leader != Some(leader))
@@ -796,7 +796,7 @@ impl<C: Clock, K: Kube, F: Fs, N: Node, R: Recorder, G: cluster::Coordinator>
             // one missing, the watchdog still fires a renew deadline from now.
             let fence_at = self
                 .fence_at()
-                .unwrap_or_else(|| self.clock.now_mono() + self.settings.timing.renew_deadline);
+                .unwrap_or_else(|| self.clock.now_mono() + self.settings.timing.renew_deadline());
             if let Err(e) = self.write_heartbeat(true, Some(fence_at)).await {
                 return (
                     false,
@@ -948,7 +948,7 @@ impl<C: Clock, K: Kube, F: Fs, N: Node, R: Recorder, G: cluster::Coordinator>
             &self.settings.lease_name,
             base.as_ref(),
             holder,
-            t.lease_duration,
+            t.lease_duration(),
             now_wall,
             true,
         ) else {
@@ -1015,8 +1015,8 @@ impl<C: Clock, K: Kube, F: Fs, N: Node, R: Recorder, G: cluster::Coordinator>
     /// forging rests on. `None` when one of them is not held (we are demoting: the heartbeat keeps
     /// the instant it has, which is earlier than anything a later hold could give).
     fn fence_at(&self) -> Option<MonoTime> {
-        if broken!(WatchdogFromPromotion) {
-            return Some(self.clock.now_mono() + self.settings.timing.renew_deadline);
+        if forge_core::broken!(WatchdogFromPromotion) {
+            return Some(self.clock.now_mono() + self.settings.timing.renew_deadline());
         }
         // From the hold itself, not `Seat::deadline`: the dead-man switch must not share a
         // fault of the sidecar's own fencing (the `no-self-fencing` canary has no deadline).
@@ -1025,7 +1025,7 @@ impl<C: Clock, K: Kube, F: Fs, N: Node, R: Recorder, G: cluster::Coordinator>
             .seat
             .hold
             .as_ref()
-            .map(|h| h.last_renew_sent_at + self.settings.timing.renew_deadline)?;
+            .map(|h| h.last_renew_sent_at + self.settings.timing.renew_deadline())?;
         match self.coordinator.gate_hold() {
             cluster::GateHold::Always => Some(local),
             cluster::GateHold::Until(global) => Some(local.min(global)),

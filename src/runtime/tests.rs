@@ -116,7 +116,7 @@ impl Cluster {
                     continue;
                 }
                 let d = block_on(p.rt.wake());
-                let retry = p.rt.settings.timing.retry_period;
+                let retry = p.rt.settings.timing.retry_period();
                 p.next_wake = std::cmp::min(
                     now + retry,
                     std::cmp::max(d.wake_by, now + Duration::from_millis(100)),
@@ -396,17 +396,17 @@ fn a_watching_standby_sleeps_until_the_lease_could_expire_and_a_leader_a_retry_p
         p.rt.state
             .seat
             .observer
-            .expires_at(t.lease_duration)
+            .expires_at(t.lease_duration())
             .expect("the standby has seen the leader's lease");
     // The leader renewed within a retry period, so the lease is far from expiring: the standby's
     // watch covers the whole wait, no retry-period poll.
-    assert!(expiry > now + t.retry_period, "{expiry} vs {now}");
+    assert!(expiry > now + t.retry_period(), "{expiry} vs {now}");
     assert_eq!(p.rt.next_wait(&d), expiry.since(now));
 
     // Not watching (it holds the seat): the leader's wait is at most a retry period.
     let l = c.pod(&leader);
     let d = block_on(l.rt.wake());
-    assert!(l.rt.next_wait(&d) <= t.retry_period);
+    assert!(l.rt.next_wait(&d) <= t.retry_period());
 }
 
 /// The dead-man switch fires no later than the sidecar would fence itself (review finding B1).
@@ -442,7 +442,7 @@ fn the_heartbeat_carries_the_fencing_instant_of_the_renewal_the_hold_rests_on() 
         p.fs.get(Path::new("/opt/cardano/secrets/.heartbeat"))
             .and_then(|(b, _)| serde_json::from_slice(&b).ok())
             .unwrap_or_else(|| panic!("a heartbeat"));
-    let deadline = renewed + Timing::default().renew_deadline.as_millis() as u64;
+    let deadline = renewed + Timing::default().renew_deadline().as_millis() as u64;
     assert!(hb.armed);
     assert_eq!(hb.fence_at_ms, Some(deadline), "{hb:?}");
     assert!(
@@ -453,7 +453,7 @@ fn the_heartbeat_carries_the_fencing_instant_of_the_renewal_the_hold_rests_on() 
         crate::watchdog::judge(
             Some(hb),
             MonoTime(deadline),
-            Timing::default().renew_deadline
+            Timing::default().renew_deadline()
         ),
         crate::watchdog::Verdict::Stalled
     );

@@ -25,6 +25,8 @@ use std::time::Duration;
 pub use error::InvalidScenario;
 pub use target::{ApiServer, PodRef, Target, TargetSyntaxError, is_region_name, parse_pod_id};
 
+use forge_manager::core::timing::{Timing as CoreTiming, TimingParams, TimingProblem};
+
 use crate::trace::PodId;
 
 /// At most this many regions in one scenario.
@@ -114,6 +116,42 @@ impl Default for Timing {
             failback_delay: Duration::from_secs(60),
             api_latency: Duration::from_millis(1),
         }
+    }
+}
+
+impl Timing {
+    /// The sidecar timing this `[timing]` implies (request timeouts and verification scaled down for
+    /// short deadlines), checked by [`CoreTiming::new`] like the sidecar's own configuration.
+    pub fn core(&self) -> Result<CoreTiming, Vec<TimingProblem>> {
+        let renew = self.renew_deadline;
+        CoreTiming::new(TimingParams {
+            lease_duration: self.lease_duration,
+            renew_deadline: renew,
+            retry_period: self.retry_period,
+            api_timeout: (renew / 4).clamp(Duration::from_millis(200), Duration::from_secs(3)),
+            demotion_time: (renew / 10).clamp(Duration::from_millis(100), Duration::from_secs(1)),
+            sighup_verify_timeout: (renew / 2)
+                .clamp(Duration::from_millis(500), Duration::from_secs(5)),
+            ..TimingParams::default()
+        })
+    }
+
+    /// The first relation of the timing budget this `[timing]` breaks, as an error on the key to
+    /// change (the request timeout is derived from `renew_deadline`, so its problems name that).
+    fn budget_error(&self, file: &str) -> Option<InvalidScenario> {
+        let problem = self.core().err()?.into_iter().next()?;
+        let (key, value) = match problem.variable {
+            "LEASE_DURATION" => ("lease_duration", self.lease_duration),
+            "RETRY_PERIOD" => ("retry_period", self.retry_period),
+            _ => ("renew_deadline", self.renew_deadline),
+        };
+        Some(InvalidScenario::BadValue {
+            file: file.to_owned(),
+            line: None,
+            path: format!("timing.{key}"),
+            expected: format!("a value that fits the timing budget ({})", problem.message),
+            found: format!("{value:?}"),
+        })
     }
 }
 
@@ -596,7 +634,11 @@ impl Scenario {
     /// Parses a scenario from TOML text; `name_for_errors` is the file name errors report.
     #[allow(clippy::should_implement_trait)] // Two arguments: not `FromStr`.
     pub fn from_str(text: &str, name_for_errors: &str) -> Result<Scenario, InvalidScenario> {
-        parse::parse(text, name_for_errors)
+        let scenario = parse::parse(text, name_for_errors)?;
+        match scenario.timing.budget_error(name_for_errors) {
+            Some(e) => Err(e.with_line_from(text)),
+            None => Ok(scenario),
+        }
     }
 
     /// The file text of this scenario, every key written out (defaults included), such that

@@ -832,3 +832,23 @@ fn the_tick_extension_defaults_to_50ms_round_trips_and_is_bounded() {
         assert!(error(&text).contains("tick"), "{bad}");
     }
 }
+
+#[test]
+fn a_timing_the_budget_does_not_cover_is_refused_naming_the_key() {
+    let with = |timing: &str| format!("{MINIMAL}[timing]\n{timing}\n");
+    // A renew deadline past the lease: client-go refuses such an elector, and so does a file.
+    let e = error(&with("lease_duration = \"15s\"\nrenew_deadline = \"20s\""));
+    assert!(
+        e.contains("test.toml:") && e.contains("`timing.renew_deadline`"),
+        "{e}"
+    );
+    assert!(e.contains("timing budget"), "{e}");
+    // A retry period as long as the renew deadline.
+    let e = error(&with("retry_period = \"10s\""));
+    assert!(e.contains("`timing.retry_period`"), "{e}");
+    // A lease too short to cover deadline, demotion and margin.
+    let e = error(&with("lease_duration = \"11s\""));
+    assert!(e.contains("`timing.lease_duration`"), "{e}");
+    // What the budget covers still parses.
+    assert!(parse(&with("lease_duration = \"30s\"\nrenew_deadline = \"20s\"")).is_ok());
+}

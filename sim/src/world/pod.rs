@@ -119,7 +119,7 @@ pub async fn software(ctx: PodContext) -> turmoil::Result {
         heartbeat: l.heartbeat.into(),
         target: l.target.clone(),
         standby: Some(l.decoy.clone()),
-        renew_deadline: ctx.spec.timing.renew_deadline,
+        renew_deadline: ctx.spec.timing.renew_deadline(),
         check_period: watchdog::DEFAULT_CHECK_PERIOD,
     };
     let wd_fs = SimFs::new(pod.files.clone(), watchdog_clock.clone());
@@ -159,7 +159,13 @@ pub async fn software(ctx: PodContext) -> turmoil::Result {
     let mono_clock = sidecar_clock.clone();
     let mono = Rc::new(move || mono_clock.now_mono());
     let kube = PausingKube {
-        inner: KubeAdapter::new(client, NAMESPACE, ctx.spec.timing.api_timeout, dates, mono),
+        inner: KubeAdapter::new(
+            client,
+            NAMESPACE,
+            ctx.spec.timing.api_timeout(),
+            dates,
+            mono,
+        ),
         clock: sidecar_clock.clone(),
     };
     let server_clock = kube.inner.server_clock_reader();
@@ -236,7 +242,7 @@ pub async fn software(ctx: PodContext) -> turmoil::Result {
                 inner: KubeAdapter::new(
                     client,
                     NAMESPACE,
-                    ctx.spec.timing.api_timeout,
+                    ctx.spec.timing.api_timeout(),
                     dates,
                     mono,
                 ),

@@ -4,9 +4,9 @@
 use std::time::Duration;
 
 use super::*;
-use crate::core::election::Hold;
-use crate::core::lease::ApiFailure;
-use crate::core::policy::{Health, RegionPolicy, State};
+use crate::election::Hold;
+use crate::lease::ApiFailure;
+use crate::policy::{Health, RegionPolicy, State};
 
 fn timing() -> Timing {
     Timing::default()
@@ -776,13 +776,13 @@ fn a_deleted_global_lease_closes_the_gate_and_is_let_go_and_recreated_only_once_
     // An operator deletes it; our finalizer keeps the record, which still names our region.
     let marked = LeaseRecord {
         terminating: true,
-        finalizers: vec![crate::core::lease::LEASE_FINALIZER.to_owned()],
+        finalizers: vec![crate::lease::LEASE_FINALIZER.to_owned()],
         ..rec("global", Some("a"), 6)
     };
     let d = r.at(101_000).step(LeaseEvent::Read(Some(marked.clone())));
     assert_eq!(d.gate, Gate::Deny(Reason::LeaseDeleted));
     assert_eq!(Rep::global_writes(&d), vec![G(LeaseWriteKind::Renew)]);
-    assert!(d.wake_by <= MonoTime(101_000) + crate::core::election::VERIFY_POLL);
+    assert!(d.wake_by <= MonoTime(101_000) + crate::election::VERIFY_POLL);
     // Node verified off, region quiet: let it go.
     r.obs.local.forging_off = true;
     let d = r.at(101_300).step(LeaseEvent::Nothing);

@@ -1,12 +1,15 @@
 //! The timing budget: how lease duration, renew deadline, retry period, request timeout and demotion
-//! time must relate for the safety rule to hold, checked once at start (client-go and Patroni do the
-//! same when an elector is built).
+//! time must relate for the safety rule to hold. A [`Timing`] can only be built through
+//! [`Timing::new`], which checks every relation (client-go refuses an impossible elector in its
+//! constructor the same way): configuration, scenario files and journal replays all pass through it,
+//! so no decision ever runs on a budget the safety argument does not cover.
 
 use std::time::Duration;
 
-/// Every timing the safety rule depends on.
+/// Every timing the safety rule depends on, as read from settings: not yet checked. [`Timing::new`]
+/// turns it into a [`Timing`] or says what is wrong with it.
 #[derive(Clone, Copy, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
-pub struct Timing {
+pub struct TimingParams {
     /// How long an observer must see a lease record unchanged before it may take the lease over.
     pub lease_duration: Duration,
     /// How long a holder keeps forging without a successful renewal before it demotes itself.
@@ -23,9 +26,9 @@ pub struct Timing {
     pub sighup_verify_timeout: Duration,
 }
 
-impl Default for Timing {
+impl Default for TimingParams {
     fn default() -> Self {
-        Timing {
+        TimingParams {
             lease_duration: Duration::from_secs(15),
             renew_deadline: Duration::from_secs(10),
             retry_period: Duration::from_secs(2),
@@ -56,7 +59,7 @@ pub fn expiry_margin(lease_duration: Duration) -> Duration {
     std::cmp::max(Duration::from_secs(1), lease_duration / 10)
 }
 
-impl Timing {
+impl TimingParams {
     /// The longest a holder may go between two renewal attempts: one jittered retry period plus one
     /// request that runs into its timeout.
     pub fn worst_renew_interval(&self) -> Duration {
@@ -140,22 +143,149 @@ impl Timing {
     }
 }
 
+/// A timing budget that satisfies every relation of [`TimingParams::problems`]. The fields are
+/// private so that nothing can build or change one without the check; deserialising (a journal's
+/// record) checks too.
+#[derive(Clone, Copy, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(try_from = "TimingParams", into = "TimingParams")]
+pub struct Timing(TimingParams);
+
+/// The problems of a timing that [`Timing::new`] refused, for callers that need an error type.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct InvalidTiming(pub Vec<TimingProblem>);
+
+impl std::fmt::Display for InvalidTiming {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let lines: Vec<String> = self
+            .0
+            .iter()
+            .map(|p| format!("{}: {}", p.variable, p.message))
+            .collect();
+        write!(f, "impossible timing budget: {}", lines.join("; "))
+    }
+}
+
+impl std::error::Error for InvalidTiming {}
+
+impl TryFrom<TimingParams> for Timing {
+    type Error = InvalidTiming;
+    fn try_from(p: TimingParams) -> Result<Timing, InvalidTiming> {
+        Timing::new(p).map_err(InvalidTiming)
+    }
+}
+
+impl From<Timing> for TimingParams {
+    fn from(t: Timing) -> TimingParams {
+        t.0
+    }
+}
+
+impl Default for Timing {
+    /// The sidecar's defaults (15 s lease, 10 s renew deadline, 2 s retry), which fit the budget
+    /// (a unit test holds them to it).
+    fn default() -> Self {
+        Timing(TimingParams::default())
+    }
+}
+
+impl Timing {
+    /// The only way to a `Timing`: every broken relation of the budget, or the checked timing.
+    pub fn new(params: TimingParams) -> Result<Timing, Vec<TimingProblem>> {
+        let problems = params.problems();
+        if problems.is_empty() {
+            Ok(Timing(params))
+        } else {
+            Err(problems)
+        }
+    }
+
+    /// The settings this timing was built from (to change one and build again).
+    pub fn params(&self) -> TimingParams {
+        self.0
+    }
+
+    /// How long an observer must see a lease record unchanged before it may take the lease over.
+    pub fn lease_duration(&self) -> Duration {
+        self.0.lease_duration
+    }
+
+    /// How long a holder keeps forging without a successful renewal before it demotes itself.
+    pub fn renew_deadline(&self) -> Duration {
+        self.0.renew_deadline
+    }
+
+    /// How often candidates retry and holders renew.
+    pub fn retry_period(&self) -> Duration {
+        self.0.retry_period
+    }
+
+    /// Largest fraction by which one retry period may be stretched by jitter (0.2 = +20 %).
+    pub fn retry_jitter(&self) -> f64 {
+        self.0.retry_jitter
+    }
+
+    /// Upper bound of one API request, after which it counts as failed.
+    pub fn api_timeout(&self) -> Duration {
+        self.0.api_timeout
+    }
+
+    /// Upper bound of one demotion: remove the real keys, SIGHUP, the node stops forging.
+    pub fn demotion_time(&self) -> Duration {
+        self.0.demotion_time
+    }
+
+    /// How long to wait for the node's metrics to confirm a SIGHUP took effect.
+    pub fn sighup_verify_timeout(&self) -> Duration {
+        self.0.sighup_verify_timeout
+    }
+
+    /// See [`TimingParams::worst_renew_interval`].
+    pub fn worst_renew_interval(&self) -> Duration {
+        self.0.worst_renew_interval()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    fn t(lease: u64, renew: u64, retry: u64) -> Timing {
-        Timing {
+    fn t(lease: u64, renew: u64, retry: u64) -> TimingParams {
+        TimingParams {
             lease_duration: Duration::from_secs(lease),
             renew_deadline: Duration::from_secs(renew),
             retry_period: Duration::from_secs(retry),
-            ..Timing::default()
+            ..TimingParams::default()
         }
     }
 
     #[test]
     fn defaults_fit_the_budget() {
-        assert_eq!(Timing::default().problems(), vec![]);
+        assert_eq!(TimingParams::default().problems(), vec![]);
+        assert_eq!(Timing::new(TimingParams::default()), Ok(Timing::default()));
+    }
+
+    #[test]
+    fn new_refuses_what_the_budget_refuses_and_keeps_what_it_accepts() {
+        let bad = t(10, 12, 2);
+        assert_eq!(Timing::new(bad).err(), Some(bad.problems()));
+        let good = t(30, 20, 4);
+        let timing = Timing::new(good).map(|t| t.params());
+        assert_eq!(timing, Ok(good));
+    }
+
+    #[test]
+    fn deserialising_checks_the_budget_too() {
+        let good = serde_json::to_string(&Timing::default()).unwrap_or_default();
+        let back: Result<Timing, _> = serde_json::from_str(&good);
+        assert_eq!(back.ok(), Some(Timing::default()));
+        let bad = serde_json::to_string(&t(10, 12, 2)).unwrap_or_default();
+        let err = serde_json::from_str::<Timing>(&bad)
+            .err()
+            .map(|e| e.to_string());
+        assert!(
+            err.as_deref().is_some_and(|e| e.contains("RENEW_DEADLINE")),
+            "{err:?}"
+        );
     }
 
     #[test]
@@ -175,7 +305,7 @@ mod tests {
 
     #[test]
     fn each_broken_relation_names_its_variable() {
-        let cases: &[(Timing, &[&str])] = &[
+        let cases: &[(TimingParams, &[&str])] = &[
             (t(15, 10, 10), &["RETRY_PERIOD"]),
             (t(15, 10, 12), &["RETRY_PERIOD"]),
             (t(10, 10, 2), &["RENEW_DEADLINE"]),

@@ -20,8 +20,6 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use crate::crd::{CardanoForgeClusterSpec, ForceState, ForgeState};
-
 /// A region's forging state after the override.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum State {
@@ -66,49 +64,6 @@ pub struct RegionPolicy {
     pub priority: i32,
     /// `spec.override`, when `enabled`.
     pub override_: Option<Override>,
-}
-
-/// Parses a spec; every problem is listed (a malformed spec never forges).
-pub fn parse_spec(spec: &CardanoForgeClusterSpec) -> Result<RegionPolicy, Vec<String>> {
-    let mut problems = spec.validate();
-    let override_ = match &spec.override_ {
-        Some(o) if o.enabled => {
-            let expires_at_ms = match o.expires_at.as_deref() {
-                None | Some("") => None,
-                Some(text) => match text.parse::<jiff::Timestamp>() {
-                    Ok(t) => Some(t.as_millisecond()),
-                    Err(_) => {
-                        problems.push(format!(
-                            "spec.override.expiresAt: {text:?} is not an RFC 3339 date-time"
-                        ));
-                        None
-                    }
-                },
-            };
-            Some(Override {
-                reason: o.reason.clone().unwrap_or_default(),
-                expires_at_ms,
-                force_priority: o.force_priority,
-                force_state: o.force_state.map(|s| match s {
-                    ForceState::Enabled => State::Enabled,
-                    ForceState::Disabled => State::Disabled,
-                }),
-            })
-        }
-        _ => None,
-    };
-    if !problems.is_empty() {
-        return Err(problems);
-    }
-    Ok(RegionPolicy {
-        forge_state: match spec.forge_state {
-            ForgeState::Enabled => State::Enabled,
-            ForgeState::Disabled => State::Disabled,
-            ForgeState::PriorityBased => State::PriorityBased,
-        },
-        priority: spec.priority,
-        override_,
-    })
 }
 
 /// A region's health as its local leader observed it (with hysteresis).
@@ -562,21 +517,5 @@ mod tests {
         v.health.healthy = false;
         assert_eq!(effective(&v, None).reported_priority, 103);
         assert_eq!(effective(&v, None).reason, PolicyReason::HealthDegraded);
-    }
-
-    #[test]
-    fn a_malformed_spec_is_rejected_with_every_problem() {
-        let spec: CardanoForgeClusterSpec = serde_json::from_value(serde_json::json!({
-            "region": "us-east-1", "priority": 5000,
-            "override": {"enabled": true, "expiresAt": "tomorrow"}
-        }))
-        .unwrap_or_default();
-        let err = parse_spec(&spec).err().unwrap_or_default();
-        assert!(err.iter().any(|p| p.contains("priority")), "{err:?}");
-        assert!(err.iter().any(|p| p.contains("expiresAt")), "{err:?}");
-        let ok: CardanoForgeClusterSpec =
-            serde_json::from_value(serde_json::json!({"region": "us-east-1", "priority": 2}))
-                .unwrap_or_default();
-        assert_eq!(parse_spec(&ok).map(|p| p.priority), Ok(2));
     }
 }

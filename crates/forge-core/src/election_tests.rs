@@ -5,7 +5,7 @@ use std::time::Duration;
 use proptest::prelude::*;
 
 use super::*;
-use crate::core::lease::LEASE_FINALIZER;
+use crate::lease::LEASE_FINALIZER;
 
 const ME: &str = "pod-0";
 const OTHER: &str = "pod-1";
@@ -343,7 +343,7 @@ fn api_timeouts_during_renewal_fence_the_holder_at_the_renew_deadline() {
         .as_ref()
         .map(|h| h.last_renew_sent_at)
         .unwrap_or_default();
-    let deadline = acquired + timing().renew_deadline;
+    let deadline = acquired + timing().renew_deadline();
     let mut t = p.now.0;
     while MonoTime(t + 2_000) < deadline {
         t += 2_000;
@@ -395,7 +395,7 @@ fn requests_near_the_deadline_get_only_the_time_left_before_the_demotion() {
     let t = timing();
     assert_eq!(
         p.state.seat.request_budget(h.last_renew_sent_at, &t),
-        t.api_timeout
+        t.api_timeout()
     );
     let late = h.last_renew_sent_at + Duration::from_millis(8_000);
     assert_eq!(
@@ -968,7 +968,7 @@ proptest! {
                 let hold = d.next.seat.hold.as_ref();
                 assert!(hold.is_some(), "promote without holding the lease");
                 let hold = hold.unwrap_or_else(|| unreachable!());
-                assert!(obs.now.since(hold.last_renew_sent_at) < t.renew_deadline, "promote past the renew deadline");
+                assert!(obs.now.since(hold.last_renew_sent_at) < t.renew_deadline(), "promote past the renew deadline");
                 assert!(obs.now >= hold.promotable_at, "promote before the lease is promotable");
                 assert!(!d.next.seat.conflict, "promote on an unresolved conflict");
                 assert!(obs.eligibility.verdict().is_ok(), "promote while ineligible");

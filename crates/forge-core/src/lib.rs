@@ -1,12 +1,13 @@
 //! The safety core: pure decisions, no I/O, no async, no clock reads.
 //!
-//! Everything here is a function from observations to a decision and a reason. The runtime
-//! (`crate::runtime`) observes the world through the ports, calls these functions, and carries out
-//! what they decide. A test (`tests/core_is_pure.rs`) fails if this module names tokio, kube, nix or
-//! std::fs.
+//! Everything here is a function from observations to a decision and a reason. The sidecar's
+//! runtime (`forge_manager::runtime`) observes the world through its ports, calls these functions,
+//! and carries out what they decide. This is a crate of its own so that the compiler keeps it pure:
+//! it depends on serde alone, and the sidecar's `tests/core_is_pure.rs` fails if kube, tokio, nix or
+//! another I/O crate enters its dependency graph, or its source names `std::fs` or a clock.
 //!
 //! - `time`: monotonic instants of one observer.
-//! - `timing`: the timing budget the safety argument relies on, checked at start.
+//! - `timing`: the timing budget the safety argument relies on; a `Timing` exists only once checked.
 //! - `lease`: lease records and observed-time expiry (the client-go rule).
 //! - `eligibility`: whether this pod's node may take part at all.
 //! - `reason`: machine-readable reasons with a human sentence.
@@ -17,12 +18,14 @@
 /// `broken!(Variant)`: whether that broken-core variant is switched on for this thread. Without the
 /// `broken-core` feature it is the constant `false`, so the hooks compile to nothing.
 #[cfg(feature = "broken-core")]
+#[macro_export]
 macro_rules! broken {
     ($variant:ident) => {
-        $crate::core::broken::is($crate::core::broken::Broken::$variant)
+        $crate::broken::is($crate::broken::Broken::$variant)
     };
 }
 #[cfg(not(feature = "broken-core"))]
+#[macro_export]
 macro_rules! broken {
     ($variant:ident) => {
         false

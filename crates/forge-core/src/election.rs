@@ -220,9 +220,9 @@ pub enum HoldLost {
 /// fast instead of not being tried; the caller fences on the deadline regardless.
 pub fn request_budget(answer_by: Option<MonoTime>, now: MonoTime, timing: &Timing) -> Duration {
     match answer_by {
-        None => timing.api_timeout,
+        None => timing.api_timeout(),
         Some(by) => std::cmp::min(
-            timing.api_timeout,
+            timing.api_timeout(),
             std::cmp::max(by.since(now), Duration::from_millis(50)),
         ),
     }
@@ -233,7 +233,7 @@ impl Seat {
     pub fn holds(&self, now: MonoTime, timing: &Timing) -> bool {
         self.hold
             .as_ref()
-            .is_some_and(|h| now.since(h.last_renew_sent_at) < timing.renew_deadline)
+            .is_some_and(|h| now.since(h.last_renew_sent_at) < timing.renew_deadline())
             || (broken!(NoSelfFencing) && self.hold.is_some())
     }
 
@@ -268,13 +268,13 @@ impl Seat {
         }
         self.hold
             .as_ref()
-            .map(|h| h.last_renew_sent_at + timing.renew_deadline)
+            .map(|h| h.last_renew_sent_at + timing.renew_deadline())
     }
 
     /// The instant an answer must be in so that, if it is bad, the node can still be demoted before
     /// this seat fences itself: the renew deadline minus the demotion time.
     pub fn answer_by(&self, timing: &Timing) -> Option<MonoTime> {
-        self.deadline(timing).map(|d| d - timing.demotion_time)
+        self.deadline(timing).map(|d| d - timing.demotion_time())
     }
 
     /// How long a lease request started at `now` may take: never past the renew deadline minus the
@@ -383,7 +383,7 @@ impl Seat {
                             .take()
                             .map_or(*sent_at, |at| at.max(*sent_at)),
                         (LeaseWriteKind::Create, None) => {
-                            *sent_at + record.effective_duration(timing.lease_duration)
+                            *sent_at + record.effective_duration(timing.lease_duration())
                         }
                         // Our own record written by a previous incarnation: it may have been
                         // waiting out a lease it created, so wait a lease duration (unless the
@@ -391,7 +391,7 @@ impl Seat {
                         (LeaseWriteKind::Acquire, None)
                             if base_was_ours && !self.trusts_own_record =>
                         {
-                            *sent_at + record.effective_duration(timing.lease_duration)
+                            *sent_at + record.effective_duration(timing.lease_duration())
                         }
                         // A record naming us that another pod of ours *created* (a handoff or a
                         // takeover counts a transition; a create does not): its creator was
@@ -401,7 +401,7 @@ impl Seat {
                         // wait short. A tenure we have watched for a lease duration is settled.
                         (LeaseWriteKind::Acquire, None) if base_was_ours && base_created => {
                             tenure_since.unwrap_or(*sent_at)
-                                + record.effective_duration(timing.lease_duration)
+                                + record.effective_duration(timing.lease_duration())
                         }
                         // Free (released after a verified demotion by an entitled holder), or
                         // expired (its holder fenced itself).
@@ -478,7 +478,7 @@ impl Seat {
             (Some(h), true) => {
                 // Renew once per retry period (the runtime's tick); half a period guards against a
                 // second renewal in the follow-up decisions of one tick.
-                (now.since(h.last_renew_sent_at) >= timing.retry_period / 2)
+                (now.since(h.last_renew_sent_at) >= timing.retry_period() / 2)
                     .then_some(LeaseWriteKind::Renew)
             }
             // A released lease is promotable at once for whoever takes it, which is only true if we
@@ -487,7 +487,7 @@ impl Seat {
                 (may_release && now >= h.promotable_at).then_some(LeaseWriteKind::Release)
             }
             (None, false) => None,
-            (None, true) => match self.observer.state(identity, timing.lease_duration, now) {
+            (None, true) => match self.observer.state(identity, timing.lease_duration(), now) {
                 LeaseState::Absent if self.absent_seen => Some(LeaseWriteKind::Create),
                 LeaseState::Free | LeaseState::Expired | LeaseState::HeldByMe => {
                     Some(LeaseWriteKind::Acquire)
@@ -767,7 +767,7 @@ pub fn reprovision(next: &ElectionState, entitled: bool, source_changed: bool) -
 fn free(seat: &Seat, identity: &str, now: MonoTime, timing: &Timing) -> bool {
     seat.hold.is_none()
         && matches!(
-            seat.observer.state(identity, timing.lease_duration, now),
+            seat.observer.state(identity, timing.lease_duration(), now),
             LeaseState::Free | LeaseState::Expired
         )
 }
@@ -780,7 +780,7 @@ fn verify(forging: Forging, enabled: Option<bool>, now: MonoTime, timing: &Timin
             Forging::Off
         }
         (Forging::Demoting { since, attempt }, _)
-            if now.since(since) >= timing.sighup_verify_timeout
+            if now.since(since) >= timing.sighup_verify_timeout()
                 && attempt >= MAX_DEMOTION_ATTEMPTS =>
         {
             Forging::Stuck { since }
@@ -810,7 +810,7 @@ fn forging_action(
         // A promotion that did not show up in the metrics in time: take the known-safe path back
         // (demote), and promote again from `Off`.
         (true, Forging::Promoting { since })
-            if now.since(since) >= timing.sighup_verify_timeout =>
+            if now.since(since) >= timing.sighup_verify_timeout() =>
         {
             Some(Action::Demote { sighup })
         }
@@ -822,7 +822,7 @@ fn forging_action(
         }
         // Demotion under way: retry (remove, SIGHUP, verify) after the verification timeout.
         (false, Forging::Demoting { since, attempt }) => {
-            (now.since(since) >= timing.sighup_verify_timeout && attempt < MAX_DEMOTION_ATTEMPTS)
+            (now.since(since) >= timing.sighup_verify_timeout() && attempt < MAX_DEMOTION_ATTEMPTS)
                 .then_some(Action::Demote { sighup })
         }
         (false, Forging::Stuck { since }) => {
@@ -880,7 +880,7 @@ fn explain(
     let holder = s
         .seat
         .observer
-        .holder(timing.lease_duration, now)
+        .holder(timing.lease_duration(), now)
         .map(str::to_owned)
         .unwrap_or_default();
     if s.seat.deleting() {
@@ -897,8 +897,8 @@ fn explain(
                 Reason::RenewDeadlineExceeded,
                 format!(
                     "no successful lease renewal for {}s (renew deadline {}s): stopped forging and dropped the lease",
-                    secs(timing.renew_deadline),
-                    secs(timing.renew_deadline)
+                    secs(timing.renew_deadline()),
+                    secs(timing.renew_deadline())
                 ),
             );
         }
@@ -1001,7 +1001,11 @@ fn explain(
             "the API server did not answer: not forging".into(),
         );
     }
-    match s.seat.observer.state(identity, timing.lease_duration, now) {
+    match s
+        .seat
+        .observer
+        .state(identity, timing.lease_duration(), now)
+    {
         LeaseState::HeldByOther if s.seat.observer.record().is_none() => (
             Reason::LeaseHeldByOther,
             format!(
@@ -1009,7 +1013,7 @@ fn explain(
                 secs(
                     s.seat
                         .observer
-                        .expires_at(timing.lease_duration)
+                        .expires_at(timing.lease_duration())
                         .map(|at| at.since(now))
                         .unwrap_or_default()
                 )
@@ -1046,7 +1050,7 @@ fn explain(
 }
 
 fn wake_by(s: &ElectionState, now: MonoTime, timing: &Timing) -> MonoTime {
-    let mut at = now + timing.retry_period;
+    let mut at = now + timing.retry_period();
     if let Some(d) = s.seat.deadline(timing) {
         at = at.min(d);
     }
@@ -1054,7 +1058,7 @@ fn wake_by(s: &ElectionState, now: MonoTime, timing: &Timing) -> MonoTime {
         Forging::Promoting { since } | Forging::Demoting { since, .. } => {
             // Look often while a SIGHUP awaits its proof: the handover gap is made of this wait.
             at = at
-                .min(since + timing.sighup_verify_timeout)
+                .min(since + timing.sighup_verify_timeout())
                 .min(now + VERIFY_POLL);
         }
         _ => {}

@@ -85,7 +85,7 @@ pub struct LocalView {
     #[serde(default)]
     pub region_quiet: bool,
     /// When the local loop must have an answer to still demote before its local lease fences
-    /// ([`crate::core::election::Seat::answer_by`]): coordination requests are bounded by it too.
+    /// ([`crate::election::Seat::answer_by`]): coordination requests are bounded by it too.
     #[serde(default)]
     pub answer_by: Option<MonoTime>,
 }
@@ -189,7 +189,7 @@ pub fn decide_cluster(
         let blind = s
             .others_read_at
             .get(name)
-            .is_some_and(|at| now.since(*at) > timing.lease_duration / 2);
+            .is_some_and(|at| now.since(*at) > timing.lease_duration() / 2);
         let observer = s.others.entry(name.clone()).or_default();
         if blind {
             *observer = LeaseObserver::default();
@@ -209,7 +209,7 @@ pub fn decide_cluster(
     let own_presence = s
         .presence
         .observer
-        .state(region, timing.lease_duration, now);
+        .state(region, timing.lease_duration(), now);
     let mut regions = obs.regions.clone();
     for (name, view) in regions.iter_mut() {
         view.present = if name == region {
@@ -220,7 +220,7 @@ pub fn decide_cluster(
         } else {
             s.others.get(name).is_some_and(|o| {
                 matches!(
-                    o.state("", timing.lease_duration, now),
+                    o.state("", timing.lease_duration(), now),
                     LeaseState::HeldByOther
                 )
             })
@@ -300,7 +300,7 @@ pub fn decide_cluster(
         .presence
         .observer
         .unchanged_for(now)
-        .is_some_and(|d| d >= PRESENCE_TOUCH_AFTER_RETRIES * timing.retry_period);
+        .is_some_and(|d| d >= PRESENCE_TOUCH_AFTER_RETRIES * timing.retry_period());
     if standby {
         if own_presence == LeaseState::HeldByMe && stale {
             actions.push(ClusterAction::Presence {
@@ -429,7 +429,10 @@ pub fn decide_cluster(
         }
     } else {
         gate = Gate::Deny(Reason::PolicyDisallows);
-        let state = s.global.observer.state(region, timing.lease_duration, now);
+        let state = s
+            .global
+            .observer
+            .state(region, timing.lease_duration(), now);
         let available = match state {
             LeaseState::Absent => s.global.absent_seen,
             LeaseState::Free | LeaseState::Expired => true,
@@ -445,12 +448,12 @@ pub fn decide_cluster(
         }
         let waited = s
             .global_available_since
-            .is_some_and(|since| now.since(since) >= timing.lease_duration);
+            .is_some_and(|since| now.since(since) >= timing.lease_duration());
         // A handoff to us (holder = our region) is taken at once; a free, expired or absent lease by
         // the preferred region at once, by a worse one after a further lease duration.
         let settled = best_by_policy.as_deref() == Some(region)
             || s.representative_since
-                .is_some_and(|since| now.since(since) >= timing.lease_duration);
+                .is_some_and(|since| now.since(since) >= timing.lease_duration());
         // A record naming our region (a handoff) is taken even when our policy no longer allows
         // forging: only its holder can pass it on at once; left alone it would lapse, and forging
         // would wait a lease duration (the gate stays shut: see `leave` above).
@@ -474,7 +477,7 @@ pub fn decide_cluster(
         let holder = s
             .global
             .observer
-            .holder(timing.lease_duration, now)
+            .holder(timing.lease_duration(), now)
             .map(str::to_owned)
             .unwrap_or_default();
         message = match state {
@@ -499,12 +502,12 @@ pub fn decide_cluster(
     let mut wake_by = if standby {
         // Often enough to see a leader's presence stop and touch it well inside a lease duration.
         now + timing
-            .retry_period
-            .max(timing.lease_duration / PRESENCE_LOOKS_PER_LEASE)
+            .retry_period()
+            .max(timing.lease_duration() / PRESENCE_LOOKS_PER_LEASE)
     } else if !obs.local.leader && holds_nothing {
-        now + timing.retry_period.max(timing.lease_duration)
+        now + timing.retry_period().max(timing.lease_duration())
     } else {
-        now + timing.retry_period
+        now + timing.retry_period()
     };
     if handing_over || s.global.deleting() || s.global.recreate_from.is_some() {
         // The local demotion is verified within a few hundred milliseconds: hand over (or let a
