@@ -175,6 +175,108 @@ pub fn decide_cluster(
     let mut actions = Vec::new();
 
     // 1. Leases: ours, then the others' presence.
+    observe_leases(&mut s, obs, timing);
+
+    // 2. Presence of every region: ours from the local view, theirs from observed age.
+    let representative = obs.local.leader && obs.local.eligible && !obs.local.shutting_down;
+    // An eligible standby keeps its region's presence alive when the leader stops renewing it.
+    // Its write is a one-off touch, never a hold it would later release.
+    let standby = !obs.local.leader && obs.local.eligible && !obs.local.shutting_down;
+    if standby {
+        s.presence.hold = None;
+    }
+    let own_presence = s
+        .presence
+        .observer
+        .state(region, timing.lease_duration(), now);
+    let regions = present_regions(&s, obs, representative, own_presence, timing);
+    let ranking = rank(&regions, obs.server_now_ms);
+    if representative {
+        s.representative_since.get_or_insert(now);
+    } else {
+        s.representative_since = None;
+    }
+    // The best region by policy alone, as if every region were present: until we have watched the
+    // presence leases for a lease duration, a better region may simply not have announced itself.
+    let mut everyone = regions.clone();
+    for v in everyone.values_mut() {
+        v.present = true;
+    }
+    let step = Step {
+        obs,
+        timing,
+        now,
+        region,
+        representative,
+        ours_allowed: ranking
+            .effective
+            .get(region)
+            .is_some_and(|e| e.allows_forging),
+        preferred: ranking.preferred.clone(),
+        best_by_policy: rank(&everyone, obs.server_now_ms).preferred,
+    };
+
+    // 3. Why the preference is what it is (operator change, recovery, degradation).
+    track_preference(&mut s, &ranking, &regions, now);
+
+    // 4. Presence: held while our region has an eligible local leader, whatever its policy, so an
+    //    operator's change and the presence it enables are seen in the same decision elsewhere.
+    actions.extend(presence_write(&mut s, &step, standby, own_presence));
+
+    // 5. The global lease and the gate.
+    let (gate, message, handing_over) = if s.global.hold.is_some() {
+        global_held(&mut s, &step, &mut actions)
+    } else {
+        let (gate, message) = global_not_held(&mut s, &step, &mut actions);
+        (gate, message, false)
+    };
+    let wake_by = cluster_wake_by(&s, &step, standby, handing_over);
+    debug_assert!(
+        gate != Gate::Allow || s.global.may_promote(now, timing),
+        "the gate opens without a live, promotable global hold"
+    );
+    debug_assert!(
+        !actions.iter().any(|a| {
+            matches!(
+                a,
+                ClusterAction::Handoff { .. }
+                    | ClusterAction::Global {
+                        write: LeaseWriteKind::Release
+                    }
+            )
+        }) || (obs.local.region_quiet
+            && (obs.local.forging_off || broken!(HandoffBeforeDemotionVerified))),
+        "a handoff or release before our region is quiet and our node verifiably off"
+    );
+    ClusterDecision {
+        next: s,
+        gate,
+        actions,
+        ranking,
+        message,
+        wake_by,
+    }
+}
+
+/// What one cluster decision has established before it acts on the global lease.
+struct Step<'a> {
+    obs: &'a ClusterObservations,
+    timing: &'a Timing,
+    now: MonoTime,
+    region: &'a str,
+    /// We are our region's eligible local leader (not shutting down).
+    representative: bool,
+    /// Our region's policy allows forging.
+    ours_allowed: bool,
+    /// The preferred region.
+    preferred: Option<String>,
+    /// The best region by policy alone, as if every region were present.
+    best_by_policy: Option<String>,
+}
+
+/// Step 1: the global and presence lease events, then the other regions' presence records.
+fn observe_leases(s: &mut ClusterState, obs: &ClusterObservations, timing: &Timing) {
+    let (now, region) = (obs.now, obs.region.as_str());
     s.global.apply(&obs.global, region, now, timing);
     // Presence names the region, not the pod: it says the region has an eligible pod, which
     // outlives any one pod (a region must not look absent because its leader died while a
@@ -197,22 +299,19 @@ pub fn decide_cluster(
         observer.observe(record.as_ref(), now);
         s.others_read_at.insert(name.clone(), now);
     }
+}
 
-    // 2. Presence of every region: ours from the local view, theirs from observed age.
-    let representative = obs.local.leader && obs.local.eligible && !obs.local.shutting_down;
-    // An eligible standby keeps its region's presence alive when the leader stops renewing it.
-    // Its write is a one-off touch, never a hold it would later release.
-    let standby = !obs.local.leader && obs.local.eligible && !obs.local.shutting_down;
-    if standby {
-        s.presence.hold = None;
-    }
-    let own_presence = s
-        .presence
-        .observer
-        .state(region, timing.lease_duration(), now);
+/// Step 2: every region's view with `present` filled in.
+fn present_regions(
+    s: &ClusterState,
+    obs: &ClusterObservations,
+    representative: bool,
+    own_presence: LeaseState,
+    timing: &Timing,
+) -> BTreeMap<String, RegionView> {
     let mut regions = obs.regions.clone();
     for (name, view) in regions.iter_mut() {
-        view.present = if name == region {
+        view.present = if *name == obs.region {
             // A standby sees its region as the others do (its leader's presence), so what it
             // carries into leadership (the preference, its cause, a failback timer) is what its
             // leader computed, not a view with its own region absent.
@@ -220,33 +319,24 @@ pub fn decide_cluster(
         } else {
             s.others.get(name).is_some_and(|o| {
                 matches!(
-                    o.state("", timing.lease_duration(), now),
+                    o.state("", timing.lease_duration(), obs.now),
                     LeaseState::HeldByOther
                 )
             })
         };
     }
-    let ranking = rank(&regions, obs.server_now_ms);
-    if representative {
-        s.representative_since.get_or_insert(now);
-    } else {
-        s.representative_since = None;
-    }
-    // The best region by policy alone, as if every region were present: until we have watched the
-    // presence leases for a lease duration, a better region may simply not have announced itself.
-    let mut everyone = regions.clone();
-    for v in everyone.values_mut() {
-        v.present = true;
-    }
-    let best_by_policy = rank(&everyone, obs.server_now_ms).preferred;
-    let ours_allowed = ranking
-        .effective
-        .get(region)
-        .is_some_and(|e| e.allows_forging);
+    regions
+}
 
-    // 3. Why the preference is what it is (operator change, recovery, degradation).
-    // Only what operators control (state, priority, override in force) counts as their change;
-    // health moves the reported priority and reason too, but a recovery must wait its failback.
+/// Step 3: the preference and its cause. Only what operators control (state, priority, override
+/// in force) counts as their change; health moves the reported priority and reason too, but a
+/// recovery must wait its failback.
+fn track_preference(
+    s: &mut ClusterState,
+    ranking: &Ranking,
+    regions: &BTreeMap<String, RegionView>,
+    now: MonoTime,
+) {
     let operator_view: BTreeMap<&String, (State, i32, bool)> = ranking
         .effective
         .iter()
@@ -254,9 +344,8 @@ pub fn decide_cluster(
         .collect();
     let digest = serde_json::to_string(&operator_view).unwrap_or_default();
     let keys: BTreeMap<String, RankKey> = ranking.candidates.iter().cloned().collect();
-    let preferred = ranking.preferred.clone();
     let operator_change = !s.policy_digest.is_empty() && s.policy_digest != digest;
-    match (&s.preferred, &preferred) {
+    match (&s.preferred, &ranking.preferred) {
         (Some((p, _, _)), Some(q)) if p == q => {
             if operator_change && let Some(entry) = s.preferred.as_mut() {
                 // The same region, for a new reason: an operator's change acts at once.
@@ -292,219 +381,244 @@ pub fn decide_cluster(
     }
     s.policy_digest = digest;
     s.last_keys = keys;
+}
 
-    // 4. Presence: held while our region has an eligible local leader, whatever its policy, so an
-    //    operator's change and the presence it enables are seen in the same decision elsewhere.
-    let want_presence = representative;
-    let stale = s
-        .presence
-        .observer
-        .unchanged_for(now)
-        .is_some_and(|d| d >= PRESENCE_TOUCH_AFTER_RETRIES * timing.retry_period());
+/// Step 4: the presence write: held by the representative, touched by a standby when stale.
+fn presence_write(
+    s: &mut ClusterState,
+    step: &Step,
+    standby: bool,
+    own_presence: LeaseState,
+) -> Option<ClusterAction> {
+    let (now, timing) = (step.now, step.timing);
     if standby {
-        if own_presence == LeaseState::HeldByMe && stale {
-            actions.push(ClusterAction::Presence {
+        let stale = s
+            .presence
+            .observer
+            .unchanged_for(now)
+            .is_some_and(|d| d >= PRESENCE_TOUCH_AFTER_RETRIES * timing.retry_period());
+        return (own_presence == LeaseState::HeldByMe && stale).then_some(
+            ClusterAction::Presence {
                 write: LeaseWriteKind::Acquire,
-            });
-        }
-    } else if let Some(w) = s
-        .presence
-        .next_write(region, want_presence, true, now, timing)
-    {
-        actions.push(ClusterAction::Presence { write: w });
+            },
+        );
     }
+    s.presence
+        .next_write(step.region, step.representative, true, now, timing)
+        .map(|write| ClusterAction::Presence { write })
+}
 
-    // 5. The global lease and the gate.
+/// Step 5, while we hold the global lease (perhaps no longer validly: the deadline closes the
+/// gate by itself): keep it, step down for its deletion, or hand it over. Returns the gate, why,
+/// and whether a handover is under way.
+fn global_held(
+    s: &mut ClusterState,
+    step: &Step,
+    actions: &mut Vec<ClusterAction>,
+) -> (Gate, String, bool) {
+    let (now, region, obs) = (step.now, step.region, step.obs);
+    let successor = step.preferred.clone().filter(|p| p != region);
+    let leave = !step.representative || !step.ours_allowed;
+    let hand_over = match (&s.preferred, &successor) {
+        (Some((p, since, cause)), Some(q)) if p == q => match cause {
+            Cause::Operator | Cause::Degradation => true,
+            Cause::Recovery => now.since(*since) >= obs.failback_delay,
+        },
+        _ => false,
+    };
+    if s.global.deleting() && step.representative {
+        // An operator deleted the global lease; our finalizer keeps it naming our region while
+        // our node steps down. Once it is verifiably off (and no deposed local leader of ours may
+        // still forge), the deletion completes and we create the lease again, at once
+        // promotable: nobody forged under the deleted record but us.
+        let quiet = obs.local.forging_off && obs.local.region_quiet;
+        actions.extend(global_write(s, step, true, quiet));
+        let message = "an operator deleted the global lease: stepping down to create it again";
+        return (Gate::Deny(Reason::LeaseDeleted), message.into(), false);
+    }
+    if leave || hand_over {
+        let message = leave_global(s, step, successor, actions);
+        return (Gate::Deny(Reason::PolicyDisallows), message, true);
+    }
     // A node that is verifiably off may not *start* on a hold whose last write met a 409 (someone
     // else wrote the lease: read it first); a forging one keeps forging on it until that read or
     // its deadline, as in the local election.
     let holds = if obs.local.forging_off {
-        s.global.may_start(now, timing)
+        s.global.may_start(now, step.timing)
     } else {
-        s.global.may_promote(now, timing)
+        s.global.may_promote(now, step.timing)
     };
-    let preferred_is_us = preferred.as_deref() == Some(region);
-    let mut message;
-    let gate;
-    let mut handing_over = false;
-    if s.global.hold.is_some() {
-        // We hold it (perhaps no longer validly: the deadline closes the gate by itself).
-        let successor = preferred.clone().filter(|p| p != region);
-        let leave = !representative || !ours_allowed;
-        let hand_over = match (&s.preferred, &successor) {
-            (Some((p, since, cause)), Some(q)) if p == q => match cause {
-                Cause::Operator | Cause::Degradation => true,
-                Cause::Recovery => now.since(*since) >= obs.failback_delay,
-            },
-            _ => false,
-        };
-        if s.global.deleting() && representative {
-            // An operator deleted the global lease; our finalizer keeps it naming our region
-            // while our node steps down. Once it is verifiably off (and no deposed local leader of
-            // ours may still forge), the deletion completes and we create the lease again, at
-            // once promotable: nobody forged under the deleted record but us.
-            gate = Gate::Deny(Reason::LeaseDeleted);
-            let quiet = obs.local.forging_off && obs.local.region_quiet;
-            if let Some(w) = s.global.next_write(region, true, quiet, now, timing) {
-                actions.push(ClusterAction::Global { write: w });
-            }
-            message = "an operator deleted the global lease: stepping down to create it again"
-                .to_string();
-        } else if leave || hand_over {
-            gate = Gate::Deny(Reason::PolicyDisallows);
-            handing_over = true;
-            let forging_off = obs.local.forging_off || broken!(HandoffBeforeDemotionVerified);
-            let promotable = s
-                .global
-                .hold
-                .as_ref()
-                .is_some_and(|h| now >= h.promotable_at);
-            if forging_off && !promotable {
-                // Still waiting out a global lease we created: let it lapse rather than hand it
-                // over (a handoff is taken at once, which only an entitled holder may offer).
-                // No longer our region's leader: forget it too (below: another pod of ours may
-                // write it now).
-                if !obs.local.leader {
-                    s.global.hold = None;
-                }
-                message =
-                    "leaving a global lease we were still waiting on: letting it lapse".to_string();
-            } else if forging_off && !obs.local.region_quiet && !representative {
-                // No longer our region's leader: another pod of ours may lead and forge under
-                // this lease now. Neither release nor renew it; it lapses unless that pod keeps it.
-                // And forget it: the lease names our region, so from now on that pod may renew
-                // it, hand it over or release it, and our record says nothing. Should we lead
-                // again, we read it first; a hold kept until then opened our gate on a lease
-                // another pod of ours had meanwhile handed to another region (chaos seed 3318).
-                s.global.hold = None;
-                message =
-                    "no longer our region's leader: leaving the global lease to it".to_string();
-            } else if forging_off && !obs.local.region_quiet {
-                // Our node is off, but a deposed local leader of our region may still forge
-                // until its local lease fences it: keep the lease until ours is promotable.
-                if let Some(w) = s.global.next_write(region, true, false, now, timing) {
-                    actions.push(ClusterAction::Global { write: w });
-                }
-                message = "handing forging over once our local lease is settled (a previous local \
-                           leader may still be forging)"
-                    .to_string();
-            } else if forging_off {
-                actions.push(match successor {
-                    Some(to) => ClusterAction::Handoff { to },
-                    None => ClusterAction::Global {
-                        write: LeaseWriteKind::Release,
-                    },
-                });
-                message =
-                    "our node is verifiably not forging: handing the global lease over".to_string();
-            } else {
-                // Until our node is verifiably not forging, keep the global lease: no other
-                // region may forge while ours might.
-                if let Some(w) = s.global.next_write(region, true, false, now, timing) {
-                    actions.push(ClusterAction::Global { write: w });
-                }
-                message = "handing forging over: demoting our node first".to_string();
-            }
-        } else {
-            gate = if holds {
-                Gate::Allow
-            } else {
-                Gate::Deny(Reason::LeaseNewWaiting)
-            };
-            if let Some(w) = s.global.next_write(region, true, false, now, timing) {
-                actions.push(ClusterAction::Global { write: w });
-            }
-            message = if holds {
-                "our region holds the global lease".into()
-            } else {
-                "our region holds a new global lease: waiting a lease duration".into()
-            };
-            if let (Some(q), Some((_, since, Cause::Recovery))) = (&successor, &s.preferred) {
-                let left = obs.failback_delay.saturating_sub(now.since(*since));
-                message = format!(
-                    "{q} is preferred again after a recovery: handing over in {}s",
-                    left.as_secs()
-                );
-            }
-        }
+    actions.extend(global_write(s, step, true, false));
+    let mut message = if holds {
+        "our region holds the global lease".to_string()
     } else {
-        gate = Gate::Deny(Reason::PolicyDisallows);
-        let state = s
-            .global
-            .observer
-            .state(region, timing.lease_duration(), now);
-        let available = match state {
-            LeaseState::Absent => s.global.absent_seen,
-            LeaseState::Free | LeaseState::Expired => true,
-            LeaseState::HeldByMe | LeaseState::HeldByOther => false,
-        };
-        // Counted only while we can see the lease: a wait that passed while the coordination API
-        // was unreachable (for everyone, perhaps) proves nothing about a better region.
-        let seen = !matches!(obs.global, LeaseEvent::ReadFailed(_));
-        if available && seen {
-            s.global_available_since.get_or_insert(now);
-        } else {
-            s.global_available_since = None;
-        }
-        let waited = s
-            .global_available_since
-            .is_some_and(|since| now.since(since) >= timing.lease_duration());
-        // A handoff to us (holder = our region) is taken at once; a free, expired or absent lease by
-        // the preferred region at once, by a worse one after a further lease duration.
-        let settled = best_by_policy.as_deref() == Some(region)
-            || s.representative_since
-                .is_some_and(|since| now.since(since) >= timing.lease_duration());
-        // A record naming our region (a handoff) is taken even when our policy no longer allows
-        // forging: only its holder can pass it on at once; left alone it would lapse, and forging
-        // would wait a lease duration (the gate stays shut: see `leave` above).
-        let take = representative
-            && match state {
-                LeaseState::HeldByMe => true,
-                // Our region's own record, whose deletion we completed: created again at once
-                // (handing it over, if policy says so, is then a planned move like any other).
-                LeaseState::Absent if s.global.recreate_from.is_some() => ours_allowed,
-                LeaseState::Free | LeaseState::Expired | LeaseState::Absent => {
-                    ours_allowed
-                        && ((preferred_is_us && settled)
-                            || waited
-                            || broken!(WorseRegionTakesAtOnce))
-                }
-                LeaseState::HeldByOther => false,
-            };
-        if let Some(w) = s.global.next_write(region, take, false, now, timing) {
-            actions.push(ClusterAction::Global { write: w });
-        }
-        let holder = s
-            .global
-            .observer
-            .holder(timing.lease_duration(), now)
-            .map(str::to_owned)
-            .unwrap_or_default();
-        message = match state {
-            LeaseState::HeldByOther => format!("region {holder} holds the global lease"),
-            _ if !representative => "not our region's eligible local leader".into(),
-            _ if !ours_allowed => "our region's policy does not allow forging".into(),
-            _ if take => "taking the global lease".into(),
-            _ => format!(
-                "the global lease is available but {} is preferred: waiting",
-                preferred.as_deref().unwrap_or("another region")
-            ),
-        };
+        "our region holds a new global lease: waiting a lease duration".to_string()
+    };
+    if let (Some(q), Some((_, since, Cause::Recovery))) = (&successor, &s.preferred) {
+        let left = obs.failback_delay.saturating_sub(now.since(*since));
+        message = format!(
+            "{q} is preferred again after a recovery: handing over in {}s",
+            left.as_secs()
+        );
     }
+    let gate = if holds {
+        Gate::Allow
+    } else {
+        Gate::Deny(Reason::LeaseNewWaiting)
+    };
+    (gate, message, false)
+}
 
-    // A standby that holds nothing here looks once a lease duration: what it keeps warm for the
-    // day it leads (a tenure's first sighting, the policy's history for the failback delay) only
-    // grows older between looks, which delays, never hastens, what it may do then (and a round
-    // after a watched lease's observed expiry always reads afresh). Standbys were most of the
-    // coordination API's load at a third of a lease duration. A local leader looks every retry
-    // period.
+/// The next write of the global seat, as an action.
+fn global_write(
+    s: &ClusterState,
+    step: &Step,
+    want: bool,
+    may_release: bool,
+) -> Option<ClusterAction> {
+    s.global
+        .next_write(step.region, want, may_release, step.now, step.timing)
+        .map(|write| ClusterAction::Global { write })
+}
+
+/// Step 5, leaving a global lease we hold (our policy or presence no longer allows forging, or
+/// another region is preferred): demote first, hand over only once our region is quiet.
+fn leave_global(
+    s: &mut ClusterState,
+    step: &Step,
+    successor: Option<String>,
+    actions: &mut Vec<ClusterAction>,
+) -> String {
+    let (now, local) = (step.now, step.obs.local);
+    let forging_off = local.forging_off || broken!(HandoffBeforeDemotionVerified);
+    let promotable = s
+        .global
+        .hold
+        .as_ref()
+        .is_some_and(|h| now >= h.promotable_at);
+    if forging_off && !promotable {
+        // Still waiting out a global lease we created: let it lapse rather than hand it over (a
+        // handoff is taken at once, which only an entitled holder may offer). No longer our
+        // region's leader: forget it too (below: another pod of ours may write it now).
+        if !local.leader {
+            s.global.hold = None;
+        }
+        "leaving a global lease we were still waiting on: letting it lapse".to_string()
+    } else if forging_off && !local.region_quiet && !step.representative {
+        // No longer our region's leader: another pod of ours may lead and forge under this lease
+        // now. Neither release nor renew it; it lapses unless that pod keeps it. And forget it:
+        // the lease names our region, so from now on that pod may renew it, hand it over or
+        // release it, and our record says nothing. Should we lead again, we read it first; a hold
+        // kept until then opened our gate on a lease another pod of ours had meanwhile handed to
+        // another region (chaos seed 3318).
+        s.global.hold = None;
+        "no longer our region's leader: leaving the global lease to it".to_string()
+    } else if forging_off && !local.region_quiet {
+        // Our node is off, but a deposed local leader of our region may still forge until its
+        // local lease fences it: keep the lease until ours is promotable.
+        actions.extend(global_write(s, step, true, false));
+        "handing forging over once our local lease is settled (a previous local leader may still \
+         be forging)"
+            .to_string()
+    } else if forging_off {
+        actions.push(match successor {
+            Some(to) => ClusterAction::Handoff { to },
+            None => ClusterAction::Global {
+                write: LeaseWriteKind::Release,
+            },
+        });
+        "our node is verifiably not forging: handing the global lease over".to_string()
+    } else {
+        // Until our node is verifiably not forging, keep the global lease: no other region may
+        // forge while ours might.
+        actions.extend(global_write(s, step, true, false));
+        "handing forging over: demoting our node first".to_string()
+    }
+}
+
+/// Step 5, while we do not hold the global lease: take it when it is ours to take (a handoff at
+/// once; free, expired or absent by the preferred region at once, by a worse one after a further
+/// lease duration). The gate stays shut in this step whatever we do.
+fn global_not_held(
+    s: &mut ClusterState,
+    step: &Step,
+    actions: &mut Vec<ClusterAction>,
+) -> (Gate, String) {
+    let (now, region, timing) = (step.now, step.region, step.timing);
+    let state = s
+        .global
+        .observer
+        .state(region, timing.lease_duration(), now);
+    let available = match state {
+        LeaseState::Absent => s.global.absent_seen,
+        LeaseState::Free | LeaseState::Expired => true,
+        LeaseState::HeldByMe | LeaseState::HeldByOther => false,
+    };
+    // Counted only while we can see the lease: a wait that passed while the coordination API was
+    // unreachable (for everyone, perhaps) proves nothing about a better region.
+    let seen = !matches!(step.obs.global, LeaseEvent::ReadFailed(_));
+    if available && seen {
+        s.global_available_since.get_or_insert(now);
+    } else {
+        s.global_available_since = None;
+    }
+    let waited = s
+        .global_available_since
+        .is_some_and(|since| now.since(since) >= timing.lease_duration());
+    let settled = step.best_by_policy.as_deref() == Some(region)
+        || s.representative_since
+            .is_some_and(|since| now.since(since) >= timing.lease_duration());
+    let preferred_is_us = step.preferred.as_deref() == Some(region);
+    // A record naming our region (a handoff) is taken even when our policy no longer allows
+    // forging: only its holder can pass it on at once; left alone it would lapse, and forging
+    // would wait a lease duration (the gate stays shut: see `leave` in `global_held`).
+    let take = step.representative
+        && match state {
+            LeaseState::HeldByMe => true,
+            // Our region's own record, whose deletion we completed: created again at once
+            // (handing it over, if policy says so, is then a planned move like any other).
+            LeaseState::Absent if s.global.recreate_from.is_some() => step.ours_allowed,
+            LeaseState::Free | LeaseState::Expired | LeaseState::Absent => {
+                step.ours_allowed
+                    && ((preferred_is_us && settled) || waited || broken!(WorseRegionTakesAtOnce))
+            }
+            LeaseState::HeldByOther => false,
+        };
+    actions.extend(global_write(s, step, take, false));
+    let holder = s
+        .global
+        .observer
+        .holder(timing.lease_duration(), now)
+        .map(str::to_owned)
+        .unwrap_or_default();
+    let message = match state {
+        LeaseState::HeldByOther => format!("region {holder} holds the global lease"),
+        _ if !step.representative => "not our region's eligible local leader".into(),
+        _ if !step.ours_allowed => "our region's policy does not allow forging".into(),
+        _ if take => "taking the global lease".into(),
+        _ => format!(
+            "the global lease is available but {} is preferred: waiting",
+            step.preferred.as_deref().unwrap_or("another region")
+        ),
+    };
+    (Gate::Deny(Reason::PolicyDisallows), message)
+}
+
+/// When to decide again. A standby that holds nothing here looks once a lease duration: what it
+/// keeps warm for the day it leads (a tenure's first sighting, the policy's history for the
+/// failback delay) only grows older between looks, which delays, never hastens, what it may do
+/// then (and a round after a watched lease's observed expiry always reads afresh). Standbys were
+/// most of the coordination API's load at a third of a lease duration. A local leader looks every
+/// retry period.
+fn cluster_wake_by(s: &ClusterState, step: &Step, standby: bool, handing_over: bool) -> MonoTime {
+    let (now, timing) = (step.now, step.timing);
     let holds_nothing = s.global.hold.is_none() && s.presence.hold.is_none();
     let mut wake_by = if standby {
         // Often enough to see a leader's presence stop and touch it well inside a lease duration.
         now + timing
             .retry_period()
             .max(timing.lease_duration() / PRESENCE_LOOKS_PER_LEASE)
-    } else if !obs.local.leader && holds_nothing {
+    } else if !step.obs.local.leader && holds_nothing {
         now + timing.retry_period().max(timing.lease_duration())
     } else {
         now + timing.retry_period()
@@ -514,7 +628,10 @@ pub fn decide_cluster(
         // deleted lease go and create it again) right after.
         wake_by = wake_by.min(now + super::election::VERIFY_POLL);
     }
-    if preferred_is_us && s.global.hold.is_none() && representative {
+    if step.preferred.as_deref() == Some(step.region)
+        && s.global.hold.is_none()
+        && step.representative
+    {
         // A handoff to us may come any moment: look often (the planned-handover gap).
         wake_by = wake_by.min(now + Duration::from_millis(150));
     }
@@ -523,15 +640,7 @@ pub fn decide_cluster(
             wake_by = wake_by.min(d);
         }
     }
-    debug_assert!(gate != Gate::Allow || s.global.may_promote(now, timing));
-    ClusterDecision {
-        next: s,
-        gate,
-        actions,
-        ranking,
-        message,
-        wake_by,
-    }
+    wake_by
 }
 
 #[cfg(test)]
