@@ -13,6 +13,8 @@
 //! - [`config`]: environment variables and flags, validated all at once.
 //! - [`credentials`]: the three credential files: atomic writes, removal, fingerprints, validation
 //!   (KES key ↔ opcert, cold signature, KES period window) and throw-away decoy sets.
+//! - [`report`]: what the loop reports (action outcomes, per-decision records, `/status`) and the
+//!   `Recorder` trait through which the journal, logs and metrics receive it.
 //! - [`runtime`]: the observe → decide → act → record loop, generic over the ports.
 //! - [`metrics`]: the Prometheus registry (old names kept, new ones documented) and the recorder
 //!   that feeds it from the loop's decisions.
@@ -38,6 +40,7 @@ pub mod journal;
 pub mod logging;
 pub mod metrics;
 pub mod ports;
+pub mod report;
 pub mod runtime;
 #[cfg(any(test, feature = "testing"))]
 pub mod testing;

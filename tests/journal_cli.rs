@@ -290,14 +290,13 @@ fn a_journal_from_a_newer_version_exits_two_and_is_untouched() {
 fn a_journal_held_by_a_running_writer_is_refused_at_once_with_exit_three() {
     let dir = tempfile::tempdir().expect("tempdir");
     let file = dir.path().join("live.journal");
-    let mut child = Command::new(env!("CARGO_BIN_EXE_forge-manager"))
-        .args(["journal", "_write-stress"])
-        .arg(&file)
-        .stdout(Stdio::piped())
-        .spawn()
-        .expect("spawn writer");
+    let mut child = write_stress::spawn(&file, 1);
     let mut lines = BufReader::new(child.stdout.take().expect("stdout")).lines();
-    let first = lines.next().and_then(Result::ok);
+    // The first number the writer prints (the test harness prints its own lines around it).
+    let first = lines
+        .by_ref()
+        .map_while(Result::ok)
+        .find(|l| l.trim().parse::<u64>().is_ok());
     assert_eq!(
         first.as_deref(),
         Some("1"),
@@ -493,4 +492,14 @@ fn replay_reports_all_identical_or_the_first_divergence_naming_the_writer() {
     let out = text(&o.stdout);
     assert!(out.contains("replayed: role"), "{out}");
     assert!(out.contains("compared: "), "{out}");
+}
+
+#[path = "support/write_stress.rs"]
+mod write_stress;
+
+/// Not a test: the child process of the crash tests (see `support/write_stress.rs`).
+#[test]
+#[ignore = "the stress writer's child process, started by the crash tests"]
+fn write_stress_child() {
+    write_stress::run_child();
 }

@@ -7,7 +7,6 @@
 
 use std::io::{BufRead, BufReader};
 use std::path::Path;
-use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use forge_manager::journal::{Journal, JournalConfig, JournalReader, Query};
@@ -24,13 +23,7 @@ fn hash(path: &Path) -> String {
 
 /// Runs the writer until killed after `delay`; returns the seqs it reported as committed.
 fn run_child_and_kill(file: &Path, delay: Duration, batch: usize) -> Vec<u64> {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_forge-manager"))
-        .args(["journal", "_write-stress", "--batch", &batch.to_string()])
-        .arg(file)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawn forge-manager journal _write-stress");
+    let mut child = write_stress::spawn(file, batch);
     let stdout = child.stdout.take().expect("stdout");
     let reader = std::thread::spawn(move || {
         BufReader::new(stdout)
@@ -133,4 +126,14 @@ fn a_journal_survives_repeated_sigkill_with_every_reported_commit_and_no_gap() {
         .expect("append after recovery");
     assert_eq!(next, last + 1);
     println!("{kills} kills, {last} records, {:?}", started.elapsed());
+}
+
+#[path = "support/write_stress.rs"]
+mod write_stress;
+
+/// Not a test: the child process of the crash tests (see `support/write_stress.rs`).
+#[test]
+#[ignore = "the stress writer's child process, started by the crash tests"]
+fn write_stress_child() {
+    write_stress::run_child();
 }

@@ -13,8 +13,15 @@ use std::path::{Path, PathBuf};
 const LAYERS: &[&[&str]] = &[
     &["core"],
     &["crd"],
-    &["ports", "config", "journal", "credentials"],
-    &["runtime", "metrics", "watchdog", "adapters"],
+    &[
+        "ports",
+        "config",
+        "journal",
+        "credentials",
+        "report",
+        "metrics",
+    ],
+    &["runtime", "watchdog", "adapters"],
     &["http", "logging", "cli"],
 ];
 

@@ -8,10 +8,9 @@
 
 use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use crate::core::reason::Reason;
-use crate::journal::demo::stress_record;
 use crate::journal::replay::{
     Replayed, TimingOverride, actions_text, compared_values, core_inputs, counterfactuals,
     replay_record,
@@ -23,8 +22,8 @@ use crate::journal::watchdog_log;
 
 use super::journal_source::{self, RemoteError, Source, SourceError};
 use crate::journal::{
-    Journal, JournalConfig, JournalReader, JournalRecord, OpenError, Query, QueryError, RecordKind,
-    SyncMode, parse_duration, parse_time_bound, wall_ms,
+    JournalReader, JournalRecord, OpenError, Query, QueryError, RecordKind, parse_duration,
+    parse_time_bound, wall_ms,
 };
 
 /// Exit code: success.
@@ -152,18 +151,6 @@ pub enum Verb {
         /// Journal files (default: JOURNAL_PATH; through the sidecar when it runs).
         files: Vec<PathBuf>,
     },
-    /// Test helper: append records in a loop, durably, printing each seq after its commit.
-    #[command(name = "_write-stress", hide = true)]
-    WriteStress {
-        /// Stop after this many records (default: run until killed).
-        #[arg(long)]
-        count: Option<u64>,
-        /// Records per transaction.
-        #[arg(long, default_value_t = 1)]
-        batch: usize,
-        /// The journal file to write.
-        file: PathBuf,
-    },
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -182,8 +169,6 @@ enum CliError {
     Usage(String),
     #[error("writing output failed: {0}")]
     Io(#[from] std::io::Error),
-    #[error("{0}")]
-    Write(String),
 }
 
 impl From<OpenError> for CliError {
@@ -259,7 +244,6 @@ pub fn run_to(args: JournalArgs, out: &mut impl Write, err: &mut impl Write) -> 
         } => replay(out, from, to, timing.as_deref(), &or_default(files)),
         Verb::Export { files } => export(out, &or_default(files)),
         Verb::Stats { output, files } => stats(out, output, &or_default(files)),
-        Verb::WriteStress { count, batch, file } => write_stress(out, count, batch, &file),
     };
     let result = result.and_then(|code| out.flush().map(|()| code).map_err(CliError::Io));
     match result {
@@ -1220,44 +1204,4 @@ fn human_duration(d: Duration) -> String {
         3600..86400 => format!("{}h{}m", s / 3600, (s % 3600) / 60),
         _ => format!("{}d{}h", s / 86400, (s % 86400) / 3600),
     }
-}
-
-fn write_stress(out: &mut impl Write, count: Option<u64>, batch: usize, file: &Path) -> CliResult {
-    if batch == 0 || batch > crate::journal::MAX_BATCH {
-        return Err(CliError::Usage(format!(
-            "--batch must be 1..={}",
-            crate::journal::MAX_BATCH
-        )));
-    }
-    let mut journal = Journal::open(
-        file,
-        JournalConfig {
-            sync: SyncMode::Durable,
-            ..JournalConfig::default()
-        },
-    )?;
-    let start_ms = 1_795_600_800_000;
-    let started = Instant::now();
-    let mut written = 0u64;
-    while count.is_none_or(|c| written < c) {
-        let n = count.map_or(batch as u64, |c| (c - written).min(batch as u64));
-        let first = journal.last_seq();
-        let records: Vec<_> = (0..n)
-            .map(|k| {
-                let mut r = stress_record(first + k, start_ms);
-                r.mono_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
-                r
-            })
-            .collect();
-        let last = journal
-            .append_many(records)
-            .map_err(|e| CliError::Write(e.to_string()))?;
-        // Printed only after the commit returned: every printed seq is durable.
-        for seq in (first + 1)..=last {
-            writeln!(out, "{seq}")?;
-        }
-        out.flush()?;
-        written += n;
-    }
-    Ok(EXIT_OK)
 }

@@ -21,6 +21,8 @@
 
 mod background;
 mod codec;
+/// Sample records for tests, examples and benchmarks: not in a production build.
+#[cfg(any(test, feature = "testing"))]
 pub mod demo;
 mod error;
 mod open;
@@ -30,6 +32,7 @@ mod record;
 pub mod renewals;
 pub mod replay;
 mod schema;
+mod snapshot;
 pub mod timeline;
 mod view;
 pub mod watchdog_log;

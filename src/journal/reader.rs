@@ -132,6 +132,6 @@ impl JournalReader {
 
     /// Writes a new journal file with the same content (see [`super::Journal::snapshot_to`]).
     pub fn snapshot_to(&self, dest: impl AsRef<Path>) -> Result<u64, SnapshotError> {
-        super::writer::snapshot(&self.db, dest.as_ref())
+        super::snapshot::snapshot(&self.db, dest.as_ref())
     }
 }

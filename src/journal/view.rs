@@ -55,6 +55,6 @@ impl JournalView {
 
     /// A consistent copy into a new journal file (see [`super::Journal::snapshot_to`]).
     pub fn snapshot_to(&self, dest: impl AsRef<Path>) -> Result<u64, SnapshotError> {
-        super::writer::snapshot(&self.db, dest.as_ref())
+        super::snapshot::snapshot(&self.db, dest.as_ref())
     }
 }

@@ -64,7 +64,7 @@ use prometheus_client::registry::Registry;
 use crate::config::Config;
 use crate::core::election::Forging;
 use crate::credentials::{CredentialPaths, CredentialSet, Genesis};
-use crate::runtime::Status;
+use crate::report::Status;
 
 pub use recorder::MetricsRecorder;
 

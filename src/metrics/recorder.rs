@@ -3,7 +3,7 @@
 
 use crate::core::election::{Action, Forging, LeaseEvent, LeaseWriteKind};
 use crate::core::lease::ApiFailure;
-use crate::runtime::{Recorder, SighupOutcome, TickRecord};
+use crate::report::{Recorder, SighupOutcome, TickRecord};
 
 use super::Metrics;
 

@@ -7,6 +7,7 @@ use std::time::Duration;
 use futures::executor::block_on;
 
 use super::*;
+use crate::core::reason::Reason;
 use crate::core::time::MonoTime;
 use crate::credentials::sample_set;
 use crate::testing::{FakeApi, FakeClock, FakeFs, FakeKube, FakeNode};

@@ -2,7 +2,6 @@
 //! `Date` header, parses the Kubernetes path grammar and runs the verb (get, list, watch, create,
 //! update, patch, delete, and the `/status` and `/scale` subresources).
 
-use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use axum::body::Bytes;
@@ -14,15 +13,14 @@ use serde_json::{Value, json};
 
 use super::ApiServer;
 use super::discovery;
+use super::request::{Params, Target, selectors};
 use super::resources::{self, CRD_GROUP, CRD_PLURAL, ResourceType};
 use super::schema;
 use super::status::{self, ApiError, FieldError};
-use super::store::{self, EventType, ObjectKey, Selector};
+use super::store::{self, EventType, ObjectKey};
 use super::table::{self, IncludeObject};
 use super::watch;
 use super::workloads;
-
-pub(crate) type Params = BTreeMap<String, String>;
 
 /// The single handler behind every path.
 pub async fn dispatch(
@@ -113,16 +111,6 @@ fn served_types(server: &ApiServer) -> Arc<Vec<ResourceType>> {
     let types = Arc::new(types);
     *cache = Some((generation, Arc::clone(&types)));
     types
-}
-
-/// A resource request, parsed from the path.
-pub(crate) struct Target {
-    pub(crate) rt: ResourceType,
-    pub(crate) namespace: Option<String>,
-    pub(crate) name: Option<String>,
-    pub(crate) status: bool,
-    /// The `/scale` subresource (an `autoscaling/v1` Scale view of the object).
-    pub(crate) scale: bool,
 }
 
 fn route(
@@ -313,14 +301,6 @@ fn key(target: &Target, name: &str) -> ObjectKey {
         target.namespace.clone().unwrap_or_default(),
         name.to_owned(),
     )
-}
-
-pub(crate) fn selectors(params: &Params) -> Result<(Selector, Selector), ApiError> {
-    let labels = Selector::parse(params.get("labelSelector").map_or("", String::as_str))
-        .map_err(ApiError::bad_request)?;
-    let fields = Selector::parse(params.get("fieldSelector").map_or("", String::as_str))
-        .map_err(ApiError::bad_request)?;
-    Ok((labels, fields))
 }
 
 fn list(

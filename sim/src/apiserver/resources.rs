@@ -3,6 +3,11 @@
 
 use serde_json::{Value, json};
 
+/// Group of StatefulSets.
+pub const APPS_GROUP: &str = "apps";
+/// Plural of StatefulSets.
+pub const STATEFULSETS: &str = "statefulsets";
+
 /// Group of CustomResourceDefinitions.
 pub const CRD_GROUP: &str = "apiextensions.k8s.io";
 /// Plural of CustomResourceDefinitions.
@@ -147,8 +152,8 @@ pub fn builtins() -> Vec<ResourceType> {
             status_subresource: true,
             scale_subresource: true,
             ..builtin(
-                super::workloads::APPS_GROUP,
-                super::workloads::STATEFULSETS,
+                APPS_GROUP,
+                STATEFULSETS,
                 "statefulset",
                 "StatefulSet",
                 true,

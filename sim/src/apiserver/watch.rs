@@ -12,7 +12,7 @@ use axum::response::Response;
 use serde_json::{Value, json};
 
 use super::ApiServer;
-use super::handlers::{Params, Target, selectors};
+use super::request::{Params, Target, selectors};
 use super::resources::ResourceType;
 use super::status::ApiError;
 use super::store::{Event, EventType, Selector};

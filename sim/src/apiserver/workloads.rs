@@ -7,12 +7,7 @@
 
 use serde_json::{Map, Value, json};
 
-use super::resources::ResourceType;
-
-/// Group of StatefulSets.
-pub const APPS_GROUP: &str = "apps";
-/// Plural of StatefulSets.
-pub const STATEFULSETS: &str = "statefulsets";
+use super::resources::{APPS_GROUP, ResourceType, STATEFULSETS};
 
 /// Whether `rt` is the StatefulSet resource.
 pub fn is_statefulset(rt: &ResourceType) -> bool {

@@ -1,0 +1,159 @@
+//! What the control loop reports, and to whom: the outcome of each carried-out action, the record
+//! of each decision handed to recorders (journal, logs, metrics), and the status shown on
+//! `/status`, `/health` and in metrics. It sits below both the runtime that produces these and the
+//! metrics that consume them, so neither depends on the other's internals.
+
+use serde::{Deserialize, Serialize};
+
+use crate::core::election::{Action, Decision, Forging, Observations, Role};
+use crate::core::lease::LeaseRecord;
+use crate::core::reason::Reason;
+use crate::ports::NodeProcess;
+
+/// One carried-out action and how it went.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ActionResult {
+    /// The action.
+    pub action: Action,
+    /// Whether it succeeded.
+    pub ok: bool,
+    /// What happened (fingerprints, versions, errors; never key bytes).
+    pub detail: String,
+    /// Whether the credential files were written (promote, reprovision, standby) or removed
+    /// (demote): all three, atomically per file.
+    #[serde(default)]
+    pub files_changed: bool,
+    /// What happened to the SIGHUP this action sends, if it sends one.
+    #[serde(default)]
+    pub sighup: SighupOutcome,
+}
+
+/// The fate of an action's SIGHUP.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SighupOutcome {
+    /// The action sends none (or there was no node to send it to).
+    #[default]
+    NotSent,
+    /// Delivered to the node.
+    Sent,
+    /// Sending failed.
+    Failed,
+}
+
+/// What the loop tells its recorders after each decision.
+#[derive(Clone, Debug)]
+pub struct TickRecord<'a> {
+    /// The pod's wall clock (informational).
+    pub wall: jiff::Timestamp,
+    /// What was observed.
+    pub observations: &'a Observations,
+    /// What was decided.
+    pub decision: &'a Decision,
+    /// How the actions went.
+    pub results: &'a [ActionResult],
+    /// The role before this decision.
+    pub previous_role: Role,
+    /// The node process, if found.
+    pub node: Option<NodeProcess>,
+}
+
+/// Receives every decision (journal, logs, metrics).
+pub trait Recorder {
+    /// Called once per decision, after its actions.
+    fn record(&mut self, tick: &TickRecord<'_>);
+}
+
+/// Two recorders in one (nest it for more): e.g. metrics and logs, later the journal.
+#[derive(Debug, Default)]
+pub struct Tee<A, B>(pub A, pub B);
+
+impl<A: Recorder, B: Recorder> Recorder for Tee<A, B> {
+    fn record(&mut self, tick: &TickRecord<'_>) {
+        self.0.record(tick);
+        self.1.record(tick);
+    }
+}
+
+/// An optional recorder (a journal that could not be opened records nothing).
+impl<R: Recorder> Recorder for Option<R> {
+    fn record(&mut self, tick: &TickRecord<'_>) {
+        if let Some(r) = self.as_mut() {
+            r.record(tick);
+        }
+    }
+}
+
+/// A recorder that does nothing.
+#[derive(Debug, Default)]
+pub struct NoRecorder;
+
+impl Recorder for NoRecorder {
+    fn record(&mut self, _tick: &TickRecord<'_>) {}
+}
+
+/// Writes one log line per decision that changes anything.
+#[derive(Debug, Default)]
+pub struct LogRecorder;
+
+impl Recorder for LogRecorder {
+    fn record(&mut self, t: &TickRecord<'_>) {
+        let d = t.decision;
+        if !d.changes_anything(t.previous_role) && t.results.iter().all(|r| r.ok) {
+            return;
+        }
+        let actions: Vec<String> = t
+            .results
+            .iter()
+            .map(|r| format!("{:?}={}", r.action, if r.ok { "ok" } else { "failed" }))
+            .collect();
+        tracing::info!(
+            role = d.role.as_str(),
+            reason = d.reason.as_str(),
+            entitled = d.entitled,
+            actions = actions.join(","),
+            "{}",
+            d.message
+        );
+        for r in t.results.iter().filter(|r| !r.ok) {
+            tracing::warn!(action = ?r.action, "{}", r.detail);
+        }
+    }
+}
+
+/// The loop's state as shown on `/status`, `/health` and in metrics; shared with the HTTP server.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+pub struct Status {
+    /// Role after the last decision.
+    pub role: Option<Role>,
+    /// Reason of the last decision.
+    pub reason: Option<Reason>,
+    /// Sentence of the last decision.
+    pub message: String,
+    /// Whether the pod may forge under the safety rule.
+    pub entitled: bool,
+    /// What we believe the node does.
+    pub forging: Option<Forging>,
+    /// The last lease record seen.
+    pub lease: Option<LeaseRecord>,
+    /// How long that record has been seen unchanged, in ms.
+    pub lease_unchanged_ms: Option<u64>,
+    /// When the loop last completed a decision (monotonic ms): `/health` fails when this is old.
+    pub last_decision_mono_ms: u64,
+    /// Decisions made since start.
+    pub decisions: u64,
+    /// The standby set is in place (the node can boot): `/startup-status`.
+    pub standby_ready: bool,
+    /// The node process.
+    pub node: Option<NodeProcess>,
+    /// Whether the node's socket accepted a connection at the last look.
+    pub socket_accepting: bool,
+    /// The node's `forging_enabled` at the last look.
+    pub node_forging_enabled: Option<bool>,
+    /// Fingerprint of the real credential set, when readable.
+    pub real_fingerprint: Option<String>,
+    /// Why the real credentials are not usable, if they are not.
+    pub credentials_problem: Option<String>,
+    /// The last failed action, for operators.
+    pub last_error: Option<String>,
+}
