@@ -6,24 +6,25 @@
 //!
 //! Dependencies point down this list, never up:
 //!
-//! - [`core`]: pure decisions (timing budget, lease expiry, election, eligibility, reasons).
+//! - [`core`]: pure decisions (timing budget, lease expiry, election, eligibility, reasons): the crate
+//!   `forge-core` (`crates/forge-core`), re-exported here.
 //! - [`crd`]: the `cardano.io/v1` custom resource types.
-//! - [`ports`]: the four traits through which everything touches the world (`Clock`, `Kube`, `Fs`,
-//!   `Node`) and their error kinds.
+//! - [`ports`]: the five traits through which everything touches the world (`Clock`, `Kube`, `Fs`,
+//!   `Node`, `HealthProbe`) and their error kinds.
 //! - [`config`]: environment variables and flags, validated all at once.
+//! - [`journal`]: the decision journal (redb): durable records of decisions, their typed inputs and
+//!   actions; queries, the timeline of forging beliefs, and replay of decisions.
 //! - [`credentials`]: the three credential files: atomic writes, removal, fingerprints, validation
 //!   (KES key ↔ opcert, cold signature, KES period window) and throw-away decoy sets.
 //! - [`report`]: what the loop reports (action outcomes, per-decision records, `/status`) and the
 //!   `Recorder` trait through which the journal, logs and metrics receive it.
-//! - [`runtime`]: the observe → decide → act → record loop, generic over the ports.
 //! - [`metrics`]: the Prometheus registry (old names kept, new ones documented) and the recorder
 //!   that feeds it from the loop's decisions.
-//! - [`http`]: the probe, metrics, status and `/journal` server on `METRICS_PORT`.
-//! - [`logging`]: the tracing subscriber (`LOG_FORMAT`, `LOG_LEVEL`, identity on every line).
+//! - [`runtime`]: the observe → decide → act → record loop, generic over the ports.
 //! - [`watchdog`]: the dead-man switch that demotes the node when the sidecar stalls.
 //! - [`adapters`]: the production ports (kube client, file system, clock, /proc and signals).
-//! - [`journal`]: the decision journal (redb): durable records of decisions, their typed inputs and
-//!   actions; queries, the timeline of forging beliefs, and replay of decisions.
+//! - [`http`]: the probe, metrics, status and `/journal` server on `METRICS_PORT`.
+//! - [`logging`]: the tracing subscriber (`LOG_FORMAT`, `LOG_LEVEL`, identity on every line).
 //! - [`cli`]: the subcommands of the `forge-manager` binary.
 //! - [`testing`] (feature `testing`): in-memory fakes of the ports.
 
