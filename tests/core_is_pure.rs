@@ -51,36 +51,34 @@ fn crate_names(tree: &str) -> Vec<&str> {
 #[test]
 fn the_core_crate_depends_on_no_io_runtime_or_client_crate() {
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-    for features in ["", "broken-core"] {
-        let out = std::process::Command::new(&cargo)
-            .current_dir(env!("CARGO_MANIFEST_DIR"))
-            .args([
-                "tree",
-                "--offline",
-                "-p",
-                "forge-core",
-                "-e",
-                "normal,build",
-            ])
-            .args(["--prefix", "none", "--features", features])
-            .output()
-            .unwrap_or_else(|e| panic!("{cargo} tree: {e}"));
-        let tree = String::from_utf8_lossy(&out.stdout);
-        assert!(
-            out.status.success() && tree.starts_with("forge-core "),
-            "cargo tree -p forge-core failed: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        let names = crate_names(&tree);
-        let bad: Vec<_> = names
-            .iter()
-            .filter(|n| FORBIDDEN_CRATES.contains(n))
-            .collect();
-        assert!(
-            bad.is_empty(),
-            "forge-core (features {features:?}) must stay pure, but depends on {bad:?}:\n{tree}"
-        );
-    }
+    let out = std::process::Command::new(&cargo)
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .args([
+            "tree",
+            "--offline",
+            "-p",
+            "forge-core",
+            "-e",
+            "normal,build",
+        ])
+        .args(["--prefix", "none", "--all-features"])
+        .output()
+        .unwrap_or_else(|e| panic!("{cargo} tree: {e}"));
+    let tree = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success() && tree.starts_with("forge-core "),
+        "cargo tree -p forge-core failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let names = crate_names(&tree);
+    let bad: Vec<_> = names
+        .iter()
+        .filter(|n| FORBIDDEN_CRATES.contains(n))
+        .collect();
+    assert!(
+        bad.is_empty(),
+        "forge-core must stay pure, but depends on {bad:?}:\n{tree}"
+    );
 }
 
 #[test]
@@ -141,4 +139,71 @@ fn the_purity_check_itself_catches_an_offence() {
         .map(|(n, _)| n)
         .collect();
     assert_eq!(hits, vec![0, 2]);
+}
+
+/// Names of the canary's broken variants (sim/src/canary.rs), in code and command-line spelling.
+const CANARY_WORDS: &[&str] = &[
+    "broken-core",
+    "broken::",
+    "Broken::",
+    "broken!",
+    "WallClockExpiry",
+    "PromoteBeforeAcquire",
+    "NoSelfFencing",
+    "ReleaseBeforeDemotionVerified",
+    "PromoteOnNewLease",
+    "HandoffBeforeDemotionVerified",
+    "WorseRegionTakesAtOnce",
+    "WatchdogFromPromotion",
+    "wall-clock-expiry",
+    "no-self-fencing",
+];
+
+/// The canary lives in the simulator only: neither the core nor the sidecar's library names a
+/// broken variant in code, and `forge-manager` offers no way to run one.
+#[test]
+fn the_production_code_has_no_broken_variant_and_no_switch() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let mut offences = Vec::new();
+    let mut files = Vec::new();
+    for dir in ["src", "crates/forge-core/src"] {
+        collect_rs(&root.join(dir), &mut files);
+    }
+    for path in &files {
+        let text = std::fs::read_to_string(path).unwrap_or_default();
+        for (n, line) in code_lines(&text) {
+            if let Some(w) = CANARY_WORDS.iter().find(|w| line.contains(*w)) {
+                offences.push(format!("{}:{}: `{w}`", path.display(), n + 1));
+            }
+        }
+    }
+    assert!(
+        files.len() > 50,
+        "expected the sources, found {}",
+        files.len()
+    );
+    assert!(offences.is_empty(), "{}", offences.join("\n"));
+    for args in [&["--help"][..], &["run", "--help"], &["watchdog", "--help"]] {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_forge-manager"))
+            .args(args)
+            .output()
+            .expect("run forge-manager");
+        let help = String::from_utf8_lossy(&out.stdout).to_lowercase();
+        assert!(out.status.success(), "{args:?}");
+        assert!(
+            !help.contains("broken") && !help.contains("canary"),
+            "{args:?} offers a broken core:\n{help}"
+        );
+    }
+}
+
+fn collect_rs(dir: &Path, out: &mut Vec<std::path::PathBuf>) {
+    for entry in std::fs::read_dir(dir).unwrap_or_else(|e| panic!("{}: {e}", dir.display())) {
+        let path = entry.map(|e| e.path()).unwrap_or_default();
+        if path.is_dir() {
+            collect_rs(&path, out);
+        } else if path.extension().is_some_and(|e| e == "rs") {
+            out.push(path);
+        }
+    }
 }

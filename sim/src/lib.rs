@@ -16,6 +16,7 @@
 //! - [`fake_node`]: `forge-sim fake-node`, a stand-in cardano-node process for end-to-end tests.
 
 pub mod apiserver;
+pub mod canary;
 pub mod chaos;
 pub mod fake_node;
 pub mod oracle;

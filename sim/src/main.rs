@@ -52,7 +52,7 @@ enum Command {
         /// (50ms when it has none).
         #[arg(long, value_parser = parse_duration)]
         tick: Option<std::time::Duration>,
-        /// Run a deliberately broken safety core (the canary; needs `--features broken-core`):
+        /// Run a deliberately broken safety core (the canary, sim/src/canary.rs):
         /// wall-clock-expiry, promote-before-acquire, no-self-fencing,
         /// release-before-demotion-verified, promote-on-new-lease, handoff-before-demotion-verified, worse-region-takes-at-once, watchdog-from-promotion.
         #[arg(long)]
@@ -280,31 +280,29 @@ fn simulate(
     }
 }
 
-/// The options of one run from the command line (`--broken` exists only with `broken-core`).
+/// The options of one run from the command line.
 fn run_options(
     seed: Option<u64>,
     tick: Option<std::time::Duration>,
     journal_dir: Option<PathBuf>,
     broken: Option<&str>,
 ) -> Result<forge_sim::runner::RunOptions, String> {
-    #[allow(clippy::needless_update)]
     let mut options = forge_sim::runner::RunOptions {
         seed,
         tick,
         journal_dir,
-        ..Default::default()
+        broken: None,
     };
     select_broken(&mut options, broken)?;
     Ok(options)
 }
 
 /// Applies `--broken VARIANT` to the run options.
-#[cfg(feature = "broken-core")]
 fn select_broken(
     options: &mut forge_sim::runner::RunOptions,
     name: Option<&str>,
 ) -> Result<(), String> {
-    use forge_manager::core::broken::Broken;
+    use forge_sim::canary::Broken;
     options.broken = match name {
         None => None,
         Some(n) => Some(Broken::parse(n).ok_or_else(|| {
@@ -313,21 +311,6 @@ fn select_broken(
         })?),
     };
     Ok(())
-}
-
-/// Without the feature there is no broken core to select.
-#[cfg(not(feature = "broken-core"))]
-fn select_broken(
-    _options: &mut forge_sim::runner::RunOptions,
-    name: Option<&str>,
-) -> Result<(), String> {
-    match name {
-        None => Ok(()),
-        Some(n) => Err(format!(
-            "--broken {n}: this forge-sim was built without the broken variants; build it with \
-             `cargo build --release -p forge-sim --features broken-core`"
-        )),
-    }
 }
 
 fn chaos(args: ChaosArgs) -> ExitCode {

@@ -29,9 +29,8 @@ pub struct RunOptions {
     pub tick: Option<Duration>,
     /// Write one decision journal per pod here.
     pub journal_dir: Option<std::path::PathBuf>,
-    /// The broken variant of the safety core to run (the canary; feature `broken-core`).
-    #[cfg(feature = "broken-core")]
-    pub broken: Option<forge_manager::core::broken::Broken>,
+    /// The broken variant of the safety core to run (the canary, `crate::canary`).
+    pub broken: Option<crate::canary::Broken>,
 }
 
 /// Everything a run produced.
@@ -232,7 +231,6 @@ fn child_args(seed: u64, tick: Duration, options: &RunOptions) -> Vec<String> {
         args.push("--journal-dir".to_owned());
         args.push(dir.display().to_string());
     }
-    #[cfg(feature = "broken-core")]
     if let Some(b) = options.broken {
         args.push("--broken".to_owned());
         args.push(b.as_str().to_owned());
@@ -272,7 +270,6 @@ fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
 pub fn simulate(scenario: &Scenario, seed: u64, options: &RunOptions) -> Result<Trace, String> {
     // Every pod's `decide` runs on this thread: the switch covers the whole world, and is reset
     // when the run ends, even by an error.
-    #[cfg(feature = "broken-core")]
     let _broken = BrokenSwitch::set(options.broken);
     let mut world = World::new(world_spec(
         scenario,
@@ -305,22 +302,19 @@ pub fn simulate(scenario: &Scenario, seed: u64, options: &RunOptions) -> Result<
 }
 
 /// Selects a broken variant for this thread until dropped.
-#[cfg(feature = "broken-core")]
-struct BrokenSwitch(Option<forge_manager::core::broken::Broken>);
+struct BrokenSwitch(Option<crate::canary::Broken>);
 
-#[cfg(feature = "broken-core")]
 impl BrokenSwitch {
-    fn set(variant: Option<forge_manager::core::broken::Broken>) -> Self {
-        let before = forge_manager::core::broken::get();
-        forge_manager::core::broken::set(variant);
+    fn set(variant: Option<crate::canary::Broken>) -> Self {
+        let before = crate::canary::get();
+        crate::canary::set(variant);
         BrokenSwitch(before)
     }
 }
 
-#[cfg(feature = "broken-core")]
 impl Drop for BrokenSwitch {
     fn drop(&mut self) {
-        forge_manager::core::broken::set(self.0);
+        crate::canary::set(self.0);
     }
 }
 

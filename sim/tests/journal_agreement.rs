@@ -222,9 +222,12 @@ fn fifty_chaos_seeds_journals_agree_with_the_oracle_and_replay_identically() {
 }
 
 /// Broken variants whose broken code is not in `decide` (the cross-region decision, the
-/// watchdog): their journals replay identically, since only `decide` is recorded and replayed.
-#[cfg(feature = "broken-core")]
+/// watchdog), or not in one decision: their journals replay identically, since only `decide` is
+/// recorded and replayed. `no-self-fencing` breaks the state between decisions (a hold past its
+/// deadline is carried on as if just renewed, sim/src/canary.rs), so every decision follows from
+/// its recorded inputs; its journals still show the dual slots.
 const NOT_IN_DECIDE: &[&str] = &[
+    "no-self-fencing",
     "handoff-before-demotion-verified",
     "watchdog-from-promotion",
     "worse-region-takes-at-once",
@@ -235,7 +238,6 @@ const NOT_IN_DECIDE: &[&str] = &[
 /// unconfirmed demotion (unknown, not counted) in the old region's journal; and a watchdog that
 /// fires late leaves the stretch after the fencing deadline unknown (a whole-pod freeze, which
 /// holds node and watchdog alike, looks the same in the journal and forges nothing).
-#[cfg(feature = "broken-core")]
 const NOT_VISIBLE_YET: &[&str] = &[
     "handoff-before-demotion-verified",
     "watchdog-from-promotion",
@@ -244,9 +246,8 @@ const NOT_VISIBLE_YET: &[&str] = &[
 /// The canary's pairs of (broken variant, the file that catches it with dual slots), as
 /// sim/tests/broken_core.rs lists them (`caught(Broken::Variant, "file")`), so a new canary is
 /// checked here too.
-#[cfg(feature = "broken-core")]
-fn canaries() -> Vec<(forge_manager::core::broken::Broken, String)> {
-    use forge_manager::core::broken::Broken;
+fn canaries() -> Vec<(forge_sim::canary::Broken, String)> {
+    use forge_sim::canary::Broken;
     let source = include_str!("broken_core.rs");
     let mut out = Vec::new();
     for call in source.split("caught(").skip(1) {
@@ -270,7 +271,6 @@ fn canaries() -> Vec<(forge_manager::core::broken::Broken, String)> {
 /// the canary (sim/tests/broken_core.rs) forges twice on its canary file; the journals must show
 /// that overlap, and replaying them on the correct core must diverge (the code that wrote them
 /// differs from the code replaying them).
-#[cfg(feature = "broken-core")]
 #[test]
 fn broken_cores_dual_slots_show_in_their_journals_and_their_decisions_diverge_on_replay() {
     let canaries = canaries();

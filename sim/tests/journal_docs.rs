@@ -1,11 +1,11 @@
 //! docs/journal.md is true: every `$ forge-manager journal …` command it shows runs, as written,
 //! on the journals it names (`DIR/`: the simulator's journals of partition-leader-from-api;
-//! `CANARY/`: a broken core's journals, with `--features broken-core` only), and exits as the
+//! `CANARY/`: a broken core's journals), and exits as the
 //! guide says (`(exit N)` under it, else 0). The lines the guide quotes after `!!`, `??` or
 //! `no overlap` must appear in the real output.
 //!
 //! Regenerate the guide's examples from the real output:
-//! `cargo test -p forge-sim --features broken-core --test journal_docs -- --nocapture`.
+//! `cargo test -p forge-sim --test journal_docs -- --nocapture`.
 
 use std::path::Path;
 
@@ -105,7 +105,6 @@ fn every_command_of_the_journal_guide_runs_as_documented() {
     let root = tempfile::tempdir().expect("tempdir");
     let (dir, canary) = (root.path().join("dir"), root.path().join("canary"));
     std::fs::create_dir_all(&dir).expect("mkdir");
-    #[cfg(feature = "broken-core")]
     std::fs::create_dir_all(&canary).expect("mkdir");
     run(
         &scenario("partition-leader-from-api.toml"),
@@ -115,12 +114,11 @@ fn every_command_of_the_journal_guide_runs_as_documented() {
         },
     )
     .expect("run");
-    #[cfg(feature = "broken-core")]
     run(
         &scenario("canary-release-before-verified-freeze.toml"),
         &RunOptions {
             journal_dir: Some(canary.clone()),
-            broken: Some(forge_manager::core::broken::Broken::ReleaseBeforeDemotionVerified),
+            broken: Some(forge_sim::canary::Broken::ReleaseBeforeDemotionVerified),
             ..RunOptions::default()
         },
     )
@@ -128,13 +126,6 @@ fn every_command_of_the_journal_guide_runs_as_documented() {
 
     let mut problems = Vec::new();
     for c in &commands {
-        if c.line.contains("CANARY/") && !canary.exists() {
-            eprintln!(
-                "(skipped without --features broken-core) $ forge-manager {}",
-                c.line
-            );
-            continue;
-        }
         let mut argv = vec!["forge-manager".to_owned()];
         argv.extend(words(&c.line, &dir, &canary));
         let Command::Journal(args) = Cli::try_parse_from(&argv)

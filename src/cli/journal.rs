@@ -1082,7 +1082,7 @@ fn write_divergence(
         r.wall,
         identical_before - 1,
         step.writer,
-        crate::journal::replay::writer()
+        crate::journal::replay::WRITER
     )?;
     writeln!(out, "  {:<18} {:<44} replayed now", "field", "recorded")?;
     for (field, a, b) in step.differences() {

@@ -363,6 +363,7 @@ fn journal_recorder(c: &Config) -> Option<(JournalRecorder<JournalWriter>, Journ
     .with_core(CoreSettings {
         identity: c.pod_name.clone(),
         timing: c.timing(),
+        writer: crate::journal::replay::WRITER.to_owned(),
     });
     Some((recorder, view))
 }

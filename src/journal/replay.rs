@@ -26,16 +26,6 @@ pub const CORE_INPUTS_VERSION: u32 = 1;
 /// This build's name and version.
 pub const WRITER: &str = concat!("forge-manager ", env!("CARGO_PKG_VERSION"));
 
-/// Who writes (or replays) a decision: [`WRITER`], and in a build with the canary's broken cores
-/// the variant switched on for this thread, if any (its decisions are not the release's).
-pub fn writer() -> String {
-    #[cfg(feature = "broken-core")]
-    if let Some(b) = crate::core::broken::get() {
-        return format!("{WRITER}+broken-core:{}", b.as_str());
-    }
-    WRITER.to_owned()
-}
-
 /// The key of the core's inputs inside a record's `inputs`.
 pub const CORE_KEY: &str = "core";
 
@@ -503,7 +493,7 @@ mod tests {
         let d = decide(prev, obs, "bp-0", timing);
         let core = CoreInputs {
             v: CORE_INPUTS_VERSION,
-            writer: writer(),
+            writer: WRITER.to_owned(),
             identity: "bp-0".into(),
             timing: *timing,
             prev: prev.clone(),

@@ -1,6 +1,6 @@
 //! The cross-region half of the loop (cluster management on): observe the coordination API
 //! (every region's CardanoForgeCluster, the global lease, the presence leases), probe the region's
-//! health endpoint with hysteresis, call [`decide_cluster`], carry out its lease writes, and write
+//! health endpoint with hysteresis, call [`decide_cluster`](crate::core::cluster::decide_cluster), carry out its lease writes, and write
 //! the region's CardanoForgeCluster status on change. Its output is the [`Gate`] the local election
 //! forges under.
 #![allow(async_fn_in_trait)]
@@ -9,8 +9,9 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use crate::core::cluster::{
-    ClusterAction, ClusterDecision, ClusterObservations, ClusterState, LocalView, decide_cluster,
+    ClusterAction, ClusterDecision, ClusterObservations, ClusterState, LocalView,
 };
+use crate::core::decisions::{CORRECT, Decisions};
 use crate::core::election::{Gate, LeaseEvent, LeaseWriteKind, request_budget};
 use crate::core::lease::{ApiFailure, LeaseRecord};
 use crate::core::policy::{Health, RegionView};
@@ -155,6 +156,8 @@ pub struct ClusterLoop<C, K, H> {
     listed_at: Option<MonoTime>,
     /// The last list was made for the next round (`refresh_policy`): it need not list again.
     fresh_policy: bool,
+    /// The decision functions: the correct core, unless a test harness gives it another.
+    decisions: &'static dyn Decisions,
 }
 
 impl<C: Clock, K: Kube, H: HealthProbe> ClusterLoop<C, K, H> {
@@ -178,7 +181,15 @@ impl<C: Clock, K: Kube, H: HealthProbe> ClusterLoop<C, K, H> {
             representative: false,
             listed_at: None,
             fresh_policy: false,
+            decisions: &CORRECT,
         }
+    }
+
+    /// The same loop, deciding with `decisions` instead of the correct core. No production path
+    /// calls this: it is how the simulator's canary runs a deliberately broken core.
+    pub fn with_decisions(mut self, decisions: &'static dyn Decisions) -> Self {
+        self.decisions = decisions;
+        self
     }
 
     /// When the global lease and the other regions' presence leases expire by observation.
@@ -733,7 +744,9 @@ impl<C: Clock, K: Kube, H: HealthProbe> Coordinator for ClusterLoop<C, K, H> {
         let (mut obs, mut round) = self
             .observe_round(local, now, reuse_policy, reuse_presence)
             .await;
-        let mut d = decide_cluster(&self.state, &obs, &self.settings.timing);
+        let mut d = self
+            .decisions
+            .decide_cluster(&self.state, &obs, &self.settings.timing);
         // No gate opens and no handoff goes out on a reused policy read: an operator change made
         // since (a region Disabled a moment ago) would be missed, and so would a departing
         // region's released presence. Read afresh and decide again; the lease events go back so
@@ -744,7 +757,9 @@ impl<C: Clock, K: Kube, H: HealthProbe> Coordinator for ClusterLoop<C, K, H> {
             (obs, round) = self
                 .observe_round(local, self.clock.now_mono(), false, false)
                 .await;
-            d = decide_cluster(&self.state, &obs, &self.settings.timing);
+            d = self
+                .decisions
+                .decide_cluster(&self.state, &obs, &self.settings.timing);
         }
         let Round {
             ours,
@@ -762,7 +777,9 @@ impl<C: Clock, K: Kube, H: HealthProbe> Coordinator for ClusterLoop<C, K, H> {
             others: BTreeMap::new(),
             ..obs
         };
-        let settled = decide_cluster(&self.state, &after, &self.settings.timing);
+        let settled = self
+            .decisions
+            .decide_cluster(&self.state, &after, &self.settings.timing);
         if let (Some(m), Some(e)) = (
             &self.metrics,
             settled.ranking.effective.get(&self.settings.region),

@@ -10,7 +10,7 @@ use std::time::Duration;
 use super::{Recorder, TickRecord};
 use crate::core::election::{Action, ElectionState, Forging, LeaseEvent, LeaseWriteKind};
 use crate::core::timing::Timing;
-use crate::journal::replay::{CORE_INPUTS_VERSION, CORE_KEY, CoreInputs, CoreOutput, writer};
+use crate::journal::replay::{CORE_INPUTS_VERSION, CORE_KEY, CoreInputs, CoreOutput};
 use crate::journal::{ActionRecord, Journal, JournalRecord, JournalWriter, RecordKind, Renewal};
 use crate::ports::ServerClockSample;
 
@@ -101,6 +101,9 @@ pub struct CoreSettings {
     pub identity: String,
     /// The timing budget in force.
     pub timing: Timing,
+    /// The build (and core) that decides: [`crate::journal::replay::WRITER`] in the sidecar; the
+    /// simulator's canary names its broken core here, so a replay shows whose decisions differ.
+    pub writer: String,
 }
 
 /// A [`Recorder`] writing the journal.
@@ -245,7 +248,7 @@ impl<S: JournalSink> Recorder for JournalRecorder<S> {
             }
             let core = CoreInputs {
                 v: CORE_INPUTS_VERSION,
-                writer: writer(),
+                writer: core.writer.clone(),
                 identity: core.identity.clone(),
                 timing: core.timing,
                 prev,

@@ -22,9 +22,10 @@ use rand::rngs::SmallRng;
 use rand::{Rng, SeedableRng};
 use serde::{Deserialize, Serialize};
 
+use crate::core::decisions::{CORRECT, Decisions};
 use crate::core::election::{
     Action, Decision, ElectionState, Forging, Gate, LeaseEvent, LeaseWriteKind, NodeView,
-    Observations, ProcessId, decide, reprovision,
+    Observations, ProcessId, reprovision,
 };
 use crate::core::eligibility::Eligibility;
 use crate::core::lease::{ApiFailure, LEASE_FINALIZER, LeaseRecord};
@@ -134,6 +135,8 @@ pub struct Runtime<C, K, F, N, R, G = cluster::Standalone> {
     /// Fingerprint of the real set last written onto the node (promotion or reprovision): a
     /// different valid source set on a verified forger is a key rotation.
     provisioned: Option<String>,
+    /// The decision functions: the correct core, unless a test harness gives it another.
+    decisions: &'static dyn Decisions,
 }
 
 /// What one observation pass found, besides the core's inputs.
@@ -170,7 +173,15 @@ impl<C: Clock, K: Kube, F: Fs, N: Node, R: Recorder> Runtime<C, K, F, N, R, clus
             status: Arc::new(Mutex::new(Status::default())),
             leader_status_written: None,
             provisioned: None,
+            decisions: &CORRECT,
         }
+    }
+
+    /// The same loop, deciding with `decisions` instead of the correct core. No production path
+    /// calls this: it is how the simulator's canary runs a deliberately broken core.
+    pub fn with_decisions(mut self, decisions: &'static dyn Decisions) -> Self {
+        self.decisions = decisions;
+        self
     }
 
     /// The same loop, with cross-region coordination by `coordinator`.
@@ -202,6 +213,7 @@ impl<C: Clock, K: Kube, F: Fs, N: Node, R: Recorder> Runtime<C, K, F, N, R, clus
             status: self.status,
             leader_status_written: self.leader_status_written,
             provisioned: self.provisioned,
+            decisions: self.decisions,
         }
     }
 }
@@ -458,7 +470,7 @@ impl<C: Clock, K: Kube, F: Fs, N: Node, R: Recorder, G: cluster::Coordinator>
             }
             let previous_role = self.state.role;
             let settled = self.state.seat.may_promote(now, &self.settings.timing);
-            let mut d = decide(
+            let mut d = self.decisions.decide(
                 &self.state,
                 &seen.observations,
                 &self.settings.identity,
@@ -467,12 +479,8 @@ impl<C: Clock, K: Kube, F: Fs, N: Node, R: Recorder, G: cluster::Coordinator>
             self.state = d.next.clone();
             let rotated = self.source_rotated();
             if let Some(a) = reprovision(&d.next, d.entitled, rotated) {
-                // Same precondition as a promotion: a live, promotable lease (see `reprovision`).
-                debug_assert!(
-                    d.next
-                        .seat
-                        .may_promote(seen.observations.now, &self.settings.timing)
-                );
+                // Same precondition as a promotion: `entitled`, which the core only grants on a
+                // live, promotable lease (its `debug_assert_safe` checks every decision).
                 d.actions.push(a);
             }
             let released_before = self.released_version.clone();
@@ -870,11 +878,14 @@ impl<C: Clock, K: Kube, F: Fs, N: Node, R: Recorder, G: cluster::Coordinator>
     /// forging rests on. `None` when one of them is not held (we are demoting: the heartbeat keeps
     /// the instant it has, which is earlier than anything a later hold could give).
     fn fence_at(&self) -> Option<MonoTime> {
-        if forge_core::broken!(WatchdogFromPromotion) {
-            return Some(self.clock.now_mono() + self.settings.timing.renew_deadline());
-        }
-        // From the hold itself, not `Seat::deadline`: the dead-man switch must not share a
-        // fault of the sidecar's own fencing (the `no-self-fencing` canary has no deadline).
+        let timing = &self.settings.timing;
+        self.decisions
+            .watchdog_fence_at(self.holds_fence_at(), self.clock.now_mono(), timing)
+    }
+
+    /// [`Self::fence_at`] as the holds give it. From the hold itself, not `Seat::deadline`: the
+    /// dead-man switch must not share a fault of the sidecar's own fencing.
+    fn holds_fence_at(&self) -> Option<MonoTime> {
         let local = self
             .state
             .seat

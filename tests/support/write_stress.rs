@@ -20,7 +20,13 @@ const BATCH_VAR: &str = "FORGE_MANAGER_TEST_STRESS_BATCH";
 pub fn spawn(file: &Path, batch: usize) -> Child {
     let exe = std::env::current_exe().expect("current_exe");
     Command::new(exe)
-        .args(["write_stress_child", "--exact", "--ignored", "--nocapture", "--quiet"])
+        .args([
+            "write_stress_child",
+            "--exact",
+            "--ignored",
+            "--nocapture",
+            "--quiet",
+        ])
         .args(["--test-threads", "1"])
         .env(FILE_VAR, file)
         .env(BATCH_VAR, batch.to_string())

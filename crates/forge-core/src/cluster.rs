@@ -244,8 +244,7 @@ pub fn decide_cluster(
                         write: LeaseWriteKind::Release
                     }
             )
-        }) || (obs.local.region_quiet
-            && (obs.local.forging_off || broken!(HandoffBeforeDemotionVerified))),
+        }) || (obs.local.region_quiet && obs.local.forging_off),
         "a handoff or release before our region is quiet and our node verifiably off"
     );
     ClusterDecision {
@@ -490,7 +489,7 @@ fn leave_global(
     actions: &mut Vec<ClusterAction>,
 ) -> String {
     let (now, local) = (step.now, step.obs.local);
-    let forging_off = local.forging_off || broken!(HandoffBeforeDemotionVerified);
+    let forging_off = local.forging_off;
     let promotable = s
         .global
         .hold
@@ -579,8 +578,7 @@ fn global_not_held(
             // (handing it over, if policy says so, is then a planned move like any other).
             LeaseState::Absent if s.global.recreate_from.is_some() => step.ours_allowed,
             LeaseState::Free | LeaseState::Expired | LeaseState::Absent => {
-                step.ours_allowed
-                    && ((preferred_is_us && settled) || waited || broken!(WorseRegionTakesAtOnce))
+                step.ours_allowed && ((preferred_is_us && settled) || waited)
             }
             LeaseState::HeldByOther => false,
         };

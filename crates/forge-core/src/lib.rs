@@ -13,29 +13,10 @@
 //! - `reason`: machine-readable reasons with a human sentence.
 //! - `election`: the local election state machine and `decide`.
 //! - `policy`: cross-region policy: effective state and priority, the preferred region.
-//! - `broken` (feature `broken-core` only): deliberately broken variants for the simulator's canary.
-
-/// `broken!(Variant)`: whether that broken-core variant is switched on for this thread. Without the
-/// `broken-core` feature it is the constant `false`, so the hooks compile to nothing.
-#[cfg(feature = "broken-core")]
-#[macro_export]
-macro_rules! broken {
-    ($variant:ident) => {
-        $crate::broken::is($crate::broken::Broken::$variant)
-    };
-}
-#[cfg(not(feature = "broken-core"))]
-#[macro_export]
-macro_rules! broken {
-    ($variant:ident) => {
-        false
-    };
-}
-
-#[cfg(feature = "broken-core")]
-pub mod broken;
+//! - `decisions`: the decision functions as one value the runtime is given ([`decisions::Decisions`]).
 
 pub mod cluster;
+pub mod decisions;
 pub mod election;
 pub mod eligibility;
 pub mod lease;

@@ -202,6 +202,7 @@ pub async fn software(ctx: PodContext) -> turmoil::Result {
                 .with_core(CoreSettings {
                     identity: settings.identity.clone(),
                     timing: settings.timing,
+                    writer: crate::canary::writer(),
                 })
                 .with_server_clock(Box::new(server_clock)),
             )
@@ -216,7 +217,9 @@ pub async fn software(ctx: PodContext) -> turmoil::Result {
     };
     let fs = SimFs::new(pod.files.clone(), sidecar_clock.clone());
     let node = SimNode::new(&pod, sidecar_clock.clone(), trace);
-    let runtime = Runtime::new(sidecar_clock.clone(), kube, fs, node, recorder, settings);
+    // The canary's broken core when one is selected for this thread; the correct one otherwise.
+    let runtime = Runtime::new(sidecar_clock.clone(), kube, fs, node, recorder, settings)
+        .with_decisions(crate::canary::decisions());
     *pod.status.borrow_mut() = Some(runtime.status());
     let signal = Rc::clone(&pod);
     let sigterm = async move {
@@ -265,7 +268,8 @@ pub async fn software(ctx: PodContext) -> turmoil::Result {
                 timing: ctx.spec.timing,
                 ..cc.settings.clone()
             };
-            let coordinator = ClusterLoop::new(sidecar_clock, coordination, health, settings);
+            let coordinator = ClusterLoop::new(sidecar_clock, coordination, health, settings)
+                .with_decisions(crate::canary::decisions());
             let mut runtime = runtime.with_coordinator(coordinator);
             runtime.run(sigterm).await;
         }

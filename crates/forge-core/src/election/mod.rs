@@ -23,7 +23,7 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 
 use crate::eligibility::Eligibility;
-use crate::lease::{ApiFailure, LeaseRecord, LeaseState};
+use crate::lease::{ApiFailure, LeaseRecord};
 use crate::reason::Reason;
 use crate::time::MonoTime;
 use crate::timing::Timing;
@@ -321,17 +321,13 @@ pub fn decide(
         && obs.gate == Gate::Allow
         && s.seat.may_promote(now, timing)
         && !s.seat.deleting();
-    let entitled = entitled
-        || (broken!(PromoteBeforeAcquire)
-            && eligible.is_ok()
-            && free(&s.seat, identity, now, timing));
     // Keep the lease while eligible; also while a demotion is unverified (so no one else promotes
     // while this node might forge), unless we are leaving for good.
     let want_lease = eligible.is_ok()
         || (s.forging.maybe_on() && s.seat.hold.is_some() && !obs.eligibility.shutting_down);
 
     // 5. Forging actions.
-    let may_start = entitled && (s.seat.may_start(now, timing) || broken!(PromoteBeforeAcquire));
+    let may_start = entitled && s.seat.may_start(now, timing);
     let forging_action = forging_action(&s, entitled, may_start, now, timing);
     if let Some(a) = forging_action {
         start_forging_action(&mut s, a, now);
@@ -345,7 +341,7 @@ pub fn decide(
 
     // 6. The lease write: renew or acquire while we want the lease; release only after a verified
     //    demotion (demote, then release).
-    let may_release = !s.forging.maybe_on() || broken!(ReleaseBeforeDemotionVerified);
+    let may_release = !s.forging.maybe_on();
     if let Some(write) = s
         .seat
         .next_write(identity, want_lease, may_release, now, timing)
@@ -443,17 +439,17 @@ fn debug_assert_safe(d: &Decision, prev: &ElectionState, now: MonoTime, timing: 
         "one decision both promotes and demotes"
     );
     debug_assert!(
-        !d.entitled || d.next.seat.may_promote(now, timing) || broken!(PromoteBeforeAcquire),
+        !d.entitled || d.next.seat.may_promote(now, timing),
         "entitled without a live, promotable hold"
     );
     debug_assert!(
-        !promotes || d.next.seat.may_start(now, timing) || broken!(PromoteBeforeAcquire),
+        !promotes || d.next.seat.may_start(now, timing),
         "promote without a live, promotable lease"
     );
     // The release is decided on the state after this step's verification; a node that was (or
     // might have been) forging must have been verified off first.
     debug_assert!(
-        !releases || !d.next.forging.maybe_on() || broken!(ReleaseBeforeDemotionVerified),
+        !releases || !d.next.forging.maybe_on(),
         "release before the demotion is verified (was {:?})",
         prev.forging
     );
@@ -465,16 +461,6 @@ fn debug_assert_safe(d: &Decision, prev: &ElectionState, now: MonoTime, timing: 
 /// verified `On` re-provisions; anywhere else the next promotion picks the new set up anyway.
 pub fn reprovision(next: &ElectionState, entitled: bool, source_changed: bool) -> Option<Action> {
     (source_changed && entitled && next.forging == Forging::On).then_some(Action::Reprovision)
-}
-
-/// Whether the lease is free or expired for a candidate (read by the `PromoteBeforeAcquire` canary
-/// only; without the `broken-core` feature the call is behind a constant `false`).
-fn free(seat: &Seat, identity: &str, now: MonoTime, timing: &Timing) -> bool {
-    seat.hold.is_none()
-        && matches!(
-            seat.observer.state(identity, timing.lease_duration(), now),
-            LeaseState::Free | LeaseState::Expired
-        )
 }
 
 /// Updates the forging belief from the node's `forging_enabled`.

@@ -89,7 +89,6 @@ impl Seat {
         self.hold
             .as_ref()
             .is_some_and(|h| now.since(h.last_renew_sent_at) < timing.renew_deadline())
-            || (broken!(NoSelfFencing) && self.hold.is_some())
     }
 
     /// Whether we may forge on this seat at `now`: held under the renewal rule and promotable.
@@ -116,11 +115,6 @@ impl Seat {
 
     /// The instant our hold fences itself, if we hold.
     pub fn deadline(&self, timing: &Timing) -> Option<MonoTime> {
-        // The canary: a core without self-fencing has no renew deadline anywhere (nor the request
-        // budgets and the promotion check derived from it).
-        if broken!(NoSelfFencing) {
-            return None;
-        }
         self.hold
             .as_ref()
             .map(|h| h.last_renew_sent_at + timing.renew_deadline())
@@ -283,7 +277,6 @@ impl Seat {
             // Renewing, or re-creating a lease deleted under us: unchanged.
             (LeaseWriteKind::Renew | LeaseWriteKind::Create, Some(h)) => h.promotable_at,
             // A lease that did not exist: its last holder may still forge.
-            (LeaseWriteKind::Create, None) if broken!(PromoteOnNewLease) => sent_at,
             // Re-created after we finalized the deletion of our own hold.
             (LeaseWriteKind::Create, None) if self.recreate_from.is_some() => self
                 .recreate_from
@@ -341,7 +334,7 @@ impl Seat {
     /// Self-fencing: a hold whose renew deadline has passed ends here, whatever else happened.
     fn fence_past_deadline(&mut self, now: MonoTime, timing: &Timing) -> Option<HoldLost> {
         let past = self.deadline(timing).is_some_and(|d| now >= d);
-        if !past || broken!(NoSelfFencing) {
+        if !past {
             return None;
         }
         self.hold = None;
@@ -387,9 +380,6 @@ impl Seat {
             (None, true) => match self.observer.state(identity, timing.lease_duration(), now) {
                 LeaseState::Absent if self.absent_seen => Some(LeaseWriteKind::Create),
                 LeaseState::Free | LeaseState::Expired | LeaseState::HeldByMe => {
-                    Some(LeaseWriteKind::Acquire)
-                }
-                LeaseState::HeldByOther if broken!(WallClockExpiry) => {
                     Some(LeaseWriteKind::Acquire)
                 }
                 LeaseState::Absent | LeaseState::HeldByOther => None,
