@@ -469,6 +469,15 @@ impl<C: Clock, K: Kube, H: HealthProbe> ClusterLoop<C, K, H> {
             .find(|c| c.metadata.name.as_deref() == Some(self.settings.cluster_name.as_str()))
             .cloned();
         let representative = local.leader && local.eligible && !local.shutting_down;
+        if !representative {
+            // Whatever this pod probed while it represented its region is stale once it stops:
+            // the endpoint may have recovered (or failed) meanwhile under another leader. Its next
+            // leadership starts from what the region last published, like a first one (soak seed
+            // 2026: a pod that had seen its region unhealthy minutes before became leader again
+            // after a node restart, ranked its healthy region below a worse one and handed the
+            // global lease away).
+            self.prober = Prober::default();
+        }
         self.representative = representative;
         let health_settings = self.health_settings(ours.as_ref());
         let own_health = if representative {
