@@ -6,6 +6,9 @@
 
 use std::path::Path;
 
+#[path = "support/source_files.rs"]
+mod source_files;
+
 /// Words that must not appear in the core's code (comments are skipped).
 const FORBIDDEN: &[&str] = &[
     "tokio",
@@ -99,11 +102,8 @@ fn the_core_names_no_io_runtime_or_client_crate() {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("crates/forge-core/src");
     let mut offences = Vec::new();
     let mut files = 0;
-    for entry in std::fs::read_dir(&dir).unwrap_or_else(|e| panic!("{}: {e}", dir.display())) {
-        let path = entry.map(|e| e.path()).unwrap_or_default();
-        if path.extension().is_none_or(|e| e != "rs") {
-            continue;
-        }
+    // Every module, sub-folders (`election/`) included.
+    for path in source_files::rust_files(&dir) {
         files += 1;
         let text = std::fs::read_to_string(&path).unwrap_or_default();
         for (n, line) in code_lines(&text) {
@@ -165,10 +165,10 @@ const CANARY_WORDS: &[&str] = &[
 fn the_production_code_has_no_broken_variant_and_no_switch() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     let mut offences = Vec::new();
-    let mut files = Vec::new();
-    for dir in ["src", "crates/forge-core/src"] {
-        collect_rs(&root.join(dir), &mut files);
-    }
+    let mut files = source_files::rust_files(&root.join("src"));
+    files.extend(source_files::rust_files(
+        &root.join("crates/forge-core/src"),
+    ));
     for path in &files {
         let text = std::fs::read_to_string(path).unwrap_or_default();
         for (n, line) in code_lines(&text) {
@@ -194,16 +194,5 @@ fn the_production_code_has_no_broken_variant_and_no_switch() {
             !help.contains("broken") && !help.contains("canary"),
             "{args:?} offers a broken core:\n{help}"
         );
-    }
-}
-
-fn collect_rs(dir: &Path, out: &mut Vec<std::path::PathBuf>) {
-    for entry in std::fs::read_dir(dir).unwrap_or_else(|e| panic!("{}: {e}", dir.display())) {
-        let path = entry.map(|e| e.path()).unwrap_or_default();
-        if path.is_dir() {
-            collect_rs(&path, out);
-        } else if path.extension().is_some_and(|e| e == "rs") {
-            out.push(path);
-        }
     }
 }

@@ -7,7 +7,10 @@
 //! `*_tests.rs`, and everything after a file's `#[cfg(test)]`) may use the in-memory fakes of
 //! `testing` and anything else, and comments are not code.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
+
+#[path = "support/source_files.rs"]
+mod source_files;
 
 /// The layers of `src/`, lowest first (docs/architecture.md). `core` is the re-exported crate.
 const LAYERS: &[&[&str]] = &[
@@ -61,21 +64,9 @@ fn references(text: &str) -> Vec<(usize, String)> {
     out
 }
 
-fn rust_files(dir: &Path, out: &mut Vec<PathBuf>) {
-    for entry in std::fs::read_dir(dir).unwrap_or_else(|e| panic!("{}: {e}", dir.display())) {
-        let path = entry.map(|e| e.path()).unwrap_or_default();
-        if path.is_dir() {
-            rust_files(&path, out);
-        } else if path.extension().is_some_and(|e| e == "rs") {
-            out.push(path);
-        }
-    }
-}
-
 /// Every upward reference in production code under `src`, as `file:line: a -> b` lines.
 fn upward_references(src: &Path) -> (usize, Vec<String>) {
-    let mut files = Vec::new();
-    rust_files(src, &mut files);
+    let files = source_files::rust_files(src);
     let mut checked = 0;
     let mut offences = Vec::new();
     for file in files {

@@ -102,6 +102,7 @@ scenario_tests! {
     handoff_judged_on_fresh_policy => "handoff-judged-on-fresh-policy.toml",
     no_promotion_on_a_stale_policy_read => "no-promotion-on-a-stale-policy-read.toml",
     new_leader_keeps_the_failback_delay => "new-leader-keeps-the-failback-delay.toml",
+    new_leader_forgets_a_stale_health_view => "new-leader-forgets-a-stale-health-view.toml",
 }
 
 fn files() -> Vec<String> {
