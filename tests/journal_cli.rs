@@ -46,7 +46,7 @@ fn stats_reports_records_span_kinds_and_version() {
     assert!(s.contains("heartbeat=6"), "{s}");
     let o = fm(&["stats", "-o", "json"], &[&f[0], &f[1]]);
     let v: serde_json::Value = serde_json::from_slice(&o.stdout).expect("json");
-    assert_eq!(v.as_array().map(|a| a.len()), Some(2));
+    assert_eq!(v.as_array().map(std::vec::Vec::len), Some(2));
 }
 
 #[test]
@@ -82,7 +82,7 @@ fn query_filters_by_relative_window_kind_and_reason_in_every_format() {
     assert_eq!(pods, vec!["bp-0", "bp-1"], "merged in wall-time order");
     let o = fm(&["query", "--reason", "released", "-o", "json"], &[&f[0]]);
     let v: serde_json::Value = serde_json::from_slice(&o.stdout).expect("json array");
-    assert_eq!(v.as_array().map(|a| a.len()), Some(1));
+    assert_eq!(v.as_array().map(std::vec::Vec::len), Some(1));
     let o = fm(&["query", "--pod", "bp-9"], &[&f[0]]);
     assert_eq!(text(&o.stdout).lines().count(), 1, "header only");
     let o = fm(&["query", "--kind", "nonsense"], &[&f[0]]);

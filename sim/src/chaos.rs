@@ -2361,7 +2361,7 @@ mod tests {
                 for f in s.faults.iter().filter(|f| f.at >= start) {
                     match f.action {
                         FaultAction::Skew { offset_ms, .. } => {
-                            assert!((60_000..=600_000).contains(&offset_ms.unsigned_abs()))
+                            assert!((60_000..=600_000).contains(&offset_ms.unsigned_abs()));
                         }
                         FaultAction::Drift { ppm, .. } => assert!(ppm.unsigned_abs() <= 20_000),
                         _ => {}

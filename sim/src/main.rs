@@ -337,7 +337,7 @@ fn chaos(args: ChaosArgs) -> ExitCode {
     };
     let jobs = args
         .jobs
-        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
+        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, std::num::NonZero::get));
     let started = std::time::Instant::now();
     let (mut ran, mut failed, mut sim_seconds) = (0u64, 0u64, 0f64);
     let mut failures = Vec::new();

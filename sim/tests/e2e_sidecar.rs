@@ -127,6 +127,28 @@ fn write_set(paths: &CredentialPaths, set: &CredentialSet) {
     }
 }
 
+/// Writes `set` into `dir` the way the kubelet updates a mounted Secret: the files are symlinks
+/// into `..data`, itself a symlink to a directory of this version, swapped in one rename, so a
+/// reader never sees a mix of two versions (a file-by-file update can show a KES key beside the
+/// old operational certificate).
+fn write_secret(dir: &std::path::Path, set: &CredentialSet, version: u32) {
+    let data = dir.join(format!("..v{version}"));
+    std::fs::create_dir_all(&data).expect("mkdir version");
+    write_set(&CredentialPaths::in_dir(&data), set);
+    let next = dir.join("..data_tmp");
+    let _ = std::fs::remove_file(&next);
+    std::os::unix::fs::symlink(format!("..v{version}"), &next).expect("symlink ..data_tmp");
+    std::fs::rename(&next, dir.join("..data")).expect("swap ..data");
+    let paths = CredentialPaths::in_dir(dir);
+    for f in CredentialFile::ALL {
+        let link = paths.get(f);
+        if std::fs::symlink_metadata(link).is_err() {
+            let name = link.file_name().expect("file name").to_string_lossy().into_owned();
+            std::os::unix::fs::symlink(format!("..data/{name}"), link).expect("symlink file");
+        }
+    }
+}
+
 /// One GET; `(status, body)`, or `None` when nothing answered.
 fn get(port: u16, path: &str) -> Option<(u16, String)> {
     let mut s = TcpStream::connect_timeout(
@@ -329,7 +351,7 @@ fn three_real_sidecars_keep_one_forger_through_rotation_crash_and_handoff() {
             std::fs::create_dir_all(dir.join(sub)).expect("mkdir");
         }
         let decoy = sample_set(&format!("e2e-decoy-{i}"));
-        write_set(&CredentialPaths::in_dir(&dir.join("secrets")), &real);
+        write_secret(&dir.join("secrets"), &real, 1);
         write_set(&CredentialPaths::in_dir(&dir.join("decoy")), &decoy);
         write_set(&CredentialPaths::in_dir(&dir.join("target")), &decoy);
         let node_port = free_port();
@@ -480,7 +502,7 @@ fn three_real_sidecars_keep_one_forger_through_rotation_crash_and_handoff() {
     // 2. Key rotation (the Secret changes on every pod): the leader applies it with one SIGHUP.
     let before = node_state(pods[leader].node_port).expect("state").sighups;
     for p in &pods {
-        write_set(&p.source, &rotated);
+        write_secret(&p.dir.join("secrets"), &rotated, 2);
     }
     wait_until(
         "the rotated keys on the leader",

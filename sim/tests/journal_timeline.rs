@@ -36,7 +36,7 @@ fn the_journals_of_a_failover_reproduce_the_oracles_forger_changes() {
     for e in &outcome.trace.events {
         match &e.kind {
             EventKind::ForgingStarted { pod } => {
-                oracle.push((format!("bp-{}-{}", pod.region, pod.index), e.at_ms, None))
+                oracle.push((format!("bp-{}-{}", pod.region, pod.index), e.at_ms, None));
             }
             EventKind::ForgingStopped { pod } => {
                 let name = format!("bp-{}-{}", pod.region, pod.index);

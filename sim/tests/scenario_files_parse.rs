@@ -63,7 +63,7 @@ fn the_scenario_files_together_use_every_fault_and_expectation_kind() {
     for path in scenario_files() {
         let s = load(&path);
         faults.extend(s.faults.iter().map(|f| f.action.kind()));
-        expects.extend(s.expects.iter().map(|e| e.kind()));
+        expects.extend(s.expects.iter().map(forge_sim::scenario::Expect::kind));
         multi_region |= s.regions.len() > 1;
         single_region |= s.regions.len() == 1;
     }

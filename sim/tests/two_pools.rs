@@ -251,7 +251,10 @@ fn three_pools_in_one_namespace_are_independent() {
     for region in [east, west] {
         let leases = objects(&world, region, "coordination.k8s.io", "leases");
         let leaders = objects(&world, region, "cardano.io", "cardanoleaders");
-        let expected: BTreeSet<String> = expected_leases.iter().map(|s| s.to_string()).collect();
+        let expected: BTreeSet<String> = expected_leases
+            .iter()
+            .map(std::string::ToString::to_string)
+            .collect();
         assert_eq!(names(&leases), expected, "{region}");
         assert_eq!(names(&leaders), expected, "{region}");
         for (t, lease) in expected_leases.iter().enumerate() {

@@ -108,7 +108,11 @@ pub fn run(args: Args) -> i32 {
 pub fn exit_code(report: &CredentialReport) -> i32 {
     if report.is_valid() {
         EXIT_VALID
-    } else if report.problems.iter().any(|p| p.is_unusable_input()) {
+    } else if report
+        .problems
+        .iter()
+        .any(super::super::credentials::validate::Problem::is_unusable_input)
+    {
         EXIT_UNUSABLE
     } else {
         EXIT_INVALID

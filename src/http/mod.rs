@@ -259,8 +259,8 @@ async fn startup_status(State(s): State<AppState>) -> Response {
 /// `/status` as JSON.
 pub fn status_json(st: &Status, live: Result<(), String>) -> serde_json::Value {
     serde_json::json!({
-        "role": st.role.map(|r| r.as_str()),
-        "reason": st.reason.map(|r| r.as_str()),
+        "role": st.role.map(forge_core::election::Role::as_str),
+        "reason": st.reason.map(forge_core::reason::Reason::as_str),
         "message": st.message,
         "entitled": st.entitled,
         "forging": st.forging,

@@ -72,7 +72,9 @@ async fn health_is_ok_while_the_loop_decides_and_503_once_it_stalls() {
     assert_eq!(code, StatusCode::SERVICE_UNAVAILABLE);
     assert!(body.contains("no decision yet"), "{body}");
     {
-        let mut st = shared.lock().unwrap_or_else(|e| e.into_inner());
+        let mut st = shared
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         st.decisions = 1;
         st.last_decision_mono_ms = s.clock.now_mono().as_ms();
     }
@@ -95,7 +97,9 @@ async fn startup_status_has_the_old_shape_and_stays_ready_on_a_standby() {
     // e.g. 2025-10-13T01:15:00.123456+00:00
     assert_eq!(ts.len(), 32, "{ts}");
     {
-        let mut st = shared.lock().unwrap_or_else(|e| e.into_inner());
+        let mut st = shared
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         st.decisions = 1;
         st.standby_ready = true;
     }
@@ -106,7 +110,7 @@ async fn startup_status_has_the_old_shape_and_stays_ready_on_a_standby() {
     // The standby set goes away for a while (e.g. a promotion in progress): still started.
     shared
         .lock()
-        .unwrap_or_else(|e| e.into_inner())
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
         .standby_ready = false;
     let (code, _, body) = get(&s, "/startup-status").await;
     assert_eq!(code, StatusCode::OK);

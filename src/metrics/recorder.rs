@@ -82,7 +82,7 @@ impl Recorder for MetricsRecorder {
             LeaseEvent::ReadFailed(f) => m.api_error(LOCAL_SERVER, failure_kind(*f)),
             LeaseEvent::Wrote { write, .. } => m.api_request(LOCAL_SERVER, verb(*write)),
             LeaseEvent::WriteFailed { failure, .. } => {
-                m.api_error(LOCAL_SERVER, failure_kind(*failure))
+                m.api_error(LOCAL_SERVER, failure_kind(*failure));
             }
         }
 

@@ -407,7 +407,7 @@ impl<C: Clock, K: Kube, F: Fs, N: Node, R: Recorder, G: cluster::Coordinator>
                         let left = wait.saturating_sub(now.since(start));
                         self.clock
                             .sleep(left.min(self.settings.timing.retry_period()))
-                            .await
+                            .await;
                     }
                 }
             }
@@ -751,7 +751,7 @@ impl<C: Clock, K: Kube, F: Fs, N: Node, R: Recorder, G: cluster::Coordinator>
                 }
             },
             (false, Some(_)) => {
-                detail.push_str("; no SIGHUP (the node's handler is not installed yet)")
+                detail.push_str("; no SIGHUP (the node's handler is not installed yet)");
             }
             (_, None) => detail.push_str("; no node running"),
         }

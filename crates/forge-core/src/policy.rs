@@ -149,18 +149,15 @@ pub struct Effective {
 /// Effective state and priority of one region. `server_now_ms`: the coordination API server's clock
 /// (`None` while unknown: an override then counts as active, so operator intent is never dropped).
 pub fn effective(view: &RegionView, server_now_ms: Option<i64>) -> Effective {
-    let policy = match &view.policy {
-        Ok(p) => p,
-        Err(_) => {
-            return Effective {
-                state: State::Disabled,
-                priority: i32::MAX,
-                reported_priority: i32::MAX,
-                override_active: false,
-                reason: PolicyReason::InvalidSpec,
-                allows_forging: false,
-            };
-        }
+    let Ok(policy) = &view.policy else {
+        return Effective {
+            state: State::Disabled,
+            priority: i32::MAX,
+            reported_priority: i32::MAX,
+            override_active: false,
+            reason: PolicyReason::InvalidSpec,
+            allows_forging: false,
+        };
     };
     let active = policy
         .override_

@@ -839,7 +839,7 @@ fn apply_patch(
             workloads::strategic_merge(object, &patch_value);
         }
         "application/merge-patch+json" | "application/strategic-merge-patch+json" => {
-            json_patch::merge(object, &patch_value)
+            json_patch::merge(object, &patch_value);
         }
         "application/json-patch+json" => {
             let ops: json_patch::Patch = serde_json::from_value(patch_value)

@@ -164,7 +164,7 @@ fn walk(value: &mut Value, schema: &Value, path: &str, outcome: &mut Outcome) {
                 outcome,
                 path,
                 &Value::String(actual.to_owned()),
-                format!("{path} in body must be of type {expected}: {:?}", actual),
+                format!("{path} in body must be of type {expected}: {actual:?}"),
             );
             return;
         }

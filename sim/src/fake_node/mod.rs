@@ -90,7 +90,9 @@ impl Shared {
     /// Locks the state (a poisoned lock still holds a consistent state: every update is one
     /// assignment, so the data is taken as is).
     pub fn lock(&self) -> MutexGuard<'_, NodeState> {
-        self.0.lock().unwrap_or_else(|e| e.into_inner())
+        self.0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 }
 

@@ -978,9 +978,9 @@ fn parse_expect(s: &Section, world: &World) -> Result<Expect> {
             let text = s.required("target", "a pod target pod:REGION/N", Section::string)?;
             let what = "a pod target pod:REGION/N (expectations are judged after the run, so forger and \
                         leader:REGION cannot be resolved)";
-            let target = match world.target(s, "target", &text, POD, what)? {
-                Target::Pod(PodRef::Pod(pod)) => pod,
-                _ => return Err(s.bad("target", what, format!("{text:?}"))),
+            let Target::Pod(PodRef::Pod(target)) = world.target(s, "target", &text, POD, what)?
+            else {
+                return Err(s.bad("target", what, format!("{text:?}")));
             };
             Expect::Credentials {
                 target,

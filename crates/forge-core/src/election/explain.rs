@@ -96,7 +96,7 @@ fn unfinished_demotion(
         Forging::Demoting { .. } => {
             let why = eligible
                 .err()
-                .map(|r| r.as_str())
+                .map(super::super::reason::Reason::as_str)
                 .unwrap_or("not entitled to forge");
             Some((
                 Reason::Demoting,
