@@ -143,7 +143,11 @@ fn write_secret(dir: &std::path::Path, set: &CredentialSet, version: u32) {
     for f in CredentialFile::ALL {
         let link = paths.get(f);
         if std::fs::symlink_metadata(link).is_err() {
-            let name = link.file_name().expect("file name").to_string_lossy().into_owned();
+            let name = link
+                .file_name()
+                .expect("file name")
+                .to_string_lossy()
+                .into_owned();
             std::os::unix::fs::symlink(format!("..data/{name}"), link).expect("symlink file");
         }
     }
