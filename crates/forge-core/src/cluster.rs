@@ -231,6 +231,29 @@ pub fn decide_cluster(
         (gate, message, false)
     };
     let wake_by = cluster_wake_by(&s, &step, standby, handing_over);
+    debug_assert_cluster_safe(&s, obs, gate, &actions, timing);
+    ClusterDecision {
+        next: s,
+        gate,
+        actions,
+        ranking,
+        message,
+        wake_by,
+    }
+}
+
+/// The invariants docs/safety.md argues from for the cross-region decision, checked on every
+/// decision of a debug build: the gate opens only on a live, promotable global hold, and the global
+/// lease leaves our region (handoff or release) only once the region is quiet and our node is
+/// verifiably off.
+fn debug_assert_cluster_safe(
+    s: &ClusterState,
+    obs: &ClusterObservations,
+    gate: Gate,
+    actions: &[ClusterAction],
+    timing: &Timing,
+) {
+    let now = obs.now;
     debug_assert!(
         gate != Gate::Allow || s.global.may_promote(now, timing),
         "the gate opens without a live, promotable global hold"
@@ -247,14 +270,6 @@ pub fn decide_cluster(
         }) || (obs.local.region_quiet && obs.local.forging_off),
         "a handoff or release before our region is quiet and our node verifiably off"
     );
-    ClusterDecision {
-        next: s,
-        gate,
-        actions,
-        ranking,
-        message,
-        wake_by,
-    }
 }
 
 /// What one cluster decision has established before it acts on the global lease.
