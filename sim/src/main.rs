@@ -12,6 +12,7 @@ use std::process::ExitCode;
 use anyhow::Context;
 use clap::{Parser, Subcommand};
 use forge_sim::apiserver::{ApiServer, Options};
+use forge_sim::fake_node::parse_duration;
 
 /// Deterministic simulator, test API server and fake cardano-node for forge-manager.
 #[derive(Debug, Parser)]
@@ -169,10 +170,6 @@ struct ChaosArgs {
     /// Run a deliberately broken safety core (see `run --broken`).
     #[arg(long)]
     broken: Option<String>,
-}
-
-fn parse_duration(s: &str) -> Result<std::time::Duration, String> {
-    forge_manager::config::duration::parse_duration(s).map_err(|e| e.to_string())
 }
 
 fn main() -> ExitCode {

@@ -1,19 +1,17 @@
-//! A minimal HTTP/1.1 GET over a tokio TCP stream, for scraping cardano-node's metrics endpoint.
+//! One HTTP/1.1 GET with hyper's connection-level client, for scraping cardano-node's metrics
+//! endpoint and probing a region's health endpoint.
 //!
-//! Why not hyper-util's client: the sidecar needs one plain-HTTP GET to a loopback port every few
-//! seconds, with two hard limits: one deadline for the whole exchange (connect, request, headers,
-//! body) and a cap on the response size, headers included. Written out, those limits are visible in
-//! one screen of code, with no connection pool, executor or body-collecting layers to configure.
-//! (Binary size is not the reason: the kube client links hyper and hyper-util already.) The reader
-//! handles `Content-Length`, chunked encoding and read-to-close.
+//! No pool and no executor: each GET opens one connection, drives it in the same task and drops
+//! it, so the two limits the sidecar needs hold without configuring layers: one deadline for the
+//! whole exchange (connect, request, headers, body) and a cap on the body's size. hyper handles
+//! framing (`Content-Length`, chunked, read-to-close) and refuses malformed responses.
 
 use std::time::Duration;
 
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use http_body_util::{BodyExt, Empty, LengthLimitError, Limited};
+use hyper::body::Bytes;
+use hyper_util::rt::TokioIo;
 use tokio::net::TcpStream;
-
-/// Most bytes of status line and headers accepted.
-const MAX_HEAD_BYTES: usize = 64 * 1024;
 
 /// Where to send the GET, from an `http://host:port/path` URL.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -28,21 +26,27 @@ pub(crate) struct Target {
     path: String,
 }
 
-/// Why a GET failed.
+/// Why a GET failed; each variant keeps its cause.
 #[derive(Debug, thiserror::Error)]
 pub(crate) enum HttpError {
     /// No complete response within the deadline.
     #[error("no response within {0:?}")]
     Timeout(Duration),
-    /// Connect, write or read failed.
+    /// The TCP connection could not be opened.
     #[error("connection failed: {0}")]
-    Io(#[from] std::io::Error),
-    /// The response is larger than allowed.
-    #[error("response larger than {0} bytes")]
+    Connect(#[source] std::io::Error),
+    /// The exchange failed: a reset, a closed connection, or bytes that are not HTTP/1.x.
+    #[error("HTTP exchange failed: {0}")]
+    Exchange(#[from] hyper::Error),
+    /// The body is larger than allowed.
+    #[error("response body larger than {0} bytes")]
     TooLarge(usize),
-    /// The bytes are not an HTTP/1.x response.
-    #[error("malformed HTTP response: {0}")]
-    Malformed(&'static str),
+    /// Reading the body failed for another reason.
+    #[error("reading the response body failed: {0}")]
+    Body(#[source] Box<dyn std::error::Error + Send + Sync>),
+    /// The request could not be built from the target (a path hyper refuses).
+    #[error("bad request target: {0}")]
+    Request(#[from] http::Error),
 }
 
 impl Target {
@@ -81,7 +85,7 @@ impl Target {
 }
 
 /// GETs `target`, all of it (connect, request, response) within `deadline`; returns the status
-/// code and the decoded body, refusing bodies over `max_body` bytes.
+/// code and the body, refusing bodies over `max_body` bytes.
 pub(crate) async fn get(
     target: &Target,
     deadline: Duration,
@@ -93,123 +97,59 @@ pub(crate) async fn get(
 }
 
 async fn exchange(target: &Target, max_body: usize) -> Result<(u16, Vec<u8>), HttpError> {
-    let mut stream = TcpStream::connect((target.host.as_str(), target.port)).await?;
-    let request = format!(
-        "GET {} HTTP/1.1\r\nHost: {}\r\nUser-Agent: forge-manager\r\nAccept: text/plain\r\nConnection: close\r\n\r\n",
-        target.path, target.authority
-    );
-    stream.write_all(request.as_bytes()).await?;
-    let limit = MAX_HEAD_BYTES + max_body;
-    let mut buf = Vec::with_capacity(16 * 1024);
-    let mut chunk = [0u8; 16 * 1024];
-    loop {
-        let n = stream.read(&mut chunk).await?;
-        let eof = n == 0;
-        buf.extend_from_slice(&chunk[..n]);
-        if buf.len() > limit {
+    let stream = TcpStream::connect((target.host.as_str(), target.port))
+        .await
+        .map_err(HttpError::Connect)?;
+    let (mut sender, connection) =
+        hyper::client::conn::http1::handshake(TokioIo::new(stream)).await?;
+    let request = http::Request::get(target.path.as_str())
+        .header(http::header::HOST, target.authority.as_str())
+        .header(http::header::USER_AGENT, "forge-manager")
+        .header(http::header::ACCEPT, "text/plain")
+        .header(http::header::CONNECTION, "close")
+        .body(Empty::<Bytes>::new())?;
+    let response = async {
+        let response = sender.send_request(request).await?;
+        let status = response.status().as_u16();
+        // A declared length over the cap is refused before any of the body is read.
+        if hyper::body::Body::size_hint(response.body())
+            .exact()
+            .is_some_and(|n| n > max_body as u64)
+        {
             return Err(HttpError::TooLarge(max_body));
         }
-        if let Some(done) = complete(&buf, eof, max_body)? {
-            return Ok(done);
-        }
-        if eof {
-            return Err(HttpError::Malformed("connection closed mid-response"));
-        }
-    }
-}
-
-/// The response in `buf` if it is complete (`eof`: the peer closed), `None` if more is needed.
-fn complete(buf: &[u8], eof: bool, max_body: usize) -> Result<Option<(u16, Vec<u8>)>, HttpError> {
-    let Some(head_end) = find(buf, b"\r\n\r\n") else {
-        if buf.len() > MAX_HEAD_BYTES {
-            return Err(HttpError::TooLarge(MAX_HEAD_BYTES));
-        }
-        return Ok(None);
+        let body = Limited::new(response.into_body(), max_body)
+            .collect()
+            .await
+            .map_err(|e| match e.downcast::<LengthLimitError>() {
+                Ok(_) => HttpError::TooLarge(max_body),
+                Err(e) => match e.downcast::<hyper::Error>() {
+                    Ok(e) => HttpError::Exchange(*e),
+                    Err(e) => HttpError::Body(e),
+                },
+            })?;
+        Ok((status, body.to_bytes().to_vec()))
     };
-    let head = std::str::from_utf8(&buf[..head_end])
-        .map_err(|_| HttpError::Malformed("headers are not text"))?;
-    let mut lines = head.split("\r\n");
-    let status = status_code(lines.next().unwrap_or_default())?;
-    let mut length = None;
-    let mut chunked = false;
-    for line in lines {
-        let Some((k, v)) = line.split_once(':') else {
-            return Err(HttpError::Malformed("header line without ':'"));
-        };
-        let (k, v) = (k.trim(), v.trim());
-        if k.eq_ignore_ascii_case("content-length") {
-            let n: usize = v
-                .parse()
-                .map_err(|_| HttpError::Malformed("bad Content-Length"))?;
-            if n > max_body {
-                return Err(HttpError::TooLarge(max_body));
-            }
-            length = Some(n);
-        } else if k.eq_ignore_ascii_case("transfer-encoding") {
-            chunked = v.to_ascii_lowercase().contains("chunked");
+    // The connection future moves the bytes; it is polled here, in this task, so the deadline
+    // above cancels both. If it ends first (the peer closed), the response finishes from what
+    // was already read, or fails.
+    let mut connection = std::pin::pin!(connection);
+    let mut response = std::pin::pin!(response);
+    tokio::select! {
+        biased;
+        done = &mut response => done,
+        closed = &mut connection => {
+            closed?;
+            response.await
         }
     }
-    let body = &buf[head_end + 4..];
-    if chunked {
-        // A chunked body always ends with an empty line; decoding only then keeps a large body
-        // from being re-decoded after every read.
-        if !eof && !body.ends_with(b"\r\n\r\n") {
-            return Ok(None);
-        }
-        return dechunk(body, max_body).map(|b| b.map(|b| (status, b)));
-    }
-    match length {
-        Some(n) if body.len() >= n => Ok(Some((status, body[..n].to_vec()))),
-        Some(_) => Ok(None),
-        None if eof => Ok(Some((status, body.to_vec()))),
-        None => Ok(None),
-    }
-}
-
-fn status_code(line: &str) -> Result<u16, HttpError> {
-    let mut parts = line.split_ascii_whitespace();
-    match (parts.next(), parts.next()) {
-        (Some(v), Some(code)) if v.starts_with("HTTP/1.") => code
-            .parse()
-            .map_err(|_| HttpError::Malformed("bad status code")),
-        _ => Err(HttpError::Malformed("bad status line")),
-    }
-}
-
-/// Decodes a chunked body; `None` until the last (zero-size) chunk has arrived.
-fn dechunk(mut rest: &[u8], max_body: usize) -> Result<Option<Vec<u8>>, HttpError> {
-    let mut out = Vec::new();
-    loop {
-        let Some(eol) = find(rest, b"\r\n") else {
-            return Ok(None);
-        };
-        let size_line = std::str::from_utf8(&rest[..eol])
-            .map_err(|_| HttpError::Malformed("chunk size is not text"))?;
-        let size_hex = size_line.split(';').next().unwrap_or_default().trim();
-        let size = usize::from_str_radix(size_hex, 16)
-            .map_err(|_| HttpError::Malformed("bad chunk size"))?;
-        rest = &rest[eol + 2..];
-        if size == 0 {
-            // Trailers (rare) end with an empty line; the body is complete either way.
-            return Ok(Some(out));
-        }
-        if out.len().saturating_add(size) > max_body {
-            return Err(HttpError::TooLarge(max_body));
-        }
-        if rest.len() < size + 2 {
-            return Ok(None);
-        }
-        out.extend_from_slice(&rest[..size]);
-        rest = &rest[size + 2..];
-    }
-}
-
-fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
-    hay.windows(needle.len()).position(|w| w == needle)
 }
 
 #[cfg(test)]
 mod tests {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    use tokio::net::TcpListener;
+
     use super::*;
 
     #[test]
@@ -228,40 +168,102 @@ mod tests {
         assert!(Target::parse("not a url").is_err());
     }
 
-    #[test]
-    fn a_response_with_content_length_is_complete_without_waiting_for_close() {
-        let r = b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhello";
-        let got = complete(r, false, 100).expect("ok");
-        assert_eq!(got, Some((200, b"hello".to_vec())));
-        assert_eq!(complete(&r[..r.len() - 1], false, 100).expect("ok"), None);
+    /// Serves `reply` (raw bytes, then close unless `hang`) to one connection; returns the URL
+    /// and the request the client sent.
+    async fn serve(
+        reply: &'static [u8],
+        hang: bool,
+    ) -> (Target, tokio::sync::oneshot::Receiver<String>) {
+        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let port = listener.local_addr().expect("addr").port();
+        let (sent, request_rx) = tokio::sync::oneshot::channel();
+        tokio::spawn(async move {
+            let (mut socket, _) = listener.accept().await.expect("accept");
+            let mut request = Vec::new();
+            let mut buf = [0u8; 1024];
+            while !request.ends_with(b"\r\n\r\n") {
+                let n = socket.read(&mut buf).await.expect("read");
+                if n == 0 {
+                    break;
+                }
+                request.extend_from_slice(&buf[..n]);
+            }
+            let _ = sent.send(String::from_utf8_lossy(&request).into_owned());
+            socket.write_all(reply).await.expect("write");
+            if hang {
+                tokio::time::sleep(Duration::from_secs(60)).await;
+            }
+        });
+        let target = Target::parse(&format!("http://127.0.0.1:{port}/metrics")).expect("url");
+        (target, request_rx)
     }
 
-    #[test]
-    fn a_chunked_response_is_decoded() {
-        let r = b"HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n3\r\nabc\r\n2;x=y\r\nde\r\n0\r\n\r\n";
-        assert_eq!(
-            complete(r, false, 100).expect("ok"),
-            Some((200, b"abcde".to_vec()))
+    const DEADLINE: Duration = Duration::from_secs(5);
+
+    #[tokio::test]
+    async fn a_response_with_content_length_is_read_without_waiting_for_close() {
+        let (t, server) = serve(b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhello", true).await;
+        let got = get(&t, DEADLINE, 100).await.expect("get");
+        assert_eq!(got, (200, b"hello".to_vec()));
+        let request = server.await.unwrap_or_default();
+        assert!(
+            request.starts_with("GET /metrics HTTP/1.1\r\n"),
+            "{request}"
         );
-        assert!(matches!(complete(r, false, 4), Err(HttpError::TooLarge(4))));
+        assert!(
+            request.to_ascii_lowercase().contains("connection: close"),
+            "{request}"
+        );
     }
 
-    #[test]
-    fn a_response_without_length_ends_at_close_and_garbage_is_refused() {
-        let r = b"HTTP/1.0 500 Oops\r\n\r\nbody";
-        assert_eq!(complete(r, false, 100).expect("ok"), None);
+    #[tokio::test]
+    async fn a_chunked_response_is_decoded_and_its_size_limited() {
+        const CHUNKED: &[u8] =
+            b"HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n3\r\nabc\r\n2;x=y\r\nde\r\n0\r\n\r\n";
+        let (t, _server) = serve(CHUNKED, false).await;
         assert_eq!(
-            complete(r, true, 100).expect("ok"),
-            Some((500, b"body".to_vec()))
+            get(&t, DEADLINE, 100).await.expect("get"),
+            (200, b"abcde".to_vec())
         );
-        assert!(complete(b"SSH-2.0-OpenSSH\r\n\r\n", true, 100).is_err());
-        assert!(matches!(
-            complete(
-                b"HTTP/1.1 200 OK\r\nContent-Length: 1000\r\n\r\n",
-                false,
-                10
-            ),
-            Err(HttpError::TooLarge(10))
-        ));
+        let (t, _server) = serve(CHUNKED, false).await;
+        let err = get(&t, DEADLINE, 4).await.expect_err("too large");
+        assert!(matches!(err, HttpError::TooLarge(4)), "{err}");
+    }
+
+    #[tokio::test]
+    async fn a_response_without_length_ends_at_close() {
+        let (t, _server) = serve(b"HTTP/1.0 500 Oops\r\n\r\nbody", false).await;
+        assert_eq!(
+            get(&t, DEADLINE, 100).await.expect("get"),
+            (500, b"body".to_vec())
+        );
+    }
+
+    #[tokio::test]
+    async fn garbage_a_declared_oversize_body_and_a_cut_body_are_refused() {
+        let (t, _server) = serve(b"SSH-2.0-OpenSSH\r\n\r\n", false).await;
+        let err = get(&t, DEADLINE, 100).await.expect_err("not http");
+        assert!(matches!(err, HttpError::Exchange(_)), "{err}");
+        let (t, _server) = serve(b"HTTP/1.1 200 OK\r\nContent-Length: 1000\r\n\r\nab", false).await;
+        let err = get(&t, DEADLINE, 10).await.expect_err("declared too large");
+        assert!(matches!(err, HttpError::TooLarge(10)), "{err}");
+        let (t, _server) = serve(b"HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nab", false).await;
+        let err = get(&t, DEADLINE, 100).await.expect_err("cut short");
+        assert!(matches!(err, HttpError::Exchange(_)), "{err}");
+    }
+
+    #[tokio::test]
+    async fn a_hung_endpoint_and_a_closed_port_fail_within_the_deadline() {
+        let (t, _server) = serve(b"HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nab", true).await;
+        let err = get(&t, Duration::from_millis(200), 100)
+            .await
+            .expect_err("hung");
+        assert!(matches!(err, HttpError::Timeout(_)), "{err}");
+        let closed = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let port = closed.local_addr().expect("addr").port();
+        drop(closed);
+        let t = Target::parse(&format!("http://127.0.0.1:{port}/")).expect("url");
+        let err = get(&t, DEADLINE, 100).await.expect_err("closed port");
+        assert!(matches!(err, HttpError::Connect(_)), "{err}");
     }
 }

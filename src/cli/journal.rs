@@ -22,8 +22,8 @@ use crate::journal::watchdog_log;
 
 use super::journal_source::{self, RemoteError, Source, SourceError};
 use crate::journal::{
-    JournalReader, JournalRecord, OpenError, Query, QueryError, RecordKind, parse_duration,
-    parse_time_bound, wall_ms,
+    JournalReader, JournalRecord, OpenError, Query, QueryError, RecordKind, parse_time_bound,
+    wall_ms,
 };
 
 /// Exit code: success.
@@ -759,8 +759,8 @@ fn timeline(
     min_overlap: &str,
     files: &[PathBuf],
 ) -> CliResult {
-    let min = parse_duration(min_overlap)
-        .ok_or_else(|| CliError::Usage(format!("bad --min-overlap {min_overlap:?}")))?;
+    let min = crate::config::duration::parse_duration(min_overlap.trim())
+        .map_err(|e| CliError::Usage(format!("--min-overlap {min_overlap:?}: expected {e}")))?;
     let min_ms = i64::try_from(min.as_millis()).unwrap_or(i64::MAX);
     let sources = open_all(files)?;
     let readers: Vec<&JournalReader> = sources.iter().map(|s| &s.reader).collect();

@@ -1,9 +1,11 @@
-//! Durations as people write them: Go/Prometheus style integer-and-unit parts, largest unit first
-//! (`"250ms"`, `"15s"`, `"1m30s"`, `"3m25s500ms"`). One grammar for the sidecar's environment and the
-//! simulator's scenario files (docs/scenarios.md, "Durations and times"), so the same string means
-//! the same time everywhere.
+//! Durations as people write them: Go style integer-and-unit parts, largest unit first (`"250ms"`,
+//! `"15s"`, `"1m30s"`, `"3m25s500ms"`). The project's one grammar: the sidecar's environment, the
+//! CRD's health-check intervals, the `journal` commands' `--since`, `--timing` and `--min-overlap`,
+//! scenario files (docs/scenarios.md, "Durations and times") and the simulator's and fake node's
+//! flags, so the same string means the same time everywhere.
 //!
-//! Units are `h`, `m`, `s` and `ms`; each at most once, in that order. A bare number is an error here:
+//! Units are `h`, `m`, `s` and `ms`; each at most once, in that order. There is no `d`, as in Go and
+//! `kubectl logs --since`: two days is `48h`. A bare number is an error here:
 //! the environment's legacy "integer seconds" form is handled by
 //! [`crate::config::value::parse_env_duration`], not by this grammar.
 

@@ -40,7 +40,7 @@ mod writer;
 
 pub use background::{JournalWriter, RecordError};
 pub use error::{AppendError, IN_USE_HINT, OpenError, QueryError, SnapshotError};
-pub use read::{EXPLAIN_MAX_STEPS, Explanation, Query, Stats, parse_duration, parse_time_bound};
+pub use read::{EXPLAIN_MAX_STEPS, Explanation, Query, Stats, parse_time_bound};
 pub use reader::JournalReader;
 pub use record::{ActionRecord, JournalRecord, RecordKind, find_key_material, wall_ms};
 pub use renewals::Renewal;

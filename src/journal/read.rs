@@ -10,7 +10,6 @@
 //! [`JournalReader`]: super::JournalReader
 
 use std::collections::BTreeMap;
-use std::time::Duration;
 
 use redb::{Database, ReadTransaction, ReadableDatabase, ReadableTable, ReadableTableMetadata};
 
@@ -451,50 +450,18 @@ pub(crate) fn meta_record_count(db: &Database) -> Result<u64, QueryError> {
     meta_u64(&begin(db)?, super::schema::META_RECORD_COUNT)
 }
 
-/// Parses a user's time bound: RFC 3339, or a duration (`15m`, `2h`, `90s`, `1d`, `500ms`) meaning
+/// Parses a user's time bound: RFC 3339, or a duration (`15m`, `2h`, `90s`, `48h`, `500ms`) meaning
 /// that long before `newest_ms` (the newest record).
 pub fn parse_time_bound(text: &str, newest_ms: Option<i64>) -> Result<i64, QueryError> {
     let t = text.trim();
     if let Ok(ts) = t.parse::<jiff::Timestamp>() {
         return Ok(ts.as_millisecond());
     }
-    let d = parse_duration(t).ok_or_else(|| QueryError::BadTime(text.to_string()))?;
+    let d = crate::config::duration::parse_duration(t)
+        .map_err(|_| QueryError::BadTime(text.to_string()))?;
     let newest = newest_ms.unwrap_or(0);
     let d_ms = i64::try_from(d.as_millis()).unwrap_or(i64::MAX);
     Ok(newest.saturating_sub(d_ms))
-}
-
-/// Parses `500ms`, `90s`, `15m`, `2h`, `1d`, or a sum of them (`1h30m`).
-pub fn parse_duration(text: &str) -> Option<Duration> {
-    let mut total_ms: u64 = 0;
-    let mut rest = text.trim();
-    if rest.is_empty() {
-        return None;
-    }
-    while !rest.is_empty() {
-        let digits = rest
-            .find(|c: char| !c.is_ascii_digit())
-            .unwrap_or(rest.len());
-        if digits == 0 {
-            return None;
-        }
-        let n: u64 = rest[..digits].parse().ok()?;
-        rest = &rest[digits..];
-        let unit_len = rest
-            .find(|c: char| c.is_ascii_digit())
-            .unwrap_or(rest.len());
-        let unit_ms: u64 = match &rest[..unit_len] {
-            "ms" => 1,
-            "s" => 1_000,
-            "m" => 60_000,
-            "h" => 3_600_000,
-            "d" => 86_400_000,
-            _ => return None,
-        };
-        rest = &rest[unit_len..];
-        total_ms = total_ms.checked_add(n.checked_mul(unit_ms)?)?;
-    }
-    Some(Duration::from_millis(total_ms))
 }
 
 #[cfg(test)]
@@ -524,16 +491,6 @@ mod tests {
             ..Query::default()
         };
         assert!(hit(&kind));
-    }
-
-    #[test]
-    fn durations_parse_with_units_and_sums() {
-        assert_eq!(parse_duration("15m"), Some(Duration::from_secs(900)));
-        assert_eq!(parse_duration("1h30m"), Some(Duration::from_secs(5400)));
-        assert_eq!(parse_duration("500ms"), Some(Duration::from_millis(500)));
-        assert_eq!(parse_duration("15"), None);
-        assert_eq!(parse_duration("m"), None);
-        assert_eq!(parse_duration(""), None);
     }
 
     #[test]

@@ -287,8 +287,8 @@ impl TimingOverride {
             let (key, value) = part
                 .split_once('=')
                 .ok_or_else(|| format!("{part:?}: expected key=duration"))?;
-            let d = super::read::parse_duration(value)
-                .ok_or_else(|| format!("{part:?}: {value:?} is not a duration"))?;
+            let d = crate::config::duration::parse_duration(value.trim())
+                .map_err(|e| format!("{part:?}: expected {e}"))?;
             let slot = match key.trim() {
                 "lease" => &mut o.lease,
                 "renew" => &mut o.renew,

@@ -96,23 +96,9 @@ impl Shared {
     }
 }
 
-/// Parses `300ms`, `5s`, `1.5s`, `2m` or a bare number of seconds.
+/// The project's one duration grammar (`300ms`, `5s`, `1m30s`), as clap's value parser.
 pub fn parse_duration(s: &str) -> Result<Duration, String> {
-    let s = s.trim();
-    let split = s
-        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
-        .unwrap_or(s.len());
-    let (num, unit) = s.split_at(split);
-    let n: f64 = num
-        .parse()
-        .map_err(|_| format!("{s:?}: expected e.g. 300ms, 5s, 2m"))?;
-    let secs = match unit.trim() {
-        "ms" => n / 1000.0,
-        "" | "s" => n,
-        "m" => n * 60.0,
-        other => return Err(format!("{s:?}: unknown unit {other:?} (ms, s, m)")),
-    };
-    Duration::try_from_secs_f64(secs).map_err(|e| format!("{s:?}: {e}"))
+    forge_manager::config::duration::parse_duration(s).map_err(|e| format!("expected {e}"))
 }
 
 /// Runs the fake node until SIGTERM/SIGINT; exit code 1 on bad credentials or a setup failure.
@@ -276,13 +262,12 @@ mod tests {
     use super::*;
 
     #[test]
-    fn durations_are_read_in_milliseconds_seconds_or_minutes() {
+    fn flags_take_the_one_duration_grammar() {
         assert_eq!(parse_duration("300ms"), Ok(Duration::from_millis(300)));
-        assert_eq!(parse_duration("5s"), Ok(Duration::from_secs(5)));
-        assert_eq!(parse_duration("1.5s"), Ok(Duration::from_millis(1500)));
-        assert_eq!(parse_duration("2m"), Ok(Duration::from_secs(120)));
-        assert_eq!(parse_duration("7"), Ok(Duration::from_secs(7)));
-        assert!(parse_duration("5h").is_err());
-        assert!(parse_duration("ms").is_err());
+        assert_eq!(parse_duration("1m30s"), Ok(Duration::from_secs(90)));
+        for bad in ["7", "1.5s", "ms", "5x"] {
+            let err = parse_duration(bad).expect_err(bad);
+            assert!(err.starts_with("expected "), "{bad}: {err}");
+        }
     }
 }
