@@ -8,7 +8,7 @@
 
 use tracing_subscriber::EnvFilter;
 
-use crate::config::{Config, LogFormat};
+use crate::config::{LogFormat, ValidConfig};
 
 /// Why the subscriber could not be installed.
 #[derive(Debug, thiserror::Error)]
@@ -59,13 +59,13 @@ pub fn init(format: LogFormat, level: tracing::Level) -> Result<(), LoggingError
 }
 
 /// The span every line of a subcommand is logged in: who this sidecar is.
-pub fn root_span(c: &Config) -> tracing::Span {
+pub fn root_span(c: &ValidConfig) -> tracing::Span {
     tracing::info_span!(
         "forge_manager",
         pod = %c.pod_name,
-        network = %c.cardano_network,
-        pool = %c.metric_pool_id(),
-        region = %c.cluster_region,
+        network = %c.network,
+        pool = %c.metric_pool_id,
+        region = %c.region,
     )
 }
 

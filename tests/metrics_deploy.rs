@@ -13,7 +13,9 @@ fn every_metric_the_rules_and_dashboard_use_is_exported_by_the_sidecar() {
         cluster_region: "us-east-1".into(),
         pool_id: "pool1abcdefghij".into(),
         ..Config::default()
-    };
+    }
+    .validate()
+    .expect("a valid configuration");
     let metrics = Metrics::new(&Identity::from_config(&config));
     // Give every labelled family one series, as a running sidecar does within its first minutes.
     metrics.record_health_check(true, true, 0, 0.01);

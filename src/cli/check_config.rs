@@ -20,15 +20,17 @@ pub fn run(config: &Config) -> i32 {
 
 /// [`run`] with the output streams given, for tests.
 pub fn run_to(config: &Config, out: &mut impl Write, err: &mut impl Write) -> i32 {
-    let problems = config.validate();
     // A closed stdout/stderr cannot be reported anywhere; the exit code still tells the result.
-    if problems.is_empty() {
-        let _ = out.write_all(config.effective_summary().as_bytes());
-        0
-    } else {
-        for problem in &problems {
-            let _ = writeln!(err, "{problem}");
+    match config.validate() {
+        Ok(_) => {
+            let _ = out.write_all(config.effective_summary().as_bytes());
+            0
         }
-        EXIT_INVALID
+        Err(problems) => {
+            for problem in &problems {
+                let _ = writeln!(err, "{problem}");
+            }
+            EXIT_INVALID
+        }
     }
 }

@@ -6,14 +6,12 @@
 //! Start order: logs → HTTP bind (a failure is fatal: no sidecar without probes and metrics) →
 //! kube client → control loop and HTTP server together.
 
-use std::path::{Path, PathBuf};
 use std::rc::Rc;
-use std::time::Duration;
 
 use crate::adapters::HttpHealthProbe;
 use crate::adapters::{KubeAdapter, LocalFs, ProcNode, SystemClock};
-use crate::config::{Config, CredentialMode as ModeSetting};
-use crate::credentials::{CredentialPaths, Genesis, Network};
+use crate::config::{ClusterConfig, Config, ValidConfig};
+use crate::credentials::{Genesis, Network};
 use crate::http::journal::JournalEndpoint;
 use crate::http::{self, AppState};
 use crate::journal::watchdog_log::log_path_for_heartbeat;
@@ -21,7 +19,7 @@ use crate::journal::{Journal, JournalConfig, JournalView, JournalWriter};
 use crate::logging;
 use crate::metrics::{Identity, Metrics, MetricsRecorder};
 use crate::ports::Clock;
-use crate::runtime::cluster::{ClusterLoop, ClusterSettings, HealthSettings};
+use crate::runtime::cluster::{ClusterLoop, ClusterSettings};
 use crate::runtime::journal::{CoreSettings, Identity as JournalIdentity, JournalRecorder};
 use crate::runtime::{CredentialMode, LogRecorder, Runtime, Settings, Tee};
 
@@ -54,32 +52,26 @@ pub enum StartError {
 
 /// Validates `config` like `check-config`; `Err` holds the exit code after the problems were
 /// printed to `err`.
-pub fn preflight(config: &Config, err: &mut impl std::io::Write) -> Result<(), i32> {
-    let problems = config.validate();
-    if !problems.is_empty() {
+pub fn preflight(config: &Config, err: &mut impl std::io::Write) -> Result<ValidConfig, i32> {
+    config.validate().map_err(|problems| {
         for p in &problems {
             let _ = writeln!(err, "{p}");
         }
-        return Err(EXIT_INVALID);
-    }
-    Ok(())
+        EXIT_INVALID
+    })
 }
 
 /// Runs the sidecar; returns the process exit code.
 pub fn run(config: &Config) -> i32 {
-    if let Err(code) = preflight(config, &mut std::io::stderr().lock()) {
-        return code;
-    }
-    // `preflight` validated both.
-    let format = config
-        .log_format()
-        .unwrap_or(crate::config::LogFormat::Json);
-    let level = config.log_level().unwrap_or(tracing::Level::INFO);
-    if let Err(e) = logging::init(format, level) {
+    let config = match preflight(config, &mut std::io::stderr().lock()) {
+        Ok(valid) => valid,
+        Err(code) => return code,
+    };
+    if let Err(e) = logging::init(config.log_format, config.log_level) {
         eprintln!("forge-manager run: {e}");
         return EXIT_START_FAILED;
     }
-    let span = logging::root_span(config);
+    let span = logging::root_span(&config);
     // Everything runs on this thread (current-thread runtime): the span stays entered for every line.
     let _entered = span.enter();
     let rt = match tokio::runtime::Builder::new_current_thread()
@@ -92,7 +84,7 @@ pub fn run(config: &Config) -> i32 {
             return EXIT_START_FAILED;
         }
     };
-    match rt.block_on(sidecar(config)) {
+    match rt.block_on(sidecar(&config)) {
         Ok(()) => {
             tracing::info!("shut down: not forging, lease released");
             0
@@ -105,33 +97,6 @@ pub fn run(config: &Config) -> i32 {
     }
 }
 
-/// The credential paths a configuration names.
-pub fn source_paths(c: &Config) -> CredentialPaths {
-    CredentialPaths {
-        kes: PathBuf::from(&c.source_kes_key),
-        vrf: PathBuf::from(&c.source_vrf_key),
-        opcert: PathBuf::from(&c.source_op_cert),
-    }
-}
-
-/// Where cardano-node reads its credentials.
-pub fn target_paths(c: &Config) -> CredentialPaths {
-    CredentialPaths {
-        kes: PathBuf::from(&c.target_kes_key),
-        vrf: PathBuf::from(&c.target_vrf_key),
-        opcert: PathBuf::from(&c.target_op_cert),
-    }
-}
-
-/// The standby set: the decoys in `SOURCE_DECOY_DIR` (`kes.skey`, `vrf.skey`, `node.cert`), or none
-/// in copy mode.
-pub fn standby_paths(c: &Config) -> Option<CredentialPaths> {
-    match c.credential_mode() {
-        Ok(ModeSetting::Decoy) => Some(CredentialPaths::in_dir(Path::new(&c.source_decoy_dir))),
-        _ => None,
-    }
-}
-
 /// The genesis of a known network (for the KES window), by `CARDANO_NETWORK`.
 pub fn genesis_of(network: &str) -> Option<Genesis> {
     [Network::Mainnet, Network::Preprod, Network::Preview]
@@ -141,9 +106,9 @@ pub fn genesis_of(network: &str) -> Option<Genesis> {
 }
 
 /// The control loop's settings from a validated configuration.
-pub fn settings(c: &Config) -> Settings {
-    let mode = match standby_paths(c) {
-        Some(decoy) => CredentialMode::Decoy(decoy),
+pub fn settings(c: &ValidConfig) -> Settings {
+    let mode = match &c.standby {
+        Some(decoy) => CredentialMode::Decoy(decoy.clone()),
         None => CredentialMode::Copy,
     };
     let now_nanos = std::time::SystemTime::now()
@@ -153,21 +118,21 @@ pub fn settings(c: &Config) -> Settings {
     Settings {
         identity: c.pod_name.clone(),
         lease_name: c.lease_name.clone(),
-        leader_status_name: Some(c.crd_name.clone()).filter(|n| !n.is_empty()),
-        timing: c.timing(),
-        source: source_paths(c),
-        target: target_paths(c),
+        leader_status_name: c.leader_status_name.clone(),
+        timing: c.timing,
+        source: c.source.clone(),
+        target: c.target.clone(),
         mode,
-        heartbeat: PathBuf::from(&c.heartbeat_path),
+        heartbeat: c.heartbeat_path.clone(),
         jitter_seed: now_nanos ^ (u64::from(std::process::id()) << 32),
     }
 }
 
 /// The production node adapter of a configuration.
-pub fn node_of(c: &Config) -> Result<ProcNode, crate::adapters::InvalidMetricsUrl> {
+pub fn node_of(c: &ValidConfig) -> Result<ProcNode, crate::adapters::InvalidMetricsUrl> {
     ProcNode::new(
-        c.cardano_node_process_name.clone(),
-        PathBuf::from(&c.node_socket),
+        c.node_process_name.clone(),
+        c.node_socket.clone(),
         &c.node_metrics_url,
     )
 }
@@ -194,7 +159,7 @@ pub async fn terminated(then: &'static str) {
 /// kubeconfig), in our namespace, its `Date` samples timed on `clock`.
 async fn kube_adapter(
     kubeconfig: Option<&std::path::Path>,
-    config: &Config,
+    config: &ValidConfig,
     api_timeout: std::time::Duration,
     clock: SystemClock,
 ) -> Result<KubeAdapter, StartError> {
@@ -210,9 +175,9 @@ async fn kube_adapter(
     ))
 }
 
-async fn sidecar(config: &Config) -> Result<(), StartError> {
-    let timing = config.timing();
-    let port = config.metrics_port().unwrap_or(8000);
+async fn sidecar(config: &ValidConfig) -> Result<(), StartError> {
+    let timing = config.timing;
+    let port = config.metrics_port;
     let listener = http::bind(port)
         .await
         .map_err(|source| StartError::Bind { port, source })?;
@@ -225,14 +190,12 @@ async fn sidecar(config: &Config) -> Result<(), StartError> {
     let journal = journal_recorder(config)
         .map(|(j, view)| (j.with_server_clock(Box::new(server_clock)), view));
     let endpoint = journal.as_ref().map(|(_, view)| {
-        let path = std::path::Path::new(&config.journal_path);
+        let path = config.journal_path.as_path();
         JournalEndpoint::new(
             view.clone(),
             path.parent()
                 .map_or_else(|| ".".into(), std::path::Path::to_path_buf),
-            Some(log_path_for_heartbeat(std::path::Path::new(
-                &config.heartbeat_path,
-            ))),
+            Some(log_path_for_heartbeat(&config.heartbeat_path)),
         )
     });
     let recorder = Tee(
@@ -253,7 +216,7 @@ async fn sidecar(config: &Config) -> Result<(), StartError> {
         clock,
         http::liveness_limit(&timing),
         source,
-        genesis_of(&config.cardano_network),
+        genesis_of(&config.network),
     );
     let state = match endpoint {
         Some(e) => state.with_journal(e),
@@ -264,14 +227,14 @@ async fn sidecar(config: &Config) -> Result<(), StartError> {
         port,
         lease = %config.lease_name,
         namespace = %config.namespace,
-        cluster_management = config.cluster_management(),
+        cluster_management = config.cluster.is_some(),
         "forge-manager {} started",
         crate::metrics::VERSION
     );
     let shutdown = terminated("demoting, verifying, then releasing the lease");
-    if config.cluster_management() {
+    if let Some(cluster) = &config.cluster {
         let coordination = kube_adapter(
-            config.coordination_kubeconfig(),
+            config.coordination_kubeconfig.as_deref(),
             config,
             timing.api_timeout(),
             clock,
@@ -281,7 +244,7 @@ async fn sidecar(config: &Config) -> Result<(), StartError> {
             clock,
             coordination,
             HttpHealthProbe,
-            cluster_settings(config),
+            cluster_settings(config, cluster),
         )
         .with_metrics(cluster_metrics);
         runtime.with_coordinator(coordinator).run(shutdown).await;
@@ -293,39 +256,26 @@ async fn sidecar(config: &Config) -> Result<(), StartError> {
     Ok(())
 }
 
-/// The cross-region settings a configuration names.
-pub fn cluster_settings(c: &Config) -> ClusterSettings {
-    let prefix = c
-        .pool_short()
-        .map(|p| format!("{}-{}-", c.cardano_network, p));
+/// The cross-region settings of a validated configuration with cluster management on.
+pub fn cluster_settings(c: &ValidConfig, cluster: &ClusterConfig) -> ClusterSettings {
     ClusterSettings {
-        region: c.cluster_region.clone(),
+        region: c.region.clone(),
         pod: c.pod_name.clone(),
-        cluster_name: c.forge_cluster_name(),
-        global_lease: c.global_lease_name(),
-        presence_prefix: format!(
-            "cardano-forge-presence-{}-{}-",
-            c.cardano_network,
-            c.pool_short().unwrap_or("legacy").to_lowercase()
-        ),
+        cluster_name: cluster.forge_cluster_name.clone(),
+        global_lease: cluster.global_lease_name.clone(),
+        presence_prefix: cluster.presence_prefix.clone(),
         selector: String::new(),
-        name_prefix: prefix,
-        failback_delay: c.failback_delay().unwrap_or(Duration::from_secs(60)),
-        health: HealthSettings {
-            endpoint: c.health_check_endpoint().map(str::to_owned),
-            interval: c.health_check_interval().unwrap_or(Duration::from_secs(30)),
-            timeout: c.health_check_timeout().unwrap_or(Duration::from_secs(10)),
-            failure_threshold: c.health_failure_threshold().unwrap_or(3),
-            success_threshold: c.health_success_threshold().unwrap_or(2),
-        },
-        timing: c.timing(),
+        name_prefix: cluster.name_prefix.clone(),
+        failback_delay: cluster.failback_delay,
+        health: cluster.health.clone(),
+        timing: c.timing,
     }
 }
 
 /// The decision journal at `JOURNAL_PATH`, written by a background thread; `None` (logged) when
 /// it cannot be opened: the journal explains decisions, it never gates them.
-fn journal_recorder(c: &Config) -> Option<(JournalRecorder<JournalWriter>, JournalView)> {
-    let path = std::path::Path::new(&c.journal_path);
+fn journal_recorder(c: &ValidConfig) -> Option<(JournalRecorder<JournalWriter>, JournalView)> {
+    let path = c.journal_path.as_path();
     if let Some(dir) = path.parent()
         && let Err(e) = std::fs::create_dir_all(dir)
     {
@@ -333,7 +283,7 @@ fn journal_recorder(c: &Config) -> Option<(JournalRecorder<JournalWriter>, Journ
         return None;
     }
     let config = JournalConfig {
-        retention: c.journal_retention().ok(),
+        retention: Some(c.journal_retention),
         ..JournalConfig::default()
     };
     let journal = match Journal::open(path, config) {
@@ -354,15 +304,15 @@ fn journal_recorder(c: &Config) -> Option<(JournalRecorder<JournalWriter>, Journ
     let recorder = JournalRecorder::new(
         writer,
         JournalIdentity {
-            pool: c.pool_id().unwrap_or_default().to_owned(),
-            network: c.cardano_network.clone(),
-            region: c.cluster_region.clone(),
+            pool: c.pool_id.clone().unwrap_or_default(),
+            network: c.network.clone(),
+            region: c.region.clone(),
             pod: c.pod_name.clone(),
         },
     )
     .with_core(CoreSettings {
         identity: c.pod_name.clone(),
-        timing: c.timing(),
+        timing: c.timing,
         writer: crate::journal::replay::WRITER.to_owned(),
     });
     Some((recorder, view))
@@ -370,7 +320,10 @@ fn journal_recorder(c: &Config) -> Option<(JournalRecorder<JournalWriter>, Journ
 
 #[cfg(test)]
 mod tests {
+    use std::path::{Path, PathBuf};
+
     use super::*;
+    use crate::credentials::CredentialPaths;
 
     #[test]
     fn an_invalid_configuration_is_refused_with_one_line_per_problem() {
@@ -380,7 +333,7 @@ mod tests {
             ..Config::default()
         };
         let mut err = Vec::new();
-        assert_eq!(preflight(&c, &mut err), Err(EXIT_INVALID));
+        assert_eq!(preflight(&c, &mut err).err(), Some(EXIT_INVALID));
         let text = String::from_utf8_lossy(&err);
         assert!(text.lines().count() >= 2, "{text}");
         assert!(text.contains("POD_NAME"), "{text}");
@@ -397,13 +350,10 @@ mod tests {
             ..Config::default()
         };
         let mut err = Vec::new();
-        assert_eq!(
-            preflight(&c, &mut err),
-            Ok(()),
-            "{}",
-            String::from_utf8_lossy(&err)
-        );
-        let s = cluster_settings(&c);
+        let valid =
+            preflight(&c, &mut err).unwrap_or_else(|_| panic!("{}", String::from_utf8_lossy(&err)));
+        let cluster = valid.cluster.as_ref().expect("cluster management is on");
+        let s = cluster_settings(&valid, cluster);
         assert_eq!(s.cluster_name, "mainnet-pool1abcde-eu-west-1");
         assert_eq!(s.name_prefix.as_deref(), Some("mainnet-pool1abcde-"));
         assert_eq!(s.region, "eu-west-1");
@@ -416,7 +366,7 @@ mod tests {
             source_decoy_dir: "/d".into(),
             ..Config::default()
         };
-        let s = settings(&c);
+        let s = settings(&c.validate().expect("valid"));
         assert_eq!(
             s.mode,
             CredentialMode::Decoy(CredentialPaths::in_dir(Path::new("/d")))
@@ -430,6 +380,9 @@ mod tests {
             credential_mode: "copy".into(),
             ..c
         };
-        assert_eq!(settings(&copy).mode, CredentialMode::Copy);
+        assert_eq!(
+            settings(&copy.validate().expect("valid")).mode,
+            CredentialMode::Copy
+        );
     }
 }

@@ -4,27 +4,26 @@
 //! node is demoted within the renew deadline. Runs until SIGTERM/SIGINT. Every firing is logged to
 //! `HEARTBEAT_PATH.log` (`crate::journal::watchdog_log`), which `journal timeline` reads.
 
-use std::path::PathBuf;
 use std::time::Duration;
 
 use crate::adapters::{LocalFs, SystemClock};
-use crate::config::Config;
+use crate::config::{Config, ValidConfig};
 use crate::journal::watchdog_log::{self, WatchdogEvent, log_path_for_heartbeat};
 use crate::logging;
 use crate::ports::Clock;
 use crate::watchdog::{self, DEFAULT_CHECK_PERIOD, WatchdogSettings};
 
 use super::check_config::EXIT_INVALID;
-use super::run::{EXIT_START_FAILED, node_of, standby_paths, target_paths, terminated};
+use super::run::{EXIT_START_FAILED, node_of, terminated};
 
 /// The watchdog's settings from a validated configuration: it looks at least four times per renew
 /// deadline.
-pub fn settings(c: &Config) -> WatchdogSettings {
-    let renew_deadline = c.timing().renew_deadline();
+pub fn settings(c: &ValidConfig) -> WatchdogSettings {
+    let renew_deadline = c.timing.renew_deadline();
     WatchdogSettings {
-        heartbeat: PathBuf::from(&c.heartbeat_path),
-        target: target_paths(c),
-        standby: standby_paths(c),
+        heartbeat: c.heartbeat_path.clone(),
+        target: c.target.clone(),
+        standby: c.standby.clone(),
         renew_deadline,
         check_period: DEFAULT_CHECK_PERIOD
             .min(renew_deadline / 4)
@@ -34,24 +33,22 @@ pub fn settings(c: &Config) -> WatchdogSettings {
 
 /// Runs the watchdog; returns the process exit code.
 pub fn run(config: &Config) -> i32 {
-    let problems = config.validate();
-    if !problems.is_empty() {
-        for p in &problems {
-            eprintln!("{p}");
+    let config = match config.validate() {
+        Ok(valid) => valid,
+        Err(problems) => {
+            for p in &problems {
+                eprintln!("{p}");
+            }
+            return EXIT_INVALID;
         }
-        return EXIT_INVALID;
-    }
-    let format = config
-        .log_format()
-        .unwrap_or(crate::config::LogFormat::Json);
-    let level = config.log_level().unwrap_or(tracing::Level::INFO);
-    if let Err(e) = logging::init(format, level) {
+    };
+    if let Err(e) = logging::init(config.log_format, config.log_level) {
         eprintln!("forge-manager watchdog: {e}");
         return EXIT_START_FAILED;
     }
-    let span = logging::root_span(config);
+    let span = logging::root_span(&config);
     let _entered = span.enter();
-    let node = match node_of(config) {
+    let node = match node_of(&config) {
         Ok(n) => n,
         Err(e) => {
             eprintln!("forge-manager watchdog: NODE_METRICS_URL: {e}");
@@ -68,7 +65,7 @@ pub fn run(config: &Config) -> i32 {
             return EXIT_START_FAILED;
         }
     };
-    let s = settings(config);
+    let s = settings(&config);
     tracing::info!(
         heartbeat = %s.heartbeat.display(),
         renew_deadline_ms = s.renew_deadline.as_millis() as u64,

@@ -9,21 +9,25 @@
 //! - `duration`: the duration grammar shared with the simulator's scenario files.
 //! - `value`: parsers for one value (booleans, integers, env durations, enums).
 //! - `naming`: object and label names as the old sidecar and its Helm chart form them.
-//! - `validate`: [`Config::validate`], every check in one place.
+//! - `validate`: [`Config::problems`], every check in one place.
+//! - `valid`: [`ValidConfig`], the typed settings of a configuration with no problem; the only
+//!   form the rest of the sidecar reads.
 //! - `summary`: [`Config::effective_summary`], what `check-config` prints.
 
 pub mod duration;
 pub mod naming;
 mod summary;
+mod valid;
 mod validate;
 pub mod value;
 
 use std::path::Path;
 use std::time::Duration;
 
-use crate::core::timing::{Timing, TimingParams};
+use crate::core::timing::TimingParams;
 
 pub use duration::{DurationError, format_duration, parse_duration, parse_signed_duration};
+pub use valid::{ClusterConfig, HealthSettings, ValidConfig};
 pub use value::{CredentialMode, LogFormat};
 
 /// One thing wrong with the configuration, phrased for the operator who must fix it.
@@ -687,13 +691,6 @@ impl Config {
                 .unwrap_or(d.sighup_verify_timeout),
             ..d
         }
-    }
-
-    /// The checked timing budget. Meaningful once [`Config::validate`] found nothing: `validate`
-    /// refuses every configuration whose timing [`Timing::new`] refuses, so the fallback to the
-    /// defaults is never taken on a validated configuration.
-    pub fn timing(&self) -> Timing {
-        Timing::new(self.timing_params()).unwrap_or_default()
     }
 }
 

@@ -3,6 +3,7 @@ use std::collections::BTreeSet;
 use clap::Args;
 
 use super::*;
+use crate::core::timing::Timing;
 
 /// Every env name clap knows for [`Config`].
 fn clap_env_names() -> BTreeSet<String> {
@@ -28,12 +29,12 @@ fn with(vars: &[(&str, &str)]) -> Config {
 }
 
 fn problem_variables(c: &Config) -> Vec<&'static str> {
-    c.validate().iter().map(|p| p.variable).collect()
+    c.problems().iter().map(|p| p.variable).collect()
 }
 
 #[test]
 fn defaults_with_a_pod_name_are_valid() {
-    assert_eq!(with(&[]).validate(), vec![]);
+    assert_eq!(with(&[]).problems(), vec![]);
 }
 
 #[test]
@@ -74,7 +75,7 @@ fn defaults_match_the_old_sidecar_and_the_scenario_timing() {
     assert_eq!(c.log_level(), Ok(tracing::Level::INFO));
     assert!(!c.cluster_management());
     assert!(!c.disable_socket_check());
-    assert_eq!(c.timing(), Timing::default());
+    assert_eq!(c.validate().expect("valid").timing, Timing::default());
 }
 
 #[test]
@@ -86,7 +87,7 @@ fn timing_maps_each_variable_to_its_field() {
         ("API_TIMEOUT", "5s"),
         ("SIGHUP_VERIFY_TIMEOUT", "7s"),
     ]);
-    let t = c.timing();
+    let t = c.validate().expect("valid").timing;
     assert_eq!(t.lease_duration(), Duration::from_secs(30));
     assert_eq!(t.renew_deadline(), Duration::from_secs(20));
     assert_eq!(t.retry_period(), Duration::from_secs(4));
@@ -94,7 +95,7 @@ fn timing_maps_each_variable_to_its_field() {
     assert_eq!(t.sighup_verify_timeout(), Duration::from_secs(7));
     assert_eq!(t.retry_jitter(), Timing::default().retry_jitter());
     assert_eq!(t.demotion_time(), Timing::default().demotion_time());
-    assert_eq!(c.validate(), vec![]);
+    assert_eq!(c.problems(), vec![]);
 }
 
 #[test]
@@ -257,7 +258,7 @@ fn settings_that_are_fine_raise_no_problem() {
         ],
     ];
     for vars in cases {
-        assert_eq!(with(vars).validate(), vec![], "{vars:?}");
+        assert_eq!(with(vars).problems(), vec![], "{vars:?}");
     }
 }
 
@@ -276,12 +277,12 @@ fn all_problems_are_reported_at_once() {
 
 #[test]
 fn a_problem_names_the_variable_the_value_and_what_was_expected() {
-    let problems = with(&[("RENEW_DEADLINE", "10x")]).validate();
+    let problems = with(&[("RENEW_DEADLINE", "10x")]).problems();
     assert_eq!(
         problems[0].to_string(),
         r#"RENEW_DEADLINE: value "10x": expected one of the units h, m, s, ms, not "x""#
     );
-    let problems = with(&[("RETRY_PERIOD", "10s")]).validate();
+    let problems = with(&[("RETRY_PERIOD", "10s")]).problems();
     assert_eq!(
         problems[0].to_string(),
         "RETRY_PERIOD: value \"10s\": expected a value that fits the timing budget: retry period \
@@ -430,9 +431,54 @@ fn a_broken_value_hides_only_the_relations_it_takes_part_in() {
         let c = with(vars);
         let got: BTreeSet<&str> = problem_variables(&c).into_iter().collect();
         let want: BTreeSet<&str> = want.iter().copied().collect();
-        assert_eq!(got, want, "{vars:?}: {:#?}", c.validate());
-        for p in c.validate() {
+        assert_eq!(got, want, "{vars:?}: {:#?}", c.problems());
+        for p in c.problems() {
             assert!(!p.expected.is_empty(), "{p}");
         }
     }
+}
+
+#[test]
+fn validate_gives_typed_settings_or_every_problem() {
+    let valid = with(&[
+        ("CREDENTIAL_MODE", "copy"),
+        ("METRICS_PORT", "9001"),
+        ("JOURNAL_RETENTION", "2h"),
+        ("POOL_TICKER", ""),
+    ])
+    .validate()
+    .expect("valid");
+    assert_eq!(valid.metrics_port, 9001);
+    assert_eq!(valid.journal_retention, Duration::from_secs(7200));
+    assert_eq!(valid.standby, None, "copy mode has no decoy set");
+    assert_eq!(valid.pool_ticker, None);
+    assert!(valid.cluster.is_none(), "cluster management is off");
+
+    let cluster = with(&[
+        ("ENABLE_CLUSTER_MANAGEMENT", "true"),
+        ("CLUSTER_REGION", "eu-west-1"),
+        ("POOL_ID", "pool1abcdefghij"),
+        ("FAILBACK_DELAY", "90s"),
+        ("HEALTH_CHECK_ENDPOINT", "http://health.local/ok"),
+    ])
+    .validate()
+    .expect("valid")
+    .cluster
+    .expect("cluster management is on");
+    assert_eq!(cluster.forge_cluster_name, "mainnet-pool1abcde-eu-west-1");
+    assert_eq!(cluster.failback_delay, Duration::from_secs(90));
+    assert_eq!(
+        cluster.health.endpoint.as_deref(),
+        Some("http://health.local/ok")
+    );
+
+    let problems = with(&[("METRICS_PORT", "x"), ("RENEW_DEADLINE", "1h")])
+        .validate()
+        .expect_err("two problems");
+    let variables: Vec<_> = problems.iter().map(|p| p.variable).collect();
+    assert_eq!(
+        variables,
+        ["METRICS_PORT", "RENEW_DEADLINE"],
+        "{problems:#?}"
+    );
 }

@@ -1,4 +1,4 @@
-//! [`Config::validate`]: every check of a configuration, each reported as a [`ConfigProblem`]
+//! [`Config::problems`]: every check of a configuration, each reported as a [`ConfigProblem`]
 //! naming the variable to change. Nothing here touches the file system or the network: a
 //! configuration is checked the same on a laptop as in the pod.
 
@@ -7,8 +7,9 @@ use std::path::Path;
 use super::{Config, ConfigProblem, KNOWN_NETWORK_MAGICS, naming};
 
 impl Config {
-    /// Every problem with this configuration, in a stable order; empty means it is usable.
-    pub fn validate(&self) -> Vec<ConfigProblem> {
+    /// Every problem with this configuration, in a stable order; empty means it is usable
+    /// ([`Config::validate`] turns it into a [`super::ValidConfig`]).
+    pub fn problems(&self) -> Vec<ConfigProblem> {
         let mut out = Vec::new();
         self.parse_problems(&mut out);
         self.timing_problems(&mut out);

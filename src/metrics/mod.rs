@@ -61,7 +61,7 @@ use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::registry::Registry;
 
-use crate::config::Config;
+use crate::config::ValidConfig;
 use crate::core::election::Forging;
 use crate::credentials::{CredentialPaths, CredentialSet, Genesis};
 use crate::report::Status;
@@ -98,23 +98,20 @@ pub struct Identity {
 
 impl Identity {
     /// The identity a configuration describes.
-    pub fn from_config(c: &Config) -> Identity {
+    pub fn from_config(c: &ValidConfig) -> Identity {
         Identity {
             pod: c.pod_name.clone(),
             namespace: c.namespace.clone(),
-            network: c.cardano_network.clone(),
-            pool_id_label: c.metric_pool_id().to_string(),
-            pool_id_full: c.pool_id().unwrap_or("unknown").to_string(),
-            pool_ticker: Some(c.pool_ticker.as_str())
-                .filter(|t| !t.is_empty())
-                .unwrap_or("unknown")
-                .to_string(),
+            network: c.network.clone(),
+            pool_id_label: c.metric_pool_id.clone(),
+            pool_id_full: c.pool_id.clone().unwrap_or_else(|| "unknown".into()),
+            pool_ticker: c.pool_ticker.clone().unwrap_or_else(|| "unknown".into()),
             application: c.application_type.clone(),
-            cluster: c.cluster_management().then(|| {
+            cluster: c.cluster.as_ref().map(|cluster| {
                 (
-                    c.forge_cluster_name(),
-                    c.cluster_region.clone(),
-                    c.cluster_priority().unwrap_or(100),
+                    cluster.forge_cluster_name.clone(),
+                    c.region.clone(),
+                    cluster.priority,
                 )
             }),
         }

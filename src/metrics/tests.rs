@@ -134,14 +134,21 @@ fn promtool_check(text: &str) -> Option<std::process::Output> {
 /// Every series of a sidecar of `pool` on `network`, as its configuration labels it (same pod
 /// name and region for every pool: only the labels may tell them apart).
 fn series_of(network: &str, pool: &str) -> BTreeSet<String> {
+    let magic = crate::config::KNOWN_NETWORK_MAGICS
+        .iter()
+        .find(|(name, _)| *name == network)
+        .map_or_else(String::new, |(_, magic)| magic.to_string());
     let config = crate::config::Config::from_vars([
         ("CARDANO_NETWORK", network),
+        ("NETWORK_MAGIC", magic.as_str()),
         ("POOL_ID", pool),
         ("POD_NAME", "cardano-bp-0"),
         ("CLUSTER_REGION", "eu-west-1"),
         ("ENABLE_CLUSTER_MANAGEMENT", "true"),
     ])
-    .expect("config");
+    .expect("config")
+    .validate()
+    .expect("a valid configuration");
     let m = Metrics::new(&Identity::from_config(&config));
     // Every family gets a series, as a running sidecar's do.
     m.set_roles(true, true, true);

@@ -80,20 +80,7 @@ impl Coordinator for Standalone {
     }
 }
 
-/// Health-check settings (the region's spec overrides the environment's).
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct HealthSettings {
-    /// Endpoint to probe; `None`: no health check (counts as healthy).
-    pub endpoint: Option<String>,
-    /// Probe period.
-    pub interval: Duration,
-    /// Probe timeout.
-    pub timeout: Duration,
-    /// Failures before unhealthy.
-    pub failure_threshold: u32,
-    /// Successes before healthy again.
-    pub success_threshold: u32,
-}
+pub use crate::config::HealthSettings;
 
 /// What the cluster loop needs to know.
 #[derive(Clone, Debug)]
