@@ -1,0 +1,150 @@
+//! The cross-region writes a decision asks for: lease requests built from each seat's record, sent
+//! in order, and the CardanoForgeCluster status patch.
+
+use super::*;
+
+impl<C: Clock, K: Kube, H: HealthProbe> ClusterLoop<C, K, H> {
+    /// The request `action` makes: its kind and the lease write, based on the seat's record.
+    pub(super) fn request(
+        &self,
+        action: &ClusterAction,
+    ) -> Result<(LeaseWriteKind, LeaseWrite), KubeError> {
+        let (seat, name, identity, write) = match action {
+            ClusterAction::Global { write } => (
+                &self.state.global,
+                self.settings.global_lease.clone(),
+                self.settings.region.as_str(),
+                *write,
+            ),
+            ClusterAction::Handoff { .. } => (
+                &self.state.global,
+                self.settings.global_lease.clone(),
+                self.settings.region.as_str(),
+                LeaseWriteKind::Release,
+            ),
+            ClusterAction::Presence { write } => (
+                &self.state.presence,
+                format!("{}{}", self.settings.presence_prefix, self.settings.region),
+                self.settings.region.as_str(),
+                *write,
+            ),
+        };
+        let base: Option<LeaseRecord> = match write {
+            LeaseWriteKind::Create => None,
+            LeaseWriteKind::Acquire => seat.observer.record().cloned(),
+            LeaseWriteKind::Renew | LeaseWriteKind::Release | LeaseWriteKind::Finalize => {
+                seat.hold.as_ref().map(|h| h.record.clone())
+            }
+        };
+        let holder = match action {
+            ClusterAction::Handoff { to } => Some(to.as_str()),
+            _ if write == LeaseWriteKind::Release => None,
+            _ => Some(identity),
+        };
+        let req = lease_write(
+            write,
+            &name,
+            base.as_ref(),
+            holder,
+            self.settings.timing.lease_duration(),
+            self.clock.now_wall(),
+            // Presence leases entitle nobody: no finalizer, so none outlives its region.
+            !matches!(action, ClusterAction::Presence { .. }),
+        )
+        .ok_or_else(|| {
+            KubeError::new(
+                ApiFailure::Invalid,
+                format!("{write:?} of {name}: no lease record to base the write on"),
+            )
+        })?;
+        Ok((write, req))
+    }
+
+    /// Carries out a decision's writes. They go to different leases (at most one global and one
+    /// presence write per decision), so they are sent at once: a round costs one round trip.
+    pub(super) async fn write_all(&mut self, actions: &[ClusterAction]) {
+        let budget = self.budget();
+        let this = &*self;
+        let sent = futures::future::join_all(actions.iter().map(|action| async move {
+            let result = match this.request(action) {
+                Ok((write, req)) => {
+                    Some(send_lease_write(&this.clock, &this.kube, write, &req, budget).await)
+                }
+                Err(e) => {
+                    tracing::warn!(action = ?action, "coordination API write not made: {e}");
+                    None
+                }
+            };
+            (action, result)
+        }))
+        .await;
+        for (action, result) in sent {
+            let Some((event, result)) = result else {
+                continue;
+            };
+            if let Err(e) = result {
+                tracing::warn!(action = ?action, "coordination API write failed: {e}");
+            }
+            match action {
+                ClusterAction::Presence { .. } => self.presence_event = event,
+                _ => self.global_event = event,
+            }
+        }
+    }
+
+    pub(super) fn status_patch(
+        &mut self,
+        d: &ClusterDecision,
+        local: &LocalView,
+        gate: Gate,
+        ours: Option<&CardanoForgeCluster>,
+        health: Health,
+    ) -> serde_json::Value {
+        let region = &self.settings.region;
+        let eff = d.ranking.effective.get(region);
+        let state = eff.map(|e| e.state.as_str()).unwrap_or("Disabled");
+        let forging = gate == Gate::Allow && local.leader && !local.forging_off;
+        let active = if local.leader && local.eligible {
+            self.settings.pod.clone()
+        } else {
+            String::new()
+        };
+        // lastTransition moves only when the effective state, forging or the active leader change.
+        let key = (state.to_string(), forging, active.clone());
+        let changed = self
+            .last_transition
+            .as_ref()
+            .is_none_or(|(s, f, a)| (s, f, a) != (&key.0, &key.1, &key.2));
+        if changed {
+            self.last_transition = Some(key);
+        }
+        let transition = if changed {
+            Some(self.clock.now_wall().to_string())
+        } else {
+            self.written_status
+                .as_ref()
+                .and_then(|s| s["lastTransition"].as_str().map(str::to_owned))
+        };
+        let mut status = serde_json::json!({
+            "effectiveState": state,
+            "effectivePriority": eff.map(|e| e.reported_priority).unwrap_or(0),
+            "activeLeader": active,
+            "forgingEnabled": forging,
+            "reason": eff.map(|e| e.reason.as_str()).unwrap_or("invalid_spec"),
+            "message": d.message,
+            "healthStatus": {
+                "healthy": health.healthy,
+                "consecutiveFailures": health.consecutive_failures,
+                "message": if self.prober.last_message.is_empty() { "no health check configured".to_string() } else { self.prober.last_message.clone() },
+            },
+            "observedGeneration": ours.and_then(|c| c.metadata.generation).unwrap_or(0),
+        });
+        if let Some(t) = transition {
+            status["lastTransition"] = serde_json::Value::String(t);
+        }
+        if let Some(t) = &self.prober.last_probe_wall {
+            status["healthStatus"]["lastProbeTime"] = serde_json::Value::String(t.clone());
+        }
+        status
+    }
+}
