@@ -1,0 +1,232 @@
+//! Carrying out a decision's actions in order: promote (keys in, SIGHUP, verify), demote (keys out,
+//! SIGHUP, verify), stage the standby set, and the lease writes; each reports its result.
+
+use super::*;
+
+impl<C: Clock, K: Kube, F: Fs, N: Node, R: Recorder, G: cluster::Coordinator>
+    Runtime<C, K, F, N, R, G>
+{
+    pub(super) async fn act(
+        &mut self,
+        d: &Decision,
+        process: Option<NodeProcess>,
+    ) -> Vec<ActionResult> {
+        let mut results = Vec::with_capacity(d.actions.len());
+        for action in &d.actions {
+            let (ok, detail, files_changed, sighup) = match action {
+                Action::Promote => self.promote(process, true).await,
+                Action::Reprovision => self.promote(process, false).await,
+                Action::Demote { sighup } => self.demote(*sighup, process).await,
+                Action::Standby => {
+                    let (ok, detail) = self.standby(process.is_some()).await;
+                    (ok, detail, ok, SighupOutcome::NotSent)
+                }
+                Action::Lease { write } => {
+                    let (ok, detail) = self.write_lease(*write).await;
+                    (ok, detail, false, SighupOutcome::NotSent)
+                }
+            };
+            if !ok {
+                lock(&self.status).last_error = Some(format!("{action:?}: {detail}"));
+            }
+            results.push(ActionResult {
+                action: *action,
+                ok,
+                detail,
+                files_changed,
+                sighup,
+            });
+        }
+        results
+    }
+
+    /// Writes the real set and SIGHUPs the node once. A promotion arms the dead-man switch first;
+    /// a reprovision (key rotation on a verified forger) finds it armed already.
+    pub(super) async fn promote(&mut self, process: Option<NodeProcess>, arm: bool) -> Outcome {
+        let not_sent = SighupOutcome::NotSent;
+        // The dead-man switch is armed before the keys are in place, with the instant at which we
+        // would fence ourselves: a sidecar that stalls from here on has its node demoted by then.
+        if arm {
+            // A promotion always rests on the holds `fence_at` reads (`decide` asserts it); were
+            // one missing, the watchdog still fires a renew deadline from now.
+            let fence_at = self
+                .fence_at()
+                .unwrap_or_else(|| self.clock.now_mono() + self.settings.timing.renew_deadline());
+            if let Err(e) = self.write_heartbeat(true, Some(fence_at)).await {
+                return (
+                    false,
+                    format!("not promoting: cannot arm the watchdog heartbeat: {e}"),
+                    false,
+                    not_sent,
+                );
+            }
+        }
+        let set = match credentials::read_set(&self.fs, &self.settings.source).await {
+            Ok(s) => s,
+            Err(e) => return (false, format!("not promoting: {e}"), false, not_sent),
+        };
+        if let Err(e) = credentials::write_set(&self.fs, &self.settings.target, &set).await {
+            // A half-written set: the node keeps its old state on SIGHUP; do not send one.
+            return (
+                false,
+                format!("writing credentials failed: {e}"),
+                false,
+                not_sent,
+            );
+        }
+        let fp = set.fingerprint();
+        // Recorded before the SIGHUP: a failed signal is reported, never repeated in a loop.
+        self.provisioned = Some(fp.clone());
+        // The SIGHUP is what makes the node forge. A sidecar stopped (paused, starved) after its
+        // decision may resume here past the moment its holds needed an answer, after the watchdog
+        // fired for the stall and disarmed: never complete such a stale promotion (chaos seed
+        // 2135: a pause of 56 s between the decision and the SIGHUP). The next decision finds the
+        // hold fenced and removes the keys; a node without a SIGHUP does not load them.
+        if let Some(by) = self.answer_by()
+            && self.clock.now_mono() >= by
+        {
+            return (
+                false,
+                format!(
+                    "real credentials {fp} written but no SIGHUP sent: the lease needed an answer by {by}, before this step finished"
+                ),
+                true,
+                not_sent,
+            );
+        }
+        match process {
+            Some(p) => match self.node.sighup(p).await {
+                Ok(()) => (
+                    true,
+                    format!(
+                        "real credentials {fp} written; SIGHUP sent to pid {}",
+                        p.pid
+                    ),
+                    true,
+                    SighupOutcome::Sent,
+                ),
+                Err(e) => (
+                    false,
+                    format!("real credentials {fp} written; SIGHUP failed: {e}"),
+                    true,
+                    SighupOutcome::Failed,
+                ),
+            },
+            None => (
+                false,
+                format!("real credentials {fp} written; no node to signal"),
+                true,
+                not_sent,
+            ),
+        }
+    }
+
+    pub(super) async fn demote(&mut self, sighup: bool, process: Option<NodeProcess>) -> Outcome {
+        let removed = credentials::remove_set(&self.fs, &self.settings.target).await;
+        self.provisioned = None;
+        let mut detail = match &removed {
+            Ok(n) => format!("{n} credential files removed"),
+            Err(e) => format!("removing credentials failed: {e}"),
+        };
+        let mut ok = removed.is_ok();
+        let mut outcome = SighupOutcome::NotSent;
+        match (sighup, process) {
+            (true, Some(p)) => match self.node.sighup(p).await {
+                Ok(()) => {
+                    outcome = SighupOutcome::Sent;
+                    detail.push_str(&format!("; SIGHUP sent to pid {}", p.pid));
+                }
+                Err(e) => {
+                    ok = false;
+                    outcome = SighupOutcome::Failed;
+                    detail.push_str(&format!("; SIGHUP failed: {e}"));
+                }
+            },
+            (false, Some(_)) => {
+                detail.push_str("; no SIGHUP (the node's handler is not installed yet)");
+            }
+            (_, None) => detail.push_str("; no node running"),
+        }
+        (ok, detail, removed.is_ok_and(|n| n > 0), outcome)
+    }
+
+    pub(super) async fn standby(&mut self, node_running: bool) -> (bool, String) {
+        match &self.settings.mode {
+            CredentialMode::Decoy(decoy) => {
+                let set = match credentials::read_set(&self.fs, decoy).await {
+                    Ok(s) => s,
+                    Err(e) => return (false, format!("decoy set unreadable: {e}")),
+                };
+                match credentials::write_set(&self.fs, &self.settings.target, &set).await {
+                    Ok(()) => (true, format!("decoy set {} in place", set.fingerprint())),
+                    Err(e) => (false, format!("writing the decoy set failed: {e}")),
+                }
+            }
+            CredentialMode::Copy if node_running => {
+                match credentials::remove_set(&self.fs, &self.settings.target).await {
+                    Ok(n) => (true, format!("{n} credential files removed from a standby")),
+                    Err(e) => (false, e.to_string()),
+                }
+            }
+            CredentialMode::Copy => {
+                let set = match credentials::read_set(&self.fs, &self.settings.source).await {
+                    Ok(s) => s,
+                    Err(e) => return (false, format!("real set unreadable: {e}")),
+                };
+                match credentials::write_set(&self.fs, &self.settings.target, &set).await {
+                    Ok(()) => (
+                        true,
+                        format!(
+                            "copy mode: real set {} in place for the node's start",
+                            set.fingerprint()
+                        ),
+                    ),
+                    Err(e) => (false, e.to_string()),
+                }
+            }
+        }
+    }
+
+    pub(super) async fn write_lease(&mut self, write: LeaseWriteKind) -> (bool, String) {
+        let t = &self.settings.timing;
+        let now_wall = self.clock.now_wall();
+        let base = match write {
+            LeaseWriteKind::Renew | LeaseWriteKind::Release | LeaseWriteKind::Finalize => {
+                self.state.seat.hold.as_ref().map(|h| h.record.clone())
+            }
+            LeaseWriteKind::Acquire => self.state.seat.observer.record().cloned(),
+            LeaseWriteKind::Create => None,
+        };
+        let holder = (write != LeaseWriteKind::Release).then_some(self.settings.identity.as_str());
+        let Some(req) = lease_write(
+            write,
+            &self.settings.lease_name,
+            base.as_ref(),
+            holder,
+            t.lease_duration(),
+            now_wall,
+            true,
+        ) else {
+            return (
+                false,
+                format!("{write:?}: no lease record to base the write on"),
+            );
+        };
+        let budget = self.request_budget();
+        let (event, result) = send_lease_write(&self.clock, &self.kube, write, &req, budget).await;
+        self.pending = event;
+        match result {
+            Ok(record) => {
+                if write == LeaseWriteKind::Release {
+                    self.released_version = Some(record.resource_version.clone());
+                }
+                let detail = format!("{write:?} ok: resourceVersion {}", record.resource_version);
+                (true, detail)
+            }
+            Err(e) => {
+                let detail = format!("{write:?} failed: {e}");
+                (false, detail)
+            }
+        }
+    }
+}
