@@ -33,7 +33,7 @@ fn layer_of(module: &str) -> Option<usize> {
     LAYERS.iter().position(|l| l.contains(&module))
 }
 
-/// The top-level module a file of `src/` belongs to (`src/runtime/cluster.rs` → `runtime`).
+/// The top-level module a file of `src/` belongs to (`src/runtime/cluster/mod.rs` → `runtime`).
 fn module_of(src: &Path, file: &Path) -> Option<String> {
     let rel = file.strip_prefix(src).ok()?;
     let first = rel.components().next()?.as_os_str().to_str()?;
