@@ -483,7 +483,7 @@ impl Node for FakeNode {
     async fn metrics(&self) -> Result<NodeMetrics, NodeError> {
         let s = self.state.borrow();
         if !s.metrics_up || s.process.is_none() {
-            return Err(NodeError::Metrics("connection refused".into()));
+            return Err(crate::ports::MetricsError::Refused.into());
         }
         Ok(NodeMetrics {
             forging_enabled: Some(s.loaded.is_some()),

@@ -6,7 +6,7 @@
 use std::time::Duration;
 
 use super::http_get::{Target, get};
-use crate::ports::HealthProbe;
+use crate::ports::{HealthProbe, ProbeError};
 
 /// Largest health response body read (the status code is all that matters).
 const MAX_BODY: usize = 64 * 1024;
@@ -16,12 +16,12 @@ const MAX_BODY: usize = 64 * 1024;
 pub struct HttpHealthProbe;
 
 impl HealthProbe for HttpHealthProbe {
-    async fn probe(&self, endpoint: &str, timeout: Duration) -> Result<(), String> {
-        let target = Target::parse(endpoint)?;
+    async fn probe(&self, endpoint: &str, timeout: Duration) -> Result<(), ProbeError> {
+        let target = Target::parse(endpoint).map_err(ProbeError::Endpoint)?;
         match get(&target, timeout, MAX_BODY).await {
             Ok((200, _)) => Ok(()),
-            Ok((code, _)) => Err(format!("HTTP {code}")),
-            Err(e) => Err(e.to_string()),
+            Ok((code, _)) => Err(ProbeError::Status(code)),
+            Err(e) => Err(ProbeError::Transport(Box::new(e))),
         }
     }
 }

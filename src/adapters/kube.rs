@@ -232,7 +232,7 @@ pub fn classify(e: kube::Error) -> KubeError {
         }
         _ => ApiFailure::Server,
     };
-    KubeError::new(kind, e.to_string())
+    KubeError::caused_by(kind, e)
 }
 
 /// A Lease as the core sees it.
@@ -384,5 +384,30 @@ impl Kube for KubeAdapter {
             .sample
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_client_error_is_classified_and_kept_as_the_source() {
+        let cases = [
+            (409, ApiFailure::Conflict),
+            (404, ApiFailure::NotFound),
+            (422, ApiFailure::Invalid),
+            (503, ApiFailure::Unreachable),
+            (500, ApiFailure::Server),
+        ];
+        for (code, want) in cases {
+            let status = kube::core::Status::failure("refused", "Reason").with_code(code);
+            let e = classify(kube::Error::Api(Box::new(status)));
+            assert_eq!(e.kind, want, "{code}");
+            let source = std::error::Error::source(&e).expect("the client's error is kept");
+            assert!(source.to_string().contains("refused"), "{source}");
+        }
+        let timeout = KubeError::new(ApiFailure::Unreachable, "no answer within 2s");
+        assert!(std::error::Error::source(&timeout).is_none());
     }
 }

@@ -23,7 +23,7 @@ use nix::unistd::Pid;
 
 use super::http_get::{self, Target};
 use super::prom;
-use crate::ports::{Node, NodeError, NodeMetrics, NodeProcess};
+use crate::ports::{MetricsError, Node, NodeError, NodeMetrics, NodeProcess};
 
 /// The old sidecar's default `CARDANO_NODE_PROCESS_NAME`.
 pub const DEFAULT_PROCESS_NAME: &str = "cardano-node";
@@ -177,7 +177,7 @@ impl Node for ProcNode {
             match scan(&root, &name, &socket) {
                 Ok(p) if p == process => {}
                 Err(e @ NotFound::Ambiguous(_)) => {
-                    return Err(NodeError::Signal(format!(
+                    return Err(NodeError::signal(format!(
                         "refusing to send SIGHUP to pid {}: {e}",
                         process.pid
                     )));
@@ -187,24 +187,38 @@ impl Node for ProcNode {
             signal_exact(&root, process, Signal::SIGHUP)
         })
         .await
-        .map_err(|e| NodeError::Signal(format!("signal task failed: {e}")))?
+        .map_err(|e| NodeError::Signal {
+            message: format!("signal task failed: {e}"),
+            source: Some(std::io::Error::other(e)),
+        })?
     }
 
     async fn metrics(&self) -> Result<NodeMetrics, NodeError> {
-        let url = &self.metrics_url;
+        let url = || self.metrics_url.clone();
         let (status, body) = http_get::get(
             &self.metrics_target,
             self.metrics_timeout,
             MAX_METRICS_BYTES,
         )
         .await
-        .map_err(|e| NodeError::Metrics(format!("{url}: {e}")))?;
+        .map_err(|e| MetricsError::Transport {
+            url: url(),
+            source: Box::new(e),
+        })?;
         if status != 200 {
-            return Err(NodeError::Metrics(format!("{url}: HTTP status {status}")));
+            return Err(MetricsError::Status { url: url(), status }.into());
         }
-        let text = std::str::from_utf8(&body)
-            .map_err(|_| NodeError::Metrics(format!("{url}: body is not UTF-8 text")))?;
-        prom::parse(text).map_err(|e| NodeError::Metrics(format!("{url}: {e}")))
+        let text = std::str::from_utf8(&body).map_err(|_| MetricsError::Body {
+            url: url(),
+            reason: "body is not UTF-8 text".into(),
+        })?;
+        prom::parse(text).map_err(|e| {
+            MetricsError::Body {
+                url: url(),
+                reason: e.to_string(),
+            }
+            .into()
+        })
     }
 }
 
@@ -406,11 +420,17 @@ fn signal_exact(root: &Path, process: NodeProcess, signal: Signal) -> Result<(),
     match kill(Pid::from_raw(pid), signal) {
         Ok(()) => Ok(()),
         Err(Errno::ESRCH) => Err(NodeError::NotRunning),
-        Err(Errno::EPERM) => Err(NodeError::Signal(format!(
-            "not permitted to send {signal} to pid {pid}: the sidecar must run as cardano-node's \
-             user (or with CAP_KILL) in a pod with shareProcessNamespace: true"
-        ))),
-        Err(e) => Err(NodeError::Signal(format!("{signal} to pid {pid}: {e}"))),
+        Err(Errno::EPERM) => Err(NodeError::Signal {
+            message: format!(
+                "not permitted to send {signal} to pid {pid}: the sidecar must run as \
+                 cardano-node's user (or with CAP_KILL) in a pod with shareProcessNamespace: true"
+            ),
+            source: Some(Errno::EPERM.into()),
+        }),
+        Err(e) => Err(NodeError::Signal {
+            message: format!("{signal} to pid {pid}: {e}"),
+            source: Some(e.into()),
+        }),
     }
 }
 

@@ -234,7 +234,7 @@ async fn a_node_naming_no_socket_is_ours_only_when_it_is_the_only_one() {
             start_ticks: 10
         })
         .await,
-        Err(NodeError::Signal(m)) if m.contains("NODE_SOCKET")
+        Err(NodeError::Signal { message, .. }) if message.contains("NODE_SOCKET")
     ));
 }
 
@@ -562,7 +562,7 @@ async fn a_garbage_body_is_a_metrics_error() {
     let url = serve(Some(b"HTTP/1.0 200 OK\r\n\r\n<html>not metrics</html>")).await;
     let err = metrics_node(&url).metrics().await.expect_err("garbage");
     assert!(
-        matches!(&err, NodeError::Metrics(m) if m.contains("no Prometheus samples")),
+        matches!(&err, NodeError::Metrics(MetricsError::Body { reason, .. }) if reason.contains("no Prometheus samples")),
         "{err}"
     );
     let url = serve(Some(b"\x00\x01\x02 binary junk\r\n\r\n")).await;
@@ -578,7 +578,10 @@ async fn a_server_error_is_a_metrics_error_naming_the_status() {
     .await;
     let err = metrics_node(&url).metrics().await.expect_err("500");
     assert!(
-        matches!(&err, NodeError::Metrics(m) if m.contains("500")),
+        matches!(
+            &err,
+            NodeError::Metrics(MetricsError::Status { status: 500, .. })
+        ),
         "{err}"
     );
 }
@@ -591,7 +594,8 @@ async fn a_metrics_body_over_the_size_limit_is_refused_before_it_is_read() {
     .await;
     let err = metrics_node(&url).metrics().await.expect_err("too large");
     assert!(
-        matches!(&err, NodeError::Metrics(m) if m.contains("larger than")),
+        matches!(&err, NodeError::Metrics(MetricsError::Transport { .. }))
+            && err.to_string().contains("larger than"),
         "{err}"
     );
 }
@@ -603,7 +607,8 @@ async fn a_hanging_metrics_endpoint_is_given_up_on_after_the_timeout() {
     let err = metrics_node(&url).metrics().await.expect_err("hang");
     let took = started.elapsed();
     assert!(
-        matches!(&err, NodeError::Metrics(m) if m.contains("no response within")),
+        matches!(&err, NodeError::Metrics(MetricsError::Transport { .. }))
+            && err.to_string().contains("no response within"),
         "{err}"
     );
     assert!(took < Duration::from_secs(2), "took {took:?}");
@@ -620,6 +625,14 @@ async fn an_unreachable_metrics_endpoint_is_a_metrics_error() {
         .await
         .expect_err("closed port");
     assert!(matches!(err, NodeError::Metrics(_)), "{err}");
+    // The cause is kept, not flattened into text: the chain reaches the connect error.
+    let mut chain = std::error::Error::source(&err);
+    let mut depth = 0;
+    while let Some(e) = chain {
+        depth += 1;
+        chain = e.source();
+    }
+    assert!(depth >= 2, "{err}: only {depth} causes");
 }
 
 #[test]

@@ -1,4 +1,4 @@
-//! The four ports: the only ways the core and the runtime touch the world.
+//! The five ports: the only ways the core and the runtime touch the world.
 //!
 //! Production binds them to tokio, the `kube` client, the file system and `/proc` (`crate::adapters`);
 //! the simulator binds them to a simulated world; `crate::testing` has in-memory fakes. Each port is
@@ -27,25 +27,55 @@ pub trait Clock {
 
 pub use crate::core::lease::ApiFailure as KubeErrorKind;
 
-/// A failed API call, classified for the core, with the detail kept for logs and status.
-#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+/// The cause of a port error, kept for `Error::source` chains (shared, so errors stay `Clone`).
+pub type Cause = std::sync::Arc<dyn std::error::Error + Send + Sync>;
+
+/// A failed API call, classified for the core, with the detail kept for logs and status and the
+/// client's own error kept as the source.
+#[derive(Clone, Debug, thiserror::Error)]
 #[error("{kind:?}: {message}")]
 pub struct KubeError {
     /// The class the core decides on.
     pub kind: KubeErrorKind,
     /// What the server or the transport said.
     pub message: String,
+    /// The client's error, when there was one (not for a timeout the adapter measured itself).
+    #[source]
+    pub source: Option<Cause>,
 }
 
 impl KubeError {
-    /// Builds an error of `kind`.
+    /// Builds an error of `kind` without a lower-level cause.
     pub fn new(kind: KubeErrorKind, message: impl Into<String>) -> Self {
         KubeError {
             kind,
             message: message.into(),
+            source: None,
+        }
+    }
+
+    /// Builds an error of `kind` caused by `source` (its text is the message).
+    pub fn caused_by(
+        kind: KubeErrorKind,
+        source: impl std::error::Error + Send + Sync + 'static,
+    ) -> Self {
+        KubeError {
+            kind,
+            message: source.to_string(),
+            source: Some(std::sync::Arc::new(source)),
         }
     }
 }
+
+/// Two errors are equal when the core would treat them alike and say the same: the cause is
+/// detail, not identity.
+impl PartialEq for KubeError {
+    fn eq(&self, other: &Self) -> bool {
+        self.kind == other.kind && self.message == other.message
+    }
+}
+
+impl Eq for KubeError {}
 
 /// A lease as the sidecar wants it written: holder, duration, times (RFC 3339) and transitions.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -183,11 +213,74 @@ pub enum NodeError {
     #[error("cardano-node process not found")]
     NotRunning,
     /// The signal could not be delivered.
-    #[error("signal failed: {0}")]
-    Signal(String),
+    #[error("signal failed: {message}")]
+    Signal {
+        /// What was refused, and what to change.
+        message: String,
+        /// The system's error (`EPERM`, ...), when there was one.
+        #[source]
+        source: Option<std::io::Error>,
+    },
     /// The metrics endpoint did not answer in time, or answered garbage.
     #[error("metrics unavailable: {0}")]
-    Metrics(String),
+    Metrics(#[from] MetricsError),
+}
+
+impl NodeError {
+    /// A signal failure without a system error (a refusal of the adapter's own).
+    pub fn signal(message: impl Into<String>) -> Self {
+        NodeError::Signal {
+            message: message.into(),
+            source: None,
+        }
+    }
+}
+
+/// Why the node's metrics could not be read.
+#[derive(Debug, thiserror::Error)]
+pub enum MetricsError {
+    /// No complete answer: refused, reset, timed out, too large, or not HTTP.
+    #[error("{url}: {source}")]
+    Transport {
+        /// The metrics URL.
+        url: String,
+        /// The transport's error.
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
+    /// An answer other than 200.
+    #[error("{url}: HTTP status {status}")]
+    Status {
+        /// The metrics URL.
+        url: String,
+        /// The status code.
+        status: u16,
+    },
+    /// A body that is not text, or not the Prometheus exposition format.
+    #[error("{url}: {reason}")]
+    Body {
+        /// The metrics URL.
+        url: String,
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// Nothing listens (the simulated node's metrics when it is down).
+    #[error("connection refused")]
+    Refused,
+}
+
+/// Why a health probe failed; any failure counts against the region's health.
+#[derive(Debug, thiserror::Error)]
+pub enum ProbeError {
+    /// The endpoint is not one the prober can use (e.g. `https://` with the built-in client).
+    #[error("{0}")]
+    Endpoint(String),
+    /// An answer other than 200.
+    #[error("HTTP {0}")]
+    Status(u16),
+    /// No answer: refused, reset, timed out, or not HTTP.
+    #[error("{0}")]
+    Transport(#[source] Box<dyn std::error::Error + Send + Sync>),
 }
 
 /// The cardano-node next to us.
@@ -207,5 +300,5 @@ pub trait Node {
 /// endpoint is outside the pod, and the simulator must control its answer).
 pub trait HealthProbe {
     /// One probe: `Ok` for HTTP 200 within `timeout`, else why not (a hung endpoint is a failure).
-    async fn probe(&self, endpoint: &str, timeout: Duration) -> Result<(), String>;
+    async fn probe(&self, endpoint: &str, timeout: Duration) -> Result<(), ProbeError>;
 }

@@ -74,7 +74,12 @@ pub struct SimHealth {
 }
 
 impl forge_manager::ports::HealthProbe for SimHealth {
-    async fn probe(&self, endpoint: &str, timeout: Duration) -> Result<(), String> {
+    async fn probe(
+        &self,
+        endpoint: &str,
+        timeout: Duration,
+    ) -> Result<(), forge_manager::ports::ProbeError> {
+        use forge_manager::ports::ProbeError;
         self.clock.gate().await;
         let region = endpoint
             .strip_prefix("http://health-")
@@ -89,14 +94,14 @@ impl forge_manager::ports::HealthProbe for SimHealth {
         {
             // Partitioned: the request hangs until the timeout.
             tokio::time::sleep(timeout).await;
-            return Err("timed out".into());
+            return Err(ProbeError::Transport("timed out".into()));
         }
         // One round trip.
         tokio::time::sleep(Duration::from_millis(2)).await;
         match self.ctx.health.borrow().get(&region) {
             Some(h) if h.healthy_at(sim_now()) => Ok(()),
-            Some(_) => Err("HTTP 503".into()),
-            None => Err("connection refused".into()),
+            Some(_) => Err(ProbeError::Status(503)),
+            None => Err(ProbeError::Transport("connection refused".into())),
         }
     }
 }
@@ -486,7 +491,7 @@ impl Node for SimNode {
                 );
                 Ok(())
             }
-            Err(Some(NodeEvent::Exited(r))) => Err(NodeError::Signal(r)),
+            Err(Some(NodeEvent::Exited(r))) => Err(NodeError::signal(r)),
         }
     }
 
@@ -501,7 +506,7 @@ impl Node for SimNode {
                 forging_enabled: Some(p.loaded.is_some() && now >= p.ready_at),
                 leader_checks: None,
             }),
-            None => Err(NodeError::Metrics("connection refused".into())),
+            None => Err(forge_manager::ports::MetricsError::Refused.into()),
         }
     }
 }

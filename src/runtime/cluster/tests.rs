@@ -13,7 +13,11 @@ struct Endpoint {
 }
 
 impl HealthProbe for Endpoint {
-    async fn probe(&self, _endpoint: &str, _timeout: Duration) -> Result<(), String> {
+    async fn probe(
+        &self,
+        _endpoint: &str,
+        _timeout: Duration,
+    ) -> Result<(), crate::ports::ProbeError> {
         if self.hung.get() {
             std::future::pending::<()>().await;
         }
