@@ -9,7 +9,8 @@ use std::time::{Duration, Instant};
 
 use forge_manager::journal::demo::stress_record;
 use forge_manager::journal::{
-    Journal, JournalConfig, JournalReader, JournalWriter, MAX_BATCH, Query, RecordKind, SyncMode,
+    Journal, JournalConfig, JournalReader, JournalWriter, MAX_BATCH, Query, ReadJournal,
+    RecordKind, SyncMode,
 };
 
 const START_MS: i64 = 1_795_600_800_000;

@@ -9,7 +9,7 @@ use std::io::{BufRead, BufReader};
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use forge_manager::journal::{Journal, JournalConfig, JournalReader, Query};
+use forge_manager::journal::{Journal, JournalConfig, JournalReader, Query, ReadJournal};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use sha2::{Digest, Sha256};

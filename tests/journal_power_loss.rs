@@ -9,7 +9,7 @@
 use std::sync::{Arc, Mutex};
 
 use forge_manager::journal::demo::stress_record;
-use forge_manager::journal::{Journal, JournalConfig, Query, SyncMode};
+use forge_manager::journal::{Journal, JournalConfig, Query, ReadJournal, SyncMode};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 

@@ -13,7 +13,7 @@
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use forge_manager::journal::{JournalReader, Query};
+use forge_manager::journal::{JournalReader, Query, ReadJournal};
 use forge_sim::chaos::{ChaosConfig, Probes, quiet_world, run_seed};
 use forge_sim::runner::{RunOptions, run};
 

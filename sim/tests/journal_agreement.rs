@@ -19,7 +19,7 @@ use std::time::Duration;
 use forge_manager::journal::replay::replay_all;
 use forge_manager::journal::timeline::{Firing, ForgingInterval, beliefs, supported_overlaps};
 use forge_manager::journal::watchdog_log;
-use forge_manager::journal::{JournalReader, Query, wall_ms};
+use forge_manager::journal::{JournalReader, Query, ReadJournal, wall_ms};
 use forge_sim::chaos::{ChaosConfig, Probes, run_seed};
 use forge_sim::runner::{Outcome, RunOptions, run};
 use forge_sim::scenario::Scenario;

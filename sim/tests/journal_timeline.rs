@@ -3,7 +3,7 @@
 //! by that pod's belief that it was forging, and no two pods ever believed so at once.
 
 use forge_manager::journal::timeline::{forging_intervals, overlaps};
-use forge_manager::journal::{JournalReader, Query};
+use forge_manager::journal::{JournalReader, Query, ReadJournal};
 use forge_sim::runner::{RunOptions, run};
 use forge_sim::scenario::Scenario;
 use forge_sim::trace::EventKind;

@@ -11,6 +11,7 @@
 //!
 //! Nothing here writes the journal: the snapshot reads it in one read transaction.
 
+use crate::journal::ReadJournal;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};

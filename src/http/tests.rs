@@ -1,5 +1,6 @@
 //! The routes over a hand-made status: wording, codes, content types.
 
+use crate::journal::ReadJournal;
 use std::path::Path;
 
 use axum::body::Body;

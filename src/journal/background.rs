@@ -223,6 +223,7 @@ fn failed(shared: &Shared, e: &AppendError, n: u64) {
 mod tests {
     use super::*;
     use crate::core::reason::Reason;
+    use crate::journal::ReadJournal;
     use crate::journal::demo::record;
     use crate::journal::{JournalConfig, Query, RecordKind, SyncMode};
 

@@ -4,7 +4,7 @@ use std::path::{Path, PathBuf};
 
 use redb::Database;
 
-use super::error::{OpenError, QueryError, SnapshotError};
+use super::error::OpenError;
 use super::open::open_verified;
 
 /// redb page cache of a reader. Small on purpose: the integrity check on open reads every page,
@@ -12,8 +12,6 @@ use super::open::open_verified;
 /// more (allocating and faulting in the cache) without making a later scan faster; the kernel's
 /// page cache already holds the file.
 const READER_CACHE_BYTES: usize = 8 << 20;
-use super::read::{self, Explanation, Query, Stats};
-use super::record::JournalRecord;
 use super::schema::{self, FORMAT_VERSION};
 
 /// A journal opened read-only. The file is never written: recovery, the integrity check and any
@@ -69,69 +67,10 @@ impl JournalReader {
     pub fn format_version_on_disk(&self) -> u32 {
         self.format_version_on_disk
     }
+}
 
-    /// The matching records, in seq order.
-    pub fn query(&self, q: &Query) -> Result<Vec<JournalRecord>, QueryError> {
-        read::query(&self.db, q)
-    }
-
-    /// Calls `f` for each matching record in seq order until it returns `false`.
-    pub fn query_each(
-        &self,
-        q: &Query,
-        f: impl FnMut(JournalRecord) -> bool,
-    ) -> Result<(), QueryError> {
-        read::query_each(&self.db, q, f)
-    }
-
-    /// Writes the matching records as JSON lines from the stored bytes (fast: `inputs` is not
-    /// decoded). Returns how many were written.
-    pub fn write_jsonl(&self, q: &Query, out: &mut impl std::io::Write) -> Result<u64, QueryError> {
-        read::write_jsonl(&self.db, q, out)
-    }
-
-    /// Counts the matching records (decoding each, as a real query does).
-    pub fn count(&self, q: &Query) -> Result<u64, QueryError> {
-        read::count(&self.db, q)
-    }
-
-    /// The last `n` records, oldest first.
-    pub fn tail(&self, n: usize) -> Result<Vec<JournalRecord>, QueryError> {
-        read::tail(&self.db, n)
-    }
-
-    /// Records after seq `after`, oldest first, at most `max`.
-    pub fn after(&self, after: u64, max: usize) -> Result<Vec<JournalRecord>, QueryError> {
-        read::after(&self.db, after, max)
-    }
-
-    /// The newest wall time (ms since the epoch).
-    pub fn newest_wall_ms(&self) -> Result<Option<i64>, QueryError> {
-        read::newest_wall_ms(&self.db)
-    }
-
-    /// How the pod came to its role at `at_ms`: walks back across `role_changes` role changes
-    /// (1: to the last role change).
-    pub fn explain(
-        &self,
-        at_ms: i64,
-        role_changes: usize,
-    ) -> Result<Option<Explanation>, QueryError> {
-        read::explain(&self.db, at_ms, role_changes)
-    }
-
-    /// Every lease renewal kept, oldest first (none in files written before they were kept).
-    pub fn renewals(&self) -> Result<Vec<super::renewals::Renewal>, QueryError> {
-        super::renewals::read_all(&self.db)
-    }
-
-    /// Counts, bounds and per-kind counts.
-    pub fn stats(&self) -> Result<Stats, QueryError> {
-        read::stats(&self.db)
-    }
-
-    /// Writes a new journal file with the same content (see [`super::Journal::snapshot_to`]).
-    pub fn snapshot_to(&self, dest: impl AsRef<Path>) -> Result<u64, SnapshotError> {
-        super::snapshot::snapshot(&self.db, dest.as_ref())
+impl super::ReadJournal for JournalReader {
+    fn database(&self) -> &Database {
+        &self.db
     }
 }

@@ -139,7 +139,7 @@ pub(crate) fn copy(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::journal::{Journal, JournalConfig, JournalReader, SyncMode};
+    use crate::journal::{Journal, JournalConfig, JournalReader, ReadJournal, SyncMode};
 
     fn renewal(i: i64, ok: bool) -> Renewal {
         Renewal {

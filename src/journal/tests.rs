@@ -1,6 +1,7 @@
 //! Unit tests of the journal: seqs, retention, guards, versions, bad files, locks, snapshots.
 //! Each bad-file test hashes the file before and after: refusing a file must never change it.
 
+use crate::journal::ReadJournal;
 use std::path::Path;
 use std::time::Duration;
 

@@ -7,9 +7,9 @@ use std::time::Duration;
 use redb::{Database, Durability, ReadableDatabase, ReadableTable, WriteTransaction};
 
 use super::codec;
-use super::error::{AppendError, OpenError, QueryError, SnapshotError};
+use super::error::{AppendError, OpenError, QueryError};
 use super::open::{Probe, map_db_error, open_verified, probe, read_version};
-use super::read::{self, Query, Stats};
+use super::read;
 use super::record::{JournalRecord, RecordKind, find_key_material, wall_ms};
 use super::renewals::Renewal;
 use super::schema::{
@@ -306,53 +306,10 @@ impl Journal {
         )
     }
 
-    /// Every lease renewal kept, oldest first.
-    pub fn renewals(&self) -> Result<Vec<Renewal>, QueryError> {
-        super::renewals::read_all(&self.db)
-    }
-
     /// A read-only view that can query and snapshot this journal from other threads while it is
     /// being written (redb readers never block the writer, nor it them).
     pub fn view(&self) -> JournalView {
         JournalView::new(self.db.clone())
-    }
-
-    /// The matching records, in seq order.
-    pub fn query(&self, q: &Query) -> Result<Vec<JournalRecord>, QueryError> {
-        read::query(&self.db, q)
-    }
-
-    /// Calls `f` for each matching record in seq order until it returns `false` (no buffering).
-    pub fn query_each(
-        &self,
-        q: &Query,
-        f: impl FnMut(JournalRecord) -> bool,
-    ) -> Result<(), QueryError> {
-        read::query_each(&self.db, q, f)
-    }
-
-    /// Writes the matching records as JSON lines from the stored bytes (what a `/journal`
-    /// endpoint can stream). Returns how many were written.
-    pub fn write_jsonl(&self, q: &Query, out: &mut impl std::io::Write) -> Result<u64, QueryError> {
-        read::write_jsonl(&self.db, q, out)
-    }
-
-    /// The last `n` records, oldest first.
-    pub fn tail(&self, n: usize) -> Result<Vec<JournalRecord>, QueryError> {
-        read::tail(&self.db, n)
-    }
-
-    /// Counts, bounds and per-kind counts.
-    pub fn stats(&self) -> Result<Stats, QueryError> {
-        read::stats(&self.db)
-    }
-
-    /// Writes a consistent copy of the journal as it is now (one read transaction) into a new file
-    /// at `dest`, which must not exist: written to a temporary name beside it, fsynced, then
-    /// renamed. Seqs and counters are preserved. Returns the number of records copied. The writer
-    /// may keep appending meanwhile (redb readers do not block the writer).
-    pub fn snapshot_to(&self, dest: impl AsRef<Path>) -> Result<u64, SnapshotError> {
-        super::snapshot::snapshot(&self.db, dest.as_ref())
     }
 
     /// Prunes up to `max` records now (retention as configured). Returns how many were deleted.
@@ -566,4 +523,10 @@ fn load_counters(db: &Database) -> Result<Counters, QueryError> {
         bytes: get(META_RECORD_BYTES)?,
         newest_wall_ms,
     })
+}
+
+impl super::ReadJournal for Journal {
+    fn database(&self) -> &Database {
+        &self.db
+    }
 }

@@ -27,8 +27,8 @@ mod replay;
 mod timeline;
 
 use crate::journal::{
-    JournalReader, JournalRecord, OpenError, Query, QueryError, RecordKind, parse_time_bound,
-    wall_ms,
+    JournalReader, JournalRecord, OpenError, Query, QueryError, ReadJournal, RecordKind,
+    parse_time_bound, wall_ms,
 };
 use explain::*;
 use replay::*;
