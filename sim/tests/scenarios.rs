@@ -103,6 +103,7 @@ scenario_tests! {
     no_promotion_on_a_stale_policy_read => "no-promotion-on-a-stale-policy-read.toml",
     new_leader_keeps_the_failback_delay => "new-leader-keeps-the-failback-delay.toml",
     new_leader_forgets_a_stale_health_view => "new-leader-forgets-a-stale-health-view.toml",
+    standby_watch_ends_early_before_a_shutdown => "standby-watch-ends-early-before-a-shutdown.toml",
 }
 
 fn files() -> Vec<String> {
