@@ -217,6 +217,57 @@ impl<C: Clock, K: Kube, H: HealthProbe> ClusterLoop<C, K, H> {
         read_lease(&self.clock, &self.kube, name, self.budget()).await
     }
 
+    /// A gate about to open rests on the policy listed at the start of its round, and the round's
+    /// lease writes took round trips since: an operator change made meanwhile (our region
+    /// Disabled a moment ago) would be missed by the promotion that follows (soak seed 2160's fix
+    /// moved a round so that eu-west-1 promoted 0.2 s after its own Disable). List again and
+    /// decide once more on that list; open only if it still allows. Otherwise the gate stays shut
+    /// this round, the state stays as the writes left it, and the next round, at once, acts on the
+    /// fresh list. An unreadable list keeps the gate shut as well.
+    async fn recheck_policy(&mut self, settled: &mut ClusterDecision, after: &ClusterObservations) {
+        let now = self.clock.now_mono();
+        let fresh_gate = if self.list_policy(now).await {
+            let mut regions = BTreeMap::new();
+            for c in &self.clusters {
+                let Some(region) = region_of(c) else { continue };
+                let health = after.regions.get(&region).map_or_else(
+                    || published_health(c).unwrap_or(Health::UNCHECKED),
+                    |v| v.health,
+                );
+                let present = after.regions.get(&region).is_some_and(|v| v.present);
+                regions.insert(
+                    region,
+                    RegionView {
+                        policy: parse_spec(&c.spec),
+                        health,
+                        present,
+                    },
+                );
+            }
+            let fresh = ClusterObservations {
+                now,
+                regions,
+                global: LeaseEvent::Nothing,
+                presence: LeaseEvent::Nothing,
+                others: BTreeMap::new(),
+                ..after.clone()
+            };
+            self.decisions
+                .decide_cluster(&self.state, &fresh, &self.settings.timing)
+                .gate
+        } else {
+            Gate::Deny(crate::core::reason::Reason::PolicyDisallows)
+        };
+        if fresh_gate != Gate::Allow {
+            tracing::info!(
+                gate = ?fresh_gate,
+                "the policy changed while the gate was opening: it stays shut"
+            );
+            settled.gate = fresh_gate;
+            settled.wake_by = now;
+        }
+    }
+
     /// Keeps a listing's CardanoForgeClusters of our pool as the policy in force.
     fn keep_list(&mut self, list: Vec<CardanoForgeCluster>, now: MonoTime) {
         let prefix = self.settings.name_prefix.as_deref();
@@ -493,9 +544,12 @@ impl<C: Clock, K: Kube, H: HealthProbe> Coordinator for ClusterLoop<C, K, H> {
             others: BTreeMap::new(),
             ..obs
         };
-        let settled = self
+        let mut settled = self
             .decisions
             .decide_cluster(&self.state, &after, &self.settings.timing);
+        if settled.gate == Gate::Allow && self.last.as_ref().map(|l| l.gate) != Some(Gate::Allow) {
+            self.recheck_policy(&mut settled, &after).await;
+        }
         if let (Some(m), Some(e)) = (
             &self.metrics,
             settled.ranking.effective.get(&self.settings.region),
