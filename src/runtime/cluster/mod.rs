@@ -27,6 +27,8 @@ use super::{lease_write, read_lease, send_lease_write, with_timeout};
 mod health;
 mod writes;
 
+use writes::Relisted;
+
 pub use health::effective_probe_timeout;
 use health::{Prober, published_health};
 
@@ -217,55 +219,26 @@ impl<C: Clock, K: Kube, H: HealthProbe> ClusterLoop<C, K, H> {
         read_lease(&self.clock, &self.kube, name, self.budget()).await
     }
 
-    /// A gate about to open rests on the policy listed at the start of its round, and the round's
-    /// lease writes took round trips since: an operator change made meanwhile (our region
-    /// Disabled a moment ago) would be missed by the promotion that follows (soak seed 2160's fix
-    /// moved a round so that eu-west-1 promoted 0.2 s after its own Disable). List again and
-    /// decide once more on that list; open only if it still allows. Otherwise the gate stays shut
-    /// this round, the state stays as the writes left it, and the next round, at once, acts on the
-    /// fresh list. An unreadable list keeps the gate shut as well.
-    async fn recheck_policy(&mut self, settled: &mut ClusterDecision, after: &ClusterObservations) {
-        let now = self.clock.now_mono();
-        let fresh_gate = if self.list_policy(now).await {
-            let mut regions = BTreeMap::new();
-            for c in &self.clusters {
-                let Some(region) = region_of(c) else { continue };
-                let health = after.regions.get(&region).map_or_else(
-                    || published_health(c).unwrap_or(Health::UNCHECKED),
-                    |v| v.health,
-                );
-                let present = after.regions.get(&region).is_some_and(|v| v.present);
-                regions.insert(
-                    region,
-                    RegionView {
-                        policy: parse_spec(&c.spec),
-                        health,
-                        present,
-                    },
-                );
-            }
-            let fresh = ClusterObservations {
-                now,
-                regions,
-                global: LeaseEvent::Nothing,
-                presence: LeaseEvent::Nothing,
-                others: BTreeMap::new(),
-                ..after.clone()
-            };
-            self.decisions
-                .decide_cluster(&self.state, &fresh, &self.settings.timing)
-                .gate
-        } else {
-            Gate::Deny(crate::core::reason::Reason::PolicyDisallows)
-        };
-        if fresh_gate != Gate::Allow {
-            tracing::info!(
-                gate = ?fresh_gate,
-                "the policy changed while the gate was opening: it stays shut"
+    /// The regions of the policy list in force, with the health and presence `base` observed
+    /// (a region new in the list: its published health, not present).
+    fn regions_of_list(&self, base: &BTreeMap<String, RegionView>) -> BTreeMap<String, RegionView> {
+        let mut regions = BTreeMap::new();
+        for c in &self.clusters {
+            let Some(region) = region_of(c) else { continue };
+            let seen = base.get(&region);
+            regions.insert(
+                region,
+                RegionView {
+                    policy: parse_spec(&c.spec),
+                    health: seen.map_or_else(
+                        || published_health(c).unwrap_or(Health::UNCHECKED),
+                        |v| v.health,
+                    ),
+                    present: seen.is_some_and(|v| v.present),
+                },
             );
-            settled.gate = fresh_gate;
-            settled.wake_by = now;
         }
+        regions
     }
 
     /// Keeps a listing's CardanoForgeClusters of our pool as the policy in force.
@@ -535,10 +508,32 @@ impl<C: Clock, K: Kube, H: HealthProbe> Coordinator for ClusterLoop<C, K, H> {
             own_health,
         } = round;
         self.state = d.next.clone();
-        self.write_all(&d.actions).await;
+        // A gate that opens after this round's writes would rest on the list made before them,
+        // round trips ago: an operator change made meanwhile (our region Disabled a moment ago)
+        // would be missed by the promotion that follows (0.15 s after a Disable, once the watch
+        // fix of soak seed 2160 moved the rounds). So a round that takes the global lease while
+        // the gate is shut lists the policy again, in the same round trip as its writes.
+        let gate_was_open = self.last.as_ref().map(|l| l.gate) == Some(Gate::Allow);
+        let takes_global = d.actions.iter().any(|a| {
+            matches!(
+                a,
+                ClusterAction::Global {
+                    write: LeaseWriteKind::Acquire | LeaseWriteKind::Create
+                }
+            )
+        });
+        let relisted = self
+            .write_all(&d.actions, takes_global && !gate_was_open)
+            .await;
+        let regions = if relisted == Relisted::Fresh {
+            self.regions_of_list(&obs.regions)
+        } else {
+            obs.regions.clone()
+        };
         // Our writes' results feed the seats at once, so the gate reflects them.
         let after = ClusterObservations {
             now: self.clock.now_mono(),
+            regions,
             global: std::mem::replace(&mut self.global_event, LeaseEvent::Nothing),
             presence: std::mem::replace(&mut self.presence_event, LeaseEvent::Nothing),
             others: BTreeMap::new(),
@@ -547,8 +542,10 @@ impl<C: Clock, K: Kube, H: HealthProbe> Coordinator for ClusterLoop<C, K, H> {
         let mut settled = self
             .decisions
             .decide_cluster(&self.state, &after, &self.settings.timing);
-        if settled.gate == Gate::Allow && self.last.as_ref().map(|l| l.gate) != Some(Gate::Allow) {
-            self.recheck_policy(&mut settled, &after).await;
+        if relisted == Relisted::Failed && settled.gate == Gate::Allow {
+            // The fresh list was asked for and not read: no gate opens on the older one.
+            settled.gate = Gate::Deny(crate::core::reason::Reason::PolicyDisallows);
+            settled.wake_by = self.clock.now_mono();
         }
         if let (Some(m), Some(e)) = (
             &self.metrics,

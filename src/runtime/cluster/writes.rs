@@ -3,6 +3,17 @@
 
 use super::*;
 
+/// Whether the policy was listed again alongside a round's writes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum Relisted {
+    /// Not asked for: the gate was open already, or the round takes no lease.
+    NotAsked,
+    /// Listed; the policy in force is that list.
+    Fresh,
+    /// Asked for but not read: no gate may open on the round's older list.
+    Failed,
+}
+
 impl<C: Clock, K: Kube, H: HealthProbe> ClusterLoop<C, K, H> {
     /// The request `action` makes: its kind and the lease write, based on the seat's record.
     pub(super) fn request(
@@ -62,10 +73,10 @@ impl<C: Clock, K: Kube, H: HealthProbe> ClusterLoop<C, K, H> {
 
     /// Carries out a decision's writes. They go to different leases (at most one global and one
     /// presence write per decision), so they are sent at once: a round costs one round trip.
-    pub(super) async fn write_all(&mut self, actions: &[ClusterAction]) {
+    pub(super) async fn write_all(&mut self, actions: &[ClusterAction], relist: bool) -> Relisted {
         let budget = self.budget();
         let this = &*self;
-        let sent = futures::future::join_all(actions.iter().map(|action| async move {
+        let writes = futures::future::join_all(actions.iter().map(|action| async move {
             let result = match this.request(action) {
                 Ok((write, req)) => {
                     Some(send_lease_write(&this.clock, &this.kube, write, &req, budget).await)
@@ -76,8 +87,22 @@ impl<C: Clock, K: Kube, H: HealthProbe> ClusterLoop<C, K, H> {
                 }
             };
             (action, result)
-        }))
-        .await;
+        }));
+        let list = async {
+            if relist {
+                Some(
+                    with_timeout(
+                        &this.clock,
+                        budget,
+                        this.kube.list_forge_clusters(&this.settings.selector),
+                    )
+                    .await,
+                )
+            } else {
+                None
+            }
+        };
+        let (sent, listed) = futures::join!(writes, list);
         for (action, result) in sent {
             let Some((event, result)) = result else {
                 continue;
@@ -89,6 +114,15 @@ impl<C: Clock, K: Kube, H: HealthProbe> ClusterLoop<C, K, H> {
                 ClusterAction::Presence { .. } => self.presence_event = event,
                 _ => self.global_event = event,
             }
+        }
+        match listed {
+            None => Relisted::NotAsked,
+            Some(Some(Ok(list))) => {
+                let now = self.clock.now_mono();
+                self.keep_list(list, now);
+                Relisted::Fresh
+            }
+            Some(_) => Relisted::Failed,
         }
     }
 
