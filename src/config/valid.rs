@@ -105,11 +105,7 @@ impl Config {
     /// Checks every setting; a configuration with no problem becomes a [`ValidConfig`], otherwise
     /// every problem is returned at once ([`Config::problems`]).
     pub fn validate(&self) -> Result<ValidConfig, Vec<ConfigProblem>> {
-        let problems = self.problems();
-        if !problems.is_empty() {
-            return Err(problems);
-        }
-        self.typed().map_err(|p| vec![p])
+        self.validate_except(&[])
     }
 
     /// [`Config::validate`], ignoring the problems of the variables in `lenient`. For the

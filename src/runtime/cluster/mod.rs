@@ -219,22 +219,33 @@ impl<C: Clock, K: Kube, H: HealthProbe> ClusterLoop<C, K, H> {
         read_lease(&self.clock, &self.kube, name, self.budget()).await
     }
 
-    /// The regions of the policy list in force, with the health and presence `base` observed
-    /// (a region new in the list: its published health, not present).
-    fn regions_of_list(&self, base: &BTreeMap<String, RegionView>) -> BTreeMap<String, RegionView> {
+    /// One list of the CardanoForgeClusters, within a request's budget (`None`: no answer in
+    /// time). Not yet kept: see [`Self::keep_list`].
+    async fn fetch_policy(&self) -> Option<Result<Vec<CardanoForgeCluster>, KubeError>> {
+        with_timeout(
+            &self.clock,
+            self.budget(),
+            self.kube.list_forge_clusters(&self.settings.selector),
+        )
+        .await
+    }
+
+    /// The regions of the policy list in force, each with the health `health_of` gives it; none
+    /// is present yet (presence comes from the presence leases, in the core).
+    fn region_views(
+        &self,
+        health_of: impl Fn(&str, &CardanoForgeCluster) -> Health,
+    ) -> BTreeMap<String, RegionView> {
         let mut regions = BTreeMap::new();
         for c in &self.clusters {
             let Some(region) = region_of(c) else { continue };
-            let seen = base.get(&region);
+            let health = health_of(&region, c);
             regions.insert(
                 region,
                 RegionView {
                     policy: parse_spec(&c.spec),
-                    health: seen.map_or_else(
-                        || published_health(c).unwrap_or(Health::UNCHECKED),
-                        |v| v.health,
-                    ),
-                    present: seen.is_some_and(|v| v.present),
+                    health,
+                    present: false,
                 },
             );
         }
@@ -255,13 +266,7 @@ impl<C: Clock, K: Kube, H: HealthProbe> ClusterLoop<C, K, H> {
 
     /// Lists the policy now; whether the answer came.
     async fn list_policy(&mut self, now: MonoTime) -> bool {
-        let listed = with_timeout(
-            &self.clock,
-            self.budget(),
-            self.kube.list_forge_clusters(&self.settings.selector),
-        )
-        .await;
-        match listed {
+        match self.fetch_policy().await {
             Some(Ok(list)) => {
                 self.keep_list(list, now);
                 true
@@ -305,12 +310,7 @@ impl<C: Clock, K: Kube, H: HealthProbe> ClusterLoop<C, K, H> {
                 if reuse_policy {
                     None
                 } else {
-                    with_timeout(
-                        &self.clock,
-                        self.budget(),
-                        self.kube.list_forge_clusters(&self.settings.selector),
-                    )
-                    .await
+                    self.fetch_policy().await
                 }
             },
             futures::future::join_all(known.iter().map(|region| {
@@ -378,22 +378,15 @@ impl<C: Clock, K: Kube, H: HealthProbe> ClusterLoop<C, K, H> {
                 .and_then(published_health)
                 .unwrap_or(Health::UNCHECKED)
         };
-        let mut regions = BTreeMap::new();
-        for c in &clusters {
-            let Some(region) = region_of(c) else { continue };
-            let health = if region == self.settings.region {
+        let regions = self.region_views(|region, c| {
+            if region == self.settings.region {
                 own_health
             } else {
                 published_health(c).unwrap_or(Health::UNCHECKED)
-            };
-            regions.insert(
-                region.clone(),
-                RegionView {
-                    policy: parse_spec(&c.spec),
-                    health,
-                    present: false,
-                },
-            );
+            }
+        });
+        // A region new in this list: its presence is read now (in the list's order).
+        for region in clusters.iter().filter_map(region_of) {
             if region != self.settings.region && !reuse_presence && !known.contains(&region) {
                 let name = format!("{}{}", self.settings.presence_prefix, region);
                 if let LeaseEvent::Read(record) = self.read_lease(&name).await {
@@ -510,8 +503,8 @@ impl<C: Clock, K: Kube, H: HealthProbe> Coordinator for ClusterLoop<C, K, H> {
         self.state = d.next.clone();
         // A gate that opens after this round's writes would rest on the list made before them,
         // round trips ago: an operator change made meanwhile (our region Disabled a moment ago)
-        // would be missed by the promotion that follows (0.15 s after a Disable, once the watch
-        // fix of soak seed 2160 moved the rounds). So a round that takes the global lease while
+        // would be missed by the promotion that follows (0.15 s after a Disable, once a trial fix
+        // for soak seed 2160 moved the rounds). So a round that takes the global lease while
         // the gate is shut lists the policy again, in the same round trip as its writes.
         let gate_was_open = self.last.as_ref().map(|l| l.gate) == Some(Gate::Allow);
         let takes_global = d.actions.iter().any(|a| {
@@ -526,7 +519,13 @@ impl<C: Clock, K: Kube, H: HealthProbe> Coordinator for ClusterLoop<C, K, H> {
             .write_all(&d.actions, takes_global && !gate_was_open)
             .await;
         let regions = if relisted == Relisted::Fresh {
-            self.regions_of_list(&obs.regions)
+            // The fresh list's policy, with the health this round observed.
+            self.region_views(|region, c| {
+                obs.regions.get(region).map_or_else(
+                    || published_health(c).unwrap_or(Health::UNCHECKED),
+                    |v| v.health,
+                )
+            })
         } else {
             obs.regions.clone()
         };

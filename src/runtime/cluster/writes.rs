@@ -90,14 +90,7 @@ impl<C: Clock, K: Kube, H: HealthProbe> ClusterLoop<C, K, H> {
         }));
         let list = async {
             if relist {
-                Some(
-                    with_timeout(
-                        &this.clock,
-                        budget,
-                        this.kube.list_forge_clusters(&this.settings.selector),
-                    )
-                    .await,
-                )
+                Some(this.fetch_policy().await)
             } else {
                 None
             }
