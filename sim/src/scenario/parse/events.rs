@@ -1,6 +1,7 @@
 //! `[[fault]]` and `[[expect]]` tables: each kind's keys, its targets checked against the declared
 //! world, and a `patch`'s spec checked and turned into JSON.
 
+use super::raw::{Int, RawFault, RawSpec};
 use super::*;
 
 /// The keys each fault kind takes besides `at` and `kind`.
@@ -20,116 +21,109 @@ pub(super) fn fault_keys(kind: &str) -> &'static [&'static str] {
     }
 }
 
-pub(super) fn parse_fault(s: &Section, world: &World) -> Result<Fault> {
-    let at = world.required_instant(s, "at")?;
-    let kinds = FAULT_KINDS.join(", ");
-    let kind = s.required(
-        "kind",
-        &format!("a fault kind: one of {kinds}"),
-        Section::string,
-    )?;
-    if !FAULT_KINDS.contains(&kind.as_str()) {
-        return Err(s.bad(
-            "kind",
-            format!("a fault kind: one of {kinds}"),
-            format!("{kind:?}"),
-        ));
-    }
+pub(super) fn parse_fault(s: &Place, table: Table, world: &World) -> Result<Fault> {
+    let kind = s.kind(&table, &FAULT_KINDS, "a fault kind")?;
     let mut allowed = vec!["at", "kind"];
     allowed.extend_from_slice(fault_keys(&kind));
-    s.check_keys(&allowed)?;
-    let positive = |key: &str| -> Result<Duration> {
-        let d = s.required(key, DURATION_EXPECTED, Section::duration)?;
+    s.check_keys(&table, &allowed)?;
+    let f: RawFault = s.read(Value::Table(table))?;
+    let at = world.required_instant(s, "at", f.at.as_ref())?;
+    let positive = |key: &str, value: Option<&Dur>| -> Result<Duration> {
+        let Dur(d) = *s.need(key, DURATION_EXPECTED, value)?;
         if d.is_zero() {
             return Err(s.bad(key, "a duration above 0s", "\"0s\""));
         }
         Ok(d)
     };
+    let duration = |key: &str, value: Option<&Dur>| -> Result<Duration> {
+        Ok(s.need(key, DURATION_EXPECTED, value)?.0)
+    };
+    let target = f.target.as_deref();
+    let pod = || world.pod_ref(s, "target", target);
+    let pod_or_region = || {
+        world.required_target(
+            s,
+            "target",
+            target,
+            POD_OR_REGION,
+            "a pod target or region:REGION",
+        )
+    };
     let health_region = || -> Result<String> {
         let what = "a health target (health:REGION)";
-        match world.required_target(s, "target", HEALTH, what)? {
+        match world.required_target(s, "target", target, HEALTH, what)? {
             Target::Health(region) => Ok(region),
             other => Err(s.bad("target", what, format!("{:?}", other.to_string()))),
         }
     };
     let action = match kind.as_str() {
         "partition" => FaultAction::Partition {
-            between: world.between(s)?,
+            between: world.between(s, f.between.as_ref())?,
         },
         "heal" => FaultAction::Heal {
-            between: world.between(s)?,
+            between: world.between(s, f.between.as_ref())?,
         },
         "latency" => FaultAction::Latency {
-            between: world.between(s)?,
-            latency: s.required("latency", DURATION_EXPECTED, Section::duration)?,
+            between: world.between(s, f.between.as_ref())?,
+            latency: duration("latency", f.latency.as_ref())?,
         },
-        "crash" => FaultAction::Crash {
-            target: world.pod_ref(s, "target")?,
-        },
-        "shutdown" => FaultAction::Shutdown {
-            target: world.pod_ref(s, "target")?,
-        },
-        "node-restart" => FaultAction::NodeRestart {
-            target: world.pod_ref(s, "target")?,
-        },
+        "crash" => FaultAction::Crash { target: pod()? },
+        "shutdown" => FaultAction::Shutdown { target: pod()? },
+        "node-restart" => FaultAction::NodeRestart { target: pod()? },
         "restart" => FaultAction::Restart {
-            target: world.required_target(
-                s,
-                "target",
-                POD_OR_REGION,
-                "a pod target or region:REGION",
-            )?,
+            target: pod_or_region()?,
         },
         "rotate-secret" => FaultAction::RotateSecret {
-            target: world.required_target(
-                s,
-                "target",
-                POD_OR_REGION,
-                "a pod target or region:REGION",
-            )?,
+            target: pod_or_region()?,
         },
         "pause" => FaultAction::Pause {
-            target: world.pod_ref(s, "target")?,
-            for_: positive("for")?,
+            target: pod()?,
+            for_: positive("for", f.for_.as_ref())?,
         },
         "freeze" => FaultAction::Freeze {
-            target: world.pod_ref(s, "target")?,
-            for_: positive("for")?,
+            target: pod()?,
+            for_: positive("for", f.for_.as_ref())?,
         },
         "node-slow" => FaultAction::NodeSlow {
-            target: world.pod_ref(s, "target")?,
-            sighup_delay: s.required("sighup_delay", DURATION_EXPECTED, Section::duration)?,
+            target: pod()?,
+            sighup_delay: duration("sighup_delay", f.sighup_delay.as_ref())?,
         },
         "skew" => FaultAction::Skew {
-            target: world.pod_ref(s, "target")?,
-            offset_ms: s.required(
-                "offset",
-                "a signed duration string like \"-30s\"",
-                Section::signed_ms,
-            )?,
+            target: pod()?,
+            offset_ms: s
+                .need(
+                    "offset",
+                    "a signed duration string like \"-30s\"",
+                    f.offset.as_ref(),
+                )?
+                .0,
         },
         "drift" => FaultAction::Drift {
-            target: world.pod_ref(s, "target")?,
-            ppm: s.required("ppm", "an integer (parts per million, signed)", |s, k| {
-                s.integer(k, -1_000_000, 1_000_000)
-            })?,
+            target: pod()?,
+            ppm: s
+                .need(
+                    "ppm",
+                    "an integer (parts per million, signed)",
+                    f.ppm.as_ref(),
+                )?
+                .0,
         },
         "api-down" => FaultAction::ApiDown {
-            target: world.api(s, "target")?,
+            target: world.api(s, "target", target)?,
         },
         "api-up" => FaultAction::ApiUp {
-            target: world.api(s, "target")?,
+            target: world.api(s, "target", target)?,
         },
         "delete-lease" => {
-            let target = world.api(s, "target")?;
-            let text = s.required("lease", "\"local\" or \"global\"", Section::string)?;
-            let lease = match text.as_str() {
+            let target = world.api(s, "target", target)?;
+            let text = s.need("lease", "\"local\" or \"global\"", f.lease.as_deref())?;
+            let lease = match text {
                 "local" => LeaseKind::Local,
                 "global" => LeaseKind::Global,
                 _ => return Err(s.bad("lease", "\"local\" or \"global\"", format!("{text:?}"))),
             };
             check_lease_server(s, world, &target, lease)?;
-            let force = s.bool("force")?.unwrap_or(false);
+            let force = f.force.is_some_and(|b| b.0);
             FaultAction::DeleteLease {
                 target,
                 lease,
@@ -138,12 +132,12 @@ pub(super) fn parse_fault(s: &Section, world: &World) -> Result<Fault> {
         }
         "health" => FaultAction::Health {
             region: health_region()?,
-            healthy: s.required("healthy", "true or false", Section::bool)?,
+            healthy: s.need("healthy", "true or false", f.healthy.as_ref())?.0,
         },
         "flap" => {
             let region = health_region()?;
-            let period = positive("period")?;
-            let until = world.required_instant(s, "until")?;
+            let period = positive("period", f.period.as_ref())?;
+            let until = world.required_instant(s, "until", f.until.as_ref())?;
             if until <= at {
                 return Err(s.bad(
                     "until",
@@ -159,25 +153,22 @@ pub(super) fn parse_fault(s: &Section, world: &World) -> Result<Fault> {
         }
         "patch" => {
             let what = "a region target (region:REGION)";
-            let region = match world.required_target(s, "target", REGION, what)? {
+            let region = match world.required_target(s, "target", target, REGION, what)? {
                 Target::Region(region) => region,
                 other => return Err(s.bad("target", what, format!("{:?}", other.to_string()))),
             };
-            let value = s.get("spec").ok_or_else(|| {
-                s.missing("spec", "an inline table of CardanoForgeCluster spec keys")
-            })?;
+            let value = s.need(
+                "spec",
+                "an inline table of CardanoForgeCluster spec keys",
+                f.spec,
+            )?;
             FaultAction::Patch {
                 region,
                 spec: spec_to_json(s, value)?,
             }
         }
-        _ => {
-            return Err(s.bad(
-                "kind",
-                format!("a fault kind: one of {kinds}"),
-                format!("{kind:?}"),
-            ));
-        }
+        // `kind` checked `kind` against FAULT_KINDS, and every one of them has an arm above.
+        _ => return Err(s.bad("kind", "a fault kind", format!("{kind:?}"))),
     };
     Ok(Fault { at, action })
 }
@@ -185,7 +176,7 @@ pub(super) fn parse_fault(s: &Section, world: &World) -> Result<Fault> {
 /// The global lease lives on `api:global`; a local lease on the region's own server (or on
 /// `api:global` with a shared API, where the region cannot be told from the target: all of them).
 pub(super) fn check_lease_server(
-    s: &Section,
+    s: &Place,
     world: &World,
     target: &ApiServer,
     lease: LeaseKind,
@@ -219,37 +210,25 @@ pub(super) fn expect_keys(kind: &str) -> &'static [&'static str] {
     }
 }
 
-pub(super) fn parse_expect(s: &Section, world: &World) -> Result<Expect> {
-    let kinds = EXPECT_KINDS.join(", ");
-    let kind = s.required(
-        "kind",
-        &format!("an expectation kind: one of {kinds}"),
-        Section::string,
-    )?;
-    if !EXPECT_KINDS.contains(&kind.as_str()) {
-        return Err(s.bad(
-            "kind",
-            format!("an expectation kind: one of {kinds}"),
-            format!("{kind:?}"),
-        ));
-    }
+pub(super) fn parse_expect(s: &Place, table: Table, world: &World) -> Result<Expect> {
+    let kind = s.kind(&table, &EXPECT_KINDS, "an expectation kind")?;
     let mut allowed = vec!["kind"];
     allowed.extend_from_slice(expect_keys(&kind));
-    s.check_keys(&allowed)?;
-    let count = |key: &str| -> Result<u64> {
-        s.required(key, "a non-negative integer", |s, k| {
-            s.integer(k, 0, i64::MAX)
-        })
-        .map(as_u64)
+    s.check_keys(&table, &allowed)?;
+    let e: RawExpect = s.read(Value::Table(table))?;
+    let count = || -> Result<u64> {
+        let value = s.need("value", "a non-negative integer", e.value.clone())?;
+        Ok(s.read_key::<Int<0, { i64::MAX }>>("value", value)?.get(0))
     };
+    let window = || world.window(s, e.from.as_ref(), e.to.as_ref());
     let expect = match kind.as_str() {
         "forger" => Expect::Forger {
-            at: world.required_instant(s, "at")?,
-            who: world.placement(s, true)?,
+            at: world.required_instant(s, "at", e.at.as_ref())?,
+            who: world.placement(s, &e, true)?,
         },
         "forger-by" => {
-            let by = world.required_instant(s, "by")?;
-            let to = world.instant(s, "to")?;
+            let by = world.required_instant(s, "by", e.by.as_ref())?;
+            let to = world.instant(s, "to", e.to.as_ref())?;
             if let Some(to) = to.filter(|to| *to <= by) {
                 return Err(s.bad(
                     "to",
@@ -258,23 +237,26 @@ pub(super) fn parse_expect(s: &Section, world: &World) -> Result<Expect> {
                 ));
             }
             let who = world
-                .placement(s, false)?
+                .placement(s, &e, false)?
                 .ok_or_else(|| s.missing("region", "exactly one of region or pod"))?;
             Expect::ForgerBy { by, who, to }
         }
-        "max-gap" => Expect::MaxGap {
-            value: s.required("value", DURATION_EXPECTED, Section::duration)?,
-            window: world.window(s)?,
-        },
+        "max-gap" => {
+            let value = s.need("value", DURATION_EXPECTED, e.value.clone())?;
+            Expect::MaxGap {
+                value: s.read_key::<Dur>("value", value)?.0,
+                window: window()?,
+            }
+        }
         "max-handovers" => Expect::MaxHandovers {
-            value: count("value")?,
-            window: world.window(s)?,
+            value: count()?,
+            window: window()?,
         },
         "no-forger-in" => {
             let region = world
-                .region_key(s, "region")?
+                .region_key(s, "region", e.region.as_deref())?
                 .ok_or_else(|| s.missing("region", "a region name"))?;
-            let window = world.window(s)?;
+            let window = window()?;
             let from = window
                 .from
                 .ok_or_else(|| s.missing("from", "a time since the start like \"1m\""))?;
@@ -284,65 +266,50 @@ pub(super) fn parse_expect(s: &Section, world: &World) -> Result<Expect> {
             Expect::NoForgerIn { region, from, to }
         }
         "credentials" => {
-            let text = s.required("target", "a pod target pod:REGION/N", Section::string)?;
+            let text = s.need("target", "a pod target pod:REGION/N", e.target.as_deref())?;
             let what = "a pod target pod:REGION/N (expectations are judged after the run, so forger and \
                         leader:REGION cannot be resolved)";
-            let Target::Pod(PodRef::Pod(target)) = world.target(s, "target", &text, POD, what)?
+            let Target::Pod(PodRef::Pod(target)) = world.target(s, "target", text, POD, what)?
             else {
                 return Err(s.bad("target", what, format!("{text:?}")));
             };
             Expect::Credentials {
                 target,
-                at: world.required_instant(s, "at")?,
-                present: s.required("present", "true or false", Section::bool)?,
+                at: world.required_instant(s, "at", e.at.as_ref())?,
+                present: s.need("present", "true or false", e.present.as_ref())?.0,
             }
         }
-        "coverage" => {
-            let expected = "a fraction from 0 to 1, e.g. 0.99";
-            let min = match s.get("min") {
-                None => return Err(s.missing("min", expected)),
-                Some(Value::Float(f)) if (0.0..=1.0).contains(f) => *f,
-                Some(Value::Integer(i)) if (0..=1).contains(i) => *i as f64,
-                Some(other) => return Err(s.bad("min", expected, describe(other))),
-            };
-            Expect::Coverage {
-                min,
-                window: world.window(s)?,
-            }
-        }
-        "max-residual" => Expect::MaxResidual {
-            value: count("value")?,
+        "coverage" => Expect::Coverage {
+            min: s
+                .need("min", "a fraction from 0 to 1, e.g. 0.99", e.min.as_ref())?
+                .0,
+            window: window()?,
         },
-        "max-node-exits" => Expect::MaxNodeExits {
-            value: count("value")?,
-        },
+        "max-residual" => Expect::MaxResidual { value: count()? },
+        "max-node-exits" => Expect::MaxNodeExits { value: count()? },
         "max-api-requests" => Expect::MaxApiRequests {
-            value: count("value")?,
-            target: world.api(s, "target")?,
-            window: world.window(s)?,
+            value: count()?,
+            target: world.api(s, "target", e.target.as_deref())?,
+            window: window()?,
         },
         "max-missed-slots" => Expect::MaxMissedSlots {
-            value: count("value")?,
-            window: world.window(s)?,
+            value: count()?,
+            window: window()?,
         },
-        _ => {
-            return Err(s.bad(
-                "kind",
-                format!("an expectation kind: one of {kinds}"),
-                format!("{kind:?}"),
-            ));
-        }
+        // `kind` checked `kind` against EXPECT_KINDS, and every one of them has an arm above.
+        _ => return Err(s.bad("kind", "an expectation kind", format!("{kind:?}"))),
     };
     Ok(expect)
 }
 
-/// Checks a patch `spec` against the CardanoForgeCluster spec keys a merge patch may set.
-pub(super) fn check_spec(s: &Section, value: &Value) -> Result<()> {
-    let Value::Table(spec) = value else {
+/// Checks a patch `spec` against the CardanoForgeCluster spec keys a merge patch may set, and
+/// converts it to the JSON merge patch the world sends.
+pub(super) fn spec_to_json(s: &Place, value: Value) -> Result<serde_json::Value> {
+    let Value::Table(spec) = &value else {
         return Err(s.bad(
             "spec",
             "an inline table of CardanoForgeCluster spec keys",
-            describe(value),
+            describe(&value),
         ));
     };
     if spec.is_empty() {
@@ -352,76 +319,12 @@ pub(super) fn check_spec(s: &Section, value: &Value) -> Result<()> {
             "an empty table",
         ));
     }
-    let spec_section = Section {
-        file: s.file,
-        table: spec,
-        prefix: s.path("spec"),
-    };
-    spec_section.check_keys(&["forgeState", "priority", "override", "healthCheck"])?;
-    if let Some(text) = spec_section.string("forgeState")?
-        && ForgeState::parse(&text).is_none()
-    {
-        return Err(spec_section.bad(
-            "forgeState",
-            "\"Enabled\", \"Disabled\" or \"Priority-based\"",
-            format!("{text:?}"),
-        ));
-    }
-    spec_section.integer("priority", 1, 999)?;
-    if let Some(o) = spec_section.sub_table("override")? {
-        o.check_keys(&[
-            "enabled",
-            "reason",
-            "expiresAt",
-            "forcePriority",
-            "forceState",
-        ])?;
-        o.bool("enabled")?;
-        o.string("reason")?;
-        o.duration("expiresAt")?;
-        o.integer("forcePriority", 1, 999)?;
-        if let Some(text) = o.string("forceState")?
-            && text != "Enabled"
-            && text != "Disabled"
-        {
-            return Err(o.bad(
-                "forceState",
-                "\"Enabled\" or \"Disabled\"",
-                format!("{text:?}"),
-            ));
-        }
-    }
-    if let Some(h) = spec_section.sub_table("healthCheck")? {
-        h.check_keys(&[
-            "enabled",
-            "endpoint",
-            "interval",
-            "timeout",
-            "failureThreshold",
-            "headers",
-        ])?;
-        h.bool("enabled")?;
-        h.string("endpoint")?;
-        h.string("interval")?;
-        h.string("timeout")?;
-        h.integer("failureThreshold", 1, 10)?;
-        if let Some(headers) = h.sub_table("headers")? {
-            for key in headers.table.keys() {
-                headers.string(key)?;
-            }
-        }
-    }
-    Ok(())
-}
-
-/// Checks a patch `spec` and converts it to the JSON merge patch the world sends.
-pub(super) fn spec_to_json(s: &Section, value: &Value) -> Result<serde_json::Value> {
-    check_spec(s, value)?;
-    toml_to_json(value).ok_or_else(|| {
+    let _: RawSpec = s.read_key("spec", value.clone())?;
+    toml_to_json(&value).ok_or_else(|| {
         s.bad(
             "spec",
             "strings, integers, booleans and tables only",
-            describe(value),
+            describe(&value),
         )
     })
 }

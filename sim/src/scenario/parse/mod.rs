@@ -2,86 +2,59 @@
 //! the checks across keys (targets against declared regions and pod counts, instants within the
 //! run).
 //!
-//! Parsed by hand from `toml::Table` rather than with serde derive, so that every error names the
-//! full key path (`fault[2].target`) and says what was expected there.
+//! serde reads the file's shape ([`raw`]: unknown keys, types, ranges, the duration grammar) and
+//! names the key path of each error (`fault[2].target`); this module checks what serde cannot:
+//! which keys are required and what they should hold, which keys a fault or expectation kind
+//! takes, and how keys relate to each other and to the declared world.
 
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use forge_manager::config::duration::{format_duration, parse_duration, parse_signed_duration};
+use forge_manager::config::duration::format_duration;
+use serde::de::DeserializeOwned;
 use toml::{Table, Value};
 
 use super::target::{ApiServer, PodRef, Target, parse_pod_id};
 use super::{
     DEFAULT_TICK, EXPECT_KINDS, Expect, FAULT_KINDS, Fault, FaultAction, ForgeState,
-    InvalidScenario, LeaseKind, MAX_DURATION, MAX_EXPECTS, MAX_FAULTS, MAX_PODS_PER_REGION,
-    MAX_REGIONS, MAX_TICK, NodeTiming, Placement, Region, Scenario, Timing, Window,
+    InvalidScenario, LeaseKind, MAX_DURATION, MAX_TICK, NodeTiming, Placement, Region, Scenario,
+    Timing, Window,
 };
 use crate::trace::PodId;
 
 mod events;
+mod raw;
 
 use events::*;
+use raw::{DURATION_EXPECTED, Dur, RawExpect, RawNode, RawRegion, RawScenario, RawTiming, Tables};
 
 type Result<T> = std::result::Result<T, InvalidScenario>;
 
-const TOP_KEYS: &[&str] = &[
-    "name",
-    "description",
-    "seed",
-    "duration",
-    "network",
-    "pool",
-    "cluster_management",
-    "shared_api",
-    "slot_length",
-    "tick",
-    "timing",
-    "node",
-    "region",
-    "fault",
-    "expect",
-];
-const TIMING_KEYS: &[&str] = &[
-    "lease_duration",
-    "renew_deadline",
-    "retry_period",
-    "health_interval",
-    "health_failure_threshold",
-    "health_success_threshold",
-    "failback_delay",
-    "api_latency",
-];
-const NODE_KEYS: &[&str] = &["startup", "sighup_delay"];
-const REGION_KEYS: &[&str] = &["name", "priority", "pods", "forge_state", "healthy"];
-
-const DURATION_EXPECTED: &str = "a duration string like \"15s\"";
 const POD_TARGET: &str = "a pod target (pod:REGION/N, forger or leader:REGION)";
 const API_TARGET: &str = "an API server target (api:global or api:REGION)";
 
 /// Parses a whole file; errors about a key carry its line.
 pub(super) fn parse(text: &str, file: &str) -> Result<Scenario> {
-    parse_table(text, file).map_err(|e| e.with_line_from(text))
+    parse_text(text, file).map_err(|e| e.with_line_from(text))
 }
 
-fn parse_table(text: &str, file: &str) -> Result<Scenario> {
+fn parse_text(text: &str, file: &str) -> Result<Scenario> {
     let table: Table = text
         .parse()
         .map_err(|e: toml::de::Error| InvalidScenario::Syntax {
             file: file.to_owned(),
             message: e.to_string().trim_end().to_owned(),
         })?;
-    let top = Section {
+    let top = Place {
         file,
-        table: &table,
         prefix: String::new(),
     };
-    top.check_keys(TOP_KEYS)?;
-    let name = top.required("name", "a string", Section::string)?;
+    let raw: RawScenario = top.read(Value::Table(table))?;
+    let name = top.need("name", "a string", raw.name)?;
     if name.is_empty() {
         return Err(top.bad("name", "a non-empty string", "\"\""));
     }
-    let duration = top.required("duration", DURATION_EXPECTED, Section::duration)?;
+    let duration = top.need("duration", DURATION_EXPECTED, raw.duration)?.0;
     if duration.is_zero() || duration > MAX_DURATION {
         return Err(top.bad(
             "duration",
@@ -92,14 +65,12 @@ fn parse_table(text: &str, file: &str) -> Result<Scenario> {
             format!("{:?}", format_duration(duration)),
         ));
     }
-    let regions = parse_regions(&top)?;
-    let slot_length = top
-        .duration("slot_length")?
-        .unwrap_or(Duration::from_secs(1));
+    let regions = parse_regions(&top, raw.region)?;
+    let slot_length = raw.slot_length.map_or(Duration::from_secs(1), |d| d.0);
     if slot_length.is_zero() {
         return Err(top.bad("slot_length", "a duration above 0s", "\"0s\""));
     }
-    let tick = top.duration("tick")?.unwrap_or(DEFAULT_TICK);
+    let tick = raw.tick.map_or(DEFAULT_TICK, |d| d.0);
     if tick.is_zero() || tick > MAX_TICK {
         return Err(top.bad(
             "tick",
@@ -110,37 +81,41 @@ fn parse_table(text: &str, file: &str) -> Result<Scenario> {
             format!("{:?}", format_duration(tick)),
         ));
     }
-    let shared_api = top.bool("shared_api")?.unwrap_or(false);
+    let shared_api = raw.shared_api.is_some_and(|f| f.0);
     let world = World {
         regions: regions.iter().map(|r| (r.name.clone(), r.pods)).collect(),
         shared_api,
         duration,
     };
-    let faults = top
-        .array_of_tables("fault", MAX_FAULTS)?
-        .iter()
-        .map(|section| parse_fault(section, &world))
+    let faults = raw
+        .fault
+        .map(|t| t.0)
+        .unwrap_or_default()
+        .into_iter()
+        .enumerate()
+        .map(|(i, table)| parse_fault(&top.item("fault", i), table.0, &world))
         .collect::<Result<Vec<_>>>()?;
-    let expects = top
-        .array_of_tables("expect", MAX_EXPECTS)?
-        .iter()
-        .map(|section| parse_expect(section, &world))
+    let expects = raw
+        .expect
+        .map(|t| t.0)
+        .unwrap_or_default()
+        .into_iter()
+        .enumerate()
+        .map(|(i, table)| parse_expect(&top.item("expect", i), table.0, &world))
         .collect::<Result<Vec<_>>>()?;
     Ok(Scenario {
         name,
-        description: top.string("description")?.unwrap_or_default(),
-        seed: top.integer("seed", 0, i64::MAX)?.map_or(0, as_u64),
+        description: raw.description.unwrap_or_default(),
+        seed: raw.seed.map_or(0, |s| s.get(0)),
         duration,
-        network: top
-            .string("network")?
-            .unwrap_or_else(|| "mainnet".to_owned()),
-        pool: top.string("pool")?.unwrap_or_else(|| "POOL1".to_owned()),
-        cluster_management: top.bool("cluster_management")?.unwrap_or(regions.len() > 1),
+        network: raw.network.unwrap_or_else(|| "mainnet".to_owned()),
+        pool: raw.pool.unwrap_or_else(|| "POOL1".to_owned()),
+        cluster_management: raw.cluster_management.map_or(regions.len() > 1, |f| f.0),
         shared_api,
         slot_length,
         tick,
-        timing: parse_timing(&top)?,
-        node: parse_node(&top)?,
+        timing: parse_timing(&top, raw.timing)?,
+        node: parse_node(raw.node),
         regions,
         faults,
         expects,
@@ -207,7 +182,7 @@ impl World {
     }
 
     /// Checks a declared region; `path` and `found` for the error.
-    fn check_region(&self, s: &Section, key: &str, region: &str, found: &str) -> Result<()> {
+    fn check_region(&self, s: &Place, key: &str, region: &str, found: &str) -> Result<()> {
         if self.regions.contains_key(region) {
             Ok(())
         } else {
@@ -220,7 +195,7 @@ impl World {
     }
 
     /// Checks a pod against the declared regions and pod counts.
-    fn check_pod(&self, s: &Section, key: &str, pod: &PodId, found: &str) -> Result<()> {
+    fn check_pod(&self, s: &Place, key: &str, pod: &PodId, found: &str) -> Result<()> {
         self.check_region(s, key, &pod.region, found)?;
         let pods = self.regions.get(&pod.region).copied().unwrap_or(0);
         if pod.index < pods {
@@ -238,14 +213,7 @@ impl World {
     }
 
     /// Parses and checks one target string at `key` against the allowed forms.
-    fn target(
-        &self,
-        s: &Section,
-        key: &str,
-        text: &str,
-        forms: Forms,
-        what: &str,
-    ) -> Result<Target> {
+    fn target(&self, s: &Place, key: &str, text: &str, forms: Forms, what: &str) -> Result<Target> {
         let target =
             Target::parse(text).map_err(|e| s.bad(key, e.to_string(), format!("{text:?}")))?;
         let allowed = match &target {
@@ -277,28 +245,35 @@ impl World {
         Ok(target)
     }
 
-    fn required_target(&self, s: &Section, key: &str, forms: Forms, what: &str) -> Result<Target> {
-        let text = s.required(key, what, Section::string)?;
-        self.target(s, key, &text, forms, what)
+    fn required_target(
+        &self,
+        s: &Place,
+        key: &str,
+        text: Option<&str>,
+        forms: Forms,
+        what: &str,
+    ) -> Result<Target> {
+        let text = s.need(key, what, text)?;
+        self.target(s, key, text, forms, what)
     }
 
-    fn pod_ref(&self, s: &Section, key: &str) -> Result<PodRef> {
-        match self.required_target(s, key, POD, POD_TARGET)? {
+    fn pod_ref(&self, s: &Place, key: &str, text: Option<&str>) -> Result<PodRef> {
+        match self.required_target(s, key, text, POD, POD_TARGET)? {
             Target::Pod(pod) => Ok(pod),
             other => Err(s.bad(key, POD_TARGET, format!("{:?}", other.to_string()))),
         }
     }
 
-    fn api(&self, s: &Section, key: &str) -> Result<ApiServer> {
-        match self.required_target(s, key, API, API_TARGET)? {
+    fn api(&self, s: &Place, key: &str, text: Option<&str>) -> Result<ApiServer> {
+        match self.required_target(s, key, text, API, API_TARGET)? {
             Target::Api(api) => Ok(api),
             other => Err(s.bad(key, API_TARGET, format!("{:?}", other.to_string()))),
         }
     }
 
-    fn between(&self, s: &Section) -> Result<[Target; 2]> {
+    fn between(&self, s: &Place, value: Option<&Value>) -> Result<[Target; 2]> {
         let what = "an array of two targets, e.g. [\"pod:us-east-1/0\", \"api:global\"]";
-        let value = s.get("between").ok_or_else(|| s.missing("between", what))?;
+        let value = s.need("between", what, value)?;
         let items = match value {
             Value::Array(items) if items.len() == 2 => items,
             other => return Err(s.bad("between", what, describe(other))),
@@ -321,8 +296,8 @@ impl World {
     }
 
     /// A time since start within the run.
-    fn instant(&self, s: &Section, key: &str) -> Result<Option<Duration>> {
-        let Some(at) = s.duration(key)? else {
+    fn instant(&self, s: &Place, key: &str, at: Option<&Dur>) -> Result<Option<Duration>> {
+        let Some(&Dur(at)) = at else {
             return Ok(None);
         };
         if at > self.duration {
@@ -338,16 +313,16 @@ impl World {
         Ok(Some(at))
     }
 
-    fn required_instant(&self, s: &Section, key: &str) -> Result<Duration> {
-        self.instant(s, key)?
+    fn required_instant(&self, s: &Place, key: &str, at: Option<&Dur>) -> Result<Duration> {
+        self.instant(s, key, at)?
             .ok_or_else(|| s.missing(key, "a time since the start like \"1m30s\""))
     }
 
     /// Optional `from`/`to`, with `from < to` when both are given.
-    fn window(&self, s: &Section) -> Result<Window> {
+    fn window(&self, s: &Place, from: Option<&Dur>, to: Option<&Dur>) -> Result<Window> {
         let window = Window {
-            from: self.instant(s, "from")?,
-            to: self.instant(s, "to")?,
+            from: self.instant(s, "from", from)?,
+            to: self.instant(s, "to", to)?,
         };
         if let (Some(from), Some(to)) = (window.from, window.to)
             && to <= from
@@ -362,31 +337,35 @@ impl World {
     }
 
     /// An expectation's `region` key: `REGION` or `region:REGION`.
-    fn region_key(&self, s: &Section, key: &str) -> Result<Option<String>> {
-        let Some(text) = s.string(key)? else {
+    fn region_key(&self, s: &Place, key: &str, text: Option<&str>) -> Result<Option<String>> {
+        let Some(text) = text else {
             return Ok(None);
         };
-        let region = text.strip_prefix("region:").unwrap_or(&text).to_owned();
-        self.check_region(s, key, &region, &text)?;
+        let region = text.strip_prefix("region:").unwrap_or(text).to_owned();
+        self.check_region(s, key, &region, text)?;
         Ok(Some(region))
     }
 
     /// An expectation's `pod` key: `REGION/N` or `pod:REGION/N`.
-    fn pod_key(&self, s: &Section, key: &str) -> Result<Option<PodId>> {
-        let Some(text) = s.string(key)? else {
+    fn pod_key(&self, s: &Place, key: &str, text: Option<&str>) -> Result<Option<PodId>> {
+        let Some(text) = text else {
             return Ok(None);
         };
-        let pod = parse_pod_id(text.strip_prefix("pod:").unwrap_or(&text))
+        let pod = parse_pod_id(text.strip_prefix("pod:").unwrap_or(text))
             .map_err(|e| s.bad(key, e.to_string(), format!("{text:?}")))?;
-        self.check_pod(s, key, &pod, &text)?;
+        self.check_pod(s, key, &pod, text)?;
         Ok(Some(pod))
     }
 
-    /// Exactly one of `region`, `pod`.
-    fn placement(&self, s: &Section, none_allowed: bool) -> Result<Option<Placement>> {
-        let region = self.region_key(s, "region")?;
-        let pod = self.pod_key(s, "pod")?;
-        let none = if none_allowed { s.bool("none")? } else { None };
+    /// Exactly one of `region`, `pod` (or, where allowed, `none = true`).
+    fn placement(&self, s: &Place, e: &RawExpect, none_allowed: bool) -> Result<Option<Placement>> {
+        let region = self.region_key(s, "region", e.region.as_deref())?;
+        let pod = self.pod_key(s, "pod", e.pod.as_deref())?;
+        let none = if none_allowed {
+            e.none.as_ref().map(|f| f.0)
+        } else {
+            None
+        };
         let one_of = if none_allowed {
             "exactly one of region, pod or none = true"
         } else {
@@ -407,20 +386,35 @@ impl World {
     }
 }
 
-/// One table of the file, with its key-path prefix.
-struct Section<'a> {
+/// Where in the file a table sits, for its errors: `""` at the top level, else e.g. `timing` or
+/// `fault[2]`.
+struct Place<'a> {
     file: &'a str,
-    table: &'a Table,
-    /// `""` at the top level, else e.g. `timing` or `fault[2]`.
     prefix: String,
 }
 
-impl<'a> Section<'a> {
+impl Place<'_> {
     fn path(&self, key: &str) -> String {
         if self.prefix.is_empty() {
             key.to_owned()
         } else {
             format!("{}.{key}", self.prefix)
+        }
+    }
+
+    /// The table at `key` below this one.
+    fn child(&self, key: &str) -> Self {
+        Place {
+            file: self.file,
+            prefix: self.path(key),
+        }
+    }
+
+    /// Item `index` of the array of tables at `key`.
+    fn item(&self, key: &str, index: usize) -> Self {
+        Place {
+            file: self.file,
+            prefix: self.path(&format!("{key}[{index}]")),
         }
     }
 
@@ -448,9 +442,25 @@ impl<'a> Section<'a> {
         }
     }
 
-    /// Fails on the first key (in name order) not in `allowed`.
-    fn check_keys(&self, allowed: &[&str]) -> Result<()> {
-        match self.table.keys().find(|k| !allowed.contains(&k.as_str())) {
+    /// A required key's value, or an error saying what it should hold.
+    fn need<T>(&self, key: &str, expected: &str, value: Option<T>) -> Result<T> {
+        value.ok_or_else(|| self.missing(key, expected))
+    }
+
+    /// This table read with serde.
+    fn read<T: DeserializeOwned>(&self, value: Value) -> Result<T> {
+        raw::read(self.file, &self.prefix, value)
+    }
+
+    /// The value at `key` read with serde, once a kind has said what type it holds.
+    fn read_key<T: DeserializeOwned>(&self, key: &str, value: Value) -> Result<T> {
+        raw::read(self.file, &self.path(key), value)
+    }
+
+    /// Fails on the first key (in name order) not in `allowed`: a fault's or expectation's kind
+    /// decides its keys, which serde's derive cannot express.
+    fn check_keys(&self, table: &Table, allowed: &[&str]) -> Result<()> {
+        match table.keys().find(|k| !allowed.contains(&k.as_str())) {
             None => Ok(()),
             Some(key) => Err(InvalidScenario::UnknownKey {
                 file: self.file.to_owned(),
@@ -461,123 +471,18 @@ impl<'a> Section<'a> {
         }
     }
 
-    fn get(&self, key: &str) -> Option<&'a Value> {
-        self.table.get(key)
-    }
-
-    fn required<T>(
-        &self,
-        key: &str,
-        expected: &str,
-        read: impl Fn(&Self, &str) -> Result<Option<T>>,
-    ) -> Result<T> {
-        read(self, key)?.ok_or_else(|| self.missing(key, expected))
-    }
-
-    fn string(&self, key: &str) -> Result<Option<String>> {
-        match self.get(key) {
-            None => Ok(None),
-            Some(Value::String(s)) => Ok(Some(s.clone())),
-            Some(other) => Err(self.bad(key, "a string", describe(other))),
-        }
-    }
-
-    fn bool(&self, key: &str) -> Result<Option<bool>> {
-        match self.get(key) {
-            None => Ok(None),
-            Some(Value::Boolean(b)) => Ok(Some(*b)),
-            Some(other) => Err(self.bad(key, "true or false", describe(other))),
-        }
-    }
-
-    fn integer(&self, key: &str, min: i64, max: i64) -> Result<Option<i64>> {
-        match self.get(key) {
-            None => Ok(None),
-            Some(Value::Integer(i)) if (min..=max).contains(i) => Ok(Some(*i)),
-            Some(other) => Err(self.bad(
-                key,
-                format!("an integer from {min} to {max}"),
-                describe(other),
-            )),
-        }
-    }
-
-    fn duration(&self, key: &str) -> Result<Option<Duration>> {
-        match self.get(key) {
-            None => Ok(None),
-            Some(Value::String(text)) => parse_duration(text).map(Some).map_err(|e| {
-                self.bad(
-                    key,
-                    format!("{DURATION_EXPECTED}: {e}"),
-                    format!("{text:?}"),
-                )
-            }),
-            Some(other) => Err(self.bad(key, DURATION_EXPECTED, describe(other))),
-        }
-    }
-
-    /// A signed duration in milliseconds (`"-30s"` → -30000).
-    fn signed_ms(&self, key: &str) -> Result<Option<i64>> {
-        let expected = "a signed duration string like \"-30s\" or \"2h\"";
-        match self.get(key) {
-            None => Ok(None),
-            Some(Value::String(text)) => {
-                let (negative, magnitude) = parse_signed_duration(text)
-                    .map_err(|e| self.bad(key, format!("{expected}: {e}"), format!("{text:?}")))?;
-                let ms = i64::try_from(magnitude.as_millis()).map_err(|_| {
-                    self.bad(key, "a duration that fits in 64 bits", format!("{text:?}"))
-                })?;
-                Ok(Some(if negative { -ms } else { ms }))
-            }
-            Some(other) => Err(self.bad(key, expected, describe(other))),
-        }
-    }
-
-    /// An optional array of tables (`[[fault]]`), each as a section `key[i]`.
-    fn array_of_tables(&self, key: &str, limit: usize) -> Result<Vec<Section<'a>>> {
-        let expected = format!("an array of tables [[{key}]]");
-        match self.get(key) {
-            None => Ok(Vec::new()),
-            Some(Value::Array(items)) => {
-                if items.len() > limit {
-                    return Err(self.bad(
-                        key,
-                        format!("at most {limit} [[{key}]] tables"),
-                        items.len().to_string(),
-                    ));
-                }
-                items
-                    .iter()
-                    .enumerate()
-                    .map(|(i, item)| match item {
-                        Value::Table(table) => Ok(Section {
-                            file: self.file,
-                            table,
-                            prefix: self.path(&format!("{key}[{i}]")),
-                        }),
-                        other => Err(self.bad(&format!("{key}[{i}]"), "a table", describe(other))),
-                    })
-                    .collect()
-            }
-            Some(other) => Err(self.bad(key, expected, describe(other))),
-        }
-    }
-
-    /// An optional sub-table (`[timing]`).
-    fn sub_table(&self, key: &str) -> Result<Option<Section<'a>>> {
-        match self.get(key) {
-            None => Ok(None),
-            Some(Value::Table(table)) => Ok(Some(Section {
-                file: self.file,
-                table,
-                prefix: self.path(key),
-            })),
-            Some(other) => Err(self.bad(key, format!("a table [{key}]"), describe(other))),
+    /// A fault's or expectation's `kind`: a string among `kinds`.
+    fn kind(&self, table: &Table, kinds: &[&str], what: &str) -> Result<String> {
+        let expected = format!("{what}: one of {}", kinds.join(", "));
+        match table.get("kind") {
+            None => Err(self.missing("kind", expected)),
+            Some(Value::String(kind)) if kinds.contains(&kind.as_str()) => Ok(kind.clone()),
+            Some(other) => Err(self.bad("kind", expected, describe(other))),
         }
     }
 }
 
-/// How a found value is shown in errors: its type and, when short, the value.
+/// How a value checked by hand is shown in errors: its type and, when short, the value.
 fn describe(value: &Value) -> String {
     match value {
         Value::String(s) => format!("{s:?}"),
@@ -590,73 +495,66 @@ fn describe(value: &Value) -> String {
     }
 }
 
-/// A range-checked non-negative integer.
-fn as_u64(i: i64) -> u64 {
-    u64::try_from(i).unwrap_or(0)
-}
-
-fn parse_timing(top: &Section) -> Result<Timing> {
+fn parse_timing(top: &Place, raw: Option<RawTiming>) -> Result<Timing> {
     let default = Timing::default();
-    let Some(s) = top.sub_table("timing")? else {
+    let Some(t) = raw else {
         return Ok(default);
     };
-    s.check_keys(TIMING_KEYS)?;
+    let s = top.child("timing");
     // Periods and deadlines must be positive; a zero latency is allowed.
-    let positive = |key: &str, default: Duration| -> Result<Duration> {
-        match s.duration(key)? {
-            Some(d) if d.is_zero() => Err(s.bad(key, "a duration above 0s", "\"0s\"")),
-            Some(d) => Ok(d),
+    let positive = |key: &str, value: Option<Dur>, default: Duration| -> Result<Duration> {
+        match value {
+            Some(Dur(d)) if d.is_zero() => Err(s.bad(key, "a duration above 0s", "\"0s\"")),
+            Some(Dur(d)) => Ok(d),
             None => Ok(default),
         }
     };
-    let threshold = |key: &str, default: u32| -> Result<u32> {
-        Ok(s.integer(key, 1, 1_000)?
-            .map_or(default, |n| u32::try_from(n).unwrap_or(default)))
-    };
     Ok(Timing {
-        lease_duration: positive("lease_duration", default.lease_duration)?,
-        renew_deadline: positive("renew_deadline", default.renew_deadline)?,
-        retry_period: positive("retry_period", default.retry_period)?,
-        health_interval: positive("health_interval", default.health_interval)?,
-        health_failure_threshold: threshold(
-            "health_failure_threshold",
-            default.health_failure_threshold,
+        lease_duration: positive("lease_duration", t.lease_duration, default.lease_duration)?,
+        renew_deadline: positive("renew_deadline", t.renew_deadline, default.renew_deadline)?,
+        retry_period: positive("retry_period", t.retry_period, default.retry_period)?,
+        health_interval: positive(
+            "health_interval",
+            t.health_interval,
+            default.health_interval,
         )?,
-        health_success_threshold: threshold(
-            "health_success_threshold",
-            default.health_success_threshold,
-        )?,
-        failback_delay: s
-            .duration("failback_delay")?
-            .unwrap_or(default.failback_delay),
-        api_latency: s.duration("api_latency")?.unwrap_or(default.api_latency),
+        health_failure_threshold: t
+            .health_failure_threshold
+            .map_or(default.health_failure_threshold, |n| {
+                n.get(default.health_failure_threshold)
+            }),
+        health_success_threshold: t
+            .health_success_threshold
+            .map_or(default.health_success_threshold, |n| {
+                n.get(default.health_success_threshold)
+            }),
+        failback_delay: t.failback_delay.map_or(default.failback_delay, |d| d.0),
+        api_latency: t.api_latency.map_or(default.api_latency, |d| d.0),
     })
 }
 
-fn parse_node(top: &Section) -> Result<NodeTiming> {
+fn parse_node(raw: Option<RawNode>) -> NodeTiming {
     let mut node = NodeTiming::default();
-    let Some(s) = top.sub_table("node")? else {
-        return Ok(node);
-    };
-    s.check_keys(NODE_KEYS)?;
-    if let Some(d) = s.duration("startup")? {
-        node.startup = d;
+    if let Some(raw) = raw {
+        if let Some(Dur(d)) = raw.startup {
+            node.startup = d;
+        }
+        if let Some(Dur(d)) = raw.sighup_delay {
+            node.sighup_delay = d;
+        }
     }
-    if let Some(d) = s.duration("sighup_delay")? {
-        node.sighup_delay = d;
-    }
-    Ok(node)
+    node
 }
 
-fn parse_regions(top: &Section) -> Result<Vec<Region>> {
-    let sections = top.array_of_tables("region", MAX_REGIONS)?;
-    if sections.is_empty() {
+fn parse_regions(top: &Place, raw: Option<Tables<RawRegion>>) -> Result<Vec<Region>> {
+    let raw = raw.map(|t| t.0).unwrap_or_default();
+    if raw.is_empty() {
         return Err(top.missing("region", "one or more [[region]] tables"));
     }
-    let mut regions: Vec<Region> = Vec::with_capacity(sections.len());
-    for s in &sections {
-        s.check_keys(REGION_KEYS)?;
-        let name = s.required("name", "a region name like \"us-east-1\"", Section::string)?;
+    let mut regions: Vec<Region> = Vec::with_capacity(raw.len());
+    for (i, r) in raw.into_iter().enumerate() {
+        let s = top.item("region", i);
+        let name = s.need("name", "a region name like \"us-east-1\"", r.name)?;
         if !super::is_region_name(&name) {
             return Err(s.bad(
                 "name",
@@ -671,28 +569,17 @@ fn parse_regions(top: &Section) -> Result<Vec<Region>> {
                 format!("{name:?}"),
             ));
         }
-        let priority = s.required(
+        let priority = s.need(
             "priority",
             "an integer from 1 to 999 (1 is the most preferred)",
-            |s, k| s.integer(k, 1, 999),
+            r.priority,
         )?;
-        let pods = s.integer("pods", 1, i64::try_from(MAX_PODS_PER_REGION).unwrap_or(64))?;
-        let forge_state = match s.string("forge_state")? {
-            None => ForgeState::PriorityBased,
-            Some(text) => ForgeState::parse(&text).ok_or_else(|| {
-                s.bad(
-                    "forge_state",
-                    "\"Enabled\", \"Disabled\" or \"Priority-based\"",
-                    format!("{text:?}"),
-                )
-            })?,
-        };
         regions.push(Region {
             name,
-            priority: u32::try_from(priority).unwrap_or(1),
-            pods: pods.map_or(3, |n| usize::try_from(n).unwrap_or(3)),
-            forge_state,
-            healthy: s.bool("healthy")?.unwrap_or(true),
+            priority: priority.get(1),
+            pods: r.pods.map_or(3, |n| n.get(3)),
+            forge_state: r.forge_state.map_or(ForgeState::PriorityBased, |f| f.0),
+            healthy: r.healthy.is_none_or(|f| f.0),
         });
     }
     Ok(regions)
