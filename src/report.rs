@@ -5,6 +5,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::core::cluster::{ClusterDecision, ClusterObservations, ClusterState};
 use crate::core::election::{Action, Decision, Forging, Observations, Role};
 use crate::core::lease::LeaseRecord;
 use crate::core::reason::Reason;
@@ -56,12 +57,30 @@ pub struct TickRecord<'a> {
     pub previous_role: Role,
     /// The node process, if found.
     pub node: Option<NodeProcess>,
+    /// The cross-region decisions taken since the last tick's record, oldest first (empty
+    /// without cluster management).
+    pub cluster: &'a [ClusterStep],
+}
+
+/// One cross-region decision as the coordinator took it: what `decide_cluster` was called with
+/// and what it returned (before the runtime's own adjustments), so the journal can replay it.
+#[derive(Clone, Debug)]
+pub struct ClusterStep {
+    /// The state before the decision.
+    pub prev: ClusterState,
+    /// What was observed.
+    pub obs: ClusterObservations,
+    /// What was decided.
+    pub decision: ClusterDecision,
 }
 
 /// Receives every decision (journal, logs, metrics).
 pub trait Recorder {
     /// Called once per decision, after its actions.
     fn record(&mut self, tick: &TickRecord<'_>);
+    /// Called with cross-region decisions that no local decision follows: a departing pod's last
+    /// round (it hands its region's global lease over, then the process ends).
+    fn record_rounds(&mut self, _wall: jiff::Timestamp, _steps: &[ClusterStep]) {}
 }
 
 /// Two recorders in one (nest it for more): e.g. metrics and logs, later the journal.
@@ -73,6 +92,10 @@ impl<A: Recorder, B: Recorder> Recorder for Tee<A, B> {
         self.0.record(tick);
         self.1.record(tick);
     }
+    fn record_rounds(&mut self, wall: jiff::Timestamp, steps: &[ClusterStep]) {
+        self.0.record_rounds(wall, steps);
+        self.1.record_rounds(wall, steps);
+    }
 }
 
 /// An optional recorder (a journal that could not be opened records nothing).
@@ -80,6 +103,11 @@ impl<R: Recorder> Recorder for Option<R> {
     fn record(&mut self, tick: &TickRecord<'_>) {
         if let Some(r) = self.as_mut() {
             r.record(tick);
+        }
+    }
+    fn record_rounds(&mut self, wall: jiff::Timestamp, steps: &[ClusterStep]) {
+        if let Some(r) = self.as_mut() {
+            r.record_rounds(wall, steps);
         }
     }
 }

@@ -67,19 +67,27 @@ fn main() {
     let quiet_h = args.first().copied().unwrap_or(6.0);
     let chaos_h = args.get(1).copied().unwrap_or(1.0);
 
-    let dir = tempfile::tempdir().expect("tempdir");
-    let started = Instant::now();
-    let scenario = quiet_world(1, 3, Duration::from_secs_f64(quiet_h * 3600.0));
-    run(
-        &scenario,
-        &RunOptions {
-            journal_dir: Some(dir.path().to_owned()),
-            ..RunOptions::default()
-        },
-    )
-    .expect("run");
-    measure("steady state, 1 region x 3 pods", dir.path(), quiet_h);
-    eprintln!("({:.0} s wall)", started.elapsed().as_secs_f64());
+    for (regions, label) in [
+        (1, "steady state, 1 region x 3 pods"),
+        (
+            3,
+            "steady state, 3 regions x 3 pods (cross-region rounds recorded)",
+        ),
+    ] {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let started = Instant::now();
+        let scenario = quiet_world(regions, 3, Duration::from_secs_f64(quiet_h * 3600.0));
+        run(
+            &scenario,
+            &RunOptions {
+                journal_dir: Some(dir.path().to_owned()),
+                ..RunOptions::default()
+            },
+        )
+        .expect("run");
+        measure(label, dir.path(), quiet_h);
+        eprintln!("({:.0} s wall)", started.elapsed().as_secs_f64());
+    }
 
     let dir = tempfile::tempdir().expect("tempdir");
     let started = Instant::now();

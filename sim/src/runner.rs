@@ -178,7 +178,7 @@ pub fn simulate_guarded(
 ) -> Result<Result<Trace, String>, String> {
     use std::io::Write as _;
     use std::process::{Command, Stdio};
-    let exe = std::env::current_exe().map_err(|e| format!("locating forge-sim: {e}"))?;
+    let exe = simulator_exe()?;
     let mut command = Command::new(exe);
     command
         .arg(SIMULATE_SUBCOMMAND)
@@ -210,6 +210,35 @@ pub fn simulate_guarded(
         Some(CHILD_SIM_ERROR) => Err(stderr.trim().to_owned()),
         _ => Ok(Err(child_panic_message(&stderr, output.status))),
     }
+}
+
+/// The `forge-sim` binary that runs a guarded simulation: `FORGE_SIM_BIN` if set, else this
+/// process when it is `forge-sim`, else a `forge-sim` beside it or one directory up (an example or
+/// a benchmark in `target/release/examples/`). Never another program: re-running an example with
+/// the hidden subcommand would run the whole example again in every child, without end.
+#[cfg(panic = "abort")]
+fn simulator_exe() -> Result<std::path::PathBuf, String> {
+    if let Some(bin) = std::env::var_os("FORGE_SIM_BIN") {
+        return Ok(bin.into());
+    }
+    let exe = std::env::current_exe().map_err(|e| format!("locating forge-sim: {e}"))?;
+    let name = format!("forge-sim{}", std::env::consts::EXE_SUFFIX);
+    if exe.file_name().is_some_and(|n| n == name.as_str()) {
+        return Ok(exe);
+    }
+    exe.ancestors()
+        .skip(1)
+        .take(2)
+        .map(|dir| dir.join(&name))
+        .find(|candidate| candidate.is_file())
+        .ok_or_else(|| {
+            format!(
+                "{} is not forge-sim, and no forge-sim binary lies beside it: a release build runs \
+                 each simulation in a forge-sim child process (build it with `cargo build \
+                 --release -p forge-sim`, or set FORGE_SIM_BIN)",
+                exe.display()
+            )
+        })
 }
 
 /// The hidden subcommand of `forge-sim` that simulates one scenario read from stdin.

@@ -5,7 +5,8 @@
 //!   watchdog's firings) only where the oracle counted a dual-forging slot, and show one wherever
 //!   it did;
 //! - replay identically: `decide` re-run on every record's recorded inputs returns the recorded
-//!   decision (`forge-manager journal replay`).
+//!   decision, and `decide_cluster` re-run on every recorded cross-region round returns the
+//!   recorded one (`forge-manager journal replay`).
 //!
 //! Guards the false alarm of issue 18: a crashed leader's last record was read as a belief that
 //! lasted until its restart minutes later, and `timeline` exited 1 on a run without a dual slot.
@@ -29,12 +30,14 @@ struct Reading {
     overlaps: usize,
     first_overlap: String,
     replayed: u64,
+    cluster_replayed: u64,
     divergence: Option<String>,
 }
 
 fn read_journals(dir: &Path) -> Reading {
     let mut intervals: Vec<ForgingInterval> = Vec::new();
     let mut replayed = 0;
+    let mut cluster_replayed = 0;
     let mut divergence = None;
     let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
         .expect("journal dir")
@@ -62,6 +65,7 @@ fn read_journals(dir: &Path) -> Reading {
         intervals.extend(beliefs(&pod, &records, &fired, &renewals).forging);
         let summary = replay_all(&records, None).expect("replay");
         replayed += summary.replayed;
+        cluster_replayed += summary.cluster_replayed;
         if divergence.is_none()
             && let Some(d) = summary.divergences.first()
         {
@@ -69,6 +73,17 @@ fn read_journals(dir: &Path) -> Reading {
                 "{}: record {} diverges: {:?}",
                 path.display(),
                 d.seq,
+                d.differences()
+            ));
+        }
+        if divergence.is_none()
+            && let Some(d) = summary.cluster_divergences.first()
+        {
+            divergence = Some(format!(
+                "{}: record {} cross-region round {} diverges: {:?}",
+                path.display(),
+                d.seq,
+                d.round,
                 d.differences()
             ));
         }
@@ -94,12 +109,14 @@ fn read_journals(dir: &Path) -> Reading {
         overlaps: found.len(),
         first_overlap,
         replayed,
+        cluster_replayed,
         divergence,
     }
 }
 
-/// Checks one run; returns a line describing a disagreement.
-fn judge(label: &str, outcome: &Outcome, dir: &Path) -> Option<String> {
+/// Checks one run; returns a line describing a disagreement. `regions`: how many regions the
+/// world has (with more than one, cross-region rounds must have been recorded and replayed).
+fn judge(label: &str, outcome: &Outcome, dir: &Path, regions: usize) -> Option<String> {
     let reading = read_journals(dir);
     let dual = outcome.report.dual_slots;
     let mut problems = Vec::new();
@@ -119,6 +136,9 @@ fn judge(label: &str, outcome: &Outcome, dir: &Path) -> Option<String> {
     }
     if reading.replayed == 0 {
         problems.push("no decision replayed".into());
+    }
+    if regions > 1 && reading.cluster_replayed == 0 {
+        problems.push("no cross-region round replayed".into());
     }
     (!problems.is_empty()).then(|| format!("{label}: {}", problems.join("; ")))
 }
@@ -164,7 +184,12 @@ fn every_scenarios_journals_show_an_overlap_exactly_where_the_oracle_counts_a_du
             },
         )
         .expect("run");
-        judge(&file.display().to_string(), &outcome, dir.path())
+        judge(
+            &file.display().to_string(),
+            &outcome,
+            dir.path(),
+            scenario.regions.len(),
+        )
     });
     assert!(problems.is_empty(), "{}", problems.join("\n"));
 }
@@ -190,6 +215,7 @@ fn chaos_seeds(seeds: std::ops::Range<u64>, regions: usize, minutes: u64) -> Vec
             &format!("chaos seed {seed} ({regions} regions max, {minutes} min)"),
             outcome,
             dir.path(),
+            run.scenario.regions.len(),
         )?;
         // The seed's scenario file reproduces it: `forge-sim run FILE --journal-dir DIR`.
         let out = Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/journal-agreement");
@@ -221,27 +247,17 @@ fn fifty_chaos_seeds_journals_agree_with_the_oracle_and_replay_identically() {
     assert!(problems.is_empty(), "{}", problems.join("\n"));
 }
 
-/// Broken variants whose broken code is not in `decide` (the cross-region decision, the
-/// watchdog), or not in one decision: their journals replay identically, since only `decide` is
-/// recorded and replayed. `no-self-fencing` breaks the state between decisions (a hold past its
-/// deadline is carried on as if just renewed, sim/src/canary.rs), so every decision follows from
-/// its recorded inputs; its journals still show the dual slots.
-const NOT_IN_DECIDE: &[&str] = &[
-    "no-self-fencing",
-    "handoff-before-demotion-verified",
-    "watchdog-from-promotion",
-    "worse-region-takes-at-once",
-];
+/// Broken variants whose broken code is in no recorded decision: their journals replay
+/// identically, since only `decide` and `decide_cluster` are recorded and replayed. The watchdog's
+/// arming is not a decision of either. `no-self-fencing` breaks the state between decisions (a
+/// hold past its deadline is carried on as if just renewed, sim/src/canary.rs), so every decision
+/// follows from its recorded inputs; its journals still show the dual slots.
+const NOT_IN_A_RECORDED_DECISION: &[&str] = &["no-self-fencing", "watchdog-from-promotion"];
 
-/// Broken variants whose dual slots the journals cannot show yet: the cross-region decision is
-/// not journaled, so a global lease handed over before the demotion was verified leaves only an
-/// unconfirmed demotion (unknown, not counted) in the old region's journal; and a watchdog that
-/// fires late leaves the stretch after the fencing deadline unknown (a whole-pod freeze, which
-/// holds node and watchdog alike, looks the same in the journal and forges nothing).
-const NOT_VISIBLE_YET: &[&str] = &[
-    "handoff-before-demotion-verified",
-    "watchdog-from-promotion",
-];
+/// Broken variants whose dual slots the journals cannot show yet: a watchdog that fires late
+/// leaves the stretch after the fencing deadline unknown (a whole-pod freeze, which holds node and
+/// watchdog alike, looks the same in the journal and forges nothing).
+const NOT_VISIBLE_YET: &[&str] = &["watchdog-from-promotion"];
 
 /// The canary's pairs of (broken variant, the file that catches it with dual slots), as
 /// sim/tests/broken_core.rs lists them (`caught(Broken::Variant, "file")`), so a new canary is
@@ -307,7 +323,7 @@ fn broken_cores_dual_slots_show_in_their_journals_and_their_decisions_diverge_on
                 outcome.report.dual_slots
             ));
         }
-        if reading.divergence.is_none() && !NOT_IN_DECIDE.contains(&name) {
+        if reading.divergence.is_none() && !NOT_IN_A_RECORDED_DECISION.contains(&name) {
             problems.push(format!(
                 "{} on {file}: the broken core's decisions replay identically on the correct one",
                 variant.as_str()

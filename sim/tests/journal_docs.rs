@@ -1,6 +1,6 @@
 //! docs/journal.md is true: every `$ forge-manager journal …` command it shows runs, as written,
 //! on the journals it names (`DIR/`: the simulator's journals of partition-leader-from-api;
-//! `CANARY/`: a broken core's journals), and exits as the
+//! `CANARY/` and `HANDOFF/`: two broken cores' journals, see [`JOURNALS`]), and exits as the
 //! guide says (`(exit N)` under it, else 0). The lines the guide quotes after `!!`, `??` or
 //! `no overlap` must appear in the real output.
 //!
@@ -54,6 +54,9 @@ fn documented() -> Vec<Documented> {
                 || line.starts_with("?? ")
                 || line.starts_with("no overlap")
                 || line.contains("decisions replayed")
+                || line.contains("replayed, all identical")
+                || line.contains(" diverges after ")
+                || line.contains("cross-region round")
             {
                 // Quoted up to a cut (`…`), if any.
                 let kept = line.split('…').next().unwrap_or(line).trim_end();
@@ -71,13 +74,30 @@ fn scenario(file: &str) -> Scenario {
     Scenario::from_file(&path).expect("scenario")
 }
 
-/// The words of `line` with `DIR/` and `CANARY/` made real, `*.redb` expanded (sorted).
-fn words(line: &str, dir: &Path, canary: &Path) -> Vec<String> {
+/// The guide's journal directories: its placeholder, the scenario file, and the broken core that
+/// wrote them (none: the correct one).
+const JOURNALS: [(&str, &str, Option<forge_sim::canary::Broken>); 3] = [
+    ("DIR/", "partition-leader-from-api.toml", None),
+    (
+        "CANARY/",
+        "canary-release-before-verified-freeze.toml",
+        Some(forge_sim::canary::Broken::ReleaseBeforeDemotionVerified),
+    ),
+    (
+        "HANDOFF/",
+        "node-slow-disabled-region-handover.toml",
+        Some(forge_sim::canary::Broken::HandoffBeforeDemotionVerified),
+    ),
+];
+
+/// The words of `line` with each placeholder of `dirs` made real, `*.redb` expanded (sorted).
+fn words(line: &str, dirs: &[(&str, std::path::PathBuf)]) -> Vec<String> {
     let mut out = Vec::new();
     for w in line.split_whitespace() {
-        let real = w
-            .replace("DIR/", &format!("{}/", dir.display()))
-            .replace("CANARY/", &format!("{}/", canary.display()));
+        let mut real = w.to_owned();
+        for (placeholder, dir) in dirs {
+            real = real.replace(placeholder, &format!("{}/", dir.display()));
+        }
         if let Some(base) = real.strip_suffix("*.redb") {
             let mut files: Vec<String> = std::fs::read_dir(base)
                 .expect("journal dir")
@@ -103,31 +123,26 @@ fn every_command_of_the_journal_guide_runs_as_documented() {
         commands.len()
     );
     let root = tempfile::tempdir().expect("tempdir");
-    let (dir, canary) = (root.path().join("dir"), root.path().join("canary"));
-    std::fs::create_dir_all(&dir).expect("mkdir");
-    std::fs::create_dir_all(&canary).expect("mkdir");
-    run(
-        &scenario("partition-leader-from-api.toml"),
-        &RunOptions {
-            journal_dir: Some(dir.clone()),
-            ..RunOptions::default()
-        },
-    )
-    .expect("run");
-    run(
-        &scenario("canary-release-before-verified-freeze.toml"),
-        &RunOptions {
-            journal_dir: Some(canary.clone()),
-            broken: Some(forge_sim::canary::Broken::ReleaseBeforeDemotionVerified),
-            ..RunOptions::default()
-        },
-    )
-    .expect("canary run");
+    let mut dirs = Vec::new();
+    for (placeholder, file, broken) in JOURNALS {
+        let dir = root.path().join(placeholder.trim_end_matches('/'));
+        std::fs::create_dir_all(&dir).expect("mkdir");
+        run(
+            &scenario(file),
+            &RunOptions {
+                journal_dir: Some(dir.clone()),
+                broken,
+                ..RunOptions::default()
+            },
+        )
+        .expect("run");
+        dirs.push((placeholder, dir));
+    }
 
     let mut problems = Vec::new();
     for c in &commands {
         let mut argv = vec!["forge-manager".to_owned()];
-        argv.extend(words(&c.line, &dir, &canary));
+        argv.extend(words(&c.line, &dirs));
         let Command::Journal(args) = Cli::try_parse_from(&argv)
             .unwrap_or_else(|e| panic!("$ forge-manager {}: {e}", c.line))
             .command
@@ -138,9 +153,11 @@ fn every_command_of_the_journal_guide_runs_as_documented() {
         let code = forge_manager::cli::journal::run_to(args, &mut out, &mut err);
         // Paths as the guide writes them.
         let as_guide = |b: &[u8]| {
-            String::from_utf8_lossy(b)
-                .replace(&format!("{}/", dir.display()), "DIR/")
-                .replace(&format!("{}/", canary.display()), "CANARY/")
+            let mut text = String::from_utf8_lossy(b).into_owned();
+            for (placeholder, dir) in &dirs {
+                text = text.replace(&format!("{}/", dir.display()), placeholder);
+            }
+            text
         };
         let (out, err) = (as_guide(&out), as_guide(&err));
         eprintln!("$ forge-manager {}\n{out}{err}(exit {code})\n", c.line);

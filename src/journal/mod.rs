@@ -11,6 +11,7 @@
 //! - `view`: [`JournalView`], a thread-safe read handle on a journal being written.
 //! - `read`: queries shared by both ([`Query`], [`Stats`]).
 //! - [`replay`]: the core's typed inputs in a record, and re-running `decide` on them.
+//! - [`cluster_replay`]: the same for the cross-region decision (`decide_cluster`).
 //! - [`timeline`]: merging pods' journals and finding overlapping forging beliefs.
 //! - [`watchdog_log`]: the watchdog's own log of its firings (it cannot write the journal).
 //! - `open`: file checks before redb sees a file, and the verified open that never writes it.
@@ -20,6 +21,7 @@
 //! Guide: `docs/journal.md`. Numbers: `docs/performance.md`.
 
 mod background;
+pub mod cluster_replay;
 mod codec;
 /// Sample records for tests, examples and benchmarks: not in a production build.
 #[cfg(any(test, feature = "testing"))]

@@ -86,7 +86,12 @@ impl CoreOutput {
 /// FNV-1a 64 of the state's JSON, as 16 hex digits: stable across builds as long as the state's
 /// serialized form is.
 pub fn state_digest(s: &ElectionState) -> String {
-    let bytes = serde_json::to_vec(s).unwrap_or_default();
+    digest(s)
+}
+
+/// FNV-1a 64 of a value's JSON, as 16 hex digits.
+pub(super) fn digest<T: Serialize>(v: &T) -> String {
+    let bytes = serde_json::to_vec(v).unwrap_or_default();
     let mut h: u64 = 0xcbf2_9ce4_8422_2325;
     for b in bytes {
         h ^= u64::from(b);
@@ -237,6 +242,10 @@ pub struct ReplaySummary {
     pub not_replayable: u64,
     /// Every record whose replay differed (all of them, in seq order; the CLI shows the first).
     pub divergences: Vec<Replayed>,
+    /// Cross-region rounds re-run ([`super::cluster_replay`]).
+    pub cluster_replayed: u64,
+    /// Every cross-region round whose replay differed, in seq order.
+    pub cluster_divergences: Vec<super::cluster_replay::ClusterReplayed>,
 }
 
 /// Replays every record of `records` (in the order given).
@@ -246,7 +255,17 @@ pub fn replay_all(
 ) -> Result<ReplaySummary, ReplayError> {
     let mut s = ReplaySummary::default();
     for r in records {
+        if let Some(rounds) = super::cluster_replay::replay_cluster(r, timing) {
+            for round in rounds? {
+                s.cluster_replayed += 1;
+                if !round.identical() {
+                    s.cluster_divergences.push(round);
+                }
+            }
+        }
         match replay_record(r, timing) {
+            // A departing pod's last rounds come in a record of their own, replayed above.
+            None if r.inputs.get(super::cluster_replay::CLUSTER_KEY).is_some() => {}
             None => s.not_replayable += 1,
             Some(result) => {
                 let (step, _) = result?;

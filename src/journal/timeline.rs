@@ -17,8 +17,9 @@
 //! What lies between such an end and the pod's next record is **unknown**: reported as such and
 //! never counted as an overlap. So is the time after a record whose forging is only possible (a
 //! demotion sent but not yet confirmed by the node, or a node found running at startup), unless
-//! the pod released its lease meanwhile ("demote, verify, then release" broken): then nothing
-//! fenced its node, and the possibility counts.
+//! the pod released its lease meanwhile, or handed off or released its region's global lease
+//! ("demote, verify, then release" broken): then nothing fenced its node, and the possibility
+//! counts.
 //!
 //! **Clocks.** Records are placed by each pod's wall clock, aligned to the API server's clock:
 //! every record written since 2026-12 carries the last `Date` the API server sent and when it
@@ -35,6 +36,7 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
+use super::cluster_replay::CLUSTER_KEY;
 use super::record::{JournalRecord, RecordKind, wall_ms};
 use super::renewals::Renewal;
 use super::replay::CORE_KEY;
@@ -142,17 +144,33 @@ fn belief(r: &JournalRecord) -> Belief {
     }
 }
 
-/// Whether the decision of `r` released the lease (from the core's recorded actions).
+/// Whether the decisions of `r` let a lease that fences its node go: the local lease released
+/// (the core's recorded actions), or the region's global lease handed off or released (its
+/// recorded cross-region rounds).
 fn released(r: &JournalRecord) -> bool {
-    r.inputs
-        .get(CORE_KEY)
-        .and_then(|c| c.pointer("/out/actions"))
-        .and_then(serde_json::Value::as_array)
-        .is_some_and(|actions| {
-            actions.iter().any(|a| {
-                a.get("action").and_then(serde_json::Value::as_str) == Some("lease")
-                    && a.get("write").and_then(serde_json::Value::as_str) == Some("release")
+    let writes = |actions: Option<&serde_json::Value>, kind: &str, write: &str| {
+        actions
+            .and_then(serde_json::Value::as_array)
+            .is_some_and(|actions| {
+                actions.iter().any(|a| {
+                    let field = |k| a.get(k).and_then(serde_json::Value::as_str);
+                    field("action") == Some(kind)
+                        && (kind == "handoff" || field("write") == Some(write))
+                })
             })
+    };
+    let local = r
+        .inputs
+        .get(CORE_KEY)
+        .and_then(|c| c.pointer("/out/actions"));
+    let rounds = r
+        .inputs
+        .get(CLUSTER_KEY)
+        .and_then(serde_json::Value::as_array);
+    writes(local, "lease", "release")
+        || rounds.into_iter().flatten().any(|round| {
+            let actions = round.pointer("/out/actions");
+            writes(actions, "handoff", "") || writes(actions, "global", "release")
         })
 }
 

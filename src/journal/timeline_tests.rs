@@ -223,6 +223,42 @@ fn an_unconfirmed_demotion_is_unknown_unless_the_lease_was_released_meanwhile() 
 }
 
 #[test]
+fn an_unconfirmed_demotion_counts_once_the_regions_global_lease_was_handed_off_or_released() {
+    let demoting = |actions: serde_json::Value| {
+        let mut r = sidecar(RecordKind::Decision, 1_000, "demoting", None);
+        r.inputs["cluster"] = serde_json::json!([{ "out": { "actions": actions } }]);
+        r
+    };
+    let off = sidecar(RecordKind::Decision, 9_000, "off", None);
+    let cases = [
+        (
+            "renewal only",
+            serde_json::json!([{"action": "global", "write": "renew"}]),
+            0,
+        ),
+        (
+            "handoff",
+            serde_json::json!([{"action": "handoff", "to": "b"}]),
+            1,
+        ),
+        (
+            "release",
+            serde_json::json!([{"action": "global", "write": "release"}]),
+            1,
+        ),
+        (
+            "presence release",
+            serde_json::json!([{"action": "presence", "write": "release"}]),
+            0,
+        ),
+    ];
+    for (name, actions, forging) in cases {
+        let b = beliefs("a", &[demoting(actions), off.clone()], &[], &[]);
+        assert_eq!(b.forging.len(), forging, "{name}: {b:?}");
+    }
+}
+
+#[test]
 fn the_compact_renewal_log_extends_a_killed_sidecars_belief_to_its_true_deadline() {
     let t0 = 1_795_600_800_000;
     // Last record at 2 s (renewed at 1 s); it kept renewing until 40 s, then was killed;

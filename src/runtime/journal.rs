@@ -10,9 +10,13 @@ use std::time::Duration;
 use super::{Recorder, TickRecord};
 use crate::core::election::{Action, ElectionState, Forging, LeaseEvent, LeaseWriteKind};
 use crate::core::timing::Timing;
+use crate::journal::cluster_replay::{
+    CLUSTER_KEY, ClusterInputs, ClusterOutput, MAX_ROUNDS_PER_RECORD,
+};
 use crate::journal::replay::{CORE_INPUTS_VERSION, CORE_KEY, CoreInputs, CoreOutput};
 use crate::journal::{ActionRecord, Journal, JournalRecord, JournalWriter, RecordKind, Renewal};
 use crate::ports::ServerClockSample;
+use crate::report::ClusterStep;
 
 /// How often a heartbeat record is written when nothing changes.
 pub const HEARTBEAT_EVERY: Duration = Duration::from_secs(60);
@@ -120,6 +124,8 @@ pub struct JournalRecorder<S> {
     state: ElectionState,
     /// The API server's clock as last sampled (records carry it: `inputs.server_clock`).
     server_clock: Option<ServerClockFn>,
+    /// The last cross-region decision's output: a round is recorded only when it differs.
+    last_cluster: Option<ClusterOutput>,
 }
 
 /// Reads the latest sample of the API server's clock.
@@ -137,6 +143,7 @@ impl<S: JournalSink> JournalRecorder<S> {
             core: None,
             state: ElectionState::default(),
             server_clock: None,
+            last_cluster: None,
         }
     }
 
@@ -175,7 +182,93 @@ pub fn believed_forging(f: Forging) -> bool {
     )
 }
 
+impl<S: JournalSink> JournalRecorder<S> {
+    /// The cross-region rounds of this tick worth recording (those that change anything, see
+    /// [`ClusterOutput::changes_anything`]), at most [`MAX_ROUNDS_PER_RECORD`] of the newest, and
+    /// how many were left out over that bound. Recorded only with the core's inputs (the writer
+    /// and timing come from them).
+    /// Tells `on_failures` of records that could not be written since the last call.
+    fn report_failures(&mut self) {
+        let failures = self.sink.failures();
+        if failures > self.reported_failures {
+            if let Some(f) = self.on_failures.as_mut() {
+                f(failures - self.reported_failures);
+            }
+            self.reported_failures = failures;
+        }
+    }
+
+    fn cluster_rounds(&mut self, steps: &[ClusterStep]) -> (Vec<ClusterInputs>, usize) {
+        let mut rounds = Vec::new();
+        for step in steps {
+            let out = ClusterOutput::of(&step.decision);
+            if !out.changes_anything(self.last_cluster.as_ref()) {
+                self.last_cluster = Some(out);
+                continue;
+            }
+            self.last_cluster = Some(out.clone());
+            if let Some(core) = &self.core {
+                rounds.push(ClusterInputs {
+                    v: CORE_INPUTS_VERSION,
+                    writer: core.writer.clone(),
+                    timing: core.timing,
+                    prev: step.prev.clone(),
+                    obs: step.obs.clone(),
+                    out,
+                });
+            }
+        }
+        let dropped = rounds.len().saturating_sub(MAX_ROUNDS_PER_RECORD);
+        rounds.drain(..dropped);
+        (rounds, dropped)
+    }
+}
+
+/// `inputs.cluster` (and `inputs.cluster_dropped`) of a record.
+fn insert_rounds(inputs: &mut serde_json::Value, rounds: &[ClusterInputs], dropped: usize) {
+    if let Some(map) = inputs.as_object_mut()
+        && !rounds.is_empty()
+    {
+        map.insert(
+            CLUSTER_KEY.to_owned(),
+            serde_json::to_value(rounds).unwrap_or_default(),
+        );
+        if dropped > 0 {
+            map.insert("cluster_dropped".to_owned(), dropped.into());
+        }
+    }
+}
+
 impl<S: JournalSink> Recorder for JournalRecorder<S> {
+    /// A departing pod's last rounds: a record of their own, with the pod's role and belief as
+    /// its last decision left them (no local decision follows).
+    fn record_rounds(&mut self, wall: jiff::Timestamp, steps: &[ClusterStep]) {
+        let (rounds, dropped) = self.cluster_rounds(steps);
+        let Some(last) = rounds.last() else {
+            return;
+        };
+        let mut inputs = serde_json::json!({ "forging_state": self.state.forging });
+        insert_rounds(&mut inputs, &rounds, dropped);
+        self.sink.put(JournalRecord {
+            seq: 0,
+            mono_ms: last.obs.now.as_ms(),
+            wall: wall.to_string(),
+            pool: self.id.pool.clone(),
+            network: self.id.network.clone(),
+            region: self.id.region.clone(),
+            pod: self.id.pod.clone(),
+            node_pid: self.state.node.map(|p| p.pid),
+            kind: RecordKind::Decision,
+            role: self.state.role.as_str().into(),
+            forging: believed_forging(self.state.forging),
+            reason: crate::core::reason::Reason::ShuttingDown,
+            message: format!("leaving the region: {}", last.out.message),
+            inputs,
+            actions: Vec::new(),
+        });
+        self.report_failures();
+    }
+
     fn record(&mut self, t: &TickRecord<'_>) {
         let d = t.decision;
         let now_ms = t.observations.now.as_ms();
@@ -203,9 +296,13 @@ impl<S: JournalSink> Recorder for JournalRecorder<S> {
                 ok,
             });
         }
+        let (rounds, dropped) = self.cluster_rounds(t.cluster);
         let kind = if !self.started {
             RecordKind::Startup
-        } else if d.changes_anything(t.previous_role) || t.results.iter().any(|r| !r.ok) {
+        } else if d.changes_anything(t.previous_role)
+            || t.results.iter().any(|r| !r.ok)
+            || !rounds.is_empty()
+        {
             RecordKind::Decision
         } else if self.sink.heartbeat_due(now_ms) {
             RecordKind::Heartbeat
@@ -240,6 +337,7 @@ impl<S: JournalSink> Recorder for JournalRecorder<S> {
                 }),
             );
         }
+        insert_rounds(&mut inputs, &rounds, dropped);
         if let Some(core) = &self.core {
             let mut out = CoreOutput::of(d);
             // A key rotation's `Reprovision` is the runtime's addition after `decide`.
@@ -288,12 +386,6 @@ impl<S: JournalSink> Recorder for JournalRecorder<S> {
             inputs,
             actions,
         });
-        let failures = self.sink.failures();
-        if failures > self.reported_failures {
-            if let Some(f) = self.on_failures.as_mut() {
-                f(failures - self.reported_failures);
-            }
-            self.reported_failures = failures;
-        }
+        self.report_failures();
     }
 }

@@ -15,7 +15,8 @@ use requests::local_successor_within;
 pub use requests::{lease_write, read_lease, send_lease_write, with_timeout};
 
 pub use crate::report::{
-    ActionResult, LogRecorder, NoRecorder, Recorder, SighupOutcome, Status, Tee, TickRecord,
+    ActionResult, ClusterStep, LogRecorder, NoRecorder, Recorder, SighupOutcome, Status, Tee,
+    TickRecord,
 };
 
 use std::path::PathBuf;
@@ -109,6 +110,8 @@ pub struct Heartbeat {
 pub struct Runtime<C, K, F, N, R, G = cluster::Standalone> {
     coordinator: G,
     cluster_wake: Option<MonoTime>,
+    /// The coordinator's decisions not yet handed to the recorder.
+    cluster_steps: Vec<ClusterStep>,
     /// Local leadership at the last coordination.
     coordinated_as_leader: Option<bool>,
     /// The last validation: (fingerprint of the set, its result). Validation is costly (KES key
@@ -157,6 +160,7 @@ impl<C: Clock, K: Kube, F: Fs, N: Node, R: Recorder> Runtime<C, K, F, N, R, clus
         Runtime {
             coordinator: cluster::Standalone,
             cluster_wake: None,
+            cluster_steps: Vec::new(),
             coordinated_as_leader: None,
             validated: None,
             clock,
@@ -197,6 +201,7 @@ impl<C: Clock, K: Kube, F: Fs, N: Node, R: Recorder> Runtime<C, K, F, N, R, clus
         Runtime {
             coordinator,
             cluster_wake: None,
+            cluster_steps: Vec::new(),
             coordinated_as_leader: None,
             validated: self.validated,
             clock: self.clock,
@@ -321,6 +326,11 @@ impl<C: Clock, K: Kube, F: Fs, N: Node, R: Recorder, G: cluster::Coordinator>
             answer_by: None,
         };
         self.coordinator.coordinate(local).await;
+        // No local decision follows (the process ends): the round is recorded on its own.
+        self.cluster_steps.extend(self.coordinator.take_steps());
+        self.recorder
+            .record_rounds(self.clock.now_wall(), &self.cluster_steps);
+        self.cluster_steps.clear();
     }
 
     /// How long a local API request started now may take: never past the moment our local lease
@@ -468,6 +478,7 @@ impl<C: Clock, K: Kube, F: Fs, N: Node, R: Recorder, G: cluster::Coordinator>
                     answer_by: self.state.seat.answer_by(&self.settings.timing),
                 };
                 let (gate, wake) = self.coordinator.coordinate(local).await;
+                self.cluster_steps.extend(self.coordinator.take_steps());
                 self.gate = gate;
                 self.cluster_wake = Some(wake);
                 seen.observations.gate = gate;
@@ -502,8 +513,10 @@ impl<C: Clock, K: Kube, F: Fs, N: Node, R: Recorder, G: cluster::Coordinator>
                 results: &results,
                 previous_role,
                 node: seen.process,
+                cluster: &self.cluster_steps,
             };
             self.recorder.record(&tick);
+            self.cluster_steps.clear();
             let wrote_lease = d.actions.iter().any(|a| matches!(a, Action::Lease { .. }))
                 || self.coordinated_as_leader != Some(d.next.seat.hold.is_some());
             last = Some(d);

@@ -17,6 +17,7 @@ use forge_manager::ports::{
     Clock, Kube, KubeError, LeaseWrite, Node, NodeError, NodeMetrics, NodeProcess,
     ServerClockSample,
 };
+use forge_manager::report::ClusterStep;
 use forge_manager::runtime::cluster::{ClusterLoop, ClusterSettings, HealthSettings};
 use forge_manager::runtime::journal::{CoreSettings, DirectSink, Identity, JournalRecorder};
 use forge_manager::runtime::{CredentialMode, Recorder, Runtime, Settings, TickRecord};
@@ -373,6 +374,11 @@ impl Recorder for PodRecorder {
         self.trace.record(t);
         if let Some(j) = self.journal.as_mut() {
             j.record(t);
+        }
+    }
+    fn record_rounds(&mut self, wall: jiff::Timestamp, steps: &[ClusterStep]) {
+        if let Some(j) = self.journal.as_mut() {
+            j.record_rounds(wall, steps);
         }
     }
 }

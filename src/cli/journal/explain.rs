@@ -12,6 +12,7 @@ pub(super) fn inputs_summary(v: &serde_json::Value) -> String {
     let mut v = v.clone();
     if let Some(map) = v.as_object_mut() {
         map.remove(crate::journal::replay::CORE_KEY);
+        map.remove(crate::journal::cluster_replay::CLUSTER_KEY);
         map.remove("server_clock");
     }
     let mut s = v.to_string();
@@ -143,6 +144,7 @@ pub(super) fn explain(
 /// The replayed decision of record `a`: the rule that fired, the values it compared, and which
 /// single input would have changed it.
 pub(super) fn explain_replayed(out: &mut impl Write, a: &JournalRecord) -> std::io::Result<()> {
+    explain_rounds(out, a)?;
     let Some(inputs) = core_inputs(a) else {
         return writeln!(
             out,
@@ -191,6 +193,54 @@ pub(super) fn explain_replayed(out: &mut impl Write, a: &JournalRecord) -> std::
             o.reason.as_str(),
             actions_text(&o.actions)
         )?;
+    }
+    Ok(())
+}
+
+/// The cross-region rounds recorded with `a` (they came before its local decision), replayed:
+/// the gate each gave, the preferred region, its writes and its reason.
+fn explain_rounds(out: &mut impl Write, a: &JournalRecord) -> std::io::Result<()> {
+    let rounds = match replay_cluster(a, None) {
+        None => return Ok(()),
+        Some(Err(e)) => return writeln!(out, "  (cross-region rounds not replayed: {e})"),
+        Some(Ok(rounds)) => rounds,
+    };
+    let describe = |o: &ClusterOutput| {
+        format!(
+            "gate {}, preferred {}, writes {}",
+            match o.gate {
+                crate::core::election::Gate::Allow => "open".to_owned(),
+                crate::core::election::Gate::Deny(why) => format!("shut ({})", why.as_str()),
+            },
+            o.preferred.as_deref().unwrap_or("none"),
+            serde_json::to_string(&o.actions).unwrap_or_default(),
+        )
+    };
+    for r in rounds {
+        if r.identical() {
+            writeln!(
+                out,
+                "  cross-region round {} before it, replayed: {} (identical to the record)",
+                r.round,
+                describe(&r.replayed)
+            )?;
+            writeln!(out, "    rule: {}", r.replayed.message)?;
+        } else {
+            writeln!(
+                out,
+                "  cross-region round {} before it, recorded: {} (written by {})",
+                r.round,
+                describe(&r.recorded),
+                r.writer
+            )?;
+            writeln!(out, "    rule: {}", r.recorded.message)?;
+            writeln!(
+                out,
+                "    DIFFERS from this build's replay: {}\n    rule now: {}",
+                describe(&r.replayed),
+                r.replayed.message
+            )?;
+        }
     }
     Ok(())
 }

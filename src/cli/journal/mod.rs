@@ -11,9 +11,9 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use crate::core::reason::Reason;
+use crate::journal::cluster_replay::{CLUSTER_KEY, ClusterOutput, replay_cluster};
 use crate::journal::replay::{
-    Replayed, TimingOverride, actions_text, compared_values, core_inputs, counterfactuals,
-    replay_record,
+    TimingOverride, actions_text, compared_values, core_inputs, counterfactuals, replay_record,
 };
 use crate::journal::timeline::{
     Firing, ForgingInterval, UnknownInterval, beliefs, clock_tolerance_ms, supported_overlaps,

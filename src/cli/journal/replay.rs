@@ -69,12 +69,48 @@ pub(super) fn replay(
     for (reader, path) in readers.iter().zip(files) {
         let records = reader.query(&query).map_err(q(path))?;
         let mut replayed = 0u64;
+        let mut rounds_replayed = 0u64;
+        let mut file_diverged = false;
         let mut not_replayable = 0u64;
         let mut differing = 0usize;
         let mut writer = None;
-        for r in &records {
+        'records: for r in &records {
+            // The record's cross-region rounds came before its local decision (the local loop
+            // asks for the gate, then decides).
+            if let Some(rounds) = replay_cluster(r, None) {
+                let rounds =
+                    rounds.map_err(|e| CliError::Usage(format!("{}: {e}", path.display())))?;
+                for round in rounds {
+                    writer.get_or_insert_with(|| round.writer.clone());
+                    // A what-if changes the local timing; the cross-region rounds are checked
+                    // for identity only when nothing is changed.
+                    if what_if.is_some() {
+                        continue;
+                    }
+                    rounds_replayed += 1;
+                    if !round.identical() {
+                        let label = format!("cross-region round {} ", round.round);
+                        write_divergence(
+                            out,
+                            path,
+                            r,
+                            &Divergence {
+                                what: &label,
+                                writer: &round.writer,
+                                differences: round.differences(),
+                                identical_before: replayed + rounds_replayed - 1,
+                            },
+                        )?;
+                        file_diverged = true;
+                        break 'records;
+                    }
+                }
+            }
             let Some(inputs) = core_inputs(r) else {
-                not_replayable += 1;
+                // A departing pod's last rounds come in a record of their own (replayed above).
+                if r.inputs.get(CLUSTER_KEY).is_none() {
+                    not_replayable += 1;
+                }
                 continue;
             };
             let inputs = inputs.map_err(|e| CliError::Usage(format!("{}: {e}", path.display())))?;
@@ -123,10 +159,21 @@ pub(super) fn replay(
                 }
                 continue;
             }
-            write_divergence(out, path, r, &step, replayed)?;
-            diverged = true;
+            write_divergence(
+                out,
+                path,
+                r,
+                &Divergence {
+                    what: "",
+                    writer: &step.writer,
+                    differences: step.differences(),
+                    identical_before: replayed + rounds_replayed - 1,
+                },
+            )?;
+            file_diverged = true;
             break;
         }
+        diverged |= file_diverged;
         let who = writer.map_or_else(String::new, |w| format!(", written by {w}"));
         let skipped = if not_replayable > 0 {
             format!(" ({not_replayable} records without core inputs skipped)")
@@ -142,10 +189,15 @@ pub(super) fn replay(
                 "{}: {replayed} decisions replayed under the what-if timing, {differing} would have differed{who}{skipped}",
                 path.display()
             )?;
-        } else if differing == 0 {
+        } else if !file_diverged {
+            let rounds = if rounds_replayed > 0 {
+                format!(" and {rounds_replayed} cross-region rounds")
+            } else {
+                String::new()
+            };
             writeln!(
                 out,
-                "{}: {replayed} decisions replayed, all identical{who}{skipped}",
+                "{}: {replayed} decisions{rounds} replayed, all identical{who}{skipped}",
                 path.display()
             )?;
         }
@@ -153,26 +205,38 @@ pub(super) fn replay(
     Ok(if diverged { EXIT_OVERLAP } else { EXIT_OK })
 }
 
+/// What diverged, for [`write_divergence`].
+pub(super) struct Divergence<'a> {
+    /// Empty for the local decision, "cross-region round N " for a round of it.
+    pub what: &'a str,
+    /// The build that wrote the record.
+    pub writer: &'a str,
+    /// `(field, recorded, replayed)`.
+    pub differences: Vec<(&'static str, String, String)>,
+    /// How many replays were identical before this one.
+    pub identical_before: u64,
+}
+
 pub(super) fn write_divergence(
     out: &mut impl Write,
     path: &Path,
     r: &JournalRecord,
-    step: &Replayed,
-    identical_before: u64,
+    d: &Divergence<'_>,
 ) -> std::io::Result<()> {
     writeln!(
         out,
-        "{}: record #{} ({} at {}) diverges after {} identical decisions: written by {}, replayed by {}",
+        "{}: record #{} ({} at {}) {}diverges after {} identical decisions: written by {}, replayed by {}",
         path.display(),
         r.seq,
         r.pod,
         r.wall,
-        identical_before - 1,
-        step.writer,
+        d.what,
+        d.identical_before,
+        d.writer,
         crate::journal::replay::WRITER
     )?;
     writeln!(out, "  {:<18} {:<44} replayed now", "field", "recorded")?;
-    for (field, a, b) in step.differences() {
+    for (field, a, b) in &d.differences {
         writeln!(out, "  {field:<18} {a:<44} {b}")?;
     }
     writeln!(

@@ -21,6 +21,7 @@ use crate::crd::CardanoForgeCluster;
 use crate::crd::parse_spec;
 use crate::metrics::Metrics;
 use crate::ports::{Clock, HealthProbe, Kube, KubeError, LeaseWrite};
+use crate::report::ClusterStep;
 
 use super::{lease_write, read_lease, send_lease_write, with_timeout};
 
@@ -61,6 +62,10 @@ pub trait Coordinator {
     /// Reads the policy afresh for the next round, which then need not (a departing pod reads it
     /// while it waits for a successor).
     async fn refresh_policy(&mut self) {}
+    /// The decisions taken since the last call, oldest first, for the journal.
+    fn take_steps(&mut self) -> Vec<ClusterStep> {
+        Vec::new()
+    }
 }
 
 /// What the region's permission to forge rests on.
@@ -142,6 +147,8 @@ pub struct ClusterLoop<C, K, H> {
     fresh_policy: bool,
     /// The decision functions: the correct core, unless a test harness gives it another.
     decisions: &'static dyn Decisions,
+    /// The decisions applied since the local loop last took them (`take_steps`).
+    steps: Vec<ClusterStep>,
 }
 
 impl<C: Clock, K: Kube, H: HealthProbe> ClusterLoop<C, K, H> {
@@ -166,6 +173,7 @@ impl<C: Clock, K: Kube, H: HealthProbe> ClusterLoop<C, K, H> {
             listed_at: None,
             fresh_policy: false,
             decisions: &CORRECT,
+            steps: Vec::new(),
         }
     }
 
@@ -500,7 +508,11 @@ impl<C: Clock, K: Kube, H: HealthProbe> Coordinator for ClusterLoop<C, K, H> {
             health_settings,
             own_health,
         } = round;
-        self.state = d.next.clone();
+        self.steps.push(ClusterStep {
+            prev: std::mem::replace(&mut self.state, d.next.clone()),
+            obs: obs.clone(),
+            decision: d.clone(),
+        });
         // A gate that opens after this round's writes would rest on the list made before them,
         // round trips ago: an operator change made meanwhile (our region Disabled a moment ago)
         // would be missed by the promotion that follows (0.15 s after a Disable, once a trial fix
@@ -541,6 +553,11 @@ impl<C: Clock, K: Kube, H: HealthProbe> Coordinator for ClusterLoop<C, K, H> {
         let mut settled = self
             .decisions
             .decide_cluster(&self.state, &after, &self.settings.timing);
+        self.steps.push(ClusterStep {
+            prev: self.state.clone(),
+            obs: after,
+            decision: settled.clone(),
+        });
         if relisted == Relisted::Failed && settled.gate == Gate::Allow {
             // The fresh list was asked for and not read: no gate opens on the older one.
             settled.gate = Gate::Deny(crate::core::reason::Reason::PolicyDisallows);
@@ -593,6 +610,10 @@ impl<C: Clock, K: Kube, H: HealthProbe> Coordinator for ClusterLoop<C, K, H> {
 
     fn answer_by(&self) -> Option<MonoTime> {
         self.state.global.answer_by(&self.settings.timing)
+    }
+
+    fn take_steps(&mut self) -> Vec<ClusterStep> {
+        std::mem::take(&mut self.steps)
     }
 
     fn holds_region(&self) -> bool {
