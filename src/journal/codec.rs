@@ -163,6 +163,13 @@ struct BodyIn {
     actions: Vec<ActionRecord>,
 }
 
+/// A body read without its `inputs` (skipped by the parser, never built as a tree).
+#[derive(Deserialize)]
+struct ActionsIn {
+    #[serde(default)]
+    actions: Vec<ActionRecord>,
+}
+
 /// The fields filters, listings, `explain` and retention need, borrowed from the stored head.
 #[derive(Debug, Deserialize)]
 pub(crate) struct RecordHead<'a> {
@@ -209,10 +216,28 @@ pub(crate) fn head(json: &[u8]) -> Result<RecordHead<'_>, serde_json::Error> {
 
 /// Decodes the whole record.
 pub(crate) fn decode(head: &[u8], body: &[u8]) -> Result<JournalRecord, serde_json::Error> {
+    decode_with(head, body, true)
+}
+
+/// Decodes the record, with `inputs` left null unless `with_inputs`: building the inputs tree
+/// is most of the cost of a record (the core's inputs are about 2 KB of nested JSON).
+pub(crate) fn decode_with(
+    head: &[u8],
+    body: &[u8],
+    with_inputs: bool,
+) -> Result<JournalRecord, serde_json::Error> {
     let bad = <serde_json::Error as serde::de::Error>::custom;
     let h: HeadIn = serde_json::from_slice(&head_json(head).map_err(bad)?)?;
     let body = body_json(body).map_err(bad)?;
-    let b: BodyIn = serde_json::from_slice(&body)?;
+    let b = if with_inputs {
+        serde_json::from_slice::<BodyIn>(&body)?
+    } else {
+        let a: ActionsIn = serde_json::from_slice(&body)?;
+        BodyIn {
+            inputs: serde_json::Value::Null,
+            actions: a.actions,
+        }
+    };
     Ok(JournalRecord {
         seq: h.seq,
         mono_ms: h.mono_ms,

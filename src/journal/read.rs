@@ -39,6 +39,9 @@ pub struct Query {
     pub reason: Option<Reason>,
     /// At most this many records (the first ones in seq order).
     pub limit: Option<usize>,
+    /// Leave each record's `inputs` null (queries, not `explain`): a listing that shows no inputs
+    /// decodes several times faster (docs/performance.md).
+    pub without_inputs: bool,
 }
 
 impl Query {
@@ -301,7 +304,8 @@ pub(crate) fn query_each(
     mut f: impl FnMut(JournalRecord) -> bool,
 ) -> Result<(), QueryError> {
     scan(db, q, |seq, head, body| {
-        let r = codec::decode(head, body).map_err(|source| QueryError::Decode { seq, source })?;
+        let r = codec::decode_with(head, body, !q.without_inputs)
+            .map_err(|source| QueryError::Decode { seq, source })?;
         Ok(f(r))
     })
 }

@@ -241,6 +241,34 @@ fn queries_filter_by_window_pod_kind_and_reason() {
 }
 
 #[test]
+fn a_query_without_inputs_returns_the_same_records_with_inputs_left_null() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut j = Journal::open(dir.path().join("j"), cfg()).expect("open");
+    for i in 0..12 {
+        j.append(stress_record(i, T0)).expect("append");
+    }
+    let full = j.query(&Query::default()).expect("full");
+    let bare = j
+        .query(&Query {
+            without_inputs: true,
+            ..Query::default()
+        })
+        .expect("bare");
+    assert_eq!(full.len(), 12);
+    assert_eq!(bare.len(), full.len());
+    for (f, b) in full.iter().zip(&bare) {
+        assert!(
+            f.inputs.get("core").is_some(),
+            "the stress record carries core inputs"
+        );
+        assert!(b.inputs.is_null());
+        let mut f = f.clone();
+        f.inputs = serde_json::Value::Null;
+        assert_eq!(&f, b, "everything but inputs is the same");
+    }
+}
+
+#[test]
 fn heartbeat_is_due_when_nothing_was_appended_for_the_interval() {
     let dir = tempfile::tempdir().expect("tempdir");
     let mut j = Journal::open(dir.path().join("j"), cfg()).expect("open");
