@@ -57,6 +57,7 @@ fn documented() -> Vec<Documented> {
                 || line.contains("replayed, all identical")
                 || line.contains(" diverges after ")
                 || line.contains("cross-region round")
+                || is_divergence_row(line)
             {
                 // Quoted up to a cut (`…`), if any.
                 let kept = line.split('…').next().unwrap_or(line).trim_end();
@@ -65,6 +66,28 @@ fn documented() -> Vec<Documented> {
         }
     }
     out
+}
+
+/// A row of `replay`'s side-by-side table of a divergence (`  actions  recorded  replayed`).
+fn is_divergence_row(line: &str) -> bool {
+    const FIELDS: [&str; 11] = [
+        "role",
+        "reason",
+        "entitled",
+        "actions",
+        "wake_by_ms",
+        "shutdown_complete",
+        "next_state",
+        "message",
+        "gate",
+        "cluster_actions",
+        "preferred",
+    ];
+    line.starts_with("  ")
+        && line
+            .split_whitespace()
+            .next()
+            .is_some_and(|w| FIELDS.contains(&w))
 }
 
 fn scenario(file: &str) -> Scenario {
