@@ -49,7 +49,13 @@
 //!
 //! The health series have no sample until a health check reports one (so no alert fires on a
 //! value nobody measured).
+//!
+//! The standard process series, without labels as every Prometheus client writes them
+//! ([`process`], read from `/proc` at scrape time): `process_cpu_seconds_total`,
+//! `process_resident_memory_bytes`, `process_virtual_memory_bytes`, `process_start_time_seconds`,
+//! `process_open_fds`, `process_max_fds`, `process_threads`.
 
+pub mod process;
 mod recorder;
 pub mod text;
 
@@ -327,6 +333,8 @@ impl Metrics {
             .cluster
             .as_ref()
             .map(|(name, region, priority)| register_cluster(&mut r, id, name, region, *priority));
+
+        r.register_collector(Box::new(process::ProcessCollector));
 
         forging_enabled.get_or_create(&common).set(0.0);
         leader_status.get_or_create(&common).set(0.0);

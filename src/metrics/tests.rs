@@ -118,6 +118,32 @@ fn promtool_accepts_the_rendered_text() {
     );
 }
 
+#[cfg(target_os = "linux")]
+#[test]
+fn the_standard_process_series_are_exported_with_their_usual_types() {
+    let text = Metrics::new(&identity(false)).render().unwrap_or_default();
+    for (name, kind) in [
+        ("process_cpu_seconds_total", "counter"),
+        ("process_resident_memory_bytes", "gauge"),
+        ("process_virtual_memory_bytes", "gauge"),
+        ("process_start_time_seconds", "gauge"),
+        ("process_open_fds", "gauge"),
+        ("process_max_fds", "gauge"),
+        ("process_threads", "gauge"),
+    ] {
+        assert!(
+            text.contains(&format!("# TYPE {name} {kind}\n")),
+            "no {kind} {name}:\n{text}"
+        );
+        let value: f64 = text
+            .lines()
+            .find_map(|l| l.strip_prefix(&format!("{name} ")))
+            .and_then(|v| v.parse().ok())
+            .unwrap_or_else(|| panic!("no sample of {name}"));
+        assert!(value >= 0.0, "{name} {value}");
+    }
+}
+
 fn promtool_check(text: &str) -> Option<std::process::Output> {
     use std::io::Write;
     let mut child = std::process::Command::new("promtool")
@@ -209,7 +235,12 @@ fn pools_and_networks_in_one_namespace_export_disjoint_series() {
         r#"cardano_sighup_signals_total{reason="enable_forging"}"#,
     ];
     for (x, y) in [(&a, &b), (&a, &c), (&b, &c)] {
-        let shared: Vec<&str> = x.intersection(y).map(String::as_str).collect();
+        // The process series describe the process, not a pool: label-free in every client.
+        let shared: Vec<&str> = x
+            .intersection(y)
+            .map(String::as_str)
+            .filter(|s| !s.starts_with("process_"))
+            .collect();
         assert_eq!(shared, fixed_by_the_contract, "series two pools share");
     }
     // Each pool's labelled series name its own pool and network.
