@@ -178,47 +178,62 @@ pub(super) struct RawHealthCheck {
     pub headers: Option<std::collections::BTreeMap<String, String>>,
 }
 
+/// A leaf written as a string and parsed as it is read; `Err` says what was expected.
+trait FromText: Sized {
+    /// What the file should hold here, for serde's "expected …".
+    const EXPECTED: &'static str;
+    fn from_text(text: &str) -> Result<Self, String>;
+}
+
+/// The one visitor of every [`FromText`] leaf.
+struct TextVisitor<T>(PhantomData<T>);
+
+impl<T: FromText> Visitor<'_> for TextVisitor<T> {
+    type Value = T;
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str(T::EXPECTED)
+    }
+    fn visit_str<E: de::Error>(self, text: &str) -> Result<T, E> {
+        T::from_text(text).map_err(|expected| invalid(text, &expected))
+    }
+}
+
+/// `Deserialize` for [`FromText`] leaves (a blanket impl would overlap serde's own).
+macro_rules! from_text {
+    ($($t:ty),*) => {$(
+        impl<'de> Deserialize<'de> for $t {
+            fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+                d.deserialize_str(TextVisitor::<$t>(PhantomData))
+            }
+        }
+    )*};
+}
+
+from_text!(Dur, SignedMs, ForgeStateText, ForceStateText);
+
 /// A duration string (`"1m30s"`), parsed as it is read.
 pub(super) struct Dur(pub Duration);
 
-impl<'de> Deserialize<'de> for Dur {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct V;
-        impl Visitor<'_> for V {
-            type Value = Dur;
-            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-                f.write_str(DURATION_EXPECTED)
-            }
-            fn visit_str<E: de::Error>(self, text: &str) -> Result<Dur, E> {
-                parse_duration(text)
-                    .map(Dur)
-                    .map_err(|e| invalid(text, &format!("{DURATION_EXPECTED}: {e}")))
-            }
-        }
-        d.deserialize_str(V)
+impl FromText for Dur {
+    const EXPECTED: &'static str = DURATION_EXPECTED;
+    fn from_text(text: &str) -> Result<Self, String> {
+        parse_duration(text)
+            .map(Dur)
+            .map_err(|e| format!("{DURATION_EXPECTED}: {e}"))
     }
 }
 
 /// A signed duration string in milliseconds (`"-30s"` → -30000).
 pub(super) struct SignedMs(pub i64);
 
-impl<'de> Deserialize<'de> for SignedMs {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct V;
-        impl Visitor<'_> for V {
-            type Value = SignedMs;
-            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-                f.write_str(SIGNED_DURATION_EXPECTED)
-            }
-            fn visit_str<E: de::Error>(self, text: &str) -> Result<SignedMs, E> {
-                let (negative, magnitude) = parse_signed_duration(text)
-                    .map_err(|e| invalid(text, &format!("{SIGNED_DURATION_EXPECTED}: {e}")))?;
-                let ms = i64::try_from(magnitude.as_millis())
-                    .map_err(|_| invalid(text, "a duration that fits in 64 bits"))?;
-                Ok(SignedMs(if negative { -ms } else { ms }))
-            }
-        }
-        d.deserialize_str(V)
+impl FromText for SignedMs {
+    const EXPECTED: &'static str = SIGNED_DURATION_EXPECTED;
+    fn from_text(text: &str) -> Result<Self, String> {
+        let (negative, magnitude) =
+            parse_signed_duration(text).map_err(|e| format!("{SIGNED_DURATION_EXPECTED}: {e}"))?;
+        let ms = i64::try_from(magnitude.as_millis())
+            .map_err(|_| "a duration that fits in 64 bits".to_owned())?;
+        Ok(SignedMs(if negative { -ms } else { ms }))
     }
 }
 
@@ -310,43 +325,25 @@ impl<'de> Deserialize<'de> for Fraction {
 /// A forge state as files and the CRD spell it.
 pub(super) struct ForgeStateText(pub ForgeState);
 
-impl<'de> Deserialize<'de> for ForgeStateText {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct V;
-        impl Visitor<'_> for V {
-            type Value = ForgeStateText;
-            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-                f.write_str(FORGE_STATE_EXPECTED)
-            }
-            fn visit_str<E: de::Error>(self, text: &str) -> Result<ForgeStateText, E> {
-                ForgeState::parse(text)
-                    .map(ForgeStateText)
-                    .ok_or_else(|| invalid(text, FORGE_STATE_EXPECTED))
-            }
-        }
-        d.deserialize_str(V)
+impl FromText for ForgeStateText {
+    const EXPECTED: &'static str = FORGE_STATE_EXPECTED;
+    fn from_text(text: &str) -> Result<Self, String> {
+        ForgeState::parse(text)
+            .map(ForgeStateText)
+            .ok_or_else(|| FORGE_STATE_EXPECTED.to_owned())
     }
 }
 
 /// An override's `forceState`: only the two definite states.
 pub(super) struct ForceStateText;
 
-impl<'de> Deserialize<'de> for ForceStateText {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct V;
-        impl Visitor<'_> for V {
-            type Value = ForceStateText;
-            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-                f.write_str("\"Enabled\" or \"Disabled\"")
-            }
-            fn visit_str<E: de::Error>(self, text: &str) -> Result<ForceStateText, E> {
-                match text {
-                    "Enabled" | "Disabled" => Ok(ForceStateText),
-                    _ => Err(invalid(text, "\"Enabled\" or \"Disabled\"")),
-                }
-            }
+impl FromText for ForceStateText {
+    const EXPECTED: &'static str = "\"Enabled\" or \"Disabled\"";
+    fn from_text(text: &str) -> Result<Self, String> {
+        match text {
+            "Enabled" | "Disabled" => Ok(ForceStateText),
+            _ => Err(Self::EXPECTED.to_owned()),
         }
-        d.deserialize_str(V)
     }
 }
 
