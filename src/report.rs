@@ -130,21 +130,29 @@ impl Recorder for LogRecorder {
         if !d.changes_anything(t.previous_role) && t.results.iter().all(|r| r.ok) {
             return;
         }
-        let actions: Vec<String> = t
+        // The actions as JSON text (`[{"action":"demote","sighup":true,"result":"ok"}]`), the
+        // same shape as the decision's actions in the journal, plus each one's result.
+        let actions: Vec<serde_json::Value> = t
             .results
             .iter()
-            .map(|r| format!("{:?}={}", r.action, if r.ok { "ok" } else { "failed" }))
+            .map(|r| {
+                let mut v = serde_json::to_value(r.action).unwrap_or_default();
+                if let Some(map) = v.as_object_mut() {
+                    map.insert("result".into(), (if r.ok { "ok" } else { "failed" }).into());
+                }
+                v
+            })
             .collect();
         tracing::info!(
             role = d.role.as_str(),
             reason = d.reason.as_str(),
             entitled = d.entitled,
-            actions = actions.join(","),
+            actions = %serde_json::Value::from(actions),
             "{}",
             d.message
         );
         for r in t.results.iter().filter(|r| !r.ok) {
-            tracing::warn!(action = ?r.action, "{}", r.detail);
+            tracing::warn!(action = r.action.name(), "{}", r.detail);
         }
     }
 }

@@ -361,10 +361,7 @@ impl<S: JournalSink> Recorder for JournalRecorder<S> {
             .results
             .iter()
             .map(|r| ActionRecord {
-                action: serde_json::to_value(r.action)
-                    .ok()
-                    .and_then(|v| v.get("action").and_then(|a| a.as_str()).map(str::to_owned))
-                    .unwrap_or_else(|| format!("{:?}", r.action)),
+                action: r.action.name().to_owned(),
                 result: if r.ok { "ok".into() } else { "failed".into() },
                 detail: r.detail.clone(),
             })

@@ -228,6 +228,19 @@ pub enum Action {
     Reprovision,
 }
 
+impl Action {
+    /// The action's name, as its serialized `action` tag spells it (journal, logs).
+    pub fn name(self) -> &'static str {
+        match self {
+            Action::Lease { .. } => "lease",
+            Action::Promote => "promote",
+            Action::Demote { .. } => "demote",
+            Action::Standby => "standby",
+            Action::Reprovision => "reprovision",
+        }
+    }
+}
+
 /// The persistent state of one pod's election, carried from decision to decision.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ElectionState {

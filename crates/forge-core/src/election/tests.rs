@@ -1116,3 +1116,19 @@ fn a_global_record_our_region_created_is_promotable_only_after_the_creators_wait
         );
     }
 }
+
+#[test]
+fn an_actions_name_is_its_serialized_tag() {
+    for a in [
+        Action::Lease {
+            write: LeaseWriteKind::Renew,
+        },
+        Action::Promote,
+        Action::Demote { sighup: true },
+        Action::Standby,
+        Action::Reprovision,
+    ] {
+        let v = serde_json::to_value(a).expect("serialize");
+        assert_eq!(v["action"], a.name(), "{a:?}");
+    }
+}
