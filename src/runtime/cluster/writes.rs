@@ -158,7 +158,11 @@ impl<C: Clock, K: Kube, H: HealthProbe> ClusterLoop<C, K, H> {
             "activeLeader": active,
             "forgingEnabled": forging,
             "reason": eff.map(|e| e.reason.as_str()).unwrap_or("invalid_spec"),
-            "message": d.message,
+            "message": status_message(
+                &d.message,
+                eff.map(|e| e.reason),
+                ours.and_then(|c| c.spec.override_.as_ref()),
+            ),
             "healthStatus": {
                 "healthy": health.healthy,
                 "consecutiveFailures": health.consecutive_failures,
@@ -173,5 +177,76 @@ impl<C: Clock, K: Kube, H: HealthProbe> ClusterLoop<C, K, H> {
             status["healthStatus"]["lastProbeTime"] = serde_json::Value::String(t.clone());
         }
         status
+    }
+}
+
+/// `status.message`: the decision's sentence, led by the override's reason while an override
+/// decides the region's policy (operators look for their reason there, docs/operations.md).
+fn status_message(
+    decision: &str,
+    reason: Option<crate::core::policy::PolicyReason>,
+    ov: Option<&crate::crd::OverrideSpec>,
+) -> String {
+    match (reason, ov) {
+        (Some(crate::core::policy::PolicyReason::ManualOverride), Some(ov)) => {
+            let why = ov
+                .reason
+                .as_deref()
+                .filter(|r| !r.trim().is_empty())
+                .unwrap_or("no reason given");
+            let until = ov
+                .expires_at
+                .as_deref()
+                .map(|at| format!(" until {at}"))
+                .unwrap_or_default();
+            format!("manual override{until}: {why}. {decision}")
+        }
+        _ => decision.to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod status_message_tests {
+    use super::status_message;
+    use crate::core::policy::PolicyReason;
+    use crate::crd::OverrideSpec;
+
+    #[test]
+    fn the_overrides_reason_leads_the_message_while_the_override_decides() {
+        let ov = |reason: Option<&str>, until: Option<&str>| OverrideSpec {
+            enabled: true,
+            reason: reason.map(str::to_owned),
+            expires_at: until.map(str::to_owned),
+            ..OverrideSpec::default()
+        };
+        let maintenance = ov(Some("kernel upgrade"), Some("2026-12-04T03:00:00Z"));
+        let cases = [
+            (
+                Some(PolicyReason::ManualOverride),
+                Some(&maintenance),
+                "manual override until 2026-12-04T03:00:00Z: kernel upgrade. D",
+            ),
+            (
+                Some(PolicyReason::ManualOverride),
+                Some(&ov(None, None)),
+                "manual override: no reason given. D",
+            ),
+            (
+                Some(PolicyReason::ManualOverride),
+                Some(&ov(Some("  "), None)),
+                "manual override: no reason given. D",
+            ),
+            // An expired or disabled override no longer decides: its reason is not shown.
+            (
+                Some(PolicyReason::HealthyOperation),
+                Some(&maintenance),
+                "D",
+            ),
+            (Some(PolicyReason::ManualOverride), None, "D"),
+            (None, None, "D"),
+        ];
+        for (reason, ov, expected) in cases {
+            assert_eq!(status_message("D", reason, ov), expected, "{reason:?}");
+        }
     }
 }
