@@ -731,3 +731,29 @@ fn kubectl_runs_the_statefulset_commands_of_the_original_guide() {
     assert_eq!(containers, "cardano-node forge-manager");
     rolled_out(&h, "statefulset/cardano-node");
 }
+
+/// kubectl's typed commands send built-in objects as protobuf (`kubectl create namespace`), and
+/// a server-side dry run must change nothing: this server refuses one rather than make the write.
+#[test]
+fn kubectl_creates_a_namespace_and_a_server_dry_run_changes_nothing() {
+    let h = Harness::start();
+    h.ok(&["create", "namespace", "cardano-lab"]);
+    h.ok(&["label", "namespace", "cardano-lab", "team=pool"]);
+    let labels = h.ok(&[
+        "get",
+        "namespace",
+        "cardano-lab",
+        "-o",
+        "jsonpath={.metadata.labels.team}",
+    ]);
+    assert_eq!(labels, "pool");
+    let dry = h.kubectl(&["create", "namespace", "not-created", "--dry-run=server"]);
+    assert!(!dry.ok, "a server dry run is refused: {}", dry.stdout);
+    assert!(dry.stderr.contains("nothing was changed"), "{}", dry.stderr);
+    let missing = h.kubectl(&["get", "namespace", "not-created"]);
+    assert!(
+        !missing.ok && missing.stderr.contains("NotFound"),
+        "{}",
+        missing.stderr
+    );
+}

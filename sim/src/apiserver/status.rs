@@ -117,6 +117,16 @@ impl ApiError {
         )
     }
 
+    /// 415 with its own message (a body in a known type that could not be read).
+    pub fn unsupported_media_type_with(message: String) -> Self {
+        Self::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "UnsupportedMediaType",
+            message,
+            Value::Null,
+        )
+    }
+
     /// 415 for a patch content type this server does not know.
     pub fn unsupported_media_type(content_type: &str) -> Self {
         Self::new(

@@ -125,6 +125,13 @@ fn route(
     headers: &HeaderMap,
     body: Bytes,
 ) -> Result<Response, ApiError> {
+    // A server-side dry run must change nothing; this server cannot simulate a write without
+    // making it, so it refuses one instead of silently persisting it.
+    if *method != Method::GET && params.contains_key("dryRun") {
+        return Err(ApiError::bad_request(
+            "dry run (dryRun) is not supported by this test API server; nothing was changed",
+        ));
+    }
     let segments: Vec<&str> = path.split('/').filter(|s| !s.is_empty()).collect();
     let accept = header_str(headers, header::ACCEPT);
     let types = served_types(server);
@@ -266,8 +273,18 @@ fn route(
         }
         (Method::GET, false) => list(server, &target, params, wants_table),
         (Method::GET, true) => get(server, &target, params, wants_table),
-        (Method::POST, false) => create(server, &target, params, &body),
-        (Method::PUT, true) => update(server, &target, params, &body),
+        (Method::POST, false) => create(
+            server,
+            &target,
+            params,
+            request_object(header_str(headers, header::CONTENT_TYPE), &body)?,
+        ),
+        (Method::PUT, true) => update(
+            server,
+            &target,
+            params,
+            request_object(header_str(headers, header::CONTENT_TYPE), &body)?,
+        ),
         (Method::PATCH, true) => patch(
             server,
             &target,
@@ -399,6 +416,20 @@ fn get(
         return Ok(json_response(StatusCode::OK, table::TABLE_CONTENT_TYPE, &t));
     }
     Ok(ok(&object))
+}
+
+/// The object a create or update sends: JSON, or Kubernetes protobuf for the built-in kinds
+/// `protobuf` decodes (kubectl's typed commands send those).
+fn request_object(content_type: &str, body: &[u8]) -> Result<Value, ApiError> {
+    let media = content_type.split(';').next().unwrap_or_default().trim();
+    if media == crate::apiserver::protobuf::PROTOBUF {
+        return crate::apiserver::protobuf::decode_object(body).map_err(|e| {
+            ApiError::unsupported_media_type_with(format!(
+                "the body of the request was in protobuf and could not be read: {e}"
+            ))
+        });
+    }
+    parse_object(body)
 }
 
 fn parse_object(body: &[u8]) -> Result<Value, ApiError> {

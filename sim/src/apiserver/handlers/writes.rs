@@ -8,10 +8,9 @@ pub(super) fn create(
     server: &ApiServer,
     target: &Target,
     params: &Params,
-    body: &[u8],
+    mut object: Value,
 ) -> Result<Response, ApiError> {
     let rt = &target.rt;
-    let mut object = parse_object(body)?;
     check_type_meta(rt, &mut object)?;
     if rt.namespaced {
         let ns = target
@@ -254,10 +253,9 @@ pub(super) fn update(
     server: &ApiServer,
     target: &Target,
     params: &Params,
-    body: &[u8],
+    mut requested: Value,
 ) -> Result<Response, ApiError> {
     let name = target.name.as_deref().unwrap_or_default();
-    let mut requested = parse_object(body)?;
     check_type_meta(&target.rt, &mut requested)?;
     if let Some(n) = requested["metadata"]["name"].as_str()
         && n != name
