@@ -796,7 +796,7 @@ async fn custom_resources_answer_tables_with_printer_columns() {
     api.create(&PostParams::default(), &cluster("t"))
         .await
         .expect("create");
-    let status = json!({"status": {"effectiveState": "Enabled", "effectivePriority": 1, "activeLeader": "bp-0", "healthStatus": {"healthy": true}}});
+    let status = json!({"status": {"effectiveState": "Enabled", "effectivePriority": 1, "activeLeader": "bp-0", "forgingEnabled": false, "healthStatus": {"healthy": true}}});
     api.patch_status("t", &PatchParams::default(), &Patch::Merge(&status))
         .await
         .expect("status");
@@ -837,6 +837,7 @@ async fn custom_resources_answer_tables_with_printer_columns() {
             ("Priority", 0),
             ("Region", 0),
             ("Active Leader", 0),
+            ("Forging", 1),
             ("Healthy", 0),
             ("Age", 0),
             ("Network", 1),
@@ -852,6 +853,7 @@ async fn custom_resources_answer_tables_with_printer_columns() {
             1,
             "us-east-1",
             "bp-0",
+            false,
             true,
             "0s",
             null,

@@ -36,6 +36,7 @@ use super::ConditionStatus;
     printcolumn = r#"{"name":"Priority","type":"integer","jsonPath":".status.effectivePriority"}"#,
     printcolumn = r#"{"name":"Region","type":"string","jsonPath":".spec.region"}"#,
     printcolumn = r#"{"name":"Active Leader","type":"string","jsonPath":".status.activeLeader"}"#,
+    printcolumn = r#"{"name":"Forging","type":"boolean","jsonPath":".status.forgingEnabled","priority":1}"#,
     printcolumn = r#"{"name":"Healthy","type":"boolean","jsonPath":".status.healthStatus.healthy"}"#,
     printcolumn = r#"{"name":"Age","type":"date","jsonPath":".metadata.creationTimestamp"}"#,
     printcolumn = r#"{"name":"Network","type":"string","jsonPath":".spec.network.name","priority":1}"#,
@@ -272,10 +273,12 @@ pub struct CardanoForgeClusterStatus {
     /// Priority after overrides and health.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub effective_priority: Option<i32>,
-    /// Pod currently forging for this cluster, or empty.
+    /// This region's local leader while it is eligible, forging or not (`forgingEnabled` says
+    /// whether it forges), or empty.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub active_leader: Option<String>,
-    /// Whether this cluster may forge.
+    /// Whether this region forges: its gate is open and its local leader's node has the keys (true
+    /// on one region's CardanoForgeCluster at a time).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub forging_enabled: Option<bool>,
     /// Time of the last status write (RFC 3339).
