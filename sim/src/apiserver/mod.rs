@@ -4,8 +4,8 @@
 //! It owns: the object store ([`store`]), the served resource types ([`resources`]: leases, CRDs
 //! and every resource a stored CRD defines), CRD schema checks ([`schema`]), Table answers
 //! ([`table`]), discovery and OpenAPI documents ([`discovery`]), the HTTP handlers ([`handlers`]),
-//! watch streams ([`watch`]),
-//! fault injection ([`faults`]) and the listeners ([`listener`]).
+//! watch streams ([`watch`]), protobuf request bodies of built-in kinds as kubectl sends them
+//! ([`protobuf`]), fault injection ([`faults`]) and the listeners ([`listener`]).
 //!
 //! # Use
 //!
