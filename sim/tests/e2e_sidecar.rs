@@ -213,6 +213,26 @@ fn node_state(port: u16) -> Option<NodeState> {
     })
 }
 
+/// When the node's forging last changed, Unix ms.
+fn node_forging_changed_ms(port: u16) -> i64 {
+    let (_, body) = get(port, "/state").expect("node /state");
+    let v: serde_json::Value = serde_json::from_str(&body).expect("node /state JSON");
+    v["forging_changed_ms"]
+        .as_i64()
+        .expect("forging_changed_ms")
+}
+
+/// Slot starts (whole Unix seconds: 1 s slots, as the sidecar's default network) in
+/// `[off, on)`, when no node forged; and how far into its slot the old node stopped.
+fn missed_slots(off: i64, on: i64) -> (i64, i64) {
+    let first = off.div_euclid(1000) + i64::from(off.rem_euclid(1000) != 0);
+    let missed = (first..).take_while(|k| k * 1000 < on).count();
+    (
+        i64::try_from(missed).unwrap_or(i64::MAX),
+        off.rem_euclid(1000),
+    )
+}
+
 struct Pod {
     name: String,
     dir: PathBuf,
@@ -603,6 +623,24 @@ fn three_real_sidecars_keep_one_forger_through_rotation_crash_and_handoff() {
         sigterm_at.elapsed().as_secs_f64()
     );
     assert!(gap < Duration::from_secs(1), "handover gap {gap:?}");
+    // The same handover on the nodes' own clocks: the old node stopped and the new one started
+    // forging at these Unix milliseconds; a slot start (a whole second) in between is missed.
+    let off = node_forging_changed_ms(pods[successor].node_port);
+    let on = node_forging_changed_ms(pods[third].node_port);
+    let (missed, phase) = missed_slots(off, on);
+    eprintln!(
+        "handover on the nodes' clocks: off at slot phase {phase} ms, gap {} ms, {missed} slot(s) missed",
+        on - off
+    );
+    assert!(on > off, "the new node started before the old one stopped");
+    // The sidecar sends the demotion SIGHUP just after a slot start: the chain has the rest of
+    // the slot (the polled gap above is already bounded by 1 s).
+    assert_eq!(
+        missed,
+        0,
+        "a planned handover of {} ms, begun {phase} ms into a slot, missed a slot",
+        on - off
+    );
     let (status, _) = wait_until(
         "the SIGTERMed sidecar to exit",
         Duration::from_secs(5),
@@ -767,5 +805,20 @@ fn journal_commands_read_through_the_running_sidecar(
             assert!(out.contains("format version:"), "{out}");
         }
         Err(e) => eprintln!("curl not run ({e}): the snapshot was read by the CLI above"),
+    }
+}
+
+#[test]
+fn missed_slots_counts_the_whole_seconds_without_a_forger() {
+    // (off, on, missed, phase of off)
+    let cases = [
+        (10_020, 10_400, 0, 20),
+        (10_020, 11_000, 0, 20),
+        (10_020, 11_001, 1, 20),
+        (10_000, 10_300, 1, 0),
+        (9_999, 12_500, 3, 999),
+    ];
+    for (off, on, missed, phase) in cases {
+        assert_eq!(missed_slots(off, on), (missed, phase), "{off}..{on}");
     }
 }

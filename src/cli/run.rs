@@ -125,6 +125,7 @@ pub fn settings(c: &ValidConfig) -> Settings {
         mode,
         heartbeat: c.heartbeat_path.clone(),
         jitter_seed: now_nanos ^ (u64::from(std::process::id()) << 32),
+        slot_clock: c.slot_clock,
     }
 }
 

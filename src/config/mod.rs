@@ -24,6 +24,7 @@ pub mod value;
 use std::path::Path;
 use std::time::Duration;
 
+use crate::core::slots::SlotClock;
 use crate::core::timing::TimingParams;
 
 pub use duration::{DurationError, format_duration, parse_duration, parse_signed_duration};
@@ -56,6 +57,16 @@ impl ConfigProblem {
 /// checked) because a wrong magic means the CardanoForgeCluster describes another network.
 pub const KNOWN_NETWORK_MAGICS: [(&str, u32); 3] =
     [("mainnet", 764_824_073), ("preprod", 1), ("preview", 2)];
+
+/// The known networks' slot clocks: genesis `systemStart` (the Byron genesis `startTime`, Unix
+/// seconds) and the slot length since Shelley (1 s). Every slot boundary since genesis, Byron's
+/// 20 s slots included, falls on a whole second from `startTime`, so one uniform 1 s clock gives
+/// today's boundaries.
+pub const KNOWN_SLOT_CLOCKS: [(&str, i64, u64); 3] = [
+    ("mainnet", 1_506_203_091, 1_000),
+    ("preprod", 1_654_041_600, 1_000),
+    ("preview", 1_666_656_000, 1_000),
+];
 
 /// Upper bound of the health thresholds: a limit on everything, and more probes than this would
 /// hide an outage for hours at the default interval.
@@ -229,6 +240,12 @@ pub struct Config {
     /// How long to wait for the node's metrics to confirm a SIGHUP.
     #[arg(long, env = "SIGHUP_VERIFY_TIMEOUT", default_value = "5s")]
     pub sighup_verify_timeout: String,
+    /// Slot length of the chain; empty means the known network's (1s), none for another network.
+    #[arg(long, env = "SLOT_LENGTH", default_value = "")]
+    pub slot_length: String,
+    /// Genesis `systemStart` (RFC 3339) of the chain; empty means the known network's.
+    #[arg(long, env = "SYSTEM_START", default_value = "")]
+    pub system_start: String,
     /// Decision journal (redb database file).
     #[arg(
         long,
@@ -311,6 +328,8 @@ impl Default for Config {
             source_decoy_dir: "/decoy".into(),
             node_metrics_url: "http://127.0.0.1:12798/metrics".into(),
             sighup_verify_timeout: "5s".into(),
+            slot_length: "".into(),
+            system_start: "".into(),
             journal_path: "/var/lib/forge-manager/journal.redb".into(),
             journal_retention: "168h".into(),
             log_format: "json".into(),
@@ -456,6 +475,8 @@ impl Config {
                 &self.sighup_verify_timeout,
                 Duration,
             ),
+            ("SLOT_LENGTH", &self.slot_length, Duration),
+            ("SYSTEM_START", &self.system_start, Text),
             ("JOURNAL_PATH", &self.journal_path, Text),
             ("JOURNAL_RETENTION", &self.journal_retention, Duration),
             ("LOG_FORMAT", &self.log_format, Text),
@@ -626,6 +647,48 @@ impl Config {
             &self.sighup_verify_timeout,
             positive_duration,
         )
+    }
+    /// The chain's slot clock from `SLOT_LENGTH` and `SYSTEM_START`, each defaulting to the known
+    /// network's; `None` for another network with neither set (planned handovers then start at
+    /// once, unaligned).
+    pub fn slot_clock(&self) -> Result<Option<SlotClock>, ConfigProblem> {
+        let known = KNOWN_SLOT_CLOCKS
+            .iter()
+            .find(|(name, _, _)| *name == self.cardano_network.trim());
+        let length = match absent_if_empty(self.slot_length.trim()) {
+            Some(raw) => Some(parsed("SLOT_LENGTH", raw, |raw| {
+                value::parse_env_duration(raw)
+                    .ok()
+                    .filter(|d| *d >= std::time::Duration::from_millis(1))
+                    .ok_or_else(|| "a duration of at least 1ms, e.g. 1s".to_string())
+            })?),
+            None => known.map(|(_, _, ms)| std::time::Duration::from_millis(*ms)),
+        };
+        let start = match absent_if_empty(self.system_start.trim()) {
+            Some(raw) => Some(parsed("SYSTEM_START", raw, |raw| {
+                raw.parse::<jiff::Timestamp>()
+                    .map(|t| t.as_millisecond())
+                    .map_err(|_| {
+                        "an RFC 3339 instant, e.g. 2017-09-23T21:44:51Z (genesis systemStart)"
+                            .to_string()
+                    })
+            })?),
+            None => known.map(|(_, s, _)| s * 1_000),
+        };
+        match (start, length) {
+            (Some(start), Some(length)) => Ok(SlotClock::new(start, length)),
+            (None, None) => Ok(None),
+            (None, Some(_)) => Err(ConfigProblem::new(
+                "SYSTEM_START",
+                &self.system_start,
+                "genesis systemStart (RFC 3339) when CARDANO_NETWORK is not a known network and SLOT_LENGTH is set",
+            )),
+            (Some(_), None) => Err(ConfigProblem::new(
+                "SLOT_LENGTH",
+                &self.slot_length,
+                "the slot length when CARDANO_NETWORK is not a known network and SYSTEM_START is set",
+            )),
+        }
     }
     /// `JOURNAL_RETENTION`.
     pub fn journal_retention(&self) -> Result<Duration, ConfigProblem> {

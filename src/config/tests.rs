@@ -138,6 +138,20 @@ fn each_bad_setting_is_reported_under_its_variable() {
         (&[("LOG_LEVEL", "VERBOSE")], &["LOG_LEVEL"]),
         (&[("LOG_FORMAT", "yaml")], &["LOG_FORMAT"]),
         (&[("CREDENTIAL_MODE", "move")], &["CREDENTIAL_MODE"]),
+        (&[("SLOT_LENGTH", "0s")], &["SLOT_LENGTH"]),
+        (&[("SLOT_LENGTH", "fast")], &["SLOT_LENGTH"]),
+        (&[("SYSTEM_START", "2017-09-23")], &["SYSTEM_START"]),
+        (
+            &[("CARDANO_NETWORK", "sanchonet"), ("SLOT_LENGTH", "1s")],
+            &["SYSTEM_START"],
+        ),
+        (
+            &[
+                ("CARDANO_NETWORK", "sanchonet"),
+                ("SYSTEM_START", "2023-06-15T00:30:00Z"),
+            ],
+            &["SLOT_LENGTH"],
+        ),
         (&[("NODE_SOCKET", "ipc/node.socket")], &["NODE_SOCKET"]),
         (&[("SOURCE_KES_KEY", "kes.skey")], &["SOURCE_KES_KEY"]),
         (&[("TARGET_OP_CERT", "")], &["TARGET_OP_CERT"]),
@@ -481,4 +495,47 @@ fn validate_gives_typed_settings_or_every_problem() {
         ["METRICS_PORT", "RENEW_DEADLINE"],
         "{problems:#?}"
     );
+}
+
+#[test]
+fn the_slot_clock_is_the_known_networks_unless_both_variables_say_otherwise() {
+    use crate::core::slots::SlotClock;
+    let clock = |vars: &[(&str, &str)]| with(vars).slot_clock();
+    let s1 = std::time::Duration::from_secs(1);
+    type Case<'a> = (&'a [(&'a str, &'a str)], Option<SlotClock>);
+    let cases: &[Case] = &[
+        (&[], SlotClock::new(1_506_203_091_000, s1)),
+        (
+            &[("CARDANO_NETWORK", "preprod")],
+            SlotClock::new(1_654_041_600_000, s1),
+        ),
+        (
+            &[("CARDANO_NETWORK", "preview")],
+            SlotClock::new(1_666_656_000_000, s1),
+        ),
+        // Another network: no slot clock unless both are given.
+        (&[("CARDANO_NETWORK", "sanchonet")], None),
+        (
+            &[
+                ("CARDANO_NETWORK", "sanchonet"),
+                ("SYSTEM_START", "2023-06-15T00:30:00Z"),
+                ("SLOT_LENGTH", "1s"),
+            ],
+            SlotClock::new(1_686_789_000_000, s1),
+        ),
+        // A known network's value replaced one at a time.
+        (
+            &[("SLOT_LENGTH", "200ms")],
+            SlotClock::new(1_506_203_091_000, std::time::Duration::from_millis(200)),
+        ),
+        (
+            &[("SYSTEM_START", "2026-01-01T00:00:00.5Z")],
+            SlotClock::new(1_767_225_600_500, s1),
+        ),
+    ];
+    for (vars, want) in cases {
+        assert_eq!(clock(vars).as_ref(), Ok(want), "{vars:?}");
+        let valid = with(vars).validate().expect("valid");
+        assert_eq!(valid.slot_clock, *want, "{vars:?}");
+    }
 }

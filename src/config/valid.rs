@@ -6,6 +6,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use super::{Config, ConfigProblem, CredentialMode, LogFormat};
+use crate::core::slots::SlotClock;
 use crate::core::timing::Timing;
 use crate::credentials::CredentialPaths;
 
@@ -64,6 +65,9 @@ pub struct ValidConfig {
     pub coordination_kubeconfig: Option<PathBuf>,
     /// The cross-region settings, when `ENABLE_CLUSTER_MANAGEMENT` is on.
     pub cluster: Option<ClusterConfig>,
+    /// The chain's slot clock (`SLOT_LENGTH`, `SYSTEM_START`); `None`: planned handovers are not
+    /// aligned to slots.
+    pub slot_clock: Option<SlotClock>,
 }
 
 /// The cross-region part of a checked configuration.
@@ -179,6 +183,7 @@ impl Config {
             journal_retention: self.journal_retention()?,
             coordination_kubeconfig: self.coordination_kubeconfig().map(PathBuf::from),
             cluster,
+            slot_clock: self.slot_clock()?,
         })
     }
 

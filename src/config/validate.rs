@@ -42,6 +42,7 @@ impl Config {
             self.health_success_threshold().err(),
             self.credential_mode().err(),
             self.sighup_verify_timeout().err(),
+            self.slot_clock().err(),
             self.journal_retention().err(),
             self.log_format().err(),
             self.api_timeout().err(),

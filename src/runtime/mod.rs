@@ -35,6 +35,7 @@ use crate::core::election::{
 };
 use crate::core::eligibility::Eligibility;
 use crate::core::lease::{ApiFailure, LEASE_FINALIZER, LeaseRecord};
+use crate::core::slots::SlotClock;
 use crate::core::time::MonoTime;
 use crate::core::timing::Timing;
 use crate::crd::CardanoLeaderStatus;
@@ -83,6 +84,8 @@ pub struct Settings {
     pub heartbeat: PathBuf,
     /// Seed of the retry jitter (the pod's own; the simulator passes its seed).
     pub jitter_seed: u64,
+    /// The chain's slot clock: planned demotions begin just after a slot start. `None`: at once.
+    pub slot_clock: Option<SlotClock>,
 }
 
 /// What an action's step reported: success, sentence, files changed, SIGHUP fate.
@@ -289,8 +292,15 @@ impl<C: Clock, K: Kube, F: Fs, N: Node, R: Recorder, G: cluster::Coordinator>
     /// that leads from now on can forge only after *acquiring* the global lease, which changes
     /// its resourceVersion: then our handoff, a replace carrying the version we hold, gets a 409
     /// and changes nothing; if our handoff lands first, that pod finds the lease held by another
-    /// region and does not forge.
+    /// region and does not forge. Then our CardanoLeader status is cleared.
     async fn leave_region(&mut self) {
+        self.hand_global_lease_over().await;
+        let cleared = self.leader_status_cleared();
+        self.patch_leader_status(cleared).await;
+    }
+
+    /// The global-lease part of [`Self::leave_region`].
+    async fn hand_global_lease_over(&mut self) {
         if !self.coordinator.holds_region() || !self.left_quiet {
             return;
         }
@@ -720,22 +730,38 @@ impl<C: Clock, K: Kube, F: Fs, N: Node, R: Recorder, G: cluster::Coordinator>
 
     /// The local leader reports itself in the CardanoLeader status; a pod that stops being the
     /// leader clears what it wrote. Written on change only; failures are retried next decision.
+    ///
+    /// Two writes wait, because a planned handover's gap is made of the steps between them: while
+    /// a demotion awaits its verification (the status says forging until the node confirms it is
+    /// off, which is also the cautious reading), and once a departing pod released its local
+    /// lease, until `leave_region` has handed the global lease on (it clears the status then).
     async fn write_leader_status(&mut self, d: &Decision) {
-        let Some(name) = self.settings.leader_status_name.clone() else {
+        let departing = self.shutting_down && self.released_version.is_some();
+        if matches!(d.next.forging, Forging::Demoting { .. }) || departing {
             return;
-        };
+        }
         let holding = d.next.seat.hold.is_some();
         let forging = d.next.forging == Forging::On && d.entitled;
         let want = if holding {
             Some((self.settings.identity.clone(), forging))
-        } else if self
-            .leader_status_written
+        } else {
+            self.leader_status_cleared()
+        };
+        self.patch_leader_status(want).await;
+    }
+
+    /// What clears our CardanoLeader status, if we wrote it last.
+    fn leader_status_cleared(&self) -> Option<(String, bool)> {
+        self.leader_status_written
             .as_ref()
             .is_some_and(|(p, _)| *p == self.settings.identity)
-        {
-            Some((String::new(), false))
-        } else {
-            None
+            .then(|| (String::new(), false))
+    }
+
+    /// Writes `want` (leader pod, forging) unless it is what we wrote last.
+    async fn patch_leader_status(&mut self, want: Option<(String, bool)>) {
+        let Some(name) = self.settings.leader_status_name.clone() else {
+            return;
         };
         let Some(want) = want else { return };
         if self.leader_status_written.as_ref() == Some(&want) {

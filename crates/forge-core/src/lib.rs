@@ -13,6 +13,7 @@
 //! - `reason`: machine-readable reasons with a human sentence.
 //! - `election`: the local election state machine and `decide`.
 //! - `policy`: cross-region policy: effective state and priority, the preferred region.
+//! - `slots`: the chain's slot clock, and when a planned demotion begins so it misses no slot.
 //! - `decisions`: the decision functions as one value the runtime is given ([`decisions::Decisions`]).
 
 pub mod cluster;
@@ -22,5 +23,6 @@ pub mod eligibility;
 pub mod lease;
 pub mod policy;
 pub mod reason;
+pub mod slots;
 pub mod time;
 pub mod timing;

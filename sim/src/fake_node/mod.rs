@@ -14,8 +14,9 @@
 //! - on SIGHUP, after `--sighup-delay`, it re-reads the files: all valid → forging with them; any
 //!   missing → not forging; any present but invalid (including a VRF key readable by "other") →
 //!   an error is logged and the state is kept;
-//! - it serves `/metrics` in both naming schemes, with a leadership-check counter that rises once
-//!   per second while forging, and `/state` as JSON;
+//! - it serves `/metrics` in both naming schemes, with a leadership-check counter that rises at
+//!   each slot start (every whole Unix second, as on the known networks) while forging, and
+//!   `/state` as JSON, with the Unix millisecond at which forging last changed;
 //! - it exits cleanly (code 0) on SIGTERM or SIGINT.
 
 mod credentials;
@@ -76,8 +77,12 @@ pub struct NodeState {
     pub pid: u32,
     /// SIGHUPs handled (after startup).
     pub sighups: u64,
-    /// Leadership checks run (one per second while forging).
+    /// Leadership checks run: one at each slot start while forging. Slots are 1 s long and start
+    /// on whole Unix seconds, as on every known network (genesis `systemStart` is a whole second).
     pub leader_checks: u64,
+    /// Unix milliseconds of the last change of `forging` (0: never changed): what an end-to-end
+    /// test compares with the slot clock to count the slots a handover missed.
+    pub forging_changed_ms: i64,
     /// Startup is over: the socket accepts.
     pub ready: bool,
 }
@@ -190,7 +195,14 @@ async fn run(args: FakeNodeArgs, paths: CredentialPaths, pid: u32) -> Result<(),
         args.socket_path.display()
     );
 
-    let mut ticker = tokio::time::interval(Duration::from_secs(1));
+    // The leadership check runs at each slot start: the next whole Unix second, then every second.
+    let into_second = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.subsec_nanos())
+        .unwrap_or(0);
+    let first = tokio::time::Instant::now()
+        + (Duration::from_secs(1) - Duration::from_nanos(u64::from(into_second)));
+    let mut ticker = tokio::time::interval_at(first, Duration::from_secs(1));
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
     let result = loop {
         tokio::select! {
@@ -233,7 +245,17 @@ fn bind_socket(path: &std::path::Path) -> Result<UnixListener, String> {
 fn reload(paths: &CredentialPaths, shared: &Shared) {
     let outcome = check(paths);
     let mut s = shared.lock();
+    let was = s.forging;
     s.sighups += 1;
+    apply(&mut s, outcome);
+    if s.forging != was {
+        s.forging_changed_ms = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX));
+    }
+}
+
+fn apply(s: &mut NodeState, outcome: Check) {
     match outcome {
         Check::Valid { fingerprint } => {
             eprintln!("fake-node: SIGHUP: forging enabled with {fingerprint}");

@@ -35,6 +35,7 @@ async fn state(State(shared): State<Shared>) -> impl IntoResponse {
         "pid": s.pid,
         "sighups": s.sighups,
         "leader_checks": s.leader_checks,
+        "forging_changed_ms": s.forging_changed_ms,
         "ready": s.ready,
     }))
 }

@@ -10,6 +10,7 @@ use std::time::Duration;
 use bytes::Bytes;
 use forge_manager::adapters::kube::KubeAdapter;
 use forge_manager::core::lease::LeaseRecord;
+use forge_manager::core::slots::SlotClock;
 use forge_manager::crd::{CardanoForgeCluster, CardanoLeaderStatus};
 use forge_manager::journal::watchdog_log;
 use forge_manager::journal::{Journal, JournalConfig, SyncMode};
@@ -28,7 +29,7 @@ use hyper_util::rt::TokioExecutor;
 use super::clock::{SimClock, sim_now};
 use super::fs::{PodFiles, SimFs};
 use super::node::{NodeEvent, NodeModel};
-use super::{NAMESPACE, OperatorRequest, PodState, WorldSpec, layout, net};
+use super::{EPOCH_UNIX_S, NAMESPACE, OperatorRequest, PodState, WorldSpec, layout, net};
 use crate::trace::{EventKind, PodId, Trace};
 
 /// What a pod's software needs.
@@ -186,6 +187,8 @@ pub async fn software(ctx: PodContext) -> turmoil::Result {
         heartbeat: l.heartbeat.into(),
         // Further pools' pods differ from the first pool's of the same place.
         jitter_seed: ctx.spec.seed ^ jitter_salt(&pod.id) ^ (pod.tenant as u64).rotate_left(32),
+        // The oracle's slots start at the world's epoch: slot k at k × slot_length.
+        slot_clock: SlotClock::new(EPOCH_UNIX_S * 1_000, ctx.spec.slot_length),
     };
     let journal = match &ctx.spec.journal_dir {
         None => None,

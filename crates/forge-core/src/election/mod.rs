@@ -37,8 +37,11 @@ pub use seat::{Hold, HoldLost, Seat, request_budget};
 /// How many demotion attempts (remove, SIGHUP, verify) before we report the demotion as stuck.
 pub const MAX_DEMOTION_ATTEMPTS: u32 = 3;
 
-/// How often the node's metrics are read while a SIGHUP awaits verification.
-pub const VERIFY_POLL: Duration = Duration::from_millis(100);
+/// How often the node's metrics are read while a SIGHUP awaits verification. A demotion's
+/// verification is on a planned handover's path (nothing is released before it), so it is read
+/// about when a node that handles SIGHUP promptly has applied it (docs/adapters.md: tens of
+/// milliseconds), not on a slow poll; the reads go to the node's local metrics endpoint only.
+pub const VERIFY_POLL: Duration = Duration::from_millis(50);
 
 /// After a stuck demotion, how long before one more attempt (never a SIGHUP loop).
 pub const STUCK_RETRY_AFTER: Duration = Duration::from_secs(60);

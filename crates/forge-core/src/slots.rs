@@ -1,0 +1,207 @@
+//! The chain's slot clock, and when a planned handover may begin so that it misses no slot.
+//!
+//! cardano-node runs its leadership check once per slot, at the slot's start on its own wall clock
+//! (docs/adapters.md, "What the node does at a slot start and on SIGHUP"). A handover whose gap
+//! (from the leaving node's last forging instant to the successor's first) fits inside one slot and
+//! begins just after a slot start misses no slot: the leaving node has checked the slot that just
+//! began, and the successor forges before the next one. A gap that straddles a slot start loses
+//! that slot, however short it is.
+//!
+//! Only *planned* demotions are aligned this way (a graceful shutdown, a policy that moves forging
+//! elsewhere): their holds are valid, so the core chose the moment. A demotion forced by a lost or
+//! fencing hold never waits (see [`planned_wait`]).
+
+use std::time::Duration;
+
+use crate::time::MonoTime;
+
+/// Where slot boundaries fall on the wall clock: the genesis `systemStart` and the slot length.
+/// Slots are uniform from `system_start` on; for the known networks every slot boundary since
+/// genesis (Byron's 20 s slots included) falls on a whole second of Unix time, so using the
+/// Shelley slot length from genesis on gives the right boundaries today.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct SlotClock {
+    /// Unix milliseconds of slot 0's start.
+    pub system_start_ms: i64,
+    /// Milliseconds per slot (above zero).
+    pub slot_length_ms: u64,
+}
+
+/// How long after a slot's start a planned demotion sends its SIGHUP: long enough that the node's
+/// own leadership check for the slot has run (its slot clock ticks on the same host clock), short
+/// against the slot.
+pub const START_AFTER: Duration = Duration::from_millis(20);
+
+/// A planned demotion that finds itself later than this into a slot (after [`START_AFTER`]) waits
+/// for the next slot start: the rest of the slot may not hold the whole chain.
+pub fn start_window(slot_length: Duration) -> Duration {
+    slot_length / 10
+}
+
+impl SlotClock {
+    /// A slot clock, if `slot_length` is at least a millisecond.
+    pub fn new(system_start_ms: i64, slot_length: Duration) -> Option<SlotClock> {
+        let slot_length_ms = u64::try_from(slot_length.as_millis()).ok()?;
+        (slot_length_ms > 0).then_some(SlotClock {
+            system_start_ms,
+            slot_length_ms,
+        })
+    }
+
+    /// The slot length.
+    pub fn slot_length(&self) -> Duration {
+        Duration::from_millis(self.slot_length_ms)
+    }
+
+    /// The slot in progress at `wall_ms` (negative before genesis).
+    pub fn slot_at(&self, wall_ms: i64) -> i64 {
+        let len = i64::try_from(self.slot_length_ms).unwrap_or(i64::MAX);
+        wall_ms.saturating_sub(self.system_start_ms).div_euclid(len)
+    }
+
+    /// Time since the slot in progress at `wall_ms` began.
+    pub fn phase(&self, wall_ms: i64) -> Duration {
+        let len = i64::try_from(self.slot_length_ms).unwrap_or(i64::MAX);
+        let into = wall_ms.saturating_sub(self.system_start_ms).rem_euclid(len);
+        // rem_euclid of a positive modulus is in [0, len).
+        Duration::from_millis(into.unsigned_abs())
+    }
+
+    /// How long a step that wants to begin between `after` and `after + window` into a slot must
+    /// wait from `wall_ms`: zero inside that window, else until `after` into the next slot (or
+    /// into this one, when it is still earlier than `after`).
+    pub fn wait_to_begin(&self, wall_ms: i64, after: Duration, window: Duration) -> Duration {
+        let len = self.slot_length();
+        let phase = self.phase(wall_ms);
+        let after = after.min(len);
+        if phase < after {
+            after - phase
+        } else if phase <= after + window {
+            Duration::ZERO
+        } else {
+            len - phase + after
+        }
+    }
+}
+
+/// How long a planned demotion decided at `now` (wall `wall_ms`) waits before its SIGHUP, if at
+/// all: until [`START_AFTER`] past a slot start, unless the wait would reach `answer_by`, the
+/// moment our holds need an answer (renew deadline minus the demotion time). `None`: no slot
+/// clock, not a planned demotion, or no time for it; the demotion goes at once.
+///
+/// Safe: the node forges on holds that stay valid until `answer_by` whether or not it demotes, so
+/// a wait that ends before then keeps every promise a demotion at once keeps, and "demote, verify,
+/// then release" is untouched (nothing is released before the verification, which comes later).
+pub fn planned_wait(
+    slots: Option<&SlotClock>,
+    wall_ms: i64,
+    now: MonoTime,
+    answer_by: Option<MonoTime>,
+    planned: bool,
+) -> Option<Duration> {
+    let slots = slots.filter(|_| planned)?;
+    let wait = slots.wait_to_begin(wall_ms, START_AFTER, start_window(slots.slot_length()));
+    // A demotion with no hold to answer for has nothing to wait on; one whose answer is due
+    // before the wait ends goes at once.
+    let by = answer_by?;
+    (!wait.is_zero() && now + wait < by).then_some(wait)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const S: i64 = 1_000;
+
+    fn mainnet_like() -> SlotClock {
+        // 2017-09-23T21:44:51Z, 1 s slots.
+        SlotClock::new(1_506_203_091_000, Duration::from_secs(1)).unwrap()
+    }
+
+    #[test]
+    fn phase_and_slot_follow_the_genesis_offset() {
+        let c = SlotClock::new(10 * S + 500, Duration::from_secs(2)).unwrap();
+        let cases = [
+            // (wall ms, slot, phase ms)
+            (10 * S + 500, 0, 0),
+            (12 * S + 499, 0, 1_999),
+            (12 * S + 500, 1, 0),
+            (10 * S + 499, -1, 1_999),
+            (0, -6, 1_500),
+        ];
+        for (wall, slot, phase) in cases {
+            assert_eq!(c.slot_at(wall), slot, "slot at {wall}");
+            assert_eq!(
+                c.phase(wall),
+                Duration::from_millis(phase),
+                "phase at {wall}"
+            );
+        }
+        let m = mainnet_like();
+        // 2026-12-04T00:00:00.250Z: mainnet slots start on whole seconds.
+        assert_eq!(m.phase(1_796_342_400_250), Duration::from_millis(250));
+        assert_eq!(SlotClock::new(0, Duration::ZERO), None);
+        assert_eq!(SlotClock::new(0, Duration::from_micros(999)), None);
+    }
+
+    #[test]
+    fn a_step_begins_in_the_window_after_a_slot_start() {
+        let c = SlotClock::new(0, Duration::from_secs(1)).unwrap();
+        let after = Duration::from_millis(20);
+        let window = Duration::from_millis(100);
+        let cases = [
+            // (wall ms, wait ms)
+            (0, 20),
+            (5, 15),
+            (20, 0),
+            (120, 0),
+            (121, 899),
+            (500, 520),
+            (999, 21),
+            (7_060, 0),
+        ];
+        for (wall, wait) in cases {
+            assert_eq!(
+                c.wait_to_begin(wall, after, window),
+                Duration::from_millis(wait),
+                "at {wall} ms"
+            );
+        }
+    }
+
+    #[test]
+    fn planned_wait_never_reaches_the_answer_instant() {
+        let c = SlotClock::new(0, Duration::from_secs(1)).unwrap();
+        let now = MonoTime(50_000);
+        let ms = Duration::from_millis;
+        let cases: [(
+            Option<&SlotClock>,
+            i64,
+            Option<MonoTime>,
+            bool,
+            Option<Duration>,
+        ); 8] = [
+            // Mid-slot, holds good for seconds: wait for the next slot start.
+            (Some(&c), 500, Some(MonoTime(58_000)), true, Some(ms(520))),
+            // Inside the window: at once.
+            (Some(&c), 60, Some(MonoTime(58_000)), true, None),
+            // Not planned: at once.
+            (Some(&c), 500, Some(MonoTime(58_000)), false, None),
+            // No slot clock configured: at once.
+            (None, 500, Some(MonoTime(58_000)), true, None),
+            // The answer is due before the wait would end: at once.
+            (Some(&c), 500, Some(MonoTime(50_519)), true, None),
+            (Some(&c), 500, Some(MonoTime(50_520)), true, None),
+            (Some(&c), 500, Some(MonoTime(50_521)), true, Some(ms(520))),
+            // No hold to answer for: at once.
+            (Some(&c), 500, None, true, None),
+        ];
+        for (i, (slots, wall, by, planned, want)) in cases.into_iter().enumerate() {
+            assert_eq!(
+                planned_wait(slots, wall, now, by, planned),
+                want,
+                "case {i}"
+            );
+        }
+    }
+}
