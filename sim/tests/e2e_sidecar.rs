@@ -628,17 +628,23 @@ fn three_real_sidecars_keep_one_forger_through_rotation_crash_and_handoff() {
     let off = node_forging_changed_ms(pods[successor].node_port);
     let on = node_forging_changed_ms(pods[third].node_port);
     let (missed, phase) = missed_slots(off, on);
+    // A real cardano-node whose forging is enabled part-way through a slot checks that slot at once
+    // (docs/adapters.md): with no slot start in between, the new node re-checks the old node's last
+    // slot. The sidecar does not align handovers to slots (docs/safety.md, "Planned handovers and
+    // the slot clock"), so either outcome is possible here; the line is the measurement.
     eprintln!(
-        "handover on the nodes' clocks: off at slot phase {phase} ms, gap {} ms, {missed} slot(s) missed",
-        on - off
+        "handover on the nodes' clocks: off at slot phase {phase} ms, gap {} ms, {missed} slot start(s) in the gap{}",
+        on - off,
+        if missed == 0 {
+            " (a real node would re-check the old node's last slot)"
+        } else {
+            ""
+        }
     );
     assert!(on > off, "the new node started before the old one stopped");
-    // The sidecar sends the demotion SIGHUP just after a slot start: the chain has the rest of
-    // the slot (the polled gap above is already bounded by 1 s).
-    assert_eq!(
-        missed,
-        0,
-        "a planned handover of {} ms, begun {phase} ms into a slot, missed a slot",
+    assert!(
+        on - off < 1_000,
+        "the nodes' own clocks disagree with the monitor: a gap of {} ms",
         on - off
     );
     let (status, _) = wait_until(

@@ -164,3 +164,31 @@ fn the_files_together_use_every_fault_and_expectation_kind_and_describe_themselv
         "no scenario uses the expectation kinds {missing:?}"
     );
 }
+
+/// Open findings (`sim/tests/open/`): files that fail today, each for a reason docs/chaos.md
+/// names. They must keep failing the documented way and never unsafely: a change that fixes one
+/// fails here, so the file moves to `scenarios/` with its fix; a change that breaks safety in one
+/// fails here too.
+#[test]
+fn open_findings_fail_only_the_documented_way() {
+    let open = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/open");
+    let cases: &[(&str, &[&str])] = &[(
+        "standby-watch-ends-early-before-a-shutdown.toml",
+        &["forger-by", "max-handovers", "no-forger-in"],
+    )];
+    for (file, kinds) in cases {
+        let scenario = Scenario::from_file(open.join(file)).unwrap_or_else(|e| panic!("{e}"));
+        let outcome = run(&scenario, &RunOptions::default())
+            .unwrap_or_else(|e| panic!("{file}: the simulation failed: {e}"));
+        let report = &outcome.report;
+        let mut found: Vec<&str> = report.violations.iter().map(|v| v.kind.as_str()).collect();
+        found.sort_unstable();
+        found.dedup();
+        assert_eq!(
+            (report.dual_slots, report.uncovered_slots, found.as_slice()),
+            (0, 0, *kinds),
+            "{file}: {}",
+            report.verdict_line()
+        );
+    }
+}

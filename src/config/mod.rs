@@ -667,7 +667,7 @@ impl Config {
         let start = match absent_if_empty(self.system_start.trim()) {
             Some(raw) => Some(parsed("SYSTEM_START", raw, |raw| {
                 raw.parse::<jiff::Timestamp>()
-                    .map(|t| t.as_millisecond())
+                    .map(jiff::Timestamp::as_millisecond)
                     .map_err(|_| {
                         "an RFC 3339 instant, e.g. 2017-09-23T21:44:51Z (genesis systemStart)"
                             .to_string()

@@ -99,8 +99,9 @@ impl<C: Clock, K: Kube, F: Fs, N: Node, R: Recorder, G: cluster::Coordinator>
                 Ok(()) => (
                     true,
                     format!(
-                        "real credentials {fp} written; SIGHUP sent to pid {}",
-                        p.pid
+                        "real credentials {fp} written; SIGHUP sent to pid {}{}",
+                        p.pid,
+                        self.slot_note()
                     ),
                     true,
                     SighupOutcome::Sent,
@@ -128,26 +129,17 @@ impl<C: Clock, K: Kube, F: Fs, N: Node, R: Recorder, G: cluster::Coordinator>
             Ok(n) => format!("{n} credential files removed"),
             Err(e) => format!("removing credentials failed: {e}"),
         };
-        // The node reads its keys only on SIGHUP: the files are gone already (a node restarted
-        // meanwhile starts without them), and the SIGHUP waits for the slot.
-        if sighup && process.is_some() {
-            if let Some(waited) = self.align_to_slot().await {
-                detail.push_str(&format!(
-                    "; waited {} ms for slot {} to begin",
-                    waited.as_millis(),
-                    self.settings
-                        .slot_clock
-                        .map_or(0, |c| c.slot_at(self.clock.now_wall().as_millisecond()))
-                ));
-            }
-        }
         let mut ok = removed.is_ok();
         let mut outcome = SighupOutcome::NotSent;
         match (sighup, process) {
             (true, Some(p)) => match self.node.sighup(p).await {
                 Ok(()) => {
                     outcome = SighupOutcome::Sent;
-                    detail.push_str(&format!("; SIGHUP sent to pid {}", p.pid));
+                    detail.push_str(&format!(
+                        "; SIGHUP sent to pid {}{}",
+                        p.pid,
+                        self.slot_note()
+                    ));
                 }
                 Err(e) => {
                     ok = false;
@@ -243,22 +235,13 @@ impl<C: Clock, K: Kube, F: Fs, N: Node, R: Recorder, G: cluster::Coordinator>
         }
     }
 
-    /// A planned demotion (a graceful shutdown, or a policy moving forging elsewhere, while every
-    /// hold our node forges on is held) waits for the next slot start before its SIGHUP, so the
-    /// handover's gap begins right after the leaving node's leadership check and the successor
-    /// has the rest of the slot ([`crate::core::slots`]). Returns how long it waited.
-    async fn align_to_slot(&mut self) -> Option<Duration> {
-        let planned = (self.shutting_down
-            || self.gate == Gate::Deny(crate::core::reason::Reason::PolicyDisallows))
-            && self.holds_fence_at().is_some();
-        let wait = crate::core::slots::planned_wait(
-            self.settings.slot_clock.as_ref(),
-            self.clock.now_wall().as_millisecond(),
-            self.clock.now_mono(),
-            self.answer_by(),
-            planned,
-        )?;
-        self.clock.sleep(wait).await;
-        Some(wait)
+    /// ` in slot S +P ms` when the chain's slot clock is known: a handover's two SIGHUPs in one
+    /// slot mean the successor's node checked the slot its predecessor had already checked
+    /// (docs/safety.md, "Planned handovers and the slot clock").
+    fn slot_note(&self) -> String {
+        self.settings
+            .slot_clock
+            .map(|c| format!(" in {}", c.describe(self.clock.now_wall().as_millisecond())))
+            .unwrap_or_default()
     }
 }

@@ -84,7 +84,7 @@ pub struct Settings {
     pub heartbeat: PathBuf,
     /// Seed of the retry jitter (the pod's own; the simulator passes its seed).
     pub jitter_seed: u64,
-    /// The chain's slot clock: planned demotions begin just after a slot start. `None`: at once.
+    /// The chain's slot clock, to say in which slot each SIGHUP was sent (`None`: not said).
     pub slot_clock: Option<SlotClock>,
 }
 

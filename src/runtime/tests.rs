@@ -243,48 +243,6 @@ fn graceful_shutdown_hands_over_after_a_verified_demotion() {
 }
 
 #[test]
-fn a_planned_demotion_sends_its_sighup_just_after_the_next_slot_start() {
-    let mut c = Cluster::new(2);
-    c.run_until(20_000);
-    let leader = c.forger().unwrap_or_default();
-    // 1 s slots from the fake clock's wall epoch: slot starts are whole seconds of mono time.
-    let wall_epoch = c.clock.now_wall().as_millisecond() - 20_000;
-    let slots = crate::core::slots::SlotClock::new(wall_epoch, Duration::from_secs(1));
-    for p in &mut c.pods {
-        p.rt.settings.slot_clock = slots;
-    }
-    let phase = |c: &Cluster| (c.clock.now_wall().as_millisecond() - wall_epoch).rem_euclid(1000);
-    // Mid-slot: the SIGTERM arrives 450 ms into a slot.
-    c.clock.advance(Duration::from_millis(450));
-    let sighups = c.pod(&leader).node.state().sighups;
-    let start = c.clock.now_mono();
-    let p = c.pod(&leader);
-    p.rt.begin_shutdown();
-    let d = block_on(p.rt.wake());
-    assert_eq!(d.reason, Reason::Demoting, "{}", d.message);
-    assert_eq!(p.node.state().sighups, sighups + 1, "one SIGHUP");
-    // The fake clock moves only by the wait: the SIGHUP went 20 ms into the next slot.
-    assert_eq!(c.clock.now_mono().since(start), Duration::from_millis(570));
-    assert_eq!(phase(&c), 20);
-    assert!(!c.pod(&leader).node.forges_with(&sample_set("real")));
-
-    // Already in the first tenth of a slot: at once.
-    let mut c = Cluster::new(2);
-    c.run_until(20_000);
-    let leader = c.forger().unwrap_or_default();
-    for p in &mut c.pods {
-        p.rt.settings.slot_clock = slots;
-    }
-    c.clock.advance(Duration::from_millis(60));
-    let start = c.clock.now_mono();
-    let p = c.pod(&leader);
-    p.rt.begin_shutdown();
-    block_on(p.rt.wake());
-    assert_eq!(c.clock.now_mono(), start, "no wait inside the window");
-    assert!(!c.pod(&leader).node.forges_with(&sample_set("real")));
-}
-
-#[test]
 fn an_api_outage_fences_the_leader_and_nobody_forges_until_it_heals() {
     let mut c = Cluster::new(3);
     c.run_until(20_000);

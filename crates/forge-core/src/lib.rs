@@ -13,7 +13,7 @@
 //! - `reason`: machine-readable reasons with a human sentence.
 //! - `election`: the local election state machine and `decide`.
 //! - `policy`: cross-region policy: effective state and priority, the preferred region.
-//! - `slots`: the chain's slot clock, and when a planned demotion begins so it misses no slot.
+//! - `slots`: the chain's slot clock: in which slot, and how far into it, a SIGHUP was sent.
 //! - `decisions`: the decision functions as one value the runtime is given ([`decisions::Decisions`]).
 
 pub mod cluster;

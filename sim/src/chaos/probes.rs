@@ -390,18 +390,9 @@ impl<'a> ProbeGen<'a> {
             window: window(quiet_until, end),
         });
         self.held_by_second(settled, quiet_until, change);
-        // A planned shutdown's demotion begins just after the next slot start (up to one slot
-        // later than an unplanned loss's): docs/safety.md, "Planned handovers start on a slot".
-        let stops_by = t
-            + secs(1)
-            + if kind == ProbeKind::Shutdown {
-                self.s.slot_length
-            } else {
-                Duration::ZERO
-            };
         self.expect(Expect::NoForgerIn {
             region: p.clone(),
-            from: stops_by,
+            from: t + secs(1),
             to: quiet_until,
         });
         self.expect(Expect::ForgerBy {
