@@ -310,6 +310,24 @@ fn select_broken(
     Ok(())
 }
 
+/// The progress line on stderr: in place on a terminal (redrawn after whatever the seed printed),
+/// a plain line per tenth of the batch otherwise, none with `--json`.
+fn report_progress(
+    progress: &mut forge_sim::chaos::Progress,
+    terminal: bool,
+    elapsed: std::time::Duration,
+    json: bool,
+) {
+    if json {
+        return;
+    }
+    if terminal {
+        eprint!("{}", progress.line(elapsed));
+    } else if progress.plain_due() {
+        eprintln!("{}", progress.line(elapsed));
+    }
+}
+
 fn chaos(args: ChaosArgs) -> ExitCode {
     use forge_sim::chaos::{ChaosConfig, Probes, run_seeds};
     // Each seed's file records its tick; the run uses it.
@@ -339,8 +357,17 @@ fn chaos(args: ChaosArgs) -> ExitCode {
     let (mut ran, mut failed, mut sim_seconds) = (0u64, 0u64, 0f64);
     let mut failures = Vec::new();
     let mut uncovered_only = Vec::new();
+    let mut progress = forge_sim::chaos::Progress::new(args.seeds);
+    let terminal = std::io::IsTerminal::is_terminal(&std::io::stderr()) && !args.json;
     run_seeds(&config, args.start, args.seeds, jobs, &options, |run| {
-        if args.skip.contains(&run.seed) {
+        if terminal {
+            // Clear the progress line before anything else is printed.
+            eprint!("\r\x1b[K");
+        }
+        let skipped = args.skip.contains(&run.seed);
+        progress.seed_done(!skipped && !run.passed());
+        if skipped {
+            report_progress(&mut progress, terminal, started.elapsed(), args.json);
             return;
         }
         ran += 1;
@@ -436,7 +463,11 @@ fn chaos(args: ChaosArgs) -> ExitCode {
                 eprintln!("{}", run.scenario.to_toml_string());
             }
         }
+        report_progress(&mut progress, terminal, started.elapsed(), args.json);
     });
+    if terminal {
+        eprint!("\r\x1b[K");
+    }
     let wall = started.elapsed().as_secs_f64();
     let speed = if wall > 0.0 { sim_seconds / wall } else { 0.0 };
     if args.json {

@@ -24,6 +24,7 @@
 
 mod faults;
 mod probes;
+mod progress;
 mod run;
 
 use std::collections::BTreeMap;
@@ -536,6 +537,7 @@ fn draw_one(rng: &mut SplitMix64, kind: Kind) -> Swarm {
 
 pub use faults::*;
 pub use probes::*;
+pub use progress::Progress;
 pub use run::*;
 
 #[cfg(test)]
