@@ -649,8 +649,7 @@ impl Config {
         )
     }
     /// The chain's slot clock from `SLOT_LENGTH` and `SYSTEM_START`, each defaulting to the known
-    /// network's; `None` for another network with neither set (planned handovers then start at
-    /// once, unaligned).
+    /// network's; `None` for another network with neither set (SIGHUP records then name no slot).
     pub fn slot_clock(&self) -> Result<Option<SlotClock>, ConfigProblem> {
         let known = KNOWN_SLOT_CLOCKS
             .iter()

@@ -30,11 +30,6 @@ impl SlotClock {
         })
     }
 
-    /// The slot length.
-    pub fn slot_length(&self) -> Duration {
-        Duration::from_millis(self.slot_length_ms)
-    }
-
     /// The slot in progress at `wall_ms` (negative before genesis).
     pub fn slot_at(&self, wall_ms: i64) -> i64 {
         let len = i64::try_from(self.slot_length_ms).unwrap_or(i64::MAX);
