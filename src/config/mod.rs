@@ -53,20 +53,49 @@ impl ConfigProblem {
     }
 }
 
-/// The known Cardano networks and their magic; `NETWORK_MAGIC` must agree (as the old sidecar
-/// checked) because a wrong magic means the CardanoForgeCluster describes another network.
-pub const KNOWN_NETWORK_MAGICS: [(&str, u32); 3] =
-    [("mainnet", 764_824_073), ("preprod", 1), ("preview", 2)];
+/// A known Cardano network: its magic, which `NETWORK_MAGIC` must agree with (as the old sidecar
+/// checked: a wrong magic means the CardanoForgeCluster describes another network), and its slot
+/// clock, genesis `systemStart` (the Byron genesis `startTime`) and the slot length since Shelley.
+/// Every slot boundary since genesis, Byron's 20 s slots included, falls on a whole second from
+/// `startTime`, so one uniform 1 s clock gives today's boundaries.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct KnownNetwork {
+    /// `CARDANO_NETWORK`.
+    pub name: &'static str,
+    /// The network magic.
+    pub magic: u32,
+    /// Genesis `systemStart`, Unix seconds.
+    pub system_start_s: i64,
+    /// Milliseconds per slot.
+    pub slot_length_ms: u64,
+}
 
-/// The known networks' slot clocks: genesis `systemStart` (the Byron genesis `startTime`, Unix
-/// seconds) and the slot length since Shelley (1 s). Every slot boundary since genesis, Byron's
-/// 20 s slots included, falls on a whole second from `startTime`, so one uniform 1 s clock gives
-/// today's boundaries.
-pub const KNOWN_SLOT_CLOCKS: [(&str, i64, u64); 3] = [
-    ("mainnet", 1_506_203_091, 1_000),
-    ("preprod", 1_654_041_600, 1_000),
-    ("preview", 1_666_656_000, 1_000),
+/// The known networks.
+pub const KNOWN_NETWORKS: [KnownNetwork; 3] = [
+    KnownNetwork {
+        name: "mainnet",
+        magic: 764_824_073,
+        system_start_s: 1_506_203_091,
+        slot_length_ms: 1_000,
+    },
+    KnownNetwork {
+        name: "preprod",
+        magic: 1,
+        system_start_s: 1_654_041_600,
+        slot_length_ms: 1_000,
+    },
+    KnownNetwork {
+        name: "preview",
+        magic: 2,
+        system_start_s: 1_666_656_000,
+        slot_length_ms: 1_000,
+    },
 ];
+
+/// The known network called `name`, if any.
+pub fn known_network(name: &str) -> Option<&'static KnownNetwork> {
+    KNOWN_NETWORKS.iter().find(|n| n.name == name)
+}
 
 /// Upper bound of the health thresholds: a limit on everything, and more probes than this would
 /// hide an outage for hours at the default interval.
@@ -651,9 +680,7 @@ impl Config {
     /// The chain's slot clock from `SLOT_LENGTH` and `SYSTEM_START`, each defaulting to the known
     /// network's; `None` for another network with neither set (SIGHUP records then name no slot).
     pub fn slot_clock(&self) -> Result<Option<SlotClock>, ConfigProblem> {
-        let known = KNOWN_SLOT_CLOCKS
-            .iter()
-            .find(|(name, _, _)| *name == self.cardano_network.trim());
+        let known = known_network(self.cardano_network.trim());
         let length = match absent_if_empty(self.slot_length.trim()) {
             Some(raw) => Some(parsed("SLOT_LENGTH", raw, |raw| {
                 value::parse_env_duration(raw)
@@ -661,7 +688,7 @@ impl Config {
                     .filter(|d| *d >= std::time::Duration::from_millis(1))
                     .ok_or_else(|| "a duration of at least 1ms, e.g. 1s".to_string())
             })?),
-            None => known.map(|(_, _, ms)| std::time::Duration::from_millis(*ms)),
+            None => known.map(|n| std::time::Duration::from_millis(n.slot_length_ms)),
         };
         let start = match absent_if_empty(self.system_start.trim()) {
             Some(raw) => Some(parsed("SYSTEM_START", raw, |raw| {
@@ -672,7 +699,7 @@ impl Config {
                             .to_string()
                     })
             })?),
-            None => known.map(|(_, s, _)| s * 1_000),
+            None => known.map(|n| n.system_start_s * 1_000),
         };
         match (start, length) {
             (Some(start), Some(length)) => Ok(SlotClock::new(start, length)),

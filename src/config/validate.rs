@@ -4,7 +4,7 @@
 
 use std::path::Path;
 
-use super::{Config, ConfigProblem, KNOWN_NETWORK_MAGICS, naming};
+use super::{Config, ConfigProblem, known_network, naming};
 
 impl Config {
     /// Every problem with this configuration, in a stable order; empty means it is usable
@@ -198,19 +198,15 @@ impl Config {
             ));
             return;
         }
-        if let (Some(_), Ok(magic)) = (self.pool_id(), self.network_magic()) {
-            let known = KNOWN_NETWORK_MAGICS
-                .iter()
-                .find(|(name, _)| *name == self.cardano_network);
-            if let Some((name, want)) = known
-                && magic != *want
-            {
-                out.push(ConfigProblem::new(
-                    "NETWORK_MAGIC",
-                    &self.network_magic,
-                    format!("{want}, the magic of {name}"),
-                ));
-            }
+        if let (Some(_), Ok(magic)) = (self.pool_id(), self.network_magic())
+            && let Some(known) = known_network(&self.cardano_network)
+            && magic != known.magic
+        {
+            out.push(ConfigProblem::new(
+                "NETWORK_MAGIC",
+                &self.network_magic,
+                format!("{}, the magic of {}", known.magic, known.name),
+            ));
         }
         // An empty legacy name means POD_NAME is empty too, which is reported already.
         let name = self.forge_cluster_name();

@@ -160,10 +160,8 @@ fn promtool_check(text: &str) -> Option<std::process::Output> {
 /// Every series of a sidecar of `pool` on `network`, as its configuration labels it (same pod
 /// name and region for every pool: only the labels may tell them apart).
 fn series_of(network: &str, pool: &str) -> BTreeSet<String> {
-    let magic = crate::config::KNOWN_NETWORK_MAGICS
-        .iter()
-        .find(|(name, _)| *name == network)
-        .map_or_else(String::new, |(_, magic)| magic.to_string());
+    let magic =
+        crate::config::known_network(network).map_or_else(String::new, |n| n.magic.to_string());
     let config = crate::config::Config::from_vars([
         ("CARDANO_NETWORK", network),
         ("NETWORK_MAGIC", magic.as_str()),
