@@ -69,8 +69,8 @@ scenario_tests! {
     frozen_pod_residual => "frozen-pod-residual.toml",
     graceful_shutdown_handover => "graceful-shutdown-handover.toml",
     handoff_judged_on_fresh_policy => "handoff-judged-on-fresh-policy.toml",
-    health_flap_handover_gap => "health-flap-handover-gap.toml",
     health_flap => "health-flap.toml",
+    health_flap_handover_gap => "health-flap-handover-gap.toml",
     lease_deleted => "lease-deleted.toml",
     long_pause_no_repromotion => "long-pause-no-repromotion.toml",
     maintenance_override => "maintenance-override.toml",
@@ -91,8 +91,8 @@ scenario_tests! {
     quiet_region_api_budget => "quiet-region-api-budget.toml",
     region_partitioned_from_coordination => "region-partitioned-from-coordination.toml",
     rolling_restart_multi_region_primary => "rolling-restart-multi-region-primary.toml",
-    rotate_secret_during_handover => "rotate-secret-during-handover.toml",
     rotate_secret => "rotate-secret.toml",
+    rotate_secret_during_handover => "rotate-secret-during-handover.toml",
     shared_api_stretched_cluster => "shared-api-stretched-cluster.toml",
     short_api_outage_no_handover => "short-api-outage-no-handover.toml",
     short_freeze_no_handover => "short-freeze-no-handover.toml",
@@ -100,6 +100,7 @@ scenario_tests! {
     single_region_leader_crash => "single-region-leader-crash.toml",
     skew_hours_single_region => "skew-hours-single-region.toml",
     slow_api_no_handover => "slow-api-no-handover.toml",
+    standby_watch_ends_early_before_a_shutdown => "standby-watch-ends-early-before-a-shutdown.toml",
     three_regions_primary_loss => "three-regions-primary-loss.toml",
     watchdog_pause_global_renewals_failing => "watchdog-pause-global-renewals-failing.toml",
     watchdog_paused_after_late_promotion => "watchdog-paused-after-late-promotion.toml",
@@ -165,32 +166,4 @@ fn the_files_together_use_every_fault_and_expectation_kind_and_describe_themselv
         missing.is_empty(),
         "no scenario uses the expectation kinds {missing:?}"
     );
-}
-
-/// Open findings (`sim/tests/open/`): files that fail today, each for a reason docs/chaos.md
-/// names. They must keep failing the documented way and never unsafely: a change that fixes one
-/// fails here, so the file moves to `scenarios/` with its fix; a change that breaks safety in one
-/// fails here too.
-#[test]
-fn open_findings_fail_only_the_documented_way() {
-    let open = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/open");
-    let cases: &[(&str, &[&str])] = &[(
-        "standby-watch-ends-early-before-a-shutdown.toml",
-        &["forger-by", "max-handovers", "no-forger-in"],
-    )];
-    for (file, kinds) in cases {
-        let scenario = Scenario::from_file(open.join(file)).unwrap_or_else(|e| panic!("{e}"));
-        let outcome = run(&scenario, &RunOptions::default())
-            .unwrap_or_else(|e| panic!("{file}: the simulation failed: {e}"));
-        let report = &outcome.report;
-        let mut found: Vec<&str> = report.violations.iter().map(|v| v.kind.as_str()).collect();
-        found.sort_unstable();
-        found.dedup();
-        assert_eq!(
-            (report.dual_slots, report.uncovered_slots, found.as_slice()),
-            (0, 0, *kinds),
-            "{file}: {}",
-            report.verdict_line()
-        );
-    }
 }

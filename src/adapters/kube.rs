@@ -302,34 +302,48 @@ impl Kube for KubeAdapter {
         resource_version: &str,
         timeout: Duration,
     ) -> Result<Option<LeaseRecord>, KubeError> {
-        // Whole seconds, rounded down (a 1.9 s wait asks for 1 s): the server may end the watch
-        // before the caller's deadline. Rounding up lets a standby see a release it now misses
-        // for up to a second (soak seed 2160), but CI's shutdown probe of seed 1015 then loses
-        // the departing leader's successor grace instead; docs/chaos.md, "Still open".
-        let secs = u32::try_from(timeout.as_secs().max(1)).unwrap_or(u32::MAX);
-        let params = WatchParams::default()
-            .fields(&format!("metadata.name={name}"))
-            .timeout(secs);
+        // The server counts `timeoutSeconds` in whole seconds. Asking for more than the caller's
+        // wait would move when a standby wakes; asking for less (a 1.9 s wait asks for 1 s) lets
+        // the server end the watch early. So a watch the server ended without a change, after it
+        // kept it open for what we asked, is opened again from the same resourceVersion for the
+        // rest of the wait, as client-go's reflector does: otherwise the standby would take the
+        // end for a failure and sleep out the rest blind (soak seed 2160, docs/chaos.md). A watch
+        // that ends much sooner than asked is a failure (no loop against a server that closes at
+        // once).
+        let deadline = tokio::time::Instant::now() + timeout;
         let watch = async {
-            let stream = self.leases.watch(&params, resource_version).await?;
-            let mut stream = std::pin::pin!(stream.into_stream());
-            while let Some(event) = stream.next().await {
-                match event? {
-                    WatchEvent::Added(l) | WatchEvent::Modified(l) => {
-                        if l.metadata.resource_version.as_deref() != Some(resource_version) {
-                            return Ok(Some(record_of(&l)));
+            loop {
+                let left = deadline.saturating_duration_since(tokio::time::Instant::now());
+                let secs = u32::try_from(left.as_secs().max(1)).unwrap_or(u32::MAX);
+                let params = WatchParams::default()
+                    .fields(&format!("metadata.name={name}"))
+                    .timeout(secs);
+                let opened = tokio::time::Instant::now();
+                let stream = self.leases.watch(&params, resource_version).await?;
+                let mut stream = std::pin::pin!(stream.into_stream());
+                while let Some(event) = stream.next().await {
+                    match event? {
+                        WatchEvent::Added(l) | WatchEvent::Modified(l) => {
+                            if l.metadata.resource_version.as_deref() != Some(resource_version) {
+                                return Ok(Some(record_of(&l)));
+                            }
+                        }
+                        WatchEvent::Deleted(_) => return Ok(None),
+                        WatchEvent::Bookmark(_) => {}
+                        WatchEvent::Error(e) => {
+                            return Err(kube::Error::Api(Box::new(
+                                kube::core::Status::failure(&e.message, &e.reason)
+                                    .with_code(e.code),
+                            )));
                         }
                     }
-                    WatchEvent::Deleted(_) => return Ok(None),
-                    WatchEvent::Bookmark(_) => {}
-                    WatchEvent::Error(e) => {
-                        return Err(kube::Error::Api(Box::new(
-                            kube::core::Status::failure(&e.message, &e.reason).with_code(e.code),
-                        )));
-                    }
+                }
+                // A tenth off for a server clock that runs a little fast.
+                let honoured = opened.elapsed() >= Duration::from_secs(u64::from(secs)) * 9 / 10;
+                if !honoured || tokio::time::Instant::now() >= deadline {
+                    return Err(kube::Error::Service("watch ended without a change".into()));
                 }
             }
-            Err(kube::Error::Service("watch ended without a change".into()))
         };
         match tokio::time::timeout(timeout + self.timeout, watch).await {
             Ok(r) => r.map_err(classify),
