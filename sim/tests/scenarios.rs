@@ -102,6 +102,7 @@ scenario_tests! {
     slow_api_no_handover => "slow-api-no-handover.toml",
     standby_watch_ends_early_before_a_shutdown => "standby-watch-ends-early-before-a-shutdown.toml",
     three_regions_primary_loss => "three-regions-primary-loss.toml",
+    watchdog_fires_under_a_live_holder => "watchdog-fires-under-a-live-holder.toml",
     watchdog_pause_global_renewals_failing => "watchdog-pause-global-renewals-failing.toml",
     watchdog_paused_after_late_promotion => "watchdog-paused-after-late-promotion.toml",
     watchdog_paused_sidecar_global_lease => "watchdog-paused-sidecar-global-lease.toml",

@@ -18,6 +18,7 @@ pub(super) fn explain(
     obs: &Observations,
     lost: Option<HoldLost>,
     restarted: bool,
+    stopped: bool,
     entitled: bool,
     eligible: Result<(), Reason>,
     identity: &str,
@@ -33,7 +34,7 @@ pub(super) fn explain(
     lease_gone(s, lost, restarted, &holder, timing)
         .or_else(|| unfinished_demotion(s, eligible))
         .or_else(|| ineligible(s, eligible))
-        .or_else(|| our_hold(s, obs, entitled))
+        .or_else(|| our_hold(s, obs, entitled, stopped))
         .unwrap_or_else(|| lease_of_others(s, obs, &holder, identity, timing))
 }
 
@@ -130,10 +131,23 @@ fn ineligible(s: &ElectionState, eligible: Result<(), Reason>) -> Option<(Reason
 }
 
 /// We hold the lease: promoting, held back by policy, waiting out a new lease, or forging.
-fn our_hold(s: &ElectionState, obs: &Observations, entitled: bool) -> Option<(Reason, String)> {
+fn our_hold(
+    s: &ElectionState,
+    obs: &Observations,
+    entitled: bool,
+    stopped: bool,
+) -> Option<(Reason, String)> {
     let h = s.seat.hold.as_ref()?;
     let now = obs.now;
     Some(if let Forging::Promoting { .. } = s.forging {
+        if stopped {
+            return Some((
+                Reason::Promoting,
+                "the node stopped forging without a demotion of ours (did the watchdog fire?): \
+                 real keys written again and SIGHUP sent"
+                    .into(),
+            ));
+        }
         (
             Reason::Promoting,
             "real keys written and SIGHUP sent: waiting for the node to confirm".into(),

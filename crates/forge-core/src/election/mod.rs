@@ -328,8 +328,10 @@ pub fn decide(
     let restarted = observe_node(&mut s, obs);
     // 2. The lease, then the renewal deadline (self-fencing).
     let lost = s.seat.apply(&obs.lease, identity, now, timing);
-    // 3. Verification: what the metrics say about the SIGHUP we sent.
+    // 3. Verification: what the metrics say about the SIGHUP we sent, or that a verified forger
+    //    stopped without a demotion of ours.
     s.forging = verify(s.forging, obs.node.forging_enabled, now, timing);
+    let stopped = prev.forging == Forging::On && s.forging == Forging::Off && !restarted;
 
     // 4. Entitlement: the whole safety rule.
     let eligible = obs.eligibility.verdict();
@@ -371,7 +373,7 @@ pub fn decide(
     });
     let role = role_of(&s, lost, entitled, releasing, now);
     let (reason, message) = explain(
-        &s, obs, lost, restarted, entitled, eligible, identity, timing,
+        &s, obs, lost, restarted, stopped, entitled, eligible, identity, timing,
     );
     let shutdown_complete =
         obs.eligibility.shutting_down && s.seat.hold.is_none() && !s.forging.maybe_on();
@@ -480,12 +482,19 @@ pub fn reprovision(next: &ElectionState, entitled: bool, source_changed: bool) -
 }
 
 /// Updates the forging belief from the node's `forging_enabled`.
+///
+/// A verified forger whose node reports forging disabled stopped without a demotion of ours: the
+/// watchdog fired while this sidecar was stalled but not yet past its own renew deadline (soak
+/// seed 2293), or an operator intervened. Believing `On` would keep the lease and forge nothing
+/// for as long as the renewals go through; `Off` lets an entitled holder promote again, through
+/// the whole promotion path (heartbeat armed first), and anyone else has nothing to undo.
 fn verify(forging: Forging, enabled: Option<bool>, now: MonoTime, timing: &Timing) -> Forging {
     match (forging, enabled) {
         (Forging::Promoting { .. }, Some(true)) => Forging::On,
-        (Forging::Demoting { .. } | Forging::Stuck { .. } | Forging::Unknown, Some(false)) => {
-            Forging::Off
-        }
+        (
+            Forging::On | Forging::Demoting { .. } | Forging::Stuck { .. } | Forging::Unknown,
+            Some(false),
+        ) => Forging::Off,
         (Forging::Demoting { since, attempt }, _)
             if now.since(since) >= timing.sighup_verify_timeout()
                 && attempt >= MAX_DEMOTION_ATTEMPTS =>

@@ -1132,3 +1132,33 @@ fn an_actions_name_is_its_serialized_tag() {
         assert_eq!(v["action"], a.name(), "{a:?}");
     }
 }
+
+#[test]
+fn a_forger_whose_node_stopped_without_our_demotion_promotes_again() {
+    // The watchdog fired while we were stalled, short of our own renew deadline: the node reports
+    // forging disabled, the lease is still ours.
+    let mut p = Pod::leader(5);
+    p.node.forging_enabled = Some(false);
+    let d = p.at(2_000).step(LeaseEvent::Nothing);
+    assert_eq!(
+        d.actions,
+        vec![Action::Promote, lease(LeaseWriteKind::Renew)],
+        "{d:?}"
+    );
+    assert_eq!(d.reason, Reason::Promoting);
+    assert!(d.message.contains("without a demotion of ours"), "{d:?}");
+    // Not entitled at that moment (policy says no): the belief is Off, no promotion, and whatever
+    // real keys are left make way for the standby set.
+    let mut p = Pod::leader(5);
+    p.node.forging_enabled = Some(false);
+    p.gate = Gate::Deny(Reason::PolicyDisallows);
+    let d = p.at(2_000).step(LeaseEvent::Nothing);
+    assert_eq!(p.state.forging, Forging::Off);
+    assert!(!d.actions.contains(&Action::Promote), "{d:?}");
+    assert!(d.actions.contains(&Action::Standby), "{d:?}");
+    // An unreadable metric is not a stop: a verified forger stays `On`.
+    let mut p = Pod::leader(5);
+    p.node.forging_enabled = None;
+    p.at(2_000).step(LeaseEvent::Nothing);
+    assert_eq!(p.state.forging, Forging::On);
+}
