@@ -218,12 +218,14 @@ impl<C: Clock, K: Kube, F: Fs, N: Node, R: Recorder, G: cluster::Coordinator>
             );
         };
         let budget = self.request_budget();
+        let sent_at = self.clock.now_mono();
         let (event, result) = send_lease_write(&self.clock, &self.kube, write, &req, budget).await;
         self.pending = event;
         match result {
             Ok(record) => {
                 if write == LeaseWriteKind::Release {
                     self.released_version = Some(record.resource_version.clone());
+                    self.release_round_trip = self.clock.now_mono().since(sent_at);
                 }
                 let detail = format!("{write:?} ok: resourceVersion {}", record.resource_version);
                 (true, detail)

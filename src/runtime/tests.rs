@@ -460,3 +460,38 @@ fn the_heartbeat_carries_the_fencing_instant_of_the_renewal_the_hold_rests_on() 
         crate::watchdog::Verdict::Stalled
     );
 }
+
+/// A standby told by its watch that the lease was released takes it on the node observations it
+/// already has (the departing leader's successor grace is short); only a free lease, only a
+/// standby, and only observations at most a lease duration old.
+#[test]
+fn a_released_lease_is_taken_on_the_last_observations() {
+    let mut c = Cluster::new(2);
+    c.run_until(20_000);
+    let leader = c.forger().unwrap_or_default();
+    let standby = if leader == "pod-0" { "pod-1" } else { "pod-0" };
+    let held = c.api.lease("cardano-node-leader").expect("the leader's lease");
+    let released = LeaseRecord {
+        holder: None,
+        ..held.clone()
+    };
+    let p = c.pod(standby);
+    // The node's metrics went dark since the last pass: a fresh pass would find it ineligible.
+    p.node.set_metrics_up(false);
+    p.rt.pending = LeaseEvent::Read(Some(released.clone()));
+    let seen = p.rt.reuse_on_release().expect("a released lease is taken at once");
+    assert!(seen.observations.eligibility.verdict().is_ok());
+    assert_eq!(seen.observations.lease, LeaseEvent::Read(Some(released.clone())));
+    assert_eq!(p.rt.pending, LeaseEvent::Nothing);
+    // A lease someone holds is not a release: observe afresh.
+    p.rt.pending = LeaseEvent::Read(Some(held));
+    assert!(p.rt.reuse_on_release().is_none());
+    // Observations older than a lease duration are not reused.
+    p.rt.pending = LeaseEvent::Read(Some(released.clone()));
+    c.clock.advance(Timing::default().lease_duration() + Duration::from_secs(1));
+    let p = c.pod(standby);
+    assert!(p.rt.reuse_on_release().is_none());
+    // The fresh pass that follows sees the dark metrics, and the standby stays off.
+    let d = block_on(p.rt.wake());
+    assert_eq!(d.reason, Reason::MetricsUnavailable, "{d:?}");
+}
