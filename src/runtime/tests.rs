@@ -470,7 +470,10 @@ fn a_released_lease_is_taken_on_the_last_observations() {
     c.run_until(20_000);
     let leader = c.forger().unwrap_or_default();
     let standby = if leader == "pod-0" { "pod-1" } else { "pod-0" };
-    let held = c.api.lease("cardano-node-leader").expect("the leader's lease");
+    let held = c
+        .api
+        .lease("cardano-node-leader")
+        .expect("the leader's lease");
     let released = LeaseRecord {
         holder: None,
         ..held.clone()
@@ -479,16 +482,22 @@ fn a_released_lease_is_taken_on_the_last_observations() {
     // The node's metrics went dark since the last pass: a fresh pass would find it ineligible.
     p.node.set_metrics_up(false);
     p.rt.pending = LeaseEvent::Read(Some(released.clone()));
-    let seen = p.rt.reuse_on_release().expect("a released lease is taken at once");
+    let seen =
+        p.rt.reuse_on_release()
+            .expect("a released lease is taken at once");
     assert!(seen.observations.eligibility.verdict().is_ok());
-    assert_eq!(seen.observations.lease, LeaseEvent::Read(Some(released.clone())));
+    assert_eq!(
+        seen.observations.lease,
+        LeaseEvent::Read(Some(released.clone()))
+    );
     assert_eq!(p.rt.pending, LeaseEvent::Nothing);
     // A lease someone holds is not a release: observe afresh.
     p.rt.pending = LeaseEvent::Read(Some(held));
     assert!(p.rt.reuse_on_release().is_none());
     // Observations older than a lease duration are not reused.
     p.rt.pending = LeaseEvent::Read(Some(released.clone()));
-    c.clock.advance(Timing::default().lease_duration() + Duration::from_secs(1));
+    c.clock
+        .advance(Timing::default().lease_duration() + Duration::from_secs(1));
     let p = c.pod(standby);
     assert!(p.rt.reuse_on_release().is_none());
     // The fresh pass that follows sees the dark metrics, and the standby stays off.
