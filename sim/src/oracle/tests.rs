@@ -1260,3 +1260,35 @@ fn missed_slots_are_the_slots_after_the_first_forger_without_any_leadership_chec
         }
     }
 }
+
+/// Overlapping freezes of one pod are one frozen span (the world thaws the pod at the later end):
+/// its residual window opens at that thaw. a/0 renews until 8 s (deadline 18 s), is frozen at 10 s
+/// for 20 s and again at 20 s for 15 s, so it thaws at 35 s; b/0 forges from 25 s. Judged per
+/// fault, the window was [30 s, 40 s] and the slots 40..=44 after it counted as dual (soak seed
+/// 10708); a freeze that begins after the pod thawed stays a span of its own.
+#[test]
+fn overlapping_freezes_of_a_pod_are_one_span_with_one_thaw() {
+    let mut events = vec![
+        (0, start("a", 0)),
+        (10_000, frozen("a", 0, 20_000)),
+        (10_000, stop("a", 0)),
+        (20_000, frozen("a", 0, 15_000)),
+        (25_000, start("b", 0)),
+        (35_000, start("a", 0)),
+        (42_500, stop("a", 0)),
+        (50_000, frozen("a", 0, 1_000)),
+    ];
+    events.extend(renewals(&local("a", 0), 0, 10_000));
+    let t = trace(60_000, events);
+    let spans: Vec<_> = timeline::freezes(&t)
+        .iter()
+        .map(|f| (f.start_ms, f.for_ms))
+        .collect();
+    assert_eq!(spans, [(10_000, 25_000), (50_000, 1_000)]);
+    let j = judged(&scenario(""), &t);
+    assert_eq!(
+        (j.metrics.dual_slots, j.metrics.residual_dual_slots),
+        (0, 8),
+        "slots 35..=42"
+    );
+}

@@ -350,20 +350,33 @@ impl Timeline {
     }
 }
 
-/// The freezes of a run.
+/// The freezes of a run, one per span in which a pod was frozen without a break: a freeze that
+/// begins while its pod is still frozen extends that span (the world keeps the pod frozen until
+/// the later end, `PodClock::freeze`), so the pod thaws once, at the span's end. Judged per fault
+/// instead, a span of overlapping freezes had its first freeze span the fencing deadline and its
+/// residual window close while the pod was still frozen (soak seed 10708).
 pub fn freezes(trace: &Trace) -> Vec<Freeze> {
-    trace
-        .events
-        .iter()
-        .filter_map(|e| match &e.kind {
-            EventKind::Frozen { pod, for_ms } => Some(Freeze {
+    let mut spans: Vec<Freeze> = Vec::new();
+    for e in &trace.events {
+        let EventKind::Frozen { pod, for_ms } = &e.kind else {
+            continue;
+        };
+        let end = e.at_ms.saturating_add(*for_ms);
+        let open = spans
+            .iter_mut()
+            .rev()
+            .find(|f| f.pod == *pod)
+            .filter(|f| e.at_ms < f.start_ms.saturating_add(f.for_ms));
+        match open {
+            Some(f) => f.for_ms = f.for_ms.max(end - f.start_ms),
+            None => spans.push(Freeze {
                 pod: pod.clone(),
                 start_ms: e.at_ms,
                 for_ms: *for_ms,
             }),
-            _ => None,
-        })
-        .collect()
+        }
+    }
+    spans
 }
 
 /// Whether the pod's target credential files exist at `t` (its last `Credentials` event at or
