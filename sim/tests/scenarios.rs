@@ -62,6 +62,7 @@ scenario_tests! {
     crash_restart_credentials => "crash-restart-credentials.toml",
     created_global_lease_local_leader_change => "created-global-lease-local-leader-change.toml",
     demo => "demo.toml",
+    demote_before_a_round_at_the_global_deadline => "demote-before-a-round-at-the-global-deadline.toml",
     disabled_and_back => "disabled-and-back.toml",
     drift => "drift.toml",
     emergency_override => "emergency-override.toml",

@@ -491,7 +491,22 @@ impl<C: Clock, K: Kube, F: Fs, N: Node, R: Recorder, G: cluster::Coordinator>
                 && self
                     .coordinated_at
                     .is_some_and(|at| now.since(at) < self.settings.timing.retry_period() / 2);
-            if !departed
+            // Past the instant at which the global hold fences itself, a round's requests (each
+            // given a few tens of milliseconds even past the answer-by) must not come before the
+            // demotion: decide first with the gate shut, and coordinate at the next wake-up, once
+            // the demotion is under way (soak seed 2538: a 120 ms round at the fencing instant,
+            // then a freeze, and the node forged past the global lease).
+            let gate_fenced = matches!(
+                self.coordinator.gate_hold(),
+                cluster::GateHold::Until(fence) if now >= fence
+            ) && matches!(
+                self.state.forging,
+                Forging::On | Forging::Promoting { .. } | Forging::Unknown
+            );
+            if gate_fenced {
+                self.gate = Gate::Deny(crate::core::reason::Reason::PolicyDisallows);
+                seen.observations.gate = self.gate;
+            } else if !departed
                 && !quiet_shutdown
                 && ((round == 0 && (leader || due)) || self.coordinated_as_leader != Some(leader))
             {
