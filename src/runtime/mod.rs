@@ -584,7 +584,9 @@ impl<C: Clock, K: Kube, F: Fs, N: Node, R: Recorder, G: cluster::Coordinator>
     /// and credential observations of its last pass (at most a lease duration old), instead of
     /// reading them again first: a departing leader gives a successor of its region only a short
     /// grace before it hands the region's global lease away (`leave_region`), and those reads
-    /// cost round trips (soak seed 2022: 219 ms against the 200 ms grace). Only the acquire rests
+    /// can cost round trips. (Soak seed 2022, 219 ms against the 200 ms grace, was not mended by
+    /// this alone: its delay was the departing pod's own watch, see `hand_global_lease_over`.)
+    /// Only the acquire rests
     /// on them. The round after the write observes afresh before anything is promoted, and an
     /// acquire by a pod that has turned ineligible meanwhile is released by that round: a
     /// liveness cost, never a forging one.
