@@ -154,10 +154,12 @@ pub struct Runtime<C, K, F, N, R, G = cluster::Standalone> {
     decisions: &'static dyn Decisions,
     /// The node and credential part of the last full observation pass, and when it was taken
     /// (see [`Self::reuse_on_release`]).
-    last_local: Option<(MonoTime, NodeView, Eligibility, Option<NodeProcess>)>,
+    /// Its lease event is always `Nothing`: the lease is never reused.
+    last_local: Option<Seen>,
 }
 
 /// What one observation pass found, besides the core's inputs.
+#[derive(Clone)]
 struct Seen {
     observations: Observations,
     process: Option<NodeProcess>,
@@ -601,21 +603,17 @@ impl<C: Clock, K: Kube, F: Fs, N: Node, R: Recorder, G: cluster::Coordinator>
             return None;
         }
         let now = self.clock.now_mono();
-        let (at, node, eligibility, process) = self.last_local?;
-        if now.since(at) > self.settings.timing.lease_duration() || eligibility.verdict().is_err() {
+        let last = self.last_local.as_ref()?;
+        if now.since(last.observations.now) > self.settings.timing.lease_duration()
+            || last.observations.eligibility.verdict().is_err()
+        {
             return None;
         }
-        let lease = std::mem::replace(&mut self.pending, LeaseEvent::Nothing);
-        Some(Seen {
-            observations: Observations {
-                now,
-                lease,
-                node,
-                eligibility,
-                gate: self.gate,
-            },
-            process,
-        })
+        let mut seen = last.clone();
+        seen.observations.now = now;
+        seen.observations.lease = std::mem::replace(&mut self.pending, LeaseEvent::Nothing);
+        seen.observations.gate = self.gate;
+        Some(seen)
     }
 
     async fn observe(&mut self) -> Seen {
@@ -687,16 +685,18 @@ impl<C: Clock, K: Kube, F: Fs, N: Node, R: Recorder, G: cluster::Coordinator>
             },
             gate: self.gate,
         };
-        self.last_local = Some((
-            observations.now,
-            observations.node,
-            observations.eligibility,
-            process,
-        ));
-        Seen {
+        let seen = Seen {
             observations,
             process,
-        }
+        };
+        self.last_local = Some(Seen {
+            observations: Observations {
+                lease: LeaseEvent::Nothing,
+                ..seen.observations.clone()
+            },
+            process,
+        });
+        seen
     }
 
     /// Whether the credential directory holds what a standby should have.
