@@ -506,7 +506,7 @@ impl<C: Clock, K: Kube, F: Fs, N: Node, R: Recorder, G: cluster::Coordinator>
                 Forging::On | Forging::Promoting { .. } | Forging::Unknown
             );
             if gate_fenced {
-                self.gate = Gate::Deny(crate::core::reason::Reason::PolicyDisallows);
+                self.gate = Gate::Deny(crate::core::reason::Reason::GlobalLeaseFenced);
                 seen.observations.gate = self.gate;
             } else if !departed
                 && !quiet_shutdown

@@ -477,6 +477,11 @@ fn global_held(
     }
     let gate = if holds {
         Gate::Allow
+    } else if s.global.conflict && s.global.may_promote(now, step.timing) {
+        message = "our region's last global-lease write met a conflict: reading the lease before \
+                   forging starts"
+            .into();
+        Gate::Deny(Reason::LeaseConflict)
     } else {
         Gate::Deny(Reason::LeaseNewWaiting)
     };
@@ -614,6 +619,11 @@ fn global_not_held(
             step.preferred.as_deref().unwrap_or("another region")
         ),
     };
+    // The step in which our hold fenced itself says so: the gate shut on a deadline, not a policy.
+    if s.global.fenced_at == Some(now) {
+        let fenced = format!("our region's global lease passed its renew deadline: {message}");
+        return (Gate::Deny(Reason::GlobalLeaseFenced), fenced);
+    }
     (Gate::Deny(Reason::PolicyDisallows), message)
 }
 

@@ -550,6 +550,59 @@ fn a_stopped_node_does_not_start_on_a_global_hold_that_met_a_409() {
     }
 }
 
+/// Why the gate is shut on a global hold we keep, as the journal and metrics tell it. Rows: (ms
+/// since the last renewal was sent, whether the last write met a 409, the node off, the gate).
+#[test]
+fn a_shut_gate_on_a_held_global_lease_names_its_cause() {
+    let t = timing();
+    let deadline = u64::try_from(t.renew_deadline().as_millis()).unwrap_or(u64::MAX);
+    let rows = [
+        (1_000, false, true, Gate::Allow),
+        (1_000, true, false, Gate::Allow),
+        (1_000, true, true, Gate::Deny(Reason::LeaseConflict)),
+        (deadline - 1, false, false, Gate::Allow),
+        (deadline, false, true, Gate::Deny(Reason::GlobalLeaseFenced)),
+        (
+            deadline,
+            false,
+            false,
+            Gate::Deny(Reason::GlobalLeaseFenced),
+        ),
+        (
+            deadline + 1,
+            true,
+            true,
+            Gate::Deny(Reason::GlobalLeaseFenced),
+        ),
+    ];
+    for (since_renewal, conflict, forging_off, gate) in rows {
+        let mut a = Rep::new("a", vec![("a", State::PriorityBased, 1)]);
+        a.holding(5);
+        a.state.global.conflict = conflict;
+        a.obs.local.forging_off = forging_off;
+        let d = a.at(100_000 + since_renewal).step(LeaseEvent::Nothing);
+        assert_eq!(
+            d.gate, gate,
+            "{since_renewal} ms, conflict {conflict}, off {forging_off}: {}",
+            d.message
+        );
+        // Fenced: the hold is gone, and the next step is an ordinary shut gate.
+        if gate == Gate::Deny(Reason::GlobalLeaseFenced) {
+            assert!(a.state.global.hold.is_none());
+            let d = a.at(100_100 + since_renewal).step(LeaseEvent::Nothing);
+            assert_eq!(d.gate, Gate::Deny(Reason::PolicyDisallows), "{}", d.message);
+        }
+    }
+    // Not yet promotable (a lease we created): waiting, not fenced.
+    let mut a = Rep::new("a", vec![("a", State::PriorityBased, 1)]);
+    a.holding(5);
+    if let Some(h) = a.state.global.hold.as_mut() {
+        h.promotable_at = MonoTime(200_000);
+    }
+    let d = a.at(101_000).step(LeaseEvent::Nothing);
+    assert_eq!(d.gate, Gate::Deny(Reason::LeaseNewWaiting), "{}", d.message);
+}
+
 /// Presence reads that fail leave what was observed (review finding L2); a long blindness (no good
 /// read for more than half a lease duration) starts the observation afresh. Rows: (read instants
 /// in ms, with `None` for a failed read; whether b, whose record never changes, is still present

@@ -40,6 +40,9 @@ pub enum Reason {
     LeaseLost,
     /// Cluster policy (or the global lease) does not let this region forge.
     PolicyDisallows,
+    /// Our region's hold of the global lease passed its renew deadline: the gate shut by itself
+    /// (the runtime shuts it before any round trip; the core drops the hold in that step).
+    GlobalLeaseFenced,
     /// We are promoting: real credentials written, SIGHUP sent, awaiting the node's confirmation.
     Promoting,
     /// The node confirmed it forges.
@@ -65,7 +68,7 @@ pub enum Reason {
 
 impl Reason {
     /// Every reason, for tests and documentation.
-    pub const ALL: [Reason; 25] = [
+    pub const ALL: [Reason; 26] = [
         Reason::NodeNotRunning,
         Reason::SocketNotAccepting,
         Reason::MetricsUnavailable,
@@ -82,6 +85,7 @@ impl Reason {
         Reason::RenewDeadlineExceeded,
         Reason::LeaseLost,
         Reason::PolicyDisallows,
+        Reason::GlobalLeaseFenced,
         Reason::Promoting,
         Reason::Forging,
         Reason::PromotionUnverified,
@@ -112,6 +116,7 @@ impl Reason {
             Reason::RenewDeadlineExceeded => "renew_deadline_exceeded",
             Reason::LeaseLost => "lease_lost",
             Reason::PolicyDisallows => "policy_disallows",
+            Reason::GlobalLeaseFenced => "global_lease_fenced",
             Reason::Promoting => "promoting",
             Reason::Forging => "forging",
             Reason::PromotionUnverified => "promotion_unverified",
