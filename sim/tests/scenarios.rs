@@ -98,6 +98,7 @@ scenario_tests! {
     short_api_outage_no_handover => "short-api-outage-no-handover.toml",
     short_freeze_no_handover => "short-freeze-no-handover.toml",
     sigterm_last_pod_hands_over => "sigterm-last-pod-hands-over.toml",
+    last_pod_shutdown_reads_no_released_presence => "last-pod-shutdown-reads-no-released-presence.toml",
     single_region_leader_crash => "single-region-leader-crash.toml",
     skew_hours_single_region => "skew-hours-single-region.toml",
     slow_api_no_handover => "slow-api-no-handover.toml",
