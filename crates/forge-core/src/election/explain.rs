@@ -153,8 +153,14 @@ fn our_hold(
             "real keys written and SIGHUP sent: waiting for the node to confirm".into(),
         )
     } else if let Gate::Deny(r) = obs.gate {
+        // A fenced global hold is no policy: the decision says so (metrics, status, journal).
+        let reason = if r == Reason::GlobalLeaseFenced {
+            r
+        } else {
+            Reason::PolicyDisallows
+        };
         (
-            Reason::PolicyDisallows,
+            reason,
             format!("holding the lease; this region may not forge ({r})"),
         )
     } else if now < h.promotable_at {

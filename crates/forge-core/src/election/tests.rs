@@ -596,6 +596,14 @@ fn a_denied_gate_keeps_the_local_lease_but_never_forges() {
     let d = p.wrote(LeaseWriteKind::Acquire, rec(Some(ME), 6));
     assert!(d.actions.is_empty());
     assert_eq!((d.role, d.reason), (Role::Leader, Reason::PolicyDisallows));
+    // A gate shut by the global hold's deadline is no policy: the decision names it.
+    p.gate = Gate::Deny(Reason::GlobalLeaseFenced);
+    let d = p.step(LeaseEvent::Nothing);
+    assert_eq!(
+        (d.role, d.reason),
+        (Role::Leader, Reason::GlobalLeaseFenced)
+    );
+    assert!(d.message.contains("global_lease_fenced"), "{}", d.message);
     // And a forging leader whose gate closes demotes but keeps renewing.
     let mut p = Pod::leader(5);
     p.gate = Gate::Deny(Reason::PolicyDisallows);
