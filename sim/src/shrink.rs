@@ -11,15 +11,21 @@
 //! moved to), and those newly failing expectations are dropped from the result, which fails only
 //! the target's way.
 //!
+//! An expectation violated again counts as the same failure only when it fails near the instant it
+//! first failed at ([`SAME_FAILURE_WITHIN_MS`]): seed 2928's 1.1 s planned-handover gap otherwise
+//! "shrank" to a run whose probes were gone and whose forger was dead for minutes, violating the
+//! same `max-gap` at the start of its window, a different failure in a useless file.
+//!
 //! Delta debugging in its simplest form: try dropping chunks of faults, halving the chunk size until
 //! single faults; a drop is kept when the scenario still fails. Runs are deterministic, so the
 //! result is too (same file, same seed, same tick: same shrunk file).
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
 use crate::oracle::Violation;
 use crate::runner::{RunOptions, run};
 use crate::scenario::Scenario;
+use crate::trace::SimMs;
 
 /// One violated check: an implicit check's kind (`None` index), or an expectation's index and kind.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -52,15 +58,46 @@ impl Check {
     }
 }
 
-/// The checks a run violates.
-pub fn signature(violations: &[Violation]) -> BTreeSet<Check> {
-    violations
-        .iter()
-        .map(|v| Check {
+/// How far from its first instant a violated expectation may fail and still be the same failure:
+/// dropping a fault may move the world's phase by some ticks or a retry, not by minutes.
+pub const SAME_FAILURE_WITHIN_MS: SimMs = 5_000;
+
+/// The checks a run violates, each with the earliest instant it failed at (if it fails at one).
+pub fn instants(violations: &[Violation]) -> BTreeMap<Check, Option<SimMs>> {
+    let mut out: BTreeMap<Check, Option<SimMs>> = BTreeMap::new();
+    for v in violations {
+        let check = Check {
             expectation: v.expectation,
             kind: v.kind.clone(),
-        })
-        .collect()
+        };
+        let at = out.entry(check).or_insert(v.at_ms);
+        *at = match (*at, v.at_ms) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
+    }
+    out
+}
+
+/// Whether a trial that violates `found` fails the way the original (`original`) did: every
+/// `target` check violated again (an expectation near its first instant), and no implicit check
+/// the original did not violate. Newly violated expectations are allowed: a dropped probe's own.
+pub fn same_failure(
+    target: &BTreeSet<Check>,
+    original: &BTreeMap<Check, Option<SimMs>>,
+    found: &BTreeMap<Check, Option<SimMs>>,
+) -> bool {
+    let again = |c: &Check| match (original.get(c), found.get(c)) {
+        (_, None) => false,
+        (Some(Some(a)), Some(Some(b))) if c.expectation.is_some() => {
+            a.abs_diff(*b) <= SAME_FAILURE_WITHIN_MS
+        }
+        _ => true,
+    };
+    target.iter().all(again)
+        && found
+            .keys()
+            .all(|c| original.contains_key(c) || c.expectation.is_some())
 }
 
 /// The smallest sub-list of `items` (in their order) for which `fails` still holds, found by
@@ -134,44 +171,31 @@ pub fn shrink(
     keep: &[String],
     mut progress: impl FnMut(usize, usize),
 ) -> Result<Shrunk, ShrinkError> {
-    let checks = |s: &Scenario| -> Result<BTreeSet<Check>, ShrinkError> {
+    let checks = |s: &Scenario| -> Result<BTreeMap<Check, Option<SimMs>>, ShrinkError> {
         run(s, options)
-            .map(|o| signature(&o.report.violations))
+            .map(|o| instants(&o.report.violations))
             .map_err(ShrinkError::Simulation)
     };
     let original = checks(scenario)?;
     if original.is_empty() {
         return Err(ShrinkError::DoesNotFail(scenario.name.clone()));
     }
-    let target: BTreeSet<Check> = if keep.is_empty() {
-        original.clone()
-    } else {
-        original
-            .iter()
-            .filter(|c| keep.iter().any(|k| c.matches(k)))
-            .cloned()
-            .collect()
-    };
+    let target: BTreeSet<Check> = original
+        .keys()
+        .filter(|c| keep.is_empty() || keep.iter().any(|k| c.matches(k)))
+        .cloned()
+        .collect();
     if target.is_empty() {
         return Err(ShrinkError::NoSuchViolation {
             name: scenario.name.clone(),
             keep: keep.join(", "),
             found: original
-                .iter()
+                .keys()
                 .map(Check::to_string)
                 .collect::<Vec<_>>()
                 .join(", "),
         });
     }
-    // New violations are allowed only of expectations: one whose own fault (a probe's) was
-    // dropped may fail now, and is dropped itself at the end. A new implicit violation (a dual
-    // slot where there was none) is another failure.
-    let same_way = |found: &BTreeSet<Check>| {
-        target.is_subset(found)
-            && found
-                .iter()
-                .all(|c| original.contains(c) || c.expectation.is_some())
-    };
     let faults_before = scenario.faults.len();
     let mut runs = 1;
     let mut error = None;
@@ -185,7 +209,7 @@ pub fn shrink(
         match checks(&trial) {
             Ok(found) => {
                 progress(runs, subset.len());
-                same_way(&found)
+                same_failure(&target, &original, &found)
             }
             Err(e) => {
                 error = Some(e);
@@ -204,8 +228,8 @@ pub fn shrink(
     let now = checks(&shrunk)?;
     runs += 1;
     let stale: BTreeSet<usize> = now
-        .iter()
-        .filter(|c| !original.contains(c))
+        .keys()
+        .filter(|c| !original.contains_key(c))
         .filter_map(|c| c.expectation)
         .collect();
     shrunk.expects = shrunk
@@ -243,6 +267,100 @@ mod tests {
             vec!['a', 'b', 'c']
         );
         assert_eq!(minimize(items, |_| true), Vec::<char>::new());
+    }
+
+    fn check(expectation: Option<usize>, kind: &str) -> Check {
+        Check {
+            expectation,
+            kind: kind.into(),
+        }
+    }
+
+    /// Rows: what a trial violates (check, instant); whether it fails the original's way. The
+    /// original violated `expect[3] max-gap` at 4,004,600 ms and a dual slot at 100,000 ms.
+    #[test]
+    fn the_same_failure_is_the_same_checks_near_the_same_instants() {
+        let gap = check(Some(3), "max-gap");
+        let dual = check(None, "dual-forging");
+        let original = BTreeMap::from([
+            (gap.clone(), Some(4_004_600)),
+            (dual.clone(), Some(100_000)),
+        ]);
+        let target: BTreeSet<Check> = original.keys().cloned().collect();
+        let other = check(Some(5), "forger-by");
+        let rows: Vec<(Vec<(Check, Option<SimMs>)>, bool)> = vec![
+            (
+                vec![
+                    (gap.clone(), Some(4_004_600)),
+                    (dual.clone(), Some(100_000)),
+                ],
+                true,
+            ),
+            // A phase moved by a few ticks: still the same failure.
+            (
+                vec![(gap.clone(), Some(4_004_900)), (dual.clone(), Some(90_000))],
+                true,
+            ),
+            (
+                vec![
+                    (gap.clone(), Some(4_004_600 - SAME_FAILURE_WITHIN_MS)),
+                    (dual.clone(), Some(1)),
+                ],
+                true,
+            ),
+            // The gap found minutes away (seed 2928's degenerate shrink): another failure.
+            (
+                vec![
+                    (gap.clone(), Some(4_004_600 + SAME_FAILURE_WITHIN_MS + 1)),
+                    (dual.clone(), Some(1)),
+                ],
+                false,
+            ),
+            (
+                vec![
+                    (gap.clone(), Some(3_000_000)),
+                    (dual.clone(), Some(100_000)),
+                ],
+                false,
+            ),
+            // A target check gone.
+            (vec![(gap.clone(), Some(4_004_600))], false),
+            // A newly violated expectation is allowed (a dropped probe's own).
+            (
+                vec![
+                    (gap.clone(), Some(4_004_600)),
+                    (dual.clone(), Some(100_000)),
+                    (other, Some(1)),
+                ],
+                true,
+            ),
+            // A new implicit violation is not.
+            (
+                vec![
+                    (gap.clone(), Some(4_004_600)),
+                    (dual, Some(100_000)),
+                    (check(None, "uncovered"), Some(1)),
+                ],
+                false,
+            ),
+        ];
+        for (found, same) in rows {
+            let found: BTreeMap<Check, Option<SimMs>> = found.into_iter().collect();
+            assert_eq!(same_failure(&target, &original, &found), same, "{found:?}");
+        }
+    }
+
+    /// The earliest instant of a check violated more than once is the one compared.
+    #[test]
+    fn instants_keep_each_checks_earliest_failure() {
+        let v = |at: Option<SimMs>| Violation {
+            expectation: Some(1),
+            kind: "max-gap".into(),
+            at_ms: at,
+            message: String::new(),
+        };
+        let found = instants(&[v(Some(9)), v(None), v(Some(4)), v(Some(7))]);
+        assert_eq!(found.get(&check(Some(1), "max-gap")), Some(&Some(4)));
     }
 
     #[test]
