@@ -288,7 +288,8 @@ mod tests {
         ]);
         let target: BTreeSet<Check> = original.keys().cloned().collect();
         let other = check(Some(5), "forger-by");
-        let rows: Vec<(Vec<(Check, Option<SimMs>)>, bool)> = vec![
+        type Found = Vec<(Check, Option<SimMs>)>;
+        let rows: Vec<(Found, bool)> = vec![
             (
                 vec![
                     (gap.clone(), Some(4_004_600)),

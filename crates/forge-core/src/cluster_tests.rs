@@ -604,12 +604,12 @@ fn a_shut_gate_on_a_held_global_lease_names_its_cause() {
 }
 
 /// Presence reads that fail leave what was observed (review finding L2); a long blindness (no good
-/// read for more than half a lease duration) starts the observation afresh. Rows: (read instants
-/// in ms, with `None` for a failed read; whether b, whose record never changes, is still present
-/// at the last one).
+/// read for more than half a lease duration; exactly half is not) starts the observation afresh.
+/// Rows: (read instants in ms, with `None` for a failed read; whether b, whose record never
+/// changes, is still present at the last one).
 #[test]
 fn a_failed_presence_read_is_not_absence_but_a_long_blindness_restarts_the_watch() {
-    let rows: [(&[(u64, bool)], bool); 4] = [
+    let rows: [(&[(u64, bool)], bool); 6] = [
         // Read every 2 s: b's unchanged record is expired after 15 s.
         (
             &[
@@ -644,7 +644,11 @@ fn a_failed_presence_read_is_not_absence_but_a_long_blindness_restarts_the_watch
             ],
             true,
         ),
-        // ...and gone a lease duration after that.
+        // Reads exactly half a lease duration apart are not yet a blindness: gone at 115 s...
+        (&[(100_000, true), (107_500, true), (115_000, true)], false),
+        // ...but a millisecond more is, each time: watched afresh, still present.
+        (&[(100_000, true), (107_501, true), (115_002, true)], true),
+        // A 20 s outage again: gone a lease duration after it.
         (
             &[
                 (100_000, true),
@@ -873,4 +877,666 @@ fn other_regions_leave_a_deleted_global_lease_to_its_holder_until_it_would_have_
     assert!(Rep::global_writes(&d).is_empty(), "{d:?}");
     let d = b.at(115_000).step(LeaseEvent::Read(None));
     assert_eq!(Rep::global_writes(&d), vec![G(LeaseWriteKind::Create)]);
+}
+
+/// Presence says a region has an eligible pod: its representative holds it, an eligible standby
+/// only touches it when stale (never holds it), and a pod that is neither (ineligible, shutting
+/// down) lets a hold it still has go. Each row: our pod holds the region's presence, last written
+/// 5 s ago (stale to a standby); (leader, eligible, shutting down) → the presence write.
+#[test]
+fn only_the_representative_holds_its_regions_presence_and_only_an_eligible_standby_touches_it() {
+    let touch = Some(LeaseWriteKind::Acquire);
+    let release = Some(LeaseWriteKind::Release);
+    let rows = [
+        ((true, true, false), Some(LeaseWriteKind::Renew)),
+        ((false, true, false), touch),
+        ((false, false, false), release),
+        ((true, false, false), release),
+        ((false, true, true), release),
+        ((true, true, true), release),
+    ];
+    for ((leader, eligible, shutting_down), expected) in rows {
+        let mut a = Rep::a_before_b();
+        let own = rec("presence", Some("a"), 5);
+        a.state
+            .presence
+            .observer
+            .observe(Some(&own), MonoTime(95_000));
+        a.state.presence.hold = Some(Hold {
+            record: own,
+            last_renew_sent_at: MonoTime(95_000),
+            promotable_at: MonoTime(95_000),
+        });
+        a.obs.local.leader = leader;
+        a.obs.local.eligible = eligible;
+        a.obs.local.shutting_down = shutting_down;
+        let d = a.step(LeaseEvent::Nothing);
+        let writes: Vec<LeaseWriteKind> = d
+            .actions
+            .iter()
+            .filter_map(|x| match x {
+                ClusterAction::Presence { write } => Some(*write),
+                _ => None,
+            })
+            .collect();
+        let row = format!("leader {leader}, eligible {eligible}, shutting down {shutting_down}");
+        assert_eq!(writes, Vec::from_iter(expected), "{row}");
+        let standby = !leader && eligible && !shutting_down;
+        assert_eq!(d.next.presence.hold.is_none(), standby, "{row}");
+    }
+}
+
+/// The cross-region decision asserts its own safety rules in debug builds (docs/safety.md): fed a
+/// decision that breaks one, the check must fire. Rows: (gate, our global hold, writes, region
+/// quiet, node off) → whether the check rejects it. Hold: 0 none, 1 live and promotable, 2 not yet
+/// promotable, 3 past its renew deadline.
+#[cfg(debug_assertions)]
+#[test]
+fn the_cross_region_safety_check_rejects_an_unsafe_decision() {
+    let handoff = ClusterAction::Handoff { to: "b".into() };
+    let rows = [
+        (Gate::Allow, 0, vec![], true, true, true),
+        (Gate::Allow, 1, vec![], true, true, false),
+        (Gate::Allow, 2, vec![], true, true, true),
+        (Gate::Allow, 3, vec![], true, true, true),
+        (
+            Gate::Deny(Reason::PolicyDisallows),
+            0,
+            vec![],
+            true,
+            true,
+            false,
+        ),
+        (
+            Gate::Deny(Reason::PolicyDisallows),
+            1,
+            vec![handoff.clone()],
+            true,
+            true,
+            false,
+        ),
+        (
+            Gate::Deny(Reason::PolicyDisallows),
+            1,
+            vec![handoff.clone()],
+            false,
+            true,
+            true,
+        ),
+        (
+            Gate::Deny(Reason::PolicyDisallows),
+            1,
+            vec![handoff],
+            true,
+            false,
+            true,
+        ),
+        (
+            Gate::Deny(Reason::PolicyDisallows),
+            1,
+            vec![G(LeaseWriteKind::Release)],
+            true,
+            false,
+            true,
+        ),
+        (
+            Gate::Deny(Reason::PolicyDisallows),
+            1,
+            vec![G(LeaseWriteKind::Renew)],
+            false,
+            false,
+            false,
+        ),
+    ];
+    let deadline = timing().renew_deadline();
+    for (gate, hold, actions, quiet, off, rejected) in rows {
+        let mut a = Rep::a_before_b();
+        a.obs.local.region_quiet = quiet;
+        a.obs.local.forging_off = off;
+        match hold {
+            0 => {}
+            1 => a.holding(5),
+            2 => {
+                a.holding(5);
+                if let Some(h) = a.state.global.hold.as_mut() {
+                    h.promotable_at = a.obs.now + Duration::from_secs(1);
+                }
+            }
+            _ => {
+                a.holding(5);
+                a.obs.now = a.obs.now + deadline;
+            }
+        }
+        let (s, obs) = (&a.state, &a.obs);
+        let outcome = std::panic::catch_unwind(|| {
+            debug_assert_cluster_safe(s, obs, gate, &actions, &timing());
+        });
+        assert_eq!(
+            outcome.is_err(),
+            rejected,
+            "{gate:?}, hold {hold}, {actions:?}, quiet {quiet}, off {off}"
+        );
+    }
+}
+
+/// When the loop decides again (`cluster_wake_by`): often where something is about to happen (a
+/// handoff, a verified demotion, a renew deadline), rarely where nothing is held. Rows: (what we
+/// are, ms from now to the wake instant), with the defaults (retry 2 s, lease 15 s, renew deadline
+/// 10 s, verify poll 50 ms). Region a is preferred over b, both present.
+#[test]
+fn the_cluster_loop_wakes_when_the_next_thing_can_happen() {
+    let rows: [(&str, fn(&mut Rep) -> LeaseEvent, u64); 12] = [
+        (
+            "an eligible standby: three looks a lease",
+            |r| {
+                r.obs.local.leader = false;
+                LeaseEvent::Nothing
+            },
+            5_000,
+        ),
+        (
+            "neither leading nor eligible, holding nothing: once a lease",
+            |r| {
+                r.obs.local.leader = false;
+                r.obs.local.eligible = false;
+                LeaseEvent::Nothing
+            },
+            15_000,
+        ),
+        (
+            "a local leader, ineligible, holding nothing: every retry period",
+            |r| {
+                r.obs.local.eligible = false;
+                LeaseEvent::Nothing
+            },
+            2_000,
+        ),
+        (
+            "not leading, still holding its presence (a release to make): every retry period",
+            |r| {
+                r.obs.local.leader = false;
+                r.obs.local.eligible = false;
+                r.state.presence.hold = Some(Hold {
+                    record: rec("presence", Some("a"), 5),
+                    last_renew_sent_at: r.obs.now,
+                    promotable_at: r.obs.now,
+                });
+                LeaseEvent::Nothing
+            },
+            2_000,
+        ),
+        (
+            "the preferred region, holding the global lease: every retry period",
+            |r| {
+                r.holding(5);
+                LeaseEvent::Nothing
+            },
+            2_000,
+        ),
+        (
+            "holding the global lease, renewed 9 s ago: at its renew deadline",
+            |r| {
+                r.holding(5);
+                if let Some(h) = r.state.global.hold.as_mut() {
+                    h.last_renew_sent_at = MonoTime(91_000);
+                }
+                LeaseEvent::Nothing
+            },
+            1_000,
+        ),
+        (
+            "the preferred region without the global lease: 150 ms (a handoff may come)",
+            |_| LeaseEvent::Nothing,
+            150,
+        ),
+        (
+            "a region not preferred, without the global lease: every retry period",
+            |r| {
+                *r = Rep::new(
+                    "b",
+                    vec![
+                        ("a", State::PriorityBased, 1),
+                        ("b", State::PriorityBased, 2),
+                    ],
+                );
+                LeaseEvent::Nothing
+            },
+            2_000,
+        ),
+        (
+            "an eligible standby of the preferred region: three looks a lease",
+            |r| {
+                r.obs.local.leader = false;
+                r.obs.presence = LeaseEvent::Read(Some(rec("presence", Some("a"), 5)));
+                LeaseEvent::Nothing
+            },
+            5_000,
+        ),
+        (
+            "handing over, our node still forging: the verification poll",
+            |r| {
+                r.holding(5);
+                r.obs.regions.insert("a".into(), policy(State::Disabled, 1));
+                r.obs.local.forging_off = false;
+                LeaseEvent::Nothing
+            },
+            50,
+        ),
+        (
+            "an operator deleted the global lease we hold: the verification poll",
+            |r| {
+                r.holding(5);
+                if let Some(h) = r.state.global.hold.as_mut() {
+                    h.record.terminating = true;
+                }
+                LeaseEvent::Nothing
+            },
+            50,
+        ),
+        (
+            "its deletion completed, to be created again: the verification poll",
+            |r| {
+                r.holding(5);
+                LeaseEvent::Wrote {
+                    write: LeaseWriteKind::Finalize,
+                    record: rec("global", Some("a"), 5),
+                    sent_at: r.obs.now,
+                }
+            },
+            50,
+        ),
+    ];
+    for (what, setup, after_ms) in rows {
+        let mut r = Rep::a_before_b();
+        let event = setup(&mut r);
+        let d = r.step(event);
+        assert_eq!(
+            d.wake_by,
+            MonoTime(100_000 + after_ms),
+            "{what}: {}",
+            d.message
+        );
+    }
+}
+
+/// While we do not hold the global lease, the message (journal, status) names why: the holder,
+/// our pod's role, our policy, that we take it, or which region we wait for. Rows: (our region,
+/// regions, our pod leads, our node eligible, the global lease's holder, the message).
+#[test]
+fn a_region_without_the_global_lease_says_why() {
+    let ab = || {
+        vec![
+            ("a", State::PriorityBased, 1),
+            ("b", State::PriorityBased, 2),
+        ]
+    };
+    let a_disabled = || vec![("a", State::Disabled, 1), ("b", State::PriorityBased, 2)];
+    let rows = [
+        (
+            "a",
+            ab(),
+            true,
+            true,
+            Some("b"),
+            "region b holds the global lease",
+        ),
+        (
+            "a",
+            ab(),
+            false,
+            false,
+            Some("b"),
+            "region b holds the global lease",
+        ),
+        (
+            "a",
+            ab(),
+            true,
+            false,
+            None,
+            "not our region's eligible local leader",
+        ),
+        (
+            "a",
+            ab(),
+            false,
+            true,
+            None,
+            "not our region's eligible local leader",
+        ),
+        (
+            "a",
+            a_disabled(),
+            false,
+            false,
+            None,
+            "not our region's eligible local leader",
+        ),
+        (
+            "a",
+            a_disabled(),
+            true,
+            true,
+            None,
+            "our region's policy does not allow forging",
+        ),
+        ("a", ab(), true, true, None, "taking the global lease"),
+        (
+            "b",
+            ab(),
+            true,
+            true,
+            None,
+            "the global lease is available but a is preferred: waiting",
+        ),
+    ];
+    for (region, regions, leader, eligible, holder, message) in rows {
+        let mut r = Rep::new(region, regions);
+        r.obs.local.leader = leader;
+        r.obs.local.eligible = eligible;
+        let d = r.step(LeaseEvent::Read(holder.map(|h| rec("global", Some(h), 3))));
+        assert_eq!(
+            d.message, message,
+            "{region}, leader {leader}, eligible {eligible}, holder {holder:?}"
+        );
+        assert_eq!(d.gate, Gate::Deny(Reason::PolicyDisallows), "{message}");
+    }
+}
+
+/// Why a region became preferred decides whether a holder hands over at once (an operator's
+/// change, or the preferred region got worse) or waits the failback delay (a region recovered).
+/// b holds the global lease, its node off and its region quiet; each row changes the regions'
+/// views step by step: (a's and b's views before, each change, the cause, handed to a at once).
+/// A view: (priority, healthy).
+#[test]
+fn a_holder_hands_over_at_once_unless_the_preferred_region_merely_recovered() {
+    type Views = [(i32, bool); 2];
+    let rows: [(&str, Views, &[Views], Cause, bool); 4] = [
+        (
+            "an operator raises a above b",
+            [(3, true), (2, true)],
+            &[[(1, true), (2, true)]],
+            Cause::Operator,
+            true,
+        ),
+        (
+            "a's health recovers",
+            [(1, false), (2, true)],
+            &[[(1, true), (2, true)]],
+            Cause::Recovery,
+            false,
+        ),
+        (
+            "b, the preferred region, fails its health check",
+            [(2, true), (1, true)],
+            &[[(2, true), (1, false)]],
+            Cause::Degradation,
+            true,
+        ),
+        (
+            "a recovers, then an operator lowers b during the failback delay",
+            [(1, false), (2, true)],
+            &[[(1, true), (2, true)], [(1, true), (3, true)]],
+            Cause::Operator,
+            true,
+        ),
+    ];
+    let view = |(priority, healthy): (i32, bool)| {
+        let mut v = policy(State::PriorityBased, priority);
+        if !healthy {
+            v.health = Health {
+                healthy: false,
+                consecutive_failures: 3,
+            };
+        }
+        v
+    };
+    for (what, before, changes, cause, at_once) in rows {
+        let mut b = Rep::new(
+            "b",
+            vec![
+                ("a", State::PriorityBased, 1),
+                ("b", State::PriorityBased, 2),
+            ],
+        );
+        let set = |b: &mut Rep, views: Views| {
+            b.obs.regions.insert("a".into(), view(views[0]));
+            b.obs.regions.insert("b".into(), view(views[1]));
+        };
+        set(&mut b, before);
+        b.holding(5);
+        let d = b.step(LeaseEvent::Nothing);
+        assert_eq!(d.ranking.preferred.as_deref(), Some("b"), "{what}");
+        let mut d = d;
+        for (i, views) in changes.iter().enumerate() {
+            set(&mut b, *views);
+            let t = 101_000 + 1_000 * u64::try_from(i).unwrap_or(0);
+            d = b.at(t).step(LeaseEvent::Nothing);
+        }
+        assert_eq!(d.ranking.preferred.as_deref(), Some("a"), "{what}");
+        assert_eq!(
+            d.next.preferred.as_ref().map(|p| p.2),
+            Some(cause),
+            "{what}"
+        );
+        let handed = d
+            .actions
+            .contains(&ClusterAction::Handoff { to: "a".into() });
+        assert_eq!(handed, at_once, "{what}: {}", d.message);
+        assert_eq!(d.gate == Gate::Allow, !at_once, "{what}: {}", d.message);
+    }
+}
+
+/// A region that may no longer forge gives the global lease up even when no other region is
+/// there to take it: its policy disables it, or it has no eligible local leader any more (its
+/// gate must not stay open on the lease). Rows: (our policy, our node eligible) → released once
+/// our node is verifiably off and our region quiet.
+#[test]
+fn a_region_that_may_no_longer_forge_releases_the_global_lease_with_no_successor() {
+    for (state, eligible) in [
+        (State::Disabled, true),
+        (State::PriorityBased, false),
+        (State::Disabled, false),
+    ] {
+        let mut a = Rep::new("a", vec![("a", state, 1)]);
+        a.holding(5);
+        a.obs.local.eligible = eligible;
+        let d = a.at(101_000).step(LeaseEvent::Nothing);
+        assert_eq!(d.ranking.preferred, None, "{state:?}, eligible {eligible}");
+        assert_eq!(
+            Rep::global_writes(&d),
+            vec![G(LeaseWriteKind::Release)],
+            "{state:?}, eligible {eligible}: {}",
+            d.message
+        );
+        assert_ne!(d.gate, Gate::Allow, "{state:?}, eligible {eligible}");
+    }
+}
+
+/// Leaving a global lease we created and still wait out (not yet promotable): we let it lapse,
+/// writing nothing (a release would hand a lease we were not entitled to forge on to whoever
+/// takes it next, at once). Our region's leader keeps its hold meanwhile, so reading its own
+/// record does not make it take the lease again; a pod no longer leading forgets it (another pod
+/// of ours may write it now). Rows: leading → hold kept.
+#[test]
+fn a_waiting_global_hold_we_leave_lapses_and_only_its_leader_remembers_it() {
+    for leader in [true, false] {
+        let mut a = Rep::new(
+            "a",
+            vec![("a", State::Disabled, 1), ("b", State::PriorityBased, 2)],
+        );
+        a.holding(5);
+        if let Some(h) = a.state.global.hold.as_mut() {
+            h.promotable_at = MonoTime(115_000);
+        }
+        a.obs.local.leader = leader;
+        let d = a.at(101_000).step(LeaseEvent::Nothing);
+        assert_eq!(Rep::global_writes(&d), vec![], "leader {leader}");
+        assert_eq!(
+            d.message, "leaving a global lease we were still waiting on: letting it lapse",
+            "leader {leader}"
+        );
+        assert_eq!(d.next.global.hold.is_some(), leader, "leader {leader}");
+        let d = a
+            .at(102_000)
+            .step(LeaseEvent::Read(Some(rec("global", Some("a"), 5))));
+        assert_eq!(
+            Rep::global_writes(&d),
+            vec![],
+            "leader {leader}: {}",
+            d.message
+        );
+        assert_ne!(d.gate, Gate::Allow, "leader {leader}");
+    }
+}
+
+/// A worse region takes an available global lease only after watching it available for a lease
+/// duration, counted while it can see it: not while it was held, and not across failed reads
+/// (the better region may have been there all along). a (priority 1) renews its presence; b
+/// watches the global lease. Rows: (b's reads: instant and what it saw, the instant b first writes
+/// the lease).
+#[test]
+fn a_worse_region_counts_the_global_lease_available_only_while_it_sees_it_so() {
+    #[derive(Clone, Copy, Debug)]
+    enum Seen {
+        Absent,
+        Free,
+        HeldByA,
+        Failed,
+    }
+    use Seen::*;
+    let rows: [(&[(u64, Seen)], Option<u64>); 3] = [
+        (
+            &[(100_000, Absent), (107_000, Absent), (115_000, Absent)],
+            Some(115_000),
+        ),
+        (
+            &[
+                (100_000, Absent),
+                (105_000, Failed),
+                (110_000, Failed),
+                (115_000, Absent),
+                (122_000, Absent),
+                (129_999, Absent),
+                (130_000, Absent),
+            ],
+            Some(130_000),
+        ),
+        (
+            &[
+                (100_000, HeldByA),
+                (105_000, HeldByA),
+                (110_000, Free),
+                (115_000, Free),
+                (120_000, Free),
+                (124_999, Free),
+                (125_000, Free),
+            ],
+            Some(125_000),
+        ),
+    ];
+    for (reads, takes_at) in rows {
+        let mut b = Rep::new(
+            "b",
+            vec![
+                ("a", State::PriorityBased, 1),
+                ("b", State::PriorityBased, 2),
+            ],
+        );
+        let mut first = None;
+        for &(t, seen) in reads {
+            b.obs
+                .others
+                .insert("a".into(), Some(rec("presence", Some("a-0"), t)));
+            let event = match seen {
+                Absent => LeaseEvent::Read(None),
+                Free => LeaseEvent::Read(Some(rec("global", None, 50))),
+                HeldByA => LeaseEvent::Read(Some(rec("global", Some("a"), t))),
+                Failed => LeaseEvent::ReadFailed(ApiFailure::Unreachable),
+            };
+            let d = b.at(t).step(event);
+            assert_eq!(
+                d.ranking.preferred.as_deref(),
+                Some("a"),
+                "{reads:?} at {t}"
+            );
+            if first.is_none() && !Rep::global_writes(&d).is_empty() {
+                first = Some(t);
+            }
+        }
+        assert_eq!(first, takes_at, "{reads:?}");
+    }
+}
+
+/// Once the deletion of our own global lease completed (our node verifiably off under it), we
+/// create it again at once if our policy allows forging, whether or not we would take an
+/// available lease now (nobody but us forged under it; a planned handover follows if another
+/// region is preferred). Rows: (regions, b present, the preferred region, what we write).
+#[test]
+fn a_global_lease_whose_deletion_we_completed_is_created_again_at_once_if_we_may_forge() {
+    let create = vec![G(LeaseWriteKind::Create)];
+    let rows = [
+        // Preferred, and best by policy.
+        (
+            vec![
+                ("a", State::PriorityBased, 1),
+                ("b", State::PriorityBased, 2),
+            ],
+            true,
+            "a",
+            create.clone(),
+        ),
+        // Preferred only while the better b is away, and not yet settled (led for 0.3 s).
+        (
+            vec![
+                ("a", State::PriorityBased, 2),
+                ("b", State::PriorityBased, 1),
+            ],
+            false,
+            "a",
+            create,
+        ),
+        // Disabled meanwhile: not created again.
+        (
+            vec![("a", State::Disabled, 1), ("b", State::PriorityBased, 2)],
+            true,
+            "b",
+            vec![],
+        ),
+    ];
+    for (regions, b_present, preferred, expected) in rows {
+        let mut a = Rep::new("a", regions.clone());
+        if !b_present {
+            a.obs.others.insert("b".into(), None);
+        }
+        a.holding(5);
+        let marked = LeaseRecord {
+            terminating: true,
+            finalizers: vec![crate::lease::LEASE_FINALIZER.to_owned()],
+            ..rec("global", Some("a"), 6)
+        };
+        let d = a.at(101_000).step(LeaseEvent::Read(Some(marked.clone())));
+        assert_eq!(
+            Rep::global_writes(&d),
+            vec![G(LeaseWriteKind::Finalize)],
+            "{regions:?}"
+        );
+        let d = a.at(101_300).step(LeaseEvent::Wrote {
+            write: LeaseWriteKind::Finalize,
+            record: marked,
+            sent_at: MonoTime(101_000),
+        });
+        assert_eq!(
+            d.ranking.preferred.as_deref(),
+            Some(preferred),
+            "{regions:?}"
+        );
+        assert_eq!(
+            Rep::global_writes(&d),
+            expected,
+            "{regions:?}: {}",
+            d.message
+        );
+        assert_ne!(d.gate, Gate::Allow, "{regions:?}");
+    }
 }

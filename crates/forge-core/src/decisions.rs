@@ -53,3 +53,20 @@ impl Decisions for Correct {}
 
 /// The correct core, for callers that hold a `&'static dyn Decisions`.
 pub static CORRECT: Correct = Correct;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The correct core arms the dead-man switch with exactly the instant the sidecar fences
+    /// itself: later would let a stalled sidecar's node forge past its lease, earlier would demote
+    /// a healthy one; and no instant (not armed) while a hold is missing.
+    #[test]
+    fn the_correct_core_arms_the_watchdog_at_the_fencing_instant() {
+        let timing = Timing::default();
+        let now = MonoTime(5_000);
+        for fence_at in [None, Some(MonoTime(0)), Some(MonoTime(12_345))] {
+            assert_eq!(CORRECT.watchdog_fence_at(fence_at, now, &timing), fence_at);
+        }
+    }
+}

@@ -375,4 +375,67 @@ mod tests {
         o.observe(None, MonoTime(13_000));
         assert_eq!(o.state("pod-1", D, MonoTime(13_000)), LeaseState::Absent);
     }
+
+    /// Our finalizer is recognised by its exact name among any others: a record being deleted
+    /// may only keep our finalizer on a write if it already carries it (Kubernetes refuses new
+    /// finalizers on a terminating object), so a miss would drop the node's cover.
+    #[test]
+    fn only_our_own_finalizer_protects_a_record() {
+        let cases: [(&[&str], bool); 5] = [
+            (&[], false),
+            (&["example.com/other"], false),
+            (&[LEASE_FINALIZER], true),
+            (&["example.com/other", LEASE_FINALIZER], true),
+            (&["cardano.io/forge-manager-old"], false),
+        ];
+        for (finalizers, want) in cases {
+            let r = LeaseRecord {
+                finalizers: finalizers.iter().map(|f| (*f).to_owned()).collect(),
+                ..rec("pod-0", "1", "x")
+            };
+            assert_eq!(r.protected(), want, "{finalizers:?}");
+        }
+    }
+
+    /// A tenure is one acquisition and its renewals: renewals (a new resourceVersion) keep its
+    /// start, while a new holder, a new acquireTime or a counted transition starts a new one. A
+    /// pod taking over a record its region created waits from this instant, so a tenure that
+    /// started late must not inherit an earlier start.
+    #[test]
+    fn a_tenure_lasts_while_holder_acquire_time_and_transitions_stay() {
+        let base = || LeaseRecord {
+            acquire_time: Some("2026-01-01T00:00:00Z".into()),
+            lease_transitions: 2,
+            ..rec("pod-0", "7", "x")
+        };
+        type Change = fn(&mut LeaseRecord);
+        let cases: [(&str, Change, MonoTime); 5] = [
+            ("renewed", |_| {}, MonoTime(1_000)),
+            (
+                "new holder",
+                |r| r.holder = Some("pod-1".into()),
+                MonoTime(4_000),
+            ),
+            (
+                "new acquire time",
+                |r| r.acquire_time = Some("2026-01-01T00:00:03Z".into()),
+                MonoTime(4_000),
+            ),
+            (
+                "new transition",
+                |r| r.lease_transitions = 3,
+                MonoTime(4_000),
+            ),
+            ("released", |r| r.holder = None, MonoTime(4_000)),
+        ];
+        for (what, change, want) in cases {
+            let mut o = LeaseObserver::default();
+            o.observe(Some(&base()), MonoTime(1_000));
+            let mut next = base();
+            next.resource_version = "8".into();
+            change(&mut next);
+            o.observe(Some(&next), MonoTime(4_000));
+            assert_eq!(o.tenure_since(), Some(want), "{what}");
+        }
+    }
 }

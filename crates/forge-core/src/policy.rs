@@ -515,4 +515,98 @@ mod tests {
         assert_eq!(effective(&v, None).reported_priority, 103);
         assert_eq!(effective(&v, None).reason, PolicyReason::HealthDegraded);
     }
+
+    /// The CRD's spelling of each state (status and the spec's enum): a rename breaks every
+    /// existing CardanoForgeCluster.
+    #[test]
+    fn states_keep_their_crd_names() {
+        let cases = [
+            (State::Enabled, "Enabled"),
+            (State::Disabled, "Disabled"),
+            (State::PriorityBased, "Priority-based"),
+        ];
+        for (state, name) in cases {
+            assert_eq!(state.as_str(), name);
+        }
+    }
+
+    /// The status reason values (the old sidecar's where they exist; dashboards and alerts match
+    /// on them), the same as their serialized form.
+    #[test]
+    fn policy_reasons_keep_their_status_names() {
+        let cases = [
+            (PolicyReason::InvalidSpec, "invalid_spec"),
+            (PolicyReason::ManualOverride, "manual_override"),
+            (PolicyReason::ClusterDisabled, "cluster_disabled"),
+            (PolicyReason::ClusterEnabled, "cluster_enabled"),
+            (PolicyReason::HealthDegraded, "health_degraded"),
+            (PolicyReason::HealthIntermittent, "health_intermittent"),
+            (PolicyReason::HealthyOperation, "healthy_operation"),
+        ];
+        for (reason, name) in cases {
+            assert_eq!(reason.as_str(), name);
+            let json = serde_json::to_string(&reason).unwrap_or_default();
+            assert_eq!(json, format!("\"{name}\""));
+        }
+    }
+
+    /// The status reason names what decides a region's state: an active override that forces
+    /// either its state or its priority, else the spec's state and, for priority-based regions,
+    /// the health (healthy, some failed probes, unhealthy).
+    #[test]
+    fn the_reason_names_what_decides_the_state() {
+        use State::*;
+        let healthy = Health::UNCHECKED;
+        let flaky = Health {
+            healthy: true,
+            consecutive_failures: 1,
+        };
+        let failing = Health {
+            healthy: false,
+            consecutive_failures: 3,
+        };
+        let cases = [
+            // (policy, health, reason)
+            (
+                policy(PriorityBased, 1),
+                healthy,
+                PolicyReason::HealthyOperation,
+            ),
+            (
+                policy(PriorityBased, 1),
+                flaky,
+                PolicyReason::HealthIntermittent,
+            ),
+            (
+                policy(PriorityBased, 1),
+                failing,
+                PolicyReason::HealthDegraded,
+            ),
+            (policy(Enabled, 1), failing, PolicyReason::ClusterEnabled),
+            (policy(Disabled, 1), healthy, PolicyReason::ClusterDisabled),
+            (
+                with_override(policy(PriorityBased, 1), ovr(None, Some(5), None)),
+                healthy,
+                PolicyReason::ManualOverride,
+            ),
+            (
+                with_override(policy(PriorityBased, 1), ovr(None, None, Some(Enabled))),
+                healthy,
+                PolicyReason::ManualOverride,
+            ),
+            (
+                // An override that forces nothing decides nothing.
+                with_override(policy(PriorityBased, 1), ovr(None, None, None)),
+                healthy,
+                PolicyReason::HealthyOperation,
+            ),
+        ];
+        for (p, health, want) in cases {
+            let v = RegionView {
+                health,
+                ..view(p.clone())
+            };
+            assert_eq!(effective(&v, None).reason, want, "{p:?} {health:?}");
+        }
+    }
 }

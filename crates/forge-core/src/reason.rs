@@ -147,4 +147,47 @@ mod tests {
             assert_eq!(json, format!("\"{}\"", r.as_str()));
         }
     }
+
+    /// Every reason's stable name, as metrics labels, the journal and status spell it (and as
+    /// `Display` writes it into messages): renaming one breaks dashboards, alerts and old journals.
+    #[test]
+    fn every_reason_keeps_its_stable_name() {
+        let cases: [(Reason, &str); 26] = [
+            (Reason::NodeNotRunning, "node_not_running"),
+            (Reason::SocketNotAccepting, "socket_not_accepting"),
+            (Reason::MetricsUnavailable, "metrics_unavailable"),
+            (Reason::CredentialsInvalid, "credentials_invalid"),
+            (Reason::BehindTip, "behind_tip"),
+            (Reason::ShuttingDown, "shutting_down"),
+            (Reason::NodeRestarted, "node_restarted"),
+            (Reason::ApiUnreachable, "api_unreachable"),
+            (Reason::LeaseHeldByOther, "lease_held_by_other"),
+            (Reason::LeaseAvailable, "lease_available"),
+            (Reason::LeaseConflict, "lease_conflict"),
+            (Reason::LeaseNewWaiting, "lease_new_waiting"),
+            (Reason::LeaseRenewed, "lease_renewed"),
+            (Reason::RenewDeadlineExceeded, "renew_deadline_exceeded"),
+            (Reason::LeaseLost, "lease_lost"),
+            (Reason::PolicyDisallows, "policy_disallows"),
+            (Reason::GlobalLeaseFenced, "global_lease_fenced"),
+            (Reason::Promoting, "promoting"),
+            (Reason::Forging, "forging"),
+            (Reason::PromotionUnverified, "promotion_unverified"),
+            (Reason::Demoting, "demoting"),
+            (Reason::DemotionUnverified, "demotion_unverified"),
+            (Reason::Released, "released"),
+            (Reason::DemotionStuck, "demotion_stuck"),
+            (Reason::Standby, "standby"),
+            (Reason::LeaseDeleted, "lease_deleted"),
+        ];
+        assert_eq!(
+            cases.map(|(r, _)| r),
+            Reason::ALL,
+            "one row per reason, in order"
+        );
+        for (reason, name) in cases {
+            assert_eq!(reason.as_str(), name);
+            assert_eq!(reason.to_string(), name);
+        }
+    }
 }

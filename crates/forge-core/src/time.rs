@@ -62,3 +62,22 @@ impl fmt::Display for MonoTime {
 pub fn duration_ms(d: Duration) -> u64 {
     u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// An instant is its milliseconds, in numbers (the journal and the status carry them)
+    /// and in words (`1500ms` in logs and messages).
+    #[test]
+    fn an_instant_reads_as_its_milliseconds() {
+        for (ms, text) in [
+            (0, "0ms"),
+            (1_500, "1500ms"),
+            (u64::MAX, "18446744073709551615ms"),
+        ] {
+            assert_eq!(MonoTime(ms).as_ms(), ms);
+            assert_eq!(MonoTime(ms).to_string(), text);
+        }
+    }
+}

@@ -319,4 +319,92 @@ mod tests {
             assert_eq!(&got, want, "{timing:?}");
         }
     }
+
+    /// docs/safety.md §2 states both budget relations with `≤`: a budget used to the millisecond
+    /// is safe and accepted; one more millisecond breaks it and names the variable to change.
+    #[test]
+    fn each_relation_accepts_its_exact_limit_and_refuses_beyond() {
+        let ms = Duration::from_millis;
+        // Renew deadline = retry period with jitter + API timeout + demotion time (2.5 + 3 + 1).
+        let renew = |renew_deadline| TimingParams {
+            retry_jitter: 0.25,
+            renew_deadline,
+            ..TimingParams::default()
+        };
+        // Lease duration = renew deadline + demotion time + margin (17 + 1 + 2).
+        let lease = |renew_deadline| TimingParams {
+            lease_duration: Duration::from_secs(20),
+            renew_deadline,
+            ..TimingParams::default()
+        };
+        let cases: [(TimingParams, &[&str]); 4] = [
+            (renew(ms(6_500)), &[]),
+            (renew(ms(6_499)), &["RENEW_DEADLINE"]),
+            (lease(ms(17_000)), &[]),
+            (lease(ms(17_001)), &["LEASE_DURATION"]),
+        ];
+        for (timing, want) in cases {
+            let got: Vec<_> = timing.problems().iter().map(|p| p.variable).collect();
+            assert_eq!(&got, want, "{timing:?}");
+        }
+    }
+
+    /// A checked timing gives back exactly the settings it was built from, through every
+    /// accessor, `From` and its serialized form (the journal records it, a replay rebuilds it):
+    /// a replay on other settings would judge every deadline differently.
+    #[test]
+    fn a_timing_gives_back_the_settings_it_was_built_from() {
+        let params = TimingParams {
+            lease_duration: Duration::from_secs(30),
+            renew_deadline: Duration::from_secs(20),
+            retry_period: Duration::from_secs(4),
+            retry_jitter: 0.5,
+            api_timeout: Duration::from_secs(5),
+            demotion_time: Duration::from_secs(2),
+            sighup_verify_timeout: Duration::from_secs(7),
+        };
+        let timing = Timing::new(params).expect("a valid budget");
+        assert_eq!(TimingParams::from(timing), params);
+        assert_eq!(timing.params(), params);
+        let accessors = [
+            (timing.lease_duration(), params.lease_duration),
+            (timing.renew_deadline(), params.renew_deadline),
+            (timing.retry_period(), params.retry_period),
+            (timing.api_timeout(), params.api_timeout),
+            (timing.demotion_time(), params.demotion_time),
+            (timing.sighup_verify_timeout(), params.sighup_verify_timeout),
+        ];
+        for (got, want) in accessors {
+            assert_eq!(got, want);
+        }
+        assert_eq!(timing.retry_jitter().to_bits(), 0.5_f64.to_bits());
+        let json = serde_json::to_value(timing).expect("serializes");
+        assert_eq!(json, serde_json::to_value(params).expect("serializes"));
+        let back: Timing = serde_json::from_value(json).expect("deserializes");
+        assert_eq!(back, timing);
+    }
+
+    /// The longest gap between two renewal attempts: one retry period stretched by the jitter,
+    /// plus one request that runs into its timeout (4 × 1.5 + 5 = 11 s; the default 2 × 1.2 + 3
+    /// = 5.4 s). The renew-deadline relation is built on it.
+    #[test]
+    fn the_worst_renew_interval_is_a_jittered_period_plus_a_timed_out_request() {
+        let wide = Timing::new(TimingParams {
+            lease_duration: Duration::from_secs(30),
+            renew_deadline: Duration::from_secs(20),
+            retry_period: Duration::from_secs(4),
+            retry_jitter: 0.5,
+            api_timeout: Duration::from_secs(5),
+            ..TimingParams::default()
+        })
+        .expect("a valid budget");
+        let cases = [
+            (wide, Duration::from_secs(11)),
+            (Timing::default(), Duration::from_millis(5_400)),
+        ];
+        for (timing, want) in cases {
+            assert_eq!(timing.worst_renew_interval(), want, "{timing:?}");
+            assert_eq!(timing.params().worst_renew_interval(), want, "{timing:?}");
+        }
+    }
 }

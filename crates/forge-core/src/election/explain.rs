@@ -252,3 +252,7 @@ fn secs(d: Duration) -> String {
         format!("{s:.1}")
     }
 }
+
+#[cfg(test)]
+#[path = "explain_tests.rs"]
+mod tests;

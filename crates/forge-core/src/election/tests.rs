@@ -1170,3 +1170,671 @@ fn a_forger_whose_node_stopped_without_our_demotion_promotes_again() {
     p.at(2_000).step(LeaseEvent::Nothing);
     assert_eq!(p.state.forging, Forging::On);
 }
+
+// ---------------------------------------------------------------------------------------------
+// What operators read, the runtime's exit, and the demotion schedule.
+
+/// Role names are what the metrics labels, the status page and the journal carry, and what
+/// dashboards and alerts match on: each is the role's serialized snake_case name, and stable.
+#[test]
+fn a_roles_name_is_its_serialized_name() {
+    for (role, name) in [
+        (Role::Candidate, "candidate"),
+        (Role::Acquiring, "acquiring"),
+        (Role::Leader, "leader"),
+        (Role::Demoting, "demoting"),
+        (Role::Releasing, "releasing"),
+        (Role::Fenced, "fenced"),
+    ] {
+        assert_eq!(role.as_str(), name, "{role:?}");
+        let v = serde_json::to_value(role).expect("serialize");
+        assert_eq!(v, name, "{role:?}");
+    }
+}
+
+/// A log line and a journal record are written for a decision that changes something: a new role,
+/// or any action but a routine renewal. A leader renewing every retry period without a change is
+/// not one (a record per renewal would bury the transitions an operator looks for).
+#[test]
+fn only_a_new_role_or_an_action_other_than_a_renewal_is_worth_a_record() {
+    let base = Pod::leader(5).last.expect("a decision");
+    assert_eq!(base.role, Role::Leader);
+    let renew = lease(LeaseWriteKind::Renew);
+    // (role before this decision, its actions) -> worth a record
+    let table = [
+        (Role::Leader, vec![], false),
+        (Role::Leader, vec![renew], false),
+        (Role::Leader, vec![Action::Standby], true),
+        (Role::Leader, vec![renew, Action::Reprovision], true),
+        (Role::Leader, vec![lease(LeaseWriteKind::Acquire)], true),
+        (Role::Acquiring, vec![], true),
+        (Role::Acquiring, vec![renew], true),
+    ];
+    for (before, actions, expected) in table {
+        let d = Decision {
+            actions: actions.clone(),
+            ..base.clone()
+        };
+        assert_eq!(
+            d.changes_anything(before),
+            expected,
+            "{before:?} -> leader with {actions:?}"
+        );
+    }
+}
+
+/// `shutdown_complete` lets the runtime exit. Only a pod that is shutting down, holds nothing and
+/// whose node is verifiably off may: one that exits while holding leaves a lease nobody renews
+/// (or a forging node without its sidecar), and one that is not shutting down must not exit at all.
+#[test]
+fn shutdown_completes_only_when_leaving_with_no_hold_and_the_node_verifiably_off() {
+    // Holds a lease it created, waiting it out; the node is off.
+    let waiting = || {
+        let mut p = Pod::ready();
+        p.step(LeaseEvent::Read(None));
+        p.wrote(LeaseWriteKind::Create, rec(Some(ME), 1));
+        p
+    };
+    // (pod, shutting down) -> complete
+    let table = [
+        ("candidate, node off", Pod::ready(), false, false),
+        ("candidate, node off", Pod::ready(), true, true),
+        ("waiting creator", waiting(), false, false),
+        ("waiting creator", waiting(), true, false),
+        ("forging leader", Pod::leader(5), false, false),
+        ("forging leader", Pod::leader(5), true, false),
+    ];
+    for (name, mut p, shutting_down, expected) in table {
+        p.eligibility.shutting_down = shutting_down;
+        let now = p.now.0;
+        let d = p.at(now + 100).step(LeaseEvent::Nothing);
+        assert_eq!(
+            d.shutdown_complete, expected,
+            "{name}, shutting down: {shutting_down}"
+        );
+    }
+}
+
+/// The sentence of a promotion tells an operator whether a verified forger's node stopped on its
+/// own (did the watchdog fire?) or the pod is simply promoting: an ordinary promotion, and the
+/// wait for its confirmation, must not send anyone looking for a watchdog.
+#[test]
+fn only_a_forger_that_stopped_on_its_own_is_reported_as_such() {
+    let mut p = Pod::ready();
+    p.step(LeaseEvent::Read(Some(rec(None, 5))));
+    let first = p.wrote(LeaseWriteKind::Acquire, rec(Some(ME), 6));
+    let waiting = p.at(1_300).step(LeaseEvent::Nothing);
+    let mut q = Pod::leader(5);
+    q.node.forging_enabled = Some(false);
+    let stopped = q.at(2_000).step(LeaseEvent::Nothing);
+    // (decision) -> reported as a stop of the node's own
+    for (name, d, expected) in [
+        ("first promotion", first, false),
+        ("awaiting its confirmation", waiting, false),
+        ("stopped forger promoting again", stopped, true),
+    ] {
+        assert_eq!(d.reason, Reason::Promoting, "{name}");
+        assert_eq!(
+            d.message.contains("without a demotion of ours"),
+            expected,
+            "{name}: {}",
+            d.message
+        );
+    }
+}
+
+/// `fenced` says our own renewal deadline passed: we dropped the lease and take the node out, and
+/// the role stays `fenced` until that demotion is verified. A node taken out for another reason
+/// (the lease names someone else, policy) is `demoting`. A holder that fences with its node off
+/// is reported fenced in that step, then is a candidate again.
+#[test]
+fn fenced_is_the_role_of_a_pod_whose_own_deadline_passed() {
+    // A verified leader (last renewal sent at 1 000) that renews no more.
+    let mut p = Pod::leader(5);
+    let leader_at_deadline = p.at(11_000).step(LeaseEvent::Nothing);
+    let leader_after = p.at(11_100).step(LeaseEvent::Nothing);
+    // A creator waiting out its lease (node off) whose renewals stop.
+    let mut c = Pod::ready();
+    c.step(LeaseEvent::Read(None));
+    c.wrote(LeaseWriteKind::Create, rec(Some(ME), 1));
+    let creator_at_deadline = c.at(11_000).step(LeaseEvent::Nothing);
+    let creator_after = c.at(11_100).step(LeaseEvent::Nothing);
+    let mut l = Pod::leader(5);
+    let lost = l
+        .at(2_000)
+        .step(LeaseEvent::Read(Some(rec(Some(OTHER), 10))));
+    let mut g = Pod::leader(5);
+    g.gate = Gate::Deny(Reason::PolicyDisallows);
+    let denied = g.at(2_000).step(LeaseEvent::Nothing);
+    // (decision) -> role
+    for (name, d, role) in [
+        ("leader at its deadline", leader_at_deadline, Role::Fenced),
+        (
+            "leader after it, node not verified off",
+            leader_after,
+            Role::Fenced,
+        ),
+        ("creator at its deadline", creator_at_deadline, Role::Fenced),
+        ("creator after it", creator_after, Role::Candidate),
+        ("leader whose lease names another", lost, Role::Demoting),
+        ("leader whose gate closed", denied, Role::Demoting),
+    ] {
+        assert_eq!(d.role, role, "{name}: {:?} {:?}", d.reason, d.actions);
+    }
+}
+
+/// After a stuck demotion, one more attempt every `STUCK_RETRY_AFTER`: one SIGHUP, one
+/// verification window, and stuck again if unverified. Never a fresh round of
+/// `MAX_DEMOTION_ATTEMPTS` SIGHUPs (no SIGHUP loop on a node that ignores them).
+#[test]
+fn a_stuck_demotion_is_retried_once_per_retry_period_not_in_a_new_round() {
+    let mut p = Pod::leader(5);
+    p.gate = Gate::Deny(Reason::PolicyDisallows);
+    p.node.forging_enabled = None; // metrics gone
+    p.eligibility.metrics_readable = false;
+    let stuck_at = p.now;
+    p.state.forging = Forging::Stuck { since: stuck_at };
+    let mut demotions = vec![];
+    let mut asked_renew = false;
+    for k in 1..=80 {
+        let t = stuck_at.0 + k * 1_000;
+        // The API works: every renewal asked for succeeds, so the lease is kept throughout.
+        let renew = p.state.seat.hold.as_ref().map(|h| h.record.clone());
+        let d = match renew {
+            Some(r) if asked_renew => p.at(t).wrote(
+                LeaseWriteKind::Renew,
+                LeaseRecord {
+                    resource_version: t.to_string(),
+                    ..r
+                },
+            ),
+            _ => p.at(t).step(LeaseEvent::Nothing),
+        };
+        asked_renew = d.actions.contains(&lease(LeaseWriteKind::Renew));
+        if d.actions.contains(&Action::Demote { sighup: true }) {
+            demotions.push(t);
+        }
+    }
+    let retry = stuck_at + STUCK_RETRY_AFTER;
+    assert_eq!(demotions, vec![retry.0]);
+    assert_eq!(p.state.forging, Forging::Stuck { since: retry });
+    assert!(p.state.seat.hold.is_some(), "the lease is kept");
+}
+
+/// What the node's metrics tell about the SIGHUP we sent: a promotion is confirmed by
+/// `forging_enabled`, any belief that the node may forge is cleared by a report that it does not,
+/// and an unreadable metric proves nothing. The last demotion attempt gets its full verification
+/// window before it is called stuck (the role and the journal say "demoting" until then).
+#[test]
+fn the_metrics_confirm_or_clear_a_belief_and_the_last_demotion_gets_its_full_window() {
+    let t = timing();
+    let since = MonoTime(10_000);
+    let w = t.sighup_verify_timeout();
+    let ms = Duration::from_millis;
+    let first = Forging::Demoting { since, attempt: 1 };
+    let last = Forging::Demoting {
+        since,
+        attempt: MAX_DEMOTION_ATTEMPTS,
+    };
+    let stuck = Forging::Stuck { since };
+    let promoting = Forging::Promoting { since };
+    // (belief, forging_enabled, time since the SIGHUP) -> belief after
+    let table = [
+        (promoting, Some(true), ms(100), Forging::On),
+        (promoting, Some(false), ms(100), promoting),
+        (promoting, None, w, promoting),
+        (Forging::On, Some(false), ms(100), Forging::Off),
+        (Forging::On, None, ms(100), Forging::On),
+        (Forging::Unknown, Some(false), ms(100), Forging::Off),
+        (stuck, Some(false), ms(100), Forging::Off),
+        (first, Some(false), ms(100), Forging::Off),
+        (first, None, w, first),
+        (last, Some(false), w, Forging::Off),
+        (last, None, w - ms(1), last),
+        (last, None, w, stuck),
+        (last, Some(true), w, stuck),
+    ];
+    for (belief, enabled, after, expected) in table {
+        assert_eq!(
+            verify(belief, enabled, since + after, &t),
+            expected,
+            "{belief:?} with forging_enabled {enabled:?} after {after:?}"
+        );
+    }
+}
+
+/// The demotion schedule of a pod that may not forge, while the node is unverified: each attempt
+/// gets its verification window, at most `MAX_DEMOTION_ATTEMPTS` in a row, then one every
+/// `STUCK_RETRY_AFTER`. (`decide` turns a last attempt past its window into `Stuck` first; the
+/// schedule bounds the SIGHUPs by itself as well.)
+#[test]
+fn a_demotion_is_retried_after_its_window_at_most_max_attempts_in_a_row() {
+    let t = timing();
+    let since = MonoTime(10_000);
+    let w = t.sighup_verify_timeout();
+    let ms = Duration::from_millis;
+    let state = |forging| ElectionState {
+        forging,
+        node: Some(NODE),
+        node_ready: true,
+        node_observed: true,
+        ..ElectionState::default()
+    };
+    let demoting = |attempt| Forging::Demoting { since, attempt };
+    let demote = Some(Action::Demote { sighup: true });
+    // (belief, time since the last attempt) -> action
+    let table = [
+        (demoting(1), w - ms(1), None),
+        (demoting(1), w, demote),
+        (demoting(MAX_DEMOTION_ATTEMPTS - 1), w, demote),
+        (demoting(MAX_DEMOTION_ATTEMPTS), w, None),
+        (demoting(MAX_DEMOTION_ATTEMPTS), w * 10, None),
+        (Forging::Stuck { since }, STUCK_RETRY_AFTER - ms(1), None),
+        (Forging::Stuck { since }, STUCK_RETRY_AFTER, demote),
+    ];
+    for (belief, after, expected) in table {
+        assert_eq!(
+            forging_action(&state(belief), false, false, since + after, &t),
+            expected,
+            "{belief:?} after {after:?}"
+        );
+    }
+}
+
+/// The invariants `decide` checks on every decision of a debug build are the oracle of every test
+/// and simulation: each must reject a decision that breaks it (a check that accepts anything would
+/// leave them all green).
+#[cfg(debug_assertions)]
+#[test]
+fn the_debug_safety_checks_reject_each_broken_invariant() {
+    let t = timing();
+    let p = Pod::leader(5);
+    let ok = p.last.clone().expect("a decision");
+    assert!(ok.entitled && ok.next.forging == Forging::On);
+    let mut unheld = ok.next.clone();
+    unheld.seat.hold = None;
+    let mut conflicted = ok.next.clone();
+    conflicted.seat.conflict = true;
+    // (decision) -> rejected
+    let table = [
+        ("the leader's own decision", ok.clone(), false),
+        (
+            "promote and demote at once",
+            Decision {
+                actions: vec![Action::Promote, Action::Demote { sighup: true }],
+                ..ok.clone()
+            },
+            true,
+        ),
+        (
+            "entitled without a hold",
+            Decision {
+                next: unheld,
+                ..ok.clone()
+            },
+            true,
+        ),
+        (
+            "promote on an unresolved conflict",
+            Decision {
+                next: conflicted,
+                actions: vec![Action::Promote],
+                entitled: false,
+                ..ok.clone()
+            },
+            true,
+        ),
+        (
+            "release while the node forges",
+            Decision {
+                actions: vec![lease(LeaseWriteKind::Release)],
+                ..ok.clone()
+            },
+            true,
+        ),
+    ];
+    for (name, d, rejected) in table {
+        let checked = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            debug_assert_safe(&d, &p.state, p.now, &t)
+        }));
+        assert_eq!(checked.is_err(), rejected, "{name}");
+    }
+}
+
+/// How long until the runtime must decide again. The next tick by default, earlier for what cannot
+/// wait: the renew deadline, the instant a new lease becomes promotable, the end of a SIGHUP's
+/// verification window, and a short poll while a SIGHUP awaits its proof or a deleted lease is to
+/// be let go of or created again (the handover gap is made of these waits). Never in the past.
+#[test]
+fn the_next_decision_comes_at_the_first_instant_that_cannot_wait() {
+    let t = timing();
+    let now = MonoTime(11_000);
+    let next_tick = now + t.retry_period(); // 13 000
+    let poll = now + VERIFY_POLL; // 11 050
+    let deleted = marked(Some(ME), 7);
+    let finalized = Seat {
+        recreate_from: Some(MonoTime(9_000)),
+        absent_seen: true,
+        ..Seat::default()
+    };
+    let on = |ms| Forging::Promoting {
+        since: MonoTime(ms),
+    };
+    let off = |ms| Forging::Demoting {
+        since: MonoTime(ms),
+        attempt: 1,
+    };
+    // Renew deadline 20 000 unless said otherwise.
+    let held = |promotable| seat_holding(10_000, promotable, rec(Some(ME), 7));
+    // (case, seat, belief) -> wake by
+    let table = [
+        ("no hold", Seat::default(), Forging::Off, next_tick),
+        ("promotable long ago", held(5_000), Forging::Off, next_tick),
+        ("promotable now", held(11_000), Forging::Off, next_tick),
+        (
+            "promotable before the next tick",
+            held(12_000),
+            Forging::Off,
+            MonoTime(12_000),
+        ),
+        (
+            "promotable after the next tick",
+            held(16_000),
+            Forging::Off,
+            next_tick,
+        ),
+        (
+            "deadline before the next tick",
+            seat_holding(2_000, 0, rec(Some(ME), 7)),
+            Forging::Off,
+            MonoTime(12_000),
+        ),
+        ("promotion just sent", held(5_000), on(11_000), poll),
+        (
+            "promotion window ends before the poll",
+            held(5_000),
+            on(6_030),
+            MonoTime(11_030),
+        ),
+        ("demotion just sent", held(5_000), off(11_000), poll),
+        (
+            "demotion window ends before the poll",
+            held(5_000),
+            off(6_020),
+            MonoTime(11_020),
+        ),
+        (
+            "deleted lease, node off",
+            seat_holding(10_000, 5_000, deleted.clone()),
+            Forging::Off,
+            poll,
+        ),
+        (
+            "deleted lease, demotion stuck",
+            seat_holding(10_000, 5_000, deleted),
+            Forging::Stuck { since: MonoTime(0) },
+            next_tick,
+        ),
+        ("finalized, to create again", finalized, Forging::Off, poll),
+    ];
+    for (case, seat, forging, expected) in table {
+        let s = ElectionState {
+            seat,
+            forging,
+            ..ElectionState::default()
+        };
+        assert_eq!(wake_by(&s, now, &t), expected, "{case}");
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// The seat, on its own.
+
+/// A seat holding `record`, last renewed at `last_renew_ms`, promotable from `promotable_ms`.
+fn seat_holding(last_renew_ms: u64, promotable_ms: u64, record: LeaseRecord) -> Seat {
+    Seat {
+        hold: Some(Hold {
+            record,
+            last_renew_sent_at: MonoTime(last_renew_ms),
+            promotable_at: MonoTime(promotable_ms),
+        }),
+        ..Seat::default()
+    }
+}
+
+/// docs/safety.md §6: the entitlement repeats the renew-deadline test on its own, so a hold that
+/// somehow outlived its deadline (fencing drops it first) still entitles nothing; and a hold
+/// entitles only from its promotable instant.
+#[test]
+fn a_hold_entitles_only_before_its_renew_deadline_and_from_its_promotable_instant() {
+    let t = timing();
+    // Last renewal sent at 10 000 (deadline 20 000), promotable from 12 000.
+    let seat = seat_holding(10_000, 12_000, rec(Some(ME), 7));
+    // (now) -> (holds, may promote)
+    let table = [
+        (10_000, true, false),
+        (11_999, true, false),
+        (12_000, true, true),
+        (19_999, true, true),
+        (20_000, false, false),
+        (30_000, false, false),
+    ];
+    for (now, holds, may_promote) in table {
+        let now = MonoTime(now);
+        assert_eq!(
+            (seat.holds(now, &t), seat.may_promote(now, &t)),
+            (holds, may_promote),
+            "at {now:?}"
+        );
+    }
+    let none = Seat::default();
+    assert!(!none.holds(MonoTime(10_000), &t) && !none.may_promote(MonoTime(10_000), &t));
+}
+
+/// The runtime reads the lease before a decision only when the seat needs it: without a hold
+/// (nothing else tells us who holds it) or with an unresolved conflict (we write nothing until a
+/// read resolves it). A holder learns of the lease from its own renewals' answers.
+#[test]
+fn a_seat_reads_the_lease_without_a_hold_or_after_a_conflict() {
+    let holder = seat_holding(10_000, 10_000, rec(Some(ME), 7));
+    let conflicted = |seat: Seat| Seat {
+        conflict: true,
+        ..seat
+    };
+    // (seat) -> needs a read
+    let table = [
+        ("no hold", Seat::default(), true),
+        ("holder", holder.clone(), false),
+        ("holder after a 409", conflicted(holder), true),
+        ("no hold after a 409", conflicted(Seat::default()), true),
+    ];
+    for (name, seat, expected) in table {
+        assert_eq!(seat.needs_read(), expected, "{name}");
+    }
+}
+
+/// After we finalized the deletion of our own hold, the lease we create next is promotable when
+/// that hold was (nobody else can have forged under the deleted record), but only if nothing but
+/// an absent lease was seen meanwhile: a record naming anyone else, or nobody, means the lease
+/// existed without us since, and our creation waits a lease duration like anyone's.
+#[test]
+fn a_finalized_holds_head_start_survives_only_reads_of_an_absent_lease() {
+    let t = timing();
+    // (read after the deletion completed) -> head start kept
+    let table = [
+        (None, true),
+        (Some(rec(Some(OTHER), 8)), false),
+        (Some(rec(None, 8)), false),
+    ];
+    for (seen, kept) in table {
+        let mut seat = seat_holding(10_000, 10_000, marked(Some(ME), 7));
+        let finalize = LeaseEvent::Wrote {
+            write: LeaseWriteKind::Finalize,
+            record: marked(Some(ME), 7),
+            sent_at: MonoTime(11_000),
+        };
+        seat.apply(&finalize, ME, MonoTime(11_000), &t);
+        assert_eq!(seat.recreate_from, Some(MonoTime(10_000)));
+        seat.apply(&LeaseEvent::Read(seen.clone()), ME, MonoTime(11_100), &t);
+        assert_eq!(seat.recreate_from.is_some(), kept, "after {seen:?}");
+        // Gone again when we create it.
+        seat.apply(&LeaseEvent::Read(None), ME, MonoTime(11_150), &t);
+        let create = LeaseEvent::Wrote {
+            write: LeaseWriteKind::Create,
+            record: rec(Some(ME), 9),
+            sent_at: MonoTime(11_200),
+        };
+        seat.apply(&create, ME, MonoTime(11_200), &t);
+        let promotable = if kept { 11_200 } else { 11_200 + 15_000 };
+        assert_eq!(
+            seat.hold.as_ref().map(|h| h.promotable_at),
+            Some(MonoTime(promotable)),
+            "after {seen:?}"
+        );
+    }
+}
+
+/// We hold a lease only on a record that names us: a successful write answered with a record that
+/// names someone else gives no hold, and a release ends ours whatever its answer says (a release
+/// is taken at once by others).
+#[test]
+fn a_write_gives_a_hold_only_on_a_record_that_names_us() {
+    let t = timing();
+    let now = MonoTime(11_000);
+    // (write, holder in the answer) -> holding after
+    let table = [
+        (LeaseWriteKind::Create, Some(ME), true),
+        (LeaseWriteKind::Create, Some(OTHER), false),
+        (LeaseWriteKind::Acquire, Some(ME), true),
+        (LeaseWriteKind::Acquire, Some(OTHER), false),
+        (LeaseWriteKind::Renew, Some(ME), true),
+        (LeaseWriteKind::Renew, Some(OTHER), false),
+        (LeaseWriteKind::Release, None, false),
+        (LeaseWriteKind::Release, Some(ME), false),
+    ];
+    for (write, holder, holding) in table {
+        let mut seat = match write {
+            LeaseWriteKind::Renew | LeaseWriteKind::Release => {
+                seat_holding(10_000, 10_000, rec(Some(ME), 7))
+            }
+            _ => Seat::default(),
+        };
+        let wrote = LeaseEvent::Wrote {
+            write,
+            record: rec(holder, 8),
+            sent_at: now,
+        };
+        seat.apply(&wrote, ME, now, &t);
+        assert_eq!(
+            seat.hold.as_ref().map(|h| h.record.holder()),
+            holding.then_some(Some(ME)),
+            "{write:?} answered with holder {holder:?}"
+        );
+    }
+}
+
+/// The local seat's own record, written by a previous incarnation of this pod, may have been
+/// waiting out a lease it created: retaking it waits a lease duration, whatever the record's
+/// history (its transition count included). The global seat takes a record naming its region as
+/// a handoff, promotable at once, unless another pod of the region created it.
+#[test]
+fn retaking_our_own_record_waits_a_lease_duration_on_the_local_seat_only() {
+    let t = timing();
+    let sent_at = MonoTime(1_000);
+    // (seat trusts its own records, transitions of the record) -> promotable at
+    let table = [
+        (false, 0, 16_000),
+        (false, 3, 16_000),
+        (true, 0, 16_000),
+        (true, 3, 1_000),
+    ];
+    for (trusts, transitions, promotable) in table {
+        let mut seat = Seat {
+            trusts_own_record: trusts,
+            ..Seat::default()
+        };
+        let ours = LeaseRecord {
+            lease_transitions: transitions,
+            ..rec(Some(ME), 9)
+        };
+        seat.apply(&LeaseEvent::Read(Some(ours.clone())), ME, sent_at, &t);
+        let taken = LeaseEvent::Wrote {
+            write: LeaseWriteKind::Acquire,
+            record: LeaseRecord {
+                resource_version: "10".into(),
+                ..ours
+            },
+            sent_at,
+        };
+        seat.apply(&taken, ME, sent_at, &t);
+        assert_eq!(
+            seat.hold.as_ref().map(|h| h.promotable_at),
+            Some(MonoTime(promotable)),
+            "trusts own record: {trusts}, transitions {transitions}"
+        );
+    }
+}
+
+/// Which write a seat attempts: a create only on a lease a read showed absent (a create that went
+/// unanswered may have been applied: read first), a re-create of a lease deleted under our hold
+/// while we want it, and no release of a lease that no longer exists (the hold lapses).
+#[test]
+fn a_seat_writes_only_what_its_last_answer_supports() {
+    let t = timing();
+    let now = MonoTime(11_000);
+    let after = |mut seat: Seat, events: &[LeaseEvent]| {
+        for e in events {
+            seat.apply(e, ME, MonoTime(10_500), &t);
+        }
+        seat
+    };
+    let read_absent = LeaseEvent::Read(None);
+    let create_unanswered = LeaseEvent::WriteFailed {
+        write: LeaseWriteKind::Create,
+        failure: ApiFailure::Unreachable,
+    };
+    let renewal_404 = LeaseEvent::WriteFailed {
+        write: LeaseWriteKind::Renew,
+        failure: ApiFailure::NotFound,
+    };
+    // Last renewal sent at 10 000, promotable since then; the node is verifiably off.
+    let holder = || seat_holding(10_000, 10_000, rec(Some(ME), 7));
+    // (seat, want the lease) -> write
+    let table = [
+        ("never read", Seat::default(), true, None),
+        (
+            "read absent",
+            after(Seat::default(), &[read_absent.clone()]),
+            true,
+            Some(LeaseWriteKind::Create),
+        ),
+        (
+            "create unanswered",
+            after(Seat::default(), &[read_absent, create_unanswered]),
+            true,
+            None,
+        ),
+        ("holder", holder(), true, Some(LeaseWriteKind::Renew)),
+        (
+            "holder leaving",
+            holder(),
+            false,
+            Some(LeaseWriteKind::Release),
+        ),
+        (
+            "deleted under us",
+            after(holder(), &[renewal_404.clone()]),
+            true,
+            Some(LeaseWriteKind::Create),
+        ),
+        (
+            "deleted under us, leaving",
+            after(holder(), &[renewal_404]),
+            false,
+            None,
+        ),
+    ];
+    for (name, seat, want, expected) in table {
+        assert_eq!(seat.next_write(ME, want, true, now, &t), expected, "{name}");
+    }
+}
