@@ -121,7 +121,7 @@ impl TimingParams {
             out.push(TimingProblem {
                 variable: "LEASE_DURATION",
                 message: format!(
-                    "lease duration {} must exceed renew deadline + demotion time + margin = {}",
+                    "lease duration {} must be at least renew deadline + demotion time + margin = {}",
                     secs(self.lease_duration),
                     secs(
                         self.renew_deadline

@@ -59,8 +59,8 @@ fn lease_gone(
         Some(HoldLost::Fenced) => Some((
             Reason::RenewDeadlineExceeded,
             format!(
-                "no successful lease renewal for {}s (renew deadline {}s): stopped forging and dropped the lease",
-                secs(timing.renew_deadline()),
+                "no successful lease renewal within the renew deadline ({}s): stopped forging and \
+                 dropped the lease",
                 secs(timing.renew_deadline())
             ),
         )),

@@ -254,6 +254,11 @@ impl Seat {
             self.hold = None;
         } else {
             let promotable_at = self.promotable_at(write, record, sent_at, &taken, timing);
+            if self.hold.is_none() {
+                // A new tenure: an earlier fencing no longer describes this seat (a pod that
+                // fenced once and later lost a new hold to another pod was reported `fenced`).
+                self.fenced_at = None;
+            }
             self.hold = Some(Hold {
                 record: record.clone(),
                 last_renew_sent_at: sent_at,

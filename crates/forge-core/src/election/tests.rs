@@ -1495,7 +1495,7 @@ fn the_debug_safety_checks_reject_each_broken_invariant() {
     ];
     for (name, d, rejected) in table {
         let checked = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-            debug_assert_safe(&d, &p.state, p.now, &t)
+            debug_assert_safe(&d, &p.state, p.now, &t);
         }));
         assert_eq!(checked.is_err(), rejected, "{name}");
     }
@@ -1733,6 +1733,40 @@ fn a_write_gives_a_hold_only_on_a_record_that_names_us() {
     }
 }
 
+/// A fencing is reported (`role = fenced`) until the seat holds again: a new tenure that is later
+/// lost to another pod is a plain loss, not a fencing (review of the mutation survivors).
+#[test]
+fn a_new_hold_ends_the_report_of_an_earlier_fencing() {
+    let t = timing();
+    // (write, holder in the answer, seat held before) -> fenced_at kept
+    let table = [
+        (LeaseWriteKind::Acquire, Some(ME), false, false),
+        (LeaseWriteKind::Create, Some(ME), false, false),
+        (LeaseWriteKind::Acquire, Some(OTHER), false, true),
+        (LeaseWriteKind::Renew, Some(ME), true, true),
+    ];
+    for (write, holder, held, kept) in table {
+        let mut seat = if held {
+            seat_holding(10_000, 10_000, rec(Some(ME), 7))
+        } else {
+            Seat::default()
+        };
+        seat.fenced_at = Some(MonoTime(5_000));
+        let now = MonoTime(11_000);
+        let wrote = LeaseEvent::Wrote {
+            write,
+            record: rec(holder, 8),
+            sent_at: now,
+        };
+        seat.apply(&wrote, ME, now, &t);
+        assert_eq!(
+            seat.fenced_at.is_some(),
+            kept,
+            "{write:?} answered with holder {holder:?}, held before {held}"
+        );
+    }
+}
+
 /// The local seat's own record, written by a previous incarnation of this pod, may have been
 /// waiting out a lease it created: retaking it waits a lease duration, whatever the record's
 /// history (its transition count included). The global seat takes a record naming its region as
@@ -1782,8 +1816,8 @@ fn retaking_our_own_record_waits_a_lease_duration_on_the_local_seat_only() {
 fn a_seat_writes_only_what_its_last_answer_supports() {
     let t = timing();
     let now = MonoTime(11_000);
-    let after = |mut seat: Seat, events: &[LeaseEvent]| {
-        for e in events {
+    let after = |mut seat: Seat, events: Vec<LeaseEvent>| {
+        for e in &events {
             seat.apply(e, ME, MonoTime(10_500), &t);
         }
         seat
@@ -1804,13 +1838,13 @@ fn a_seat_writes_only_what_its_last_answer_supports() {
         ("never read", Seat::default(), true, None),
         (
             "read absent",
-            after(Seat::default(), &[read_absent.clone()]),
+            after(Seat::default(), vec![read_absent.clone()]),
             true,
             Some(LeaseWriteKind::Create),
         ),
         (
             "create unanswered",
-            after(Seat::default(), &[read_absent, create_unanswered]),
+            after(Seat::default(), vec![read_absent, create_unanswered]),
             true,
             None,
         ),
@@ -1823,13 +1857,13 @@ fn a_seat_writes_only_what_its_last_answer_supports() {
         ),
         (
             "deleted under us",
-            after(holder(), &[renewal_404.clone()]),
+            after(holder(), vec![renewal_404.clone()]),
             true,
             Some(LeaseWriteKind::Create),
         ),
         (
             "deleted under us, leaving",
-            after(holder(), &[renewal_404]),
+            after(holder(), vec![renewal_404]),
             false,
             None,
         ),
