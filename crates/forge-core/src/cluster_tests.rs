@@ -593,14 +593,23 @@ fn a_shut_gate_on_a_held_global_lease_names_its_cause() {
             assert_eq!(d.gate, Gate::Deny(Reason::PolicyDisallows), "{}", d.message);
         }
     }
-    // Not yet promotable (a lease we created): waiting, not fenced.
-    let mut a = Rep::new("a", vec![("a", State::PriorityBased, 1)]);
-    a.holding(5);
-    if let Some(h) = a.state.global.hold.as_mut() {
-        h.promotable_at = MonoTime(200_000);
+    // Not yet promotable (a lease we created): waiting, not fenced; with a 409 too, still the
+    // wait (the read that resolves the conflict comes within a retry period, the wait lasts).
+    for conflict in [false, true] {
+        let mut a = Rep::new("a", vec![("a", State::PriorityBased, 1)]);
+        a.holding(5);
+        a.state.global.conflict = conflict;
+        if let Some(h) = a.state.global.hold.as_mut() {
+            h.promotable_at = MonoTime(200_000);
+        }
+        let d = a.at(101_000).step(LeaseEvent::Nothing);
+        assert_eq!(
+            d.gate,
+            Gate::Deny(Reason::LeaseNewWaiting),
+            "conflict {conflict}: {}",
+            d.message
+        );
     }
-    let d = a.at(101_000).step(LeaseEvent::Nothing);
-    assert_eq!(d.gate, Gate::Deny(Reason::LeaseNewWaiting), "{}", d.message);
 }
 
 /// Presence reads that fail leave what was observed (review finding L2); a long blindness (no good
@@ -928,83 +937,51 @@ fn only_the_representative_holds_its_regions_presence_and_only_an_eligible_stand
 
 /// The cross-region decision asserts its own safety rules in debug builds (docs/safety.md): fed a
 /// decision that breaks one, the check must fire. Rows: (gate, our global hold, writes, region
-/// quiet, node off) → whether the check rejects it. Hold: 0 none, 1 live and promotable, 2 not yet
-/// promotable, 3 past its renew deadline.
+/// quiet, node off) → whether the check rejects it.
 #[cfg(debug_assertions)]
 #[test]
 fn the_cross_region_safety_check_rejects_an_unsafe_decision() {
-    let handoff = ClusterAction::Handoff { to: "b".into() };
+    #[derive(Clone, Copy, Debug)]
+    enum Held {
+        No,
+        Live,
+        NotYetPromotable,
+        PastDeadline,
+    }
+    use Held::*;
+    const SHUT: Gate = Gate::Deny(Reason::PolicyDisallows);
+    let handoff = || vec![ClusterAction::Handoff { to: "b".into() }];
+    let release = || vec![G(LeaseWriteKind::Release)];
+    let renew = || vec![G(LeaseWriteKind::Renew)];
     let rows = [
-        (Gate::Allow, 0, vec![], true, true, true),
-        (Gate::Allow, 1, vec![], true, true, false),
-        (Gate::Allow, 2, vec![], true, true, true),
-        (Gate::Allow, 3, vec![], true, true, true),
-        (
-            Gate::Deny(Reason::PolicyDisallows),
-            0,
-            vec![],
-            true,
-            true,
-            false,
-        ),
-        (
-            Gate::Deny(Reason::PolicyDisallows),
-            1,
-            vec![handoff.clone()],
-            true,
-            true,
-            false,
-        ),
-        (
-            Gate::Deny(Reason::PolicyDisallows),
-            1,
-            vec![handoff.clone()],
-            false,
-            true,
-            true,
-        ),
-        (
-            Gate::Deny(Reason::PolicyDisallows),
-            1,
-            vec![handoff],
-            true,
-            false,
-            true,
-        ),
-        (
-            Gate::Deny(Reason::PolicyDisallows),
-            1,
-            vec![G(LeaseWriteKind::Release)],
-            true,
-            false,
-            true,
-        ),
-        (
-            Gate::Deny(Reason::PolicyDisallows),
-            1,
-            vec![G(LeaseWriteKind::Renew)],
-            false,
-            false,
-            false,
-        ),
+        (Gate::Allow, No, vec![], true, true, true),
+        (Gate::Allow, Live, vec![], true, true, false),
+        (Gate::Allow, NotYetPromotable, vec![], true, true, true),
+        (Gate::Allow, PastDeadline, vec![], true, true, true),
+        (SHUT, No, vec![], true, true, false),
+        (SHUT, Live, handoff(), true, true, false),
+        (SHUT, Live, handoff(), false, true, true),
+        (SHUT, Live, handoff(), true, false, true),
+        (SHUT, Live, release(), true, true, false),
+        (SHUT, Live, release(), true, false, true),
+        (SHUT, Live, renew(), false, false, false),
     ];
-    let deadline = timing().renew_deadline();
-    for (gate, hold, actions, quiet, off, rejected) in rows {
+    for (gate, held, actions, quiet, off, rejected) in rows {
         let mut a = Rep::a_before_b();
         a.obs.local.region_quiet = quiet;
         a.obs.local.forging_off = off;
-        match hold {
-            0 => {}
-            1 => a.holding(5),
-            2 => {
+        match held {
+            No => {}
+            Live => a.holding(5),
+            NotYetPromotable => {
                 a.holding(5);
                 if let Some(h) = a.state.global.hold.as_mut() {
                     h.promotable_at = a.obs.now + Duration::from_secs(1);
                 }
             }
-            _ => {
+            PastDeadline => {
                 a.holding(5);
-                a.obs.now = a.obs.now + deadline;
+                a.obs.now = a.obs.now + timing().renew_deadline();
             }
         }
         let (s, obs) = (&a.state, &a.obs);
@@ -1014,7 +991,7 @@ fn the_cross_region_safety_check_rejects_an_unsafe_decision() {
         assert_eq!(
             outcome.is_err(),
             rejected,
-            "{gate:?}, hold {hold}, {actions:?}, quiet {quiet}, off {off}"
+            "{gate:?}, {held:?}, {actions:?}, quiet {quiet}, off {off}"
         );
     }
 }
@@ -1025,7 +1002,9 @@ fn the_cross_region_safety_check_rejects_an_unsafe_decision() {
 /// 10 s, verify poll 50 ms). Region a is preferred over b, both present.
 #[test]
 fn the_cluster_loop_wakes_when_the_next_thing_can_happen() {
-    let rows: [(&str, fn(&mut Rep) -> LeaseEvent, u64); 12] = [
+    // Puts the representative in the row's situation; returns the lease event it sees.
+    type Setup = fn(&mut Rep) -> LeaseEvent;
+    let rows: [(&str, Setup, u64); 12] = [
         (
             "an eligible standby: three looks a lease",
             |r| {
@@ -1160,86 +1139,78 @@ fn the_cluster_loop_wakes_when_the_next_thing_can_happen() {
 }
 
 /// While we do not hold the global lease, the message (journal, status) names why: the holder,
-/// our pod's role, our policy, that we take it, or which region we wait for. Rows: (our region,
-/// regions, our pod leads, our node eligible, the global lease's holder, the message).
+/// our pod's role, our policy, that we take it, or which region we wait for. Rows: (our region
+/// and the regions, our pod's role (leads, eligible), the global lease's holder, the message).
 #[test]
 fn a_region_without_the_global_lease_says_why() {
-    let ab = || {
-        vec![
-            ("a", State::PriorityBased, 1),
-            ("b", State::PriorityBased, 2),
-        ]
+    // a (priority 1) before b (2), as a and as b sees it; a disabled.
+    let a: fn() -> Rep = || {
+        Rep::new(
+            "a",
+            vec![
+                ("a", State::PriorityBased, 1),
+                ("b", State::PriorityBased, 2),
+            ],
+        )
     };
-    let a_disabled = || vec![("a", State::Disabled, 1), ("b", State::PriorityBased, 2)];
+    let b: fn() -> Rep = || {
+        Rep::new(
+            "b",
+            vec![
+                ("a", State::PriorityBased, 1),
+                ("b", State::PriorityBased, 2),
+            ],
+        )
+    };
+    let a_off: fn() -> Rep = || {
+        Rep::new(
+            "a",
+            vec![("a", State::Disabled, 1), ("b", State::PriorityBased, 2)],
+        )
+    };
+    let (lead, standby, ineligible, neither) =
+        ((true, true), (false, true), (true, false), (false, false));
     let rows = [
+        (a, lead, Some("b"), "region b holds the global lease"),
+        (a, neither, Some("b"), "region b holds the global lease"),
         (
-            "a",
-            ab(),
-            true,
-            true,
-            Some("b"),
-            "region b holds the global lease",
+            a,
+            ineligible,
+            None,
+            "not our region's eligible local leader",
         ),
+        (a, standby, None, "not our region's eligible local leader"),
         (
-            "a",
-            ab(),
-            false,
-            false,
-            Some("b"),
-            "region b holds the global lease",
-        ),
-        (
-            "a",
-            ab(),
-            true,
-            false,
+            a_off,
+            neither,
             None,
             "not our region's eligible local leader",
         ),
         (
-            "a",
-            ab(),
-            false,
-            true,
-            None,
-            "not our region's eligible local leader",
-        ),
-        (
-            "a",
-            a_disabled(),
-            false,
-            false,
-            None,
-            "not our region's eligible local leader",
-        ),
-        (
-            "a",
-            a_disabled(),
-            true,
-            true,
+            a_off,
+            lead,
             None,
             "our region's policy does not allow forging",
         ),
-        ("a", ab(), true, true, None, "taking the global lease"),
+        (a, lead, None, "taking the global lease"),
         (
-            "b",
-            ab(),
-            true,
-            true,
+            b,
+            lead,
             None,
             "the global lease is available but a is preferred: waiting",
         ),
     ];
-    for (region, regions, leader, eligible, holder, message) in rows {
-        let mut r = Rep::new(region, regions);
+    for (rep, (leader, eligible), holder, message) in rows {
+        let mut r = rep();
         r.obs.local.leader = leader;
         r.obs.local.eligible = eligible;
         let d = r.step(LeaseEvent::Read(holder.map(|h| rec("global", Some(h), 3))));
-        assert_eq!(
-            d.message, message,
-            "{region}, leader {leader}, eligible {eligible}, holder {holder:?}"
+        let row = format!(
+            "{}, leader {leader}, eligible {eligible}, holder {holder:?}",
+            r.obs.region
         );
-        assert_eq!(d.gate, Gate::Deny(Reason::PolicyDisallows), "{message}");
+        assert_eq!(d.message, message, "{row}");
+        assert_eq!(d.gate, Gate::Deny(Reason::PolicyDisallows), "{row}");
     }
 }
 
@@ -1305,9 +1276,8 @@ fn a_holder_hands_over_at_once_unless_the_preferred_region_merely_recovered() {
         };
         set(&mut b, before);
         b.holding(5);
-        let d = b.step(LeaseEvent::Nothing);
+        let mut d = b.step(LeaseEvent::Nothing);
         assert_eq!(d.ranking.preferred.as_deref(), Some("b"), "{what}");
-        let mut d = d;
         for (i, views) in changes.iter().enumerate() {
             set(&mut b, *views);
             let t = 101_000 + 1_000 * u64::try_from(i).unwrap_or(0);
@@ -1405,7 +1375,8 @@ fn a_worse_region_counts_the_global_lease_available_only_while_it_sees_it_so() {
         Failed,
     }
     use Seen::*;
-    let rows: [(&[(u64, Seen)], Option<u64>); 3] = [
+    type Reads = &'static [(u64, Seen)];
+    let rows: [(Reads, Option<u64>); 3] = [
         (
             &[(100_000, Absent), (107_000, Absent), (115_000, Absent)],
             Some(115_000),
