@@ -260,6 +260,34 @@ impl<C: Clock, K: Kube, H: HealthProbe> ClusterLoop<C, K, H> {
         regions
     }
 
+    /// The other regions of the policy list in force.
+    fn other_regions(&self) -> Vec<String> {
+        self.clusters
+            .iter()
+            .filter_map(region_of)
+            .filter(|r| *r != self.settings.region)
+            .collect()
+    }
+
+    /// Reads the presence leases of `regions` at once (one round trip). A failed read (timeout,
+    /// refusal, 5xx) says nothing and is left out: what was observed stays as it was. Taken as
+    /// "absent", it made every presence "first seen" again after a blip, and a dead region looked
+    /// present for another lease duration.
+    async fn read_presences(&self, regions: &[String]) -> BTreeMap<String, Option<LeaseRecord>> {
+        let prefix = &self.settings.presence_prefix;
+        futures::future::join_all(regions.iter().map(|region| async move {
+            let event = self.read_lease(&format!("{prefix}{region}")).await;
+            (region.clone(), event)
+        }))
+        .await
+        .into_iter()
+        .filter_map(|(region, event)| match event {
+            LeaseEvent::Read(record) => Some((region, record)),
+            _ => None,
+        })
+        .collect()
+    }
+
     /// Keeps a listing's CardanoForgeClusters of our pool as the policy in force.
     fn keep_list(&mut self, list: Vec<CardanoForgeCluster>, now: MonoTime) {
         let prefix = self.settings.name_prefix.as_deref();
@@ -296,16 +324,10 @@ impl<C: Clock, K: Kube, H: HealthProbe> ClusterLoop<C, K, H> {
         // Everything a round reads, at once: a round costs one round trip to the coordination API,
         // not one per request (the planned-handover gap is made of such rounds). Presence is read
         // for the regions of the last list; a region new in this list is read after it.
-        let prefix = self.settings.presence_prefix.clone();
-        let presence_name = |region: &str| format!("{prefix}{region}");
         let known: Vec<String> = if reuse_presence {
             Vec::new()
         } else {
-            self.clusters
-                .iter()
-                .filter_map(region_of)
-                .filter(|r| *r != self.settings.region)
-                .collect()
+            self.other_regions()
         };
         let need_global =
             self.state.global.needs_read() && self.global_event == LeaseEvent::Nothing;
@@ -315,9 +337,8 @@ impl<C: Clock, K: Kube, H: HealthProbe> ClusterLoop<C, K, H> {
         let need_own = self.state.presence.hold.is_none()
             && self.presence_event == LeaseEvent::Nothing
             && !local.shutting_down;
-        let own_name = presence_name(&self.settings.region);
-        let this = &*self;
-        let (listed, presences, global, own) = futures::join!(
+        let own_name = format!("{}{}", self.settings.presence_prefix, self.settings.region);
+        let (listed, others, global, own) = futures::join!(
             async {
                 if reuse_policy {
                     None
@@ -325,10 +346,7 @@ impl<C: Clock, K: Kube, H: HealthProbe> ClusterLoop<C, K, H> {
                     self.fetch_policy().await
                 }
             },
-            futures::future::join_all(known.iter().map(|region| {
-                let name = presence_name(region);
-                async move { (region.clone(), this.read_lease(&name).await) }
-            })),
+            self.read_presences(&known),
             async {
                 if need_global {
                     Some(self.read_lease(&self.settings.global_lease).await)
@@ -356,16 +374,7 @@ impl<C: Clock, K: Kube, H: HealthProbe> ClusterLoop<C, K, H> {
             self.keep_list(list, now);
         }
         let clusters = self.clusters.clone();
-        // A failed read (timeout, refusal, 5xx) says nothing: what was observed stays as it was.
-        // Taken as "absent", it made every presence "first seen" again after a blip, and a dead
-        // region looked present for another lease duration.
-        let mut others: BTreeMap<String, Option<LeaseRecord>> = presences
-            .into_iter()
-            .filter_map(|(region, event)| match event {
-                LeaseEvent::Read(record) => Some((region, record)),
-                _ => None,
-            })
-            .collect();
+        let mut others = others;
         let ours = clusters
             .iter()
             .find(|c| c.metadata.name.as_deref() == Some(self.settings.cluster_name.as_str()))
@@ -485,7 +494,28 @@ impl<C: Clock, K: Kube, H: HealthProbe> Coordinator for ClusterLoop<C, K, H> {
         // after the verified demotion) but reuse the presence observed a moment ago: presence
         // only ranks the successor, and every request costs the handover a round trip.
         let reuse_presence = quick || (local.shutting_down && !self.clusters.is_empty());
-        let reuse_policy = quick || std::mem::take(&mut self.fresh_policy);
+        // While a departing pod's node may still forge, its rounds only release its presence and
+        // keep the global hold (the core hands nothing over and opens no gate before the verified
+        // demotion): they reuse the policy too. The list would cost the demotion, which waits for
+        // the round, a round trip (soak seed 2498: a last pod's handover 50 ms over its bound).
+        let demoting = local.shutting_down && !local.forging_off && !self.clusters.is_empty();
+        // A handoff to our region, seen by the watch, is taken whatever the policy says (only its
+        // holder can pass it on at once); what the policy and presence say matters only to the
+        // gate, and the acquire's round trip reads both again (below: `takes_global`), so the
+        // gate opens on reads made after the handoff. Reading them first as well cost the
+        // planned handover a round trip (soak seed 2498: a last pod's handover 50 ms over its
+        // bound, its successor region mid-round when the handoff landed).
+        let handed_to_us = !expiry_passed
+            && self.state.global.hold.is_none()
+            && local.leader
+            && local.eligible
+            && !local.shutting_down
+            && !self.clusters.is_empty()
+            && matches!(&self.global_event, LeaseEvent::Read(Some(r))
+                if r.holder() == Some(self.settings.region.as_str()));
+        let reuse_presence = reuse_presence || handed_to_us;
+        let reuse_policy =
+            quick || demoting || handed_to_us || std::mem::take(&mut self.fresh_policy);
         let (mut obs, mut round) = self
             .observe_round(local, now, reuse_policy, reuse_presence)
             .await;
@@ -531,7 +561,7 @@ impl<C: Clock, K: Kube, H: HealthProbe> Coordinator for ClusterLoop<C, K, H> {
                 }
             )
         });
-        let relisted = self
+        let (relisted, fresh_presence) = self
             .write_all(&d.actions, takes_global && !gate_was_open)
             .await;
         let regions = if relisted == Relisted::Fresh {
@@ -551,7 +581,7 @@ impl<C: Clock, K: Kube, H: HealthProbe> Coordinator for ClusterLoop<C, K, H> {
             regions,
             global: std::mem::replace(&mut self.global_event, LeaseEvent::Nothing),
             presence: std::mem::replace(&mut self.presence_event, LeaseEvent::Nothing),
-            others: BTreeMap::new(),
+            others: fresh_presence,
             ..obs
         };
         let mut settled = self

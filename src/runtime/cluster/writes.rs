@@ -73,7 +73,14 @@ impl<C: Clock, K: Kube, H: HealthProbe> ClusterLoop<C, K, H> {
 
     /// Carries out a decision's writes. They go to different leases (at most one global and one
     /// presence write per decision), so they are sent at once: a round costs one round trip.
-    pub(super) async fn write_all(&mut self, actions: &[ClusterAction], relist: bool) -> Relisted {
+    /// With `relist`, the policy and the other regions' presence leases are read again in the same
+    /// round trip: the decision that settles the round then ranks on reads made after our writes
+    /// went out. The presence reads come back for it (a failed read is left out, as in a round).
+    pub(super) async fn write_all(
+        &mut self,
+        actions: &[ClusterAction],
+        relist: bool,
+    ) -> (Relisted, BTreeMap<String, Option<LeaseRecord>>) {
         let budget = self.budget();
         let this = &*self;
         let writes = futures::future::join_all(actions.iter().map(|action| async move {
@@ -95,7 +102,14 @@ impl<C: Clock, K: Kube, H: HealthProbe> ClusterLoop<C, K, H> {
                 None
             }
         };
-        let (sent, listed) = futures::join!(writes, list);
+        let presences = async {
+            if relist {
+                this.read_presences(&this.other_regions()).await
+            } else {
+                BTreeMap::new()
+            }
+        };
+        let (sent, listed, presences) = futures::join!(writes, list, presences);
         for (action, result) in sent {
             let Some((event, result)) = result else {
                 continue;
@@ -108,7 +122,7 @@ impl<C: Clock, K: Kube, H: HealthProbe> ClusterLoop<C, K, H> {
                 _ => self.global_event = event,
             }
         }
-        match listed {
+        let relisted = match listed {
             None => Relisted::NotAsked,
             Some(Some(Ok(list))) => {
                 let now = self.clock.now_mono();
@@ -116,7 +130,8 @@ impl<C: Clock, K: Kube, H: HealthProbe> ClusterLoop<C, K, H> {
                 Relisted::Fresh
             }
             Some(_) => Relisted::Failed,
-        }
+        };
+        (relisted, presences)
     }
 
     pub(super) fn status_patch(
