@@ -99,6 +99,7 @@ scenario_tests! {
     short_freeze_no_handover => "short-freeze-no-handover.toml",
     sigterm_last_pod_hands_over => "sigterm-last-pod-hands-over.toml",
     last_pod_shutdown_reads_no_released_presence => "last-pod-shutdown-reads-no-released-presence.toml",
+    failback_verifies_without_waiting_for_a_round => "failback-verifies-without-waiting-for-a-round.toml",
     single_region_leader_crash => "single-region-leader-crash.toml",
     skew_hours_single_region => "skew-hours-single-region.toml",
     slow_api_no_handover => "slow-api-no-handover.toml",

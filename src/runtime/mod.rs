@@ -489,7 +489,13 @@ impl<C: Clock, K: Kube, F: Fs, N: Node, R: Recorder, G: cluster::Coordinator>
             // While shutting down, the demotion needs no coordination (leaving denies the gate by
             // itself); a round is due only to keep renewing the global lease while our node might
             // still forge, at the renewal cadence. The verification polls in between are cheap.
-            let quiet_shutdown = self.shutting_down
+            // So for any demotion under way: its verification, which a handover waits for, is not
+            // held up by a round (a failback 0.5 s slower when a poll met a full round of reads
+            // and writes). A gate shut by the last round stays shut; the global hold's fencing is
+            // checked below on every wake-up all the same.
+            let demoting =
+                self.shutting_down || matches!(self.state.forging, Forging::Demoting { .. });
+            let quiet_shutdown = demoting
                 && self
                     .coordinated_at
                     .is_some_and(|at| now.since(at) < self.settings.timing.retry_period() / 2);
