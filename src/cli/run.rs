@@ -63,6 +63,7 @@ pub fn preflight(config: &Config, err: &mut impl std::io::Write) -> Result<Valid
 
 /// Runs the sidecar; returns the process exit code.
 pub fn run(config: &Config) -> i32 {
+    let original = config;
     let config = match preflight(config, &mut std::io::stderr().lock()) {
         Ok(valid) => valid,
         Err(code) => return code,
@@ -70,6 +71,13 @@ pub fn run(config: &Config) -> i32 {
     if let Err(e) = logging::init(config.log_format, config.log_level) {
         eprintln!("forge-manager run: {e}");
         return EXIT_START_FAILED;
+    }
+    for warning in original.warnings(
+        super::check_config::environment_names()
+            .iter()
+            .map(String::as_str),
+    ) {
+        tracing::warn!(variable = %warning.variable, "configuration: {}", warning.message);
     }
     let span = logging::root_span(&config);
     // Everything runs on this thread (current-thread runtime): the span stays entered for every line.

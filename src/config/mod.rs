@@ -13,6 +13,7 @@
 //! - `valid`: [`ValidConfig`], the typed settings of a configuration with no problem; the only
 //!   form the rest of the sidecar reads.
 //! - `summary`: [`Config::effective_summary`], what `check-config` prints.
+//! - `warnings`: [`Config::warnings`], what is read in a way its author may not have meant.
 
 pub mod duration;
 pub mod naming;
@@ -20,6 +21,7 @@ mod summary;
 mod valid;
 mod validate;
 pub mod value;
+mod warnings;
 
 use std::path::Path;
 use std::time::Duration;
@@ -30,6 +32,7 @@ use crate::core::timing::TimingParams;
 pub use duration::{DurationError, format_duration, parse_duration, parse_signed_duration};
 pub use valid::{ClusterConfig, HealthSettings, ValidConfig};
 pub use value::{CredentialMode, LogFormat};
+pub use warnings::ConfigWarning;
 
 /// One thing wrong with the configuration, phrased for the operator who must fix it.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
