@@ -945,3 +945,62 @@ async fn watch_with_table_accept_streams_one_row_tables_with_headers_once() {
     assert_eq!(events[1]["object"]["columnDefinitions"], json!([]));
     assert_eq!(events[1]["object"]["rows"][0]["cells"][0], "b");
 }
+
+/// What the Python client sends: `watch=True` (Go's ParseBool forms) and MicroTimes with a `+00:00`
+/// offset, which the server stores as `…Z` with six fractional digits.
+#[tokio::test]
+async fn python_client_forms_of_booleans_and_micro_times() {
+    let srv = start(Options::default()).await;
+    let url = srv.url();
+    let leases = "/apis/coordination.k8s.io/v1/namespaces/default/leases";
+    let body = json!({"metadata": {"name": "p"}, "spec": {"holderIdentity": "a",
+        "renewTime": "2026-12-02T10:49:15.695685+00:00", "acquireTime": "2026-12-02T12:49:15.5+02:00"}})
+    .to_string();
+    let created = request(&url, "POST", leases, "application/json", &body).await;
+    assert_eq!(created.status, 201, "{}", created.body);
+    assert_eq!(
+        created.body["spec"]["renewTime"],
+        "2026-12-02T10:49:15.695685Z"
+    );
+    assert_eq!(
+        created.body["spec"]["acquireTime"],
+        "2026-12-02T10:49:15.500000Z"
+    );
+    let read = request(&url, "GET", &format!("{leases}/p"), "application/json", "").await;
+    assert_eq!(
+        read.body["spec"]["renewTime"],
+        "2026-12-02T10:49:15.695685Z"
+    );
+    // A watch from the creation's version: the Python client's `watch=True` is a watch, not a list.
+    let rv = created.body["metadata"]["resourceVersion"]
+        .as_str()
+        .expect("a resourceVersion")
+        .to_owned();
+    let watched = request(
+        &url,
+        "GET",
+        &format!("{leases}?watch=True&resourceVersion=0&timeoutSeconds=1"),
+        "application/json",
+        "",
+    )
+    .await;
+    assert_eq!(watched.status, 200);
+    assert_eq!(watched.body["type"], "ADDED", "{}", watched.body);
+    assert_eq!(watched.body["object"]["metadata"]["resourceVersion"], rv);
+    let bad = request(
+        &url,
+        "GET",
+        &format!("{leases}?watch=yes"),
+        "application/json",
+        "",
+    )
+    .await;
+    assert_eq!(
+        (bad.status, bad.body["reason"].as_str()),
+        (400, Some("BadRequest"))
+    );
+    let garbage =
+        json!({"metadata": {"name": "q"}, "spec": {"renewTime": "yesterday"}}).to_string();
+    let refused = request(&url, "POST", leases, "application/json", &garbage).await;
+    assert_eq!(refused.status, 400, "{}", refused.body);
+}

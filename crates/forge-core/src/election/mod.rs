@@ -530,6 +530,18 @@ fn forging_action(
         {
             Some(Action::Demote { sighup })
         }
+        // Entitled again while a demotion is unconfirmed, past its verification window (or
+        // stuck): the node's state is unknown, as after a sidecar restart. Waiting for the
+        // demotion's proof could last forever, since a node that loaded a decoy set meanwhile (the
+        // watchdog's) reports forging enabled too, and nothing else would act (soak seed 2518: no
+        // forger for 9 minutes). Promoting is what entitlement allows anyway; it goes through the
+        // whole path (real keys, SIGHUP, verification).
+        (true, Forging::Demoting { since, .. })
+            if may_start && now.since(since) >= timing.sighup_verify_timeout() =>
+        {
+            Some(Action::Promote)
+        }
+        (true, Forging::Stuck { .. }) if may_start => Some(Action::Promote),
         (true, _) => None,
         (false, Forging::Off) => None,
         // Not entitled and maybe forging: demote now.

@@ -1403,6 +1403,48 @@ fn the_metrics_confirm_or_clear_a_belief_and_the_last_demotion_gets_its_full_win
     }
 }
 
+/// A pod entitled again while its demotion is unconfirmed waits out the verification window, then
+/// promotes (a stuck one at once), as from `Unknown`; never while a 409 is unresolved. Before, it
+/// waited for a proof that a node running a decoy set never gives (soak seed 2518).
+#[test]
+fn an_entitled_pod_with_an_unconfirmed_demotion_promotes_after_the_window() {
+    let t = timing();
+    let since = MonoTime(10_000);
+    let w = t.sighup_verify_timeout();
+    let ms = Duration::from_millis;
+    let state = |forging| ElectionState {
+        forging,
+        node: Some(NODE),
+        node_ready: true,
+        node_observed: true,
+        ..ElectionState::default()
+    };
+    let demoting = |attempt| Forging::Demoting { since, attempt };
+    let stuck = Forging::Stuck { since };
+    // (belief, may_start, time since the last SIGHUP) -> action of an entitled pod
+    let table = [
+        (demoting(1), true, w - ms(1), None),
+        (demoting(1), true, w, Some(Action::Promote)),
+        (
+            demoting(MAX_DEMOTION_ATTEMPTS),
+            true,
+            w,
+            Some(Action::Promote),
+        ),
+        (demoting(1), false, w, None),
+        (stuck, true, ms(0), Some(Action::Promote)),
+        (stuck, false, ms(0), None),
+        (Forging::On, true, w, None),
+    ];
+    for (belief, may_start, after, expected) in table {
+        assert_eq!(
+            forging_action(&state(belief), true, may_start, since + after, &t),
+            expected,
+            "{belief:?}, may_start {may_start}, after {after:?}"
+        );
+    }
+}
+
 /// The demotion schedule of a pod that may not forge, while the node is unverified: each attempt
 /// gets its verification window, at most `MAX_DEMOTION_ATTEMPTS` in a row, then one every
 /// `STUCK_RETRY_AFTER`. (`decide` turns a last attempt past its window into `Stuck` first; the

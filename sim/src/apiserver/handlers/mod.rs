@@ -267,10 +267,9 @@ fn route(
         };
     }
     let wants_table = accept.contains("as=Table");
+    let watching = query_bool(params, "watch")?;
     match (method.clone(), target.name.is_some()) {
-        (Method::GET, false) if is_true(params.get("watch")) => {
-            watch::watch(server, &target, params, wants_table)
-        }
+        (Method::GET, false) if watching => watch::watch(server, &target, params, wants_table),
         (Method::GET, false) => list(server, &target, params, wants_table),
         (Method::GET, true) => get(server, &target, params, wants_table),
         (Method::POST, false) => create(
@@ -311,8 +310,18 @@ fn access_review(body: &[u8]) -> Result<Response, ApiError> {
     ))
 }
 
-fn is_true(v: Option<&String>) -> bool {
-    matches!(v.map(String::as_str), Some("true" | "1"))
+/// A boolean query parameter as the API server converts one, with Go's `strconv.ParseBool` (the
+/// Python client sends `watch=True`); absent is false, anything else is a 400.
+fn query_bool(params: &Params, name: &str) -> Result<bool, ApiError> {
+    match params.get(name).map(String::as_str) {
+        None => Ok(false),
+        Some("1" | "t" | "T" | "TRUE" | "true" | "True") => Ok(true),
+        Some("0" | "f" | "F" | "FALSE" | "false" | "False") => Ok(false),
+        Some(other) => Err(ApiError::bad_request(format!(
+            "invalid value for query parameter {name}: strconv.ParseBool: parsing {other:?}: \
+             invalid syntax"
+        ))),
+    }
 }
 
 fn key(target: &Target, name: &str) -> ObjectKey {
@@ -492,6 +501,30 @@ fn reject_invalid(
     Err(ApiError::invalid(&rt.kind, &rt.group, name, &errors))
 }
 
+/// A Lease's MicroTimes as the API server stores them: decoded, then written back in UTC with six
+/// fractional digits (`…15.695685Z`, whatever offset or precision was sent); one that does not
+/// decode is a 400, as the real server's decoder answers.
+fn normalize_micro_times(rt: &ResourceType, object: &mut Value) -> Result<(), ApiError> {
+    for field in ["acquireTime", "renewTime"] {
+        let Some(text) = object["spec"][field].as_str() else {
+            continue;
+        };
+        let parsed: jiff::Timestamp = text.parse().map_err(|e| {
+            ApiError::bad_request(format!(
+                "{} in version \"{}\" cannot be handled as a {}: parsing spec.{field} {text:?}: {e}",
+                rt.kind, rt.version, rt.kind
+            ))
+        })?;
+        object["spec"][field] = Value::String(micro_time(parsed));
+    }
+    Ok(())
+}
+
+/// Kubernetes' `RFC3339Micro` in UTC.
+fn micro_time(t: jiff::Timestamp) -> String {
+    t.strftime("%Y-%m-%dT%H:%M:%S%.6fZ").to_string()
+}
+
 fn admit(rt: &ResourceType, object: &mut Value, params: &Params) -> Result<Vec<String>, ApiError> {
     let name = object["metadata"]["name"]
         .as_str()
@@ -514,6 +547,9 @@ fn admit(rt: &ResourceType, object: &mut Value, params: &Params) -> Result<Vec<S
     }
     if workloads::is_statefulset(rt) {
         reject_invalid(rt, &name, workloads::admit(object))?;
+    }
+    if rt.group == "coordination.k8s.io" && rt.plural == "leases" {
+        normalize_micro_times(rt, object)?;
     }
     let mut warnings = Vec::new();
     if let Some(schema) = &rt.schema {
@@ -560,4 +596,51 @@ fn timestamp(server: &ApiServer) -> String {
     // Whole seconds, as Kubernetes' metav1.Time serialises.
     jiff::Timestamp::from_second(server.now().as_second())
         .map_or_else(|_| server.now().to_string(), |t| t.to_string())
+}
+
+#[cfg(test)]
+mod query_and_time_tests {
+    use super::*;
+
+    #[test]
+    fn boolean_query_parameters_read_as_go_parses_them() {
+        let cases = [
+            (None, Some(false)),
+            (Some("True"), Some(true)),
+            (Some("true"), Some(true)),
+            (Some("1"), Some(true)),
+            (Some("t"), Some(true)),
+            (Some("TRUE"), Some(true)),
+            (Some("False"), Some(false)),
+            (Some("0"), Some(false)),
+            (Some("f"), Some(false)),
+            (Some("yes"), None),
+            (Some(""), None),
+            (Some("tRUE"), None),
+        ];
+        for (value, expected) in cases {
+            let mut params = Params::new();
+            if let Some(v) = value {
+                params.insert("watch".into(), v.into());
+            }
+            assert_eq!(query_bool(&params, "watch").ok(), expected, "{value:?}");
+        }
+    }
+
+    #[test]
+    fn lease_micro_times_are_stored_in_utc_with_six_digits() {
+        let cases = [
+            (
+                "2026-12-02T10:49:15.695685+00:00",
+                "2026-12-02T10:49:15.695685Z",
+            ),
+            ("2026-12-02T10:49:15.18Z", "2026-12-02T10:49:15.180000Z"),
+            ("2026-12-02T10:49:15Z", "2026-12-02T10:49:15.000000Z"),
+            ("2026-12-02T12:49:15.5+02:00", "2026-12-02T10:49:15.500000Z"),
+        ];
+        for (sent, stored) in cases {
+            let t: jiff::Timestamp = sent.parse().expect("a timestamp");
+            assert_eq!(micro_time(t), stored, "{sent}");
+        }
+    }
 }
