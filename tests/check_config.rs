@@ -177,17 +177,28 @@ fn old_integer_seconds_and_booleans_read_as_before() {
             ("HEALTH_CHECK_INTERVAL", "45"),
             ("DISABLE_SOCKET_CHECK", "Yes"),
             ("ENABLE_CLUSTER_MANAGEMENT", "on"),
+            ("RETRY_PERIDO", "3"),
         ],
         &[],
     );
-    assert_accepted(
-        &o,
-        &[
-            "LEASE_DURATION=20s",
-            "HEALTH_CHECK_INTERVAL=45s",
-            "DISABLE_SOCKET_CHECK=true",
-            "ENABLE_CLUSTER_MANAGEMENT=false",
-        ],
+    // Accepted as before, but `on` (read as false) and the misspelt variable are named on stderr.
+    assert_eq!(o.status.code(), Some(0), "stderr:\n{}", stderr(&o));
+    let out = stdout(&o);
+    for line in [
+        "LEASE_DURATION=20s",
+        "HEALTH_CHECK_INTERVAL=45s",
+        "DISABLE_SOCKET_CHECK=true",
+        "ENABLE_CLUSTER_MANAGEMENT=false",
+        "RETRY_PERIOD=2s",
+    ] {
+        assert!(out.lines().any(|l| l == line), "{line} missing in:\n{out}");
+    }
+    assert_eq!(
+        stderr(&o),
+        "warning: ENABLE_CLUSTER_MANAGEMENT: value \"on\" is read as false (only true, 1 or yes \
+         mean true, as in the Python sidecar); write true or false\n\
+         warning: RETRY_PERIDO: not a variable forge-manager reads; did you mean RETRY_PERIOD? \
+         (RETRY_PERIOD keeps its value \"2s\")\n"
     );
 }
 
