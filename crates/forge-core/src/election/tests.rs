@@ -1403,6 +1403,17 @@ fn the_metrics_confirm_or_clear_a_belief_and_the_last_demotion_gets_its_full_win
     }
 }
 
+/// A state believing `forging` of a running node whose SIGHUP handler is installed.
+fn with_ready_node(forging: Forging) -> ElectionState {
+    ElectionState {
+        forging,
+        node: Some(NODE),
+        node_ready: true,
+        node_observed: true,
+        ..ElectionState::default()
+    }
+}
+
 /// A pod entitled again while its demotion is unconfirmed waits out the verification window, then
 /// promotes (a stuck one at once), as from `Unknown`; never while a 409 is unresolved. Before, it
 /// waited for a proof that a node running a decoy set never gives (soak seed 2518).
@@ -1412,13 +1423,6 @@ fn an_entitled_pod_with_an_unconfirmed_demotion_promotes_after_the_window() {
     let since = MonoTime(10_000);
     let w = t.sighup_verify_timeout();
     let ms = Duration::from_millis;
-    let state = |forging| ElectionState {
-        forging,
-        node: Some(NODE),
-        node_ready: true,
-        node_observed: true,
-        ..ElectionState::default()
-    };
     let demoting = |attempt| Forging::Demoting { since, attempt };
     let stuck = Forging::Stuck { since };
     // (belief, may_start, time since the last SIGHUP) -> action of an entitled pod
@@ -1438,7 +1442,7 @@ fn an_entitled_pod_with_an_unconfirmed_demotion_promotes_after_the_window() {
     ];
     for (belief, may_start, after, expected) in table {
         assert_eq!(
-            forging_action(&state(belief), true, may_start, since + after, &t),
+            forging_action(&with_ready_node(belief), true, may_start, since + after, &t),
             expected,
             "{belief:?}, may_start {may_start}, after {after:?}"
         );
@@ -1455,13 +1459,6 @@ fn a_demotion_is_retried_after_its_window_at_most_max_attempts_in_a_row() {
     let since = MonoTime(10_000);
     let w = t.sighup_verify_timeout();
     let ms = Duration::from_millis;
-    let state = |forging| ElectionState {
-        forging,
-        node: Some(NODE),
-        node_ready: true,
-        node_observed: true,
-        ..ElectionState::default()
-    };
     let demoting = |attempt| Forging::Demoting { since, attempt };
     let demote = Some(Action::Demote { sighup: true });
     // (belief, time since the last attempt) -> action
@@ -1476,7 +1473,7 @@ fn a_demotion_is_retried_after_its_window_at_most_max_attempts_in_a_row() {
     ];
     for (belief, after, expected) in table {
         assert_eq!(
-            forging_action(&state(belief), false, false, since + after, &t),
+            forging_action(&with_ready_node(belief), false, false, since + after, &t),
             expected,
             "{belief:?} after {after:?}"
         );
