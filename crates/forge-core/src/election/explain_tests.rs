@@ -4,9 +4,10 @@
 use std::time::Duration;
 
 use super::secs;
+use crate::election::tests::{NODE, with_ready_node};
 use crate::election::{
     Decision, ElectionState, Forging, Gate, Hold, LeaseEvent, LeaseWriteKind, NodeView,
-    Observations, ProcessId, decide,
+    Observations, decide,
 };
 use crate::eligibility::Eligibility;
 use crate::lease::{ApiFailure, LeaseRecord};
@@ -17,10 +18,6 @@ use crate::timing::Timing;
 const ME: &str = "pod-0";
 const OTHER: &str = "pod-1";
 const NOW: MonoTime = MonoTime(20_000);
-const NODE: ProcessId = ProcessId {
-    pid: 42,
-    start_ticks: 1000,
-};
 
 fn rec(holder: Option<&str>, rv: u64) -> LeaseRecord {
     LeaseRecord {
@@ -32,20 +29,9 @@ fn rec(holder: Option<&str>, rv: u64) -> LeaseRecord {
     }
 }
 
-/// A pod whose node (already observed, socket ready) is in `forging`, holding nothing.
-fn pod(forging: Forging) -> ElectionState {
-    ElectionState {
-        forging,
-        node: Some(NODE),
-        node_ready: true,
-        node_observed: true,
-        ..ElectionState::default()
-    }
-}
-
 /// A pod holding the lease, renewed just now, promotable from `promotable_at`.
 fn holding(forging: Forging, promotable_at: MonoTime) -> ElectionState {
-    let mut s = pod(forging);
+    let mut s = with_ready_node(forging);
     let record = rec(Some(ME), 7);
     s.seat.observer.observe(Some(&record), NOW);
     s.seat.hold = Some(Hold {
@@ -142,7 +128,12 @@ fn a_demotion_names_its_attempt_or_its_cause() {
     ];
     for (forging, eligibility, reason, message) in cases {
         // The node still reports forging: nothing is verified yet.
-        let d = decide_now(&pod(forging), LeaseEvent::Nothing, eligibility, Some(true));
+        let d = decide_now(
+            &with_ready_node(forging),
+            LeaseEvent::Nothing,
+            eligibility,
+            Some(true),
+        );
         assert_eq!(
             (d.reason, d.message.as_str()),
             (reason, message.as_str()),
@@ -156,7 +147,7 @@ fn a_demotion_names_its_attempt_or_its_cause() {
 /// is done.
 #[test]
 fn an_ineligible_pod_says_which_clause_failed() {
-    let no_hold = pod(Forging::Off);
+    let no_hold = with_ready_node(Forging::Off);
     let held = holding(Forging::Off, NOW);
     let cases = [
         (
@@ -258,7 +249,7 @@ fn a_holder_says_whether_it_waits_forges_or_only_holds() {
 #[test]
 fn a_pod_without_a_hold_says_whose_lease_it_is_or_why_it_takes_it() {
     let seen = |record: Option<LeaseRecord>, at: u64| {
-        let mut s = pod(Forging::Off);
+        let mut s = with_ready_node(Forging::Off);
         s.seat.observer.observe(record.as_ref(), MonoTime(at));
         s
     };
@@ -278,14 +269,14 @@ fn a_pod_without_a_hold_says_whose_lease_it_is_or_why_it_takes_it() {
             "the lease was deleted under pod-1: leaving it 11s to re-create it",
         ),
         (
-            pod(Forging::Off),
+            with_ready_node(Forging::Off),
             LeaseEvent::Nothing,
             Reason::Standby,
             "standing by: lease not read yet",
         ),
         (
             // Read, and it does not exist: we create it.
-            pod(Forging::Off),
+            with_ready_node(Forging::Off),
             LeaseEvent::Read(None),
             Reason::LeaseAvailable,
             "the lease is available: taking it",
@@ -298,7 +289,7 @@ fn a_pod_without_a_hold_says_whose_lease_it_is_or_why_it_takes_it() {
             "the lease is available: taking it",
         ),
         (
-            pod(Forging::Off),
+            with_ready_node(Forging::Off),
             LeaseEvent::WriteFailed {
                 write: LeaseWriteKind::Acquire,
                 failure: ApiFailure::Conflict,

@@ -25,10 +25,23 @@ fn rec(holder: Option<&str>, rv: u64) -> LeaseRecord {
     }
 }
 
-const NODE: ProcessId = ProcessId {
+/// The node process of every test pod (the explain tests share it).
+pub(super) const NODE: ProcessId = ProcessId {
     pid: 42,
     start_ticks: 1000,
 };
+
+/// A state believing `forging` of a running node whose SIGHUP handler is installed, holding
+/// nothing (the explain tests share it).
+pub(super) fn with_ready_node(forging: Forging) -> ElectionState {
+    ElectionState {
+        forging,
+        node: Some(NODE),
+        node_ready: true,
+        node_observed: true,
+        ..ElectionState::default()
+    }
+}
 
 /// One pod's decisions over time, with the node and lease answers scripted by the test.
 struct Pod {
@@ -1400,17 +1413,6 @@ fn the_metrics_confirm_or_clear_a_belief_and_the_last_demotion_gets_its_full_win
             expected,
             "{belief:?} with forging_enabled {enabled:?} after {after:?}"
         );
-    }
-}
-
-/// A state believing `forging` of a running node whose SIGHUP handler is installed.
-fn with_ready_node(forging: Forging) -> ElectionState {
-    ElectionState {
-        forging,
-        node: Some(NODE),
-        node_ready: true,
-        node_observed: true,
-        ..ElectionState::default()
     }
 }
 
