@@ -63,7 +63,11 @@ pub fn preflight(config: &Config, err: &mut impl std::io::Write) -> Result<Valid
 
 /// Runs the sidecar; returns the process exit code.
 pub fn run(config: &Config) -> i32 {
-    let original = config;
+    let warnings = config.warnings(
+        super::check_config::environment_names()
+            .iter()
+            .map(String::as_str),
+    );
     let config = match preflight(config, &mut std::io::stderr().lock()) {
         Ok(valid) => valid,
         Err(code) => return code,
@@ -72,11 +76,7 @@ pub fn run(config: &Config) -> i32 {
         eprintln!("forge-manager run: {e}");
         return EXIT_START_FAILED;
     }
-    for warning in original.warnings(
-        super::check_config::environment_names()
-            .iter()
-            .map(String::as_str),
-    ) {
+    for warning in warnings {
         tracing::warn!(variable = %warning.variable, "configuration: {}", warning.message);
     }
     let span = logging::root_span(&config);

@@ -7,7 +7,7 @@
 //!
 //! `check-config` prints them to stderr, and `run` logs each at WARN before anything starts.
 
-use super::{Config, Kind};
+use super::{Config, Kind, value};
 
 /// One setting that is probably not what its author meant.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
@@ -19,12 +19,10 @@ pub struct ConfigWarning {
     pub message: String,
 }
 
-/// The forms a boolean is read in on purpose; anything else is read as false, silently before.
+/// The forms a boolean is written in on purpose: what [`value::parse_bool`] reads as true, and
+/// their false counterparts. Anything else is read as false, silently before.
 fn deliberate_bool(raw: &str) -> bool {
-    matches!(
-        raw.trim().to_ascii_lowercase().as_str(),
-        "true" | "1" | "yes" | "false" | "0" | "no" | ""
-    )
+    value::parse_bool(raw) || matches!(raw.to_ascii_lowercase().as_str(), "false" | "0" | "no" | "")
 }
 
 /// Names shorter than this are not compared: short names are one edit from too much (`HOME`).
@@ -53,18 +51,13 @@ impl Config {
             }
             let meant = entries
                 .iter()
-                .map(|(known, _, _)| *known)
-                .find(|known| strsim::damerau_levenshtein(known, name) == 1);
-            if let Some(known) = meant {
+                .find(|(known, _, _)| strsim::damerau_levenshtein(known, name) == 1);
+            if let Some((known, raw, _)) = meant {
                 warnings.push(ConfigWarning {
                     variable: name.to_string(),
                     message: format!(
                         "not a variable forge-manager reads; did you mean {known}? ({known} keeps \
-                         its value {:?})",
-                        entries
-                            .iter()
-                            .find(|(k, _, _)| *k == known)
-                            .map_or("", |(_, raw, _)| *raw)
+                         its value {raw:?})"
                     ),
                 });
             }
@@ -96,6 +89,8 @@ mod tests {
             ("0", false),
             ("no", false),
             ("", false),
+            // Read as false by the old rule (no trimming): worth a warning.
+            (" true ", true),
         ];
         for (value, warned) in cases {
             let c = config(&[("ENABLE_CLUSTER_MANAGEMENT", value)]);

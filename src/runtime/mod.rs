@@ -495,7 +495,7 @@ impl<C: Clock, K: Kube, F: Fs, N: Node, R: Recorder, G: cluster::Coordinator>
             // checked below on every wake-up all the same.
             let demoting =
                 self.shutting_down || matches!(self.state.forging, Forging::Demoting { .. });
-            let quiet_shutdown = demoting
+            let quiet_demotion = demoting
                 && self
                     .coordinated_at
                     .is_some_and(|at| now.since(at) < self.settings.timing.retry_period() / 2);
@@ -515,7 +515,7 @@ impl<C: Clock, K: Kube, F: Fs, N: Node, R: Recorder, G: cluster::Coordinator>
                 self.gate = Gate::Deny(crate::core::reason::Reason::GlobalLeaseFenced);
                 seen.observations.gate = self.gate;
             } else if !departed
-                && !quiet_shutdown
+                && !quiet_demotion
                 && ((round == 0 && (leader || due)) || self.coordinated_as_leader != Some(leader))
             {
                 self.coordinated_at = Some(now);

@@ -90,6 +90,13 @@ pub struct LocalView {
     pub answer_by: Option<MonoTime>,
 }
 
+impl LocalView {
+    /// Whether we speak for our region: its eligible local leader, staying.
+    pub fn representative(&self) -> bool {
+        self.leader && self.eligible && !self.shutting_down
+    }
+}
+
 /// Everything one cluster decision looks at.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct ClusterObservations {
@@ -178,7 +185,7 @@ pub fn decide_cluster(
     observe_leases(&mut s, obs, timing);
 
     // 2. Presence of every region: ours from the local view, theirs from observed age.
-    let representative = obs.local.leader && obs.local.eligible && !obs.local.shutting_down;
+    let representative = obs.local.representative();
     // An eligible standby keeps its region's presence alive when the leader stops renewing it.
     // Its write is a one-off touch, never a hold it would later release.
     let standby = !obs.local.leader && obs.local.eligible && !obs.local.shutting_down;

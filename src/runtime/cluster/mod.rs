@@ -338,7 +338,7 @@ impl<C: Clock, K: Kube, H: HealthProbe> ClusterLoop<C, K, H> {
             && self.presence_event == LeaseEvent::Nothing
             && !local.shutting_down;
         let own_name = format!("{}{}", self.settings.presence_prefix, self.settings.region);
-        let (listed, others, global, own) = futures::join!(
+        let (listed, mut others, global, own) = futures::join!(
             async {
                 if reuse_policy {
                     None
@@ -374,12 +374,11 @@ impl<C: Clock, K: Kube, H: HealthProbe> ClusterLoop<C, K, H> {
             self.keep_list(list, now);
         }
         let clusters = self.clusters.clone();
-        let mut others = others;
         let ours = clusters
             .iter()
             .find(|c| c.metadata.name.as_deref() == Some(self.settings.cluster_name.as_str()))
             .cloned();
-        let representative = local.leader && local.eligible && !local.shutting_down;
+        let representative = local.representative();
         if !representative {
             // Whatever this pod probed while it represented its region is stale once it stops:
             // the endpoint may have recovered (or failed) meanwhile under another leader. Its next
@@ -507,9 +506,7 @@ impl<C: Clock, K: Kube, H: HealthProbe> Coordinator for ClusterLoop<C, K, H> {
         // bound, its successor region mid-round when the handoff landed).
         let handed_to_us = !expiry_passed
             && self.state.global.hold.is_none()
-            && local.leader
-            && local.eligible
-            && !local.shutting_down
+            && local.representative()
             && !self.clusters.is_empty()
             && matches!(&self.global_event, LeaseEvent::Read(Some(r))
                 if r.holder() == Some(self.settings.region.as_str()));
