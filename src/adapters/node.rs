@@ -3,10 +3,12 @@
 //! It owns four narrow ways of touching the node, each bounded and each stricter than the old
 //! sidecar's (docs/compatibility.md §7, items 4, 7 and 8):
 //!
-//! - **finding** the process by its own name (comm, executable, argv[0]), never by a substring of
-//!   someone's arguments, so wrapper shells and `tail .../cardano-node.log` are not mistaken for it;
-//!   and tied to `NODE_SOCKET` by its `--socket-path`, so another node in a shared process
-//!   namespace is never taken for ours (a node naming no socket only when no other could be it);
+//! - **finding** the process by its name (comm, executable, argv[0]) or, as the old sidecar did,
+//!   by an argument containing the name; tied to `NODE_SOCKET` by its `--socket-path`, so another
+//!   node in a shared process namespace is never taken for ours. A process found only through an
+//!   argument is taken only when its own `--socket-path` names our socket, so wrapper shells and
+//!   `tail .../cardano-node.log` are never mistaken for the node and never make it ambiguous; a
+//!   node naming no socket is taken only by its name, and only when no other could be it;
 //! - **readiness** by a real `connect()` to its socket, never by the socket file's existence (a
 //!   stale file survives a crash);
 //! - **SIGHUP** only to the exact process that was found (pid and start time), identified again
@@ -277,13 +279,19 @@ struct Candidate {
     serves: Serves,
     /// Whether its executable is called like the node (`None`: the link is unreadable).
     exe_match: Option<bool>,
+    /// Whether it answers to the node's name (comm, executable or argv[0]), rather than only
+    /// through an argument containing it.
+    named: bool,
 }
 
-/// Scans `root` for our node. A process answering to the node's name is ours when its
-/// `--socket-path` is `socket` (among several, the real binary before a wrapper script named like
-/// the node, then the oldest); never when it names another socket. A process naming no socket is
-/// ours only when it is the only one that could be ours (a wrapper script whose executable is a
-/// shell does not count beside the real binary); two or more are ambiguous and none is taken.
+/// Scans `root` for our node. A process answering to the node's name, or with an argument
+/// containing it, is ours when its `--socket-path` is `socket` (among several, the real binary
+/// before a wrapper script named like the node, then one found by its name before one found by an
+/// argument, then the oldest); never when it names another socket. A process naming no socket is
+/// ours only when it answers to the name and is the only one that could be ours (a wrapper script
+/// whose executable is a shell does not count beside the real binary); two or more are ambiguous
+/// and none is taken. One found only by an argument and naming no socket never counts: a log tail
+/// or a shell running the node by name says nothing about which process serves our socket.
 fn scan(root: &Path, name: &str, socket: &Path) -> Result<NodeProcess, NotFound> {
     let entries = std::fs::read_dir(root).map_err(|_| NotFound::NoProcess)?;
     let mut all: Vec<Candidate> = entries
@@ -299,21 +307,26 @@ fn scan(root: &Path, name: &str, socket: &Path) -> Result<NodeProcess, NotFound>
     if let Some(best) = all
         .iter()
         .filter(|c| c.serves == Serves::Ours)
-        .min_by_key(|c| (c.exe_match != Some(true), c.start_ticks, c.pid))
+        .min_by_key(|c| (c.exe_match != Some(true), !c.named, c.start_ticks, c.pid))
     {
         return Ok(process(best));
     }
     let mut maybe: Vec<&Candidate> = all
         .iter()
-        .filter(|c| matches!(c.serves, Serves::Unnamed | Serves::Unknown))
+        .filter(|c| c.named && matches!(c.serves, Serves::Unnamed | Serves::Unknown))
         .collect();
     if maybe.iter().any(|c| c.exe_match == Some(true)) {
         maybe.retain(|c| c.exe_match != Some(false));
     }
     match maybe.as_slice() {
         [only] if only.serves == Serves::Unnamed => Ok(process(only)),
-        [] if all.is_empty() => Err(NotFound::NoProcess),
-        [] => Err(NotFound::OtherSockets(all.iter().map(|c| c.pid).collect())),
+        [] if all.iter().all(|c| c.serves != Serves::Other) => Err(NotFound::NoProcess),
+        [] => Err(NotFound::OtherSockets(
+            all.iter()
+                .filter(|c| c.serves == Serves::Other)
+                .map(|c| c.pid)
+                .collect(),
+        )),
         several => Err(NotFound::Ambiguous(several.iter().map(|c| c.pid).collect())),
     }
 }
@@ -337,7 +350,8 @@ fn candidate(root: &Path, pid: u32, name: &str, socket: &Path) -> Option<Candida
     });
     let comm_match = comm.trim_end_matches('\n') == truncated(name);
     let argv0_match = args.first().is_some_and(|a| basename(a) == name);
-    if !(comm_match || exe_match == Some(true) || argv0_match) {
+    let named = comm_match || exe_match == Some(true) || argv0_match;
+    if !named && !mentions(&args, name) {
         return None;
     }
     let serves = match socket_arg(&args).map(Path::new) {
@@ -369,6 +383,7 @@ fn candidate(root: &Path, pid: u32, name: &str, socket: &Path) -> Option<Candida
         start_ticks: stat.start_ticks,
         serves,
         exe_match,
+        named,
     })
 }
 
@@ -392,6 +407,20 @@ fn truncated(name: &str) -> &str {
         end -= 1;
     }
     &name[..end]
+}
+
+/// Whether an argument other than the `--socket-path` value contains `name`: a client such as
+/// `cardano-cli query tip --socket-path /ipc/cardano-node.socket` is not the node.
+fn mentions(args: &[String], name: &str) -> bool {
+    let mut it = args.iter();
+    while let Some(a) = it.next() {
+        if a == "--socket-path" {
+            it.next();
+        } else if !a.starts_with("--socket-path=") && a.contains(name) {
+            return true;
+        }
+    }
+    false
 }
 
 /// The value of `--socket-path X` or `--socket-path=X`.

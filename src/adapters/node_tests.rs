@@ -111,6 +111,72 @@ async fn wrappers_whose_arguments_mention_cardano_node_are_not_the_node() {
     assert_eq!(node.find().await, found(13, 200));
 }
 
+/// `CARDANO_NODE_PROCESS_NAME` also matches a substring of an argument, as the old sidecar did
+/// (a Nix-wrapped node is `cardano-node-wrapped`), but such a process is taken only when its own
+/// `--socket-path` is ours; one found by its name wins over it, and the socket path's own value
+/// never counts as a mention.
+#[tokio::test]
+async fn a_process_found_by_an_argument_is_ours_only_when_it_names_our_socket() {
+    let root = tempfile::tempdir().expect("tempdir");
+    let wrapped = [
+        "/nix/store/abc-cardano-node-exe-10.1/bin/cardano-node-wrapped",
+        "run",
+        "--socket-path",
+        SOCKET,
+    ];
+    FakeProc::new(11, "tail", &["tail", "-f", "/x/cardano-node.log"], 101).write(root.path());
+    let node = node_in(root.path());
+    assert_eq!(
+        scan(root.path(), DEFAULT_PROCESS_NAME, Path::new(SOCKET)),
+        Err(NotFound::NoProcess),
+        "a log tail naming no socket is not a node"
+    );
+    FakeProc::new(
+        12,
+        "cardano-node-wr",
+        &[
+            "/nix/store/x-cardano-node/bin/node",
+            "run",
+            "--socket-path=/other.socket",
+        ],
+        102,
+    )
+    .write(root.path());
+    assert_eq!(
+        scan(root.path(), DEFAULT_PROCESS_NAME, Path::new(SOCKET)),
+        Err(NotFound::OtherSockets(vec![12]))
+    );
+    FakeProc::new(20, "cardano-node-wr", &wrapped, 200).write(root.path());
+    assert_eq!(node.find().await, found(20, 200));
+
+    // A process answering to the name, on our socket, wins even when younger.
+    FakeProc::new(
+        21,
+        "cardano-node",
+        &["cardano-node", "run", "--socket-path", SOCKET],
+        300,
+    )
+    .write(root.path());
+    assert_eq!(node.find().await, found(21, 300));
+
+    // A client naming a socket whose path contains the name is not the node.
+    let root = tempfile::tempdir().expect("tempdir");
+    let socket = "/ipc/cardano-node.socket";
+    for (pid, args) in [
+        (
+            30,
+            ["cardano-cli", "query", "tip", "--socket-path", socket].as_slice(),
+        ),
+        (31, [&format!("--socket-path={socket}")[..], "x"].as_slice()),
+    ] {
+        FakeProc::new(pid, "cardano-cli", args, 5).write(root.path());
+    }
+    assert_eq!(
+        scan(root.path(), DEFAULT_PROCESS_NAME, Path::new(socket)),
+        Err(NotFound::NoProcess)
+    );
+}
+
 #[tokio::test]
 async fn the_node_is_recognised_by_comm_by_executable_or_by_argv0() {
     let root = tempfile::tempdir().expect("tempdir");

@@ -183,7 +183,8 @@ pub struct Config {
         default_value = "/opt/cardano/secrets/node.cert"
     )]
     pub target_op_cert: String,
-    /// SIGHUP target: process name, or a substring of one of its arguments.
+    /// SIGHUP target: process name, or a substring of one of its arguments (then only a
+    /// process whose `--socket-path` is NODE_SOCKET).
     #[arg(
         long,
         env = "CARDANO_NODE_PROCESS_NAME",
