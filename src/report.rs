@@ -5,8 +5,8 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::core::cluster::{ClusterDecision, ClusterObservations, ClusterState};
-use crate::core::election::{Action, Decision, Forging, Observations, Role};
+use crate::core::cluster::{ClusterAction, ClusterDecision, ClusterObservations, ClusterState};
+use crate::core::election::{Action, Decision, Forging, Gate, LeaseWriteKind, Observations, Role};
 use crate::core::lease::LeaseRecord;
 use crate::core::reason::Reason;
 use crate::ports::NodeProcess;
@@ -120,12 +120,63 @@ impl Recorder for NoRecorder {
     fn record(&mut self, _tick: &TickRecord<'_>) {}
 }
 
-/// Writes one log line per decision that changes anything.
+/// Writes one log line per decision that changes anything, and one per cross-region round that
+/// opens or shuts the gate or writes more than a renewal (a take-over, a handover, a release).
 #[derive(Debug, Default)]
-pub struct LogRecorder;
+pub struct LogRecorder {
+    /// The gate after the last cross-region round seen.
+    last_gate: Option<Gate>,
+}
+
+impl LogRecorder {
+    /// A recorder that has logged nothing yet.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Whether round `d` is worth a line: it moves the gate, or writes more than a renewal.
+    fn notable(&mut self, d: &ClusterDecision) -> bool {
+        let routine = d.actions.iter().all(|a| match a {
+            ClusterAction::Global { write } => *write == LeaseWriteKind::Renew,
+            ClusterAction::Presence { .. } => true,
+            ClusterAction::Handoff { .. } => false,
+        });
+        let gate_changed = self.last_gate != Some(d.gate);
+        self.last_gate = Some(d.gate);
+        gate_changed || !routine
+    }
+
+    fn log_rounds(&mut self, steps: &[ClusterStep]) {
+        for step in steps {
+            let d = &step.decision;
+            if !self.notable(d) {
+                continue;
+            }
+            let actions = serde_json::to_value(&d.actions).unwrap_or_default();
+            let (gate, why) = match d.gate {
+                Gate::Allow => ("open", None),
+                Gate::Deny(reason) => ("shut", Some(reason.as_str())),
+            };
+            tracing::info!(
+                scope = "cluster",
+                gate,
+                gate_reason = why,
+                preferred = d.ranking.preferred.as_deref(),
+                actions = %actions,
+                "{}",
+                d.message
+            );
+        }
+    }
+}
 
 impl Recorder for LogRecorder {
+    fn record_rounds(&mut self, _wall: jiff::Timestamp, steps: &[ClusterStep]) {
+        self.log_rounds(steps);
+    }
+
     fn record(&mut self, t: &TickRecord<'_>) {
+        self.log_rounds(t.cluster);
         let d = t.decision;
         if !d.changes_anything(t.previous_role) && t.results.iter().all(|r| r.ok) {
             return;
@@ -192,4 +243,74 @@ pub struct Status {
     pub credentials_problem: Option<String>,
     /// The last failed action, for operators.
     pub last_error: Option<String>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::core::cluster::ClusterState;
+    use crate::core::policy::Ranking;
+    use crate::core::time::MonoTime;
+
+    fn round(gate: Gate, actions: Vec<ClusterAction>) -> ClusterDecision {
+        ClusterDecision {
+            next: ClusterState::default(),
+            gate,
+            actions,
+            ranking: Ranking {
+                effective: Default::default(),
+                candidates: Vec::new(),
+                preferred: None,
+            },
+            message: String::new(),
+            wake_by: MonoTime(0),
+        }
+    }
+
+    /// A round is logged when it opens or shuts the gate or writes more than a renewal (a
+    /// take-over, a handover, a release); renewals on an unchanged gate, once a retry period for
+    /// hours, are not.
+    #[test]
+    fn only_rounds_that_move_the_gate_or_the_lease_are_logged() {
+        let renew = ClusterAction::Global {
+            write: LeaseWriteKind::Renew,
+        };
+        let presence = ClusterAction::Presence {
+            write: LeaseWriteKind::Renew,
+        };
+        let shut = Gate::Deny(Reason::PolicyDisallows);
+        let mut log = LogRecorder::new();
+        let cases = [
+            (
+                round(Gate::Allow, vec![renew.clone()]),
+                true,
+                "the first round",
+            ),
+            (
+                round(Gate::Allow, vec![renew.clone(), presence]),
+                false,
+                "a renewal",
+            ),
+            (round(shut, vec![renew.clone()]), true, "the gate shuts"),
+            (
+                round(shut, vec![ClusterAction::Handoff { to: "b".into() }]),
+                true,
+                "a handover",
+            ),
+            (
+                round(
+                    shut,
+                    vec![ClusterAction::Global {
+                        write: LeaseWriteKind::Acquire,
+                    }],
+                ),
+                true,
+                "a take-over",
+            ),
+            (round(shut, Vec::new()), false, "nothing new"),
+        ];
+        for (d, logged, what) in cases {
+            assert_eq!(log.notable(&d), logged, "{what}");
+        }
+    }
 }

@@ -345,7 +345,7 @@ fn three_real_sidecars_keep_one_forger_through_rotation_crash_and_handoff() {
     // Kept open for the whole test: the server may write more to its stdout.
     let mut api_stdout = BufReader::new(api.stdout.take().expect("stdout"));
     api_stdout.read_line(&mut line).expect("apiserver banner");
-    children.add("apiserver", api);
+    let api_child = children.add("apiserver", api);
     let url = line
         .trim()
         .rsplit(' ')
@@ -685,6 +685,55 @@ fn three_real_sidecars_keep_one_forger_through_rotation_crash_and_handoff() {
     //    the journal's lock): `kubectl exec POD -c cardano-forge-manager -- /forge-manager journal
     //    timeline` runs the CLI with the container's environment and no file argument.
     journal_commands_read_through_the_running_sidecar(&bin, &pods, third, leader, &kubeconfig);
+
+    // 7. SIGTERM while the API server hangs (stopped: connections are accepted, nothing answers):
+    //    the forger demotes without the API, exits 0, and its last line says the lease was left
+    //    to expire, not that it was released.
+    let p = &pods[third];
+    write_secret(&p.dir.join("secrets"), &rotated, 3);
+    wait_until("the repaired pod forging", Duration::from_secs(8), || {
+        forger_now(&seen).filter(|f| *f == third)
+    });
+    let signal = |pid: u32, signal| {
+        nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid as i32), signal).expect("signal");
+    };
+    let api_pid = children.get(api_child).id();
+    signal(api_pid, nix::sys::signal::Signal::SIGSTOP);
+    signal(
+        children.get(p.sidecar).id(),
+        nix::sys::signal::Signal::SIGTERM,
+    );
+    let (status, exited_after) = wait_until(
+        "the SIGTERMed sidecar to exit with the API server hanging",
+        Duration::from_secs(10),
+        || children.get(p.sidecar).try_wait().ok().flatten(),
+    );
+    signal(api_pid, nix::sys::signal::Signal::SIGCONT);
+    let state = node_state(p.node_port).expect("node state");
+    assert!(
+        !state.forging
+            || !state
+                .credentials
+                .as_ref()
+                .is_some_and(|c| real_fps.contains(c)),
+        "the node still forges with real keys after the sidecar exited"
+    );
+    assert!(status.success(), "exit status: {status:?}");
+    let log = std::fs::read_to_string(p.dir.join("sidecar.log")).unwrap_or_default();
+    let last = log
+        .lines()
+        .rfind(|l| l.contains("shut down: "))
+        .unwrap_or_else(|| {
+            panic!(
+                "no shut-down line in:\n{}",
+                tail(&p.dir.join("sidecar.log"))
+            )
+        });
+    assert!(last.contains("lease left to expire"), "{last}");
+    eprintln!(
+        "SIGTERM with the API server hanging: exited 0 after {:.2}s",
+        exited_after.as_secs_f64()
+    );
 
     stop.store(true, Ordering::Relaxed);
     monitor.join().expect("monitor thread");

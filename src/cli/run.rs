@@ -93,8 +93,11 @@ pub fn run(config: &Config) -> i32 {
         }
     };
     match rt.block_on(sidecar(&config)) {
-        Ok(()) => {
-            tracing::info!("shut down: not forging, lease released");
+        Ok(released) => {
+            tracing::info!(
+                "shut down: not forging, {}",
+                crate::core::election::left_behind(released)
+            );
             0
         }
         Err(e) => {
@@ -184,7 +187,9 @@ async fn kube_adapter(
     ))
 }
 
-async fn sidecar(config: &ValidConfig) -> Result<(), StartError> {
+async fn sidecar(
+    config: &ValidConfig,
+) -> Result<Option<crate::core::election::Released>, StartError> {
     let timing = config.timing;
     let port = config.metrics_port;
     let listener = http::bind(port)
@@ -208,7 +213,7 @@ async fn sidecar(config: &ValidConfig) -> Result<(), StartError> {
         )
     });
     let recorder = Tee(
-        Tee(MetricsRecorder::new(metrics.clone()), LogRecorder),
+        Tee(MetricsRecorder::new(metrics.clone()), LogRecorder::new()),
         journal.map(|(j, _)| {
             let m = metrics.clone();
             j.on_failures(move |n| m.add_journal_write_failures(n))
@@ -241,7 +246,7 @@ async fn sidecar(config: &ValidConfig) -> Result<(), StartError> {
         crate::metrics::VERSION
     );
     let shutdown = terminated("demoting, verifying, then releasing the lease");
-    if let Some(cluster) = &config.cluster {
+    let left = if let Some(cluster) = &config.cluster {
         let coordination = kube_adapter(
             config.coordination_kubeconfig.as_deref(),
             config,
@@ -256,13 +261,13 @@ async fn sidecar(config: &ValidConfig) -> Result<(), StartError> {
             cluster_settings(config, cluster),
         )
         .with_metrics(cluster_metrics);
-        runtime.with_coordinator(coordinator).run(shutdown).await;
+        runtime.with_coordinator(coordinator).run(shutdown).await
     } else {
         let mut runtime = runtime;
-        runtime.run(shutdown).await;
-    }
+        runtime.run(shutdown).await
+    };
     server.abort();
-    Ok(())
+    Ok(left)
 }
 
 /// The cross-region settings of a validated configuration with cluster management on.

@@ -12,7 +12,9 @@ pub mod journal;
 mod requests;
 
 use requests::local_successor_within;
-pub use requests::{lease_write, read_lease, send_lease_write, with_timeout};
+pub use requests::{
+    LeaseScope, failed_write_means, lease_write, read_lease, send_lease_write, with_timeout,
+};
 
 pub use crate::report::{
     ActionResult, ClusterStep, LogRecorder, NoRecorder, Recorder, SighupOutcome, Status, Tee,
@@ -267,14 +269,18 @@ impl<C: Clock, K: Kube, F: Fs, N: Node, R: Recorder, G: cluster::Coordinator>
         self.shutting_down = true;
     }
 
-    /// Runs until a shutdown completes. `shutdown` resolves when SIGTERM arrives.
-    pub async fn run(&mut self, shutdown: impl std::future::Future<Output = ()>) {
+    /// Runs until a shutdown completes. `shutdown` resolves when SIGTERM arrives. Returns how
+    /// the local lease was left (released, left to expire, or never held), for the last log line.
+    pub async fn run(
+        &mut self,
+        shutdown: impl std::future::Future<Output = ()>,
+    ) -> Option<crate::core::election::Released> {
         let mut shutdown = std::pin::pin!(shutdown);
         loop {
             let d = self.wake().await;
             if d.shutdown_complete {
                 self.leave_region().await;
-                return;
+                return self.state.seat.released;
             }
             let wait = self.next_wait(&d);
             if self.shutting_down {

@@ -4,6 +4,50 @@
 
 use super::*;
 
+/// Which lease a write was for, for the words of its failure.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LeaseScope {
+    /// Our region's local lease (which pod of the region may forge).
+    Local,
+    /// The global lease (which region may forge).
+    Global,
+    /// Our region's presence lease (that the region is alive, for the others' ranking).
+    Presence,
+}
+
+/// What a failed lease write means for forging, for the log line that reports it: a failure
+/// is never taken for a success, and the line says what happens next.
+pub fn failed_write_means(scope: LeaseScope, write: LeaseWriteKind) -> &'static str {
+    use LeaseScope::*;
+    use LeaseWriteKind::*;
+    match (scope, write) {
+        (Local, Create | Acquire) => "this pod does not lead its region, so it does not forge",
+        (Local, Renew) => {
+            "the hold stands until its renew deadline; without a renewal by then this pod stops \
+             forging"
+        }
+        (Local, Release | Finalize) => {
+            "the lease is left to expire (the write may not have been applied); nobody of our \
+             region forges on it meanwhile"
+        }
+        (Global, Create | Acquire) => {
+            "our region does not hold the global lease, so it does not forge"
+        }
+        (Global, Renew) => {
+            "our region keeps the global lease until its renew deadline; without a renewal by then \
+             its forger stops"
+        }
+        (Global, Release | Finalize) => {
+            "the global lease is left to expire (the write may not have been applied); our node is \
+             off, and no other region forges on it until it expires"
+        }
+        (Presence, _) => {
+            "our region's presence lease is not refreshed: when it lapses, other regions count us \
+             absent; forging is not affected"
+        }
+    }
+}
+
 /// The write `write` of lease `name` giving it to `holder` (`None` releases it), based on `base`,
 /// the record it replaces (`None` only for a create). A new holder gets a fresh `acquireTime` and
 /// counts one more `leaseTransitions`; a renewal or release keeps both. `renewTime` always moves
@@ -186,5 +230,35 @@ pub async fn with_timeout<T>(
     match select(fut, timer).await {
         Either::Left((v, _)) => Some(v),
         Either::Right(_) => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A failed release never reads as a release, and every failure says what happens next.
+    #[test]
+    fn a_failed_write_says_what_it_means_for_forging() {
+        for scope in [LeaseScope::Local, LeaseScope::Global, LeaseScope::Presence] {
+            for write in [
+                LeaseWriteKind::Create,
+                LeaseWriteKind::Acquire,
+                LeaseWriteKind::Renew,
+                LeaseWriteKind::Release,
+                LeaseWriteKind::Finalize,
+            ] {
+                let means = failed_write_means(scope, write);
+                assert!(means.contains("forg"), "{scope:?} {write:?}: {means}");
+                if scope != LeaseScope::Presence
+                    && matches!(write, LeaseWriteKind::Release | LeaseWriteKind::Finalize)
+                {
+                    assert!(
+                        means.contains("left to expire"),
+                        "{scope:?} {write:?}: {means}"
+                    );
+                }
+            }
+        }
     }
 }

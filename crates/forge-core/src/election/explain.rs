@@ -108,12 +108,27 @@ fn unfinished_demotion(
     }
 }
 
+/// What a pod holding nothing any more left of its lease, in words that claim no more than the
+/// API server's answer told.
+pub fn left_behind(released: Option<super::Released>) -> &'static str {
+    match released {
+        Some(super::Released::Accepted) => "lease released",
+        Some(super::Released::Unanswered) => {
+            "lease left to expire (the release got no answer; it may not have been applied)"
+        }
+        None => "holding no lease",
+    }
+}
+
 /// This pod may not take part: the eligibility check's reason, in words.
 fn ineligible(s: &ElectionState, eligible: Result<(), Reason>) -> Option<(Reason, String)> {
     let reason = eligible.err()?;
     let sentence = match reason {
         Reason::ShuttingDown if s.seat.hold.is_none() => {
-            "shutting down: not forging, lease released".to_string()
+            format!(
+                "shutting down: not forging, {}",
+                left_behind(s.seat.released)
+            )
         }
         Reason::ShuttingDown => "shutting down: demoting, then releasing the lease".to_string(),
         Reason::NodeNotRunning => "cardano-node is not running".to_string(),

@@ -7,7 +7,7 @@ use super::secs;
 use crate::election::tests::{NODE, with_ready_node};
 use crate::election::{
     Decision, ElectionState, Forging, Gate, Hold, LeaseEvent, LeaseWriteKind, NodeView,
-    Observations, decide,
+    Observations, Released, decide,
 };
 use crate::eligibility::Eligibility;
 use crate::lease::{ApiFailure, LeaseRecord};
@@ -143,17 +143,35 @@ fn a_demotion_names_its_attempt_or_its_cause() {
 }
 
 /// Each eligibility clause has its own sentence; shutting down says whether a lease is still to
-/// be released (holding) or already gone (not holding), which tells an operator whether the pod
-/// is done.
+/// be released (holding), was released, was left to expire because the release got no answer,
+/// or was never held, which tells an operator whether the pod is done and claims no more than
+/// the API server answered.
 #[test]
 fn an_ineligible_pod_says_which_clause_failed() {
     let no_hold = with_ready_node(Forging::Off);
+    let after = |released| {
+        let mut s = with_ready_node(Forging::Off);
+        s.seat.released = Some(released);
+        s
+    };
+    let (released, unanswered) = (after(Released::Accepted), after(Released::Unanswered));
     let held = holding(Forging::Off, NOW);
     let cases = [
         (
             &no_hold,
             Reason::ShuttingDown,
+            "shutting down: not forging, holding no lease",
+        ),
+        (
+            &released,
+            Reason::ShuttingDown,
             "shutting down: not forging, lease released",
+        ),
+        (
+            &unanswered,
+            Reason::ShuttingDown,
+            "shutting down: not forging, lease left to expire (the release got no answer; it may \
+             not have been applied)",
         ),
         (
             &held,

@@ -32,7 +32,8 @@ mod explain;
 mod seat;
 
 use explain::explain;
-pub use seat::{Hold, HoldLost, Seat, request_budget};
+pub use explain::left_behind;
+pub use seat::{Hold, HoldLost, Released, Seat, request_budget};
 
 /// How many demotion attempts (remove, SIGHUP, verify) before we report the demotion as stuck.
 pub const MAX_DEMOTION_ATTEMPTS: u32 = 3;

@@ -49,6 +49,21 @@ pub struct Seat {
     /// duration; anything else seen meanwhile forgets it.
     #[serde(default)]
     pub recreate_from: Option<MonoTime>,
+    /// How our last hold ended by our own release, until we hold again: what a departing pod may
+    /// truthfully say of the lease it leaves behind.
+    #[serde(default)]
+    pub released: Option<Released>,
+}
+
+/// The outcome of our last release (or handoff) of this seat's lease.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Released {
+    /// The API server accepted it: the lease names nobody (or the region we handed it to).
+    Accepted,
+    /// It got no good answer: it may not have been applied, and then the lease is left to
+    /// expire by observation, a lease duration after our last renewal.
+    Unanswered,
 }
 
 /// Why a seat lost its hold in this step, if it did.
@@ -252,7 +267,11 @@ impl Seat {
             // Neither renewed nor acquired: the deadline keeps counting.
         } else if write == LeaseWriteKind::Release || !record.is_held_by(identity) {
             self.hold = None;
+            if matches!(write, LeaseWriteKind::Release | LeaseWriteKind::Finalize) {
+                self.released = Some(Released::Accepted);
+            }
         } else {
+            self.released = None;
             let promotable_at = self.promotable_at(write, record, sent_at, &taken, timing);
             if self.hold.is_none() {
                 // A new tenure: an earlier fencing no longer describes this seat (a pod that
@@ -326,6 +345,7 @@ impl Seat {
             // release, the node ready again 50 ms later, a promotion on the kept hold beside the
             // pod that took the released lease.)
             self.hold = None;
+            self.released = Some(Released::Unanswered);
         }
         if failure == ApiFailure::Conflict {
             // Someone else wrote it: our view is stale. Forget the record so the next step reads

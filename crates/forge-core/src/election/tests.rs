@@ -470,6 +470,8 @@ fn shutdown_demotes_then_releases_only_after_the_node_confirms() {
     let d = p.wrote(LeaseWriteKind::Release, rec(None, 8));
     assert!(d.shutdown_complete);
     assert!(d.actions.is_empty());
+    assert_eq!(d.next.seat.released, Some(Released::Accepted));
+    assert!(d.message.ends_with("lease released"), "{}", d.message);
 }
 
 #[test]
@@ -550,16 +552,16 @@ fn a_release_without_a_good_answer_is_never_promoted_on_again() {
         assert!(d.actions.contains(&lease(LeaseWriteKind::Release)));
         // No good answer: the release may have been applied, and another pod may hold it now.
         p.node.standby_ready = true;
-        let dropped = p
+        let seat = p
             .at(1_600)
             .step(LeaseEvent::WriteFailed {
                 write: LeaseWriteKind::Release,
                 failure,
             })
             .next
-            .seat
-            .hold
-            .is_none();
+            .seat;
+        let dropped = seat.hold.is_none();
+        assert_eq!(seat.released, Some(Released::Unanswered), "{failure:?}");
         // The node is ready again 50 ms later: eligible, but it holds nothing to promote on.
         p.node.forging_enabled = Some(false);
         p.eligibility.socket_accepting = true;
@@ -572,6 +574,12 @@ fn a_release_without_a_good_answer_is_never_promoted_on_again() {
         );
         assert_ne!(d.role, Role::Leader, "{failure:?}");
         assert!(dropped, "{failure:?}: the hold is dropped");
+        // A new hold: the old release no longer describes this seat.
+        let d = p
+            .at(20_000)
+            .wrote(LeaseWriteKind::Acquire, rec(Some(ME), 9));
+        assert!(d.next.seat.hold.is_some(), "{failure:?}");
+        assert_eq!(d.next.seat.released, None, "{failure:?}");
     }
 }
 
