@@ -107,6 +107,8 @@ pub type MonoFn = std::rc::Rc<dyn Fn() -> MonoTime>;
 /// The `Kube` port over one API server and one namespace.
 #[derive(Clone)]
 pub struct KubeAdapter {
+    /// For messages: every request names the object it was about.
+    namespace: String,
     leases: Api<Lease>,
     clusters: Api<CardanoForgeCluster>,
     leaders: Api<CardanoLeader>,
@@ -135,6 +137,7 @@ impl KubeAdapter {
         mono: MonoFn,
     ) -> Self {
         KubeAdapter {
+            namespace: namespace.to_owned(),
             leases: Api::namespaced(client.clone(), namespace),
             clusters: Api::namespaced(client.clone(), namespace),
             leaders: Api::namespaced(client, namespace),
@@ -188,9 +191,16 @@ impl KubeAdapter {
         Ok((client, dates))
     }
 
-    /// Runs one call under the timeout and records the server clock it revealed.
+    /// `VERB Kind namespace/name`, for the message of a failed request.
+    fn request(&self, verb: &str, kind: &str, name: &str) -> String {
+        format!("{verb} {kind} {}/{name}", self.namespace)
+    }
+
+    /// Runs one call under the timeout and records the server clock it revealed. A failure's
+    /// message names `request` (see [`Self::request`]).
     async fn call<T>(
         &self,
+        request: String,
         fut: impl std::future::Future<Output = Result<T, kube::Error>>,
     ) -> Result<T, KubeError> {
         let result = tokio::time::timeout(self.timeout, fut).await;
@@ -205,12 +215,60 @@ impl KubeAdapter {
             });
         }
         match result {
-            Ok(r) => r.map_err(classify),
+            Ok(r) => r.map_err(|e| classify_request(&request, e)),
             Err(_) => Err(KubeError::new(
                 ApiFailure::Unreachable,
-                format!("no answer within {:?}", self.timeout),
+                format!("{request}: no answer within {:?}", self.timeout),
             )),
         }
+    }
+}
+
+/// [`classify`], with a message that names the request and says what its failure was in an
+/// operator's words (a proxy's HTML page is not "expected value at line 1").
+pub fn classify_request(request: &str, e: kube::Error) -> KubeError {
+    let what = describe(&e);
+    let mut error = classify(e);
+    error.message = format!("{request}: {what}");
+    error
+}
+
+/// Longest part of a server's body quoted in a message.
+const QUOTE_MAX: usize = 160;
+
+/// What a client error says, in words.
+fn describe(e: &kube::Error) -> String {
+    let quote = |text: &str| {
+        let text = text.trim();
+        match text.char_indices().nth(QUOTE_MAX) {
+            Some((at, _)) => format!("{}…", &text[..at]),
+            None => text.to_owned(),
+        }
+    };
+    match e {
+        kube::Error::Api(s) if s.reason == "Failed to parse error data" => format!(
+            "HTTP {} with a body that is not a Kubernetes Status (a proxy or load balancer \
+             answering instead of the API server?): {}",
+            s.code,
+            quote(&s.message)
+        ),
+        kube::Error::Api(s) => {
+            let reason = if s.reason.is_empty() {
+                String::new()
+            } else {
+                format!(" {}", s.reason)
+            };
+            format!("HTTP {}{reason}: {}", s.code, quote(&s.message))
+        }
+        kube::Error::SerdeError(err) => format!(
+            "an answer that is not the Kubernetes object asked for ({err}): a proxy or a broken \
+             API server in between?"
+        ),
+        kube::Error::HyperError(err) => {
+            format!("no answer (connection refused, reset or closed): {err}")
+        }
+        kube::Error::Service(err) => format!("no answer: {err}"),
+        other => other.to_string(),
     }
 }
 
@@ -274,21 +332,25 @@ pub fn lease_of(w: &LeaseWrite) -> Lease {
 
 impl Kube for KubeAdapter {
     async fn get_lease(&self, name: &str) -> Result<LeaseRecord, KubeError> {
-        self.call(self.leases.get(name))
+        self.call(self.request("GET", "Lease", name), self.leases.get(name))
             .await
             .map(|l| record_of(&l))
     }
 
     async fn create_lease(&self, lease: &LeaseWrite) -> Result<LeaseRecord, KubeError> {
         let obj = lease_of(lease);
-        self.call(self.leases.create(&PostParams::default(), &obj))
-            .await
-            .map(|l| record_of(&l))
+        self.call(
+            self.request("POST", "Lease", &lease.name),
+            self.leases.create(&PostParams::default(), &obj),
+        )
+        .await
+        .map(|l| record_of(&l))
     }
 
     async fn replace_lease(&self, lease: &LeaseWrite) -> Result<LeaseRecord, KubeError> {
         let obj = lease_of(lease);
         self.call(
+            self.request("PUT", "Lease", &lease.name),
             self.leases
                 .replace(&lease.name, &PostParams::default(), &obj),
         )
@@ -345,14 +407,22 @@ impl Kube for KubeAdapter {
                 }
             }
         };
+        let request = self.request("WATCH", "Lease", name);
         match tokio::time::timeout(timeout + self.timeout, watch).await {
-            Ok(r) => r.map_err(classify),
-            Err(_) => Err(KubeError::new(ApiFailure::Unreachable, "watch timed out")),
+            Ok(r) => r.map_err(|e| classify_request(&request, e)),
+            Err(_) => Err(KubeError::new(
+                ApiFailure::Unreachable,
+                format!("{request}: watch timed out"),
+            )),
         }
     }
 
     async fn get_forge_cluster(&self, name: &str) -> Result<CardanoForgeCluster, KubeError> {
-        self.call(self.clusters.get(name)).await
+        self.call(
+            self.request("GET", "CardanoForgeCluster", name),
+            self.clusters.get(name),
+        )
+        .await
     }
 
     async fn list_forge_clusters(
@@ -364,7 +434,11 @@ impl Kube for KubeAdapter {
         } else {
             ListParams::default().labels(label_selector)
         };
-        self.call(self.clusters.list(&params))
+        let request = format!(
+            "LIST CardanoForgeCluster {}/* (labels: {label_selector:?})",
+            self.namespace
+        );
+        self.call(request, self.clusters.list(&params))
             .await
             .map(|l| l.items)
     }
@@ -376,6 +450,7 @@ impl Kube for KubeAdapter {
     ) -> Result<(), KubeError> {
         let patch = Patch::Merge(serde_json::json!({ "status": status }));
         self.call(
+            self.request("PATCH", "CardanoForgeCluster status", name),
             self.clusters
                 .patch_status(name, &PatchParams::default(), &patch),
         )
@@ -390,6 +465,7 @@ impl Kube for KubeAdapter {
     ) -> Result<(), KubeError> {
         let patch = Patch::Merge(serde_json::json!({ "status": status }));
         self.call(
+            self.request("PATCH", "CardanoLeader status", name),
             self.leaders
                 .patch_status(name, &PatchParams::default(), &patch),
         )
@@ -427,5 +503,53 @@ mod tests {
         }
         let timeout = KubeError::new(ApiFailure::Unreachable, "no answer within 2s");
         assert!(std::error::Error::source(&timeout).is_none());
+    }
+
+    /// A failure names the request and says what went wrong in words: a proxy's HTML page, a body
+    /// that is not JSON, a Status, a dropped connection.
+    #[test]
+    fn a_failed_request_is_named_and_explained() {
+        let request = "PUT Lease default/cardano-node-leader";
+        let html =
+            kube::core::Status::failure("<html>proxy error</html>", "Failed to parse error data")
+                .with_code(502);
+        let garbage = serde_json::from_str::<serde_json::Value>("<html>").expect_err("not JSON");
+        let status =
+            kube::core::Status::failure("the object has been modified", "Conflict").with_code(409);
+        let cases = [
+            (
+                kube::Error::Api(Box::new(html)),
+                ApiFailure::Unreachable,
+                "HTTP 502 with a body that is not a Kubernetes Status",
+            ),
+            (
+                kube::Error::SerdeError(garbage),
+                ApiFailure::Invalid,
+                "not the Kubernetes object asked for",
+            ),
+            (
+                kube::Error::Api(Box::new(status)),
+                ApiFailure::Conflict,
+                "HTTP 409 Conflict: the object has been modified",
+            ),
+            (
+                kube::Error::Service("connection reset".into()),
+                ApiFailure::Unreachable,
+                "no answer: connection reset",
+            ),
+        ];
+        for (e, kind, words) in cases {
+            let e = classify_request(request, e);
+            assert_eq!(e.kind, kind, "{e}");
+            assert!(e.message.starts_with(request), "{e}");
+            assert!(e.message.contains(words), "{e}");
+        }
+        let long = kube::core::Status::failure(&"x".repeat(10_000), "").with_code(500);
+        let e = classify_request(request, kube::Error::Api(Box::new(long)));
+        assert!(
+            e.message.len() < 400,
+            "a long body is cut: {} bytes",
+            e.message.len()
+        );
     }
 }

@@ -231,8 +231,8 @@ impl<C: Clock, K: Kube, F: Fs, N: Node, R: Recorder, G: cluster::Coordinator>
                 (true, detail)
             }
             Err(e) => {
-                let detail = format!("{write:?} failed: {e}");
-                (false, detail)
+                let means = failed_write_means(LeaseScope::Local, write);
+                (false, format!("{write:?} failed: {e}: {means}"))
             }
         }
     }

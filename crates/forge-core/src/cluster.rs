@@ -517,6 +517,7 @@ fn leave_global(
 ) -> String {
     let (now, local) = (step.now, step.obs.local);
     let forging_off = local.forging_off;
+    let whither = whither(step, successor.as_deref());
     let promotable = s
         .global
         .hold
@@ -543,9 +544,10 @@ fn leave_global(
         // Our node is off, but a deposed local leader of our region may still forge until its
         // local lease fences it: keep the lease until ours is promotable.
         actions.extend(global_write(s, step, true, false));
-        "handing forging over once our local lease is settled (a previous local leader may still \
-         be forging)"
-            .to_string()
+        format!(
+            "handing forging over {whither} once our local lease is settled (a previous local \
+             leader may still be forging)"
+        )
     } else if forging_off {
         actions.push(match successor {
             Some(to) => ClusterAction::Handoff { to },
@@ -553,12 +555,41 @@ fn leave_global(
                 write: LeaseWriteKind::Release,
             },
         });
-        "our node is verifiably not forging: handing the global lease over".to_string()
+        format!("our node is verifiably not forging: handing the global lease over {whither}")
     } else {
         // Until our node is verifiably not forging, keep the global lease: no other region may
         // forge while ours might.
         actions.extend(global_write(s, step, true, false));
-        "handing forging over: demoting our node first".to_string()
+        format!("handing forging over {whither}: demoting our node first")
+    }
+}
+
+/// Where forging goes and why, for a handover's message: the successor and what ranks it (its
+/// override and reason when one decides), and why our region leaves. An operator reading the log
+/// at 3 a.m. sees who takes over and on whose word.
+fn whither(step: &Step, successor: Option<&str>) -> String {
+    let obs = step.obs;
+    let local = obs.local;
+    let policy = |region: &str| {
+        obs.regions.get(region).map_or_else(
+            || "not in the policy list".to_string(),
+            |v| crate::policy::describe(v, obs.server_now_ms),
+        )
+    };
+    let ours = if local.shutting_down {
+        "we are shutting down".to_string()
+    } else if !local.leader {
+        "we no longer lead our region".to_string()
+    } else if !local.eligible {
+        "our node is not eligible".to_string()
+    } else if !step.ours_allowed {
+        format!("our region may not forge: {}", policy(step.region))
+    } else {
+        format!("ours: {}", policy(step.region))
+    };
+    match successor {
+        Some(q) => format!("to {q} ({}); {ours}", policy(q)),
+        None => format!("to no region (none other may forge); {ours}"),
     }
 }
 

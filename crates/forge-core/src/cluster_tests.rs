@@ -6,7 +6,7 @@ use std::time::Duration;
 use super::*;
 use crate::election::Hold;
 use crate::lease::ApiFailure;
-use crate::policy::{Health, RegionPolicy, State};
+use crate::policy::{Health, Override, RegionPolicy, State};
 
 fn timing() -> Timing {
     Timing::default()
@@ -221,6 +221,59 @@ fn an_operator_change_hands_over_at_once_after_a_verified_demotion() {
             .contains(&ClusterAction::Handoff { to: "b".into() }),
         "{:?}",
         d.actions
+    );
+}
+
+/// A handover's messages name the region that takes over, what ranks it (the override's reason
+/// when one decides) and why ours leaves: the log line an operator reads at 3 a.m.
+#[test]
+fn a_handovers_messages_name_the_successor_and_the_overrides_reason() {
+    let mut a = Rep::a_before_b();
+    a.holding(5);
+    a.step(LeaseEvent::Nothing);
+    let mut b = policy(State::PriorityBased, 2);
+    if let Ok(p) = b.policy.as_mut() {
+        p.override_ = Some(Override {
+            reason: "planned maintenance of a".into(),
+            expires_at_ms: Some(3_600_000),
+            force_priority: Some(0),
+            force_state: None,
+        });
+    }
+    a.obs.regions.insert("b".into(), b);
+    a.obs.local.forging_off = false;
+    let d = a.at(101_000).step(LeaseEvent::Nothing);
+    assert_eq!(
+        d.message,
+        "handing forging over to b (override \"planned maintenance of a\": Priority-based, \
+         priority 0); ours: priority 1, healthy: demoting our node first"
+    );
+    a.obs.local.forging_off = true;
+    let d = a.at(101_300).step(LeaseEvent::Nothing);
+    assert!(
+        d.actions
+            .contains(&ClusterAction::Handoff { to: "b".into() })
+    );
+    assert!(
+        d.message.starts_with(
+            "our node is verifiably not forging: handing the global lease over to b (override \
+             \"planned maintenance of a\""
+        ),
+        "{}",
+        d.message
+    );
+
+    // Our own region disabled, nobody else allowed: released to no region, and why.
+    let mut a = Rep::a_before_b();
+    a.holding(5);
+    a.step(LeaseEvent::Nothing);
+    a.obs.regions.insert("a".into(), policy(State::Disabled, 1));
+    a.obs.regions.insert("b".into(), policy(State::Disabled, 2));
+    let d = a.at(101_000).step(LeaseEvent::Nothing);
+    assert_eq!(
+        d.message,
+        "our node is verifiably not forging: handing the global lease over to no region (none \
+         other may forge); our region may not forge: forgeState Disabled"
     );
 }
 

@@ -204,6 +204,38 @@ pub fn effective(view: &RegionView, server_now_ms: Option<i64>) -> Effective {
     }
 }
 
+/// What decides a region's place at one instant, in words for a log line or a status message:
+/// the override and its reason when one decides, else the state, priority and health.
+pub fn describe(view: &RegionView, server_now_ms: Option<i64>) -> String {
+    let e = effective(view, server_now_ms);
+    let Ok(policy) = &view.policy else {
+        return "its spec is invalid".into();
+    };
+    match e.reason {
+        PolicyReason::ManualOverride => {
+            let reason = policy
+                .override_
+                .as_ref()
+                .map(|o| o.reason.as_str())
+                .filter(|r| !r.is_empty())
+                .unwrap_or("no reason given");
+            format!(
+                "override \"{reason}\": {}, priority {}",
+                e.state.as_str(),
+                e.priority
+            )
+        }
+        PolicyReason::InvalidSpec => "its spec is invalid".into(),
+        PolicyReason::ClusterDisabled => "forgeState Disabled".into(),
+        PolicyReason::ClusterEnabled => format!("forgeState Enabled, priority {}", e.priority),
+        PolicyReason::HealthDegraded => format!("priority {}, health check failing", e.priority),
+        PolicyReason::HealthIntermittent => {
+            format!("priority {}, health check intermittent", e.priority)
+        }
+        PolicyReason::HealthyOperation => format!("priority {}, healthy", e.priority),
+    }
+}
+
 /// The ranking key of a candidate (smaller is better). Fields compare in declaration order
 /// through the derived `Ord`: keys are compared as typed values, never as text (as text,
 /// priority 10 sorts before 9).

@@ -23,7 +23,9 @@ use crate::metrics::Metrics;
 use crate::ports::{Clock, HealthProbe, Kube, KubeError, LeaseWrite};
 use crate::report::ClusterStep;
 
-use super::{lease_write, read_lease, send_lease_write, with_timeout};
+use super::{
+    LeaseScope, failed_write_means, lease_write, read_lease, send_lease_write, with_timeout,
+};
 
 mod health;
 mod writes;

@@ -89,7 +89,10 @@ impl<C: Clock, K: Kube, H: HealthProbe> ClusterLoop<C, K, H> {
                     Some(send_lease_write(&this.clock, &this.kube, write, &req, budget).await)
                 }
                 Err(e) => {
-                    tracing::warn!(action = ?action, "coordination API write not made: {e}");
+                    tracing::warn!(
+                        actions = %action_json(action),
+                        "coordination API write not made: {e}"
+                    );
                     None
                 }
             };
@@ -114,8 +117,37 @@ impl<C: Clock, K: Kube, H: HealthProbe> ClusterLoop<C, K, H> {
             let Some((event, result)) = result else {
                 continue;
             };
+            if let (Ok(_), ClusterAction::Handoff { to }) = (&result, action) {
+                // The pod that will forge is whoever leads that region: its last status says who.
+                let leader = self
+                    .clusters
+                    .iter()
+                    .find(|c| region_of(c).as_deref() == Some(to.as_str()))
+                    .and_then(|c| c.status.as_ref()?.active_leader.clone())
+                    .filter(|l| !l.is_empty());
+                let who = leader.as_deref().map_or_else(
+                    || " (its leader unknown: no status yet)".to_string(),
+                    |pod| format!(" (its local leader, by its last status: {pod})"),
+                );
+                tracing::info!(
+                    scope = "cluster",
+                    successor_region = %to,
+                    successor_pod = leader.as_deref(),
+                    actions = %action_json(action),
+                    "handed the global lease to {to}{who}"
+                );
+            }
             if let Err(e) = result {
-                tracing::warn!(action = ?action, "coordination API write failed: {e}");
+                let (scope, write) = match action {
+                    ClusterAction::Global { write } => (LeaseScope::Global, *write),
+                    ClusterAction::Handoff { .. } => (LeaseScope::Global, LeaseWriteKind::Release),
+                    ClusterAction::Presence { write } => (LeaseScope::Presence, *write),
+                };
+                tracing::warn!(
+                    actions = %action_json(action),
+                    "coordination API write failed: {e}: {}",
+                    failed_write_means(scope, write)
+                );
             }
             match action {
                 ClusterAction::Presence { .. } => self.presence_event = event,
@@ -218,6 +250,11 @@ fn status_message(
         }
         _ => decision.to_owned(),
     }
+}
+
+/// A cluster action as a one-element JSON array, the shape of a decision's `actions` in the logs.
+fn action_json(action: &ClusterAction) -> serde_json::Value {
+    serde_json::Value::from(vec![serde_json::to_value(action).unwrap_or_default()])
 }
 
 #[cfg(test)]
