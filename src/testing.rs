@@ -75,6 +75,8 @@ struct ApiState {
     leader_status: BTreeMap<String, CardanoLeaderStatus>,
     hung: bool,
     forge_clusters: Vec<CardanoForgeCluster>,
+    /// Every accepted CardanoForgeCluster status patch, oldest first.
+    cluster_status_patches: Vec<(String, serde_json::Value)>,
 }
 
 /// One fake API server, shared by the pods that talk to it.
@@ -129,8 +131,13 @@ impl FakeApi {
         self.state.borrow_mut().hung = hung;
     }
 
+    /// Every accepted CardanoForgeCluster status patch (object name, merge patch), oldest first.
+    pub fn cluster_status_patches(&self) -> Vec<(String, serde_json::Value)> {
+        self.state.borrow().cluster_status_patches.clone()
+    }
+
     /// Adds or replaces a CardanoForgeCluster (listed and read back as stored; status patches are
-    /// accepted and dropped).
+    /// recorded, not applied).
     pub fn put_forge_cluster(&self, cluster: CardanoForgeCluster) {
         let mut s = self.state.borrow_mut();
         s.forge_clusters
@@ -261,14 +268,16 @@ impl Kube for FakeKube {
     async fn patch_forge_cluster_status(
         &self,
         name: &str,
-        _status: &serde_json::Value,
+        status: &serde_json::Value,
     ) -> Result<(), KubeError> {
         self.api.enter().await?;
-        let s = self.api.state.borrow();
+        let mut s = self.api.state.borrow_mut();
         if s.forge_clusters
             .iter()
             .any(|c| c.metadata.name.as_deref() == Some(name))
         {
+            s.cluster_status_patches
+                .push((name.to_owned(), status.clone()));
             Ok(())
         } else {
             Err(KubeError::new(

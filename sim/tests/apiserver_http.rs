@@ -796,7 +796,7 @@ async fn custom_resources_answer_tables_with_printer_columns() {
     api.create(&PostParams::default(), &cluster("t"))
         .await
         .expect("create");
-    let status = json!({"status": {"effectiveState": "Enabled", "effectivePriority": 1, "activeLeader": "bp-0", "forgingEnabled": false, "healthStatus": {"healthy": true}}});
+    let status = json!({"status": {"effectiveState": "Enabled", "effectivePriority": 1, "activeLeader": "bp-0", "forgingEnabled": false, "forger": "", "healthStatus": {"healthy": true}}});
     api.patch_status("t", &PatchParams::default(), &Patch::Merge(&status))
         .await
         .expect("status");
@@ -837,8 +837,10 @@ async fn custom_resources_answer_tables_with_printer_columns() {
             ("Priority", 0),
             ("Region", 0),
             ("Active Leader", 0),
+            ("Forger", 0),
             ("Forging", 1),
             ("Healthy", 0),
+            ("Observed", 0),
             ("Age", 0),
             ("Network", 1),
             ("Pool", 1)
@@ -853,8 +855,10 @@ async fn custom_resources_answer_tables_with_printer_columns() {
             1,
             "us-east-1",
             "bp-0",
+            "",
             false,
             true,
+            null,
             "0s",
             null,
             null

@@ -168,7 +168,8 @@ fn kubectl_applies_crds_and_both_cluster_shapes_and_prints_the_ops_guide_columns
     assert_eq!(
         header_words(&short),
         [
-            "NAME", "STATE", "PRIORITY", "REGION", "ACTIVE", "LEADER", "HEALTHY", "AGE"
+            "NAME", "STATE", "PRIORITY", "REGION", "ACTIVE", "LEADER", "FORGER", "HEALTHY",
+            "OBSERVED", "AGE"
         ],
         "{short}"
     );
@@ -181,8 +182,8 @@ fn kubectl_applies_crds_and_both_cluster_shapes_and_prints_the_ops_guide_columns
     assert_eq!(
         header_words(&wide),
         [
-            "NAME", "STATE", "PRIORITY", "REGION", "ACTIVE", "LEADER", "FORGING", "HEALTHY", "AGE",
-            "NETWORK", "POOL"
+            "NAME", "STATE", "PRIORITY", "REGION", "ACTIVE", "LEADER", "FORGER", "FORGING",
+            "HEALTHY", "OBSERVED", "AGE", "NETWORK", "POOL"
         ],
         "{wide}"
     );

@@ -36,8 +36,10 @@ use super::ConditionStatus;
     printcolumn = r#"{"name":"Priority","type":"integer","jsonPath":".status.effectivePriority"}"#,
     printcolumn = r#"{"name":"Region","type":"string","jsonPath":".spec.region"}"#,
     printcolumn = r#"{"name":"Active Leader","type":"string","jsonPath":".status.activeLeader"}"#,
+    printcolumn = r#"{"name":"Forger","type":"string","jsonPath":".status.forger"}"#,
     printcolumn = r#"{"name":"Forging","type":"boolean","jsonPath":".status.forgingEnabled","priority":1}"#,
     printcolumn = r#"{"name":"Healthy","type":"boolean","jsonPath":".status.healthStatus.healthy"}"#,
+    printcolumn = r#"{"name":"Observed","type":"date","jsonPath":".status.observedAt"}"#,
     printcolumn = r#"{"name":"Age","type":"date","jsonPath":".metadata.creationTimestamp"}"#,
     printcolumn = r#"{"name":"Network","type":"string","jsonPath":".spec.network.name","priority":1}"#,
     printcolumn = r#"{"name":"Pool","type":"string","jsonPath":".spec.pool.ticker","priority":1}"#
@@ -281,6 +283,16 @@ pub struct CardanoForgeClusterStatus {
     /// on one region's CardanoForgeCluster at a time).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub forging_enabled: Option<bool>,
+    /// The pod that forges for this region now, empty when none does: "who forges" in one
+    /// column, and what `kubectl wait --for=jsonpath='{.status.forger}'=POD` waits on.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub forger: Option<String>,
+    /// When this region's local leader last wrote this status (RFC 3339). It is rewritten at
+    /// least every few lease durations while the region lives, so an old value means nobody of
+    /// the region writes any more: the rest of the status is as stale as this time.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(extend("format" = "date-time"))]
+    pub observed_at: Option<String>,
     /// Time of the last status write (RFC 3339).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(extend("format" = "date-time"))]

@@ -133,7 +133,8 @@ pub struct ClusterLoop<C, K, H> {
     global_event: LeaseEvent,
     presence_event: LeaseEvent,
     prober: Prober,
-    written_status: Option<serde_json::Value>,
+    /// The status last written (without `observedAt`) and when, on our monotonic clock.
+    written_status: Option<(serde_json::Value, MonoTime)>,
     last: Option<ClusterDecision>,
     last_transition: Option<(String, bool, String)>,
     clusters: Vec<CardanoForgeCluster>,
@@ -448,6 +449,10 @@ fn region_of(c: &CardanoForgeCluster) -> Option<String> {
     c.spec.region.clone().filter(|r| !r.is_empty())
 }
 
+/// A live region's representative rewrites its status (`observedAt`) at least once per this many
+/// lease durations (a minute with the defaults): one request a minute per region.
+pub const STATUS_REFRESH_LEASES: u32 = 4;
+
 /// What a round's observation found besides the core's inputs.
 struct Round {
     ours: Option<CardanoForgeCluster>,
@@ -608,18 +613,31 @@ impl<C: Clock, K: Kube, H: HealthProbe> Coordinator for ClusterLoop<C, K, H> {
         // A gate that just opened goes back to the loop at once (the promotion waits on it); the
         // status says so at the next round.
         let just_opened = gate == Gate::Allow && self.last.as_ref().map(|l| l.gate) != Some(gate);
-        if representative && ours.is_some() && !just_opened {
+        // The local leader writes its region's status, eligible or not: a leader whose node
+        // stopped being eligible must clear `forger` and `activeLeader` itself, since no other pod
+        // of the region writes while it holds the local lease.
+        if local.leader && ours.is_some() && !just_opened {
             let status = self.status_patch(&settled, &local, gate, ours.as_ref(), own_health);
-            if self.written_status.as_ref() != Some(&status) {
+            let now = self.clock.now_mono();
+            // Rewritten when it changes, and at least every STATUS_REFRESH_LEASES lease
+            // durations, so `observedAt` tells a live region from one nobody writes for.
+            let refresh = self.settings.timing.lease_duration() * STATUS_REFRESH_LEASES;
+            let due = self
+                .written_status
+                .as_ref()
+                .is_none_or(|(written, at)| *written != status || now.since(*at) >= refresh);
+            if due {
+                let mut body = status.clone();
+                body["observedAt"] = self.clock.now_wall().to_string().into();
                 let patched = with_timeout(
                     &self.clock,
                     self.budget(),
                     self.kube
-                        .patch_forge_cluster_status(&self.settings.cluster_name, &status),
+                        .patch_forge_cluster_status(&self.settings.cluster_name, &body),
                 )
                 .await;
                 if matches!(patched, Some(Ok(()))) {
-                    self.written_status = Some(status);
+                    self.written_status = Some((status, now));
                 }
             }
         }

@@ -229,6 +229,54 @@ fn a_hung_health_endpoint_is_counted_as_a_failure_with_default_settings() {
 
 /// The health series and the effective priority reach `/metrics` (they stayed empty before the
 /// loop fed them: the health alerts could not fire).
+/// The status names the pod that forges (`forger`, empty when none does), and is rewritten at
+/// least every STATUS_REFRESH_LEASES lease durations (`observedAt`) while nothing changes, so a
+/// region nobody writes for any more shows an old time instead of a status that looks current.
+#[test]
+fn the_status_names_the_forger_and_is_refreshed_while_the_region_lives() {
+    let rig = holding(Duration::from_secs(1));
+    let mut cl = rig.cl;
+    // No health check: each probe's time would change the status (and write it) anyway.
+    cl.settings.health.endpoint = None;
+    let writes = || rig.api.cluster_status_patches();
+    let refresh = Timing::default().lease_duration() * STATUS_REFRESH_LEASES;
+    // Rounds every 2 s for a little less than the refresh period: one write (the first).
+    let before = writes().len();
+    let mut elapsed = Duration::ZERO;
+    while elapsed + Duration::from_secs(2) < refresh {
+        rig.clock.advance(Duration::from_secs(2));
+        elapsed += Duration::from_secs(2);
+        block_on(cl.coordinate(view(None)));
+    }
+    let all = writes();
+    assert_eq!(all.len(), before + 1, "{all:?}");
+    let (name, first) = all.last().expect("a status write").clone();
+    assert_eq!(name, "pool-east");
+    assert_eq!(first["forger"], "bp-0");
+    assert_eq!(first["forgingEnabled"], true);
+    let observed = |v: &serde_json::Value| -> jiff::Timestamp {
+        v["observedAt"]
+            .as_str()
+            .and_then(|t| t.parse().ok())
+            .unwrap_or_else(|| panic!("no observedAt in {v}"))
+    };
+    // Past the refresh period, unchanged: written again, with a later observedAt.
+    rig.clock.advance(Duration::from_secs(4));
+    block_on(cl.coordinate(view(None)));
+    let (_, again) = writes().last().expect("a status write").clone();
+    assert_eq!(writes().len(), before + 2);
+    assert!(observed(&again) > observed(&first), "{again}");
+    // Our node stops forging: the forger is cleared at once.
+    rig.clock.advance(Duration::from_secs(2));
+    let mut off = view(None);
+    off.forging_off = true;
+    off.eligible = false;
+    block_on(cl.coordinate(off));
+    let (_, last) = writes().last().expect("a status write").clone();
+    assert_eq!(last["forger"], "", "{last}");
+    assert_eq!(last["forgingEnabled"], false, "{last}");
+}
+
 #[test]
 fn health_checks_and_priority_reach_the_metrics() {
     let metrics = Metrics::new(&crate::metrics::test_identity(Some((

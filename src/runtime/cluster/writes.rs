@@ -197,13 +197,14 @@ impl<C: Clock, K: Kube, H: HealthProbe> ClusterLoop<C, K, H> {
         } else {
             self.written_status
                 .as_ref()
-                .and_then(|s| s["lastTransition"].as_str().map(str::to_owned))
+                .and_then(|(s, _)| s["lastTransition"].as_str().map(str::to_owned))
         };
         let mut status = serde_json::json!({
             "effectiveState": state,
             "effectivePriority": eff.map(|e| e.reported_priority).unwrap_or(0),
             "activeLeader": active,
             "forgingEnabled": forging,
+            "forger": if forging { self.settings.pod.as_str() } else { "" },
             "reason": eff.map(|e| e.reason.as_str()).unwrap_or("invalid_spec"),
             "message": status_message(
                 &d.message,
