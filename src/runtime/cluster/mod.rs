@@ -615,8 +615,9 @@ impl<C: Clock, K: Kube, H: HealthProbe> Coordinator for ClusterLoop<C, K, H> {
         let just_opened = gate == Gate::Allow && self.last.as_ref().map(|l| l.gate) != Some(gate);
         // The local leader writes its region's status, eligible or not: a leader whose node
         // stopped being eligible must clear `forger` and `activeLeader` itself, since no other pod
-        // of the region writes while it holds the local lease.
-        if local.leader && ours.is_some() && !just_opened {
+        // of the region writes while it holds the local lease. Not while shutting down: its
+        // rounds are on a planned handover's path, and its successor writes.
+        if local.leader && !local.shutting_down && ours.is_some() && !just_opened {
             let status = self.status_patch(&settled, &local, gate, ours.as_ref(), own_health);
             let now = self.clock.now_mono();
             // Rewritten when it changes, and at least every STATUS_REFRESH_LEASES lease
