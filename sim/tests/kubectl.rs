@@ -758,3 +758,75 @@ fn kubectl_creates_a_namespace_and_a_server_dry_run_changes_nothing() {
         missing.stderr
     );
 }
+
+/// The ops guide's recipe waits for the real move: `kubectl wait --for=jsonpath` on
+/// `status.forger` (and `forgingEnabled`) blocks while another region forges and returns once the
+/// status names the new forger, through the server's watch.
+#[test]
+fn kubectl_wait_on_the_forger_returns_only_once_the_status_names_it() {
+    let h = Harness::with_clusters();
+    let status = |forger: &str| {
+        format!(
+            r#"{{"status":{{"forger":"{forger}","forgingEnabled":{}}}}}"#,
+            !forger.is_empty()
+        )
+    };
+    h.ok(&[
+        "patch",
+        "cardanoforgecluster",
+        "us-east-1-prod",
+        "--subresource=status",
+        "--type=merge",
+        "-p",
+        &status(""),
+    ]);
+    let home = h.dir.path().to_path_buf();
+    let mut wait = Command::new("kubectl")
+        .args([
+            "--cache-dir",
+            &home.join("cache").display().to_string(),
+            "wait",
+            "cardanoforgecluster/us-east-1-prod",
+            "--for=jsonpath={.status.forger}=cardano-bp-1",
+            "--timeout=30s",
+        ])
+        .env("KUBECONFIG", home.join("config"))
+        .env("HOME", &home)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("run kubectl wait");
+    std::thread::sleep(std::time::Duration::from_secs(2));
+    assert!(
+        wait.try_wait().expect("poll").is_none(),
+        "kubectl wait returned before the status named the forger"
+    );
+    let moved = std::time::Instant::now();
+    h.ok(&[
+        "patch",
+        "cardanoforgecluster",
+        "us-east-1-prod",
+        "--subresource=status",
+        "--type=merge",
+        "-p",
+        &status("cardano-bp-1"),
+    ]);
+    let out = wait.wait_with_output().expect("kubectl wait");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        moved.elapsed() < std::time::Duration::from_secs(10),
+        "kubectl wait took {:?} after the move",
+        moved.elapsed()
+    );
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("condition met"),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    let wide = h.ok(&["get", "cfc", "us-east-1-prod"]);
+    assert!(wide.contains("cardano-bp-1"), "the FORGER column: {wide}");
+}
