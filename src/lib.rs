@@ -36,6 +36,7 @@ pub mod config;
 pub use forge_core as core;
 pub mod crd;
 pub mod credentials;
+pub mod events;
 pub mod http;
 pub mod journal;
 pub mod logging;

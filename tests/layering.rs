@@ -24,7 +24,7 @@ const LAYERS: &[&[&str]] = &[
         "report",
         "metrics",
     ],
-    &["runtime", "watchdog", "adapters"],
+    &["runtime", "watchdog", "adapters", "events"],
     &["http", "logging", "cli"],
 ];
 

@@ -254,6 +254,23 @@ def check_coordination_rbac(where, role, problems):
             problems.append(f"{where}: the presence lease {n} needs get")
 
 
+def check_events_rbac(where, role, problems):
+    """A Role that may update a lease is a sidecar's: it writes Events (events.k8s.io, create for a
+    new one, patch for a repeat's series count) and nothing else on them."""
+    rules = role.get("rules", [])
+    if not any("coordination.k8s.io" in r.get("apiGroups", []) and "update" in r.get("verbs", [])
+               for r in rules):
+        return
+    events = [r for r in rules if "events" in r.get("resources", [])]
+    if not any("events.k8s.io" in r.get("apiGroups", [])
+               and {"create", "patch"} <= set(r.get("verbs", [])) for r in events):
+        problems.append(f"{where}: needs create and patch on events.k8s.io events")
+    for r in events:
+        extra = set(r.get("verbs", [])) - {"create", "patch"}
+        if extra:
+            problems.append(f"{where}: events need only create and patch, not {sorted(extra)}")
+
+
 def cmd_manifests(files):
     env_names = config_env_names()
     problems = []
@@ -273,6 +290,7 @@ def cmd_manifests(files):
                     if "secrets" in r.get("resources", []):
                         problems.append(f"{where}: the sidecar needs no access to secrets")
                 check_coordination_rbac(where, doc, problems)
+                check_events_rbac(where, doc, problems)
             if kind != "StatefulSet":
                 continue
             sts_count += 1

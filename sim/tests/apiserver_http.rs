@@ -1008,3 +1008,82 @@ async fn python_client_forms_of_booleans_and_micro_times() {
     let refused = request(&url, "POST", leases, "application/json", &garbage).await;
     assert_eq!(refused.status, 400, "{}", refused.body);
 }
+
+/// The sidecar's Events, through kube-runtime's recorder to the server's `events.k8s.io/v1`: one
+/// about the pod (with the UID it was given) and one about the CardanoForgeCluster (whose UID the
+/// publisher reads from the server), and a repeat aggregated into a series (a merge patch).
+#[tokio::test]
+async fn the_sidecars_events_reach_the_events_api_about_the_pod_and_the_cluster() {
+    use forge_manager::events::{EventSpec, Regarding, Severity, Targets, publish};
+    use k8s_openapi::api::events::v1::Event;
+    let srv = start(Options::default()).await;
+    install_crds(&srv.url()).await;
+    let clusters: Api<CardanoForgeCluster> = Api::namespaced(srv.kube(), "default");
+    let created = clusters
+        .create(&PostParams::default(), &cluster("pool-east"))
+        .await
+        .expect("create");
+    let targets = Targets::new(
+        srv.kube(),
+        "default",
+        "bp-0",
+        Some("pod-uid-1"),
+        Some((srv.kube(), "pool-east")),
+    );
+    let (tx, rx) = tokio::sync::mpsc::channel(8);
+    let event = |regarding, reason: &'static str, note: &str| EventSpec {
+        severity: Severity::Normal,
+        reason,
+        action: "Promote",
+        note: note.into(),
+        regarding,
+    };
+    for e in [
+        event(Regarding::Pod, "Promoted", "real keys written"),
+        event(
+            Regarding::Cluster,
+            "HandedOver",
+            "handing the global lease over to west",
+        ),
+        event(Regarding::Pod, "Promoted", "real keys written"),
+    ] {
+        tx.send(e).await.expect("queue");
+    }
+    drop(tx);
+    tokio::time::timeout(Duration::from_secs(10), publish(rx, targets))
+        .await
+        .expect("the publisher ends when the queue closes");
+    let events: Api<Event> = Api::namespaced(srv.kube(), "default");
+    let all = events
+        .list(&ListParams::default())
+        .await
+        .expect("list")
+        .items;
+    assert_eq!(all.len(), 2, "{all:#?}");
+    let about = |kind: &str| {
+        all.iter()
+            .find(|e| e.regarding.as_ref().and_then(|r| r.kind.as_deref()) == Some(kind))
+            .unwrap_or_else(|| panic!("no Event about a {kind}: {all:#?}"))
+    };
+    let pod = about("Pod");
+    assert_eq!(pod.reason.as_deref(), Some("Promoted"));
+    assert_eq!(pod.type_.as_deref(), Some("Normal"));
+    assert_eq!(
+        pod.reporting_controller.as_deref(),
+        Some("cardano.io/forge-manager")
+    );
+    assert_eq!(pod.reporting_instance.as_deref(), Some("bp-0"));
+    let pod_ref = pod.regarding.as_ref().expect("regarding");
+    assert_eq!(pod_ref.uid.as_deref(), Some("pod-uid-1"));
+    assert_eq!(
+        pod.series.as_ref().map(|s| s.count),
+        Some(2),
+        "the repeat is a series: {pod:#?}"
+    );
+    let cfc = about("CardanoForgeCluster");
+    assert_eq!(cfc.reason.as_deref(), Some("HandedOver"));
+    let cfc_ref = cfc.regarding.as_ref().expect("regarding");
+    assert_eq!(cfc_ref.name.as_deref(), Some("pool-east"));
+    assert!(cfc_ref.uid.is_some());
+    assert_eq!(cfc_ref.uid, created.metadata.uid);
+}

@@ -486,6 +486,23 @@ fn three_real_sidecars_keep_one_forger_through_rotation_crash_and_handoff() {
     );
     let st = node_state(pods[leader].node_port).expect("leader state");
     assert_eq!(st.credentials.as_deref(), Some(real.fingerprint().as_str()));
+    // The promotion is a Kubernetes Event about the leader's pod (sent in the background).
+    let api_port: u16 = url
+        .rsplit(':')
+        .next()
+        .and_then(|p| p.trim_end_matches('/').parse().ok())
+        .expect("the API server's port");
+    let leader_name = pods[leader].name.clone();
+    wait_until("a Promoted Event", Duration::from_secs(5), || {
+        get(api_port, "/apis/events.k8s.io/v1/namespaces/default/events").filter(|(_, body)| {
+            let v: serde_json::Value = serde_json::from_str(body).unwrap_or_default();
+            v["items"].as_array().is_some_and(|items| {
+                items.iter().any(|e| {
+                    e["reason"] == "Promoted" && e["regarding"]["name"] == leader_name.as_str()
+                })
+            })
+        })
+    });
     // Only the leader's metrics say it forges; every sidecar is alive and started.
     wait_until("metrics to agree", Duration::from_secs(5), || {
         let ones: Vec<usize> = pods

@@ -12,6 +12,7 @@ use crate::adapters::HttpHealthProbe;
 use crate::adapters::{KubeAdapter, LocalFs, ProcNode, SystemClock};
 use crate::config::{ClusterConfig, Config, ValidConfig};
 use crate::credentials::{Genesis, Network};
+use crate::events::EventRecorder;
 use crate::http::journal::JournalEndpoint;
 use crate::http::{self, AppState};
 use crate::journal::watchdog_log::log_path_for_heartbeat;
@@ -212,13 +213,20 @@ async fn sidecar(
             Some(log_path_for_heartbeat(&config.heartbeat_path)),
         )
     });
+    let (events, event_queue) = EventRecorder::new(config.cluster.is_some());
     let recorder = Tee(
-        Tee(MetricsRecorder::new(metrics.clone()), LogRecorder::new()),
-        journal.map(|(j, _)| {
-            let m = metrics.clone();
-            j.on_failures(move |n| m.add_journal_write_failures(n))
-        }),
+        Tee(
+            Tee(MetricsRecorder::new(metrics.clone()), LogRecorder::new()),
+            journal.map(|(j, _)| {
+                let m = metrics.clone();
+                j.on_failures(move |n| m.add_journal_write_failures(n))
+            }),
+        ),
+        events,
     );
+    // Events go out in the background: forging never waits on one.
+    let targets = event_targets(config, timing.api_timeout()).await?;
+    let event_publisher = tokio::spawn(crate::events::publish(event_queue, targets));
     let settings = settings(config);
     let source = settings.source.clone();
     let runtime = Runtime::new(clock, kube, LocalFs::new(), node, recorder, settings);
@@ -267,7 +275,38 @@ async fn sidecar(
         runtime.run(shutdown).await
     };
     server.abort();
+    event_publisher.abort();
     Ok(left)
+}
+
+/// Where this pod's Events go: the pod on the local API server, and (with cluster management)
+/// our region's CardanoForgeCluster on the coordination API server.
+async fn event_targets(
+    config: &ValidConfig,
+    api_timeout: std::time::Duration,
+) -> Result<crate::events::Targets, StartError> {
+    let (local, _) = KubeAdapter::client(None, api_timeout)
+        .await
+        .map_err(StartError::KubeConfig)?;
+    let cluster = match &config.cluster {
+        Some(c) => {
+            let (client, _) =
+                KubeAdapter::client(config.coordination_kubeconfig.as_deref(), api_timeout)
+                    .await
+                    .map_err(StartError::KubeConfig)?;
+            Some((client, c.forge_cluster_name.clone()))
+        }
+        None => None,
+    };
+    Ok(crate::events::Targets::new(
+        local,
+        &config.namespace,
+        &config.pod_name,
+        config.pod_uid.as_deref(),
+        cluster
+            .as_ref()
+            .map(|(client, name)| (client.clone(), name.as_str())),
+    ))
 }
 
 /// The cross-region settings of a validated configuration with cluster management on.

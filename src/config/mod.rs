@@ -117,6 +117,10 @@ pub struct Config {
     /// This pod's name: lease holder identity and `status.leaderPod` (downward API metadata.name).
     #[arg(long, env = "POD_NAME", default_value = "")]
     pub pod_name: String,
+    /// This pod's UID (downward API metadata.uid): Kubernetes Events about the pod name it, so
+    /// `kubectl describe pod` lists them. Empty: Events are still written, without it.
+    #[arg(long, env = "POD_UID", default_value = "")]
+    pub pod_uid: String,
     /// CardanoLeader API group.
     #[arg(long, env = "CRD_GROUP", default_value = "cardano.io")]
     pub crd_group: String,
@@ -318,6 +322,7 @@ impl Default for Config {
         Config {
             namespace: "default".into(),
             pod_name: "".into(),
+            pod_uid: "".into(),
             crd_group: "cardano.io".into(),
             crd_version: "v1".into(),
             crd_plural: "cardanoleaders".into(),
@@ -441,6 +446,7 @@ impl Config {
         vec![
             ("NAMESPACE", &self.namespace, Text),
             ("POD_NAME", &self.pod_name, Text),
+            ("POD_UID", &self.pod_uid, Text),
             ("CRD_GROUP", &self.crd_group, Text),
             ("CRD_VERSION", &self.crd_version, Text),
             ("CRD_PLURAL", &self.crd_plural, Text),

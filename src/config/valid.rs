@@ -19,6 +19,8 @@ pub struct ValidConfig {
     pub namespace: String,
     /// This pod's name: the lease holder identity.
     pub pod_name: String,
+    /// This pod's UID, for the Events about it (`None`: not given).
+    pub pod_uid: Option<String>,
     /// The region's Lease.
     pub lease_name: String,
     /// The CardanoLeader object to keep in step (`CRD_NAME`), if any.
@@ -147,6 +149,7 @@ impl Config {
         Ok(ValidConfig {
             namespace: self.namespace.clone(),
             pod_name: self.pod_name.clone(),
+            pod_uid: Some(self.pod_uid.clone()).filter(|u| !u.is_empty()),
             lease_name: self.lease_name.clone(),
             leader_status_name: Some(self.crd_name.clone()).filter(|n| !n.is_empty()),
             network: self.cardano_network.clone(),

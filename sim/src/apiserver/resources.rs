@@ -1,5 +1,6 @@
-//! The resource types this server serves: the built-in ones (namespaces, events, leases,
-//! customresourcedefinitions, statefulsets) and one per served version of every stored CRD.
+//! The resource types this server serves: the built-in ones (namespaces, events in core and in
+//! events.k8s.io, leases, customresourcedefinitions, statefulsets) and one per served version of
+//! every stored CRD.
 
 use serde_json::{Value, json};
 
@@ -135,6 +136,20 @@ pub fn builtins() -> Vec<ResourceType> {
             true,
             &["ev"],
             vec![column("Age", "date", ".metadata.creationTimestamp", 0)],
+        ),
+        // The current Events API (client-go's and kube-runtime's recorders write it).
+        builtin(
+            "events.k8s.io",
+            "events",
+            "event",
+            "Event",
+            true,
+            &[],
+            vec![
+                column("Type", "string", ".type", 0),
+                column("Reason", "string", ".reason", 0),
+                column("Age", "date", ".metadata.creationTimestamp", 0),
+            ],
         ),
         builtin(
             "coordination.k8s.io",
