@@ -11,6 +11,7 @@ use rand::SeedableRng;
 fn forge_manager(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_forge-manager"))
         .args(args)
+        .env_remove("CARDANO_NETWORK")
         .output()
         .expect("the binary runs")
 }
@@ -170,4 +171,58 @@ fn a_decoy_set_is_written_0600_passes_the_check_and_is_not_overwritten() {
     );
     let at_7 = check(&out_dir, &["--kes-period", "7"]);
     assert_eq!(at_7.status.code(), Some(0), "{}", stdout(&at_7));
+}
+
+/// Without `--network`, both commands take the sidecar's `CARDANO_NETWORK`: a decoy set made in a
+/// preprod pod's environment is a preprod set (a mainnet one would start in preprod's future and
+/// be refused by the check), and an unknown network is an error naming the variable.
+#[test]
+fn the_network_comes_from_cardano_network_when_not_given() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let out_dir = dir.path().join("decoy");
+    let run = |args: &[&str], network: &str| {
+        Command::new(env!("CARGO_BIN_EXE_forge-manager"))
+            .args(args)
+            .env("CARDANO_NETWORK", network)
+            .output()
+            .expect("the binary runs")
+    };
+    let out_str = out_dir.to_str().unwrap_or_default();
+    let made = run(&["decoy-credentials", "--out", out_str], "preprod");
+    assert_eq!(
+        made.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&made.stderr)
+    );
+    assert!(
+        stdout(&made).contains("network:            preprod"),
+        "{}",
+        stdout(&made)
+    );
+    let p = CredentialPaths::in_dir(&out_dir);
+    let files = [
+        "check-credentials",
+        "--kes",
+        p.kes.to_str().unwrap_or_default(),
+        "--vrf",
+        p.vrf.to_str().unwrap_or_default(),
+        "--opcert",
+        p.opcert.to_str().unwrap_or_default(),
+    ];
+    let on_preprod = run(&files, "preprod");
+    assert_eq!(on_preprod.status.code(), Some(0), "{}", stdout(&on_preprod));
+    // The same preprod set judged as mainnet's: its KES period is far behind mainnet's window.
+    let on_mainnet = run(&files, "mainnet");
+    assert_eq!(on_mainnet.status.code(), Some(1), "{}", stdout(&on_mainnet));
+    let unknown = run(
+        &["decoy-credentials", "--out", out_str, "--force"],
+        "sanchonet",
+    );
+    assert_eq!(unknown.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&unknown.stderr);
+    assert!(
+        err.contains("CARDANO_NETWORK") && err.contains("sanchonet"),
+        "{err}"
+    );
 }

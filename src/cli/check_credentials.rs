@@ -42,8 +42,8 @@ pub struct Args {
     /// Judge at this KES period instead of the one the wall clock gives.
     #[arg(long)]
     pub kes_period: Option<u64>,
-    /// Network whose genesis turns wall time into a KES period.
-    #[arg(long, value_enum, default_value_t = Network::Mainnet)]
+    /// Network whose genesis turns wall time into a KES period; CARDANO_NETWORK when not given.
+    #[arg(long, env = "CARDANO_NETWORK", value_parser = super::network_arg, default_value = "mainnet")]
     pub network: Network,
     /// The highest issue counter already seen for the pool (from `cardano-cli query
     /// kes-period-info`); the certificate's must be equal or one more.

@@ -26,8 +26,10 @@ pub struct Args {
     /// missing).
     #[arg(long)]
     pub out: PathBuf,
-    /// Network whose current KES period the certificate starts at.
-    #[arg(long, value_enum, default_value_t = Network::Mainnet)]
+    /// Network whose current KES period the certificate starts at; the sidecar's CARDANO_NETWORK
+    /// when not given (a mainnet set is not valid on preprod or preview: it starts in their
+    /// future).
+    #[arg(long, env = "CARDANO_NETWORK", value_parser = super::network_arg, default_value = "mainnet")]
     pub network: Network,
     /// Start the certificate at this KES period instead of the current one.
     #[arg(long)]

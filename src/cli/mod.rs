@@ -59,3 +59,14 @@ impl Cli {
         }
     }
 }
+
+/// `--network` (or `CARDANO_NETWORK`) of the credential commands: a known network, or an error
+/// that names both places the value may have come from.
+pub(crate) fn network_arg(value: &str) -> Result<crate::credentials::Network, String> {
+    use clap::ValueEnum;
+    crate::credentials::Network::from_str(value, false).map_err(|_| {
+        "expected mainnet, preprod or preview (from --network, or from CARDANO_NETWORK when \
+         --network is not given)"
+            .to_owned()
+    })
+}
