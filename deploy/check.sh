@@ -10,6 +10,7 @@
 #      passes kubernetes-validate 1.32 --strict; CardanoForgeCluster/CardanoLeader objects pass
 #      check-jsonschema against the CRDs' openAPIV3Schema; project policy (scripts/checks.py manifests)
 #   3. helm lint --strict and helm template with the chart defaults and every ci/*.yaml; same validation
+#   3b. the secrets docs/deployment.md creates are the ones the base and the chart (release bp) mount
 #   4. Prometheus: rules.yaml passes promtool check rules and promtool test rules; every alert has a
 #      firing and a not-firing test; the PrometheusRule and the chart's rules copy are up to date
 #   5. Grafana dashboard structure and PromQL; metric names in rules and dashboard are in metrics.txt
@@ -92,6 +93,11 @@ for r in "${helm_renders[@]}"; do validate "$r"; done
 phase "custom resources against the CRD schemas, and manifest policy"
 python3 deploy/scripts/checks.py custom-resources "$OUT/schemas" "${renders[@]}" "${helm_renders[@]}"
 python3 deploy/scripts/checks.py manifests "${renders[@]}" "${helm_renders[@]}"
+
+phase "secret names in docs/deployment.md"
+helm template bp "$CHART" --namespace cardano >"$OUT/helm-bp.yaml" || die "helm template bp"
+python3 deploy/scripts/checks.py secret-names docs/deployment.md \
+    "$OUT/kustomize-overlays_single-region.yaml" "$OUT/helm-bp.yaml"
 
 phase "Prometheus rules"
 python3 deploy/prometheus/generate.py --check || die "generated Prometheus files are out of date"

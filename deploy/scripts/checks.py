@@ -271,6 +271,43 @@ def check_events_rbac(where, role, problems):
             problems.append(f"{where}: events need only create and patch, not {sorted(extra)}")
 
 
+def doc_section(text, heading):
+    """The text under the `## heading...` line, up to the next `## ` heading."""
+    start = text.index("\n## " + heading)
+    end = text.find("\n## ", start + 1)
+    return text[start:end if end >= 0 else len(text)]
+
+
+def mounted_secrets(path):
+    """Secret volumes of the StatefulSets in a render, except the coordination kubeconfig."""
+    names = set()
+    for doc in yaml.safe_load_all(pathlib.Path(path).read_text()):
+        if not doc or doc.get("kind") != "StatefulSet":
+            continue
+        for v in doc["spec"]["template"]["spec"].get("volumes", []):
+            name = (v.get("secret") or {}).get("secretName")
+            if name and "coordination" not in name:
+                names.add(name)
+    return names
+
+
+def cmd_secret_names(doc, base_render, chart_render):
+    """The secrets the deployment guide creates are the ones the manifests mount: the kustomize
+    base's under "Before any deployment", the chart's (release `bp`) under "Helm chart"."""
+    text = pathlib.Path(doc).read_text()
+    created = lambda section: set(re.findall(r"create secret generic ([a-z0-9-]+)",
+                                             doc_section(text, section)))
+    problems = []
+    for section, render in (("Before any deployment", base_render), ("Helm chart", chart_render)):
+        want, have = created(section), mounted_secrets(render)
+        if want != have:
+            problems.append(f"{doc} \"{section}\" creates {sorted(want)}, "
+                            f"{pathlib.Path(render).name} mounts {sorted(have)}")
+    if problems:
+        fail(problems, "secret names")
+    print(f"  ok: the secrets {doc} creates are the ones the base and the chart mount")
+
+
 def cmd_manifests(files):
     env_names = config_env_names()
     problems = []
@@ -384,7 +421,8 @@ def main():
      "dashboard": lambda: cmd_dashboard(),
      "rule-tests": lambda: cmd_rule_tests(),
      "custom-resources": lambda: cmd_custom_resources(args[0], args[1:]),
-     "manifests": lambda: cmd_manifests(args)}[cmd]()
+     "manifests": lambda: cmd_manifests(args),
+     "secret-names": lambda: cmd_secret_names(*args)}[cmd]()
 
 
 if __name__ == "__main__":
