@@ -132,6 +132,10 @@ pub struct Runtime<C, K, F, N, R, G = cluster::Standalone> {
     settings: Settings,
     state: ElectionState,
     pending: LeaseEvent,
+    /// A write of ours met a 409 and the core has just taken it in: the lease is read at once, so
+    /// a standby that lost an acquire race watches the winner's record instead of sleeping out a
+    /// retry period blind (the winner may release it within that period).
+    read_soon: bool,
     gate: Gate,
     shutting_down: bool,
     armed: bool,
@@ -185,6 +189,7 @@ impl<C: Clock, K: Kube, F: Fs, N: Node, R: Recorder> Runtime<C, K, F, N, R, clus
             settings,
             state: ElectionState::default(),
             pending: LeaseEvent::Nothing,
+            read_soon: false,
             gate: Gate::Allow,
             shutting_down: false,
             armed: false,
@@ -228,6 +233,7 @@ impl<C: Clock, K: Kube, F: Fs, N: Node, R: Recorder> Runtime<C, K, F, N, R, clus
             settings: self.settings,
             state: self.state,
             pending: self.pending,
+            read_soon: self.read_soon,
             gate: self.gate,
             shutting_down: self.shutting_down,
             armed: self.armed,
@@ -400,6 +406,18 @@ impl<C: Clock, K: Kube, F: Fs, N: Node, R: Recorder, G: cluster::Coordinator>
         // period was always cut back to it and every pod retried in lockstep.
         let period = t.retry_period().mul_f64(1.0 - jitter);
         let now = self.clock.now_mono();
+        // A 409 on our write: hand it to the core at once, then read the lease at once (at most
+        // two short waits per conflict; a conflict comes only from a write of ours).
+        let conflict_pending = matches!(
+            self.pending,
+            LeaseEvent::WriteFailed {
+                failure: ApiFailure::Conflict,
+                ..
+            }
+        );
+        if conflict_pending || std::mem::take(&mut self.read_soon) {
+            return Duration::from_millis(10);
+        }
         // A standby's watch ends on every change of the lease, so its retry-period poll would read
         // nothing new: it sleeps until the lease could expire by observation, the first moment it
         // may act on its own (or until the coordinator asks). `d.wake_by` is then only that poll: a
@@ -550,6 +568,14 @@ impl<C: Clock, K: Kube, F: Fs, N: Node, R: Recorder, G: cluster::Coordinator>
                 &self.settings.timing,
             );
             self.state = d.next.clone();
+            self.read_soon = d.next.seat.conflict
+                && matches!(
+                    seen.observations.lease,
+                    LeaseEvent::WriteFailed {
+                        failure: ApiFailure::Conflict,
+                        ..
+                    }
+                );
             let rotated = self.source_rotated();
             if let Some(a) = reprovision(&d.next, d.entitled, rotated) {
                 // Same precondition as a promotion: `entitled`, which the core only grants on a
