@@ -170,22 +170,24 @@ pub async fn terminated(then: &'static str) {
 
 /// The kube adapter for the API server `kubeconfig` names (`None`: in-cluster or the default
 /// kubeconfig), in our namespace, its `Date` samples timed on `clock`.
+/// The adapter over one API server, and its client (cheap to clone: the Events share it).
 async fn kube_adapter(
     kubeconfig: Option<&std::path::Path>,
     config: &ValidConfig,
     api_timeout: std::time::Duration,
     clock: SystemClock,
-) -> Result<KubeAdapter, StartError> {
+) -> Result<(KubeAdapter, kube::Client), StartError> {
     let (client, dates) = KubeAdapter::client(kubeconfig, api_timeout)
         .await
         .map_err(StartError::KubeConfig)?;
-    Ok(KubeAdapter::new(
-        client,
+    let adapter = KubeAdapter::new(
+        client.clone(),
         &config.namespace,
         api_timeout,
         dates,
         Rc::new(move || clock.now_mono()),
-    ))
+    );
+    Ok((adapter, client))
 }
 
 async fn sidecar(
@@ -199,7 +201,7 @@ async fn sidecar(
 
     let clock = SystemClock::since_boot();
     let node = node_of(config)?;
-    let kube = kube_adapter(None, config, timing.api_timeout(), clock).await?;
+    let (kube, local_client) = kube_adapter(None, config, timing.api_timeout(), clock).await?;
     let metrics = Metrics::new(&Identity::from_config(config));
     let server_clock = kube.server_clock_reader();
     let journal = journal_recorder(config)
@@ -224,8 +226,29 @@ async fn sidecar(
         ),
         events,
     );
-    // Events go out in the background: forging never waits on one.
-    let targets = event_targets(config, timing.api_timeout()).await?;
+    let coordination = match &config.cluster {
+        Some(_) => Some(
+            kube_adapter(
+                config.coordination_kubeconfig.as_deref(),
+                config,
+                timing.api_timeout(),
+                clock,
+            )
+            .await?,
+        ),
+        None => None,
+    };
+    // Events go out in the background, over the clients the loop uses (no second TLS stack):
+    // forging never waits on one.
+    let targets = crate::events::Targets::new(
+        local_client,
+        &config.namespace,
+        &config.pod_name,
+        config.pod_uid.as_deref(),
+        config.cluster.as_ref().zip(coordination.as_ref()).map(|(c, (_, client))| {
+            (client.clone(), c.forge_cluster_name.as_str())
+        }),
+    );
     let event_publisher = tokio::spawn(crate::events::publish(event_queue, targets));
     let settings = settings(config);
     let source = settings.source.clone();
@@ -254,14 +277,7 @@ async fn sidecar(
         crate::metrics::VERSION
     );
     let shutdown = terminated("demoting, verifying, then releasing the lease");
-    let left = if let Some(cluster) = &config.cluster {
-        let coordination = kube_adapter(
-            config.coordination_kubeconfig.as_deref(),
-            config,
-            timing.api_timeout(),
-            clock,
-        )
-        .await?;
+    let left = if let (Some(cluster), Some((coordination, _))) = (&config.cluster, coordination) {
         let coordinator = ClusterLoop::new(
             clock,
             coordination,
@@ -279,35 +295,6 @@ async fn sidecar(
     Ok(left)
 }
 
-/// Where this pod's Events go: the pod on the local API server, and (with cluster management)
-/// our region's CardanoForgeCluster on the coordination API server.
-async fn event_targets(
-    config: &ValidConfig,
-    api_timeout: std::time::Duration,
-) -> Result<crate::events::Targets, StartError> {
-    let (local, _) = KubeAdapter::client(None, api_timeout)
-        .await
-        .map_err(StartError::KubeConfig)?;
-    let cluster = match &config.cluster {
-        Some(c) => {
-            let (client, _) =
-                KubeAdapter::client(config.coordination_kubeconfig.as_deref(), api_timeout)
-                    .await
-                    .map_err(StartError::KubeConfig)?;
-            Some((client, c.forge_cluster_name.clone()))
-        }
-        None => None,
-    };
-    Ok(crate::events::Targets::new(
-        local,
-        &config.namespace,
-        &config.pod_name,
-        config.pod_uid.as_deref(),
-        cluster
-            .as_ref()
-            .map(|(client, name)| (client.clone(), name.as_str())),
-    ))
-}
 
 /// The cross-region settings of a validated configuration with cluster management on.
 pub fn cluster_settings(c: &ValidConfig, cluster: &ClusterConfig) -> ClusterSettings {
