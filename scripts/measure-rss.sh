@@ -20,7 +20,8 @@ env -i PATH=$PATH KUBECONFIG=$T/kc POD_NAME=bp-0 NODE_SOCKET=$T/n.sock NODE_METR
   SOURCE_DECOY_DIR=$T/d HEARTBEAT_PATH=$T/t/hb METRICS_PORT=18602 JOURNAL_PATH=$T/j \
   $FM run > run.out 2> run.err & RP=$!
 sleep 5;  echo "after 5s:  $(grep VmRSS /proc/$RP/status) role=$(curl -s localhost:18602/status | sed 's/.*"role":"\([a-z]*\)".*/\1/')"
-sleep 15; echo "after 20s: $(grep VmRSS /proc/$RP/status) role=$(curl -s localhost:18602/status | sed 's/.*"role":"\([a-z]*\)".*/\1/') hwm=$(grep VmHWM /proc/$RP/status)"
+sleep 15; grep -E "RssAnon|RssFile|Threads" /proc/$RP/status | tr -s '\t ' ' '
+echo "after 20s: $(grep VmRSS /proc/$RP/status) role=$(curl -s localhost:18602/status | sed 's/.*"role":"\([a-z]*\)".*/\1/') hwm=$(grep VmHWM /proc/$RP/status)"
 curl -s localhost:18602/metrics | grep -E '^cardano_forging_enabled|^cardano_forging_active'
 kill -TERM $RP; sleep 2; kill $NP $AP 2>/dev/null || true; wait 2>/dev/null || true
 rm -rf "$T"
