@@ -245,9 +245,11 @@ async fn sidecar(
         &config.namespace,
         &config.pod_name,
         config.pod_uid.as_deref(),
-        config.cluster.as_ref().zip(coordination.as_ref()).map(|(c, (_, client))| {
-            (client.clone(), c.forge_cluster_name.as_str())
-        }),
+        config
+            .cluster
+            .as_ref()
+            .zip(coordination.as_ref())
+            .map(|(c, (_, client))| (client.clone(), c.forge_cluster_name.as_str())),
     );
     let event_publisher = tokio::spawn(crate::events::publish(event_queue, targets));
     let settings = settings(config);
@@ -294,7 +296,6 @@ async fn sidecar(
     event_publisher.abort();
     Ok(left)
 }
-
 
 /// The cross-region settings of a validated configuration with cluster management on.
 pub fn cluster_settings(c: &ValidConfig, cluster: &ClusterConfig) -> ClusterSettings {

@@ -602,8 +602,13 @@ impl<C: Clock, K: Kube, F: Fs, N: Node, R: Recorder, G: cluster::Coordinator>
             self.cluster_steps.clear();
             let wrote_lease = d.actions.iter().any(|a| matches!(a, Action::Lease { .. }))
                 || self.coordinated_as_leader != Some(d.next.seat.hold.is_some());
+            // A completed shutdown decides nothing more: `run` returns and `leave_region` follows
+            // at once. Another decision would only read back the local lease just released (our
+            // leadership changed, so `wrote_lease` holds), a round trip before the successor
+            // grace and the handoff (soak seed 3483: a last pod's handover 50 ms over its bound).
+            let complete = d.shutdown_complete;
             last = Some(d);
-            if !wrote_lease {
+            if !wrote_lease || complete {
                 break;
             }
         }

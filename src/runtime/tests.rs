@@ -262,6 +262,38 @@ fn a_lost_acquire_race_reads_the_lease_at_once_then_watches_it() {
     assert!(p.rt.next_wait(&d) > short, "no third short wait");
 }
 
+/// The wake-up whose decision completes a shutdown (the verified demotion's release) decides
+/// nothing more: reading back the lease just released would cost the handover a round trip
+/// (soak seed 3483). Its only request is the release itself.
+#[test]
+fn the_decision_that_completes_a_shutdown_is_the_last_of_its_wake_up() {
+    let mut c = Cluster::new(2);
+    c.run_until(20_000);
+    let leader = c.forger().unwrap_or_default();
+    let api = c.api.clone();
+    let clock = c.clock.clone();
+    let p = c.pod(&leader);
+    p.rt.begin_shutdown();
+    for _ in 0..40 {
+        let before = api.requests();
+        let d = block_on(p.rt.wake());
+        if d.shutdown_complete {
+            assert_eq!(
+                api.requests() - before,
+                1,
+                "the releasing wake-up sends the release and nothing after it"
+            );
+            assert!(
+                api.lease("cardano-node-leader")
+                    .is_some_and(|l| l.holder.is_none())
+            );
+            return;
+        }
+        clock.advance(Duration::from_millis(50));
+    }
+    panic!("the shutdown never completed");
+}
+
 #[test]
 fn graceful_shutdown_hands_over_after_a_verified_demotion() {
     let mut c = Cluster::new(2);

@@ -152,6 +152,8 @@ pub struct ClusterLoop<C, K, H> {
     decisions: &'static dyn Decisions,
     /// The decisions applied since the local loop last took them (`take_steps`).
     steps: Vec<ClusterStep>,
+    /// How long the last round's reads took to answer (see [`Coordinator::wait_for_news`]).
+    read_round_trip: Duration,
 }
 
 impl<C: Clock, K: Kube, H: HealthProbe> ClusterLoop<C, K, H> {
@@ -177,6 +179,7 @@ impl<C: Clock, K: Kube, H: HealthProbe> ClusterLoop<C, K, H> {
             fresh_policy: false,
             decisions: &CORRECT,
             steps: Vec::new(),
+            read_round_trip: Duration::ZERO,
         }
     }
 
@@ -341,6 +344,7 @@ impl<C: Clock, K: Kube, H: HealthProbe> ClusterLoop<C, K, H> {
             && self.presence_event == LeaseEvent::Nothing
             && !local.shutting_down;
         let own_name = format!("{}{}", self.settings.presence_prefix, self.settings.region);
+        let sent = self.clock.now_mono();
         let (listed, mut others, global, own) = futures::join!(
             async {
                 if reuse_policy {
@@ -365,6 +369,9 @@ impl<C: Clock, K: Kube, H: HealthProbe> ClusterLoop<C, K, H> {
                 }
             },
         );
+        if listed.is_some() || global.is_some() || own.is_some() || !known.is_empty() {
+            self.read_round_trip = self.clock.now_mono().since(sent);
+        }
         if let Some(event) = global {
             self.global_event = event;
         }
@@ -702,6 +709,15 @@ impl<C: Clock, K: Kube, H: HealthProbe> Coordinator for ClusterLoop<C, K, H> {
         else {
             return false;
         };
+        // A watch from the version we last read replays at once whatever changed since, so its
+        // first answer is back about a round trip after it is asked for; a round that cut it short
+        // would only read the same news a round trip later, on a new connection. So the watch is
+        // given that long (half as much again as the last round's reads took, at most a tenth of
+        // a retry period), even when the round is due sooner (soak seed 3483: a handoff that
+        // landed between a round's read and the watch; the next round, due 50 ms after the watch
+        // was asked for, cut it and read the handoff afresh, 100 ms later).
+        let answer = (self.read_round_trip * 3 / 2).min(self.settings.timing.retry_period() / 10);
+        let wait = wait.max(answer);
         let start = self.clock.now_mono();
         // Renewals by this holder (another region) are not news.
         let other_holder = self
