@@ -9,14 +9,24 @@ use forge_manager::credentials::{CredentialPaths, Genesis, generate_set};
 use rand::SeedableRng;
 
 fn forge_manager(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_forge-manager"))
-        .args(args)
-        .env_remove("CARDANO_NETWORK")
-        .output()
-        .expect("the binary runs")
+    forge_manager_on(None, args)
+}
+
+/// The binary with `CARDANO_NETWORK` set to `network` (`None`: unset).
+fn forge_manager_on(network: Option<&str>, args: &[&str]) -> Output {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_forge-manager"));
+    cmd.args(args).env_remove("CARDANO_NETWORK");
+    if let Some(n) = network {
+        cmd.env("CARDANO_NETWORK", n);
+    }
+    cmd.output().expect("the binary runs")
 }
 
 fn check(dir: &Path, extra: &[&str]) -> Output {
+    check_on(None, dir, extra)
+}
+
+fn check_on(network: Option<&str>, dir: &Path, extra: &[&str]) -> Output {
     let p = CredentialPaths::in_dir(dir);
     let mut args = vec![
         "check-credentials",
@@ -28,7 +38,7 @@ fn check(dir: &Path, extra: &[&str]) -> Output {
         p.opcert.to_str().unwrap_or_default(),
     ];
     args.extend_from_slice(extra);
-    forge_manager(&args)
+    forge_manager_on(network, &args)
 }
 
 fn write_generated(dir: &Path, kes_period: u64) {
@@ -180,13 +190,7 @@ fn a_decoy_set_is_written_0600_passes_the_check_and_is_not_overwritten() {
 fn the_network_comes_from_cardano_network_when_not_given() {
     let dir = tempfile::tempdir().expect("tempdir");
     let out_dir = dir.path().join("decoy");
-    let run = |args: &[&str], network: &str| {
-        Command::new(env!("CARGO_BIN_EXE_forge-manager"))
-            .args(args)
-            .env("CARDANO_NETWORK", network)
-            .output()
-            .expect("the binary runs")
-    };
+    let run = |args: &[&str], network: &str| forge_manager_on(Some(network), args);
     let out_str = out_dir.to_str().unwrap_or_default();
     let made = run(&["decoy-credentials", "--out", out_str], "preprod");
     assert_eq!(
@@ -200,20 +204,10 @@ fn the_network_comes_from_cardano_network_when_not_given() {
         "{}",
         stdout(&made)
     );
-    let p = CredentialPaths::in_dir(&out_dir);
-    let files = [
-        "check-credentials",
-        "--kes",
-        p.kes.to_str().unwrap_or_default(),
-        "--vrf",
-        p.vrf.to_str().unwrap_or_default(),
-        "--opcert",
-        p.opcert.to_str().unwrap_or_default(),
-    ];
-    let on_preprod = run(&files, "preprod");
+    let on_preprod = check_on(Some("preprod"), &out_dir, &[]);
     assert_eq!(on_preprod.status.code(), Some(0), "{}", stdout(&on_preprod));
     // The same preprod set judged as mainnet's: its KES period is far behind mainnet's window.
-    let on_mainnet = run(&files, "mainnet");
+    let on_mainnet = check_on(Some("mainnet"), &out_dir, &[]);
     assert_eq!(on_mainnet.status.code(), Some(1), "{}", stdout(&on_mainnet));
     let unknown = run(
         &["decoy-credentials", "--out", out_str, "--force"],

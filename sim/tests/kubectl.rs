@@ -82,21 +82,25 @@ impl Harness {
         }
     }
 
-    fn kubectl(&self, args: &[&str]) -> Output {
+    /// kubectl with this harness's kubeconfig, home and cache, not yet run.
+    fn command(&self, args: &[&str]) -> Command {
         let home = self.dir.path();
-        let out = Command::new("kubectl")
-            .args([
-                "--cache-dir",
-                &home.join("cache").display().to_string(),
-                "--request-timeout",
-                "20s",
-            ])
-            .args(args)
-            .env("KUBECONFIG", home.join("config"))
-            .env("HOME", home)
-            .env_remove("KUBECTL_EXTERNAL_DIFF")
-            .output()
-            .expect("run kubectl");
+        let mut cmd = Command::new("kubectl");
+        cmd.args([
+            "--cache-dir",
+            &home.join("cache").display().to_string(),
+            "--request-timeout",
+            "20s",
+        ])
+        .args(args)
+        .env("KUBECONFIG", home.join("config"))
+        .env("HOME", home)
+        .env_remove("KUBECTL_EXTERNAL_DIFF");
+        cmd
+    }
+
+    fn kubectl(&self, args: &[&str]) -> Output {
+        let out = self.command(args).output().expect("run kubectl");
         Output {
             ok: out.status.success(),
             stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
@@ -765,33 +769,29 @@ fn kubectl_creates_a_namespace_and_a_server_dry_run_changes_nothing() {
 #[test]
 fn kubectl_wait_on_the_forger_returns_only_once_the_status_names_it() {
     let h = Harness::with_clusters();
-    let status = |forger: &str| {
-        format!(
+    let set_forger = |forger: &str| {
+        let status = format!(
             r#"{{"status":{{"forger":"{forger}","forgingEnabled":{}}}}}"#,
             !forger.is_empty()
-        )
+        );
+        h.ok(&[
+            "patch",
+            "cardanoforgecluster",
+            "us-east-1-prod",
+            "--subresource=status",
+            "--type=merge",
+            "-p",
+            &status,
+        ]);
     };
-    h.ok(&[
-        "patch",
-        "cardanoforgecluster",
-        "us-east-1-prod",
-        "--subresource=status",
-        "--type=merge",
-        "-p",
-        &status(""),
-    ]);
-    let home = h.dir.path().to_path_buf();
-    let mut wait = Command::new("kubectl")
-        .args([
-            "--cache-dir",
-            &home.join("cache").display().to_string(),
+    set_forger("");
+    let mut wait = h
+        .command(&[
             "wait",
             "cardanoforgecluster/us-east-1-prod",
             "--for=jsonpath={.status.forger}=cardano-bp-1",
             "--timeout=30s",
         ])
-        .env("KUBECONFIG", home.join("config"))
-        .env("HOME", &home)
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped())
         .spawn()
@@ -802,15 +802,7 @@ fn kubectl_wait_on_the_forger_returns_only_once_the_status_names_it() {
         "kubectl wait returned before the status named the forger"
     );
     let moved = std::time::Instant::now();
-    h.ok(&[
-        "patch",
-        "cardanoforgecluster",
-        "us-east-1-prod",
-        "--subresource=status",
-        "--type=merge",
-        "-p",
-        &status("cardano-bp-1"),
-    ]);
+    set_forger("cardano-bp-1");
     let out = wait.wait_with_output().expect("kubectl wait");
     assert!(
         out.status.success(),
