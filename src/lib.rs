@@ -26,6 +26,7 @@
 //! - [`http`]: the probe, metrics, status and `/journal` server on `METRICS_PORT`.
 //! - [`logging`]: the tracing subscriber (`LOG_FORMAT`, `LOG_LEVEL`, identity on every line).
 //! - [`cli`]: the subcommands of the `forge-manager` binary.
+//! - [`plugin`]: `kubectl forge`, the same binary invoked as `kubectl-forge`.
 //! - [`testing`] (feature `testing`): in-memory fakes of the ports.
 
 pub mod adapters;
@@ -41,6 +42,7 @@ pub mod http;
 pub mod journal;
 pub mod logging;
 pub mod metrics;
+pub mod plugin;
 pub mod ports;
 pub mod report;
 pub mod runtime;

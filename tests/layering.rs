@@ -25,7 +25,7 @@ const LAYERS: &[&[&str]] = &[
         "metrics",
     ],
     &["runtime", "watchdog", "adapters", "events"],
-    &["http", "logging", "cli"],
+    &["http", "logging", "cli", "plugin"],
 ];
 
 /// The layer of a top-level module, if it is one the table knows.

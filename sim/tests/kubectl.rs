@@ -738,7 +738,8 @@ fn kubectl_runs_the_statefulset_commands_of_the_original_guide() {
 }
 
 /// kubectl's typed commands send built-in objects as protobuf (`kubectl create namespace`), and
-/// a server-side dry run must change nothing: this server refuses one rather than make the write.
+/// a server-side dry run must change nothing: a patch is checked and not stored; a create, which
+/// this server cannot simulate, is refused rather than made.
 #[test]
 fn kubectl_creates_a_namespace_and_a_server_dry_run_changes_nothing() {
     let h = Harness::start();
@@ -752,6 +753,23 @@ fn kubectl_creates_a_namespace_and_a_server_dry_run_changes_nothing() {
         "jsonpath={.metadata.labels.team}",
     ]);
     assert_eq!(labels, "pool");
+    let dry_patch = h.ok(&[
+        "label",
+        "namespace",
+        "cardano-lab",
+        "team=other",
+        "--overwrite",
+        "--dry-run=server",
+    ]);
+    assert!(dry_patch.contains("(server dry run)"), "{dry_patch}");
+    let labels = h.ok(&[
+        "get",
+        "namespace",
+        "cardano-lab",
+        "-o",
+        "jsonpath={.metadata.labels.team}",
+    ]);
+    assert_eq!(labels, "pool", "a server dry run changes nothing");
     let dry = h.kubectl(&["create", "namespace", "not-created", "--dry-run=server"]);
     assert!(!dry.ok, "a server dry run is refused: {}", dry.stdout);
     assert!(dry.stderr.contains("nothing was changed"), "{}", dry.stderr);

@@ -29,7 +29,8 @@ impl DateSlot {
             .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(t);
     }
 
-    fn take(&self) -> Option<jiff::Timestamp> {
+    /// The last `Date` seen since the previous take, if any.
+    pub fn take(&self) -> Option<jiff::Timestamp> {
         self.0
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
@@ -237,7 +238,7 @@ pub fn classify_request(request: &str, e: kube::Error) -> KubeError {
 const QUOTE_MAX: usize = 160;
 
 /// What a client error says, in words.
-fn describe(e: &kube::Error) -> String {
+pub fn describe(e: &kube::Error) -> String {
     let quote = |text: &str| {
         let text = text.trim();
         match text.char_indices().nth(QUOTE_MAX) {

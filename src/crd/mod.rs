@@ -11,7 +11,7 @@ mod policy;
 
 pub use forge_cluster::*;
 pub use leader::*;
-pub use policy::parse_spec;
+pub use policy::{parse_spec, published_health};
 
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
 use kube::CustomResourceExt;

@@ -1,9 +1,22 @@
 //! The CRD's side of the policy edge: a CardanoForgeCluster spec, as the API server returned it,
 //! becomes the core's own policy types (`core::policy`), so the pure core never names a kube type.
 
-use crate::core::policy::{Override, RegionPolicy, State};
+use crate::core::policy::{Health, Override, RegionPolicy, State};
 
-use super::{CardanoForgeClusterSpec, ForceState, ForgeState};
+use super::{CardanoForgeCluster, CardanoForgeClusterSpec, ForceState, ForgeState};
+
+/// The health a region's representative last published in its status, as the core ranks it
+/// (`None`: never published; a missing `healthy` counts as healthy, like an unchecked region).
+pub fn published_health(c: &CardanoForgeCluster) -> Option<Health> {
+    let h = c.status.as_ref()?.health_status.as_ref()?;
+    Some(Health {
+        healthy: h.healthy.unwrap_or(true),
+        consecutive_failures: h
+            .consecutive_failures
+            .and_then(|n| u32::try_from(n).ok())
+            .unwrap_or(0),
+    })
+}
 
 /// Parses a spec; every problem is listed (a malformed spec never forges).
 pub fn parse_spec(spec: &CardanoForgeClusterSpec) -> Result<RegionPolicy, Vec<String>> {

@@ -142,14 +142,3 @@ impl<C: Clock, K: Kube, H: HealthProbe> ClusterLoop<C, K, H> {
 pub fn effective_probe_timeout(health: &HealthSettings, timing: &Timing) -> Duration {
     health.timeout.min(timing.api_timeout())
 }
-
-pub(super) fn published_health(c: &CardanoForgeCluster) -> Option<Health> {
-    let h = c.status.as_ref()?.health_status.as_ref()?;
-    Some(Health {
-        healthy: h.healthy.unwrap_or(true),
-        consecutive_failures: h
-            .consecutive_failures
-            .and_then(|n| u32::try_from(n).ok())
-            .unwrap_or(0),
-    })
-}

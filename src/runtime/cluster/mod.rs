@@ -32,8 +32,9 @@ mod writes;
 
 use writes::Relisted;
 
+use crate::crd::published_health;
+use health::Prober;
 pub use health::effective_probe_timeout;
-use health::{Prober, published_health};
 
 /// Where a region's decision comes from: standalone (always allowed) or the cluster loop.
 pub trait Coordinator {

@@ -125,11 +125,14 @@ fn route(
     headers: &HeaderMap,
     body: Bytes,
 ) -> Result<Response, ApiError> {
-    // A server-side dry run must change nothing; this server cannot simulate a write without
-    // making it, so it refuses one instead of silently persisting it.
-    if *method != Method::GET && params.contains_key("dryRun") {
+    // A server-side dry run must change nothing. Updates and patches run every check and stop
+    // before the store (`writes::store_update`); this server cannot simulate a create or a
+    // delete without making it, so it refuses those instead of silently persisting them.
+    if ![Method::GET, Method::PUT, Method::PATCH].contains(method) && params.contains_key("dryRun")
+    {
         return Err(ApiError::bad_request(
-            "dry run (dryRun) is not supported by this test API server; nothing was changed",
+            "dry run (dryRun) of a create or delete is not supported by this test API server; \
+             nothing was changed",
         ));
     }
     let segments: Vec<&str> = path.split('/').filter(|s| !s.is_empty()).collect();

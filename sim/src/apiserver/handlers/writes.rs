@@ -177,6 +177,10 @@ pub(super) fn store_update(
     if workloads::is_statefulset(rt) {
         workloads::observe(&mut new);
     }
+    if params.contains_key("dryRun") {
+        // Checked and admitted as the write would be; nothing stored, no event, no new version.
+        return Ok((new, warnings));
+    }
     let rv = store.next_resource_version();
     new["metadata"]["resourceVersion"] = json!(rv.to_string());
     let key = store::key_of(&rt.group, &rt.plural, &new);
