@@ -11,207 +11,23 @@
 //! The `forge-manager` binary is taken from the same target directory as `forge-sim` (built first
 //! with `cargo build --bin forge-manager` when it is missing).
 
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::TcpStream;
-use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use forge_manager::credentials::{CredentialFile, CredentialPaths, CredentialSet, sample_set};
+use forge_manager::credentials::{CredentialPaths, sample_set};
 
-const SIM: &str = env!("CARGO_BIN_EXE_forge-sim");
+mod processes;
+
+use processes::*;
+
 const LEASE: Duration = Duration::from_secs(6);
 const RENEW_DEADLINE: Duration = Duration::from_secs(4);
 const RETRY: Duration = Duration::from_secs(1);
 /// The whole test must finish within this.
 const TEST_BUDGET: Duration = Duration::from_secs(60);
-
-/// Every child process of the test; all are killed when it drops (also on a panic).
-#[derive(Default)]
-struct Children(Vec<(String, Child)>);
-
-impl Children {
-    fn add(&mut self, name: &str, child: Child) -> usize {
-        self.0.push((name.to_string(), child));
-        self.0.len() - 1
-    }
-    fn get(&mut self, i: usize) -> &mut Child {
-        &mut self.0[i].1
-    }
-}
-
-impl Drop for Children {
-    fn drop(&mut self) {
-        for (_, c) in &mut self.0 {
-            let _ = c.kill();
-            let _ = c.wait();
-        }
-    }
-}
-
-/// The newest modification time of the files under `dir` (recursively).
-fn newest(dir: &Path) -> Option<std::time::SystemTime> {
-    let mut latest = None;
-    for entry in std::fs::read_dir(dir).ok()?.flatten() {
-        let path = entry.path();
-        let t = if path.is_dir() {
-            newest(&path)
-        } else {
-            entry.metadata().and_then(|m| m.modified()).ok()
-        };
-        latest = latest.max(t);
-    }
-    latest
-}
-
-/// `target/<profile>/forge-manager`, built with `cargo build --bin forge-manager` when missing or
-/// older than a source file of the root crate.
-fn forge_manager_bin() -> PathBuf {
-    let dir = Path::new(SIM).parent().expect("target dir");
-    let bin = dir.join("forge-manager");
-    let root = Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/.."));
-    let built = std::fs::metadata(&bin).and_then(|m| m.modified()).ok();
-    let sources = newest(&root.join("src")).max(
-        std::fs::metadata(root.join("Cargo.toml"))
-            .and_then(|m| m.modified())
-            .ok(),
-    );
-    let stale = match (built, sources) {
-        (Some(b), Some(s)) => b < s,
-        _ => true,
-    };
-    if stale {
-        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-        let mut build = Command::new(cargo);
-        // Only the variables a plain shell would have: the ones cargo set for this test
-        // (CARGO_PKG_NAME, LD_LIBRARY_PATH, ...) look like a changed environment to build scripts.
-        build.env_clear();
-        for k in [
-            "PATH",
-            "HOME",
-            "CARGO_HOME",
-            "CARGO_TARGET_DIR",
-            "RUSTUP_HOME",
-            "RUSTUP_TOOLCHAIN",
-        ] {
-            if let Ok(v) = std::env::var(k) {
-                build.env(k, v);
-            }
-        }
-        let status = build
-            .args(["build", "--bin", "forge-manager"])
-            .current_dir(root)
-            .status()
-            .expect("cargo build --bin forge-manager");
-        assert!(status.success(), "building forge-manager failed");
-    }
-    assert!(bin.exists(), "no forge-manager binary at {}", bin.display());
-    bin
-}
-
-fn free_port() -> u16 {
-    let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
-    l.local_addr().expect("addr").port()
-}
-
-fn write_set(paths: &CredentialPaths, set: &CredentialSet) {
-    for f in CredentialFile::ALL {
-        let path = paths.get(f);
-        let tmp = path.with_extension("tmp");
-        std::fs::write(&tmp, set.get(f)).expect("write credential");
-        std::fs::set_permissions(&tmp, std::fs::Permissions::from_mode(0o600)).expect("chmod");
-        std::fs::rename(&tmp, path).expect("rename");
-    }
-}
-
-/// Writes `set` into `dir` the way the kubelet updates a mounted Secret: the files are symlinks
-/// into `..data`, itself a symlink to a directory of this version, swapped in one rename, so a
-/// reader never sees a mix of two versions (a file-by-file update can show a KES key beside the
-/// old operational certificate).
-fn write_secret(dir: &std::path::Path, set: &CredentialSet, version: u32) {
-    let data = dir.join(format!("..v{version}"));
-    std::fs::create_dir_all(&data).expect("mkdir version");
-    write_set(&CredentialPaths::in_dir(&data), set);
-    let next = dir.join("..data_tmp");
-    let _ = std::fs::remove_file(&next);
-    std::os::unix::fs::symlink(format!("..v{version}"), &next).expect("symlink ..data_tmp");
-    std::fs::rename(&next, dir.join("..data")).expect("swap ..data");
-    let paths = CredentialPaths::in_dir(dir);
-    for f in CredentialFile::ALL {
-        let link = paths.get(f);
-        if std::fs::symlink_metadata(link).is_err() {
-            let name = link
-                .file_name()
-                .expect("file name")
-                .to_string_lossy()
-                .into_owned();
-            std::os::unix::fs::symlink(format!("..data/{name}"), link).expect("symlink file");
-        }
-    }
-}
-
-/// One GET; `(status, body)`, or `None` when nothing answered.
-fn get(port: u16, path: &str) -> Option<(u16, String)> {
-    let mut s = TcpStream::connect_timeout(
-        &format!("127.0.0.1:{port}").parse().ok()?,
-        Duration::from_millis(500),
-    )
-    .ok()?;
-    s.set_read_timeout(Some(Duration::from_secs(2))).ok()?;
-    write!(
-        s,
-        "GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n"
-    )
-    .ok()?;
-    let mut raw = Vec::new();
-    s.read_to_end(&mut raw).ok()?;
-    let text = String::from_utf8_lossy(&raw).into_owned();
-    let (head, body) = text.split_once("\r\n\r\n")?;
-    let code = head.split_whitespace().nth(1)?.parse().ok()?;
-    let body = if head
-        .to_ascii_lowercase()
-        .contains("transfer-encoding: chunked")
-    {
-        dechunk(body)
-    } else {
-        body.to_string()
-    };
-    Some((code, body))
-}
-
-fn dechunk(mut body: &str) -> String {
-    let mut out = String::new();
-    while let Some((size, rest)) = body.split_once("\r\n") {
-        let n = usize::from_str_radix(size.trim(), 16).unwrap_or(0);
-        if n == 0 || rest.len() < n {
-            break;
-        }
-        out.push_str(&rest[..n]);
-        body = rest[n..].trim_start_matches("\r\n");
-    }
-    out
-}
-
-/// What a fake node says it does.
-#[derive(Clone, Debug, Default)]
-struct NodeState {
-    forging: bool,
-    credentials: Option<String>,
-    sighups: u64,
-}
-
-fn node_state(port: u16) -> Option<NodeState> {
-    let (_, body) = get(port, "/state")?;
-    let v: serde_json::Value = serde_json::from_str(&body).ok()?;
-    Some(NodeState {
-        forging: v["forging"].as_bool()?,
-        credentials: v["credentials"].as_str().map(str::to_owned),
-        sighups: v["sighups"].as_u64()?,
-    })
-}
 
 /// When the node's forging last changed, Unix ms.
 fn node_forging_changed_ms(port: u16) -> i64 {
@@ -258,20 +74,6 @@ fn forger_now(seen: &Mutex<Seen>) -> Option<usize> {
         .and_then(|(_, f)| *f)
 }
 
-fn wait_until<T>(what: &str, limit: Duration, mut f: impl FnMut() -> Option<T>) -> (T, Duration) {
-    let start = Instant::now();
-    loop {
-        if let Some(v) = f() {
-            return (v, start.elapsed());
-        }
-        assert!(
-            start.elapsed() < limit,
-            "timed out after {limit:?} waiting for {what}"
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    }
-}
-
 fn sidecar_env(cmd: &mut Command, pod: &Pod, kubeconfig: &Path) {
     let d = &pod.dir;
     let p = |s: &str| d.join(s).display().to_string();
@@ -304,10 +106,6 @@ fn sidecar_env(cmd: &mut Command, pod: &Pod, kubeconfig: &Path) {
         .env("LOG_LEVEL", "INFO");
 }
 
-fn log_file(dir: &Path, name: &str) -> Stdio {
-    Stdio::from(std::fs::File::create(dir.join(name)).expect("log file"))
-}
-
 fn start_sidecar(children: &mut Children, bin: &Path, pod: &Pod, kubeconfig: &Path) -> usize {
     let mut cmd = Command::new(bin);
     cmd.arg("run");
@@ -320,12 +118,6 @@ fn start_sidecar(children: &mut Children, bin: &Path, pod: &Pod, kubeconfig: &Pa
     children.add(&format!("{} sidecar", pod.name), child)
 }
 
-fn tail(path: &Path) -> String {
-    let text = std::fs::read_to_string(path).unwrap_or_default();
-    let lines: Vec<&str> = text.lines().collect();
-    lines[lines.len().saturating_sub(15)..].join("\n")
-}
-
 #[test]
 fn three_real_sidecars_keep_one_forger_through_rotation_crash_and_handoff() {
     let bin = forge_manager_bin();
@@ -334,34 +126,8 @@ fn three_real_sidecars_keep_one_forger_through_rotation_crash_and_handoff() {
     let mut children = Children::default();
     let root = tempfile::tempdir().expect("tempdir");
 
-    // The API server.
-    let mut api = Command::new(SIM)
-        .args(["apiserver", "--listen", "127.0.0.1:0"])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("spawn apiserver");
-    let mut line = String::new();
-    // Kept open for the whole test: the server may write more to its stdout.
-    let mut api_stdout = BufReader::new(api.stdout.take().expect("stdout"));
-    api_stdout.read_line(&mut line).expect("apiserver banner");
-    let api_child = children.add("apiserver", api);
-    let url = line
-        .trim()
-        .rsplit(' ')
-        .next()
-        .expect("url in banner")
-        .to_string();
-    let kubeconfig = root.path().join("kubeconfig");
-    std::fs::write(
-        &kubeconfig,
-        format!(
-            "apiVersion: v1\nkind: Config\nclusters:\n- name: sim\n  cluster: {{server: \"{url}\"}}\n\
-             users:\n- name: u\n  user: {{token: dummy}}\ncontexts:\n- name: sim\n  context: {{cluster: sim, user: u, namespace: default}}\n\
-             current-context: sim\n"
-        ),
-    )
-    .expect("kubeconfig");
+    let api = start_apiserver(&mut children, root.path());
+    let (url, kubeconfig, api_child) = (api.url.clone(), api.kubeconfig.clone(), api.child);
 
     let real = sample_set("e2e-real");
     let rotated = sample_set("e2e-rotated");

@@ -12,6 +12,8 @@ use std::process::Command;
 
 use forge_sim::apiserver::{ApiServer, Options};
 
+mod processes;
+
 /// A server on its own thread and runtime, plus a private kubectl home.
 struct Harness {
     dir: tempfile::TempDir,
@@ -58,13 +60,17 @@ fn require_kubectl() {
 
 impl Harness {
     fn start() -> Self {
+        Self::start_with(Options::default())
+    }
+
+    fn start_with(options: Options) -> Self {
         require_kubectl();
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(1)
             .enable_all()
             .build()
             .expect("runtime");
-        let server = ApiServer::new(Options::default()).expect("server");
+        let server = ApiServer::new(options).expect("server");
         let listener = runtime
             .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
             .expect("bind");
@@ -100,7 +106,40 @@ impl Harness {
     }
 
     fn kubectl(&self, args: &[&str]) -> Output {
-        let out = self.command(args).output().expect("run kubectl");
+        Self::output(self.command(args))
+    }
+
+    /// `kubectl forge ARGS`: the plugin (the forge-manager binary linked as `kubectl-forge`) found
+    /// on PATH. kubectl passes no global flags to a plugin, so none come before its name.
+    fn forge(&self, args: &[&str]) -> Output {
+        let home = self.dir.path();
+        let plugins = home.join("plugins");
+        if !plugins.exists() {
+            std::fs::create_dir_all(&plugins).expect("mkdir plugins");
+            std::os::unix::fs::symlink(
+                processes::forge_manager_bin(),
+                plugins.join("kubectl-forge"),
+            )
+            .expect("link the plugin");
+        }
+        let mut cmd = Command::new("kubectl");
+        cmd.arg("forge")
+            .args(args)
+            .env("KUBECONFIG", home.join("config"))
+            .env("HOME", home)
+            .env(
+                "PATH",
+                format!(
+                    "{}:{}",
+                    plugins.display(),
+                    std::env::var("PATH").unwrap_or_default()
+                ),
+            );
+        Self::output(cmd)
+    }
+
+    fn output(mut cmd: Command) -> Output {
+        let out = cmd.output().expect("run kubectl");
         Output {
             ok: out.status.success(),
             stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
@@ -839,4 +878,74 @@ fn kubectl_wait_on_the_forger_returns_only_once_the_status_names_it() {
     );
     let wide = h.ok(&["get", "cfc", "us-east-1-prod"]);
     assert!(wide.contains("cardano-bp-1"), "the FORGER column: {wide}");
+}
+
+/// `kubectl forge` judges time on the API server's clock (its `Date` header), never the
+/// laptop's: with the server three hours ahead, a maintenance `--for 2h` expires five hours from
+/// this machine's now, and an override ending four hours from this machine's now has one hour
+/// left.
+#[test]
+fn kubectl_forge_takes_time_from_the_api_servers_clock() {
+    use std::sync::atomic::{AtomicI64, Ordering};
+    // The skew starts once the objects exist: kubectl's HTTP cache of discovery trusts the
+    // server's `Date`, and a future one keeps the discovery from before the CRDs fresh.
+    let ahead = std::sync::Arc::new(AtomicI64::new(0));
+    let offset = std::sync::Arc::clone(&ahead);
+    let h = Harness::start_with(Options {
+        clock: std::sync::Arc::new(move || {
+            jiff::Timestamp::now() + jiff::SignedDuration::from_secs(offset.load(Ordering::Relaxed))
+        }),
+        ..Options::default()
+    });
+    let crds = repo_root().join("deploy/crds").display().to_string();
+    h.ok(&["apply", "-f", &crds]);
+    h.ok(&["apply", "-f", &fixture("cfc-multi-tenant.yaml")]);
+    ahead.store(3 * 3600, Ordering::Relaxed);
+    // No pod is up: nothing could forge after a maintenance, so it needs --force.
+    let refused = h.forge(&["maintenance", "us-west-2", "--for", "2h", "--reason", "r"]);
+    assert!(
+        !refused.ok && refused.stderr.contains("--force"),
+        "{}",
+        refused.stderr
+    );
+    let dry = h.forge(&[
+        "maintenance",
+        "us-west-2",
+        "--for",
+        "2h",
+        "--reason",
+        "r",
+        "--force",
+        "--dry-run=client",
+    ]);
+    assert!(dry.ok, "{}", dry.stderr);
+    let patch: serde_json::Value = serde_json::from_str(&dry.stdout).expect("patch JSON");
+    let expires: jiff::Timestamp = patch["spec"]["override"]["expiresAt"]
+        .as_str()
+        .expect("expiresAt")
+        .parse()
+        .expect("RFC 3339");
+    let local = jiff::Timestamp::now().as_second();
+    assert!(
+        (expires.as_second() - (local + 5 * 3600)).abs() <= 10,
+        "expiresAt {expires}: not the server's now + 2h"
+    );
+    let until = jiff::Timestamp::from_second(local + 4 * 3600).expect("time");
+    h.ok(&[
+        "patch",
+        "cfc",
+        "mainnet-mypool-us-west-2",
+        "--type=merge",
+        &format!(r#"-p={{"spec":{{"override":{{"enabled":true,"forceState":"Disabled","expiresAt":"{until}"}}}}}}"#),
+    ]);
+    let status = h.forge(&["status", "-o", "json"]);
+    assert!(status.ok, "{}", status.stderr);
+    let v: serde_json::Value = serde_json::from_str(&status.stdout).expect("status JSON");
+    let left = v["pools"][0]["regions"][0]["override"]["secondsLeft"]
+        .as_i64()
+        .expect("secondsLeft");
+    assert!(
+        (left - 3600).abs() <= 10,
+        "{left} s left, not the server's hour"
+    );
 }
