@@ -10,12 +10,12 @@
 mod processes;
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use forge_manager::credentials::{CredentialPaths, sample_set};
+use forge_manager::credentials::sample_set;
 use processes::*;
 use serde_json::Value;
 
@@ -122,61 +122,19 @@ fn start_pod(
 ) -> Pod {
     let name = format!("bp-{region}-0");
     let dir = root.join(&name);
-    for sub in ["secrets", "decoy", "target"] {
-        std::fs::create_dir_all(dir.join(sub)).expect("mkdir");
-    }
     let decoy = sample_set(&format!("forge-plugin-decoy-{region}"));
-    write_secret(&dir.join("secrets"), real, 1);
-    write_set(&CredentialPaths::in_dir(&dir.join("decoy")), &decoy);
-    write_set(&CredentialPaths::in_dir(&dir.join("target")), &decoy);
-    let target = CredentialPaths::in_dir(&dir.join("target"));
-    let node_port = free_port();
-    let node = Command::new(SIM)
-        .arg("fake-node")
-        .args([
-            "--socket-path".as_ref(),
-            dir.join("node.socket").as_os_str(),
-        ])
-        .args(["--metrics-listen", &format!("127.0.0.1:{node_port}")])
-        .args(["--kes".as_ref(), target.kes.as_os_str()])
-        .args(["--vrf".as_ref(), target.vrf.as_os_str()])
-        .args(["--opcert".as_ref(), target.opcert.as_os_str()])
-        .args(["--startup", "300ms", "--sighup-delay", "20ms"])
-        .stdout(Stdio::null())
-        .stderr(log_file(&dir, "node.log"))
-        .spawn()
-        .expect("spawn fake-node");
-    children.add(&format!("{name} node"), node);
-    let p = |s: &str| dir.join(s).display().to_string();
-    let sidecar = Command::new(bin)
+    let node_port = start_pod_node(children, &dir, &name, real, &decoy);
+    let mut sidecar = Command::new(bin);
+    pod_env(
+        &mut sidecar,
+        &dir,
+        &name,
+        node_port,
+        free_port(),
+        kubeconfig,
+    );
+    let sidecar = sidecar
         .arg("run")
-        .env_clear()
-        .env("PATH", std::env::var("PATH").unwrap_or_default())
-        .env("NAMESPACE", "default")
-        .env("POD_NAME", &name)
-        .env("KUBECONFIG", kubeconfig)
-        .env("NODE_SOCKET", p("node.socket"))
-        .env(
-            "NODE_METRICS_URL",
-            format!("http://127.0.0.1:{node_port}/metrics"),
-        )
-        .env("SOURCE_KES_KEY", p("secrets/kes.skey"))
-        .env("SOURCE_VRF_KEY", p("secrets/vrf.skey"))
-        .env("SOURCE_OP_CERT", p("secrets/node.cert"))
-        .env("TARGET_KES_KEY", p("target/kes.skey"))
-        .env("TARGET_VRF_KEY", p("target/vrf.skey"))
-        .env("TARGET_OP_CERT", p("target/node.cert"))
-        .env("SOURCE_DECOY_DIR", p("decoy"))
-        .env("HEARTBEAT_PATH", p("target/.heartbeat"))
-        .env("JOURNAL_PATH", p("journal.redb"))
-        .env("METRICS_PORT", free_port().to_string())
-        .env("LEASE_DURATION", "6")
-        .env("RENEW_DEADLINE", "4s")
-        .env("RETRY_PERIOD", "1s")
-        .env("API_TIMEOUT", "1s")
-        .env("SIGHUP_VERIFY_TIMEOUT", "2s")
-        .env("LOG_FORMAT", "text")
-        .env("LOG_LEVEL", "INFO")
         .env("ENABLE_CLUSTER_MANAGEMENT", "true")
         .env("CLUSTER_REGION", region)
         .env("CLUSTER_PRIORITY", priority.to_string())

@@ -75,35 +75,14 @@ fn forger_now(seen: &Mutex<Seen>) -> Option<usize> {
 }
 
 fn sidecar_env(cmd: &mut Command, pod: &Pod, kubeconfig: &Path) {
-    let d = &pod.dir;
-    let p = |s: &str| d.join(s).display().to_string();
-    cmd.env_clear()
-        .env("PATH", std::env::var("PATH").unwrap_or_default())
-        .env("NAMESPACE", "default")
-        .env("POD_NAME", &pod.name)
-        .env("KUBECONFIG", kubeconfig)
-        .env("NODE_SOCKET", p("node.socket"))
-        .env(
-            "NODE_METRICS_URL",
-            format!("http://127.0.0.1:{}/metrics", pod.node_port),
-        )
-        .env("SOURCE_KES_KEY", p("secrets/kes.skey"))
-        .env("SOURCE_VRF_KEY", p("secrets/vrf.skey"))
-        .env("SOURCE_OP_CERT", p("secrets/node.cert"))
-        .env("TARGET_KES_KEY", p("target/kes.skey"))
-        .env("TARGET_VRF_KEY", p("target/vrf.skey"))
-        .env("TARGET_OP_CERT", p("target/node.cert"))
-        .env("SOURCE_DECOY_DIR", p("decoy"))
-        .env("HEARTBEAT_PATH", p("target/.heartbeat"))
-        .env("JOURNAL_PATH", p("journal.redb"))
-        .env("METRICS_PORT", pod.http_port.to_string())
-        .env("LEASE_DURATION", "6")
-        .env("RENEW_DEADLINE", "4s")
-        .env("RETRY_PERIOD", "1s")
-        .env("API_TIMEOUT", "1s")
-        .env("SIGHUP_VERIFY_TIMEOUT", "2s")
-        .env("LOG_FORMAT", "text")
-        .env("LOG_LEVEL", "INFO");
+    pod_env(
+        cmd,
+        &pod.dir,
+        &pod.name,
+        pod.node_port,
+        pod.http_port,
+        kubeconfig,
+    );
 }
 
 fn start_sidecar(children: &mut Children, bin: &Path, pod: &Pod, kubeconfig: &Path) -> usize {
@@ -137,31 +116,8 @@ fn three_real_sidecars_keep_one_forger_through_rotation_crash_and_handoff() {
     let mut pods = Vec::new();
     for i in 0..3 {
         let dir = root.path().join(format!("pod-{i}"));
-        for sub in ["secrets", "decoy", "target"] {
-            std::fs::create_dir_all(dir.join(sub)).expect("mkdir");
-        }
         let decoy = sample_set(&format!("e2e-decoy-{i}"));
-        write_secret(&dir.join("secrets"), &real, 1);
-        write_set(&CredentialPaths::in_dir(&dir.join("decoy")), &decoy);
-        write_set(&CredentialPaths::in_dir(&dir.join("target")), &decoy);
-        let node_port = free_port();
-        let target = CredentialPaths::in_dir(&dir.join("target"));
-        let node = Command::new(SIM)
-            .arg("fake-node")
-            .args([
-                "--socket-path".as_ref(),
-                dir.join("node.socket").as_os_str(),
-            ])
-            .args(["--metrics-listen", &format!("127.0.0.1:{node_port}")])
-            .args(["--kes".as_ref(), target.kes.as_os_str()])
-            .args(["--vrf".as_ref(), target.vrf.as_os_str()])
-            .args(["--opcert".as_ref(), target.opcert.as_os_str()])
-            .args(["--startup", "300ms", "--sighup-delay", "20ms"])
-            .stdout(Stdio::null())
-            .stderr(log_file(&dir, "node.log"))
-            .spawn()
-            .expect("spawn fake-node");
-        children.add(&format!("pod-{i} node"), node);
+        let node_port = start_pod_node(&mut children, &dir, &format!("pod-{i}"), &real, &decoy);
         let pod = Pod {
             name: format!("pod-{i}"),
             source: CredentialPaths::in_dir(&dir.join("secrets")),

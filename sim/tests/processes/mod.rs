@@ -277,3 +277,82 @@ pub fn start_apiserver(children: &mut Children, dir: &Path) -> ApiServerProcess 
         stdout,
     }
 }
+
+/// Lays out a pod's directory as the manifests mount it (`secrets/`: the real set, written as the
+/// kubelet writes a Secret; `decoy/`; `target/`: the decoy in place, as the init container
+/// leaves it), starts its fake cardano-node on `target/` with metrics on a free port, and
+/// returns that port.
+pub fn start_pod_node(
+    children: &mut Children,
+    dir: &Path,
+    name: &str,
+    real: &CredentialSet,
+    decoy: &CredentialSet,
+) -> u16 {
+    for sub in ["secrets", "decoy", "target"] {
+        std::fs::create_dir_all(dir.join(sub)).expect("mkdir");
+    }
+    write_secret(&dir.join("secrets"), real, 1);
+    write_set(&CredentialPaths::in_dir(&dir.join("decoy")), decoy);
+    write_set(&CredentialPaths::in_dir(&dir.join("target")), decoy);
+    let node_port = free_port();
+    let target = CredentialPaths::in_dir(&dir.join("target"));
+    let node = Command::new(SIM)
+        .arg("fake-node")
+        .args([
+            "--socket-path".as_ref(),
+            dir.join("node.socket").as_os_str(),
+        ])
+        .args(["--metrics-listen", &format!("127.0.0.1:{node_port}")])
+        .args(["--kes".as_ref(), target.kes.as_os_str()])
+        .args(["--vrf".as_ref(), target.vrf.as_os_str()])
+        .args(["--opcert".as_ref(), target.opcert.as_os_str()])
+        .args(["--startup", "300ms", "--sighup-delay", "20ms"])
+        .stdout(Stdio::null())
+        .stderr(log_file(dir, "node.log"))
+        .spawn()
+        .expect("spawn fake-node");
+    children.add(&format!("{name} node"), node);
+    node_port
+}
+
+/// The environment of a pod's `forge-manager run` and `watchdog` (nothing else inherited but
+/// PATH): the pod's files under `dir`, its node's metrics, the test API server, and short timing
+/// (lease 6 s, renew deadline 4 s, retry 1 s).
+pub fn pod_env(
+    cmd: &mut Command,
+    dir: &Path,
+    name: &str,
+    node_port: u16,
+    http_port: u16,
+    kubeconfig: &Path,
+) {
+    let p = |s: &str| dir.join(s).display().to_string();
+    cmd.env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("NAMESPACE", "default")
+        .env("POD_NAME", name)
+        .env("KUBECONFIG", kubeconfig)
+        .env("NODE_SOCKET", p("node.socket"))
+        .env(
+            "NODE_METRICS_URL",
+            format!("http://127.0.0.1:{node_port}/metrics"),
+        )
+        .env("SOURCE_KES_KEY", p("secrets/kes.skey"))
+        .env("SOURCE_VRF_KEY", p("secrets/vrf.skey"))
+        .env("SOURCE_OP_CERT", p("secrets/node.cert"))
+        .env("TARGET_KES_KEY", p("target/kes.skey"))
+        .env("TARGET_VRF_KEY", p("target/vrf.skey"))
+        .env("TARGET_OP_CERT", p("target/node.cert"))
+        .env("SOURCE_DECOY_DIR", p("decoy"))
+        .env("HEARTBEAT_PATH", p("target/.heartbeat"))
+        .env("JOURNAL_PATH", p("journal.redb"))
+        .env("METRICS_PORT", http_port.to_string())
+        .env("LEASE_DURATION", "6")
+        .env("RENEW_DEADLINE", "4s")
+        .env("RETRY_PERIOD", "1s")
+        .env("API_TIMEOUT", "1s")
+        .env("SIGHUP_VERIFY_TIMEOUT", "2s")
+        .env("LOG_FORMAT", "text")
+        .env("LOG_LEVEL", "INFO");
+}
