@@ -3,6 +3,7 @@
 # every tool is guarded by `command -v` and installed only when missing.
 #   kubectl: sim/tests/kubectl.rs (against forge-sim apiserver) and `kubectl kustomize` in deploy/check.sh.
 #   helm, kubernetes-validate, check-jsonschema, yamllint, hadolint, promtool: deploy/check.sh.
+#   prometheus (the server): sim/tests/e2e_prometheus.rs.
 # helm goes into the project-local .ci/bin/ (git-ignored); deploy/check.sh puts it on PATH.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -53,11 +54,12 @@ else
 fi
 python3 -c 'import yaml' 2>/dev/null || pip_install PyYAML
 
-# promtool: Debian's prometheus package (the postinst cannot start the service here; that is fine).
-if command -v promtool >/dev/null 2>&1; then
-    echo "install-tools: promtool present"
+# promtool and the prometheus server (sim/tests/e2e_prometheus.rs runs the rules on a real one):
+# Debian's prometheus package (the postinst cannot start the service here; that is fine).
+if command -v promtool >/dev/null 2>&1 && command -v prometheus >/dev/null 2>&1; then
+    echo "install-tools: promtool and prometheus present"
 else
-    echo "install-tools: promtool missing; apt-get install prometheus"
+    echo "install-tools: promtool or prometheus missing; apt-get install prometheus"
     export DEBIAN_FRONTEND=noninteractive
     apt-get update -qq
     apt-get install -y -qq --no-install-recommends prometheus >/dev/null
