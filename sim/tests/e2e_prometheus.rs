@@ -297,8 +297,8 @@ fn the_rules_fire_and_resolve_on_a_real_prometheus_during_a_forced_failover() {
         std::thread::sleep(Duration::from_millis(500));
     };
     eprintln!(
-        "CardanoNoForger fired {:?} after the kill; the standby forged after {:?}; resolved after {resolved:?}",
-        seen_firing, took_over
+        "CardanoNoForger fired {seen_firing:?} after the kill; the standby forged after \
+         {took_over:?}; resolved after {resolved:?}"
     );
     assert!(seen_double.is_empty(), "{seen_double:?}");
     // The failover shows in the leadership-change rate.

@@ -221,6 +221,126 @@ async fn server_errors_refusals_and_slowness_map_to_the_port_kinds() {
     );
 }
 
+/// What a real API server does under load or failure, which the sidecar must take as "no
+/// answer" and never as a record: a 429 from API priority and fairness (with `Retry-After`), and
+/// an answer broken off mid-body. Each costs at most the call; the next one succeeds.
+#[tokio::test]
+async fn throttling_and_answers_cut_off_mid_body_are_failures_the_next_call_recovers_from() {
+    let srv = start(Options::default()).await;
+    let k = adapter(&srv.url(), Duration::from_secs(2));
+    let faults = srv.server.faults();
+    let base = k
+        .create_lease(&write("t", Some("pod-0"), ""))
+        .await
+        .expect("create");
+
+    // kube's client retries a 429 after its Retry-After, inside the call's deadline: a short
+    // wait is absorbed, one longer than the deadline fails the call as unreachable at the
+    // deadline (never later: the loop's timing holds).
+    faults.throttle_next_requests(1, Duration::from_secs(1));
+    let started = Instant::now();
+    assert_eq!(
+        k.get_lease("t")
+            .await
+            .expect("retried after 1 s")
+            .resource_version,
+        base.resource_version
+    );
+    assert!(
+        started.elapsed() >= Duration::from_millis(900),
+        "Retry-After was not honoured"
+    );
+    faults.throttle_next_requests(1, Duration::from_secs(3));
+    let started = Instant::now();
+    let throttled = k
+        .get_lease("t")
+        .await
+        .expect_err("429 for longer than the deadline");
+    assert_eq!(throttled.kind, ApiFailure::Unreachable, "{throttled}");
+    assert!(
+        started.elapsed() < Duration::from_millis(2_500),
+        "{:?}",
+        started.elapsed()
+    );
+    assert_eq!(
+        k.get_lease("t")
+            .await
+            .expect("after the 429")
+            .resource_version,
+        base.resource_version
+    );
+    let path = "/apis/coordination.k8s.io/v1/namespaces/default/leases/t";
+    faults.throttle_next_requests(1, Duration::from_secs(3));
+    let answer = request(&srv.url(), "GET", path, "application/json", "").await;
+    assert_eq!(answer.status, 429);
+    assert_eq!(answer.headers["retry-after"], "3");
+    assert_eq!(answer.body["reason"], "TooManyRequests");
+
+    // A renewal whose answer is cut off: the write may or may not have landed, and the caller
+    // learns only that it failed (the loop then re-reads before it trusts anything).
+    faults.cut_next_responses(1);
+    let cut = k
+        .replace_lease(&write("t", Some("pod-1"), &base.resource_version))
+        .await
+        .expect_err("cut off");
+    assert_eq!(cut.kind, ApiFailure::Unreachable, "{cut}");
+    let now = k.get_lease("t").await.expect("read after the cut");
+    assert_eq!(
+        now.holder.as_deref(),
+        Some("pod-1"),
+        "the write itself landed: only its answer was lost"
+    );
+    faults.cut_next_responses(1);
+    assert!(
+        k.list_forge_clusters("").await.is_err(),
+        "a cut list is a failure"
+    );
+}
+
+/// BOOKMARK events (the sidecar's watches allow them, as kube's defaults do) neither answer a
+/// lease watch nor end it early: the watch returns the real change, and a quiet watch still
+/// lasts what it asked for.
+#[tokio::test]
+async fn bookmarks_neither_answer_nor_end_a_lease_watch() {
+    let srv = start(Options {
+        bookmark_interval: Duration::from_millis(50),
+        ..Options::default()
+    })
+    .await;
+    let k = adapter(&srv.url(), Duration::from_secs(2));
+    let base = k
+        .create_lease(&write("b", Some("pod-0"), ""))
+        .await
+        .expect("create");
+    let watcher = adapter(&srv.url(), Duration::from_secs(2));
+    let waiting = watcher.watch_lease("b", &base.resource_version, Duration::from_secs(5));
+    let release = async {
+        tokio::time::sleep(Duration::from_millis(400)).await;
+        k.replace_lease(&write("b", None, &base.resource_version))
+            .await
+    };
+    let started = Instant::now();
+    let (seen, next) = tokio::join!(waiting, release);
+    let next = next.expect("release");
+    let seen = seen.expect("watch").expect("a record");
+    assert_eq!(seen.resource_version, next.resource_version);
+    assert!(
+        started.elapsed() >= Duration::from_millis(400),
+        "answered by a bookmark"
+    );
+
+    let started = Instant::now();
+    let quiet = k
+        .watch_lease("b", &next.resource_version, Duration::from_secs(2))
+        .await;
+    assert!(quiet.is_err(), "{quiet:?}");
+    assert!(
+        started.elapsed() >= Duration::from_millis(1_800),
+        "ended early after {:?}",
+        started.elapsed()
+    );
+}
+
 #[tokio::test]
 async fn every_answer_samples_the_api_servers_clock() {
     let fixed: jiff::Timestamp = "2030-05-01T12:00:00Z".parse().expect("time");

@@ -1,5 +1,6 @@
 //! Fault hooks: a cloneable handle the tests and the simulator hold to make the API server
-//! misbehave (refuse connections, slow down, fail requests) and to count the requests it served.
+//! misbehave (refuse connections, slow down, fail or throttle requests, cut answers off) and to
+//! count the requests it served.
 
 use std::net::IpAddr;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -22,6 +23,12 @@ struct FaultState {
     latency_ms: AtomicU64,
     /// Requests still to be failed with 500.
     fail_next: AtomicU64,
+    /// Requests still to be refused with 429 Too Many Requests.
+    throttle_next: AtomicU64,
+    /// The `Retry-After` of those refusals, in seconds.
+    retry_after_s: AtomicU64,
+    /// Responses (other than watches) still to be cut off in the middle of their body.
+    cut_next: AtomicU64,
     /// Requests that reached the handler (including failed and delayed ones).
     served: AtomicU64,
     /// Open connections by peer address, for [`Faults::reset_connections_from`].
@@ -76,6 +83,21 @@ impl Faults {
         self.inner.fail_next.store(n, Ordering::SeqCst);
     }
 
+    /// Makes the next `n` requests fail with 429 `TooManyRequests` and `Retry-After:
+    /// retry_after` (whole seconds), as API priority and fairness rejects a request.
+    pub fn throttle_next_requests(&self, n: u64, retry_after: Duration) {
+        self.inner
+            .retry_after_s
+            .store(retry_after.as_secs(), Ordering::SeqCst);
+        self.inner.throttle_next.store(n, Ordering::SeqCst);
+    }
+
+    /// Makes the next `n` answers other than watches break off in the middle of their body: the
+    /// status line, the headers and half the body are sent, then the connection is reset.
+    pub fn cut_next_responses(&self, n: u64) {
+        self.inner.cut_next.store(n, Ordering::SeqCst);
+    }
+
     /// Number of requests handled so far.
     pub fn requests_served(&self) -> u64 {
         self.inner.served.load(Ordering::SeqCst)
@@ -124,12 +146,45 @@ impl Faults {
         count
     }
 
-    /// Counts a request; returns whether it must fail (consuming one of `fail_next`).
-    pub(crate) fn on_request(&self) -> bool {
+    /// Counts a request; returns what to do to it (consuming one of the counts that applies:
+    /// a 500 first, then a 429).
+    pub(crate) fn on_request(&self) -> Injected {
         self.inner.served.fetch_add(1, Ordering::SeqCst);
+        let take = |count: &AtomicU64| {
+            count
+                .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
+                .is_ok()
+        };
+        if take(&self.inner.fail_next) {
+            Injected::Fail
+        } else if take(&self.inner.throttle_next) {
+            Injected::Throttle {
+                retry_after_s: self.inner.retry_after_s.load(Ordering::SeqCst),
+            }
+        } else {
+            Injected::Nothing
+        }
+    }
+
+    /// Whether this (non-watch) answer must be cut off (consuming one of `cut_next`).
+    pub(crate) fn take_cut(&self) -> bool {
         self.inner
-            .fail_next
+            .cut_next
             .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
             .is_ok()
     }
+}
+
+/// What [`Faults::on_request`] makes of a request.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Injected {
+    /// Serve it.
+    Nothing,
+    /// Answer 500.
+    Fail,
+    /// Answer 429 with this `Retry-After`.
+    Throttle {
+        /// Seconds.
+        retry_after_s: u64,
+    },
 }

@@ -39,6 +39,7 @@ pub mod workloads;
 use std::fmt::Debug;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
 
 use axum::serve::Listener;
 
@@ -69,7 +70,13 @@ pub struct Options {
     /// Keep a log of every accepted Lease change for [`ApiServer::take_lease_changes`] (the
     /// simulator's oracle judges lease coverage by it).
     pub record_lease_changes: bool,
+    /// How often a watch that allows bookmarks (`allowWatchBookmarks=true`) gets a `BOOKMARK`
+    /// event carrying the current resourceVersion (Kubernetes sends about one a minute).
+    pub bookmark_interval: Duration,
 }
+
+/// [`Options::bookmark_interval`] by default.
+pub const DEFAULT_BOOKMARK_INTERVAL: Duration = Duration::from_secs(60);
 
 impl Default for Options {
     fn default() -> Self {
@@ -79,6 +86,7 @@ impl Default for Options {
             history_limit: DEFAULT_HISTORY_LIMIT,
             faults: Faults::new(),
             record_lease_changes: false,
+            bookmark_interval: DEFAULT_BOOKMARK_INTERVAL,
         }
     }
 }
@@ -109,6 +117,8 @@ struct Shared {
     clock: ClockFn,
     /// Accepted Lease changes not yet taken (`None`: not recording).
     lease_changes: Option<Mutex<Vec<LeaseChange>>>,
+    /// See [`Options::bookmark_interval`].
+    bookmark_interval: Duration,
 }
 
 /// A Lease change the server accepted (a create, an update, or a delete), stamped by its clock.
@@ -146,6 +156,7 @@ impl ApiServer {
                 faults: options.faults,
                 clock: options.clock,
                 lease_changes: options.record_lease_changes.then(|| Mutex::new(Vec::new())),
+                bookmark_interval: options.bookmark_interval,
             }),
         })
     }
@@ -153,6 +164,11 @@ impl ApiServer {
     /// The fault controls of this server.
     pub fn faults(&self) -> Faults {
         self.shared.faults.clone()
+    }
+
+    /// How often a watch that allows bookmarks gets one.
+    pub(crate) fn bookmark_interval(&self) -> Duration {
+        self.shared.bookmark_interval
     }
 
     /// The current time on the server's clock.

@@ -180,6 +180,17 @@ impl ApiError {
         )
     }
 
+    /// 429, as API priority and fairness refuses a request it has no seat for (the caller
+    /// adds `Retry-After`).
+    pub fn too_many_requests(retry_after_s: u64) -> Self {
+        Self::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            "TooManyRequests",
+            "fault injected: too many requests, please try again later".into(),
+            json!({"retryAfterSeconds": retry_after_s}),
+        )
+    }
+
     /// 410 for a watch from a resourceVersion older than the kept history.
     pub fn expired(requested: u64, oldest: u64) -> Self {
         Self::new(

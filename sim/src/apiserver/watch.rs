@@ -1,6 +1,8 @@
 //! Watch: a streamed answer of JSON lines `{"type":"ADDED|MODIFIED|DELETED","object":...}`, first
 //! the replay (current objects, or the kept history after a resourceVersion), then live events;
 //! a resourceVersion older than the history gets one `ERROR` event with a 410 `Expired` Status.
+//! A watch that allows bookmarks gets a `BOOKMARK` (the kind and the current resourceVersion,
+//! nothing else) every bookmark interval.
 
 use std::collections::VecDeque;
 use std::convert::Infallible;
@@ -42,6 +44,9 @@ impl WatchFilter {
 
 struct WatchState {
     pending: VecDeque<(&'static str, Value)>,
+    /// `BOOKMARK` ticks, when the client allowed them, and the object kind they name.
+    bookmarks: Option<(tokio::time::Interval, Value)>,
+    server: ApiServer,
     renderer: Renderer,
     rx: tokio::sync::broadcast::Receiver<Event>,
     deadline: Pin<Box<tokio::time::Sleep>>,
@@ -163,8 +168,22 @@ pub(crate) fn watch(
     };
     let rx = server.subscribe();
     drop(store);
+    let bookmarks = super::handlers::query_bool(params, "allowWatchBookmarks")?.then(|| {
+        let every = server.bookmark_interval();
+        let api_version = if target.rt.group.is_empty() {
+            target.rt.version.clone()
+        } else {
+            format!("{}/{}", target.rt.group, target.rt.version)
+        };
+        (
+            tokio::time::interval_at(tokio::time::Instant::now() + every, every),
+            json!({"kind": target.rt.kind, "apiVersion": api_version}),
+        )
+    });
     let state = WatchState {
         pending,
+        bookmarks,
+        server: server.clone(),
         renderer,
         rx,
         deadline: Box::pin(tokio::time::sleep(std::time::Duration::from_secs(
@@ -185,9 +204,26 @@ pub(crate) fn watch(
         loop {
             // `biased`: tokio's random branch choice is not seeded without `tokio_unstable`, so
             // an unbiased select made simulated runs differ when both were ready at once.
+            let bookmark = async {
+                match st.bookmarks.as_mut() {
+                    Some((tick, _)) => {
+                        tick.tick().await;
+                    }
+                    None => std::future::pending().await,
+                }
+            };
             tokio::select! {
                 biased;
                 () = &mut st.deadline => return None,
+                () = bookmark => {
+                    // The object is the kind with only the resourceVersion the watch has
+                    // reached: a client may resume from it, and must not take it for a change.
+                    let rv = st.server.store().resource_version().max(st.after);
+                    let mut object = st.bookmarks.as_ref().map(|(_, o)| o.clone()).unwrap_or_default();
+                    object["metadata"] = json!({"resourceVersion": rv.to_string()});
+                    let line = st.renderer.line("BOOKMARK", &object);
+                    return Some((Ok(line), st));
+                }
                 msg = st.rx.recv() => match msg {
                     Ok(e) if e.resource_version > st.after && st.filter.accepts(&e) => {
                         let line = st.renderer.line(type_name(e.type_), &e.object);

@@ -13,6 +13,7 @@ use serde_json::{Value, json};
 
 use super::ApiServer;
 use super::discovery;
+use super::faults::Injected;
 use super::request::{Params, Target, selectors};
 use super::resources::{self, CRD_GROUP, CRD_PLURAL, ResourceType};
 use super::schema;
@@ -36,21 +37,36 @@ pub async fn dispatch(
     body: Bytes,
 ) -> Response {
     let faults = server.faults();
-    let fail = faults.on_request();
+    let injected = faults.on_request();
     let latency = faults.latency();
     if !latency.is_zero() {
         tokio::time::sleep(latency).await;
     }
-    let mut response = if fail {
-        error_response(&ApiError::internal("fault injected: request failed"))
-    } else {
-        let routed = match query {
-            Ok(Query(params)) => route(&server, &method, uri.path(), &params, &headers, body),
-            Err(rejection) => Err(ApiError::bad_request(format!(
-                "invalid query string: {rejection}"
-            ))),
-        };
-        routed.unwrap_or_else(|err| error_response(&err))
+    let mut response = match injected {
+        Injected::Fail => error_response(&ApiError::internal("fault injected: request failed")),
+        Injected::Throttle { retry_after_s } => {
+            let mut r = error_response(&ApiError::too_many_requests(retry_after_s));
+            r.headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(retry_after_s));
+            r
+        }
+        Injected::Nothing => {
+            let is_watch = query
+                .as_ref()
+                .is_ok_and(|Query(p)| query_bool(p, "watch").unwrap_or(false));
+            let routed = match query {
+                Ok(Query(params)) => route(&server, &method, uri.path(), &params, &headers, body),
+                Err(rejection) => Err(ApiError::bad_request(format!(
+                    "invalid query string: {rejection}"
+                ))),
+            };
+            let response = routed.unwrap_or_else(|err| error_response(&err));
+            if !is_watch && faults.take_cut() {
+                cut_off(response).await
+            } else {
+                response
+            }
+        }
     };
     let date =
         jiff::fmt::rfc2822::DateTimePrinter::new().timestamp_to_rfc9110_string(&server.now());
@@ -85,6 +101,29 @@ fn ok(body: &Value) -> Response {
 }
 
 /// A `Status` answer for `err`.
+/// `response` with its body broken off halfway: the status line, the headers (without a
+/// length) and the first half of the body go out, then the stream fails and the server resets
+/// the connection, as when an API server or a proxy dies mid-answer.
+async fn cut_off(response: Response) -> Response {
+    let (mut parts, body) = response.into_parts();
+    let bytes = axum::body::to_bytes(body, usize::MAX)
+        .await
+        .unwrap_or_default();
+    let half = bytes.slice(..bytes.len() / 2);
+    parts.headers.remove(header::CONTENT_LENGTH);
+    let chunks: Vec<Result<Bytes, std::io::Error>> = vec![
+        Ok(half),
+        Err(std::io::Error::new(
+            std::io::ErrorKind::ConnectionReset,
+            "fault injected: answer cut off",
+        )),
+    ];
+    Response::from_parts(
+        parts,
+        axum::body::Body::from_stream(futures::stream::iter(chunks)),
+    )
+}
+
 pub fn error_response(err: &ApiError) -> Response {
     json_response(err.code, "application/json", &err.to_status())
 }
@@ -315,7 +354,7 @@ fn access_review(body: &[u8]) -> Result<Response, ApiError> {
 
 /// A boolean query parameter as the API server converts one, with Go's `strconv.ParseBool` (the
 /// Python client sends `watch=True`); absent is false, anything else is a 400.
-fn query_bool(params: &Params, name: &str) -> Result<bool, ApiError> {
+pub(crate) fn query_bool(params: &Params, name: &str) -> Result<bool, ApiError> {
     match params.get(name).map(String::as_str) {
         None => Ok(false),
         Some("1" | "t" | "T" | "TRUE" | "true" | "True") => Ok(true),
