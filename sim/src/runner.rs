@@ -422,6 +422,11 @@ fn resolve(world: &World<'_>, f: &FaultAction) -> Option<(String, Action)> {
         }
         FaultAction::ApiDown { target } => Action::ApiDown(target.server_name().into()),
         FaultAction::ApiUp { target } => Action::ApiUp(target.server_name().into()),
+        FaultAction::ApiErrors {
+            target,
+            answer,
+            count,
+        } => Action::ApiErrors(target.server_name().into(), *answer, *count),
         FaultAction::Health { region, healthy } => Action::Health(region.clone(), *healthy),
         FaultAction::Flap {
             region,

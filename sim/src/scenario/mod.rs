@@ -220,6 +220,31 @@ pub struct Region {
     pub healthy: bool,
 }
 
+/// How an `api-errors` fault answers.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ApiErrorAnswer {
+    /// 500 `InternalError`.
+    ServerError,
+    /// 429 `TooManyRequests` with this `Retry-After`.
+    Throttle {
+        /// Sent in whole seconds.
+        retry_after: Duration,
+    },
+    /// Half the body, then the connection is reset.
+    Cut,
+}
+
+impl ApiErrorAnswer {
+    /// The file spelling of `answer`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ApiErrorAnswer::ServerError => "500",
+            ApiErrorAnswer::Throttle { .. } => "429",
+            ApiErrorAnswer::Cut => "cut",
+        }
+    }
+}
+
 /// Which lease a `delete-lease` fault deletes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum LeaseKind {
@@ -314,6 +339,17 @@ pub enum FaultAction {
         /// The server.
         target: ApiServer,
     },
+    /// The API server answers its next `count` requests badly (a forge-sim extension): a 500,
+    /// a 429 with `Retry-After`, or an answer cut off mid-body (a write is stored, its answer
+    /// lost). Watches are cut only by the other two.
+    ApiErrors {
+        /// The server.
+        target: ApiServer,
+        /// How it answers.
+        answer: ApiErrorAnswer,
+        /// How many requests (or, for `cut`, answers other than watches).
+        count: u64,
+    },
     /// One-way latency between two targets from now on.
     Latency {
         /// The two sides.
@@ -390,6 +426,7 @@ impl FaultAction {
             FaultAction::Drift { .. } => "drift",
             FaultAction::ApiDown { .. } => "api-down",
             FaultAction::ApiUp { .. } => "api-up",
+            FaultAction::ApiErrors { .. } => "api-errors",
             FaultAction::Latency { .. } => "latency",
             FaultAction::Health { .. } => "health",
             FaultAction::Flap { .. } => "flap",
@@ -421,6 +458,7 @@ impl FaultAction {
             }
             FaultAction::ApiDown { target }
             | FaultAction::ApiUp { target }
+            | FaultAction::ApiErrors { target, .. }
             | FaultAction::DeleteLease { target, .. } => target.to_string(),
             FaultAction::Health { region, .. } | FaultAction::Flap { region, .. } => {
                 format!("health:{region}")
@@ -431,7 +469,7 @@ impl FaultAction {
 }
 
 /// Every fault kind, as spelled in files.
-pub const FAULT_KINDS: [&str; 19] = [
+pub const FAULT_KINDS: [&str; 20] = [
     "partition",
     "heal",
     "crash",
@@ -443,6 +481,7 @@ pub const FAULT_KINDS: [&str; 19] = [
     "drift",
     "api-down",
     "api-up",
+    "api-errors",
     "latency",
     "health",
     "flap",

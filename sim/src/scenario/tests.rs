@@ -190,6 +190,14 @@ kind = "node-slow"
 target = "pod:us-east-1/0"
 sighup_delay = "3s"
 
+[[fault]]
+at = "14m40s"
+kind = "api-errors"
+target = "api:global"
+answer = "429"
+count = 3
+retry_after = "2s"
+
 [[expect]]
 kind = "forger"
 at = "30s"
@@ -749,6 +757,55 @@ fn fault_target_text_is_the_file_form() {
     );
     assert_eq!(s.faults[12].action.target_text(), "health:us-east-1");
     assert_eq!(s.faults[15].action.target_text(), "region:us-east-1");
+}
+
+#[test]
+fn api_errors_parse_round_trip_and_reject_bad_values() {
+    let text = with(
+        "[[fault]]\nat = \"1m\"\nkind = \"api-errors\"\ntarget = \"api:global\"\nanswer = \"cut\"\ncount = 2\n\
+         [[fault]]\nat = \"2m\"\nkind = \"api-errors\"\ntarget = \"api:global\"\nanswer = \"429\"\ncount = 5\n",
+    );
+    let s = parse(&text).expect("valid");
+    assert_eq!(
+        s.faults[0].action,
+        FaultAction::ApiErrors {
+            target: ApiServer::Global,
+            answer: ApiErrorAnswer::Cut,
+            count: 2
+        }
+    );
+    assert_eq!(
+        s.faults[1].action,
+        FaultAction::ApiErrors {
+            target: ApiServer::Global,
+            answer: ApiErrorAnswer::Throttle {
+                retry_after: secs(1)
+            },
+            count: 5
+        },
+        "retry_after defaults to 1s"
+    );
+    let written = s.to_toml_string();
+    assert!(written.contains("answer = \"cut\""), "{written}");
+    assert_eq!(parse(&written).expect("valid"), s);
+    let fault = |keys: &str| {
+        with(&format!(
+            "[[fault]]\nat = \"1m\"\nkind = \"api-errors\"\ntarget = \"api:global\"\n{keys}"
+        ))
+    };
+    for (text, wanted) in [
+        (fault("count = 1"), "missing key `fault[0].answer`"),
+        (fault("answer = \"cut\""), "missing key `fault[0].count`"),
+        (fault("answer = \"404\"\ncount = 1"), "fault[0].answer"),
+        (fault("answer = \"cut\"\ncount = 0"), "fault[0].count"),
+        (
+            fault("answer = \"500\"\ncount = 1\nretry_after = \"1s\""),
+            "fault[0].retry_after",
+        ),
+    ] {
+        let err = parse(&text).expect_err("invalid").to_string();
+        assert!(err.contains(wanted), "{wanted:?} not in {err}");
+    }
 }
 
 #[test]

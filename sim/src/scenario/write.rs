@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use forge_manager::config::duration::format_duration;
 
-use super::{Expect, Fault, FaultAction, Placement, Scenario, Window};
+use super::{ApiErrorAnswer, Expect, Fault, FaultAction, Placement, Scenario, Window};
 
 /// The whole file.
 pub(super) fn write(s: &Scenario) -> String {
@@ -123,6 +123,18 @@ fn write_fault(out: &mut String, f: &Fault) {
         }
         FaultAction::ApiDown { target } | FaultAction::ApiUp { target } => {
             line(out, "target", &quote(&target.to_string()));
+        }
+        FaultAction::ApiErrors {
+            target,
+            answer,
+            count,
+        } => {
+            line(out, "target", &quote(&target.to_string()));
+            line(out, "answer", &quote(answer.as_str()));
+            line(out, "count", &count.to_string());
+            if let ApiErrorAnswer::Throttle { retry_after } = answer {
+                line(out, "retry_after", &dur(*retry_after));
+            }
         }
         FaultAction::Health { healthy, .. } => {
             line(out, "target", &quote(&f.action.target_text()));

@@ -2,6 +2,7 @@
 //! or objects it targets.
 
 use super::*;
+use crate::scenario::ApiErrorAnswer;
 
 impl World<'_> {
     /// Applies an action now; `false` if it did nothing (e.g. a crashed pod crashed again).
@@ -142,6 +143,20 @@ impl World<'_> {
                 Some(s) => {
                     s.faults()
                         .refuse_connections(matches!(action, Action::ApiDown(_)));
+                    true
+                }
+                None => false,
+            },
+            Action::ApiErrors(api, answer, count) => match self.apis.get(api) {
+                Some(s) => {
+                    let faults = s.faults();
+                    match answer {
+                        ApiErrorAnswer::ServerError => faults.fail_next_requests(*count),
+                        ApiErrorAnswer::Throttle { retry_after } => {
+                            faults.throttle_next_requests(*count, *retry_after);
+                        }
+                        ApiErrorAnswer::Cut => faults.cut_next_responses(*count),
+                    }
                     true
                 }
                 None => false,

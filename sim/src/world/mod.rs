@@ -154,6 +154,8 @@ pub enum Action {
     ApiDown(String),
     /// It answers again.
     ApiUp(String),
+    /// It answers its next requests badly (`api-errors`).
+    ApiErrors(String, crate::scenario::ApiErrorAnswer, u64),
     /// One-way latency between two sets of hosts from now on.
     Latency(Vec<Host>, Vec<Host>, Duration),
     /// A region's health endpoint answers healthy (true) or not.

@@ -2,6 +2,7 @@
 //! world, and a `patch`'s spec checked and turned into JSON.
 
 use super::raw::{Int, RawFault, RawSpec};
+use crate::scenario::ApiErrorAnswer;
 use super::*;
 
 /// The keys each fault kind takes besides `at` and `kind`.
@@ -17,6 +18,7 @@ pub(super) fn fault_keys(kind: &str) -> &'static [&'static str] {
         "patch" => &["target", "spec"],
         "delete-lease" => &["target", "lease", "force"],
         "node-slow" => &["target", "sighup_delay"],
+        "api-errors" => &["target", "answer", "count", "retry_after"],
         _ => &["target"],
     }
 }
@@ -114,6 +116,27 @@ pub(super) fn parse_fault(s: &Place, table: Table, world: &World) -> Result<Faul
         "api-up" => FaultAction::ApiUp {
             target: world.api(s, "target", target)?,
         },
+        "api-errors" => {
+            let expected = "\"500\", \"429\" or \"cut\"";
+            let text = s.need("answer", expected, f.answer.as_deref())?;
+            let answer = match text {
+                "500" => ApiErrorAnswer::ServerError,
+                "429" => ApiErrorAnswer::Throttle {
+                    retry_after: f.retry_after.as_ref().map_or(Duration::from_secs(1), |d| d.0),
+                },
+                "cut" => ApiErrorAnswer::Cut,
+                _ => return Err(s.bad("answer", expected, format!("{text:?}"))),
+            };
+            if f.retry_after.is_some() && !matches!(answer, ApiErrorAnswer::Throttle { .. }) {
+                return Err(s.bad("retry_after", "no retry_after unless answer = \"429\"", "a duration"));
+            }
+            FaultAction::ApiErrors {
+                target: world.api(s, "target", target)?,
+                answer,
+                count: u64::try_from(s.need("count", "an integer from 1 to 1000000", f.count.as_ref())?.0)
+                    .unwrap_or(1),
+            }
+        }
         "delete-lease" => {
             let target = world.api(s, "target", target)?;
             let text = s.need("lease", "\"local\" or \"global\"", f.lease.as_deref())?;

@@ -102,6 +102,9 @@ pub(super) struct RawFault {
     pub lease: Option<String>,
     pub force: Option<Flag>,
     pub sighup_delay: Option<Dur>,
+    pub answer: Option<String>,
+    pub count: Option<Int<1, 1_000_000>>,
+    pub retry_after: Option<Dur>,
 }
 
 /// One `[[expect]]`, after its `kind` has chosen its keys ([`super::events::expect_keys`]).
