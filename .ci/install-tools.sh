@@ -4,6 +4,7 @@
 #   kubectl: sim/tests/kubectl.rs (against forge-sim apiserver) and `kubectl kustomize` in deploy/check.sh.
 #   helm, kubernetes-validate, check-jsonschema, yamllint, hadolint, promtool: deploy/check.sh.
 #   prometheus (the server): sim/tests/e2e_prometheus.rs.
+#   .ci/venv (the python kubernetes client): sim/tests/python_client.rs.
 # helm goes into the project-local .ci/bin/ (git-ignored); deploy/check.sh puts it on PATH.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -53,6 +54,17 @@ else
     echo "install-tools: kubernetes-validate, check-jsonschema, yamllint, hadolint present"
 fi
 python3 -c 'import yaml' 2>/dev/null || pip_install PyYAML
+
+# The Python kubernetes client, pinned with its dependencies, in a venv of its own
+# (sim/tests/python_client.rs: the old sidecar's calls against the test API server).
+if .ci/venv/bin/python -c 'import kubernetes, sys; sys.exit(kubernetes.__version__ != "31.0.0")' 2>/dev/null; then
+    echo "install-tools: python kubernetes client present in .ci/venv"
+else
+    echo "install-tools: creating .ci/venv with the python kubernetes client"
+    rm -rf .ci/venv
+    python3 -m venv .ci/venv
+    .ci/venv/bin/pip install --quiet --disable-pip-version-check -r .ci/python-client-requirements.txt
+fi
 
 # promtool and the prometheus server (sim/tests/e2e_prometheus.rs runs the rules on a real one):
 # Debian's prometheus package (the postinst cannot start the service here; that is fine).

@@ -2,8 +2,8 @@
 //! world, and a `patch`'s spec checked and turned into JSON.
 
 use super::raw::{Int, RawFault, RawSpec};
-use crate::scenario::ApiErrorAnswer;
 use super::*;
+use crate::scenario::ApiErrorAnswer;
 
 /// The keys each fault kind takes besides `at` and `kind`.
 pub(super) fn fault_keys(kind: &str) -> &'static [&'static str] {
@@ -122,19 +122,29 @@ pub(super) fn parse_fault(s: &Place, table: Table, world: &World) -> Result<Faul
             let answer = match text {
                 "500" => ApiErrorAnswer::ServerError,
                 "429" => ApiErrorAnswer::Throttle {
-                    retry_after: f.retry_after.as_ref().map_or(Duration::from_secs(1), |d| d.0),
+                    retry_after: f
+                        .retry_after
+                        .as_ref()
+                        .map_or(Duration::from_secs(1), |d| d.0),
                 },
                 "cut" => ApiErrorAnswer::Cut,
                 _ => return Err(s.bad("answer", expected, format!("{text:?}"))),
             };
             if f.retry_after.is_some() && !matches!(answer, ApiErrorAnswer::Throttle { .. }) {
-                return Err(s.bad("retry_after", "no retry_after unless answer = \"429\"", "a duration"));
+                return Err(s.bad(
+                    "retry_after",
+                    "no retry_after unless answer = \"429\"",
+                    "a duration",
+                ));
             }
             FaultAction::ApiErrors {
                 target: world.api(s, "target", target)?,
                 answer,
-                count: u64::try_from(s.need("count", "an integer from 1 to 1000000", f.count.as_ref())?.0)
-                    .unwrap_or(1),
+                count: u64::try_from(
+                    s.need("count", "an integer from 1 to 1000000", f.count.as_ref())?
+                        .0,
+                )
+                .unwrap_or(1),
             }
         }
         "delete-lease" => {
