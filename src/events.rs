@@ -235,13 +235,28 @@ impl SpamFilter {
 /// answer must not grow the sidecar's memory).
 pub const QUEUE_MAX: usize = 64;
 
+/// Where an Event ended: `queued`, `dropped_rate_limited` (the spam filter), `dropped_queue_full`
+/// (the API server is not taking them), then `sent` or `failed` (the write was refused or
+/// unanswered). Counted by `cardano_kubernetes_events_total{result}`.
+pub type CountEvent = std::sync::Arc<dyn Fn(&'static str) + Send + Sync>;
+
 /// A [`Recorder`] that turns decisions into Events and queues them, never waiting.
-#[derive(Debug)]
 pub struct EventRecorder {
     queue: tokio::sync::mpsc::Sender<EventSpec>,
     seen: Seen,
     filter: SpamFilter,
     cluster: bool,
+    count: Option<CountEvent>,
+}
+
+impl std::fmt::Debug for EventRecorder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("EventRecorder")
+            .field("seen", &self.seen)
+            .field("filter", &self.filter)
+            .field("cluster", &self.cluster)
+            .finish_non_exhaustive()
+    }
 }
 
 impl EventRecorder {
@@ -254,8 +269,21 @@ impl EventRecorder {
             seen: Seen::default(),
             filter: SpamFilter::default(),
             cluster,
+            count: None,
         };
         (recorder, rx)
+    }
+
+    /// Counts every Event's fate through `count` (the metrics).
+    pub fn counting(mut self, count: CountEvent) -> Self {
+        self.count = Some(count);
+        self
+    }
+
+    fn counted(&self, result: &'static str) {
+        if let Some(count) = &self.count {
+            count(result);
+        }
     }
 
     /// Events that the spam filter or a full queue dropped.
@@ -267,8 +295,13 @@ impl EventRecorder {
         // The filter's clock: wall milliseconds, as client-go's (a jump only refills early).
         let now = MonoTime(u64::try_from(wall.as_millisecond()).unwrap_or(0));
         for e in events {
-            if self.filter.allow(e.regarding, now) && self.queue.try_send(e).is_err() {
+            if !self.filter.allow(e.regarding, now) {
+                self.counted("dropped_rate_limited");
+            } else if self.queue.try_send(e).is_err() {
                 self.filter.dropped += 1;
+                self.counted("dropped_queue_full");
+            } else {
+                self.counted("queued");
             }
         }
     }
@@ -360,7 +393,16 @@ impl Targets {
 
 /// Sends queued Events until every sender is gone. A failed send is logged at debug level and
 /// never retried: the next Event goes on.
-pub async fn publish(mut queue: tokio::sync::mpsc::Receiver<EventSpec>, mut targets: Targets) {
+pub async fn publish(
+    mut queue: tokio::sync::mpsc::Receiver<EventSpec>,
+    mut targets: Targets,
+    count: Option<CountEvent>,
+) {
+    let counted = |result: &'static str| {
+        if let Some(count) = &count {
+            count(result);
+        }
+    };
     use kube::runtime::events::{Event, EventType};
     while let Some(e) = queue.recv().await {
         let target = match e.regarding {
@@ -377,6 +419,7 @@ pub async fn publish(mut queue: tokio::sync::mpsc::Receiver<EventSpec>, mut targ
             }
         };
         let Some((recorder, reference)) = target else {
+            counted("failed");
             continue;
         };
         let event = Event {
@@ -389,8 +432,12 @@ pub async fn publish(mut queue: tokio::sync::mpsc::Receiver<EventSpec>, mut targ
             action: e.action.into(),
             secondary: None,
         };
-        if let Err(err) = recorder.publish(&event, reference).await {
-            tracing::debug!(reason = e.reason, "Event not written: {err}");
+        match recorder.publish(&event, reference).await {
+            Ok(()) => counted("sent"),
+            Err(err) => {
+                counted("failed");
+                tracing::debug!(reason = e.reason, "Event not written: {err}");
+            }
         }
     }
 }

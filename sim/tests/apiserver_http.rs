@@ -1050,9 +1050,15 @@ async fn the_sidecars_events_reach_the_events_api_about_the_pod_and_the_cluster(
         tx.send(e).await.expect("queue");
     }
     drop(tx);
-    tokio::time::timeout(Duration::from_secs(10), publish(rx, targets))
+    let fates = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let counter = std::sync::Arc::clone(&fates);
+    let count: forge_manager::events::CountEvent = std::sync::Arc::new(move |result| {
+        counter.lock().expect("fates").push(result);
+    });
+    tokio::time::timeout(Duration::from_secs(10), publish(rx, targets, Some(count)))
         .await
         .expect("the publisher ends when the queue closes");
+    assert_eq!(*fates.lock().expect("fates"), ["sent", "sent", "sent"]);
     let events: Api<Event> = Api::namespaced(srv.kube(), "default");
     let all = events
         .list(&ListParams::default())

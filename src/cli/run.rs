@@ -215,7 +215,12 @@ async fn sidecar(
             Some(log_path_for_heartbeat(&config.heartbeat_path)),
         )
     });
+    let count_event: crate::events::CountEvent = {
+        let m = metrics.clone();
+        std::sync::Arc::new(move |result| m.count_kubernetes_event(result))
+    };
     let (events, event_queue) = EventRecorder::new(config.cluster.is_some());
+    let events = events.counting(count_event.clone());
     let recorder = Tee(
         Tee(
             Tee(MetricsRecorder::new(metrics.clone()), LogRecorder::new()),
@@ -251,7 +256,11 @@ async fn sidecar(
             .zip(coordination.as_ref())
             .map(|(c, (_, client))| (client.clone(), c.forge_cluster_name.as_str())),
     );
-    let event_publisher = tokio::spawn(crate::events::publish(event_queue, targets));
+    let event_publisher = tokio::spawn(crate::events::publish(
+        event_queue,
+        targets,
+        Some(count_event),
+    ));
     let settings = settings(config);
     let source = settings.source.clone();
     let runtime = Runtime::new(clock, kube, LocalFs::new(), node, recorder, settings);

@@ -236,17 +236,28 @@ fn a_long_note_is_cut_to_one_kilobyte_on_a_character_boundary() {
     assert_eq!(truncate_note("short"), "short");
 }
 
-/// The recorder never blocks the loop: past the queue's size new Events are dropped and counted.
+/// The recorder never blocks the loop: past the queue's size new Events are dropped and counted,
+/// and so is every Event the spam filter holds back (what `cardano_kubernetes_events_total`
+/// shows).
 #[test]
 fn the_recorder_queues_without_waiting_and_counts_what_it_drops() {
-    let (mut recorder, mut rx) = EventRecorder::new(false);
+    let fates = std::sync::Arc::new(std::sync::Mutex::new(BTreeMap::<&str, u64>::new()));
+    let counter = std::sync::Arc::clone(&fates);
+    let (recorder, mut rx) = EventRecorder::new(false);
+    let mut recorder = recorder.counting(std::sync::Arc::new(move |result| {
+        *counter.lock().expect("fates").entry(result).or_default() += 1;
+    }));
     let d = decision(Role::Acquiring, Reason::Promoting, "x");
     let obs = observations();
     let results = [done(Action::Promote)];
-    for i in 0..(QUEUE_MAX as i64 + 10) {
+    // 74 an hour apart (the filter lets each through; the queue holds 64), then 30 in one second
+    // (after 74 hours the bucket is full again: 25 pass the filter, all dropped by the full queue).
+    let walls = (0..(QUEUE_MAX as i64 + 10))
+        .map(|i| i * 3600)
+        .chain((0..30).map(|_| 1_000_000));
+    for second in walls {
         let t = TickRecord {
-            // Far apart, so the spam filter lets every one through.
-            wall: jiff::Timestamp::from_second(i * 3600).expect("time"),
+            wall: jiff::Timestamp::from_second(second).expect("time"),
             observations: &obs,
             decision: &d,
             results: &results,
@@ -256,10 +267,19 @@ fn the_recorder_queues_without_waiting_and_counts_what_it_drops() {
         };
         recorder.record(&t);
     }
-    assert_eq!(recorder.dropped(), 10);
+    assert_eq!(recorder.dropped(), 10 + 25 + 5);
     let mut queued = 0;
     while rx.try_recv().is_ok() {
         queued += 1;
     }
     assert_eq!(queued, QUEUE_MAX);
+    let fates = fates.lock().expect("fates").clone();
+    assert_eq!(
+        fates,
+        BTreeMap::from([
+            ("queued", QUEUE_MAX as u64),
+            ("dropped_queue_full", 10 + 25),
+            ("dropped_rate_limited", 5),
+        ])
+    );
 }

@@ -25,6 +25,7 @@
 //! | `cardano_forge_manager_info_info` | gauge | `pod_name`, `namespace`, `version`, `network`, `pool_id`, `pool_ticker`, `application_type` | always 1 |
 //! | `cardano_forging_active` | gauge | L | 1 iff the node's own metrics say it forges |
 //! | `cardano_journal_write_failures_total` | counter | L | decision-journal records not written |
+//! | `cardano_kubernetes_events_total` | counter | L, `result` | Kubernetes Events by fate: `queued`, `dropped_rate_limited` (client-go's spam filter), `dropped_queue_full` (the API server is not taking them), then `sent` or `failed` |
 //! | `cardano_demotion_stuck` | gauge | L | 1 while every demotion attempt went unverified (operator action needed) |
 //! | `cardano_lease_transitions_total` | counter | L | the lease's holder changed, as this pod observed it |
 //! | `cardano_lease_seconds_since_renewal` | gauge | L | how long the lease record has been seen unchanged |
@@ -172,6 +173,7 @@ struct Inner {
     credential_operations: Family<Labels, Counter>,
     demotion_stuck: FloatGauge,
     journal_write_failures: Counter,
+    kubernetes_events: Family<Labels, Counter>,
     lease_transitions: Counter,
     lease_since_renewal: FloatGauge,
     fingerprint_info: Family<Labels, FloatGauge>,
@@ -281,6 +283,12 @@ impl Metrics {
             "Decision-journal records that could not be written (disk error, or a full queue)",
             &common,
         );
+        let kubernetes_events = Family::<Labels, Counter>::default();
+        r.register(
+            "cardano_kubernetes_events",
+            "Kubernetes Events by fate: queued, dropped_rate_limited, dropped_queue_full, sent, failed",
+            kubernetes_events.clone(),
+        );
         let lease_transitions: Counter = single_series(
             &mut r,
             "cardano_lease_transitions",
@@ -352,6 +360,7 @@ impl Metrics {
                 credential_operations,
                 demotion_stuck,
                 journal_write_failures,
+                kubernetes_events,
                 lease_transitions,
                 lease_since_renewal,
                 fingerprint_info,
@@ -494,6 +503,14 @@ impl Metrics {
         self.inner
             .last_decision
             .set(wall.as_millisecond() as f64 / 1000.0);
+    }
+
+    /// Counts one Kubernetes Event's fate (`crate::events::CountEvent`).
+    pub fn count_kubernetes_event(&self, result: &str) {
+        self.inner
+            .kubernetes_events
+            .get_or_create(&self.with_common(&[("result", result)]))
+            .inc();
     }
 
     /// Counts `n` more journal records that could not be written.
