@@ -103,6 +103,10 @@ pub struct RegionRow {
     pub active_leader: Option<String>,
     /// Seconds since its leader last wrote the status.
     pub observed_seconds_ago: Option<i64>,
+    /// Nobody of the region writes its status any more: no eligible leader holds its presence
+    /// lease, and the status is older than a live leader would let it get (its health, forger
+    /// and message are as old as `observedSecondsAgo`).
+    pub stale: bool,
     /// `status.message`.
     pub message: Option<String>,
     /// Why the spec is refused, if it is (such a region never forges).
@@ -245,6 +249,20 @@ pub fn lease_view(leases: &[Lease], name: &str, now: jiff::Timestamp) -> LeaseVi
     }
 }
 
+/// How old a status may get while its region lives: a leader rewrites it at least every
+/// `STATUS_REFRESH_LEASES` lease durations (the presence lease's, 15 s when unknown).
+fn stale_after(
+    leases: &[Lease],
+    network: &str,
+    pool_id: &str,
+    region: &str,
+    now: jiff::Timestamp,
+) -> i64 {
+    let lease = lease_view(leases, &presence_lease_name(network, pool_id, region), now);
+    i64::from(lease.duration_seconds.unwrap_or(15))
+        * i64::from(crate::runtime::cluster::STATUS_REFRESH_LEASES)
+}
+
 /// The region of a cluster (`spec.region`, else its name).
 pub fn region_of(c: &CardanoForgeCluster) -> String {
     c.spec
@@ -331,6 +349,13 @@ pub fn pool_view(
                 observed_seconds_ago: status
                     .and_then(|s| s.observed_at.as_deref())
                     .and_then(|t| seconds_since(t, now)),
+                stale: !views.get(&region).is_some_and(|v| v.present)
+                    && status
+                        .and_then(|s| s.observed_at.as_deref())
+                        .and_then(|t| seconds_since(t, now))
+                        .is_none_or(|age| {
+                            age > stale_after(&snapshot.leases, network, pool_id, &region, now)
+                        }),
                 message: non_empty(status.and_then(|s| s.message.as_ref())),
                 invalid: views
                     .get(&region)
@@ -540,7 +565,10 @@ pub fn render(pool: &PoolView, wide: bool) -> String {
                     "INVALID SPEC".to_owned()
                 },
                 r.override_.as_ref().map_or("-".to_owned(), override_text),
-                r.healthy.map_or("-".to_owned(), |h| h.to_string()),
+                match (r.healthy, r.stale) {
+                    (_, true) => "STALE".to_owned(),
+                    (h, false) => h.map_or("-".to_owned(), |h| h.to_string()),
+                },
                 r.present.to_string(),
                 or_dash(r.forger.as_deref()),
                 r.observed_seconds_ago

@@ -182,12 +182,15 @@ fn a_pool_view_judges_leases_and_overrides_on_the_servers_clock() {
         "the expired forcePriority no longer applies"
     );
     assert_eq!(eu.healthy, Some(false));
+    assert!(!eu.stale, "absent, but its status is a second old");
     let ap = row("ap-south-1");
     assert!(
         ap.invalid.iter().any(|p| p.contains("priority")),
         "{:?}",
         ap.invalid
     );
+    assert!(ap.stale, "absent, and nobody ever wrote its status");
+    assert!(!us.stale);
     // Pods: the forger first, with the leases it holds (not the global one) and its transition.
     assert_eq!(v.pods.len(), 2);
     let p = &v.pods[0];
@@ -212,6 +215,7 @@ fn a_pool_view_judges_leases_and_overrides_on_the_servers_clock() {
         "Disabled (1h30m left)",
         "priority 1 (expired 1h ago)",
         "ap-south-1: spec refused:",
+        "STALE",
     ] {
         assert!(text.contains(want), "{want:?} missing from\n{text}");
     }
@@ -220,6 +224,48 @@ fn a_pool_view_judges_leases_and_overrides_on_the_servers_clock() {
         "wide columns only with -o wide"
     );
     assert!(render(&v, true).contains("ACTIVE LEADER"));
+}
+
+/// A region nobody writes for any more keeps its last status (`healthy: true` forever): once
+/// its presence has lapsed and the status is older than four presence-lease durations, `status`
+/// says STALE instead of repeating it.
+#[test]
+fn a_dead_regions_old_status_is_shown_as_stale() {
+    let presence = |renewed: &str| {
+        lease(
+            &presence_lease_name("mainnet", POOL, "eu-west-1"),
+            "eu-west-1",
+            renewed,
+            15,
+        )
+    };
+    let stale = |leases: Vec<Lease>, observed: &str| {
+        let clusters = vec![cfc(
+            "eu-west-1",
+            json!({}),
+            json!({"observedAt": observed, "healthStatus": {"healthy": true}}),
+        )];
+        let snapshot = Snapshot {
+            clusters: clusters.clone(),
+            leases,
+            leaders: Vec::new(),
+            server_now: now(),
+        };
+        let refs: Vec<&CardanoForgeCluster> = clusters.iter().collect();
+        pool_view(&snapshot, "mainnet", POOL, &refs).regions[0].stale
+    };
+    // Two minutes old, presence lapsed (renewed 2 min ago, 15 s lease): stale (limit 60 s).
+    assert!(stale(
+        vec![presence("2026-12-04T11:58:00.000000Z")],
+        "2026-12-04T11:58:00Z"
+    ));
+    // Present: a live leader will rewrite it, whatever its age.
+    assert!(!stale(
+        vec![presence("2026-12-04T11:59:59.000000Z")],
+        "2026-12-04T11:58:00Z"
+    ));
+    // Absent but written 30 s ago: not yet.
+    assert!(!stale(Vec::new(), "2026-12-04T11:59:30Z"));
 }
 
 #[test]
