@@ -220,3 +220,42 @@ fn the_network_comes_from_cardano_network_when_not_given() {
         "{err}"
     );
 }
+
+/// The sidecar refuses to start with a decoy set made for another network (a mainnet decoy on
+/// preprod starts hundreds of KES periods in preprod's future), naming the variable, both
+/// periods and the command that makes the right one; before it binds a port or calls the API.
+#[test]
+fn the_sidecar_refuses_a_decoy_set_made_for_another_network() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let decoy = dir.path().join("decoy");
+    let made = forge_manager_on(
+        Some("mainnet"),
+        &[
+            "decoy-credentials",
+            "--out",
+            decoy.to_str().unwrap_or_default(),
+        ],
+    );
+    assert!(made.status.success(), "{made:?}");
+    let run = Command::new(env!("CARGO_BIN_EXE_forge-manager"))
+        .arg("run")
+        .env_clear()
+        .env("POD_NAME", "bp-0")
+        .env("CARDANO_NETWORK", "preprod")
+        .env("CREDENTIAL_MODE", "decoy")
+        .env("SOURCE_DECOY_DIR", &decoy)
+        .env("JOURNAL_PATH", dir.path().join("journal.redb"))
+        .env("KUBECONFIG", dir.path().join("no-such-kubeconfig"))
+        .output()
+        .expect("run");
+    let err = String::from_utf8_lossy(&run.stderr);
+    assert_eq!(run.status.code(), Some(1), "{err}");
+    for want in [
+        "SOURCE_DECOY_DIR",
+        "made for another network",
+        "after preprod's current period",
+        "decoy-credentials --network preprod",
+    ] {
+        assert!(err.contains(want), "{want:?} missing from {err}");
+    }
+}

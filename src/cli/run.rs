@@ -49,6 +49,43 @@ pub enum StartError {
     /// The node adapter refused its settings.
     #[error("NODE_METRICS_URL: {0}")]
     Node(#[from] crate::adapters::InvalidMetricsUrl),
+    /// The decoy set cannot be for the configured network.
+    #[error("{0}")]
+    DecoyForAnotherNetwork(String),
+}
+
+/// Why the decoy set in `paths` cannot be for `network`: its certificate starts after the
+/// network's current KES period (a mainnet set on preprod or preview starts hundreds of periods in
+/// their future). `None` when the network is unknown, the set unreadable (the loop reports that
+/// on its own) or its start is not in the future.
+pub fn decoy_network_problem(
+    paths: &crate::credentials::CredentialPaths,
+    network: &str,
+    now: jiff::Timestamp,
+) -> Option<String> {
+    use crate::credentials::{CredentialFile, CredentialSet, ProblemCode, validate_at};
+    let genesis = genesis_of(network)?;
+    let read = |f: CredentialFile| std::fs::read(paths.get(f)).ok();
+    let set = CredentialSet {
+        kes: read(CredentialFile::Kes)?,
+        vrf: read(CredentialFile::Vrf)?,
+        opcert: read(CredentialFile::Opcert)?,
+    };
+    let report = validate_at(&set, &genesis, now);
+    report
+        .problems
+        .iter()
+        .any(|p| p.code == ProblemCode::KesPeriodInFuture)
+        .then(|| {
+            format!(
+                "SOURCE_DECOY_DIR: the decoy set's certificate starts at KES period {}, after \
+                 {network}'s current period {}: it was made for another network (CARDANO_NETWORK \
+                 is {network}; `forge-manager decoy-credentials --network {network}` makes one \
+                 for it)",
+                report.kes_period_start.unwrap_or_default(),
+                report.current_kes_period
+            )
+        })
 }
 
 /// Validates `config` like `check-config`; `Err` holds the exit code after the problems were
@@ -193,6 +230,11 @@ async fn kube_adapter(
 async fn sidecar(
     config: &ValidConfig,
 ) -> Result<Option<crate::core::election::Released>, StartError> {
+    if let Some(decoy) = &config.standby
+        && let Some(problem) = decoy_network_problem(decoy, &config.network, jiff::Timestamp::now())
+    {
+        return Err(StartError::DecoyForAnotherNetwork(problem));
+    }
     let timing = config.timing;
     let port = config.metrics_port;
     let listener = http::bind(port)
@@ -374,6 +416,38 @@ mod tests {
 
     use super::*;
     use crate::credentials::CredentialPaths;
+
+    /// A decoy is refused only when its certificate starts in the configured network's future:
+    /// the network it was made for passes, and an unknown network or an unreadable set is left
+    /// to the loop.
+    #[test]
+    fn a_decoy_is_refused_only_on_a_network_whose_current_period_is_before_its_start() {
+        use crate::credentials::{Genesis, current_kes_period, generate_set};
+        use rand::SeedableRng;
+        let now: jiff::Timestamp = "2026-12-04T12:00:00Z".parse().expect("time");
+        let dir = tempfile::tempdir().expect("tempdir");
+        let paths = CredentialPaths::in_dir(dir.path());
+        assert_eq!(
+            decoy_network_problem(&paths, "preprod", now),
+            None,
+            "unreadable"
+        );
+        let mut rng = rand::rngs::StdRng::from_seed([7; 32]);
+        let start = current_kes_period(&Genesis::MAINNET, now);
+        let g = generate_set(&Genesis::MAINNET, start, 0, &mut rng);
+        for f in crate::credentials::CredentialFile::ALL {
+            std::fs::write(paths.get(f), g.set.get(f)).expect("write");
+        }
+        assert_eq!(decoy_network_problem(&paths, "mainnet", now), None);
+        assert_eq!(decoy_network_problem(&paths, "sanchonet", now), None);
+        for network in ["preprod", "preview"] {
+            let problem = decoy_network_problem(&paths, network, now).expect("refused");
+            assert!(
+                problem.contains(&format!("starts at KES period {start}")),
+                "{problem}"
+            );
+        }
+    }
 
     #[test]
     fn an_invalid_configuration_is_refused_with_one_line_per_problem() {
