@@ -88,6 +88,9 @@ echo "  ok: helm lint --strict with defaults and ${#helm_renders[@]} value sets"
 if helm template forge "$CHART" --set forgeManager.clusterManagement.enabled=true >/dev/null 2>&1; then
     die "helm template accepted clusterManagement.enabled without a region"
 fi
+if helm template forge "$CHART" --set podAntiAffinity=maybe >/dev/null 2>&1; then
+    die "helm template accepted podAntiAffinity=maybe"
+fi
 for r in "${helm_renders[@]}"; do validate "$r"; done
 
 phase "custom resources against the CRD schemas, and manifest policy"

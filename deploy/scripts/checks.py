@@ -308,6 +308,30 @@ def cmd_secret_names(doc, base_render, chart_render):
     print(f"  ok: the secrets {doc} creates are the ones the base and the chart mount")
 
 
+def selects(selector, labels):
+    """Whether a matchLabels selector picks pods with these labels."""
+    wanted = (selector or {}).get("matchLabels") or {}
+    return bool(wanted) and all(labels.get(k) == v for k, v in wanted.items())
+
+
+def check_spread(where, sts, problems):
+    """Block producers avoid sharing a node (pod anti-affinity on kubernetes.io/hostname, preferred
+    or required) and spread over zones, each selecting this StatefulSet's own pods."""
+    template = sts["spec"]["template"]
+    labels = template.get("metadata", {}).get("labels", {})
+    spec = template["spec"]
+    anti = (spec.get("affinity") or {}).get("podAntiAffinity") or {}
+    terms = [t.get("podAffinityTerm", {}) for t in anti.get("preferredDuringSchedulingIgnoredDuringExecution", [])]
+    terms += anti.get("requiredDuringSchedulingIgnoredDuringExecution", [])
+    if not any(t.get("topologyKey") == "kubernetes.io/hostname" and selects(t.get("labelSelector"), labels)
+               for t in terms):
+        problems.append(f"{where}: no pod anti-affinity on kubernetes.io/hostname selecting its own pods")
+    spread = spec.get("topologySpreadConstraints") or []
+    if not any(c.get("topologyKey") == "topology.kubernetes.io/zone" and selects(c.get("labelSelector"), labels)
+               for c in spread):
+        problems.append(f"{where}: no topology spread over topology.kubernetes.io/zone selecting its own pods")
+
+
 def cmd_manifests(files):
     env_names = config_env_names()
     problems = []
@@ -376,6 +400,7 @@ def cmd_manifests(files):
                     problems.append(f"{where}: cluster management without POOL_ID needs CLUSTER_IDENTIFIER")
                 if fm_env.get("CLUSTER_REGION", "unknown") == "unknown":
                     problems.append(f"{where}: cluster management needs CLUSTER_REGION")
+            check_spread(where, doc, problems)
             vols = {v["name"]: v for v in spec.get("volumes", [])}
             # Only the sidecar talks to the API server: no automounted token in the other containers.
             if spec.get("automountServiceAccountToken") is not False:
