@@ -13,19 +13,22 @@ WORKDIR /build
 # Dependency layer: only the manifests and stub sources, so the (slow) dependency build is cached
 # until Cargo.toml / Cargo.lock change.
 COPY Cargo.toml Cargo.lock ./
+COPY crates/forge-core/Cargo.toml crates/forge-core/Cargo.toml
 COPY sim/Cargo.toml sim/Cargo.toml
-RUN mkdir -p src sim/src \
+RUN mkdir -p src sim/src crates/forge-core/src \
  && echo 'fn main() {}' > src/main.rs \
- && touch src/lib.rs \
+ && touch src/lib.rs crates/forge-core/src/lib.rs \
  && echo 'fn main() {}' > sim/src/main.rs \
  && touch sim/src/lib.rs \
  && cargo build --release --locked --bin forge-manager \
- && rm -rf src sim/src
+ && rm -rf src sim/src crates/forge-core/src
 
-# The real sources.
+# The real sources (the workspace's members: the simulator's sources are not needed for the
+# binary, but cargo loads every member's manifest and targets).
+COPY crates/forge-core/src crates/forge-core/src
 COPY src src
 COPY sim/src sim/src
-RUN touch src/main.rs src/lib.rs \
+RUN touch src/main.rs src/lib.rs crates/forge-core/src/lib.rs \
  && cargo build --release --locked --bin forge-manager \
  && strip target/release/forge-manager \
  && ./target/release/forge-manager --version
