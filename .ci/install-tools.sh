@@ -5,6 +5,7 @@
 #   helm, kubernetes-validate, check-jsonschema, yamllint, hadolint, promtool: deploy/check.sh.
 #   prometheus (the server): sim/tests/e2e_prometheus.rs.
 #   .ci/venv (the python kubernetes client): sim/tests/python_client.rs.
+#   skopeo: deploy/image/check-image.sh.
 # helm goes into the project-local .ci/bin/ (git-ignored); deploy/check.sh puts it on PATH.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -54,6 +55,17 @@ else
     echo "install-tools: kubernetes-validate, check-jsonschema, yamllint, hadolint present"
 fi
 python3 -c 'import yaml' 2>/dev/null || pip_install PyYAML
+
+# skopeo: deploy/image/check-image.sh reads the OCI archive with a real OCI tool.
+if command -v skopeo >/dev/null 2>&1; then
+    echo "install-tools: skopeo present"
+else
+    echo "install-tools: skopeo missing; apt-get install skopeo"
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -qq
+    apt-get install -y -qq --no-install-recommends skopeo >/dev/null
+    skopeo --version
+fi
 
 # The Python kubernetes client, pinned with its dependencies, in a venv of its own
 # (sim/tests/python_client.rs: the old sidecar's calls against the test API server).
