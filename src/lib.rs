@@ -27,7 +27,7 @@
 //! - [`logging`]: the tracing subscriber (`LOG_FORMAT`, `LOG_LEVEL`, identity on every line).
 //! - [`cli`]: the subcommands of the `forge-manager` binary.
 //! - [`plugin`]: `kubectl forge`, the same binary invoked as `kubectl-forge`.
-//! - [`testing`] (feature `testing`): in-memory fakes of the ports.
+//! - `testing` (tests only): in-memory fakes of the ports.
 
 pub mod adapters;
 pub mod cli;
@@ -46,6 +46,6 @@ pub mod plugin;
 pub mod ports;
 pub mod report;
 pub mod runtime;
-#[cfg(any(test, feature = "testing"))]
+#[cfg(test)]
 pub mod testing;
 pub mod watchdog;

@@ -1,4 +1,4 @@
-//! In-memory fakes of the four ports, for the runtime's tests (feature `testing`).
+//! In-memory fakes of the four ports, for the library's own tests (`cfg(test)` only).
 //!
 //! They are single-threaded (`Rc<RefCell<_>>`), deterministic, and failure-injecting: an API that
 //! goes down or answers 500, a node whose metrics hang, a file system that refuses writes. The fake

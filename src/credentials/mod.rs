@@ -232,8 +232,10 @@ pub fn expected_types(f: CredentialFile) -> &'static [&'static str] {
 }
 
 /// A valid set for tests (real keys from a throw-away cold key, counter 0, KES period 0), the
-/// same for the same `tag` and different for different tags.
-#[cfg(any(test, feature = "testing"))]
+/// same for the same `tag` and different for different tags. Always compiled (the simulator and
+/// the integration tests use it; the binary does not, so the linker drops it): a feature for it
+/// made `cargo run` after `cargo test` rebuild the library.
+#[doc(hidden)]
 pub fn sample_set(tag: &str) -> CredentialSet {
     use rand::SeedableRng;
     let seed: [u8; 32] = Sha256::digest(tag.as_bytes()).into();

@@ -23,8 +23,9 @@
 mod background;
 pub mod cluster_replay;
 mod codec;
-/// Sample records for tests, examples and benchmarks: not in a production build.
-#[cfg(any(test, feature = "testing"))]
+/// Sample records for tests, examples and benchmarks: compiled always (a feature for it made
+/// `cargo run` after `cargo test` rebuild the library), unused by the binary.
+#[doc(hidden)]
 pub mod demo;
 mod error;
 mod open;
