@@ -375,6 +375,47 @@ impl Gen<'_> {
     /// back: the pause lands near the renew deadline and the request budgets' answer-by instants,
     /// where a stale decision would do harm. The generator does not know the run's renewal
     /// instants; an outage that long makes the deadline come near on purpose. Returns how many.
+    /// Half the seeds: bursts of bad answers from an API server (500s, 429s with a Retry-After
+    /// from 1 s to longer than the lease, answers cut off mid-body after the write landed), a few
+    /// requests each, a few to 30 times an hour.
+    pub(super) fn api_errors(&mut self) {
+        if !self.rng.chance(50) {
+            return;
+        }
+        let secs = Duration::from_secs;
+        let per_hour = *self.rng.pick(&[3, 10, 30]);
+        let n = self.count(&Swarm {
+            kind: Kind::ApiOutage,
+            per_hour,
+            max_len: secs(1),
+        });
+        for _ in 0..n {
+            let at = self.instant();
+            let region = self.region();
+            let target = if self.s.cluster_management && self.rng.chance(50) {
+                ApiServer::Global
+            } else {
+                self.s.local_api_of(&region)
+            };
+            let answer = match self.rng.range(0, 2) {
+                0 => ApiErrorAnswer::ServerError,
+                1 => ApiErrorAnswer::Throttle {
+                    retry_after: *self.rng.pick(&[secs(1), secs(2), secs(5), secs(30)]),
+                },
+                _ => ApiErrorAnswer::Cut,
+            };
+            let count = self.rng.range(1, 10);
+            self.push(
+                at,
+                FaultAction::ApiErrors {
+                    target,
+                    answer,
+                    count,
+                },
+            );
+        }
+    }
+
     pub(super) fn aimed(&mut self) -> u64 {
         if !self.rng.chance(33) {
             return 0;

@@ -36,8 +36,8 @@ use crate::runner::{self, Outcome, RunOptions};
 use forge_manager::config::duration::format_duration;
 
 use crate::scenario::{
-    ApiServer, Expect, Fault, FaultAction, ForgeState, NodeTiming, Placement, PodRef, Region,
-    Scenario, Target, Timing, Window,
+    ApiErrorAnswer, ApiServer, Expect, Fault, FaultAction, ForgeState, NodeTiming, Placement,
+    PodRef, Region, Scenario, Target, Timing, Window,
 };
 use crate::trace::PodId;
 
@@ -467,6 +467,8 @@ fn safety_and_liveness(
     }
     g.rng = aim_rng(seed);
     let aimed = g.aimed();
+    g.rng = api_errors_rng(seed);
+    g.api_errors();
     let faults = g.faults;
     s.faults = faults;
     let heal = heal_everything(s, heal_at);
@@ -479,6 +481,12 @@ fn safety_and_liveness(
 /// The aimed combinations' own stream (see [`Gen::aimed`]).
 fn aim_rng(seed: u64) -> SplitMix64 {
     SplitMix64::new(SplitMix64::new(seed ^ 0x6169_6D65_642D_2D21).next_u64())
+}
+
+/// The `api-errors` faults' own stream (see [`Gen::api_errors`]): the other faults of a seed are
+/// the ones it drew before they existed.
+fn api_errors_rng(seed: u64) -> SplitMix64 {
+    SplitMix64::new(SplitMix64::new(seed ^ 0x6170_692D_6572_7273).next_u64())
 }
 
 /// The probes' own stream (see [`ProbeGen`]).

@@ -104,11 +104,19 @@ fn policy_faults_leave_a_seeds_world_faults_alone() {
     let c = up_to_three_regions();
     // What the policy stream draws: policy faults, and the global lease's deletion with the
     // leader shutdown and restart that may follow it; then the aimed stream's API outages
-    // with pauses and freezes of the forger.
+    // with pauses and freezes of the forger; then the api-errors stream's bad answers.
     let policy = |f: &Fault| {
         [
-            "health", "flap", "patch", "shutdown", "restart", "api-down", "api-up", "pause",
+            "health",
+            "flap",
+            "patch",
+            "shutdown",
+            "restart",
+            "api-down",
+            "api-up",
+            "pause",
             "freeze",
+            "api-errors",
         ]
         .contains(&f.action.kind())
             || matches!(
