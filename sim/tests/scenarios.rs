@@ -46,7 +46,9 @@ macro_rules! scenario_tests {
 }
 
 scenario_tests! {
+    api_errors_no_handover => "api-errors-no-handover.toml",
     api_outage_longer_than_lease => "api-outage-longer-than-lease.toml",
+    api_throttled_past_renew_deadline => "api-throttled-past-renew-deadline.toml",
     canary_fenced_leader_key_rotation => "canary-fenced-leader-key-rotation.toml",
     canary_fenced_leader_node_restart => "canary-fenced-leader-node-restart.toml",
     canary_new_lease_wait => "canary-new-lease-wait.toml",
@@ -90,6 +92,7 @@ scenario_tests! {
     paused_sidecar_watchdog => "paused-sidecar-watchdog.toml",
     presence_read_failure_is_not_absence => "presence-read-failure-is-not-absence.toml",
     priority_change_and_back => "priority-change-and-back.toml",
+    region_mate_late_for_the_grace_keeps_the_failback_delay => "region-mate-late-for-the-grace-keeps-the-failback-delay.toml",
     quiet_region_api_budget => "quiet-region-api-budget.toml",
     region_partitioned_from_coordination => "region-partitioned-from-coordination.toml",
     rolling_restart_multi_region_primary => "rolling-restart-multi-region-primary.toml",

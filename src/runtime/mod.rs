@@ -49,7 +49,8 @@ use crate::ports::{Clock, Fs, Kube, KubeError, LeaseWrite, Node, NodeProcess};
 /// released local lease before it hands the global lease to another region: a watching standby
 /// takes a released lease within one request, on the observations it already has
 /// (`Runtime::reuse_on_release`). One that is slower only costs liveness: forging moves to the
-/// next region and comes back after the failback delay.
+/// next region and comes back after the failback delay; with no other region that may forge, the
+/// global lease is left naming our region (not released), and the late one takes it when it leads.
 const SUCCESSOR_GRACE: u32 = 10;
 
 /// How many decisions one wake-up may take: a lease write's result is acted on at once (acquire,
@@ -310,7 +311,9 @@ impl<C: Clock, K: Kube, F: Fs, N: Node, R: Recorder, G: cluster::Coordinator>
     /// if our region still holds the global lease through us, it must not simply lapse (a gap of a
     /// lease duration). Another pod of our region that takes the released local lease inherits
     /// it, so we wait a moment for one ([`SUCCESSOR_GRACE`] of a retry period); if none comes,
-    /// we were our region's last eligible pod and hand the global lease to the preferred region.
+    /// we were our region's last eligible pod and hand the global lease to the preferred region
+    /// (with no other region that may forge, the core leaves it naming ours: see
+    /// `crate::core::cluster`).
     ///
     /// Safe although we no longer lead our region: our node is verifiably off, our local hold was
     /// settled when we released it (no deposed leader of ours may still forge), and a pod of ours

@@ -548,6 +548,20 @@ fn leave_global(
             "handing forging over {whither} once our local lease is settled (a previous local \
              leader may still be forging)"
         )
+    } else if forging_off && successor.is_none() && local.shutting_down {
+        // A departing pod whose region-mate did not take the released local lease within the
+        // successor grace, and no other region to take over: a release would only make the lease
+        // free, and a free lease goes at once to the best region by policy as soon as it leads,
+        // a region coming back from a loss included (its fresh pods have no failback timer),
+        // while the region-mate, a moment late, waits a lease duration as a worse region (chaos
+        // seed 4166). The record names our region: whichever pod of ours leads next takes it at
+        // once (as within the grace), and it lapses if none does. Nothing is written: our node is
+        // verifiably off and our local hold was settled when we released it.
+        s.global.hold = None;
+        "our node is verifiably not forging and no other region may forge: leaving the global \
+         lease to our region (the pod of ours that leads next takes it, else it lapses); we are \
+         shutting down"
+            .to_string()
     } else if forging_off {
         actions.push(match successor {
             Some(to) => ClusterAction::Handoff { to },

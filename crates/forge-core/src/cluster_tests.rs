@@ -1376,6 +1376,82 @@ fn a_region_that_may_no_longer_forge_releases_the_global_lease_with_no_successor
     }
 }
 
+/// A departing pod (node verifiably off, its settled local lease released) whose region-mate did
+/// not take the local lease within the successor grace: with another region to take over it hands
+/// the global lease to it; with none, it leaves the lease to its region and writes nothing.
+/// Released, the lease would be free, and a free lease goes at once to the best region by policy
+/// as soon as it leads (a region coming back from a loss: its fresh pods carry no failback timer),
+/// while the region-mate, a moment late, waits a lease duration as the worse region (chaos seed
+/// 4166). The record left naming our region is taken at once by the pod of ours that leads next,
+/// and left alone by the better region. Rows: a present → the departing pod's global writes.
+#[test]
+fn a_departing_pod_with_no_other_region_to_take_over_leaves_the_global_lease_to_its_region() {
+    let regions = || {
+        vec![
+            ("a", State::PriorityBased, 1),
+            ("b", State::PriorityBased, 2),
+        ]
+    };
+    for (a_present, expected) in [
+        (true, vec![ClusterAction::Handoff { to: "a".into() }]),
+        (false, vec![]),
+    ] {
+        let mut b = Rep::new("b", regions());
+        if !a_present {
+            b.obs.others.insert("a".into(), None);
+        }
+        b.holding(5);
+        b.obs.local = LocalView {
+            leader: false,
+            eligible: false,
+            forging_off: true,
+            shutting_down: true,
+            region_quiet: true,
+            answer_by: None,
+        };
+        let d = b.at(100_500).step(LeaseEvent::Nothing);
+        assert_eq!(
+            Rep::global_writes(&d),
+            expected,
+            "a present {a_present}: {}",
+            d.message
+        );
+        assert_ne!(d.gate, Gate::Allow, "a present {a_present}");
+        if !a_present {
+            assert!(d.next.global.hold.is_none());
+            assert_eq!(
+                d.message,
+                "our node is verifiably not forging and no other region may forge: leaving the \
+                 global lease to our region (the pod of ours that leads next takes it, else it \
+                 lapses); we are shutting down"
+            );
+        }
+    }
+    // The region-mate, now b's leader, with a still absent: the record naming b is taken at once;
+    // a released one it would leave for a lease duration.
+    let released = || LeaseEvent::Read(Some(rec("global", None, 6)));
+    let left = || LeaseEvent::Read(Some(rec("global", Some("b"), 6)));
+    for (event, expected) in [
+        (left(), vec![G(LeaseWriteKind::Acquire)]),
+        (released(), vec![]),
+    ] {
+        let mut b = Rep::new("b", regions());
+        b.obs.others.insert("a".into(), None);
+        let d = b.step(event.clone());
+        assert_eq!(Rep::global_writes(&d), expected, "{event:?}: {}", d.message);
+    }
+    // a's first representative back from the loss, b present: a released record it takes at once,
+    // the one left naming b it leaves alone.
+    for (event, expected) in [
+        (released(), vec![G(LeaseWriteKind::Acquire)]),
+        (left(), vec![]),
+    ] {
+        let mut a = Rep::new("a", regions());
+        let d = a.step(event.clone());
+        assert_eq!(Rep::global_writes(&d), expected, "{event:?}: {}", d.message);
+    }
+}
+
 /// Leaving a global lease we created and still wait out (not yet promotable): we let it lapse,
 /// writing nothing (a release would hand a lease we were not entitled to forge on to whoever
 /// takes it next, at once). Our region's leader keeps its hold meanwhile, so reading its own
