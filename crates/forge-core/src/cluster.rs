@@ -666,6 +666,14 @@ fn global_not_held(
         _ if !step.representative => "not our region's eligible local leader".into(),
         _ if !step.ours_allowed => "our region's policy does not allow forging".into(),
         _ if take => "taking the global lease".into(),
+        // Preferred by the policy we see, but a region that ranks better on paper (and is only
+        // absent from our view) or our own leadership is too recent to be trusted: a free lease
+        // is taken only after a lease duration (a region that is merely slow to show up must not
+        // lose forging to us at once).
+        _ if preferred_is_us => format!(
+            "the global lease is available and {region} is preferred, but we lead our region too \
+             recently to take a free lease: waiting up to a lease duration"
+        ),
         _ => format!(
             "the global lease is available but {} is preferred: waiting",
             step.preferred.as_deref().unwrap_or("another region")

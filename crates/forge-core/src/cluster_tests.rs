@@ -1376,6 +1376,26 @@ fn a_region_that_may_no_longer_forge_releases_the_global_lease_with_no_successor
     }
 }
 
+/// A new representative of a region that the policy prefers only because the better region is
+/// absent from its view waits a lease duration before taking a free lease, and says so (before,
+/// the message claimed the other region was preferred; chaos seed 4166's trace).
+#[test]
+fn a_new_representative_preferred_only_by_anothers_absence_says_why_it_waits() {
+    let regions = vec![
+        ("a", State::PriorityBased, 1),
+        ("b", State::PriorityBased, 2),
+    ];
+    let mut b = Rep::new("b", regions);
+    b.obs.others.insert("a".into(), None);
+    let d = b.step(LeaseEvent::Read(Some(rec("global", None, 6))));
+    assert_eq!(Rep::global_writes(&d), vec![], "{}", d.message);
+    assert_eq!(
+        d.message,
+        "the global lease is available and b is preferred, but we lead our region too recently \
+         to take a free lease: waiting up to a lease duration"
+    );
+}
+
 /// A departing pod (node verifiably off, its settled local lease released) whose region-mate did
 /// not take the local lease within the successor grace: with another region to take over it hands
 /// the global lease to it; with none, it leaves the lease to its region and writes nothing.
