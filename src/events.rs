@@ -286,6 +286,12 @@ impl EventRecorder {
         }
     }
 
+    /// A second way into the queue, for Events that do not come from decisions (the watchdog's
+    /// firings, [`report_watchdog_firings`]).
+    pub fn sender(&self) -> tokio::sync::mpsc::Sender<EventSpec> {
+        self.queue.clone()
+    }
+
     /// Events that the spam filter or a full queue dropped.
     pub fn dropped(&self) -> u64 {
         self.filter.dropped
@@ -439,6 +445,75 @@ pub async fn publish(
                 tracing::debug!(reason = e.reason, "Event not written: {err}");
             }
         }
+    }
+}
+
+/// How often the watchdog's log is looked at (a stat and, when it changed, one small read).
+pub const WATCHDOG_CHECK: Duration = Duration::from_secs(10);
+
+/// Firings older than this before the sidecar started are not reported: a firing usually ends a
+/// sidecar's previous life (killed, or stalled and restarted), so the new one reports the recent
+/// ones, not the whole history of the log.
+pub const WATCHDOG_RECENT: Duration = Duration::from_secs(15 * 60);
+
+/// The watchdog's firings after `after_ms` (wall ms) as Warning Events on the pod, oldest first,
+/// and the wall time to look after next.
+pub fn watchdog_events(
+    firings: &[crate::journal::watchdog_log::WatchdogEvent],
+    after_ms: i64,
+) -> (Vec<EventSpec>, i64) {
+    let mut last = after_ms;
+    let mut out = Vec::new();
+    for f in firings {
+        let Some(at) = f.wall_ms().filter(|at| *at > after_ms) else {
+            continue;
+        };
+        last = last.max(at);
+        out.push(EventSpec::new(
+            Severity::Warning,
+            "WatchdogFired",
+            "Demote",
+            &format!("at {}: {}", f.wall, f.to_record("").message),
+            Regarding::Pod,
+        ));
+    }
+    (out, last)
+}
+
+/// Reports the watchdog's firings as Kubernetes Events (it has no API access of its own, by
+/// design): those of the last [`WATCHDOG_RECENT`] before `started`, then each new one, looked for
+/// every [`WATCHDOG_CHECK`]. Never blocks the loop: a full queue drops (and counts) the Event.
+pub async fn report_watchdog_firings(
+    log: std::path::PathBuf,
+    queue: tokio::sync::mpsc::Sender<EventSpec>,
+    count: Option<CountEvent>,
+    started: jiff::Timestamp,
+) {
+    let recent = i64::try_from(WATCHDOG_RECENT.as_millis()).unwrap_or(i64::MAX);
+    let mut after = started.as_millisecond().saturating_sub(recent);
+    let mut seen_len = None;
+    loop {
+        // Read only when the file changed (its length moves with every firing; the log is
+        // rewritten whole, atomically).
+        let len = std::fs::metadata(&log).map(|m| m.len()).ok();
+        if len.is_some() && len != seen_len {
+            seen_len = len;
+            if let Ok(firings) = crate::journal::watchdog_log::read(&log) {
+                let (events, next) = watchdog_events(&firings, after);
+                after = next;
+                for e in events {
+                    let result = if queue.try_send(e).is_ok() {
+                        "queued"
+                    } else {
+                        "dropped_queue_full"
+                    };
+                    if let Some(count) = &count {
+                        count(result);
+                    }
+                }
+            }
+        }
+        tokio::time::sleep(WATCHDOG_CHECK).await;
     }
 }
 

@@ -616,3 +616,72 @@ fn missed_slots_counts_the_whole_seconds_without_a_forger() {
         assert_eq!(missed_slots(off, on), (missed, phase), "{off}..{on}");
     }
 }
+
+/// The watchdog has no API access: its firings reach the API as Events through the sidecar. A
+/// sidecar that starts after a recent firing (the usual case: the firing ended its previous
+/// life) reports it as a Warning `WatchdogFired` Event on its pod.
+#[test]
+fn a_restarted_sidecar_reports_the_watchdogs_recent_firing_as_an_event() {
+    use forge_manager::journal::watchdog_log::{WatchdogEvent, append, log_path_for_heartbeat};
+    let bin = forge_manager_bin();
+    let mut children = Children::default();
+    let root = tempfile::tempdir().expect("tempdir");
+    let api = start_apiserver(&mut children, root.path());
+    let dir = root.path().join("pod-w");
+    let node_port = start_pod_node(
+        &mut children,
+        &dir,
+        "pod-w",
+        &sample_set("watchdog-event-real"),
+        &sample_set("watchdog-event-decoy"),
+    );
+    let minute_ago = jiff::Timestamp::now() - jiff::SignedDuration::from_secs(60);
+    append(
+        &log_path_for_heartbeat(&dir.join("target/.heartbeat")),
+        &WatchdogEvent {
+            wall: minute_ago.to_string(),
+            mono_ms: 1,
+            pod: "pod-w".into(),
+            removed: 3,
+            sighup: true,
+            confirmed: true,
+        },
+    )
+    .expect("write the watchdog log");
+    let mut cmd = Command::new(&bin);
+    cmd.arg("run");
+    pod_env(
+        &mut cmd,
+        &dir,
+        "pod-w",
+        node_port,
+        free_port(),
+        &api.kubeconfig,
+    );
+    let child = cmd
+        .stdout(Stdio::null())
+        .stderr(log_file(&dir, "sidecar.log"))
+        .spawn()
+        .expect("spawn forge-manager run");
+    children.add("pod-w sidecar", child);
+    let port: u16 = api
+        .url
+        .rsplit(':')
+        .next()
+        .and_then(|p| p.trim_end_matches('/').parse().ok())
+        .expect("the API server's port");
+    let (note, _) = wait_until("a WatchdogFired Event", Duration::from_secs(15), || {
+        let (_, body) = get(port, "/apis/events.k8s.io/v1/namespaces/default/events")?;
+        let v: serde_json::Value = serde_json::from_str(&body).ok()?;
+        v["items"].as_array()?.iter().find_map(|e| {
+            (e["reason"] == "WatchdogFired"
+                && e["type"] == "Warning"
+                && e["regarding"]["name"] == "pod-w")
+                .then(|| e["note"].as_str().unwrap_or_default().to_owned())
+        })
+    });
+    assert!(
+        note.contains("confirmed not forging") && note.contains(&minute_ago.to_string()),
+        "{note}"
+    );
+}

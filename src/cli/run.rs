@@ -263,6 +263,13 @@ async fn sidecar(
     };
     let (events, event_queue) = EventRecorder::new(config.cluster.is_some());
     let events = events.counting(count_event.clone());
+    // The watchdog cannot write Events; its firings reach the API through us.
+    let watchdog_reporter = tokio::spawn(crate::events::report_watchdog_firings(
+        log_path_for_heartbeat(&config.heartbeat_path),
+        events.sender(),
+        Some(count_event.clone()),
+        jiff::Timestamp::now(),
+    ));
     let recorder = Tee(
         Tee(
             Tee(MetricsRecorder::new(metrics.clone()), LogRecorder::new()),
@@ -345,6 +352,7 @@ async fn sidecar(
     };
     server.abort();
     event_publisher.abort();
+    watchdog_reporter.abort();
     Ok(left)
 }
 

@@ -283,3 +283,48 @@ fn the_recorder_queues_without_waiting_and_counts_what_it_drops() {
         ])
     );
 }
+
+/// The watchdog's firings become Warning Events on the pod: only those after the instant given
+/// (the recent past at the sidecar's start, then the last one reported), oldest first.
+#[test]
+fn watchdog_firings_after_an_instant_become_warning_events() {
+    use crate::journal::watchdog_log::WatchdogEvent;
+    let firing = |wall: &str, confirmed| WatchdogEvent {
+        wall: wall.into(),
+        mono_ms: 1,
+        pod: "bp-0".into(),
+        removed: 3,
+        sighup: true,
+        confirmed,
+    };
+    let log = [
+        firing("2026-12-04T11:00:00Z", true),
+        firing("2026-12-04T11:58:00Z", false),
+        firing("2026-12-04T11:59:00Z", true),
+    ];
+    let at = |s: &str| s.parse::<jiff::Timestamp>().expect("time").as_millisecond();
+    let (events, next) = watchdog_events(&log, at("2026-12-04T11:45:00Z"));
+    assert_eq!(events.len(), 2);
+    assert_eq!(next, at("2026-12-04T11:59:00Z"));
+    for e in &events {
+        assert_eq!(
+            (e.severity, e.reason, e.action, e.regarding),
+            (Severity::Warning, "WatchdogFired", "Demote", Regarding::Pod)
+        );
+    }
+    assert!(
+        events[0]
+            .note
+            .starts_with("at 2026-12-04T11:58:00Z: watchdog:"),
+        "{}",
+        events[0].note
+    );
+    assert!(
+        events[0].note.contains("node did not confirm"),
+        "{}",
+        events[0].note
+    );
+    let (again, same) = watchdog_events(&log, next);
+    assert!(again.is_empty());
+    assert_eq!(same, next);
+}
