@@ -20,7 +20,7 @@ RUN mkdir -p src sim/src crates/forge-core/src \
  && touch src/lib.rs crates/forge-core/src/lib.rs \
  && echo 'fn main() {}' > sim/src/main.rs \
  && touch sim/src/lib.rs \
- && cargo build --release --locked --bin forge-manager \
+ && cargo build --profile dist --locked --bin forge-manager \
  && rm -rf src sim/src crates/forge-core/src
 
 # The real sources (the workspace's members: the simulator's sources are not needed for the
@@ -29,13 +29,13 @@ COPY crates/forge-core/src crates/forge-core/src
 COPY src src
 COPY sim/src sim/src
 RUN touch src/main.rs src/lib.rs crates/forge-core/src/lib.rs \
- && cargo build --release --locked --bin forge-manager \
- && strip target/release/forge-manager \
- && ./target/release/forge-manager --version
+ && cargo build --profile dist --locked --bin forge-manager \
+ && strip target/dist/forge-manager \
+ && ./target/dist/forge-manager --version
 
 # ---- runtime ---------------------------------------------------------------------------------
 FROM gcr.io/distroless/cc-debian12:nonroot
-COPY --from=builder /build/target/release/forge-manager /forge-manager
+COPY --from=builder /build/target/dist/forge-manager /forge-manager
 USER 10001:10001
 EXPOSE 8000
 ENTRYPOINT ["/forge-manager"]

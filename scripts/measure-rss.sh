@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # Idle RSS of `forge-manager run` (release) against the test API server and a fake node.
-# Run from the repository root after `cargo build --release --bin forge-manager` and `cargo build -p forge-sim`.
+# Run from the repository root after `cargo build --profile dist --bin forge-manager` (PROFILE=release
+# to measure that one) and `cargo build -p forge-sim`. EXTRA_ENV adds variables (MALLOC_ARENA_MAX=1).
 set -euo pipefail
 ROOT=$(pwd); T=$(mktemp -d)
-SIM=$ROOT/${TARGET_DIR:-target}/debug/forge-sim; FM=$ROOT/${TARGET_DIR:-target}/release/forge-manager
+SIM=$ROOT/${TARGET_DIR:-target}/debug/forge-sim; FM=$ROOT/${TARGET_DIR:-target}/${PROFILE:-dist}/forge-manager
 cd "$T"
 $SIM apiserver --listen 127.0.0.1:0 > api.out 2>&1 & AP=$!
 sleep 0.5; URL=$(awk '{print $NF}' api.out)
@@ -14,7 +15,7 @@ $FM decoy-credentials --out s >/dev/null
 $FM decoy-credentials --out d >/dev/null
 cp -p d/kes.skey d/vrf.skey d/node.cert t/
 $SIM fake-node --socket-path $T/n.sock --metrics-listen 127.0.0.1:18601 --kes t/kes.skey --vrf t/vrf.skey --opcert t/node.cert --startup 300ms > node.out 2>&1 & NP=$!
-env -i PATH=$PATH KUBECONFIG=$T/kc POD_NAME=bp-0 NODE_SOCKET=$T/n.sock NODE_METRICS_URL=http://127.0.0.1:18601/metrics \
+env -i PATH=$PATH ${EXTRA_ENV:-} KUBECONFIG=$T/kc POD_NAME=bp-0 NODE_SOCKET=$T/n.sock NODE_METRICS_URL=http://127.0.0.1:18601/metrics \
   SOURCE_KES_KEY=$T/s/kes.skey SOURCE_VRF_KEY=$T/s/vrf.skey SOURCE_OP_CERT=$T/s/node.cert \
   TARGET_KES_KEY=$T/t/kes.skey TARGET_VRF_KEY=$T/t/vrf.skey TARGET_OP_CERT=$T/t/node.cert \
   SOURCE_DECOY_DIR=$T/d HEARTBEAT_PATH=$T/t/hb METRICS_PORT=18602 JOURNAL_PATH=$T/j \
