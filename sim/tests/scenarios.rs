@@ -67,6 +67,7 @@ scenario_tests! {
     demo => "demo.toml",
     demote_before_a_round_at_the_global_deadline => "demote-before-a-round-at-the-global-deadline.toml",
     disabled_and_back => "disabled-and-back.toml",
+    disabled_as_a_handoff_lands => "disabled-as-a-handoff-lands.toml",
     drift => "drift.toml",
     emergency_override => "emergency-override.toml",
     fast_drifting_standby => "fast-drifting-standby.toml",
