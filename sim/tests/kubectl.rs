@@ -784,14 +784,16 @@ fn kubectl_creates_a_namespace_and_a_server_dry_run_changes_nothing() {
     let h = Harness::start();
     h.ok(&["create", "namespace", "cardano-lab"]);
     h.ok(&["label", "namespace", "cardano-lab", "team=pool"]);
-    let labels = h.ok(&[
-        "get",
-        "namespace",
-        "cardano-lab",
-        "-o",
-        "jsonpath={.metadata.labels.team}",
-    ]);
-    assert_eq!(labels, "pool");
+    let team = || {
+        h.ok(&[
+            "get",
+            "namespace",
+            "cardano-lab",
+            "-o",
+            "jsonpath={.metadata.labels.team}",
+        ])
+    };
+    assert_eq!(team(), "pool");
     let dry_patch = h.ok(&[
         "label",
         "namespace",
@@ -801,14 +803,7 @@ fn kubectl_creates_a_namespace_and_a_server_dry_run_changes_nothing() {
         "--dry-run=server",
     ]);
     assert!(dry_patch.contains("(server dry run)"), "{dry_patch}");
-    let labels = h.ok(&[
-        "get",
-        "namespace",
-        "cardano-lab",
-        "-o",
-        "jsonpath={.metadata.labels.team}",
-    ]);
-    assert_eq!(labels, "pool", "a server dry run changes nothing");
+    assert_eq!(team(), "pool", "a server dry run changes nothing");
     let dry = h.kubectl(&["create", "namespace", "not-created", "--dry-run=server"]);
     assert!(!dry.ok, "a server dry run is refused: {}", dry.stdout);
     assert!(dry.stderr.contains("nothing was changed"), "{}", dry.stderr);

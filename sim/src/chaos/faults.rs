@@ -41,6 +41,16 @@ impl Gen<'_> {
         }
     }
 
+    /// A random region's API server, or (with cluster management, half the time) the global one.
+    pub(super) fn some_api(&mut self) -> ApiServer {
+        let region = self.region();
+        if self.s.cluster_management && self.rng.chance(50) {
+            ApiServer::Global
+        } else {
+            self.s.local_api_of(&region)
+        }
+    }
+
     /// A concrete pod (partitions and latency need one to heal it afterwards).
     pub(super) fn pod(&mut self) -> PodId {
         let region = self.region();
@@ -391,12 +401,7 @@ impl Gen<'_> {
         });
         for _ in 0..n {
             let at = self.instant();
-            let region = self.region();
-            let target = if self.s.cluster_management && self.rng.chance(50) {
-                ApiServer::Global
-            } else {
-                self.s.local_api_of(&region)
-            };
+            let target = self.some_api();
             let answer = match self.rng.range(0, 2) {
                 0 => ApiErrorAnswer::ServerError,
                 1 => ApiErrorAnswer::Throttle {
@@ -430,12 +435,7 @@ impl Gen<'_> {
         let mut made = 0;
         for _ in 0..n {
             let at = self.instant();
-            let region = self.region();
-            let target = if self.s.cluster_management && self.rng.chance(50) {
-                ApiServer::Global
-            } else {
-                self.s.local_api_of(&region)
-            };
+            let target = self.some_api();
             let down = self.rng.duration(secs(6), secs(10));
             let early = self.rng.duration(Duration::ZERO, secs(2));
             let length = self.rng.duration(secs(3), secs(20));
