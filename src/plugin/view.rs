@@ -234,8 +234,7 @@ pub fn lease_view(leases: &[Lease], name: &str, now: jiff::Timestamp) -> LeaseVi
     let holder = spec
         .and_then(|s| s.holder_identity.clone())
         .filter(|h| !h.is_empty());
-    let renewed = spec.and_then(|s| s.renew_time.as_ref().or(s.acquire_time.as_ref()));
-    let age_seconds = renewed.map(|t| now.as_second() - t.0.as_second());
+    let age_seconds = found.and_then(|l| renewed_seconds_ago(l, now));
     let duration_seconds = spec.and_then(|s| s.lease_duration_seconds);
     let live = holder.is_some()
         && matches!((age_seconds, duration_seconds), (Some(a), Some(d)) if a < i64::from(d));
@@ -247,6 +246,13 @@ pub fn lease_view(leases: &[Lease], name: &str, now: jiff::Timestamp) -> LeaseVi
         duration_seconds,
         live,
     }
+}
+
+/// Seconds since a lease's last renewal (its acquisition when never renewed), on `now`'s clock.
+fn renewed_seconds_ago(lease: &Lease, now: jiff::Timestamp) -> Option<i64> {
+    let spec = lease.spec.as_ref()?;
+    let renewed = spec.renew_time.as_ref().or(spec.acquire_time.as_ref())?;
+    Some(now.as_second() - renewed.0.as_second())
 }
 
 /// How old a status may get while its region lives: a leader rewrites it at least every
@@ -404,12 +410,8 @@ fn pod_rows(snapshot: &Snapshot, regions: &[RegionRow]) -> Vec<PodRow> {
                 .filter(|l| {
                     l.spec.as_ref().and_then(|s| s.holder_identity.as_deref()) == Some(pod.as_str())
                 })
-                .filter_map(|l| l.metadata.name.clone())
-                .filter(|n| !n.starts_with(global_prefix))
-                .map(|n| {
-                    let age = lease_view(&snapshot.leases, &n, now).age_seconds;
-                    (n, age)
-                })
+                .filter_map(|l| Some((l.metadata.name.clone()?, renewed_seconds_ago(l, now))))
+                .filter(|(n, _)| !n.starts_with(global_prefix))
                 .collect();
             leases.sort();
             let leader = snapshot
