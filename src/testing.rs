@@ -116,6 +116,18 @@ impl FakeApi {
         self.state.borrow().leases.get(name).cloned()
     }
 
+    /// Releases a lease as its holder would (no holder, a new version): a write landing while
+    /// a test holds the loop mid-round.
+    pub fn release_lease(&self, name: &str) {
+        let mut s = self.state.borrow_mut();
+        s.next_rv += 1;
+        let rv = s.next_rv.to_string();
+        if let Some(l) = s.leases.get_mut(name) {
+            l.holder = None;
+            l.resource_version = rv;
+        }
+    }
+
     /// Deletes a lease, as an operator would.
     pub fn delete_lease(&self, name: &str) {
         self.state.borrow_mut().leases.remove(name);

@@ -59,6 +59,7 @@ scenario_tests! {
     chaos_2135_stale_promotion_after_pause => "chaos-2135-stale-promotion-after-pause.toml",
     chaos_3045_created_global_lease_taken_as_handoff => "chaos-3045-created-global-lease-taken-as-handoff.toml",
     chaos_3318_stale_global_hold => "chaos-3318-stale-global-hold.toml",
+    chaos_4838_region_mate_round_during_the_release => "chaos-4838-region-mate-round-during-the-release.toml",
     chaos_2518_entitled_while_demoting => "chaos-2518-entitled-while-demoting.toml",
     clock_skew_hours => "clock-skew-hours.toml",
     coordination_api_outage => "coordination-api-outage.toml",

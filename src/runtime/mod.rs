@@ -538,12 +538,24 @@ impl<C: Clock, K: Kube, F: Fs, N: Node, R: Recorder, G: cluster::Coordinator>
                 self.state.forging,
                 Forging::On | Forging::Promoting { .. } | Forging::Unknown
             );
+            // A standby that has just seen its local lease released (or deleted) takes it before
+            // its round, not after: the departing leader gives its region-mates only a short
+            // grace before it hands the global lease to another region, and a round costs a
+            // round trip or two (soak seed 4838: the region-mate's round started with the
+            // release in hand, and its acquire landed 50 ms after the grace). The round is
+            // still due at the next wake-up; an acquire makes us a leader, and a new leader
+            // coordinates in the same wake-up before anything may be promoted.
+            let free_to_take = !leader
+                && matches!(&seen.observations.lease,
+                    LeaseEvent::Read(r) if r.as_ref().is_none_or(|r| r.holder().is_none()));
+            let mut watched_news = false;
             if gate_fenced {
                 self.gate = Gate::Deny(crate::core::reason::Reason::GlobalLeaseFenced);
                 seen.observations.gate = self.gate;
             } else if !departed
                 && !quiet_demotion
-                && ((round == 0 && (leader || due)) || self.coordinated_as_leader != Some(leader))
+                && ((round == 0 && (leader || (due && !free_to_take)))
+                    || self.coordinated_as_leader != Some(leader))
             {
                 self.coordinated_at = Some(now);
                 self.coordinated_as_leader = Some(leader);
@@ -555,7 +567,14 @@ impl<C: Clock, K: Kube, F: Fs, N: Node, R: Recorder, G: cluster::Coordinator>
                     region_quiet: self.state.seat.may_promote(now, &self.settings.timing),
                     answer_by: self.state.seat.answer_by(&self.settings.timing),
                 };
-                let (gate, wake) = self.coordinator.coordinate(local).await;
+                // The watch resumes from what this wake-up observed, not from what the state
+                // last took in: replaying a change already in hand is no news.
+                let from = match &seen.observations.lease {
+                    LeaseEvent::Read(Some(r)) => Some(r.resource_version.clone()),
+                    _ => self.watch_from(),
+                };
+                let (gate, wake, news) = self.coordinate_watching(local, from).await;
+                watched_news = news;
                 self.cluster_steps.extend(self.coordinator.take_steps());
                 self.gate = gate;
                 self.cluster_wake = Some(wake);
@@ -611,12 +630,68 @@ impl<C: Clock, K: Kube, F: Fs, N: Node, R: Recorder, G: cluster::Coordinator>
             // grace and the handoff (soak seed 3483: a last pod's handover 50 ms over its bound).
             let complete = d.shutdown_complete;
             last = Some(d);
-            if !wrote_lease || complete {
+            // News from the watch kept open during the round is taken in at once.
+            if (!wrote_lease && !watched_news) || complete {
                 break;
             }
         }
         // The loop runs at least once: MAX_DECISIONS_PER_WAKE > 0.
         last.unwrap_or_else(|| unreachable!("at least one decision per wake-up"))
+    }
+
+    /// One cross-region round. A standby that watches its local lease keeps watching during the
+    /// round: the round takes a round trip or two, and a release landing in it would otherwise
+    /// wait for the round to end and a new watch to replay it, a round trip past the departing
+    /// pod's successor grace (soak seed 4838: a region-mate 50 ms late, and the global lease went
+    /// to a region inside its failback delay). The watch is a read; what it finds goes through
+    /// the same decision as a watch between rounds.
+    async fn coordinate_watching(
+        &mut self,
+        local: crate::core::cluster::LocalView,
+        from: Option<String>,
+    ) -> (Gate, MonoTime, bool) {
+        let now = self.clock.now_mono();
+        let watch_from = self
+            .watched_expiry(now)
+            .and(from)
+            .filter(|_| self.pending == LeaseEvent::Nothing);
+        let Some(rv) = watch_from else {
+            let (gate, wake) = self.coordinator.coordinate(local).await;
+            return (gate, wake, false);
+        };
+        let opened = now;
+        let round = std::pin::pin!(self.coordinator.coordinate(local));
+        let watch = std::pin::pin!(self.kube.watch_lease(
+            &self.settings.lease_name,
+            &rv,
+            self.settings.timing.lease_duration(),
+        ));
+        match select(round, watch).await {
+            // The round is over first. A watch from a version already replaced answers about a
+            // round trip after it was asked for; one that would answer just after a short round
+            // is given that long (a tenth of a retry period from its opening), so the news is
+            // not read a round trip later on the next watch's new connection. Nothing waits on
+            // a standby's round.
+            Either::Left(((gate, wake), watch)) => {
+                let left = (opened + self.settings.timing.retry_period() / 10)
+                    .since(self.clock.now_mono());
+                match with_timeout(&self.clock, left, watch).await {
+                    Some(Ok(record)) => {
+                        self.pending = LeaseEvent::Read(record);
+                        (gate, wake, true)
+                    }
+                    _ => (gate, wake, false),
+                }
+            }
+            Either::Right((watched, round)) => {
+                let news = watched.is_ok();
+                if let Ok(record) = watched {
+                    self.pending = LeaseEvent::Read(record);
+                }
+                let (gate, wake) = round.await;
+                (gate, wake, news)
+            }
+        }
     }
 
     /// Whether the mounted real set is valid and differs from the set we last provisioned.

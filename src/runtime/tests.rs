@@ -58,6 +58,19 @@ impl Cluster {
     }
 
     fn add_pod(&mut self, i: usize) {
+        let (name, rt, fs, node) = self.runtime(i);
+        self.pods.push(TestPod {
+            name,
+            rt,
+            fs,
+            node,
+            next_wake: self.clock.now_mono(),
+            alive: true,
+        });
+    }
+
+    /// Pod `i`'s loop over this cluster's API and clock, with its own files and node.
+    fn runtime(&self, i: usize) -> (String, Loop, FakeFs, FakeNode) {
         let name = format!("pod-{i}");
         let fs = FakeFs::new();
         let source = CredentialPaths::in_dir(&dir("/secrets"));
@@ -89,14 +102,7 @@ impl Cluster {
             NoRecorder,
             settings,
         );
-        self.pods.push(TestPod {
-            name,
-            rt,
-            fs,
-            node,
-            next_wake: self.clock.now_mono(),
-            alive: true,
-        });
+        (name, rt, fs, node)
     }
 
     fn forgers(&self) -> Vec<String> {
@@ -292,6 +298,152 @@ fn the_decision_that_completes_a_shutdown_is_the_last_of_its_wake_up() {
         clock.advance(Duration::from_millis(50));
     }
     panic!("the shutdown never completed");
+}
+
+type CoordinatedLoop = Runtime<FakeClock, FakeKube, FakeFs, FakeNode, NoRecorder, RecordingRounds>;
+type RoundLeaders = std::rc::Rc<std::cell::RefCell<Vec<bool>>>;
+
+/// A coordinator that records each round's local leadership and can act on the world during
+/// one round (then yields once, as a round's requests do).
+struct RecordingRounds {
+    leaders: RoundLeaders,
+    during_next: Option<Box<dyn FnOnce()>>,
+    /// Whether the round yields after acting (else it is over before the watch is polled).
+    yields: bool,
+}
+
+impl cluster::Coordinator for RecordingRounds {
+    async fn coordinate(&mut self, local: crate::core::cluster::LocalView) -> (Gate, MonoTime) {
+        self.leaders.borrow_mut().push(local.leader);
+        if let Some(act) = self.during_next.take() {
+            act();
+            if self.yields {
+                YieldOnce(false).await;
+            }
+        }
+        // Always due again: a standby's round falls in every wake-up.
+        (Gate::Allow, MonoTime(0))
+    }
+
+    fn summary(&self) -> serde_json::Value {
+        serde_json::Value::Null
+    }
+}
+
+/// Pending once, then ready: lets a `select` poll its other side.
+struct YieldOnce(bool);
+
+impl std::future::Future for YieldOnce {
+    type Output = ();
+    fn poll(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<()> {
+        if self.0 {
+            return std::task::Poll::Ready(());
+        }
+        self.0 = true;
+        cx.waker().wake_by_ref();
+        std::task::Poll::Pending
+    }
+}
+
+/// A leader (pod-0) forging, and pod-1 as a ready standby whose every wake-up is due for a
+/// cross-region round, recorded by `leaders`.
+fn leader_and_coordinating_standby() -> (Cluster, CoordinatedLoop, RoundLeaders) {
+    let mut c = Cluster::new(1);
+    c.run_until(20_000);
+    assert_eq!(c.forger().as_deref(), Some("pod-0"));
+    let leaders = std::rc::Rc::default();
+    let (_, rt, _, node) = c.runtime(1);
+    let mut rt = rt.with_coordinator(RecordingRounds {
+        leaders: std::rc::Rc::clone(&leaders),
+        during_next: None,
+        yields: true,
+    });
+    for _ in 0..3 {
+        block_on(rt.wake());
+        if node.state().process.is_none() && lock(&rt.status()).standby_ready {
+            node.start(true);
+        }
+        c.clock.advance(Duration::from_millis(100));
+    }
+    assert!(rt.watch_from().is_some(), "pod-1 is a watching standby");
+    leaders.borrow_mut().clear();
+    (c, rt, leaders)
+}
+
+/// A standby whose wake-up observes its local lease released takes it before its cross-region
+/// round, not after: the departing leader's successor grace is short, and a round costs a round
+/// trip or two (soak seed 4838). Its first round of that wake-up is then a leader's.
+#[test]
+fn a_standby_that_sees_its_lease_released_takes_it_before_its_round() {
+    let (mut c, mut standby, leaders) = leader_and_coordinating_standby();
+    let clock = c.clock.clone();
+    let pod0 = c.pod("pod-0");
+    pod0.rt.begin_shutdown();
+    for _ in 0..40 {
+        if block_on(pod0.rt.wake()).shutdown_complete {
+            break;
+        }
+        clock.advance(Duration::from_millis(50));
+    }
+    assert!(
+        c.api
+            .lease("cardano-node-leader")
+            .is_some_and(|l| l.holder.is_none()),
+        "pod-0 released the lease"
+    );
+    block_on(standby.wake());
+    assert_eq!(
+        c.api.lease("cardano-node-leader").and_then(|l| l.holder),
+        Some("pod-1".to_owned()),
+        "one wake-up took the released lease"
+    );
+    assert_eq!(
+        *leaders.borrow(),
+        vec![true],
+        "no standby round before the acquire; the new leader's round after it"
+    );
+}
+
+/// A standby keeps watching its local lease during its cross-region round: a lease that goes
+/// is released mid-round is taken in the same wake-up, not a round trip after the round.
+#[test]
+fn a_standby_keeps_watching_its_lease_during_its_round() {
+    let (c, mut standby, leaders) = leader_and_coordinating_standby();
+    let api = c.api.clone();
+    standby.coordinator.during_next = Some(Box::new(move || {
+        api.release_lease("cardano-node-leader");
+    }));
+    block_on(standby.wake());
+    assert_eq!(
+        c.api.lease("cardano-node-leader").and_then(|l| l.holder),
+        Some("pod-1".to_owned()),
+        "the lease released mid-round was taken in the same wake-up"
+    );
+    // Its round as the new leader comes at its next wake-up: a wake-up takes at most three
+    // decisions (the round's, the acquire, taking in the write).
+    assert_eq!(*leaders.borrow(), vec![false]);
+}
+
+/// A round that ends before its watch answers leaves the watch a moment more: a release that
+/// landed in a short round is taken in the same wake-up, not read again by the next watch
+/// (the shrunk soak seed 4838).
+#[test]
+fn a_standby_round_over_before_its_watch_answers_still_takes_the_news() {
+    let (c, mut standby, leaders) = leader_and_coordinating_standby();
+    let api = c.api.clone();
+    standby.coordinator.yields = false;
+    standby.coordinator.during_next = Some(Box::new(move || {
+        api.release_lease("cardano-node-leader");
+    }));
+    block_on(standby.wake());
+    assert_eq!(
+        c.api.lease("cardano-node-leader").and_then(|l| l.holder),
+        Some("pod-1".to_owned())
+    );
+    assert_eq!(*leaders.borrow(), vec![false]);
 }
 
 #[test]
