@@ -496,7 +496,10 @@ impl<C: Clock, K: Kube, F: Fs, N: Node, R: Recorder, G: cluster::Coordinator>
     /// One wake-up: up to [`MAX_DECISIONS_PER_WAKE`] decisions, each followed by its actions.
     pub async fn wake(&mut self) -> Decision {
         let mut last = None;
-        for round in 0..MAX_DECISIONS_PER_WAKE {
+        let mut round = 0;
+        // Whether a round's watch brought news in this wake-up (at most once).
+        let mut news_taken = false;
+        while round < MAX_DECISIONS_PER_WAKE {
             let mut seen = self.observe().await;
             let now = self.clock.now_mono();
             // Between finalizing the deletion of our lease and creating it again we are still
@@ -554,7 +557,7 @@ impl<C: Clock, K: Kube, F: Fs, N: Node, R: Recorder, G: cluster::Coordinator>
                 seen.observations.gate = self.gate;
             } else if !departed
                 && !quiet_demotion
-                && ((round == 0 && (leader || (due && !free_to_take)))
+                && ((round == 0 && !news_taken && (leader || (due && !free_to_take)))
                     || self.coordinated_as_leader != Some(leader))
             {
                 self.coordinated_at = Some(now);
@@ -580,6 +583,13 @@ impl<C: Clock, K: Kube, F: Fs, N: Node, R: Recorder, G: cluster::Coordinator>
                 self.cluster_wake = Some(wake);
                 seen.observations.gate = gate;
                 seen.observations.now = self.clock.now_mono();
+            }
+            if watched_news {
+                // The round's watch saw the local lease change: what this pass observed is
+                // stale, so nothing is decided on it; the next pass observes the change and
+                // decides (no decision of the wake-up's budget is spent on the round).
+                news_taken = true;
+                continue;
             }
             let previous_role = self.state.role;
             let settled = self.state.seat.may_promote(now, &self.settings.timing);
@@ -630,10 +640,10 @@ impl<C: Clock, K: Kube, F: Fs, N: Node, R: Recorder, G: cluster::Coordinator>
             // grace and the handoff (soak seed 3483: a last pod's handover 50 ms over its bound).
             let complete = d.shutdown_complete;
             last = Some(d);
-            // News from the watch kept open during the round is taken in at once.
-            if (!wrote_lease && !watched_news) || complete {
+            if !wrote_lease || complete {
                 break;
             }
+            round += 1;
         }
         // The loop runs at least once: MAX_DECISIONS_PER_WAKE > 0.
         last.unwrap_or_else(|| unreachable!("at least one decision per wake-up"))
