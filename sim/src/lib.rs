@@ -19,6 +19,7 @@ pub mod apiserver;
 pub mod canary;
 pub mod chaos;
 pub mod fake_node;
+pub mod lab;
 pub mod oracle;
 pub mod report;
 pub mod runner;

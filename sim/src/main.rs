@@ -35,6 +35,16 @@ enum Command {
     },
     /// A stand-in cardano-node (process name, socket, SIGHUP reload, metrics) for end-to-end tests.
     FakeNode(forge_sim::fake_node::FakeNodeArgs),
+    /// A local lab: the test API server and, per pod, the real `forge-manager run` and
+    /// `watchdog` beside a fake node, with a live view and commands (kill, term, restart, cut,
+    /// heal, patch). Ctrl-C stops everything it started.
+    Lab(forge_sim::lab::LabArgs),
+    /// One lab pod's supervisor (started by `lab`).
+    #[command(hide = true)]
+    LabPod {
+        /// The pod's spec (`pod.json` in its directory).
+        spec: PathBuf,
+    },
     /// Run a scenario file: exit 0 when every expectation holds, 1 when one fails, 2 when the
     /// file is invalid.
     Run {
@@ -182,6 +192,8 @@ fn main() -> ExitCode {
             }
         },
         Command::FakeNode(args) => forge_sim::fake_node::main(args),
+        Command::Lab(args) => forge_sim::lab::main(args),
+        Command::LabPod { spec } => forge_sim::lab::pod::supervise(&spec),
         Command::Run {
             file,
             seed,

@@ -1,0 +1,236 @@
+//! `forge-sim lab` end to end: the lab starts two regions of two pods (real `forge-manager run`
+//! and `watchdog`, fake nodes), is driven through its own commands on stdin and through the real
+//! kubectl, and stops leaving no process behind. The lab's plain output names every change of
+//! forger; "MORE THAN ONE" there fails the test.
+//!
+//! kubectl must be on PATH (CI runs `.ci/install-tools.sh`).
+
+mod processes;
+
+use std::io::{BufRead, BufReader, Write};
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use processes::*;
+
+/// Every line the lab printed so far.
+type Lines = Arc<Mutex<Vec<String>>>;
+
+fn wait_for_line(lines: &Lines, what: &str, limit: Duration) -> String {
+    let (line, _) = wait_until(what, limit, || {
+        lines
+            .lock()
+            .expect("lines")
+            .iter()
+            .find(|l| l.contains(what))
+            .cloned()
+    });
+    line
+}
+
+/// How many lines were printed: later waits look only past this mark.
+fn mark(lines: &Lines) -> usize {
+    lines.lock().expect("lines").len()
+}
+
+fn wait_for_line_after(lines: &Lines, from: usize, what: &str, limit: Duration) -> String {
+    let (line, _) = wait_until(what, limit, || {
+        lines.lock().expect("lines")[from..]
+            .iter()
+            .find(|l| l.contains(what))
+            .cloned()
+    });
+    line
+}
+
+fn kubectl(kubeconfig: &Path, args: &[&str]) -> String {
+    let out = Command::new("kubectl")
+        .args(args)
+        .env("KUBECONFIG", kubeconfig)
+        .output()
+        .expect("run kubectl (is it on PATH? .ci/install-tools.sh installs it)");
+    assert!(
+        out.status.success(),
+        "kubectl {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// Processes whose command line or environment names `dir`.
+fn processes_under(dir: &Path) -> Vec<String> {
+    let needle = dir.display().to_string();
+    let mut found = Vec::new();
+    for entry in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
+        let pid = entry.file_name().to_string_lossy().into_owned();
+        if pid.parse::<u32>().is_err() {
+            continue;
+        }
+        for file in ["cmdline", "environ"] {
+            let bytes = std::fs::read(entry.path().join(file)).unwrap_or_default();
+            if String::from_utf8_lossy(&bytes).contains(&needle) {
+                found.push(format!(
+                    "{pid}: {}",
+                    String::from_utf8_lossy(&bytes).replace('\0', " ")
+                ));
+                break;
+            }
+        }
+    }
+    found
+}
+
+#[test]
+fn the_lab_runs_a_pool_obeys_its_commands_and_kubectl_and_stops_cleanly() {
+    let bin = forge_manager_bin();
+    let root = tempfile::tempdir().expect("tempdir");
+    let dir = root.path().join("lab");
+    let mut lab = Command::new(SIM)
+        .args(["lab", "--regions", "2", "--pods", "2", "--plain", "--dir"])
+        .arg(&dir)
+        .arg("--forge-manager")
+        .arg(&bin)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .expect("start forge-sim lab");
+    let mut stdin = lab.stdin.take().expect("stdin");
+    let stdout = lab.stdout.take().expect("stdout");
+    let lines: Lines = Arc::default();
+    let reader = {
+        let lines = Arc::clone(&lines);
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                eprintln!("lab| {line}");
+                lines.lock().expect("lines").push(line);
+            }
+        })
+    };
+    let mut children = Children::default();
+    children.add("lab", lab);
+    let mut say = |command: &str| {
+        writeln!(stdin, "{command}").expect("write a command");
+        stdin.flush().expect("flush");
+    };
+
+    // 1. A pod of the preferred region forges; kubectl and the endpoints work against the lab.
+    let kubeconfig = wait_for_line(&lines, "kubeconfig: ", Duration::from_secs(30));
+    let kubeconfig = Path::new(kubeconfig.trim_start_matches("kubeconfig: ")).to_path_buf();
+    let started = Instant::now();
+    let first = wait_for_line(&lines, "forging: bp-us-east-1-", Duration::from_secs(60));
+    let forger = first.trim_start_matches("forging: ").to_owned();
+    let other = if forger.ends_with("-0") {
+        "bp-us-east-1-1"
+    } else {
+        "bp-us-east-1-0"
+    };
+    eprintln!(
+        "{forger} forges after {:.1}s",
+        started.elapsed().as_secs_f64()
+    );
+    let leases = kubectl(&kubeconfig, &["get", "leases", "-o", "name"]);
+    for lease in [
+        "cardano-leader-us-east-1",
+        "cardano-leader-eu-west-1",
+        "cardano-forge-global-mainnet-pool1aaaaa",
+    ] {
+        assert!(leases.contains(lease), "{lease} missing: {leases}");
+    }
+    kubectl(&kubeconfig, &["create", "namespace", "lab-test"]);
+    let banner = wait_for_line(
+        &lines,
+        &format!("pod {forger}: metrics "),
+        Duration::from_secs(1),
+    );
+    let port: u16 = banner
+        .split("127.0.0.1:")
+        .nth(1)
+        .and_then(|s| s.split('/').next())
+        .and_then(|p| p.parse().ok())
+        .expect("the forger's metrics port in the banner");
+    let (code, metrics) = get(port, "/metrics").expect("the forger's /metrics");
+    assert_eq!(code, 200);
+    assert!(metrics.contains("cardano_forging_enabled 1"), "{metrics}");
+
+    // 2. SIGTERM to the forger's pod: its region-mate takes over.
+    let from = mark(&lines);
+    say(&format!("term {forger}"));
+    wait_for_line_after(&lines, from, "SIGTERM sent", Duration::from_secs(5));
+    wait_for_line_after(
+        &lines,
+        from,
+        &format!("forging: {other}"),
+        Duration::from_secs(20),
+    );
+
+    // 3. us-east-1 cut off from the API server: forging moves to eu-west-1.
+    let from = mark(&lines);
+    say("cut us-east-1");
+    wait_for_line_after(
+        &lines,
+        from,
+        "forging: bp-eu-west-1-",
+        Duration::from_secs(40),
+    );
+
+    // 4. Healed, and eu-west-1 disabled by the lab's patch: forging comes back to us-east-1.
+    let from = mark(&lines);
+    say("heal us-east-1");
+    say("patch eu-west-1 {\"forgeState\":\"Disabled\"}");
+    wait_for_line_after(
+        &lines,
+        from,
+        "patched mainnet-pool1aaaaa-eu-west-1",
+        Duration::from_secs(5),
+    );
+    wait_for_line_after(
+        &lines,
+        from,
+        "forging: bp-us-east-1-",
+        Duration::from_secs(40),
+    );
+    let state = kubectl(
+        &kubeconfig,
+        &[
+            "get",
+            "cfc",
+            "mainnet-pool1aaaaa-eu-west-1",
+            "-o",
+            "jsonpath={.spec.forgeState}",
+        ],
+    );
+    assert_eq!(state, "Disabled");
+
+    // 5. A pod restarted, a bad command refused, then quit: nothing left running.
+    let from = mark(&lines);
+    say(&format!("restart {forger}"));
+    wait_for_line_after(&lines, from, "started again", Duration::from_secs(5));
+    say("kill bp-nowhere-0");
+    wait_for_line_after(
+        &lines,
+        from,
+        "error: no pod bp-nowhere-0",
+        Duration::from_secs(5),
+    );
+    say("quit");
+    let (status, took) = wait_until("the lab to exit", Duration::from_secs(20), || {
+        children.get(0).try_wait().ok().flatten()
+    });
+    assert!(status.success(), "lab exited with {status}");
+    eprintln!("lab stopped in {:.1}s", took.as_secs_f64());
+    reader.join().expect("reader");
+    wait_for_line(&lines, "stopped 4 pod(s)", Duration::from_secs(1));
+    let (_, _) = wait_until(
+        "every lab process to be gone",
+        Duration::from_secs(5),
+        || processes_under(&dir).is_empty().then_some(()),
+    );
+    let all = lines.lock().expect("lines").join("\n");
+    assert!(
+        !all.contains("MORE THAN ONE"),
+        "two forgers at once:\n{all}"
+    );
+}
