@@ -135,7 +135,7 @@ fn the_lab_runs_a_pool_obeys_its_commands_and_kubectl_and_stops_cleanly() {
     for lease in [
         "cardano-leader-us-east-1",
         "cardano-leader-eu-west-1",
-        "cardano-forge-global-mainnet-pool1aaaaa",
+        "cardano-forge-global-mainnet-pool1gys8l",
     ] {
         assert!(leases.contains(lease), "{lease} missing: {leases}");
     }
@@ -183,7 +183,7 @@ fn the_lab_runs_a_pool_obeys_its_commands_and_kubectl_and_stops_cleanly() {
     wait_for_line_after(
         &lines,
         from,
-        "patched mainnet-pool1aaaaa-eu-west-1",
+        "patched mainnet-pool1gys8l-eu-west-1",
         Duration::from_secs(5),
     );
     wait_for_line_after(
@@ -197,7 +197,7 @@ fn the_lab_runs_a_pool_obeys_its_commands_and_kubectl_and_stops_cleanly() {
         &[
             "get",
             "cfc",
-            "mainnet-pool1aaaaa-eu-west-1",
+            "mainnet-pool1gys8l-eu-west-1",
             "-o",
             "jsonpath={.spec.forgeState}",
         ],

@@ -28,10 +28,11 @@ use pod::{PodHandle, PodSpec};
 use proxy::Proxy;
 use view::{LeaseView, NodeView, PodView, RegionView, Snapshot};
 
-/// The lab's namespace (the kubeconfig's default).
-const NAMESPACE: &str = "default";
-/// The pool every lab pod forges for.
-const POOL: &str = "pool1aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa";
+/// The lab's namespace (the kubeconfig's default; the deploy files' and the guides').
+const NAMESPACE: &str = "cardano";
+/// The pool every lab pod forges for (its short form `pool1gys8l`, ticker MYPL: the names the
+/// operations guide shows).
+const POOL: &str = "pool1gys8laaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa";
 /// Region names, in priority order.
 const REGIONS: [&str; 4] = ["us-east-1", "eu-west-1", "ap-southeast-1", "sa-east-1"];
 
@@ -45,8 +46,8 @@ pub struct LabArgs {
     /// Pods per region (1-5).
     #[arg(long, default_value_t = 2, value_parser = clap::value_parser!(u32).range(1..=5))]
     pub pods: u32,
-    /// `fast`: lease 6 s, renew deadline 4 s, retry 1 s (failovers in seconds); `default`: the
-    /// sidecar's defaults (15 s, 10 s, 2 s).
+    /// `fast`: lease 6 s, renew deadline 4 s, retry 1 s, failback delay 10 s (moves in
+    /// seconds); `default`: the sidecar's defaults (15 s, 10 s, 2 s, 60 s).
     #[arg(long, value_enum, default_value = "fast")]
     pub timing: LabTiming,
     /// Where the pods' files, logs, journals and the kubeconfig go (default: a new directory
@@ -355,7 +356,7 @@ fn write_set(dir: &Path, set: &CredentialSet) -> anyhow::Result<()> {
 }
 
 fn cluster_name(region: &str) -> String {
-    format!("mainnet-pool1aaaaa-{region}")
+    format!("mainnet-pool1gys8l-{region}")
 }
 
 /// One request to the in-process API server; `Err` unless it answered 2xx.
@@ -600,7 +601,7 @@ impl Lab {
     }
 
     fn snapshot(&mut self) -> Snapshot {
-        let global = self.lease("cardano-forge-global-mainnet-pool1aaaaa");
+        let global = self.lease("cardano-forge-global-mainnet-pool1gys8l");
         let regions = self
             .regions
             .iter()
@@ -701,7 +702,7 @@ impl LabPod {
             ("CLUSTER_PRIORITY", priority.to_string()),
             ("CARDANO_NETWORK", "mainnet".to_owned()),
             ("POOL_ID", POOL.to_owned()),
-            ("POOL_TICKER", "LAB".to_owned()),
+            ("POOL_TICKER", "MYPL".to_owned()),
             ("LEASE_NAME", format!("cardano-leader-{region}")),
             ("CRD_NAME", format!("cardano-leader-{region}")),
             ("LOG_FORMAT", "json".to_owned()),
@@ -716,6 +717,7 @@ impl LabPod {
                 ("RETRY_PERIOD", "1s"),
                 ("API_TIMEOUT", "1s"),
                 ("SIGHUP_VERIFY_TIMEOUT", "2s"),
+                ("FAILBACK_DELAY", "10s"),
             ] {
                 env.push((k.to_owned(), v.to_owned()));
             }
@@ -774,7 +776,7 @@ async fn setup_objects(server: &ApiServer, regions: &[&str]) -> anyhow::Result<(
             "apiVersion": "cardano.io/v1", "kind": "CardanoForgeCluster",
             "metadata": {"name": cluster_name(region)},
             "spec": {"network": {"name": "mainnet", "magic": 764_824_073},
-                     "pool": {"id": POOL, "idHex": "0".repeat(56), "ticker": "LAB"},
+                     "pool": {"id": POOL, "idHex": "0".repeat(56), "ticker": "MYPL"},
                      "region": region, "priority": i + 1}
         });
         request(
