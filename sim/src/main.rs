@@ -443,10 +443,9 @@ fn chaos(args: ChaosArgs) -> ExitCode {
                 .as_deref()
                 .map(|b| format!(" --broken {b}"))
                 .unwrap_or_default();
-            let mut flags = String::new();
-            if let Some(tick) = args.tick {
-                flags.push_str(&format!(" --tick {}ms", tick.as_millis()));
-            }
+            // The seed's tick, drawn or given: given as a flag it draws the same world (the
+            // tick comes from a stream of its own).
+            let mut flags = format!(" --tick {}ms", run.scenario.tick.as_millis());
             match probes {
                 Probes::On => {}
                 Probes::Off => flags.push_str(" --no-probes"),

@@ -204,7 +204,7 @@ fn the_lab_runs_a_pool_obeys_its_commands_and_kubectl_and_stops_cleanly() {
     );
     assert_eq!(state, "Disabled");
 
-    // 5. A pod restarted, a bad command refused, then quit: nothing left running.
+    // 5. A pod restarted, a bad command refused, then Ctrl-C: nothing left running.
     let from = mark(&lines);
     say(&format!("restart {forger}"));
     wait_for_line_after(&lines, from, "started again", Duration::from_secs(5));
@@ -215,7 +215,13 @@ fn the_lab_runs_a_pool_obeys_its_commands_and_kubectl_and_stops_cleanly() {
         "error: no pod bp-nowhere-0",
         Duration::from_secs(5),
     );
-    say("quit");
+    // Ctrl-C, as at a terminal (`quit` takes the same way out).
+    let pid = i32::try_from(children.get(0).id()).expect("pid");
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(pid),
+        nix::sys::signal::Signal::SIGINT,
+    )
+    .expect("SIGINT to the lab");
     let (status, took) = wait_until("the lab to exit", Duration::from_secs(20), || {
         children.get(0).try_wait().ok().flatten()
     });
