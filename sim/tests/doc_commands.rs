@@ -16,10 +16,8 @@
 
 mod processes;
 
-use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
-use std::sync::{Arc, Mutex};
+use std::process::Command;
 use std::time::Duration;
 
 use processes::*;
@@ -206,38 +204,8 @@ fn lab_blocks_run_as_written_against_the_lab() {
     let tmp = tempfile::tempdir().expect("tempdir");
     let dir = tmp.path().join("lab");
     let mut children = Children::default();
-    let mut lab = Command::new(SIM)
-        .args(["lab", "--regions", "2", "--pods", "1", "--plain", "--dir"])
-        .arg(&dir)
-        .arg("--forge-manager")
-        .arg(&bin)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .expect("start forge-sim lab");
-    let stdout = lab.stdout.take().expect("stdout");
-    let lines: Arc<Mutex<Vec<String>>> = Arc::default();
-    {
-        let lines = Arc::clone(&lines);
-        std::thread::spawn(move || {
-            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-                lines.lock().expect("lines").push(line);
-            }
-        });
-    }
-    children.add("lab", lab);
-    let find = |what: &str| {
-        wait_until(what, Duration::from_secs(60), || {
-            lines
-                .lock()
-                .expect("lines")
-                .iter()
-                .find(|l| l.contains(what))
-                .cloned()
-        })
-        .0
-    };
+    let lab = start_lab(&mut children, &bin, &dir, 2, 1);
+    let find = |what: &str| lab.line_after(0, what, Duration::from_secs(60));
     find("forging: bp-us-east-1-0");
     let kubeconfig = dir.join("kubeconfig");
     let port = find("pod bp-us-east-1-0: metrics ")
@@ -300,7 +268,7 @@ fn lab_blocks_run_as_written_against_the_lab() {
         }
         bash(&script, &work, &env, file);
     }
-    let all = lines.lock().expect("lines").join("\n");
+    let all = lab.lines.lock().expect("lines").join("\n");
     assert!(
         !all.contains("MORE THAN ONE"),
         "two forgers at once:\n{all}"

@@ -7,43 +7,11 @@
 
 mod processes;
 
-use std::io::{BufRead, BufReader, Write};
 use std::path::Path;
-use std::process::{Command, Stdio};
-use std::sync::{Arc, Mutex};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 use processes::*;
-
-/// Every line the lab printed so far.
-type Lines = Arc<Mutex<Vec<String>>>;
-
-fn wait_for_line(lines: &Lines, what: &str, limit: Duration) -> String {
-    let (line, _) = wait_until(what, limit, || {
-        lines
-            .lock()
-            .expect("lines")
-            .iter()
-            .find(|l| l.contains(what))
-            .cloned()
-    });
-    line
-}
-
-/// How many lines were printed: later waits look only past this mark.
-fn mark(lines: &Lines) -> usize {
-    lines.lock().expect("lines").len()
-}
-
-fn wait_for_line_after(lines: &Lines, from: usize, what: &str, limit: Duration) -> String {
-    let (line, _) = wait_until(what, limit, || {
-        lines.lock().expect("lines")[from..]
-            .iter()
-            .find(|l| l.contains(what))
-            .cloned()
-    });
-    line
-}
 
 fn kubectl(kubeconfig: &Path, args: &[&str]) -> String {
     let out = Command::new("kubectl")
@@ -87,40 +55,14 @@ fn the_lab_runs_a_pool_obeys_its_commands_and_kubectl_and_stops_cleanly() {
     let bin = forge_manager_bin();
     let root = tempfile::tempdir().expect("tempdir");
     let dir = root.path().join("lab");
-    let mut lab = Command::new(SIM)
-        .args(["lab", "--regions", "2", "--pods", "2", "--plain", "--dir"])
-        .arg(&dir)
-        .arg("--forge-manager")
-        .arg(&bin)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .expect("start forge-sim lab");
-    let mut stdin = lab.stdin.take().expect("stdin");
-    let stdout = lab.stdout.take().expect("stdout");
-    let lines: Lines = Arc::default();
-    let reader = {
-        let lines = Arc::clone(&lines);
-        std::thread::spawn(move || {
-            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-                eprintln!("lab| {line}");
-                lines.lock().expect("lines").push(line);
-            }
-        })
-    };
     let mut children = Children::default();
-    children.add("lab", lab);
-    let mut say = |command: &str| {
-        writeln!(stdin, "{command}").expect("write a command");
-        stdin.flush().expect("flush");
-    };
+    let mut lab = start_lab(&mut children, &bin, &dir, 2, 2);
 
     // 1. A pod of the preferred region forges; kubectl and the endpoints work against the lab.
-    let kubeconfig = wait_for_line(&lines, "kubeconfig: ", Duration::from_secs(30));
+    let kubeconfig = lab.line_after(0, "kubeconfig: ", Duration::from_secs(30));
     let kubeconfig = Path::new(kubeconfig.trim_start_matches("kubeconfig: ")).to_path_buf();
     let started = Instant::now();
-    let first = wait_for_line(&lines, "forging: bp-us-east-1-", Duration::from_secs(60));
+    let first = lab.line_after(0, "forging: bp-us-east-1-", Duration::from_secs(60));
     let forger = first.trim_start_matches("forging: ").to_owned();
     let other = if forger.ends_with("-0") {
         "bp-us-east-1-1"
@@ -140,8 +82,8 @@ fn the_lab_runs_a_pool_obeys_its_commands_and_kubectl_and_stops_cleanly() {
         assert!(leases.contains(lease), "{lease} missing: {leases}");
     }
     kubectl(&kubeconfig, &["create", "namespace", "lab-test"]);
-    let banner = wait_for_line(
-        &lines,
+    let banner = lab.line_after(
+        0,
         &format!("pod {forger}: metrics "),
         Duration::from_secs(1),
     );
@@ -156,42 +98,26 @@ fn the_lab_runs_a_pool_obeys_its_commands_and_kubectl_and_stops_cleanly() {
     assert!(metrics.contains("cardano_forging_enabled 1"), "{metrics}");
 
     // 2. SIGTERM to the forger's pod: its region-mate takes over.
-    let from = mark(&lines);
-    say(&format!("term {forger}"));
-    wait_for_line_after(&lines, from, "SIGTERM sent", Duration::from_secs(5));
-    wait_for_line_after(
-        &lines,
-        from,
-        &format!("forging: {other}"),
-        Duration::from_secs(20),
-    );
+    let from = lab.mark();
+    lab.say(&format!("term {forger}"));
+    lab.line_after(from, "SIGTERM sent", Duration::from_secs(5));
+    lab.line_after(from, &format!("forging: {other}"), Duration::from_secs(20));
 
     // 3. us-east-1 cut off from the API server: forging moves to eu-west-1.
-    let from = mark(&lines);
-    say("cut us-east-1");
-    wait_for_line_after(
-        &lines,
-        from,
-        "forging: bp-eu-west-1-",
-        Duration::from_secs(40),
-    );
+    let from = lab.mark();
+    lab.say("cut us-east-1");
+    lab.line_after(from, "forging: bp-eu-west-1-", Duration::from_secs(40));
 
     // 4. Healed, and eu-west-1 disabled by the lab's patch: forging comes back to us-east-1.
-    let from = mark(&lines);
-    say("heal us-east-1");
-    say("patch eu-west-1 {\"forgeState\":\"Disabled\"}");
-    wait_for_line_after(
-        &lines,
+    let from = lab.mark();
+    lab.say("heal us-east-1");
+    lab.say("patch eu-west-1 {\"forgeState\":\"Disabled\"}");
+    lab.line_after(
         from,
         "patched mainnet-pool1gys8l-eu-west-1",
         Duration::from_secs(5),
     );
-    wait_for_line_after(
-        &lines,
-        from,
-        "forging: bp-us-east-1-",
-        Duration::from_secs(40),
-    );
+    lab.line_after(from, "forging: bp-us-east-1-", Duration::from_secs(40));
     let state = kubectl(
         &kubeconfig,
         &[
@@ -205,30 +131,26 @@ fn the_lab_runs_a_pool_obeys_its_commands_and_kubectl_and_stops_cleanly() {
     assert_eq!(state, "Disabled");
 
     // 5. A pod restarted, a bad command refused, then Ctrl-C: nothing left running.
-    let from = mark(&lines);
-    say(&format!("restart {forger}"));
-    wait_for_line_after(&lines, from, "started again", Duration::from_secs(5));
-    say("kill bp-nowhere-0");
-    wait_for_line_after(
-        &lines,
-        from,
-        "error: no pod bp-nowhere-0",
-        Duration::from_secs(5),
-    );
+    let from = lab.mark();
+    lab.say(&format!("restart {forger}"));
+    lab.line_after(from, "started again", Duration::from_secs(5));
+    lab.say("kill bp-nowhere-0");
+    lab.line_after(from, "error: no pod bp-nowhere-0", Duration::from_secs(5));
     // Ctrl-C, as at a terminal (`quit` takes the same way out).
-    let pid = i32::try_from(children.get(0).id()).expect("pid");
+    let pid = i32::try_from(children.get(lab.child).id()).expect("pid");
     nix::sys::signal::kill(
         nix::unistd::Pid::from_raw(pid),
         nix::sys::signal::Signal::SIGINT,
     )
     .expect("SIGINT to the lab");
     let (status, took) = wait_until("the lab to exit", Duration::from_secs(20), || {
-        children.get(0).try_wait().ok().flatten()
+        children.get(lab.child).try_wait().ok().flatten()
     });
     assert!(status.success(), "lab exited with {status}");
     eprintln!("lab stopped in {:.1}s", took.as_secs_f64());
+    lab.line_after(0, "stopped 4 pod(s)", Duration::from_secs(5));
+    let LabProcess { reader, lines, .. } = lab;
     reader.join().expect("reader");
-    wait_for_line(&lines, "stopped 4 pod(s)", Duration::from_secs(1));
     let (_, _) = wait_until(
         "every lab process to be gone",
         Duration::from_secs(5),

@@ -318,3 +318,81 @@ pub fn pod_env(
         .env("LOG_FORMAT", "text")
         .env("LOG_LEVEL", "INFO");
 }
+
+/// A running `forge-sim lab` (`--plain`): its stdin for commands, and every line it printed.
+pub struct LabProcess {
+    /// Its index in the test's [`Children`].
+    pub child: usize,
+    /// Where commands are written.
+    pub stdin: std::process::ChildStdin,
+    /// Every line printed so far (echoed to the test's stderr as `lab| …`).
+    pub lines: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
+    /// The thread that reads them; ends when the lab closes its stdout.
+    pub reader: std::thread::JoinHandle<()>,
+}
+
+impl LabProcess {
+    /// The first line printed from line number `from` on that contains `what`, waited for up
+    /// to `limit`.
+    pub fn line_after(&self, from: usize, what: &str, limit: Duration) -> String {
+        wait_until(what, limit, || {
+            self.lines.lock().expect("lines")[from..]
+                .iter()
+                .find(|l| l.contains(what))
+                .cloned()
+        })
+        .0
+    }
+
+    /// How many lines were printed: a later [`LabProcess::line_after`] looks past them.
+    pub fn mark(&self) -> usize {
+        self.lines.lock().expect("lines").len()
+    }
+
+    /// Writes one command line.
+    pub fn say(&mut self, command: &str) {
+        use std::io::Write as _;
+        writeln!(self.stdin, "{command}").expect("write a command");
+        self.stdin.flush().expect("flush");
+    }
+}
+
+/// `forge-sim lab --plain --regions R --pods P --dir DIR --forge-manager BIN`, one of `children`.
+pub fn start_lab(
+    children: &mut Children,
+    bin: &Path,
+    dir: &Path,
+    regions: u32,
+    pods: u32,
+) -> LabProcess {
+    let mut lab = Command::new(SIM)
+        .args(["lab", "--plain", "--regions", &regions.to_string()])
+        .args(["--pods", &pods.to_string()])
+        .arg("--dir")
+        .arg(dir)
+        .arg("--forge-manager")
+        .arg(bin)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .expect("start forge-sim lab");
+    let stdin = lab.stdin.take().expect("stdin");
+    let stdout = lab.stdout.take().expect("stdout");
+    let lines: std::sync::Arc<std::sync::Mutex<Vec<String>>> = std::sync::Arc::default();
+    let reader = {
+        let lines = std::sync::Arc::clone(&lines);
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                eprintln!("lab| {line}");
+                lines.lock().expect("lines").push(line);
+            }
+        })
+    };
+    LabProcess {
+        child: children.add("lab", lab),
+        stdin,
+        lines,
+        reader,
+    }
+}
