@@ -863,7 +863,7 @@ mod tests {
     fn a_kubeconfig_points_at_the_server_in_the_lab_namespace() {
         let k = kubeconfig_for("http://127.0.0.1:1234");
         assert!(k.contains("server: \"http://127.0.0.1:1234\""));
-        assert!(k.contains("namespace: default"));
+        assert!(k.contains("namespace: cardano"));
         assert!(k.contains("current-context: forge-lab"));
     }
 }
