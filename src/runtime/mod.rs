@@ -661,46 +661,40 @@ impl<C: Clock, K: Kube, F: Fs, N: Node, R: Recorder, G: cluster::Coordinator>
         from: Option<String>,
     ) -> (Gate, MonoTime, bool) {
         let now = self.clock.now_mono();
-        let watch_from = self
-            .watched_expiry(now)
-            .and(from)
-            .filter(|_| self.pending == LeaseEvent::Nothing);
-        let Some(rv) = watch_from else {
+        let Some(rv) = self.watched_expiry(now).and(from) else {
             let (gate, wake) = self.coordinator.coordinate(local).await;
             return (gate, wake, false);
         };
-        let opened = now;
         let round = std::pin::pin!(self.coordinator.coordinate(local));
         let watch = std::pin::pin!(self.kube.watch_lease(
             &self.settings.lease_name,
             &rv,
             self.settings.timing.lease_duration(),
         ));
-        match select(round, watch).await {
+        let ((gate, wake), watched) = match select(round, watch).await {
             // The round is over first. A watch from a version already replaced answers about a
             // round trip after it was asked for; one that would answer just after a short round
             // is given that long (a tenth of a retry period from its opening), so the news is
             // not read a round trip later on the next watch's new connection. Nothing waits on
             // a standby's round.
-            Either::Left(((gate, wake), watch)) => {
-                let left = (opened + self.settings.timing.retry_period() / 10)
-                    .since(self.clock.now_mono());
-                match with_timeout(&self.clock, left, watch).await {
-                    Some(Ok(record)) => {
-                        self.pending = LeaseEvent::Read(record);
-                        (gate, wake, true)
-                    }
-                    _ => (gate, wake, false),
-                }
+            Either::Left((out, watch)) => {
+                let left =
+                    (now + self.settings.timing.retry_period() / 10).since(self.clock.now_mono());
+                (
+                    out,
+                    with_timeout(&self.clock, left, watch)
+                        .await
+                        .and_then(Result::ok),
+                )
             }
-            Either::Right((watched, round)) => {
-                let news = watched.is_ok();
-                if let Ok(record) = watched {
-                    self.pending = LeaseEvent::Read(record);
-                }
-                let (gate, wake) = round.await;
-                (gate, wake, news)
+            Either::Right((watched, round)) => (round.await, watched.ok()),
+        };
+        match watched {
+            Some(record) => {
+                self.pending = LeaseEvent::Read(record);
+                (gate, wake, true)
             }
+            None => (gate, wake, false),
         }
     }
 

@@ -294,8 +294,8 @@ fn find_forge_manager(given: Option<&Path>, forge_sim: &Path) -> anyhow::Result<
         })
 }
 
-/// Ctrl-C and SIGTERM set `stop`.
-fn on_signals(stop: &Arc<AtomicBool>) -> anyhow::Result<()> {
+/// SIGINT (Ctrl-C) and SIGTERM set `stop` (once per process: the lab, or a pod's supervisor).
+pub(crate) fn on_signals(stop: &Arc<AtomicBool>) -> anyhow::Result<()> {
     use nix::sys::signal::{SaFlags, SigAction, SigHandler, SigSet, Signal, sigaction};
     static STOP: std::sync::OnceLock<Arc<AtomicBool>> = std::sync::OnceLock::new();
     let _ = STOP.set(Arc::clone(stop));
@@ -330,7 +330,8 @@ fn stdin_lines() -> mpsc::Receiver<String> {
     rx
 }
 
-fn free_port() -> anyhow::Result<u16> {
+/// A loopback port free now (bound, then released).
+pub fn free_port() -> std::io::Result<u16> {
     let l = std::net::TcpListener::bind("127.0.0.1:0")?;
     Ok(l.local_addr()?.port())
 }
@@ -343,14 +344,18 @@ fn kubeconfig_for(url: &str) -> String {
     )
 }
 
-fn write_set(dir: &Path, set: &CredentialSet) -> anyhow::Result<()> {
+/// Writes `set` into `dir` (created if missing) under the standard file names, each file 0600
+/// and replaced whole (written aside, then renamed), as the sidecar's own writes are.
+pub fn write_set(dir: &Path, set: &CredentialSet) -> std::io::Result<()> {
     use std::os::unix::fs::PermissionsExt as _;
     std::fs::create_dir_all(dir)?;
     let paths = CredentialPaths::in_dir(dir);
     for f in CredentialFile::ALL {
         let path = paths.get(f);
-        std::fs::write(path, set.get(f))?;
-        std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))?;
+        let tmp = path.with_extension("tmp");
+        std::fs::write(&tmp, set.get(f))?;
+        std::fs::set_permissions(&tmp, std::fs::Permissions::from_mode(0o600))?;
+        std::fs::rename(&tmp, path)?;
     }
     Ok(())
 }

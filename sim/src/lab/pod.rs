@@ -56,9 +56,7 @@ fn supervise_inner(spec_path: &Path) -> anyhow::Result<()> {
     // SIGTERM and SIGINT become a flag this loop polls (as PID 1 of a namespace, the default
     // action would be to ignore them).
     let term = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
-    for sig in [libc_sigterm(), libc_sigint()] {
-        signal_hook_flag(sig, &term)?;
-    }
+    super::on_signals(&term)?;
     let mut sidecar = container(&spec, &spec.forge_manager, &["run"], "sidecar")?;
     let started = Instant::now();
     while !startup_ok(spec.http_port) {
@@ -142,38 +140,6 @@ fn startup_ok(port: u16) -> bool {
     super::http::get_blocking(port, "/startup-status").is_some_and(|(code, _)| code == 200)
 }
 
-fn libc_sigterm() -> i32 {
-    Signal::SIGTERM as i32
-}
-
-fn libc_sigint() -> i32 {
-    Signal::SIGINT as i32
-}
-
-/// Sets `flag` when `signal` arrives.
-fn signal_hook_flag(
-    signal: i32,
-    flag: &std::sync::Arc<std::sync::atomic::AtomicBool>,
-) -> anyhow::Result<()> {
-    use std::sync::atomic::{AtomicBool, Ordering};
-    static FLAG: std::sync::OnceLock<std::sync::Arc<AtomicBool>> = std::sync::OnceLock::new();
-    let _ = FLAG.set(std::sync::Arc::clone(flag));
-    extern "C" fn on_signal(_: i32) {
-        if let Some(f) = FLAG.get() {
-            f.store(true, Ordering::Relaxed);
-        }
-    }
-    let sig = Signal::try_from(signal)?;
-    let action = nix::sys::signal::SigAction::new(
-        nix::sys::signal::SigHandler::Handler(on_signal),
-        nix::sys::signal::SaFlags::SA_RESTART,
-        nix::sys::signal::SigSet::empty(),
-    );
-    // SAFETY: the handler only stores to an atomic, which is async-signal-safe.
-    unsafe { nix::sys::signal::sigaction(sig, &action) }?;
-    Ok(())
-}
-
 /// Whether this machine gives a process its own PID namespace (`unshare --pid --fork
 /// --mount-proc`, which needs root or user namespaces): `Err` says why not.
 pub fn pid_namespaces() -> Result<(), String> {
@@ -252,18 +218,6 @@ impl PodHandle {
         }
         let _ = self.child.kill();
         let _ = self.child.wait();
-    }
-
-    /// Waits up to `limit` for the pod to end on its own.
-    pub fn wait_for_exit(&mut self, limit: Duration) -> bool {
-        let start = Instant::now();
-        while start.elapsed() < limit {
-            if exited(&mut self.child) {
-                return true;
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        false
     }
 }
 

@@ -6,7 +6,6 @@
 #![allow(dead_code)] // each test file uses a different subset
 
 use std::io::{BufRead, BufReader};
-use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, ChildStdout, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -100,18 +99,11 @@ pub fn forge_manager_bin() -> PathBuf {
 }
 
 pub fn free_port() -> u16 {
-    let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
-    l.local_addr().expect("addr").port()
+    forge_sim::lab::free_port().expect("a free port")
 }
 
-pub fn write_set(paths: &CredentialPaths, set: &CredentialSet) {
-    for f in CredentialFile::ALL {
-        let path = paths.get(f);
-        let tmp = path.with_extension("tmp");
-        std::fs::write(&tmp, set.get(f)).expect("write credential");
-        std::fs::set_permissions(&tmp, std::fs::Permissions::from_mode(0o600)).expect("chmod");
-        std::fs::rename(&tmp, path).expect("rename");
-    }
+pub fn write_set(dir: &Path, set: &CredentialSet) {
+    forge_sim::lab::write_set(dir, set).expect("write a credential set");
 }
 
 /// Writes `set` into `dir` the way the kubelet updates a mounted Secret: the files are symlinks
@@ -121,7 +113,7 @@ pub fn write_set(paths: &CredentialPaths, set: &CredentialSet) {
 pub fn write_secret(dir: &std::path::Path, set: &CredentialSet, version: u32) {
     let data = dir.join(format!("..v{version}"));
     std::fs::create_dir_all(&data).expect("mkdir version");
-    write_set(&CredentialPaths::in_dir(&data), set);
+    write_set(&data, set);
     let next = dir.join("..data_tmp");
     let _ = std::fs::remove_file(&next);
     std::os::unix::fs::symlink(format!("..v{version}"), &next).expect("symlink ..data_tmp");
@@ -255,8 +247,8 @@ pub fn start_pod_node(
         std::fs::create_dir_all(dir.join(sub)).expect("mkdir");
     }
     write_secret(&dir.join("secrets"), real, 1);
-    write_set(&CredentialPaths::in_dir(&dir.join("decoy")), decoy);
-    write_set(&CredentialPaths::in_dir(&dir.join("target")), decoy);
+    write_set(&dir.join("decoy"), decoy);
+    write_set(&dir.join("target"), decoy);
     let node_port = free_port();
     let target = CredentialPaths::in_dir(&dir.join("target"));
     let node = Command::new(SIM)
