@@ -74,6 +74,9 @@ pub struct Firing {
     pub standby: bool,
     /// Whether the node then reported forging disabled (or was gone).
     pub confirmed: bool,
+    /// The sidecar rewrote the heartbeat while the watchdog acted (it came back): the standby set
+    /// and the disarm were left to it.
+    pub superseded: bool,
     /// When the watchdog fired, on the pod's monotonic clock (ms).
     pub at_mono_ms: u64,
 }
@@ -85,11 +88,10 @@ pub async fn check_once(
     node: &impl Node,
     s: &WatchdogSettings,
 ) -> Option<Firing> {
-    let heartbeat = fs
-        .read(&s.heartbeat)
-        .await
-        .ok()
-        .and_then(|b| serde_json::from_slice::<Heartbeat>(&b).ok());
+    let judged = fs.read(&s.heartbeat).await.ok();
+    let heartbeat = judged
+        .as_deref()
+        .and_then(|b| serde_json::from_slice::<Heartbeat>(b).ok());
     let at = clock.now_mono();
     if judge(heartbeat, at, s.renew_deadline) != Verdict::Stalled {
         return None;
@@ -109,28 +111,39 @@ pub async fn check_once(
     } else {
         node.find().await.is_none()
     };
+    // A sidecar that came back meanwhile (a frozen pod thaws sidecar and watchdog together) has
+    // rewritten the heartbeat: it owns the files and the heartbeat again. Decoys written now would
+    // land over the real keys of its new promotion, and its node would load them and report forging
+    // enabled (decoys count) while it forges nothing (chaos seed 6604: no forger for the rest of the
+    // run); a disarm would leave that promotion unguarded. The removal and the SIGHUP above are
+    // safe whatever the sidecar does: they can only stop forging.
+    let superseded = fs.read(&s.heartbeat).await.ok() != judged;
     if confirmed
+        && !superseded
         && let Some(paths) = &s.standby
         && let Ok(set) = credentials::read_set(fs, paths).await
     {
         standby = credentials::write_set(fs, &s.target, &set).await.is_ok();
     }
-    let disarmed = Heartbeat {
-        mono_ms: clock.now_mono().as_ms(),
-        armed: false,
-        fence_at_ms: None,
-    };
-    let _ = fs
-        .write_atomic(
-            &s.heartbeat,
-            &serde_json::to_vec(&disarmed).unwrap_or_default(),
-            0o644,
-        )
-        .await;
+    if !superseded && fs.read(&s.heartbeat).await.ok() == judged {
+        let disarmed = Heartbeat {
+            mono_ms: clock.now_mono().as_ms(),
+            armed: false,
+            fence_at_ms: None,
+        };
+        let _ = fs
+            .write_atomic(
+                &s.heartbeat,
+                &serde_json::to_vec(&disarmed).unwrap_or_default(),
+                0o644,
+            )
+            .await;
+    }
     tracing::warn!(
         removed,
         sighup,
         standby,
+        superseded,
         "watchdog: the sidecar's heartbeat is older than the renew deadline: node demoted"
     );
     Some(Firing {
@@ -138,6 +151,7 @@ pub async fn check_once(
         sighup,
         standby,
         confirmed,
+        superseded,
         at_mono_ms: at.as_ms(),
     })
 }
@@ -252,6 +266,7 @@ mod tests {
                 sighup: true,
                 standby: true,
                 confirmed: true,
+                superseded: false,
                 at_mono_ms: 10_000,
             })
         );
@@ -265,5 +280,110 @@ mod tests {
         clock.advance(Duration::from_secs(30));
         assert_eq!(block_on(check_once(&clock, &fs, &node, &s)), None);
         assert_eq!(node.state().sighups, 2);
+    }
+
+    /// A node whose first metrics read lets a thawed sidecar act first: it re-arms the heartbeat
+    /// and writes its real keys, as the sidecar of a frozen pod does while its watchdog waits for
+    /// the node to confirm (chaos seed 6604).
+    struct SidecarComesBack {
+        node: FakeNode,
+        fs: FakeFs,
+        heartbeat: std::path::PathBuf,
+        target: CredentialPaths,
+        real: crate::credentials::CredentialSet,
+        done: std::cell::Cell<bool>,
+    }
+
+    impl Node for SidecarComesBack {
+        async fn find(&self) -> Option<crate::ports::NodeProcess> {
+            self.node.find().await
+        }
+        async fn socket_accepts(&self) -> bool {
+            self.node.socket_accepts().await
+        }
+        async fn sighup(
+            &self,
+            p: crate::ports::NodeProcess,
+        ) -> Result<(), crate::ports::NodeError> {
+            self.node.sighup(p).await
+        }
+        async fn metrics(&self) -> Result<crate::ports::NodeMetrics, crate::ports::NodeError> {
+            let m = self.node.metrics().await;
+            if !self.done.replace(true) {
+                let armed = serde_json::to_vec(&Heartbeat {
+                    mono_ms: 10_050,
+                    armed: true,
+                    fence_at_ms: Some(20_050),
+                })
+                .unwrap_or_default();
+                self.fs.put(&self.heartbeat, &armed, 0o644);
+                for f in CredentialFile::ALL {
+                    self.fs.put(self.target.get(f), self.real.get(f), 0o600);
+                }
+            }
+            m
+        }
+    }
+
+    #[test]
+    fn a_sidecar_that_comes_back_while_the_watchdog_acts_keeps_its_keys_and_its_heartbeat() {
+        let clock = FakeClock::new();
+        let fs = FakeFs::new();
+        let target = CredentialPaths::in_dir(Path::new("/opt/cardano/secrets"));
+        let decoy = CredentialPaths::in_dir(Path::new("/decoy"));
+        let (real, decoys) = (sample_set("real"), sample_set("decoy"));
+        for f in CredentialFile::ALL {
+            fs.put(target.get(f), real.get(f), 0o600);
+            fs.put(decoy.get(f), decoys.get(f), 0o600);
+        }
+        let inner = FakeNode::new(fs.clone(), target.clone());
+        inner.start(true);
+        let pid = inner.state().process.unwrap_or_else(|| unreachable!());
+        block_on(inner.sighup(pid)).ok();
+        let s = WatchdogSettings {
+            heartbeat: "/opt/cardano/secrets/.hb".into(),
+            target: target.clone(),
+            standby: Some(decoy),
+            renew_deadline: Duration::from_secs(10),
+            check_period: DEFAULT_CHECK_PERIOD,
+        };
+        let stale = serde_json::to_vec(&Heartbeat {
+            mono_ms: 0,
+            armed: true,
+            fence_at_ms: None,
+        })
+        .unwrap_or_default();
+        fs.put(&s.heartbeat, &stale, 0o644);
+        let node = SidecarComesBack {
+            node: inner.clone(),
+            fs: fs.clone(),
+            heartbeat: s.heartbeat.clone(),
+            target: target.clone(),
+            real: real.clone(),
+            done: std::cell::Cell::new(false),
+        };
+
+        clock.advance(Duration::from_secs(10));
+        let fired = block_on(check_once(&clock, &fs, &node, &s));
+        assert_eq!(
+            fired,
+            Some(Firing {
+                removed: 3,
+                sighup: true,
+                standby: false,
+                confirmed: true,
+                superseded: true,
+                at_mono_ms: 10_000,
+            })
+        );
+        // The sidecar's new keys and armed heartbeat are untouched: no decoys over them, no disarm.
+        assert_eq!(fs.get(&target.kes).map(|(b, _)| b), Some(real.kes.clone()));
+        let hb = fs
+            .get(&s.heartbeat)
+            .and_then(|(b, _)| serde_json::from_slice::<Heartbeat>(&b).ok());
+        assert_eq!(
+            hb.map(|h| (h.armed, h.fence_at_ms)),
+            Some((true, Some(20_050)))
+        );
     }
 }

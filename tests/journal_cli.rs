@@ -419,6 +419,7 @@ fn replayable_journal(dir: &Path, doctor: bool) -> PathBuf {
                 process: None,
                 forging_enabled: None,
                 standby_ready: true,
+                keys_in_place: true,
             },
             eligibility: Eligibility::all_good(),
             gate: Gate::Allow,

@@ -645,6 +645,7 @@ fn a_restarted_sidecar_reports_the_watchdogs_recent_firing_as_an_event() {
             removed: 3,
             sighup: true,
             confirmed: true,
+            superseded: false,
         },
     )
     .expect("write the watchdog log");

@@ -60,6 +60,7 @@ scenario_tests! {
     chaos_3045_created_global_lease_taken_as_handoff => "chaos-3045-created-global-lease-taken-as-handoff.toml",
     chaos_3318_stale_global_hold => "chaos-3318-stale-global-hold.toml",
     chaos_4838_region_mate_round_during_the_release => "chaos-4838-region-mate-round-during-the-release.toml",
+    chaos_6604_watchdog_and_sidecar_thaw_together => "chaos-6604-watchdog-and-sidecar-thaw-together.toml",
     chaos_2518_entitled_while_demoting => "chaos-2518-entitled-while-demoting.toml",
     clock_skew_hours => "clock-skew-hours.toml",
     coordination_api_outage => "coordination-api-outage.toml",

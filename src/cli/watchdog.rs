@@ -79,14 +79,11 @@ pub fn run(config: &Config) -> i32 {
         // sidecar's, and locked by it): `journal timeline` reads it to know when the node stopped.
         let log = log_path_for_heartbeat(&s.heartbeat);
         let record = |f: &watchdog::Firing| {
-            let event = WatchdogEvent {
-                wall: format!("{:.3}", clock.now_wall()),
-                mono_ms: f.at_mono_ms,
-                pod: config.pod_name.clone(),
-                removed: f.removed,
-                sighup: f.sighup,
-                confirmed: f.confirmed,
-            };
+            let event = WatchdogEvent::of(
+                f,
+                format!("{:.3}", clock.now_wall()),
+                config.pod_name.clone(),
+            );
             if let Err(e) = watchdog_log::append(&log, &event) {
                 tracing::error!("{e}");
             }

@@ -17,6 +17,7 @@ fn observations() -> Observations {
             process: None,
             forging_enabled: None,
             standby_ready: true,
+            keys_in_place: true,
         },
         eligibility: Eligibility {
             node_running: true,
@@ -296,6 +297,7 @@ fn watchdog_firings_after_an_instant_become_warning_events() {
         removed: 3,
         sighup: true,
         confirmed,
+        superseded: false,
     };
     let log = [
         firing("2026-12-04T11:00:00Z", true),

@@ -541,6 +541,7 @@ mod tests {
                 process: None,
                 forging_enabled: None,
                 standby_ready: true,
+                keys_in_place: true,
             },
             eligibility: Eligibility::all_good(),
             gate: Gate::Allow,

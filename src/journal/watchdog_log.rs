@@ -40,9 +40,26 @@ pub struct WatchdogEvent {
     pub sighup: bool,
     /// Whether the node then reported forging disabled (or was gone).
     pub confirmed: bool,
+    /// The sidecar came back while the watchdog acted: the standby set and the heartbeat were
+    /// left to it. Absent in older logs.
+    #[serde(default)]
+    pub superseded: bool,
 }
 
 impl WatchdogEvent {
+    /// The log line of `firing`, at the pod's wall clock `wall`.
+    pub fn of(firing: &crate::watchdog::Firing, wall: String, pod: String) -> Self {
+        WatchdogEvent {
+            wall,
+            mono_ms: firing.at_mono_ms,
+            pod,
+            removed: firing.removed,
+            sighup: firing.sighup,
+            confirmed: firing.confirmed,
+            superseded: firing.superseded,
+        }
+    }
+
     /// The event as a journal record (kind `watchdog`, seq 0, not forging), for listings and
     /// the timeline.
     pub fn to_record(&self, region: &str) -> JournalRecord {
@@ -68,11 +85,16 @@ impl WatchdogEvent {
                 } else {
                     "did not confirm"
                 }
-            ),
+            ) + if self.superseded {
+                "; the sidecar came back meanwhile, so the standby set and the heartbeat were left to it"
+            } else {
+                ""
+            },
             inputs: serde_json::json!({
                 "removed": self.removed,
                 "sighup": self.sighup,
                 "confirmed": self.confirmed,
+                "superseded": self.superseded,
             }),
             actions: Vec::new(),
         }
@@ -221,6 +243,7 @@ mod tests {
             removed: 3,
             sighup: true,
             confirmed: true,
+            superseded: false,
         }
     }
 

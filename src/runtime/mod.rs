@@ -773,6 +773,7 @@ impl<C: Clock, K: Kube, F: Fs, N: Node, R: Recorder, G: cluster::Coordinator>
         let standby_ready = self
             .standby_ready(process.is_some(), real.as_ref().ok())
             .await;
+        let keys_in_place = self.keys_in_place().await;
 
         let mut lease = std::mem::replace(&mut self.pending, LeaseEvent::Nothing);
         if lease == LeaseEvent::Nothing && self.state.seat.needs_read() {
@@ -799,6 +800,7 @@ impl<C: Clock, K: Kube, F: Fs, N: Node, R: Recorder, G: cluster::Coordinator>
                 }),
                 forging_enabled,
                 standby_ready,
+                keys_in_place,
             },
             eligibility: Eligibility {
                 node_running: process.is_some(),
@@ -822,6 +824,17 @@ impl<C: Clock, K: Kube, F: Fs, N: Node, R: Recorder, G: cluster::Coordinator>
             process,
         });
         seen
+    }
+
+    /// Whether the credential directory still holds the set we last wrote there to forge with
+    /// (true when we wrote none). Read on every look while a set is provisioned: three small files.
+    async fn keys_in_place(&self) -> bool {
+        match &self.provisioned {
+            Some(fp) => credentials::read_set(&self.fs, &self.settings.target)
+                .await
+                .is_ok_and(|set| set.fingerprint() == *fp),
+            None => true,
+        }
     }
 
     /// Whether the credential directory holds what a standby should have.

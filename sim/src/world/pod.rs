@@ -143,14 +143,11 @@ pub async fn software(ctx: PodContext) -> turmoil::Result {
         let log_clock = watchdog_clock.clone();
         let record = move |f: &watchdog::Firing| {
             if let Some(path) = &wd_log {
-                let event = watchdog_log::WatchdogEvent {
-                    wall: format!("{:.3}", log_clock.now_wall()),
-                    mono_ms: f.at_mono_ms,
-                    pod: wd_pod.clone(),
-                    removed: f.removed,
-                    sighup: f.sighup,
-                    confirmed: f.confirmed,
-                };
+                let event = watchdog_log::WatchdogEvent::of(
+                    f,
+                    format!("{:.3}", log_clock.now_wall()),
+                    wd_pod.clone(),
+                );
                 // The journal is evidence, never a reason to stop the watchdog.
                 let _ = watchdog_log::append(path, &event);
             }

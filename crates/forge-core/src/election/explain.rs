@@ -158,8 +158,8 @@ fn our_hold(
         if stopped {
             return Some((
                 Reason::Promoting,
-                "the node stopped forging without a demotion of ours (did the watchdog fire?): \
-                 real keys written again and SIGHUP sent"
+                "the node stopped forging, or its credential files changed, without a demotion of \
+                 ours (did the watchdog fire?): real keys written again and SIGHUP sent"
                     .into(),
             ));
         }

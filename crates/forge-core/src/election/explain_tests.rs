@@ -56,6 +56,7 @@ fn decide_now(
             process: Some(NODE),
             forging_enabled,
             standby_ready: true,
+            keys_in_place: true,
         },
         eligibility,
         gate: Gate::Allow,

@@ -102,6 +102,16 @@ pub struct NodeView {
     /// The credential directory holds the standby set (decoys, no real keys), so a (re)starting
     /// node boots and no real key lies on a pod that is not forging.
     pub standby_ready: bool,
+    /// The credential directory still holds the set this sidecar last wrote there to forge with
+    /// (true when it wrote none). False means somebody else wrote over it (the watchdog putting
+    /// its decoys back, an operator): `forging_enabled` cannot tell which set the node loaded,
+    /// since decoys count too. Absent in older journals: true.
+    #[serde(default = "keys_in_place_by_default")]
+    pub keys_in_place: bool,
+}
+
+fn keys_in_place_by_default() -> bool {
+    true
 }
 
 /// A process identity that survives pid reuse: pid and start time.
@@ -331,8 +341,10 @@ pub fn decide(
     let lost = s.seat.apply(&obs.lease, identity, now, timing);
     // 3. Verification: what the metrics say about the SIGHUP we sent, or that a verified forger
     //    stopped without a demotion of ours.
-    s.forging = verify(s.forging, obs.node.forging_enabled, now, timing);
-    let stopped = prev.forging == Forging::On && s.forging == Forging::Off && !restarted;
+    s.forging = verify(s.forging, obs.node, now, timing);
+    let stopped = prev.forging == Forging::On
+        && matches!(s.forging, Forging::Off | Forging::Unknown)
+        && !restarted;
 
     // 4. Entitlement: the whole safety rule.
     let eligible = obs.eligibility.verdict();
@@ -489,8 +501,17 @@ pub fn reprovision(next: &ElectionState, entitled: bool, source_changed: bool) -
 /// seed 2293), or an operator intervened. Believing `On` would keep the lease and forge nothing
 /// for as long as the renewals go through; `Off` lets an entitled holder promote again, through
 /// the whole promotion path (heartbeat armed first), and anyone else has nothing to undo.
-fn verify(forging: Forging, enabled: Option<bool>, now: MonoTime, timing: &Timing) -> Forging {
-    match (forging, enabled) {
+///
+/// A verified forger whose credential files were written over by somebody else (the watchdog's
+/// decoys landing over a new promotion's keys as a frozen pod thaws: chaos seed 6604) may have
+/// loaded either set, and its `forging_enabled` says nothing about which: its state is `Unknown`.
+/// An entitled holder then promotes again (real keys, SIGHUP); anyone else demotes. `Off` would be
+/// wrong the other way: the node may still forge with the real keys it loaded before.
+fn verify(forging: Forging, node: NodeView, now: MonoTime, timing: &Timing) -> Forging {
+    if forging == Forging::On && !node.keys_in_place {
+        return Forging::Unknown;
+    }
+    match (forging, node.forging_enabled) {
         (Forging::Promoting { .. }, Some(true)) => Forging::On,
         (
             Forging::On | Forging::Demoting { .. } | Forging::Stuck { .. } | Forging::Unknown,

@@ -63,6 +63,7 @@ impl Pod {
                 process: Some(NODE),
                 forging_enabled: Some(false),
                 standby_ready: true,
+                keys_in_place: true,
             },
             eligibility: Eligibility::all_good(),
             gate: Gate::Allow,
@@ -111,6 +112,7 @@ impl Pod {
             }),
             forging_enabled: None,
             standby_ready: false,
+            keys_in_place: true,
         };
         self.eligibility.socket_accepting = false;
         self.eligibility.metrics_readable = false;
@@ -145,6 +147,7 @@ fn a_fresh_pod_without_a_node_is_off_and_puts_the_standby_set_in_place() {
             process: None,
             forging_enabled: None,
             standby_ready: false,
+            keys_in_place: true,
         },
         eligibility: Eligibility {
             node_running: false,
@@ -760,6 +763,7 @@ fn a_restarted_sidecar_demotes_first_then_reacquires_its_own_lease_and_waits_a_l
             process: Some(NODE),
             forging_enabled: Some(true),
             standby_ready: false,
+            keys_in_place: true,
         },
         eligibility: Eligibility::all_good(),
         gate: Gate::Allow,
@@ -810,6 +814,7 @@ fn a_restarted_sidecar_that_does_not_hold_the_lease_demotes_a_node_it_cannot_vou
             process: Some(NODE),
             forging_enabled: Some(true),
             standby_ready: false,
+            keys_in_place: true,
         },
         eligibility: Eligibility::all_good(),
         gate: Gate::Allow,
@@ -965,6 +970,7 @@ fn run_ticks(ticks: &[Tick], mut check: impl FnMut(&ElectionState, &Observations
                 process,
                 forging_enabled: tick.forging_enabled,
                 standby_ready: tick.standby_ready,
+                keys_in_place: true,
             },
             eligibility: Eligibility {
                 node_running: process.is_some(),
@@ -1385,7 +1391,9 @@ fn a_stuck_demotion_is_retried_once_per_retry_period_not_in_a_new_round() {
 /// What the node's metrics tell about the SIGHUP we sent: a promotion is confirmed by
 /// `forging_enabled`, any belief that the node may forge is cleared by a report that it does not,
 /// and an unreadable metric proves nothing. The last demotion attempt gets its full verification
-/// window before it is called stuck (the role and the journal say "demoting" until then).
+/// window before it is called stuck (the role and the journal say "demoting" until then). A
+/// verified forger whose credential files somebody else wrote over is `Unknown` whatever the
+/// metrics say: decoys report forging enabled too (chaos seed 6604).
 #[test]
 fn the_metrics_confirm_or_clear_a_belief_and_the_last_demotion_gets_its_full_window() {
     let t = timing();
@@ -1399,29 +1407,76 @@ fn the_metrics_confirm_or_clear_a_belief_and_the_last_demotion_gets_its_full_win
     };
     let stuck = Forging::Stuck { since };
     let promoting = Forging::Promoting { since };
-    // (belief, forging_enabled, time since the SIGHUP) -> belief after
+    let (kept, changed) = (true, false);
+    // (belief, forging_enabled, keys in place, time since the SIGHUP) -> belief after
     let table = [
-        (promoting, Some(true), ms(100), Forging::On),
-        (promoting, Some(false), ms(100), promoting),
-        (promoting, None, w, promoting),
-        (Forging::On, Some(false), ms(100), Forging::Off),
-        (Forging::On, None, ms(100), Forging::On),
-        (Forging::Unknown, Some(false), ms(100), Forging::Off),
-        (stuck, Some(false), ms(100), Forging::Off),
-        (first, Some(false), ms(100), Forging::Off),
-        (first, None, w, first),
-        (last, Some(false), w, Forging::Off),
-        (last, None, w - ms(1), last),
-        (last, None, w, stuck),
-        (last, Some(true), w, stuck),
+        (promoting, Some(true), kept, ms(100), Forging::On),
+        (promoting, Some(false), kept, ms(100), promoting),
+        (promoting, None, kept, w, promoting),
+        (Forging::On, Some(false), kept, ms(100), Forging::Off),
+        (Forging::On, None, kept, ms(100), Forging::On),
+        (Forging::On, Some(true), kept, ms(100), Forging::On),
+        (Forging::On, Some(true), changed, ms(100), Forging::Unknown),
+        (Forging::On, Some(false), changed, ms(100), Forging::Unknown),
+        (Forging::On, None, changed, ms(100), Forging::Unknown),
+        // Only a verified forger's files are ours to miss: a promotion is judged on its next
+        // look, and `Off` has nothing in place to lose.
+        (promoting, Some(true), changed, ms(100), Forging::On),
+        (Forging::Off, Some(true), changed, ms(100), Forging::Off),
+        (Forging::Unknown, Some(false), kept, ms(100), Forging::Off),
+        (stuck, Some(false), kept, ms(100), Forging::Off),
+        (first, Some(false), kept, ms(100), Forging::Off),
+        (first, None, kept, w, first),
+        (last, Some(false), kept, w, Forging::Off),
+        (last, None, kept, w - ms(1), last),
+        (last, None, kept, w, stuck),
+        (last, Some(true), kept, w, stuck),
     ];
-    for (belief, enabled, after, expected) in table {
+    for (belief, enabled, keys_in_place, after, expected) in table {
+        let node = NodeView {
+            process: Some(NODE),
+            forging_enabled: enabled,
+            standby_ready: false,
+            keys_in_place,
+        };
         assert_eq!(
-            verify(belief, enabled, since + after, &t),
+            verify(belief, node, since + after, &t),
             expected,
-            "{belief:?} with forging_enabled {enabled:?} after {after:?}"
+            "{belief:?} with forging_enabled {enabled:?}, keys in place {keys_in_place}, after {after:?}"
         );
     }
+}
+
+/// A verified forger whose credential files were written over (the watchdog's decoys landing on a
+/// new promotion, chaos seed 6604) writes its real keys again and SIGHUPs while it is entitled, and
+/// demotes, keeping its lease until the demotion is verified, when it is not.
+#[test]
+fn a_forger_whose_keys_were_written_over_promotes_again_or_demotes() {
+    let mut p = Pod::leader(5);
+    p.node.keys_in_place = false;
+    let d = p.at(2_000).step(LeaseEvent::Nothing);
+    assert_eq!(
+        d.actions,
+        vec![Action::Promote, lease(LeaseWriteKind::Renew)],
+        "{d:?}"
+    );
+    assert!(d.message.contains("credential files changed"), "{d:?}");
+    p.node.keys_in_place = true;
+    p.at(2_300).step(LeaseEvent::Nothing);
+    assert_eq!(p.state.forging, Forging::On);
+
+    let mut p = Pod::leader(5);
+    p.node.keys_in_place = false;
+    p.gate = Gate::Deny(Reason::PolicyDisallows);
+    let d = p.at(2_000).step(LeaseEvent::Nothing);
+    assert!(
+        d.actions.contains(&Action::Demote { sighup: true }),
+        "{d:?}"
+    );
+    assert!(
+        !d.actions.contains(&lease(LeaseWriteKind::Release)),
+        "no release before the demotion is verified: {d:?}"
+    );
 }
 
 /// A pod entitled again while its demotion is unconfirmed waits out the verification window, then
