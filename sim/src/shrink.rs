@@ -16,6 +16,13 @@
 //! "shrank" to a run whose probes were gone and whose forger was dead for minutes, violating the
 //! same `max-gap` at the start of its window, a different failure in a useless file.
 //!
+//! Repairs are never dropped during the search: a `restart`, `heal`, `api-up`, `health` back to
+//! healthy, `node-slow` back to the default or `latency` back to the scenario's own. Dropping one
+//! leaves the world broken for good, and a liveness expectation then fails "the same way" for a
+//! trivial reason (seed 6604 "shrank" to three shutdowns and no restart). Once the harmful faults
+//! are down to what the failure needs, the repairs that no longer repair anything (the run reports
+//! them as no-ops) go, each only if the run still fails the same way.
+//!
 //! Delta debugging in its simplest form: try dropping chunks of faults, halving the chunk size until
 //! single faults; a drop is kept when the scenario still fails. Runs are deterministic, so the
 //! result is too (same file, same seed, same tick: same shrunk file).
@@ -24,8 +31,8 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use crate::oracle::Violation;
 use crate::runner::{RunOptions, run};
-use crate::scenario::Scenario;
-use crate::trace::SimMs;
+use crate::scenario::{Fault, FaultAction, Scenario, Timing};
+use crate::trace::{EventKind, SimMs, Trace};
 
 /// One violated check: an implicit check's kind (`None` index), or an expectation's index and kind.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -200,15 +207,27 @@ pub fn shrink(
     let mut runs = 1;
     let mut error = None;
     let mut trial = scenario.clone();
-    let faults = minimize(scenario.faults.clone(), |subset| {
+    // Faults as (index in the file, fault): the repairs stay in every trial.
+    let (repairs, harms): (Vec<_>, Vec<_>) = scenario
+        .faults
+        .iter()
+        .cloned()
+        .enumerate()
+        .partition(|(_, f)| is_repair(&f.action, &scenario.timing));
+    let in_file_order = |a: &[(usize, Fault)], b: &[(usize, Fault)]| -> Vec<(usize, Fault)> {
+        let mut all: Vec<_> = a.iter().chain(b).cloned().collect();
+        all.sort_by_key(|(i, _)| *i);
+        all
+    };
+    let mut fails = |faults: &[(usize, Fault)], runs: &mut usize| -> bool {
         if error.is_some() {
             return false;
         }
-        trial.faults = subset.to_vec();
-        runs += 1;
+        trial.faults = faults.iter().map(|(_, f)| f.clone()).collect();
+        *runs += 1;
         match checks(&trial) {
             Ok(found) => {
-                progress(runs, subset.len());
+                progress(*runs, faults.len());
                 same_failure(&target, &original, &found)
             }
             Err(e) => {
@@ -216,12 +235,41 @@ pub fn shrink(
                 false
             }
         }
+    };
+    let harms = minimize(harms, |subset| {
+        fails(&in_file_order(&repairs, subset), &mut runs)
     });
+    // The repairs that repair nothing any more: no-ops in a run of what is left.
+    let left = in_file_order(&repairs, &harms);
+    let no_ops = {
+        let mut last = scenario.clone();
+        last.faults = left.iter().map(|(_, f)| f.clone()).collect();
+        runs += 1;
+        let outcome = run(&last, options).map_err(ShrinkError::Simulation)?;
+        no_op_faults(&outcome.trace)
+    };
+    let mut repairs: Vec<(usize, Fault)> = repairs;
+    let mut at = 0;
+    while at < repairs.len() {
+        let position = left.iter().position(|(i, _)| *i == repairs[at].0);
+        if position.is_some_and(|p| no_ops.contains(&p)) {
+            let mut without = repairs.clone();
+            without.remove(at);
+            if fails(&in_file_order(&without, &harms), &mut runs) {
+                repairs = without;
+                continue;
+            }
+        }
+        at += 1;
+    }
     if let Some(e) = error {
         return Err(e);
     }
     let mut shrunk = scenario.clone();
-    shrunk.faults = faults;
+    shrunk.faults = in_file_order(&repairs, &harms)
+        .into_iter()
+        .map(|(_, f)| f)
+        .collect();
     // Expectations that fail only because the faults they were about are gone (a removed probe's
     // `forger-by` in the region it moved to) say nothing about the failure: drop them. The
     // world does not depend on expectations, so the kept checks fail as before.
@@ -246,6 +294,34 @@ pub fn shrink(
         kept: target,
         dropped_expects: stale.len(),
     })
+}
+
+/// Whether `action` only undoes a fault: brings a pod or server back, heals a partition, turns
+/// health good, or puts the node's or the network's speed back to the scenario's own.
+fn is_repair(action: &FaultAction, timing: &Timing) -> bool {
+    match action {
+        FaultAction::Heal { .. } | FaultAction::Restart { .. } | FaultAction::ApiUp { .. } => true,
+        FaultAction::Health { healthy, .. } => *healthy,
+        FaultAction::NodeSlow { sighup_delay, .. } => sighup_delay.is_zero(),
+        FaultAction::Latency { latency, .. } => *latency == timing.api_latency,
+        _ => false,
+    }
+}
+
+/// Indexes (in the run's fault list) of the faults the run reports as no-ops.
+fn no_op_faults(trace: &Trace) -> BTreeSet<usize> {
+    trace
+        .events
+        .iter()
+        .filter_map(|e| match &e.kind {
+            EventKind::Fault {
+                index,
+                applied: false,
+                ..
+            } => Some(*index),
+            _ => None,
+        })
+        .collect()
 }
 
 #[cfg(test)]
@@ -375,5 +451,69 @@ mod tests {
             Err(ShrinkError::DoesNotFail(name)) => assert_eq!(name, "quiet"),
             other => panic!("{other:?}"),
         }
+    }
+
+    /// The region's two pods shut down and come back too late for the expectation: the failure
+    /// needs both shutdowns, and the restart is kept although the run fails without it too (a
+    /// world broken for good fails any liveness check, a useless file). The unrelated skew goes,
+    /// and so does a restart that restarts nobody.
+    #[test]
+    fn repairs_stay_while_they_repair_and_go_once_they_are_no_ops() {
+        let s = Scenario::from_str(
+            r#"name = "late-restart"
+description = "both pods down, back too late"
+duration = "2m"
+
+[[region]]
+name = "r"
+priority = 1
+pods = 2
+
+[[fault]]
+at = "20s"
+kind = "restart"
+target = "region:r"
+
+[[fault]]
+at = "40s"
+kind = "skew"
+target = "pod:r/0"
+offset = "1s"
+
+[[fault]]
+at = "50s"
+kind = "shutdown"
+target = "pod:r/0"
+
+[[fault]]
+at = "55s"
+kind = "shutdown"
+target = "pod:r/1"
+
+[[fault]]
+at = "1m"
+kind = "restart"
+target = "region:r"
+
+[[expect]]
+kind = "forger-by"
+by = "1m3s"
+region = "r"
+to = "2m"
+"#,
+            "late-restart",
+        )
+        .expect("a valid scenario");
+        let shrunk = shrink(&s, &RunOptions::default(), &[], |_, _| {}).expect("it fails");
+        let kinds: Vec<(&str, u64)> = shrunk
+            .scenario
+            .faults
+            .iter()
+            .map(|f| (f.action.kind(), f.at.as_secs()))
+            .collect();
+        assert_eq!(
+            kinds,
+            vec![("shutdown", 50), ("shutdown", 55), ("restart", 60)]
+        );
     }
 }

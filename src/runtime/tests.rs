@@ -575,6 +575,30 @@ fn a_node_restart_on_the_leader_releases_at_once() {
     );
 }
 
+/// The watchdog's decoys land over a verified forger's keys and the node loads them (chaos seed
+/// 6604: a frozen pod's watchdog and sidecar thawing together). Its metrics still say forging
+/// enabled, decoys count too; the sidecar sees its files changed and promotes again within a
+/// retry period, on the same lease.
+#[test]
+fn a_forger_whose_keys_are_written_over_loads_its_real_keys_again() {
+    let mut c = Cluster::new(2);
+    c.run_until(20_000);
+    let leader = c.forger().unwrap_or_default();
+    let target = CredentialPaths::in_dir(&dir("/opt/cardano/secrets"));
+    let decoy = c.decoy.clone();
+    let p = c.pod(&leader);
+    for f in credentials::CredentialFile::ALL {
+        p.fs.put(target.get(f), decoy.get(f), 0o600);
+    }
+    let pid = p.node.state().process.unwrap_or_else(|| unreachable!());
+    block_on(p.node.sighup(pid)).ok();
+    assert!(p.node.forges_with(&decoy), "the node loaded the decoys");
+    assert_eq!(c.forger(), None);
+    let at = c.clock.now_mono().as_ms();
+    c.run_until(at + 2_500);
+    assert_eq!(c.forger().as_deref(), Some(leader.as_str()));
+}
+
 #[test]
 fn a_rotated_real_set_reaches_the_leader_with_exactly_one_sighup() {
     let mut c = Cluster::new(2);
