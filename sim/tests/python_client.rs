@@ -11,7 +11,7 @@ use std::time::Duration;
 use forge_sim::apiserver::{ApiServer, Options};
 
 /// How many checks the script makes; a run that makes fewer (a check silently skipped) fails.
-const CHECKS: usize = 24;
+const CHECKS: usize = 32;
 
 fn root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))

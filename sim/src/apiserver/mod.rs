@@ -26,6 +26,7 @@ pub mod discovery;
 pub mod faults;
 pub mod handlers;
 pub mod listener;
+pub mod paging;
 pub mod protobuf;
 mod request;
 mod resources;

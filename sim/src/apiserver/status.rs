@@ -33,6 +33,8 @@ pub struct ApiError {
     pub message: String,
     /// `Status.details`, or `Value::Null` for none.
     pub details: Value,
+    /// `Status.metadata.continue`: the token a 410 on a compacted `continue` hands back.
+    pub continue_token: Option<String>,
 }
 
 /// `plural.group` (or `plural` for the core group), as Kubernetes names a resource in messages.
@@ -51,6 +53,7 @@ impl ApiError {
             reason,
             message,
             details,
+            continue_token: None,
         }
     }
 
@@ -201,6 +204,48 @@ impl ApiError {
         )
     }
 
+    /// 410 for a list at an exact resourceVersion that is compacted (etcd3's `expiredList`).
+    pub fn list_expired() -> Self {
+        Self::new(
+            StatusCode::GONE,
+            "Expired",
+            "The resourceVersion for the provided list is too old.".into(),
+            Value::Null,
+        )
+    }
+
+    /// 410 for a `continue` whose snapshot is compacted, with a token that continues at the
+    /// current state (etcd3's `inconsistentContinue`).
+    pub fn continue_expired(inconsistent_token: String) -> Self {
+        let mut e = Self::new(
+            StatusCode::GONE,
+            "Expired",
+            "The provided continue parameter is too old to display a consistent list result. \
+             You can start a new list without the continue parameter, or use the continue token \
+             in this response to retrieve the remainder of the results. Continuing with the \
+             provided token results in an inconsistent list - objects that were created, \
+             modified, or deleted between the time the first chunk was returned and now may \
+             show up in the list."
+                .into(),
+            Value::Null,
+        );
+        e.continue_token = Some(inconsistent_token);
+        e
+    }
+
+    /// 504 for a resourceVersion newer than the store's (`NewTooLargeResourceVersionError`).
+    pub fn too_large_resource_version(requested: u64, current: u64) -> Self {
+        Self::new(
+            StatusCode::GATEWAY_TIMEOUT,
+            "Timeout",
+            format!("Too large resource version: {requested}, current: {current}"),
+            json!({
+                "causes": [{"reason": "ResourceVersionTooLarge", "message": "Too large resource version"}],
+                "retryAfterSeconds": 1,
+            }),
+        )
+    }
+
     /// The `Status` object.
     pub fn to_status(&self) -> Value {
         let mut status = json!({
@@ -214,6 +259,9 @@ impl ApiError {
         });
         if !self.details.is_null() {
             status["details"] = self.details.clone();
+        }
+        if let Some(token) = &self.continue_token {
+            status["metadata"]["continue"] = json!(token);
         }
         status
     }

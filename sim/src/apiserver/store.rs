@@ -38,6 +38,9 @@ pub struct Event {
     pub type_: EventType,
     /// The object after the change (before it, for DELETED, with the new resourceVersion).
     pub object: Value,
+    /// The object as stored before the change (none for ADDED): what a list at an older
+    /// resourceVersion needs to undo the change, as etcd keeps every revision until compaction.
+    pub previous: Option<bytes::Bytes>,
 }
 
 /// Errors of the store's persistence.
@@ -210,6 +213,46 @@ impl Store {
             .collect()
     }
 
+    /// One resource's objects as they were at `resource_version` (at most the current one),
+    /// keyed and ordered as etcd orders them (`NAMESPACE/NAME`, or `NAME` when cluster-scoped),
+    /// or `Err(floor)` when that version is compacted: the changes since are no longer all kept.
+    /// The current objects with every later change of the resource undone, newest first.
+    pub fn list_at(
+        &self,
+        resource_version: u64,
+        group: &str,
+        plural: &str,
+        namespace: Option<&str>,
+    ) -> Result<BTreeMap<String, bytes::Bytes>, u64> {
+        if resource_version < self.history_floor {
+            return Err(self.history_floor);
+        }
+        let mut objects: BTreeMap<String, bytes::Bytes> = self
+            .objects
+            .iter()
+            .filter(|((g, p, ns, _), _)| {
+                g == group && p == plural && namespace.is_none_or(|n| n == ns)
+            })
+            .map(|((_, _, ns, name), s)| (etcd_key(ns, name), s.json.clone()))
+            .collect();
+        for e in self.history.iter().rev() {
+            if e.resource_version <= resource_version {
+                break;
+            }
+            if e.group != group || e.plural != plural || namespace.is_some_and(|n| n != e.namespace)
+            {
+                continue;
+            }
+            let name = e.object["metadata"]["name"].as_str().unwrap_or_default();
+            let key = etcd_key(&e.namespace, name);
+            match &e.previous {
+                Some(before) => objects.insert(key, before.clone()),
+                None => objects.remove(&key),
+            };
+        }
+        Ok(objects)
+    }
+
     fn of<'a>(
         &'a self,
         group: &'a str,
@@ -232,9 +275,11 @@ impl Store {
         type_: EventType,
     ) -> Result<Event, StoreError> {
         self.note_crd_change(&key);
-        self.objects
-            .insert(key.clone(), Stored::new(object.clone()));
-        self.record(key, object, type_)
+        let previous = self
+            .objects
+            .insert(key.clone(), Stored::new(object.clone()))
+            .map(|s| s.json);
+        self.record(key, object, type_, previous)
     }
 
     /// Changes with every CustomResourceDefinition write or delete (never otherwise).
@@ -251,8 +296,8 @@ impl Store {
     /// Removes an object; `tombstone` is the object as last seen with a fresh resourceVersion.
     pub fn remove(&mut self, key: &ObjectKey, tombstone: Value) -> Result<Event, StoreError> {
         self.note_crd_change(key);
-        self.objects.remove(key);
-        self.record(key.clone(), tombstone, EventType::Deleted)
+        let previous = self.objects.remove(key).map(|s| s.json);
+        self.record(key.clone(), tombstone, EventType::Deleted, previous)
     }
 
     /// Keys of every object of one resource (to delete custom resources with their CRD).
@@ -269,6 +314,7 @@ impl Store {
         key: ObjectKey,
         object: Value,
         type_: EventType,
+        previous: Option<bytes::Bytes>,
     ) -> Result<Event, StoreError> {
         let (group, plural, namespace, _) = key;
         let event = Event {
@@ -278,6 +324,7 @@ impl Store {
             namespace,
             type_,
             object,
+            previous,
         };
         self.history.push_back(event.clone());
         while self.history.len() > self.history_limit {
@@ -335,6 +382,16 @@ impl Store {
             path: path.clone(),
             source,
         })
+    }
+}
+
+/// An object's key below its resource's prefix, as etcd orders a list: `NAMESPACE/NAME`, or
+/// `NAME` for a cluster-scoped object.
+pub fn etcd_key(namespace: &str, name: &str) -> String {
+    if namespace.is_empty() {
+        name.to_owned()
+    } else {
+        format!("{namespace}/{name}")
     }
 }
 
@@ -529,5 +586,50 @@ mod tests {
         }
         assert_eq!(store.events_since(0, "g", "p", None), Err(1));
         assert_eq!(store.events_since(1, "g", "p", None).unwrap().len(), 2);
+    }
+
+    /// A list at an older resourceVersion undoes every later change: an addition goes, a change
+    /// and a deletion bring the object back as it was; other resources are untouched; a version
+    /// whose changes are no longer all kept is compacted.
+    #[test]
+    fn a_list_at_an_older_version_undoes_the_later_changes() {
+        let mut store = Store::open(None, 4).unwrap();
+        let write = |store: &mut Store, plural: &str, name: &str, v: u32, type_| {
+            let rv = store.next_resource_version();
+            let obj = json!({"metadata": {"name": name, "namespace": "ns", "resourceVersion": rv.to_string()}, "v": v});
+            let key = key_of("g", plural, &obj);
+            if type_ == EventType::Deleted {
+                store.remove(&key, obj).unwrap();
+            } else {
+                store.put(key, obj, type_).unwrap();
+            }
+            rv
+        };
+        write(&mut store, "p", "a", 1, EventType::Added);
+        let before = write(&mut store, "p", "b", 1, EventType::Added);
+        write(&mut store, "p", "a", 2, EventType::Modified);
+        write(&mut store, "p", "b", 1, EventType::Deleted);
+        write(&mut store, "p", "c", 1, EventType::Added);
+        write(&mut store, "q", "z", 1, EventType::Added);
+        let versions = |objects: BTreeMap<String, bytes::Bytes>| -> Vec<(String, u64)> {
+            objects
+                .into_iter()
+                .map(|(k, b)| {
+                    let v: Value = serde_json::from_slice(&b).unwrap();
+                    (k, v["v"].as_u64().unwrap())
+                })
+                .collect()
+        };
+        let now = store.resource_version();
+        assert_eq!(
+            versions(store.list_at(now, "g", "p", None).unwrap()),
+            [("ns/a".to_owned(), 2), ("ns/c".to_owned(), 1)]
+        );
+        assert_eq!(
+            versions(store.list_at(before, "g", "p", Some("ns")).unwrap()),
+            [("ns/a".to_owned(), 1), ("ns/b".to_owned(), 1)]
+        );
+        // Four events kept: the first two are compacted.
+        assert_eq!(store.list_at(before - 1, "g", "p", None), Err(before));
     }
 }

@@ -4,7 +4,9 @@ The calls are the ones the old Python sidecar makes (leases: read, create, patch
 stale version, delete; CardanoLeader and CardanoForgeCluster: get, create, list, watch, status
 get and merge patch), plus what they rely on: the Python client's `watch=True`, MicroTime
 normalised the way Kubernetes does, 404 and 409 as ApiException, a watch from a compacted
-resourceVersion answered with 410, BOOKMARK events only when asked for.
+resourceVersion answered with 410, BOOKMARK events only when asked for; paged lists (limit and
+continue, as client-go's pager and kubectl make them), consistent across pages, and the 410s of a
+compacted continue token or exact list.
 
 Usage: conformance.py URL CRD_DIR. Prints one line per check and `conformance: N checks passed`;
 exits non-zero on the first failure. Run by sim/tests/python_client.rs.
@@ -180,6 +182,46 @@ def main(url, crd_dir):
         check("a watch from a compacted resourceVersion is 410", False, "no error")
     except ApiException as e:
         check("a watch from a compacted resourceVersion is 410", e.status == 410, f"HTTP {e.status}: {e.reason}")
+
+    # Paged lists, as client-go's pager and kubectl (limit=500) make them: a consistent snapshot
+    # across pages, a compacted continue token answered 410 with a token that goes on at the
+    # current state, and an exact list of a compacted version answered 410.
+    for name in ("page-a", "page-b", "page-c"):
+        coord.create_namespaced_lease(NS, {"metadata": {"name": name}, "spec": {"holderIdentity": name}})
+    first = coord.list_namespaced_lease(NS, limit=2)
+    names = [l.metadata.name for l in first.items]
+    check("a page of two, in key order, with a continue token and the count left",
+          names == ["cardano-node-leader", "page-a"] and first.metadata._continue
+          and first.metadata.remaining_item_count == 2, (names, first.metadata))
+    coord.delete_namespaced_lease("page-c", NS)
+    second = coord.list_namespaced_lease(NS, limit=2, _continue=first.metadata._continue)
+    names = [l.metadata.name for l in second.items]
+    check("the next page is the first page's snapshot (a lease deleted since is still in it)",
+          names == ["page-b", "page-c"] and not second.metadata._continue
+          and second.metadata.resource_version == first.metadata.resource_version,
+          (names, second.metadata))
+    exact = coord.list_namespaced_lease(NS, resource_version=first.metadata.resource_version,
+                                        resource_version_match="Exact")
+    check("an exact list answers the old state",
+          len(exact.items) == 4 and exact.metadata.resource_version == first.metadata.resource_version,
+          exact.metadata)
+    first = coord.list_namespaced_lease(NS, limit=1)
+    for i in range(40):
+        coord.patch_namespaced_lease("page-a", NS, {"spec": {"leaseTransitions": i + 1}})
+    body = expect_status("a compacted continue token is 410", 410,
+                         lambda: coord.list_namespaced_lease(NS, limit=1, _continue=first.metadata._continue))
+    check("its Status says why and hands back a token", body.get("reason") == "Expired"
+          and "too old to display a consistent list" in body.get("message", "")
+          and body.get("metadata", {}).get("continue"), body)
+    rest = coord.list_namespaced_lease(NS, _continue=body["metadata"]["continue"])
+    check("the handed-back token lists the rest at the current state",
+          [l.metadata.name for l in rest.items] == ["page-a", "page-b"], [l.metadata.name for l in rest.items])
+    body = expect_status("an exact list of a compacted version is 410", 410,
+                         lambda: coord.list_namespaced_lease(NS, resource_version=first.metadata.resource_version,
+                                                             resource_version_match="Exact"))
+    check("with Kubernetes' message", body.get("message") == "The resourceVersion for the provided list is too old.", body)
+    for name in ("page-a", "page-b"):
+        coord.delete_namespaced_lease(name, NS)
 
     coord.delete_namespaced_lease("cardano-node-leader", NS)
     expect_status("a deleted lease is gone", 404, lambda: coord.read_namespaced_lease("cardano-node-leader", NS))

@@ -14,6 +14,7 @@ use serde_json::{Value, json};
 use super::ApiServer;
 use super::discovery;
 use super::faults::Injected;
+use super::paging::{self, ListOptions, Version};
 use super::request::{Params, Target, selectors};
 use super::resources::{self, CRD_GROUP, CRD_PLURAL, ResourceType};
 use super::schema;
@@ -383,6 +384,16 @@ fn list(
 ) -> Result<Response, ApiError> {
     let (labels, fields) = selectors(params)?;
     let keep = |o: &Value| labels.matches_labels(o) && fields.matches_fields(o);
+    let options = ListOptions::parse(params)?;
+    if !options.is_plain() {
+        return paged_list(server, target, params, &options, wants_table, keep);
+    }
+    if let Version::NotOlderThan(n) = options.version {
+        let current = server.store().resource_version();
+        if n > current {
+            return Err(ApiError::too_large_resource_version(n, current));
+        }
+    }
     if !wants_table {
         // The items' JSON as stored, joined: no copy or rendering of the objects per read.
         let (items, rv) = {
@@ -431,6 +442,84 @@ fn list(
     let include = IncludeObject::parse(params.get("includeObject").map(String::as_str));
     let t = table::build(&target.rt, &items, rv, include, server.now());
     Ok(json_response(StatusCode::OK, table::TABLE_CONTENT_TYPE, &t))
+}
+
+/// A list with a page size, a continue token or an exact resourceVersion (`paging`).
+fn paged_list(
+    server: &ApiServer,
+    target: &Target,
+    params: &Params,
+    options: &ListOptions,
+    wants_table: bool,
+    keep: impl Fn(&Value) -> bool,
+) -> Result<Response, ApiError> {
+    let filtered = ["labelSelector", "fieldSelector"]
+        .iter()
+        .any(|k| params.get(*k).is_some_and(|v| !v.is_empty()));
+    let page = {
+        let store = server.store();
+        let snapshots = StoreSnapshots {
+            store: &store,
+            target,
+        };
+        paging::page(
+            &snapshots,
+            options,
+            |json| serde_json::from_slice::<Value>(json).is_ok_and(|o| keep(&o)),
+            filtered,
+        )?
+    };
+    let mut metadata = json!({"resourceVersion": page.resource_version.to_string()});
+    if let Some(token) = &page.continue_token {
+        metadata["continue"] = json!(token);
+    }
+    if let Some(n) = page.remaining {
+        metadata["remainingItemCount"] = json!(n);
+    }
+    let items: Vec<Value> = page
+        .items
+        .iter()
+        .filter_map(|json| serde_json::from_slice(json).ok())
+        .collect();
+    if wants_table {
+        let include = IncludeObject::parse(params.get("includeObject").map(String::as_str));
+        let mut t = table::build(
+            &target.rt,
+            &items,
+            page.resource_version,
+            include,
+            server.now(),
+        );
+        t["metadata"] = metadata;
+        return Ok(json_response(StatusCode::OK, table::TABLE_CONTENT_TYPE, &t));
+    }
+    Ok(ok(&json!({
+        "apiVersion": target.rt.api_version(),
+        "kind": target.rt.list_kind,
+        "metadata": metadata,
+        "items": items,
+    })))
+}
+
+/// The store's versions of one resource, for [`paging::page`].
+struct StoreSnapshots<'a> {
+    store: &'a store::Store,
+    target: &'a Target,
+}
+
+impl paging::Snapshots for StoreSnapshots<'_> {
+    fn current(&self) -> u64 {
+        self.store.resource_version()
+    }
+
+    fn at(&self, resource_version: u64) -> Result<std::collections::BTreeMap<String, Bytes>, u64> {
+        self.store.list_at(
+            resource_version,
+            &self.target.rt.group,
+            &self.target.rt.plural,
+            self.target.namespace.as_deref(),
+        )
+    }
 }
 
 fn get(
