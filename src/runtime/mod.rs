@@ -469,7 +469,13 @@ impl<C: Clock, K: Kube, F: Fs, N: Node, R: Recorder, G: cluster::Coordinator>
             Some(rv) => {
                 let watched = self.kube.watch_lease(&self.settings.lease_name, &rv, wait);
                 let start = self.clock.now_mono();
-                let result = with_timeout(&self.clock, wait, watched).await;
+                // However short the wait, the watch gets its answer window: a release it was
+                // opened to catch answers a round trip or two after the opening, and a wait
+                // that ends first loses it to a fresh read a round trip later (soak seed 7254:
+                // a 150 ms wait, the release's answer due 50 ms after it, and the region-mate's
+                // acquire landed 300 ms after the release, past the departing pod's grace).
+                let result =
+                    with_timeout(&self.clock, wait.max(self.watch_answer_window()), watched).await;
                 let now = self.clock.now_mono();
                 match result {
                     Some(Ok(record)) => self.pending = LeaseEvent::Read(record),
@@ -665,6 +671,7 @@ impl<C: Clock, K: Kube, F: Fs, N: Node, R: Recorder, G: cluster::Coordinator>
             let (gate, wake) = self.coordinator.coordinate(local).await;
             return (gate, wake, false);
         };
+        let window = self.watch_answer_window();
         let round = std::pin::pin!(self.coordinator.coordinate(local));
         let watch = std::pin::pin!(self.kube.watch_lease(
             &self.settings.lease_name,
@@ -678,8 +685,7 @@ impl<C: Clock, K: Kube, F: Fs, N: Node, R: Recorder, G: cluster::Coordinator>
             // not read a round trip later on the next watch's new connection. Nothing waits on
             // a standby's round.
             Either::Left((out, watch)) => {
-                let left =
-                    (now + self.settings.timing.retry_period() / 10).since(self.clock.now_mono());
+                let left = (now + window).since(self.clock.now_mono());
                 (
                     out,
                     with_timeout(&self.clock, left, watch)
@@ -696,6 +702,14 @@ impl<C: Clock, K: Kube, F: Fs, N: Node, R: Recorder, G: cluster::Coordinator>
             }
             None => (gate, wake, false),
         }
+    }
+
+    /// How long a watch of our lease is given from its opening to answer, before a wait or a
+    /// round that ends first may drop it: a tenth of a retry period (200 ms by default), about
+    /// the departing leader's successor grace. A watch from a version already replaced answers
+    /// a round trip or two after it was asked for.
+    fn watch_answer_window(&self) -> Duration {
+        self.settings.timing.retry_period() / 10
     }
 
     /// Whether the mounted real set is valid and differs from the set we last provisioned.
