@@ -61,6 +61,7 @@ scenario_tests! {
     chaos_3318_stale_global_hold => "chaos-3318-stale-global-hold.toml",
     chaos_4838_region_mate_round_during_the_release => "chaos-4838-region-mate-round-during-the-release.toml",
     chaos_6604_watchdog_and_sidecar_thaw_together => "chaos-6604-watchdog-and-sidecar-thaw-together.toml",
+    chaos_7254_standby_idle_watch_answer_window => "chaos-7254-standby-idle-watch-answer-window.toml",
     chaos_2518_entitled_while_demoting => "chaos-2518-entitled-while-demoting.toml",
     clock_skew_hours => "clock-skew-hours.toml",
     coordination_api_outage => "coordination-api-outage.toml",
