@@ -504,3 +504,57 @@ mod write_stress;
 fn write_stress_child() {
     write_stress::run_child();
 }
+
+/// A pod whose wall clock stepped back hours (chaos seed 6604) is listed in the order it wrote
+/// its records, not sorted by wall time (which put its last records first and made its journal
+/// seem to stop), merged with another pod's by wall time, and the step is named.
+#[test]
+fn timeline_keeps_a_pods_own_order_across_a_clock_step_back_and_names_the_step() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let t = 1_795_600_800_000;
+    let cfg = JournalConfig {
+        sync: SyncMode::Buffered,
+        ..JournalConfig::default()
+    };
+    let (a, b) = (dir.path().join("a"), dir.path().join("b"));
+    {
+        let mut ja = Journal::open(&a, cfg.clone()).expect("a");
+        let mut jb = Journal::open(&b, cfg).expect("b");
+        let r = |pod: &str, s: i64, message: &str| {
+            record(
+                pod,
+                "eu",
+                t + s * 1000,
+                RecordKind::Decision,
+                "candidate",
+                false,
+                Reason::LeaseHeldByOther,
+                message,
+            )
+        };
+        ja.append(r("bp-0", 0, "msg-first")).expect("append");
+        ja.append(r("bp-0", 10, "msg-second")).expect("append");
+        // The clock steps back two hours.
+        ja.append(r("bp-0", 20 - 7_200, "msg-third"))
+            .expect("append");
+        jb.append(r("bp-1", 5, "msg-other")).expect("append");
+    }
+    let o = fm(&["timeline"], &[&a, &b]);
+    let s = text(&o.stdout);
+    let at = |m: &str| s.find(m).unwrap_or_else(|| panic!("no {m:?} in:\n{s}"));
+    assert!(
+        at("msg-first") < at("msg-other") && at("msg-other") < at("msg-second"),
+        "{s}"
+    );
+    assert!(
+        at("msg-second") < at("msg-third"),
+        "the pod's own order: {s}"
+    );
+    assert!(
+        s.contains("!! bp-0's wall clock went back 1h59m between #2 and #3"),
+        "{s}"
+    );
+    let o = fm(&["tail", "-n", "10"], &[&a]);
+    let s = text(&o.stdout);
+    assert!(s.find("msg-second") < s.find("msg-third"), "{s}");
+}

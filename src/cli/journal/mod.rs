@@ -336,6 +336,43 @@ fn merge_key(r: &JournalRecord) -> (i64, String, String, u64) {
     )
 }
 
+/// Several sources' records on one axis, by wall time, each source keeping its own order (a
+/// journal's is the order its pod decided in). A pod whose wall clock jumped back (an NTP step,
+/// a VM restored) is still read in its own order: sorted by wall time alone, its later records
+/// came before its earlier ones, and a journal seemed to stop where it had gone on (chaos seed
+/// 6604, a clock stepped hours back).
+fn merge_sources(sources: Vec<Vec<JournalRecord>>) -> Vec<JournalRecord> {
+    let mut heads: Vec<std::iter::Peekable<std::vec::IntoIter<JournalRecord>>> = sources
+        .into_iter()
+        .map(|s| s.into_iter().peekable())
+        .collect();
+    let mut out = Vec::new();
+    loop {
+        let next = heads
+            .iter_mut()
+            .enumerate()
+            .filter_map(|(i, h)| h.peek().map(|r| (merge_key(r), i)))
+            .min()
+            .map(|(_, i)| i);
+        match next.and_then(|i| heads[i].next()) {
+            Some(r) => out.push(r),
+            None => return out,
+        }
+    }
+}
+
+/// Where a source's wall clock went back by more than a second between two of its records, in
+/// its own order: (the record before, the record after, how far back in ms).
+fn clock_steps_back(records: &[JournalRecord]) -> Vec<(&JournalRecord, &JournalRecord, i64)> {
+    records
+        .windows(2)
+        .filter_map(|w| {
+            let back = wall_ms(&w[0].wall)? - wall_ms(&w[1].wall)?;
+            (back > 1_000).then_some((&w[0], &w[1], back))
+        })
+        .collect()
+}
+
 fn tail(out: &mut impl Write, n: usize, follow: bool, files: &[PathBuf]) -> CliResult {
     if follow && files.len() != 1 {
         return Err(CliError::Usage("--follow takes exactly one file".into()));
@@ -347,12 +384,12 @@ fn tail(out: &mut impl Write, n: usize, follow: bool, files: &[PathBuf]) -> CliR
         open_all(files)?
     };
     let readers: Vec<&JournalReader> = sources.iter().map(|s| &s.reader).collect();
-    let mut all = Vec::new();
+    let mut per_file = Vec::new();
     for (r, path) in readers.iter().zip(files) {
-        all.extend(r.tail(n).map_err(q(path))?);
+        per_file.push(r.tail(n).map_err(q(path))?);
     }
+    let mut all = merge_sources(per_file);
     if readers.len() > 1 {
-        all.sort_by_key(merge_key);
         let skip = all.len().saturating_sub(n);
         all.drain(..skip);
     }
@@ -481,12 +518,11 @@ fn query(out: &mut impl Write, a: QueryArgs, output: Output, files: &[PathBuf]) 
             return Err(e.into());
         }
     } else {
-        let mut all = Vec::new();
+        let mut per_file = Vec::new();
         for (r, path) in readers.iter().zip(files) {
-            all.extend(r.query(&query).map_err(q(path))?);
+            per_file.push(r.query(&query).map_err(q(path))?);
         }
-        all.sort_by_key(merge_key);
-        for r in &all {
+        for r in &merge_sources(per_file) {
             emitter.emit(out, r)?;
         }
     }

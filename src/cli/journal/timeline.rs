@@ -91,18 +91,51 @@ pub(super) fn timeline(
             unknown.extend(b.unknown);
         }
     }
-    let mut all: Vec<JournalRecord> = if overlaps_only {
+    // Each journal in its own order; each watchdog firing (from its own log) on its own.
+    let steps: Vec<String> = per_file
+        .iter()
+        .flat_map(|records| {
+            let own: Vec<JournalRecord> = records
+                .iter()
+                .filter(|r| r.kind != RecordKind::Watchdog)
+                .cloned()
+                .collect();
+            clock_steps_back(&own)
+                .into_iter()
+                .map(|(before, after, back)| {
+                    format!(
+                        "!! {}'s wall clock went back {} between #{} and #{}: its records are listed in the order it wrote them, and overlaps judged on wall time are unreliable there",
+                        name(before),
+                        human_duration(Duration::from_millis(back.unsigned_abs())),
+                        before.seq,
+                        after.seq
+                    )
+                })
+                .collect::<Vec<_>>()
+        })
+        .collect();
+    let all: Vec<JournalRecord> = if overlaps_only {
         Vec::new()
     } else {
-        per_file.into_iter().flatten().collect()
+        let mut sources = Vec::new();
+        for records in per_file {
+            let (firings, own): (Vec<_>, Vec<_>) = records
+                .into_iter()
+                .partition(|r| r.kind == RecordKind::Watchdog);
+            sources.push(own);
+            sources.extend(firings.into_iter().map(|f| vec![f]));
+        }
+        merge_sources(sources)
     };
-    all.sort_by_key(merge_key);
     for r in &all {
         write_human(out, r)?;
     }
     let (found, within_clock) = supported_overlaps(&intervals, min_ms);
     if !all.is_empty() {
         writeln!(out)?;
+    }
+    for line in &steps {
+        writeln!(out, "{line}")?;
     }
     for iv in intervals.iter().filter(|i| i.open_ended) {
         writeln!(
