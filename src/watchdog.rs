@@ -224,8 +224,19 @@ mod tests {
         }
     }
 
-    #[test]
-    fn a_stalled_sidecars_node_is_demoted_once_and_gets_the_decoys_back() {
+    /// A forging node reading real keys, a decoy set beside them, and an armed heartbeat written
+    /// at 0 by a sidecar that has stalled since.
+    struct Stalled {
+        clock: FakeClock,
+        fs: FakeFs,
+        node: FakeNode,
+        s: WatchdogSettings,
+        target: CredentialPaths,
+        real: crate::credentials::CredentialSet,
+        decoys: crate::credentials::CredentialSet,
+    }
+
+    fn stalled() -> Stalled {
         let clock = FakeClock::new();
         let fs = FakeFs::new();
         let target = CredentialPaths::in_dir(Path::new("/opt/cardano/secrets"));
@@ -239,7 +250,6 @@ mod tests {
         node.start(true);
         let pid = node.state().process.unwrap_or_else(|| unreachable!());
         block_on(node.sighup(pid)).ok();
-        assert!(node.forges_with(&real));
         let s = WatchdogSettings {
             heartbeat: "/opt/cardano/secrets/.hb".into(),
             target: target.clone(),
@@ -254,6 +264,29 @@ mod tests {
         })
         .unwrap_or_default();
         fs.put(&s.heartbeat, &armed, 0o644);
+        Stalled {
+            clock,
+            fs,
+            node,
+            s,
+            target,
+            real,
+            decoys,
+        }
+    }
+
+    #[test]
+    fn a_stalled_sidecars_node_is_demoted_once_and_gets_the_decoys_back() {
+        let Stalled {
+            clock,
+            fs,
+            node,
+            s,
+            target,
+            real,
+            decoys,
+        } = stalled();
+        assert!(node.forges_with(&real));
 
         clock.advance(Duration::from_secs(9));
         assert_eq!(block_on(check_once(&clock, &fs, &node, &s)), None);
@@ -327,33 +360,15 @@ mod tests {
 
     #[test]
     fn a_sidecar_that_comes_back_while_the_watchdog_acts_keeps_its_keys_and_its_heartbeat() {
-        let clock = FakeClock::new();
-        let fs = FakeFs::new();
-        let target = CredentialPaths::in_dir(Path::new("/opt/cardano/secrets"));
-        let decoy = CredentialPaths::in_dir(Path::new("/decoy"));
-        let (real, decoys) = (sample_set("real"), sample_set("decoy"));
-        for f in CredentialFile::ALL {
-            fs.put(target.get(f), real.get(f), 0o600);
-            fs.put(decoy.get(f), decoys.get(f), 0o600);
-        }
-        let inner = FakeNode::new(fs.clone(), target.clone());
-        inner.start(true);
-        let pid = inner.state().process.unwrap_or_else(|| unreachable!());
-        block_on(inner.sighup(pid)).ok();
-        let s = WatchdogSettings {
-            heartbeat: "/opt/cardano/secrets/.hb".into(),
-            target: target.clone(),
-            standby: Some(decoy),
-            renew_deadline: Duration::from_secs(10),
-            check_period: DEFAULT_CHECK_PERIOD,
-        };
-        let stale = serde_json::to_vec(&Heartbeat {
-            mono_ms: 0,
-            armed: true,
-            fence_at_ms: None,
-        })
-        .unwrap_or_default();
-        fs.put(&s.heartbeat, &stale, 0o644);
+        let Stalled {
+            clock,
+            fs,
+            node: inner,
+            s,
+            target,
+            real,
+            ..
+        } = stalled();
         let node = SidecarComesBack {
             node: inner.clone(),
             fs: fs.clone(),

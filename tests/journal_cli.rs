@@ -124,18 +124,29 @@ fn timeline_of_a_clean_failover_exits_zero_without_overlap() {
     assert!(text(&o.stdout).contains("no overlap"));
 }
 
-#[test]
-fn timeline_flags_two_pods_forging_at_once_and_exits_one() {
+/// Two fresh journals in a temporary directory, and the instant their records count from.
+fn two_journals() -> (tempfile::TempDir, PathBuf, PathBuf, Journal, Journal) {
     let dir = tempfile::tempdir().expect("tempdir");
-    let t = 1_795_600_800_000;
     let cfg = JournalConfig {
         sync: SyncMode::Buffered,
         ..JournalConfig::default()
     };
     let (a, b) = (dir.path().join("a"), dir.path().join("b"));
+    let ja = Journal::open(&a, cfg.clone()).expect("a");
+    let jb = Journal::open(&b, cfg).expect("b");
+    (dir, a, b, ja, jb)
+}
+
+/// The instant the hand-written journals' records count from (ms since the epoch).
+const T: i64 = 1_795_600_800_000;
+
+#[test]
+fn timeline_flags_two_pods_forging_at_once_and_exits_one() {
+    let (_dir, a, b, ja, jb) = two_journals();
+    let t = T;
     {
-        let mut ja = Journal::open(&a, cfg.clone()).expect("a");
-        let mut jb = Journal::open(&b, cfg).expect("b");
+        // Closed at the end of the block: the CLI refuses a journal in use.
+        let (mut ja, mut jb) = (ja, jb);
         let r = |pod: &str, s: i64, forging: bool| {
             let role = if forging { "leader" } else { "candidate" };
             record(
@@ -510,16 +521,11 @@ fn write_stress_child() {
 /// seem to stop), merged with another pod's by wall time, and the step is named.
 #[test]
 fn timeline_keeps_a_pods_own_order_across_a_clock_step_back_and_names_the_step() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let t = 1_795_600_800_000;
-    let cfg = JournalConfig {
-        sync: SyncMode::Buffered,
-        ..JournalConfig::default()
-    };
-    let (a, b) = (dir.path().join("a"), dir.path().join("b"));
+    let (_dir, a, b, ja, jb) = two_journals();
+    let t = T;
     {
-        let mut ja = Journal::open(&a, cfg.clone()).expect("a");
-        let mut jb = Journal::open(&b, cfg).expect("b");
+        // Closed at the end of the block: the CLI refuses a journal in use.
+        let (mut ja, mut jb) = (ja, jb);
         let r = |pod: &str, s: i64, message: &str| {
             record(
                 pod,
