@@ -156,6 +156,25 @@ pub async fn check_once(
     })
 }
 
+impl Firing {
+    /// The firing's line in the watchdog's log, at the pod's wall clock `wall`.
+    pub fn log_event(
+        &self,
+        wall: String,
+        pod: String,
+    ) -> crate::journal::watchdog_log::WatchdogEvent {
+        crate::journal::watchdog_log::WatchdogEvent {
+            wall,
+            mono_ms: self.at_mono_ms,
+            pod,
+            removed: self.removed,
+            sighup: self.sighup,
+            confirmed: self.confirmed,
+            superseded: self.superseded,
+        }
+    }
+}
+
 /// Waits (bounded: 5 s) for the node's metrics to report forging disabled.
 async fn wait_disabled(clock: &impl Clock, node: &impl Node) -> bool {
     for _ in 0..50 {

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use crate::adapters::{LocalFs, SystemClock};
 use crate::config::{Config, ValidConfig};
-use crate::journal::watchdog_log::{self, WatchdogEvent, log_path_for_heartbeat};
+use crate::journal::watchdog_log::{self, log_path_for_heartbeat};
 use crate::logging;
 use crate::ports::Clock;
 use crate::watchdog::{self, DEFAULT_CHECK_PERIOD, WatchdogSettings};
@@ -79,11 +79,7 @@ pub fn run(config: &Config) -> i32 {
         // sidecar's, and locked by it): `journal timeline` reads it to know when the node stopped.
         let log = log_path_for_heartbeat(&s.heartbeat);
         let record = |f: &watchdog::Firing| {
-            let event = WatchdogEvent::of(
-                f,
-                format!("{:.3}", clock.now_wall()),
-                config.pod_name.clone(),
-            );
+            let event = f.log_event(format!("{:.3}", clock.now_wall()), config.pod_name.clone());
             if let Err(e) = watchdog_log::append(&log, &event) {
                 tracing::error!("{e}");
             }

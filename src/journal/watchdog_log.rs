@@ -47,19 +47,6 @@ pub struct WatchdogEvent {
 }
 
 impl WatchdogEvent {
-    /// The log line of `firing`, at the pod's wall clock `wall`.
-    pub fn of(firing: &crate::watchdog::Firing, wall: String, pod: String) -> Self {
-        WatchdogEvent {
-            wall,
-            mono_ms: firing.at_mono_ms,
-            pod,
-            removed: firing.removed,
-            sighup: firing.sighup,
-            confirmed: firing.confirmed,
-            superseded: firing.superseded,
-        }
-    }
-
     /// The event as a journal record (kind `watchdog`, seq 0, not forging), for listings and
     /// the timeline.
     pub fn to_record(&self, region: &str) -> JournalRecord {

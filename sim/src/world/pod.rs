@@ -143,11 +143,7 @@ pub async fn software(ctx: PodContext) -> turmoil::Result {
         let log_clock = watchdog_clock.clone();
         let record = move |f: &watchdog::Firing| {
             if let Some(path) = &wd_log {
-                let event = watchdog_log::WatchdogEvent::of(
-                    f,
-                    format!("{:.3}", log_clock.now_wall()),
-                    wd_pod.clone(),
-                );
+                let event = f.log_event(format!("{:.3}", log_clock.now_wall()), wd_pod.clone());
                 // The journal is evidence, never a reason to stop the watchdog.
                 let _ = watchdog_log::append(path, &event);
             }
