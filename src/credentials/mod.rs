@@ -217,11 +217,6 @@ pub async fn remove_set(fs: &impl Fs, paths: &CredentialPaths) -> Result<usize, 
     }
 }
 
-/// Whether the files at `paths` hold exactly `set` (byte for byte).
-pub async fn holds_set(fs: &impl Fs, paths: &CredentialPaths, set: &CredentialSet) -> bool {
-    matches!(read_set(fs, paths).await, Ok(found) if found == *set)
-}
-
 /// The text-envelope `type` each file must carry, as cardano-cli writes them.
 pub fn expected_types(f: CredentialFile) -> &'static [&'static str] {
     match f {

@@ -784,10 +784,18 @@ impl<C: Clock, K: Kube, F: Fs, N: Node, R: Recorder, G: cluster::Coordinator>
             }
             Err(e) => Some(e.to_string()),
         };
+        // The credential directory, read once: what a standby should hold, and whether the set
+        // we wrote there to forge with (if any) is still what it holds.
+        let target = credentials::read_set(&self.fs, &self.settings.target)
+            .await
+            .ok();
         let standby_ready = self
-            .standby_ready(process.is_some(), real.as_ref().ok())
+            .standby_ready(process.is_some(), real.as_ref().ok(), target.as_ref())
             .await;
-        let keys_in_place = self.keys_in_place().await;
+        let keys_in_place = self
+            .provisioned
+            .as_ref()
+            .is_none_or(|fp| target.as_ref().is_some_and(|set| set.fingerprint() == *fp));
 
         let mut lease = std::mem::replace(&mut self.pending, LeaseEvent::Nothing);
         if lease == LeaseEvent::Nothing && self.state.seat.needs_read() {
@@ -840,29 +848,22 @@ impl<C: Clock, K: Kube, F: Fs, N: Node, R: Recorder, G: cluster::Coordinator>
         seen
     }
 
-    /// Whether the credential directory still holds the set we last wrote there to forge with
-    /// (true when we wrote none). Read on every look while a set is provisioned: three small files.
-    async fn keys_in_place(&self) -> bool {
-        match &self.provisioned {
-            Some(fp) => credentials::read_set(&self.fs, &self.settings.target)
-                .await
-                .is_ok_and(|set| set.fingerprint() == *fp),
-            None => true,
-        }
-    }
-
-    /// Whether the credential directory holds what a standby should have.
-    async fn standby_ready(&self, node_running: bool, real: Option<&CredentialSet>) -> bool {
+    /// Whether the credential directory (`target`, as read this look) holds what a standby
+    /// should have.
+    async fn standby_ready(
+        &self,
+        node_running: bool,
+        real: Option<&CredentialSet>,
+        target: Option<&CredentialSet>,
+    ) -> bool {
         match &self.settings.mode {
             CredentialMode::Decoy(decoy) => match credentials::read_set(&self.fs, decoy).await {
-                Ok(set) => credentials::holds_set(&self.fs, &self.settings.target, &set).await,
+                Ok(set) => target == Some(&set),
                 Err(_) => false,
             },
             CredentialMode::Copy if node_running => {
                 // Once the node runs, a standby must hold no key at all.
-                credentials::read_set(&self.fs, &self.settings.target)
-                    .await
-                    .is_err()
+                target.is_none()
                     && self.fs.metadata(&self.settings.target.kes).await.is_err()
                     && self.fs.metadata(&self.settings.target.vrf).await.is_err()
                     && self
@@ -871,10 +872,7 @@ impl<C: Clock, K: Kube, F: Fs, N: Node, R: Recorder, G: cluster::Coordinator>
                         .await
                         .is_err()
             }
-            CredentialMode::Copy => match real {
-                Some(set) => credentials::holds_set(&self.fs, &self.settings.target, set).await,
-                None => false,
-            },
+            CredentialMode::Copy => real.is_some_and(|set| target == Some(set)),
         }
     }
 
