@@ -74,8 +74,8 @@ pub struct Firing {
     pub standby: bool,
     /// Whether the node then reported forging disabled (or was gone).
     pub confirmed: bool,
-    /// The sidecar rewrote the heartbeat while the watchdog acted (it came back): the standby set
-    /// and the disarm were left to it.
+    /// The sidecar rewrote the heartbeat while the watchdog acted (it came back): the disarm was
+    /// left to it, and so was the standby set unless `standby` says it went in first.
     pub superseded: bool,
     /// When the watchdog fired, on the pod's monotonic clock (ms).
     pub at_mono_ms: u64,
@@ -117,15 +117,17 @@ pub async fn check_once(
     // enabled (decoys count) while it forges nothing (chaos seed 6604: no forger for the rest of the
     // run); a disarm would leave that promotion unguarded. The removal and the SIGHUP above are
     // safe whatever the sidecar does: they can only stop forging.
-    let superseded = fs.read(&s.heartbeat).await.ok() != judged;
+    // Looked at again after the refill, which takes a while (three files, each synced).
+    let mut superseded = fs.read(&s.heartbeat).await.ok() != judged;
     if confirmed
         && !superseded
         && let Some(paths) = &s.standby
         && let Ok(set) = credentials::read_set(fs, paths).await
     {
         standby = credentials::write_set(fs, &s.target, &set).await.is_ok();
+        superseded = fs.read(&s.heartbeat).await.ok() != judged;
     }
-    if !superseded && fs.read(&s.heartbeat).await.ok() == judged {
+    if !superseded {
         let disarmed = Heartbeat {
             mono_ms: clock.now_mono().as_ms(),
             armed: false,

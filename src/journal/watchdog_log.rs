@@ -40,8 +40,8 @@ pub struct WatchdogEvent {
     pub sighup: bool,
     /// Whether the node then reported forging disabled (or was gone).
     pub confirmed: bool,
-    /// The sidecar came back while the watchdog acted: the standby set and the heartbeat were
-    /// left to it. Absent in older logs.
+    /// The sidecar came back while the watchdog acted: the heartbeat was left to it (and the
+    /// standby set, unless it had gone in first). Absent in older logs.
     #[serde(default)]
     pub superseded: bool,
 }
@@ -73,7 +73,7 @@ impl WatchdogEvent {
                     "did not confirm"
                 }
             ) + if self.superseded {
-                "; the sidecar came back meanwhile, so the standby set and the heartbeat were left to it"
+                "; the sidecar came back meanwhile, so its heartbeat was left to it"
             } else {
                 ""
             },
