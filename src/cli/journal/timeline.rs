@@ -91,38 +91,34 @@ pub(super) fn timeline(
             unknown.extend(b.unknown);
         }
     }
-    // Each journal in its own order; each watchdog firing (from its own log) on its own.
+    // Each journal in its own order; each watchdog firing (from its own log) on its own. A
+    // file's records are its journal's, then the firings appended to them above.
+    let own_len = |records: &[JournalRecord]| {
+        records
+            .iter()
+            .take_while(|r| r.kind != RecordKind::Watchdog)
+            .count()
+    };
     let steps: Vec<String> = per_file
         .iter()
-        .flat_map(|records| {
-            let own: Vec<JournalRecord> = records
-                .iter()
-                .filter(|r| r.kind != RecordKind::Watchdog)
-                .cloned()
-                .collect();
-            clock_steps_back(&own)
-                .into_iter()
-                .map(|(before, after, back)| {
-                    format!(
-                        "!! {}'s wall clock went back {} between #{} and #{}: its records are listed in the order it wrote them, and overlaps judged on wall time are unreliable there",
-                        name(before),
-                        human_duration(Duration::from_millis(back.unsigned_abs())),
-                        before.seq,
-                        after.seq
-                    )
-                })
-                .collect::<Vec<_>>()
+        .flat_map(|records| clock_steps_back(&records[..own_len(records)]))
+        .map(|(before, after, back)| {
+            format!(
+                "!! {}'s wall clock went back {} between #{} and #{}: its records are listed in the order it wrote them, and overlaps judged on wall time are unreliable there",
+                name(before),
+                human_duration(Duration::from_millis(back.unsigned_abs())),
+                before.seq,
+                after.seq
+            )
         })
         .collect();
     let all: Vec<JournalRecord> = if overlaps_only {
         Vec::new()
     } else {
         let mut sources = Vec::new();
-        for records in per_file {
-            let (firings, own): (Vec<_>, Vec<_>) = records
-                .into_iter()
-                .partition(|r| r.kind == RecordKind::Watchdog);
-            sources.push(own);
+        for mut records in per_file {
+            let firings = records.split_off(own_len(&records));
+            sources.push(records);
             sources.extend(firings.into_iter().map(|f| vec![f]));
         }
         merge_sources(sources)
