@@ -75,7 +75,14 @@ fn defaults_match_the_old_sidecar_and_the_scenario_timing() {
     assert_eq!(c.log_level(), Ok(tracing::Level::INFO));
     assert!(!c.cluster_management());
     assert!(!c.disable_socket_check());
-    assert_eq!(c.validate().expect("valid").timing, Timing::default());
+    // The default network (mainnet) brings its slot length: promotions wait out a slot.
+    assert_eq!(
+        c.validate().expect("valid").timing.params(),
+        crate::core::timing::TimingParams {
+            slot_length: Some(Duration::from_secs(1)),
+            ..Timing::default().params()
+        }
+    );
 }
 
 #[test]

@@ -129,6 +129,17 @@ impl<C: Clock, K: Kube, F: Fs, N: Node, R: Recorder, G: cluster::Coordinator>
             Ok(n) => format!("{n} credential files removed"),
             Err(e) => format!("removing credentials failed: {e}"),
         };
+        // The node reads its keys only on SIGHUP: the files are gone already (a node restarted
+        // meanwhile starts without them), and a planned demotion's SIGHUP waits for the slot.
+        if sighup
+            && process.is_some()
+            && let Some(waited) = self.align_to_slot().await
+        {
+            detail.push_str(&format!(
+                "; waited {} ms for the next slot to begin",
+                waited.as_millis()
+            ));
+        }
         let mut ok = removed.is_ok();
         let mut outcome = SighupOutcome::NotSent;
         match (sighup, process) {
@@ -235,6 +246,25 @@ impl<C: Clock, K: Kube, F: Fs, N: Node, R: Recorder, G: cluster::Coordinator>
                 (false, format!("{write:?} failed: {e}: {means}"))
             }
         }
+    }
+
+    /// A planned demotion (a graceful shutdown, or a policy moving forging elsewhere, while every
+    /// hold our node forges on is held) waits for the next slot start before its SIGHUP, so the
+    /// leaving node has checked the slot in progress and the rest of the handover runs inside it
+    /// ([`crate::core::slots`]). Returns how long it waited.
+    async fn align_to_slot(&mut self) -> Option<Duration> {
+        let planned = (self.shutting_down
+            || self.gate == Gate::Deny(crate::core::reason::Reason::PolicyDisallows))
+            && self.holds_fence_at().is_some();
+        let wait = crate::core::slots::planned_wait(
+            self.settings.slot_clock.as_ref(),
+            self.clock.now_wall().as_millisecond(),
+            self.clock.now_mono(),
+            self.answer_by(),
+            planned,
+        )?;
+        self.clock.sleep(wait).await;
+        Some(wait)
     }
 
     /// ` in slot S +P ms` when the chain's slot clock is known: a handover's two SIGHUPs in one

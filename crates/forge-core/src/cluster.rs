@@ -489,6 +489,11 @@ fn global_held(
                    forging starts"
             .into();
         Gate::Deny(Reason::LeaseConflict)
+    } else if s.global.hold.as_ref().is_some_and(|h| h.settling) {
+        message = "our region took the global lease from a verified demotion elsewhere: waiting \
+                   out the slot in progress before forging"
+            .into();
+        Gate::Deny(Reason::SlotSettling)
     } else {
         Gate::Deny(Reason::LeaseNewWaiting)
     };
@@ -522,7 +527,7 @@ fn leave_global(
         .global
         .hold
         .as_ref()
-        .is_some_and(|h| now >= h.promotable_at);
+        .is_some_and(|h| now >= h.promotable_at || h.settling);
     if forging_off && !promotable {
         // Still waiting out a global lease we created: let it lapse rather than hand it over (a
         // handoff is taken at once, which only an entitled holder may offer). No longer our
@@ -722,6 +727,12 @@ fn cluster_wake_by(s: &ClusterState, step: &Step, standby: bool, handing_over: b
         if let Some(d) = seat.deadline(timing) {
             wake_by = wake_by.min(d);
         }
+    }
+    // A handoff waiting out the slot in progress: open the gate as soon as it has.
+    if let Some(h) = s.global.hold.as_ref().filter(|h| h.settling)
+        && h.promotable_at > now
+    {
+        wake_by = wake_by.min(h.promotable_at);
     }
     wake_by
 }

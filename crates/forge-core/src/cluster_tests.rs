@@ -113,6 +113,7 @@ impl Rep {
             record: rec("global", Some(&region), rv),
             last_renew_sent_at: self.obs.now,
             promotable_at: self.obs.now,
+            settling: false,
         });
     }
 }
@@ -968,6 +969,7 @@ fn only_the_representative_holds_its_regions_presence_and_only_an_eligible_stand
             record: own,
             last_renew_sent_at: MonoTime(95_000),
             promotable_at: MonoTime(95_000),
+            settling: false,
         });
         a.obs.local.leader = leader;
         a.obs.local.eligible = eligible;
@@ -1092,6 +1094,7 @@ fn the_cluster_loop_wakes_when_the_next_thing_can_happen() {
                     record: rec("presence", Some("a"), 5),
                     last_renew_sent_at: r.obs.now,
                     promotable_at: r.obs.now,
+                    settling: false,
                 });
                 LeaseEvent::Nothing
             },

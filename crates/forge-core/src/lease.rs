@@ -188,6 +188,11 @@ impl LeaseObserver {
         self.seen.as_ref().map(|s| s.tenure_since)
     }
 
+    /// When the current record (this version) was first seen: after it was written.
+    pub fn first_seen_at(&self) -> Option<MonoTime> {
+        self.seen.as_ref().map(|s| s.first_seen_at)
+    }
+
     /// How long the current record has been seen unchanged.
     pub fn unchanged_for(&self, now: MonoTime) -> Option<Duration> {
         self.seen.as_ref().map(|s| now.since(s.first_seen_at))

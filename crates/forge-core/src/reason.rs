@@ -32,6 +32,10 @@ pub enum Reason {
     /// We took a lease that did not exist: its last holder may still forge, so we wait a lease
     /// duration before promoting.
     LeaseNewWaiting,
+    /// Entitled, waiting out a slot before the promotion's SIGHUP: another node (or ours) may have
+    /// checked leadership in the slot in progress, and a node enabled part-way through a slot
+    /// checks that slot at once.
+    SlotSettling,
     /// We hold the lease and renewed it.
     LeaseRenewed,
     /// Our last successful renewal is older than the renew deadline: we fence ourselves.
@@ -68,7 +72,7 @@ pub enum Reason {
 
 impl Reason {
     /// Every reason, for tests and documentation.
-    pub const ALL: [Reason; 26] = [
+    pub const ALL: [Reason; 27] = [
         Reason::NodeNotRunning,
         Reason::SocketNotAccepting,
         Reason::MetricsUnavailable,
@@ -81,6 +85,7 @@ impl Reason {
         Reason::LeaseAvailable,
         Reason::LeaseConflict,
         Reason::LeaseNewWaiting,
+        Reason::SlotSettling,
         Reason::LeaseRenewed,
         Reason::RenewDeadlineExceeded,
         Reason::LeaseLost,
@@ -112,6 +117,7 @@ impl Reason {
             Reason::LeaseAvailable => "lease_available",
             Reason::LeaseConflict => "lease_conflict",
             Reason::LeaseNewWaiting => "lease_new_waiting",
+            Reason::SlotSettling => "slot_settling",
             Reason::LeaseRenewed => "lease_renewed",
             Reason::RenewDeadlineExceeded => "renew_deadline_exceeded",
             Reason::LeaseLost => "lease_lost",
@@ -152,7 +158,7 @@ mod tests {
     /// `Display` writes it into messages): renaming one breaks dashboards, alerts and old journals.
     #[test]
     fn every_reason_keeps_its_stable_name() {
-        let cases: [(Reason, &str); 26] = [
+        let cases: [(Reason, &str); 27] = [
             (Reason::NodeNotRunning, "node_not_running"),
             (Reason::SocketNotAccepting, "socket_not_accepting"),
             (Reason::MetricsUnavailable, "metrics_unavailable"),
@@ -165,6 +171,7 @@ mod tests {
             (Reason::LeaseAvailable, "lease_available"),
             (Reason::LeaseConflict, "lease_conflict"),
             (Reason::LeaseNewWaiting, "lease_new_waiting"),
+            (Reason::SlotSettling, "slot_settling"),
             (Reason::LeaseRenewed, "lease_renewed"),
             (Reason::RenewDeadlineExceeded, "renew_deadline_exceeded"),
             (Reason::LeaseLost, "lease_lost"),

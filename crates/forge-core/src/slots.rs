@@ -1,12 +1,25 @@
-//! The chain's slot clock: where slot boundaries fall on the wall clock, so that records and logs
-//! can say in which slot, and how far into it, the sidecar sent a SIGHUP.
+//! The chain's slot clock, and when a planned handover's demotion begins so that it misses no slot.
 //!
-//! cardano-node checks leadership at each slot start, and once more at once when forging is enabled
-//! part-way through a slot (docs/adapters.md, "What the node does at a slot start and on SIGHUP").
-//! Whether a handover's successor started forging in the slot its predecessor had already checked
-//! is read from these annotations (docs/safety.md, "Planned handovers and the slot clock").
+//! cardano-node checks leadership once per slot, just after the slot starts on its own wall clock,
+//! and once more at once for the slot in progress when a SIGHUP enables forging part-way through it
+//! (docs/adapters.md, "What the node does at a slot start and on SIGHUP"). A planned handover misses
+//! no slot and checks none twice when:
+//!
+//! - the leaving node's demotion is sent just after a slot start (this module: [`planned_wait`]),
+//!   so it has checked the slot in progress and the rest of the chain (verify, release or hand
+//!   off, the successor's acquire) runs inside that slot; and
+//! - the successor's node is enabled no earlier than a slot after it saw the lease released or
+//!   handed to it (`TimingParams::slot_settle`, on the monotonic clock: no wall clock is trusted
+//!   for it), so its immediate check is of the next slot, which nobody checked.
+//!
+//! Only *planned* demotions are aligned (a graceful shutdown, a policy that moves forging
+//! elsewhere): their holds are valid, so the core chose the moment. A demotion forced by a lost or
+//! fencing hold never waits. A wrong wall clock costs at most a missed slot, never a second check:
+//! only the successor's wait guards that.
 
 use std::time::Duration;
+
+use crate::time::MonoTime;
 
 /// Where slot boundaries fall on the wall clock: the genesis `systemStart` and the slot length.
 /// Slots are uniform from `system_start` on; for the known networks every slot boundary since
@@ -20,6 +33,17 @@ pub struct SlotClock {
     pub slot_length_ms: u64,
 }
 
+/// How long after a slot's start a planned demotion sends its SIGHUP: long enough that the node's
+/// own leadership check for the slot has run (its slot clock ticks on the same host clock), short
+/// against the slot.
+pub const START_AFTER: Duration = Duration::from_millis(20);
+
+/// A planned demotion that finds itself later than this into a slot (after [`START_AFTER`]) waits
+/// for the next slot start: the rest of the slot may not hold the whole chain.
+pub fn start_window(slot_length: Duration) -> Duration {
+    slot_length / 10
+}
+
 impl SlotClock {
     /// A slot clock, if `slot_length` is at least a millisecond.
     pub fn new(system_start_ms: i64, slot_length: Duration) -> Option<SlotClock> {
@@ -28,6 +52,11 @@ impl SlotClock {
             system_start_ms,
             slot_length_ms,
         })
+    }
+
+    /// The slot length.
+    pub fn slot_length(&self) -> Duration {
+        Duration::from_millis(self.slot_length_ms)
     }
 
     /// The slot in progress at `wall_ms` (negative before genesis).
@@ -44,6 +73,22 @@ impl SlotClock {
         Duration::from_millis(into.unsigned_abs())
     }
 
+    /// How long a step that wants to begin between `after` and `after + window` into a slot must
+    /// wait from `wall_ms`: zero inside that window, else until `after` into the next slot (or
+    /// into this one, when it is still earlier than `after`).
+    pub fn wait_to_begin(&self, wall_ms: i64, after: Duration, window: Duration) -> Duration {
+        let len = self.slot_length();
+        let phase = self.phase(wall_ms);
+        let after = after.min(len);
+        if phase < after {
+            after - phase
+        } else if phase <= after + window {
+            Duration::ZERO
+        } else {
+            len - phase + after
+        }
+    }
+
     /// `slot S +P ms`: where `wall_ms` falls, for records and logs.
     pub fn describe(&self, wall_ms: i64) -> String {
         format!(
@@ -52,6 +97,29 @@ impl SlotClock {
             self.phase(wall_ms).as_millis()
         )
     }
+}
+
+/// How long a planned demotion decided at `now` (wall `wall_ms`) waits before its SIGHUP, if at
+/// all: until [`START_AFTER`] past a slot start, unless the wait would reach `answer_by`, the
+/// moment our holds need an answer (renew deadline minus the demotion time). `None`: no slot
+/// clock, not a planned demotion, or no time for it; the demotion goes at once.
+///
+/// Safe: the node forges on holds that stay valid until `answer_by` whether or not it demotes, so
+/// a wait that ends before then keeps every promise a demotion at once keeps, and "demote, verify,
+/// then release" is untouched (nothing is released before the verification, which comes later).
+pub fn planned_wait(
+    slots: Option<&SlotClock>,
+    wall_ms: i64,
+    now: MonoTime,
+    answer_by: Option<MonoTime>,
+    planned: bool,
+) -> Option<Duration> {
+    let slots = slots.filter(|_| planned)?;
+    let wait = slots.wait_to_begin(wall_ms, START_AFTER, start_window(slots.slot_length()));
+    // A demotion with no hold to answer for has nothing to wait on; one whose answer is due
+    // before the wait ends goes at once.
+    let by = answer_by?;
+    (!wait.is_zero() && now + wait < by).then_some(wait)
 }
 
 #[cfg(test)]
@@ -90,5 +158,68 @@ mod tests {
         assert_eq!(m.describe(1_796_342_400_250), "slot 290139309 +250 ms");
         assert_eq!(SlotClock::new(0, Duration::ZERO), None);
         assert_eq!(SlotClock::new(0, Duration::from_micros(999)), None);
+    }
+
+    #[test]
+    fn a_step_begins_in_the_window_after_a_slot_start() {
+        let c = SlotClock::new(0, Duration::from_secs(1)).unwrap();
+        let after = Duration::from_millis(20);
+        let window = Duration::from_millis(100);
+        let cases = [
+            // (wall ms, wait ms)
+            (0, 20),
+            (5, 15),
+            (20, 0),
+            (120, 0),
+            (121, 899),
+            (500, 520),
+            (999, 21),
+            (7_060, 0),
+        ];
+        for (wall, wait) in cases {
+            assert_eq!(
+                c.wait_to_begin(wall, after, window),
+                Duration::from_millis(wait),
+                "at {wall} ms"
+            );
+        }
+    }
+
+    #[test]
+    fn planned_wait_never_reaches_the_answer_instant() {
+        let c = SlotClock::new(0, Duration::from_secs(1)).unwrap();
+        let now = MonoTime(50_000);
+        let ms = Duration::from_millis;
+        /// (slot clock, wall ms, answer by, planned, wait)
+        type Case<'a> = (
+            Option<&'a SlotClock>,
+            i64,
+            Option<MonoTime>,
+            bool,
+            Option<Duration>,
+        );
+        let cases: [Case; 8] = [
+            // Mid-slot, holds good for seconds: wait for the next slot start.
+            (Some(&c), 500, Some(MonoTime(58_000)), true, Some(ms(520))),
+            // Inside the window: at once.
+            (Some(&c), 60, Some(MonoTime(58_000)), true, None),
+            // Not planned: at once.
+            (Some(&c), 500, Some(MonoTime(58_000)), false, None),
+            // No slot clock configured: at once.
+            (None, 500, Some(MonoTime(58_000)), true, None),
+            // The answer is due before the wait would end: at once.
+            (Some(&c), 500, Some(MonoTime(50_519)), true, None),
+            (Some(&c), 500, Some(MonoTime(50_520)), true, None),
+            (Some(&c), 500, Some(MonoTime(50_521)), true, Some(ms(520))),
+            // No hold to answer for: at once.
+            (Some(&c), 500, None, true, None),
+        ];
+        for (i, (slots, wall, by, planned, want)) in cases.into_iter().enumerate() {
+            assert_eq!(
+                planned_wait(slots, wall, now, by, planned),
+                want,
+                "case {i}"
+            );
+        }
     }
 }

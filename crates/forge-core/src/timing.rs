@@ -24,6 +24,12 @@ pub struct TimingParams {
     pub demotion_time: Duration,
     /// How long to wait for the node's metrics to confirm a SIGHUP took effect.
     pub sighup_verify_timeout: Duration,
+    /// The chain's slot length, when known: a node whose forging is enabled part-way through a slot
+    /// checks that slot at once, so a promotion waits out [`TimingParams::slot_settle`] after the
+    /// moment another node (or ours) may last have forged. `None` (a network without a slot
+    /// clock): no wait. Absent in older journals.
+    #[serde(default)]
+    pub slot_length: Option<Duration>,
 }
 
 impl Default for TimingParams {
@@ -36,6 +42,7 @@ impl Default for TimingParams {
             api_timeout: Duration::from_secs(3),
             demotion_time: Duration::from_secs(1),
             sighup_verify_timeout: Duration::from_secs(5),
+            slot_length: None,
         }
     }
 }
@@ -59,7 +66,21 @@ pub fn expiry_margin(lease_duration: Duration) -> Duration {
     std::cmp::max(Duration::from_secs(1), lease_duration / 10)
 }
 
+/// How much longer than a slot a promotion waits after the last instant another node may have
+/// forged: a monotonic clock that runs up to this fraction fast still waits out a whole slot of
+/// real time (quartz drifts under 100 ppm; the simulator's chaos draws up to 2 %).
+pub const SLOT_SETTLE_MARGIN: f64 = 0.05;
+
 impl TimingParams {
+    /// How long after the last instant another node (or our own, before a restart or a demotion)
+    /// may have forged a promotion must wait, so that the new forger's first leadership check
+    /// falls in a later slot than the last one's: one slot and [`SLOT_SETTLE_MARGIN`]. Zero without
+    /// a slot clock.
+    pub fn slot_settle(&self) -> Duration {
+        self.slot_length
+            .map_or(Duration::ZERO, |s| s.mul_f64(1.0 + SLOT_SETTLE_MARGIN))
+    }
+
     /// The longest a holder may go between two renewal attempts: one jittered retry period plus one
     /// request that runs into its timeout.
     pub fn worst_renew_interval(&self) -> Duration {
@@ -130,6 +151,22 @@ impl TimingParams {
                     )
                 ),
                 involves: &["LEASE_DURATION", "RENEW_DEADLINE"],
+            });
+        } else if self.renew_deadline + self.demotion_time + self.slot_settle()
+            > self.lease_duration
+        {
+            // A lease taken over on expiry is promoted at once: its fenced holder stopped forging
+            // at least this long before, which must hold a whole slot.
+            out.push(TimingProblem {
+                variable: "SLOT_LENGTH",
+                message: format!(
+                    "slot length {} is too long: lease duration {} must be at least renew deadline + demotion time + {} (the slot and {} %)",
+                    secs(self.slot_length.unwrap_or_default()),
+                    secs(self.lease_duration),
+                    secs(self.slot_settle()),
+                    SLOT_SETTLE_MARGIN * 100.0
+                ),
+                involves: &["SLOT_LENGTH", "LEASE_DURATION", "RENEW_DEADLINE"],
             });
         }
         if self.api_timeout.is_zero() {
@@ -243,6 +280,11 @@ impl Timing {
     pub fn worst_renew_interval(&self) -> Duration {
         self.0.worst_renew_interval()
     }
+
+    /// See [`TimingParams::slot_settle`].
+    pub fn slot_settle(&self) -> Duration {
+        self.0.slot_settle()
+    }
 }
 
 #[cfg(test)]
@@ -352,6 +394,27 @@ mod tests {
     /// A checked timing gives back exactly the settings it was built from, through every
     /// accessor, `From` and its serialized form (the journal records it, a replay rebuilds it):
     /// a replay on other settings would judge every deadline differently.
+    /// A lease taken on expiry is promoted at once, so its fenced holder's last slot must lie a
+    /// whole slot (and the margin) before: lease duration - renew deadline - demotion time.
+    #[test]
+    fn a_slot_must_fit_between_a_fenced_holder_and_a_takeover() {
+        let with = |lease: u64, slot_ms: u64| TimingParams {
+            lease_duration: Duration::from_secs(lease),
+            slot_length: Some(Duration::from_millis(slot_ms)),
+            ..TimingParams::default()
+        };
+        let variables =
+            |p: TimingParams| -> Vec<&str> { p.problems().iter().map(|p| p.variable).collect() };
+        // 15 s lease, 10 s deadline, 1 s demotion: 4 s for the slot.
+        assert_eq!(variables(with(15, 1_000)), Vec::<&str>::new());
+        assert_eq!(variables(with(15, 3_800)), Vec::<&str>::new());
+        assert_eq!(variables(with(15, 3_900)), ["SLOT_LENGTH"]);
+        // A lease too short for its own margin is reported once, under LEASE_DURATION.
+        assert_eq!(variables(with(11, 1_000)), ["LEASE_DURATION"]);
+        assert_eq!(with(15, 1_000).slot_settle(), Duration::from_millis(1_050));
+        assert_eq!(TimingParams::default().slot_settle(), Duration::ZERO);
+    }
+
     #[test]
     fn a_timing_gives_back_the_settings_it_was_built_from() {
         let params = TimingParams {
@@ -362,6 +425,7 @@ mod tests {
             api_timeout: Duration::from_secs(5),
             demotion_time: Duration::from_secs(2),
             sighup_verify_timeout: Duration::from_secs(7),
+            slot_length: Some(Duration::from_secs(2)),
         };
         let timing = Timing::new(params).expect("a valid budget");
         assert_eq!(TimingParams::from(timing), params);

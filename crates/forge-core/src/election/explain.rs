@@ -34,7 +34,7 @@ pub(super) fn explain(
     lease_gone(s, lost, restarted, &holder, timing)
         .or_else(|| unfinished_demotion(s, eligible))
         .or_else(|| ineligible(s, eligible))
-        .or_else(|| our_hold(s, obs, entitled, stopped))
+        .or_else(|| our_hold(s, obs, entitled, stopped, timing))
         .unwrap_or_else(|| lease_of_others(s, obs, &holder, identity, timing))
 }
 
@@ -151,6 +151,7 @@ fn our_hold(
     obs: &Observations,
     entitled: bool,
     stopped: bool,
+    timing: &Timing,
 ) -> Option<(Reason, String)> {
     let h = s.seat.hold.as_ref()?;
     let now = obs.now;
@@ -167,6 +168,20 @@ fn our_hold(
             Reason::Promoting,
             "real keys written and SIGHUP sent: waiting for the node to confirm".into(),
         )
+    } else if !super::answered(s, now, timing) {
+        let what = if s.forging.maybe_on() {
+            "demoting, so that the node is off by"
+        } else {
+            "not forging until a renewal succeeds; the hold lapses at"
+        };
+        (
+            Reason::RenewDeadlineExceeded,
+            format!(
+                "no successful lease renewal for {}s: {what} the renew deadline ({}s)",
+                secs(now.since(h.last_renew_sent_at)),
+                secs(timing.renew_deadline())
+            ),
+        )
     } else if let Gate::Deny(r) = obs.gate {
         // A fenced global hold is no policy: the decision says so (metrics, status, journal).
         let reason = if r == Reason::GlobalLeaseFenced {
@@ -178,12 +193,34 @@ fn our_hold(
             reason,
             format!("holding the lease; this region may not forge ({r})"),
         )
+    } else if now < h.promotable_at && h.settling {
+        (
+            Reason::SlotSettling,
+            format!(
+                "took a lease its holder released (or a handoff): waiting {} ms before forging, so \
+                 that our node's first leadership check falls after the slot the last forger may have checked",
+                h.promotable_at.since(now).as_millis()
+            ),
+        )
     } else if now < h.promotable_at {
         (
             Reason::LeaseNewWaiting,
             format!(
                 "created a lease that did not exist: waiting {}s before forging in case its last holder still forges",
                 secs(h.promotable_at.since(now))
+            ),
+        )
+    } else if let Some(until) = super::settling_until(s, now, timing)
+        && entitled
+        && s.forging == Forging::Off
+    {
+        (
+            Reason::SlotSettling,
+            format!(
+                "our node stopped forging {} ms ago: waiting {} ms before forging again, so that it \
+                 does not check a slot it may have checked already",
+                now.since(s.off_since.unwrap_or(now)).as_millis(),
+                until.since(now).as_millis()
             ),
         )
     } else if s.forging == Forging::On && entitled {

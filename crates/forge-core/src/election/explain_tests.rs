@@ -38,6 +38,7 @@ fn holding(forging: Forging, promotable_at: MonoTime) -> ElectionState {
         record,
         last_renew_sent_at: NOW,
         promotable_at,
+        settling: false,
     });
     s
 }

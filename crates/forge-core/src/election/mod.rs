@@ -270,6 +270,11 @@ pub struct ElectionState {
     pub node_observed: bool,
     /// The role of the last decision (to report transitions).
     pub role: Role,
+    /// When our node was last learned to have stopped forging (verified off, or its process
+    /// gone) after it may have been forging: it may have checked leadership in that slot, so no
+    /// promotion before [`Timing::slot_settle`] has passed since. Absent in older journals.
+    #[serde(default)]
+    pub off_since: Option<MonoTime>,
 }
 
 impl Default for ElectionState {
@@ -282,6 +287,7 @@ impl Default for ElectionState {
             node_ready: false,
             node_observed: false,
             role: Role::Candidate,
+            off_since: None,
         }
     }
 }
@@ -345,12 +351,14 @@ pub fn decide(
     let stopped = prev.forging == Forging::On
         && matches!(s.forging, Forging::Off | Forging::Unknown)
         && !restarted;
+    note_off(&mut s, prev.forging, now);
 
     // 4. Entitlement: the whole safety rule.
     let eligible = obs.eligibility.verdict();
     let entitled = eligible.is_ok()
         && obs.gate == Gate::Allow
         && s.seat.may_promote(now, timing)
+        && answered(&s, now, timing)
         && !s.seat.deleting();
     // Keep the lease while eligible; also while a demotion is unverified (so no one else promotes
     // while this node might forge), unless we are leaving for good.
@@ -358,10 +366,12 @@ pub fn decide(
         || (s.forging.maybe_on() && s.seat.hold.is_some() && !obs.eligibility.shutting_down);
 
     // 5. Forging actions.
-    let may_start = entitled && s.seat.may_start(now, timing);
+    let may_start = entitled && s.seat.may_start(now, timing) && settled(&s, now, timing);
     let forging_action = forging_action(&s, entitled, may_start, now, timing);
     if let Some(a) = forging_action {
+        let before = s.forging;
         start_forging_action(&mut s, a, now);
+        note_off(&mut s, before, now);
         actions.push(a);
     }
     // Keep a bootable set in place whenever the real keys are not (or no longer) wanted: after a
@@ -431,6 +441,38 @@ fn observe_node(s: &mut ElectionState, obs: &Observations) -> bool {
         s.node_ready = true;
     }
     restarted
+}
+
+/// Whether our hold's last renewal still leaves the demotion time before its renew deadline. Past
+/// that instant (`Seat::answer_by`) the node is demoted, so that it is off *by* the deadline, not
+/// just signalled at it: a whole-pod freeze that catches the node still handling that SIGHUP then
+/// begins before the deadline and spans it (the residual risk of §9), instead of leaving a node
+/// that wakes up forging after its deadline (single-region chaos seed 64, found once the oracle
+/// counted a thawed node's check of the slot in progress).
+fn answered(s: &ElectionState, now: MonoTime, timing: &Timing) -> bool {
+    s.seat.answer_by(timing).is_none_or(|by| now < by)
+}
+
+/// Remembers when the node was learned to be off after it may have been forging (see
+/// [`ElectionState::off_since`]).
+fn note_off(s: &mut ElectionState, before: Forging, now: MonoTime) {
+    if before.maybe_on() && !s.forging.maybe_on() {
+        s.off_since = Some(now);
+    }
+}
+
+/// Until when a promotion must still wait for the slot in progress to end, if it must: a slot
+/// after our node was last learned off ([`ElectionState::off_since`]). A node enabled part-way
+/// through a slot checks that slot at once, so enabling it again in the slot it may already have
+/// checked could forge a second block for that slot.
+pub fn settling_until(s: &ElectionState, now: MonoTime, timing: &Timing) -> Option<MonoTime> {
+    s.off_since
+        .map(|t| t + timing.slot_settle())
+        .filter(|until| *until > now)
+}
+
+fn settled(s: &ElectionState, now: MonoTime, timing: &Timing) -> bool {
+    settling_until(s, now, timing).is_none()
 }
 
 /// Step 5 of [`decide`]: the forging state a promotion or demotion starts (a demotion counts its
@@ -620,6 +662,9 @@ fn wake_by(s: &ElectionState, now: MonoTime, timing: &Timing) -> MonoTime {
     if let Some(d) = s.seat.deadline(timing) {
         at = at.min(d);
     }
+    if let Some(by) = s.seat.answer_by(timing).filter(|by| *by > now) {
+        at = at.min(by);
+    }
     match s.forging {
         Forging::Promoting { since } | Forging::Demoting { since, .. } => {
             // Look often while a SIGHUP awaits its proof: the handover gap is made of this wait.
@@ -633,6 +678,11 @@ fn wake_by(s: &ElectionState, now: MonoTime, timing: &Timing) -> MonoTime {
         && h.promotable_at > now
     {
         at = at.min(h.promotable_at);
+    }
+    // Only a holder can be kept from a promotion by the settle; anyone else has no reason to
+    // look sooner.
+    if let Some(until) = settling_until(s, now, timing).filter(|_| s.seat.hold.is_some()) {
+        at = at.min(until);
     }
     if s.seat.deleting() && !s.forging.maybe_on() || s.seat.recreate_from.is_some() {
         // A deleted lease to let go of, or to create again: the handover gap is this wait.

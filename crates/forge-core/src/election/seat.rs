@@ -19,8 +19,12 @@ pub struct Hold {
     /// When the last successful write (acquire or renewal) was sent.
     pub last_renew_sent_at: MonoTime,
     /// From when we may promote: at once for a free, expired or own lease; one lease duration after
-    /// we created a lease that did not exist.
+    /// we created a lease that did not exist; a slot after we took a released lease or a handoff.
     pub promotable_at: MonoTime,
+    /// `promotable_at` waits out a slot (a released lease or a handoff), not a lease whose last
+    /// holder may still forge. Absent in older journals.
+    #[serde(default)]
+    pub settling: bool,
 }
 
 /// One seat in one election: observer of the lease, and our hold if we have one.
@@ -92,6 +96,10 @@ pub fn request_budget(answer_by: Option<MonoTime>, now: MonoTime, timing: &Timin
 struct TakenRecord {
     /// It named us already (our previous incarnation's, or another pod of our region's).
     base_was_ours: bool,
+    /// It named nobody: its holder released it, after a verified demotion, moments ago.
+    base_released: bool,
+    /// When we first saw it: after it was written, so after the demotion that preceded it.
+    base_seen_at: Option<MonoTime>,
     /// It was created rather than taken over (no transition yet).
     base_created: bool,
     /// Since when we have seen that tenure.
@@ -259,6 +267,9 @@ impl Seat {
         let taken = TakenRecord {
             base_was_ours: write == LeaseWriteKind::Acquire
                 && base.is_some_and(|r| r.is_held_by(identity)),
+            base_released: write == LeaseWriteKind::Acquire
+                && base.is_some_and(|r| r.holder().is_none()),
+            base_seen_at: self.observer.first_seen_at(),
             base_created: base.is_some_and(|r| r.lease_transitions == 0),
             tenure_since: self.observer.tenure_since(),
         };
@@ -272,7 +283,8 @@ impl Seat {
             }
         } else {
             self.released = None;
-            let promotable_at = self.promotable_at(write, record, sent_at, &taken, timing);
+            let (promotable_at, settling) =
+                self.promotable_at(write, record, sent_at, &taken, timing);
             if self.hold.is_none() {
                 // A new tenure: an earlier fencing no longer describes this seat (a pod that
                 // fenced once and later lost a new hold to another pod was reported `fenced`).
@@ -282,12 +294,14 @@ impl Seat {
                 record: record.clone(),
                 last_renew_sent_at: sent_at,
                 promotable_at,
+                settling,
             });
         }
     }
 
     /// From when a hold that `write` (sent at `sent_at`) gave us may be forged on: at once for a
-    /// free or expired lease, one lease duration later where an earlier holder may still forge.
+    /// free or expired lease, one lease duration later where an earlier holder may still forge, a
+    /// slot later after a release or a handoff; and whether that wait is the slot's.
     fn promotable_at(
         &mut self,
         write: LeaseWriteKind,
@@ -295,11 +309,13 @@ impl Seat {
         sent_at: MonoTime,
         taken: &TakenRecord,
         timing: &Timing,
-    ) -> MonoTime {
+    ) -> (MonoTime, bool) {
         let wait_out = |from: MonoTime| from + record.effective_duration(timing.lease_duration());
-        match (write, self.hold.as_ref()) {
+        let at = match (write, self.hold.as_ref()) {
             // Renewing, or re-creating a lease deleted under us: unchanged.
-            (LeaseWriteKind::Renew | LeaseWriteKind::Create, Some(h)) => h.promotable_at,
+            (LeaseWriteKind::Renew | LeaseWriteKind::Create, Some(h)) => {
+                return (h.promotable_at, h.settling);
+            }
             // A lease that did not exist: its last holder may still forge.
             // Re-created after we finalized the deletion of our own hold.
             (LeaseWriteKind::Create, None) if self.recreate_from.is_some() => self
@@ -322,11 +338,24 @@ impl Seat {
             (LeaseWriteKind::Acquire, None) if taken.base_was_ours && taken.base_created => {
                 wait_out(taken.tenure_since.unwrap_or(sent_at))
             }
-            // Free (released after a verified demotion by an entitled holder), or expired (its
-            // holder fenced itself).
+            // Released after a verified demotion, or handed to our region (the global seat's
+            // handoff, written after the leaving forger's verified demotion): that forger may have
+            // run its leadership check in the slot in progress, and a node enabled part-way
+            // through a slot checks that slot at once (docs/safety.md, "Planned handovers and the
+            // slot clock"). Wait out a slot from when we first saw that record, which was after
+            // it was written, so after the demotion: our first check then falls in a later slot.
+            (LeaseWriteKind::Acquire, None)
+                if taken.base_released || (taken.base_was_ours && self.trusts_own_record) =>
+            {
+                let seen = taken.base_seen_at.map_or(sent_at, |at| at.min(sent_at));
+                return (seen + timing.slot_settle(), true);
+            }
+            // Expired: its holder fenced itself at least lease duration - renew deadline -
+            // demotion time ago, which the timing budget makes longer than a slot.
             (LeaseWriteKind::Acquire | LeaseWriteKind::Renew, _) => sent_at,
             (LeaseWriteKind::Release | LeaseWriteKind::Finalize, _) => sent_at,
-        }
+        };
+        (at, false)
     }
 
     /// One of our writes failed: what its failure tells about the lease and our hold.

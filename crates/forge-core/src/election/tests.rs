@@ -6,6 +6,7 @@ use proptest::prelude::*;
 
 use super::*;
 use crate::lease::LEASE_FINALIZER;
+use crate::timing::TimingParams;
 
 const ME: &str = "pod-0";
 const OTHER: &str = "pod-1";
@@ -51,6 +52,7 @@ struct Pod {
     eligibility: Eligibility,
     gate: Gate,
     last: Option<Decision>,
+    timing: Timing,
 }
 
 impl Pod {
@@ -68,6 +70,7 @@ impl Pod {
             eligibility: Eligibility::all_good(),
             gate: Gate::Allow,
             last: None,
+            timing: timing(),
         };
         p.step(LeaseEvent::Nothing);
         assert_eq!(p.state.forging, Forging::Off);
@@ -88,7 +91,7 @@ impl Pod {
             eligibility: self.eligibility,
             gate: self.gate,
         };
-        let d = decide(&self.state, &obs, ME, &timing());
+        let d = decide(&self.state, &obs, ME, &self.timing);
         self.state = d.next.clone();
         self.last = Some(d.clone());
         d
@@ -136,6 +139,95 @@ impl Pod {
 
 fn lease(write: LeaseWriteKind) -> Action {
     Action::Lease { write }
+}
+
+/// The default timing with 1 s slots (mainnet's).
+fn slotted() -> Timing {
+    Timing::new(TimingParams {
+        slot_length: Some(Duration::from_secs(1)),
+        ..TimingParams::default()
+    })
+    .expect("the defaults with 1 s slots fit the budget")
+}
+
+/// A node enabled part-way through a slot checks that slot at once: a pod that takes a lease its
+/// holder just released promotes only a slot (and 5 %) after it first saw the release, so its
+/// first check is of a slot the leaving node never checked. A lease taken on expiry needs no wait
+/// (its holder fenced itself seconds before), and without a slot clock nothing waits.
+#[test]
+fn a_released_lease_is_promoted_a_slot_after_the_release_was_seen() {
+    let cases = [
+        // (slot clock, record seen, promotes at ms after the acquire)
+        (true, rec(None, 7), 1_050),
+        (false, rec(None, 7), 0),
+    ];
+    for (with_slots, seen, after) in cases {
+        let mut p = Pod::ready();
+        if with_slots {
+            p.timing = slotted();
+        }
+        let d = p.step(LeaseEvent::Read(Some(seen.clone())));
+        assert_eq!(d.actions, vec![lease(LeaseWriteKind::Acquire)]);
+        let seen_at = p.now.0;
+        // The acquire is answered 100 ms after the release was seen.
+        let d = p
+            .at(seen_at + 100)
+            .wrote(LeaseWriteKind::Acquire, rec(Some(ME), 8));
+        if after == 0 {
+            assert_eq!(d.actions, vec![Action::Promote], "{d:?}");
+            continue;
+        }
+        assert!(!d.actions.contains(&Action::Promote), "{d:?}");
+        assert_eq!(d.reason, Reason::SlotSettling, "{}", d.message);
+        assert_eq!(d.role, Role::Acquiring);
+        assert_eq!(
+            d.wake_by,
+            MonoTime(seen_at + after),
+            "wakes when the slot has passed"
+        );
+        let d = p.at(seen_at + after - 1).step(LeaseEvent::Nothing);
+        assert!(!d.actions.contains(&Action::Promote), "{d:?}");
+        let d = p.at(seen_at + after).step(LeaseEvent::Nothing);
+        assert_eq!(d.actions, vec![Action::Promote], "{d:?}");
+    }
+}
+
+#[test]
+fn a_lease_taken_on_expiry_is_promoted_at_once_even_with_a_slot_clock() {
+    let mut p = Pod::ready();
+    p.timing = slotted();
+    p.step(LeaseEvent::Read(Some(rec(Some(OTHER), 3))));
+    // Unchanged for a lease duration: expired by observation.
+    let now = p.now.0;
+    let d = p.at(now + 15_000).step(LeaseEvent::Nothing);
+    assert_eq!(d.actions, vec![lease(LeaseWriteKind::Acquire)], "{d:?}");
+    let d = p.wrote(LeaseWriteKind::Acquire, rec(Some(ME), 4));
+    assert_eq!(d.actions, vec![Action::Promote], "{d:?}");
+}
+
+/// Our own node, once off after it may have forged, is enabled again only a slot later: a
+/// re-enabled node checks the slot in progress at once, which it may have checked already.
+#[test]
+fn our_node_is_enabled_again_only_a_slot_after_it_stopped() {
+    let mut p = Pod::leader(10);
+    p.timing = slotted();
+    // Policy takes forging away: demote, verified.
+    p.gate = Gate::Deny(Reason::PolicyDisallows);
+    let now = p.now.0;
+    let d = p.at(now + 100).step(LeaseEvent::Nothing);
+    assert_eq!(d.actions, vec![Action::Demote { sighup: true }]);
+    p.node.forging_enabled = Some(false);
+    let off_at = p.now.0 + 50;
+    p.at(off_at).step(LeaseEvent::Nothing);
+    assert_eq!(p.state.off_since, Some(MonoTime(off_at)));
+    // Allowed again 300 ms later: it waits out the slot.
+    p.gate = Gate::Allow;
+    let d = p.at(off_at + 300).step(LeaseEvent::Nothing);
+    assert!(!d.actions.contains(&Action::Promote), "{d:?}");
+    assert_eq!(d.reason, Reason::SlotSettling, "{}", d.message);
+    assert_eq!(d.wake_by, MonoTime(off_at + 1_050));
+    let d = p.at(off_at + 1_050).step(LeaseEvent::Nothing);
+    assert!(d.actions.contains(&Action::Promote), "{d:?}");
 }
 
 #[test]
@@ -1003,7 +1095,7 @@ proptest! {
                 let hold = d.next.seat.hold.as_ref();
                 assert!(hold.is_some(), "promote without holding the lease");
                 let hold = hold.unwrap_or_else(|| unreachable!());
-                assert!(obs.now.since(hold.last_renew_sent_at) < t.renew_deadline(), "promote past the renew deadline");
+                assert!(obs.now.since(hold.last_renew_sent_at) < t.renew_deadline() - t.demotion_time(), "promote past the answer instant (renew deadline - demotion time)");
                 assert!(obs.now >= hold.promotable_at, "promote before the lease is promotable");
                 assert!(!d.next.seat.conflict, "promote on an unresolved conflict");
                 assert!(obs.eligibility.verdict().is_ok(), "promote while ineligible");
@@ -1029,6 +1121,7 @@ proptest! {
         let t = timing();
         run_ticks(&ticks, |_, obs, d| {
             let entitled = d.next.seat.may_promote(obs.now, &t)
+                && d.next.seat.answer_by(&t).is_none_or(|by| obs.now < by)
                 && obs.eligibility.verdict().is_ok()
                 && obs.gate == Gate::Allow
                 && !d.next.seat.deleting();
@@ -1701,6 +1794,7 @@ fn seat_holding(last_renew_ms: u64, promotable_ms: u64, record: LeaseRecord) -> 
             record,
             last_renew_sent_at: MonoTime(last_renew_ms),
             promotable_at: MonoTime(promotable_ms),
+            settling: false,
         }),
         ..Seat::default()
     }
