@@ -50,7 +50,7 @@ pub struct Outcome {
 /// [`run`] refuses a scenario whose timing breaks the budget before it builds a world, and
 /// `Scenario::from_str` refuses such a file, so the default is a stand-in never used by a run.
 pub fn core_timing(s: &Scenario) -> CoreTiming {
-    s.timing.core().unwrap_or_default()
+    s.timing.core(s.slot_length).unwrap_or_default()
 }
 
 /// The world a scenario describes.
@@ -101,7 +101,7 @@ pub fn run(scenario: &Scenario, options: &RunOptions) -> Result<Outcome, String>
     let started = Instant::now();
     let seed = options.seed.unwrap_or(scenario.seed);
     let wall_ms = || u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
-    if let Err(problems) = scenario.timing.core() {
+    if let Err(problems) = scenario.timing.core(scenario.slot_length) {
         let problems: Vec<String> = problems
             .iter()
             .map(|p| format!("{}: {}", p.variable, p.message))

@@ -28,6 +28,9 @@ use forge_sim::scenario::Scenario;
 /// What the journals of one run say.
 struct Reading {
     overlaps: usize,
+    /// Overlaps shorter than the pods' clock alignment can rule out: reported by `journal
+    /// timeline` as "may have overlapped", not counted.
+    possible_overlaps: usize,
     first_overlap: String,
     replayed: u64,
     cluster_replayed: u64,
@@ -94,7 +97,7 @@ fn read_journals(dir: &Path) -> Reading {
             path.display()
         );
     }
-    let (found, _) = supported_overlaps(&intervals, 0);
+    let (found, possible) = supported_overlaps(&intervals, 0);
     let first_overlap = found
         .first()
         .map(|o| {
@@ -107,6 +110,7 @@ fn read_journals(dir: &Path) -> Reading {
         .unwrap_or_default();
     Reading {
         overlaps: found.len(),
+        possible_overlaps: possible.len(),
         first_overlap,
         replayed,
         cluster_replayed,
@@ -316,7 +320,10 @@ fn broken_cores_dual_slots_show_in_their_journals_and_their_decisions_diverge_on
         );
         let reading = read_journals(dir.path());
         let name = variant.as_str();
-        if reading.overlaps == 0 && !NOT_VISIBLE_YET.contains(&name) {
+        // A short overlap (promote-on-new-lease: the partitioned holder now demotes at its answer
+        // instant, 0.35 s after the broken promotion) is within the journals' clock alignment:
+        // shown as a possible overlap, which is what an incident review gets.
+        if reading.overlaps + reading.possible_overlaps == 0 && !NOT_VISIBLE_YET.contains(&name) {
             problems.push(format!(
                 "{} on {file}: {} dual slots, no overlap in the journals",
                 variant.as_str(),

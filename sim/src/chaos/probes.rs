@@ -115,6 +115,10 @@ pub(super) struct ProbeGen<'a> {
     pub(super) windows: Vec<ProbeWindow>,
     /// What the clock set-up did, for the description.
     pub(super) setup: String,
+    /// No pod's clock is skewed or drifting: planned moves are judged on missed slots too (a
+    /// leaving pod aligns its demotion on its own wall clock; a wrong one costs a slot, never a
+    /// second check, see docs/safety.md).
+    pub(super) true_clocks: bool,
 }
 
 /// A duration lengthened by the clock-rate margin (2 %).
@@ -143,6 +147,7 @@ impl<'a> ProbeGen<'a> {
             expects: Vec::new(),
             windows: Vec::new(),
             setup: String::new(),
+            true_clocks: true,
         }
     }
 
@@ -192,11 +197,38 @@ impl<'a> ProbeGen<'a> {
         t.lease_duration + 2 * t.retry_period + Duration::from_secs(1)
     }
 
-    /// The longest gap of a planned move (the holder hands over after a verified demotion): 1 s,
-    /// measured at the world's resolution. Every timer and message of the world is rounded up to
-    /// its tick, so a gap of exactly the bound can read one tick longer (1.05 s at 50 ms).
+    /// The longest gap of a planned move (the holder hands over after a verified demotion): 1 s
+    /// for the chain (the leaving node's demotion and its verification, the handoff or release,
+    /// the successor's acquire) and the successor's slot settle (a slot and 5 %: its first
+    /// leadership check falls in the slot after the leaving node's last), measured at the world's
+    /// resolution. Every timer and message of the world is rounded up to its tick, so a gap of
+    /// exactly the bound can read one tick longer.
     pub(super) fn planned_gap(&self) -> Duration {
-        Duration::from_secs(1) + self.s.tick
+        Duration::from_secs(1) + self.s.slot_length.mul_f64(1.05) + self.s.tick
+    }
+
+    /// The gap a lost forger may leave: a shutdown is a planned move, a crash is not.
+    fn expect_gap_of(&mut self, kind: ProbeKind, window: Window) {
+        if kind == ProbeKind::Shutdown {
+            self.expect_planned(window);
+        } else {
+            self.expect(Expect::MaxGap {
+                value: self.unplanned_gap(),
+                window,
+            });
+        }
+    }
+
+    /// A planned move's window: no gap above [`ProbeGen::planned_gap`], and with true clocks no
+    /// missed slot.
+    fn expect_planned(&mut self, window: Window) {
+        self.expect(Expect::MaxGap {
+            value: self.planned_gap(),
+            window,
+        });
+        if self.true_clocks {
+            self.expect(Expect::MaxMissedSlots { value: 0, window });
+        }
     }
 
     /// How long an operator change may take to move forging: the next round reads the spec (a
@@ -251,6 +283,7 @@ impl<'a> ProbeGen<'a> {
                 );
             }
         }
+        self.true_clocks = !skew && !drift;
         self.setup = match (skew, drift) {
             (true, true) => " (every pod's clock skewed by minutes and drifting)",
             (true, false) => " (every pod's clock skewed by minutes)",
@@ -343,19 +376,11 @@ impl<'a> ProbeGen<'a> {
                 },
             );
         }
-        let gap = if kind == ProbeKind::Shutdown {
-            self.planned_gap()
-        } else {
-            self.unplanned_gap()
-        };
         let settled = t + self.unplanned_gap();
         if !region_lost {
             // A pod of the preferred region takes over; forging never leaves the region.
             let end = back + self.s.node.startup + secs(35);
-            self.expect(Expect::MaxGap {
-                value: gap,
-                window: window(t, end),
-            });
+            self.expect_gap_of(kind, window(t, end));
             for q in self.others() {
                 self.expect(Expect::NoForgerIn {
                     region: q,
@@ -380,19 +405,14 @@ impl<'a> ProbeGen<'a> {
         let by = self.failback_by(back);
         let end = by + secs(30);
         let change = self.holder_change(back);
-        self.expect(Expect::MaxGap {
-            value: gap,
-            window: window(t, end),
-        });
+        self.expect_gap_of(kind, window(t, end));
         // Taking forging back is a planned move.
-        self.expect(Expect::MaxGap {
-            value: self.planned_gap(),
-            window: window(quiet_until, end),
-        });
+        self.expect_planned(window(quiet_until, end));
         self.held_by_second(settled, quiet_until, change);
         self.expect(Expect::NoForgerIn {
             region: p.clone(),
-            from: t + secs(1),
+            // A planned demotion (a shutdown) first waits for the next slot start.
+            from: t + secs(1) + self.s.slot_length,
             to: quiet_until,
         });
         self.expect(Expect::ForgerBy {
@@ -542,19 +562,13 @@ impl<'a> ProbeGen<'a> {
     pub(super) fn moved_and_back(&mut self, m: Move) {
         let p = self.preferred();
         if m.gap_away == self.planned_gap() {
-            self.expect(Expect::MaxGap {
-                value: m.gap_away,
-                window: window(m.t, m.end),
-            });
+            self.expect_planned(window(m.t, m.end));
         } else {
             self.expect(Expect::MaxGap {
                 value: m.gap_away,
                 window: window(m.t, m.until),
             });
-            self.expect(Expect::MaxGap {
-                value: self.planned_gap(),
-                window: window(m.until, m.end),
-            });
+            self.expect_planned(window(m.until, m.end));
         }
         self.held_by_second(m.away, m.until, m.holder_change);
         self.expect(Expect::NoForgerIn {
@@ -683,7 +697,7 @@ impl<'a> ProbeGen<'a> {
         // Moving away is a graceful handover too, but no operator asked for it: the next region
         // may learn that it is preferred now only at its next round (a retry period). Taking
         // forging back after the failback delay is the holder's planned handover.
-        let gap_away = self.s.timing.retry_period + Duration::from_secs(1);
+        let gap_away = self.s.timing.retry_period + self.planned_gap();
         let change = self.holder_change(healthy_at);
         self.moved_and_back(Move {
             t,

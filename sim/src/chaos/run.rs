@@ -79,6 +79,7 @@ pub fn expect_span(e: &Expect, end: Duration) -> (Duration, Duration) {
         Expect::MaxGap { window, .. }
         | Expect::MaxHandovers { window, .. }
         | Expect::Coverage { window, .. }
+        | Expect::MaxMissedSlots { window, .. }
         | Expect::MaxApiRequests { window, .. } => {
             (window.from.unwrap_or_default(), window.to.unwrap_or(end))
         }

@@ -15,8 +15,10 @@
 //!   missing → not forging; any present but invalid (including a VRF key readable by "other") →
 //!   an error is logged and the state is kept;
 //! - it serves `/metrics` in both naming schemes, with a leadership-check counter that rises at
-//!   each slot start (every whole Unix second, as on the known networks) while forging, and
-//!   `/state` as JSON, with the Unix millisecond at which forging last changed;
+//!   each slot start (every whole Unix second, as on the known networks) while forging, and once
+//!   at once for the slot in progress when a SIGHUP loads valid keys (a real node's new forging
+//!   threads check the current slot immediately: docs/adapters.md), and `/state` as JSON, with
+//!   the Unix millisecond at which forging last changed and the slots last checked;
 //! - it exits cleanly (code 0) on SIGTERM or SIGINT.
 
 mod credentials;
@@ -85,6 +87,12 @@ pub struct NodeState {
     pub forging_changed_ms: i64,
     /// Startup is over: the socket accepts.
     pub ready: bool,
+    /// The slot (Unix second) of the last leadership check.
+    #[serde(default)]
+    pub last_check_slot: Option<i64>,
+    /// The slot checked at once when a SIGHUP last enabled forging (or reloaded its keys).
+    #[serde(default)]
+    pub enable_check_slot: Option<i64>,
 }
 
 /// The state shared by the signal loop, the ticker and the HTTP server.
@@ -214,6 +222,7 @@ async fn run(args: FakeNodeArgs, paths: CredentialPaths, pid: u32) -> Result<(),
                 let mut s = shared.lock();
                 if s.forging {
                     s.leader_checks += 1;
+                    s.last_check_slot = Some(unix_ms().div_euclid(1000));
                 }
             }
             accepted = listener.accept() => {
@@ -246,13 +255,26 @@ fn reload(paths: &CredentialPaths, shared: &Shared) {
     let outcome = check(paths);
     let mut s = shared.lock();
     let was = s.forging;
+    let loads = matches!(outcome, Check::Valid { .. });
     s.sighups += 1;
     apply(&mut s, outcome);
+    let now = unix_ms();
     if s.forging != was {
-        s.forging_changed_ms = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX));
+        s.forging_changed_ms = now;
     }
+    if loads {
+        // New forging threads: the slot in progress is checked at once.
+        let slot = now.div_euclid(1000);
+        s.leader_checks += 1;
+        s.last_check_slot = Some(slot);
+        s.enable_check_slot = Some(slot);
+    }
+}
+
+fn unix_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
 }
 
 fn apply(s: &mut NodeState, outcome: Check) {

@@ -37,6 +37,8 @@ async fn state(State(shared): State<Shared>) -> impl IntoResponse {
         "leader_checks": s.leader_checks,
         "forging_changed_ms": s.forging_changed_ms,
         "ready": s.ready,
+        "last_check_slot": s.last_check_slot,
+        "enable_check_slot": s.enable_check_slot,
     }))
 }
 

@@ -46,7 +46,7 @@ pub struct LabArgs {
     /// Pods per region (1-5).
     #[arg(long, default_value_t = 2, value_parser = clap::value_parser!(u32).range(1..=5))]
     pub pods: u32,
-    /// `fast`: lease 6 s, renew deadline 4 s, retry 1 s, failback delay 10 s (moves in
+    /// `fast`: lease 7 s, renew deadline 4 s, retry 1 s, failback delay 10 s (moves in
     /// seconds); `default`: the sidecar's defaults (15 s, 10 s, 2 s, 60 s).
     #[arg(long, value_enum, default_value = "fast")]
     pub timing: LabTiming,
@@ -717,7 +717,7 @@ impl LabPod {
         .collect();
         if timing == LabTiming::Fast {
             for (k, v) in [
-                ("LEASE_DURATION", "6"),
+                ("LEASE_DURATION", "7"),
                 ("RENEW_DEADLINE", "4s"),
                 ("RETRY_PERIOD", "1s"),
                 ("API_TIMEOUT", "1s"),

@@ -9,7 +9,7 @@
 use std::collections::BTreeMap;
 
 use super::expect::time;
-use super::timeline::{ForgerInterval, Freeze};
+use super::timeline::{Check, Freeze};
 use crate::trace::{EventKind, LeaseRole, PodId, SimMs, Trace};
 
 /// At most this many uncovered slots are listed one by one (all are counted).
@@ -259,7 +259,7 @@ pub fn residual_for(windows: &[ResidualWindow], pod: &PodId, t: SimMs) -> bool {
 pub struct UncoveredSlot {
     /// Slot number.
     pub slot: u64,
-    /// Its start.
+    /// The check's instant: the slot's start, or when forging began part-way through it.
     pub start_ms: SimMs,
     /// The forging pod.
     pub pod: PodId,
@@ -280,39 +280,33 @@ pub struct UncoveredSlots {
     pub listed: Vec<UncoveredSlot>,
 }
 
-/// Every slot start within each forger interval at which the forger is not covered.
+/// Every leadership check ([`super::timeline::leadership_checks`]) at which the checking node is
+/// not covered, judged at the check's instant: a slot start, or the moment forging began part-way
+/// through a slot (its node checks that slot at once).
 pub fn uncovered_slots(
-    intervals: &[ForgerInterval],
-    slot_ms: SimMs,
+    checks: &[Check],
     leases: &Leases,
     cluster_management: bool,
     windows: &[ResidualWindow],
 ) -> UncoveredSlots {
     let mut out = UncoveredSlots::default();
-    if slot_ms == 0 {
-        return out;
-    }
-    for interval in intervals {
-        let mut k = interval.start_ms.div_ceil(slot_ms);
-        while let Some(start_ms) = k.checked_mul(slot_ms).filter(|t| *t < interval.end_ms) {
-            if let Some(uncovered) = leases.uncovered(&interval.pod, start_ms, cluster_management) {
-                let residual = residual_for(windows, &interval.pod, start_ms);
-                if residual {
-                    out.residual += 1;
-                } else {
-                    out.uncovered += 1;
-                }
-                if out.listed.len() < MAX_LISTED_UNCOVERED_SLOTS {
-                    out.listed.push(UncoveredSlot {
-                        slot: k,
-                        start_ms,
-                        pod: interval.pod.clone(),
-                        uncovered,
-                        residual,
-                    });
-                }
+    for check in checks {
+        if let Some(uncovered) = leases.uncovered(&check.pod, check.at_ms, cluster_management) {
+            let residual = residual_for(windows, &check.pod, check.at_ms);
+            if residual {
+                out.residual += 1;
+            } else {
+                out.uncovered += 1;
             }
-            k += 1;
+            if out.listed.len() < MAX_LISTED_UNCOVERED_SLOTS {
+                out.listed.push(UncoveredSlot {
+                    slot: check.slot,
+                    start_ms: check.at_ms,
+                    pod: check.pod.clone(),
+                    uncovered,
+                    residual,
+                });
+            }
         }
     }
     out.listed.sort_by_key(|s| (s.start_ms, s.pod.clone()));

@@ -122,14 +122,13 @@ pub fn judge(scenario: &Scenario, trace: &Trace) -> Judgement {
     let leases = Leases::from_trace(trace);
     let slot_ms = ms(scenario.slot_length);
     let windows = leases::residual_windows(&freezes, &leases, ms(scenario.timing.renew_deadline));
-    let dual_slots = timeline.dual_slots(slot_ms, |t, forgers| {
-        forgers
+    let dual_slots = timeline.dual_slots(slot_ms, |checks| {
+        checks
             .iter()
-            .any(|pod| leases::residual_for(&windows, pod, t))
+            .any(|c| leases::residual_for(&windows, &c.pod, c.at_ms))
     });
     let uncovered_slots = leases::uncovered_slots(
-        &forger_intervals(trace),
-        slot_ms,
+        &timeline::leadership_checks(&timeline.intervals, slot_ms),
         &leases,
         scenario.cluster_management,
         &windows,

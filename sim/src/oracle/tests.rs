@@ -218,19 +218,66 @@ fn a_node_starting_exactly_at_a_slot_boundary_counts_for_that_slot() {
 
 #[test]
 fn a_node_stopping_exactly_at_a_slot_boundary_does_not_count_for_that_slot() {
-    // a/0 stops at 3000 while b/0 started at 2500: they overlap on [2500, 3000), no slot start.
+    // a/0 stops at 3000 as b/0 starts there: b/0 checks slot 3, a/0 does not.
     let t = trace(
         5_000,
         vec![
             (0, start("a", 0)),
-            (2_500, start("b", 0)),
             (3_000, stop("a", 0)),
+            (3_000, start("b", 0)),
         ],
     );
     let j = judged(&scenario(""), &t);
     assert_eq!(j.metrics.dual_slots, 0);
-    assert_eq!(j.metrics.max_overlap_ms, 500);
+    assert_eq!(j.metrics.missed_slots, 0);
     assert!(j.passed(), "{:#?}", j.violations);
+}
+
+/// cardano-node checks the slot in progress at once when a SIGHUP enables forging part-way
+/// through it: a handover whose gap holds no slot start has the successor check the slot the
+/// leaving node already checked (a second block for it if the pool leads it), even with no
+/// overlap at all; a gap that holds one slot start misses nothing.
+#[test]
+fn a_node_enabled_part_way_through_a_slot_checks_it_at_once() {
+    let inside = trace(
+        5_000,
+        vec![
+            (0, start("a", 0)),
+            (2_100, stop("a", 0)),
+            (2_600, start("b", 0)),
+        ],
+    );
+    let j = judged(&scenario(""), &inside);
+    assert_eq!(j.metrics.dual_slots, 1, "{:#?}", j.dual_slots);
+    assert_eq!(j.dual_slots.listed[0].slot, 2);
+    assert_eq!(j.dual_slots.listed[0].pods, [pod("a", 0), pod("b", 0)]);
+    assert_eq!(j.metrics.max_overlap_ms, 0);
+    assert!(!j.passed());
+    let straddling = trace(
+        5_000,
+        vec![
+            (0, start("a", 0)),
+            (2_100, stop("a", 0)),
+            (3_400, start("b", 0)),
+        ],
+    );
+    let j = judged(&scenario(""), &straddling);
+    assert_eq!(
+        (j.metrics.dual_slots, j.metrics.missed_slots),
+        (0, 0),
+        "b/0 checks slot 3 at 3.4 s"
+    );
+    assert!(j.passed(), "{:#?}", j.violations);
+    // A node that thaws in the slot it froze in re-checks its own slot: one node, no dual slot.
+    let own = trace(
+        5_000,
+        vec![
+            (0, start("a", 0)),
+            (2_100, stop("a", 0)),
+            (2_600, start("a", 0)),
+        ],
+    );
+    assert_eq!(judged(&scenario(""), &own).metrics.dual_slots, 0);
 }
 
 #[test]
@@ -243,23 +290,24 @@ fn every_slot_start_inside_an_overlap_is_a_dual_slot_and_the_slot_length_counts(
             (8_000, stop("b", 1)),
         ],
     );
-    // 1 s slots: starts 2000..=7000 → 6 slots.
-    assert_eq!(judged(&scenario(""), &t).metrics.dual_slots, 6);
-    // 2 s slots: 2000, 4000, 6000 → 3 slots.
+    // 1 s slots: slot 1 (b/1 checks it at once, at 1500) and the starts 2000..=7000 → 7 slots.
+    assert_eq!(judged(&scenario(""), &t).metrics.dual_slots, 7);
+    // 2 s slots: slot 0 (b/1 at once), then 2000, 4000, 6000 → 4 slots.
     let two = Scenario {
         slot_length: std::time::Duration::from_secs(2),
         ..scenario("")
     };
     let j = judged(&two, &t);
-    assert_eq!(j.metrics.dual_slots, 3);
-    assert_eq!(j.violations.len(), 3);
+    assert_eq!(j.metrics.dual_slots, 4);
+    assert_eq!(j.violations.len(), 4);
     assert_eq!(j.metrics.max_overlap_ms, 6_500);
 }
 
 #[test]
 fn a_slot_starting_at_the_end_of_the_run_is_not_checked() {
-    let t = trace(3_000, vec![(0, start("a", 0)), (2_500, start("b", 0))]);
-    assert_eq!(judged(&scenario(""), &t).metrics.dual_slots, 0);
+    // Slot 2 is dual; slot 3 would start at the run's end.
+    let t = trace(3_000, vec![(0, start("a", 0)), (2_000, start("b", 0))]);
+    assert_eq!(judged(&scenario(""), &t).metrics.dual_slots, 1);
 }
 
 #[test]
@@ -713,16 +761,14 @@ fn forger_by_fails_on_a_second_forger() {
         "[[expect]]\nkind = \"forger-by\"\nby = \"1s\"\nregion = \"a\"",
         &t,
     );
-    assert_eq!(
-        v.len(),
-        1,
-        "an overlap between slot starts is no dual slot: {v:#?}"
-    );
-    assert_eq!(v[0].at_ms, Some(5_100));
+    // a/1, enabled part-way through slot 5, checks it at once beside a/0: a dual slot too.
+    assert_eq!(v.len(), 2, "{v:#?}");
+    assert_eq!(v[0].kind, DUAL_FORGING);
+    assert_eq!(v[1].at_ms, Some(5_100));
     assert!(
-        v[0].message.contains("found 2 forgers (pods a/0, a/1)"),
+        v[1].message.contains("found 2 forgers (pods a/0, a/1)"),
         "{}",
-        v[0].message
+        v[1].message
     );
 }
 
@@ -1170,7 +1216,8 @@ fn uncovered_slots_of_a_frozen_pod_right_after_a_thaw_past_its_deadline_are_resi
 
 #[test]
 fn missed_slots_are_the_slots_after_the_first_forger_without_any_leadership_check() {
-    // a/0 over [5 s, 10 s), nobody until b/0 at 12.5 s, to the end at 20 s.
+    // a/0 over [5 s, 10 s), nobody until b/0 at 12.5 s, to the end at 20 s: b/0's node, enabled
+    // part-way through slot 12, checks it at once, so slots 10 and 11 are missed.
     let gap = trace(
         20_000,
         vec![
@@ -1190,39 +1237,46 @@ fn missed_slots_are_the_slots_after_the_first_forger_without_any_leadership_chec
     );
     let cases: Vec<(&str, &Trace, &str, u64, Option<SimMs>)> = vec![
         (
-            "a stop at 10 s and a start at 12.5 s miss slots 10, 11, 12",
+            "a stop at 10 s and a start at 12.5 s miss slots 10 and 11",
             &gap,
-            "value = 3",
-            3,
+            "value = 2",
+            2,
             None,
         ),
         (
             "one over the limit fails at the next missed slot",
             &gap,
-            "value = 2",
-            3,
-            Some(12_000),
+            "value = 1",
+            2,
+            Some(11_000),
         ),
         (
             "none allowed: fails at the first",
             &gap,
             "value = 0",
-            3,
+            2,
             Some(10_000),
         ),
         (
             "a window before the gap",
             &gap,
             "value = 0\nto = \"10s\"",
-            3,
+            2,
             None,
         ),
         (
             "a window ending inside the gap",
             &gap,
             "value = 0\nfrom = \"9s\"\nto = \"11s\"",
-            3,
+            2,
             Some(10_000),
+        ),
+        (
+            "a window holding only the slot checked part-way through",
+            &gap,
+            "value = 0\nfrom = \"12s\"\nto = \"13s\"",
+            2,
+            None,
         ),
         (
             "boundaries: stop at 10 s misses slot 10, start at 12 s covers slot 12",

@@ -5,6 +5,14 @@
 //! `at_ms <= t` has been applied. A pod forges over the half-open interval `[started, stopped)`.
 //! So a node that starts forging exactly at a slot boundary counts for that slot, and one that stops
 //! exactly at it does not. Windows are half-open `[from, to)` as well.
+//!
+//! Leadership checks ([`leadership_checks`]) follow cardano-node (docs/adapters.md, "What the node
+//! does at a slot start and on SIGHUP"): a forging node checks at each slot start, and a node whose
+//! forging begins part-way through a slot checks that slot at once. Every mid-slot start of
+//! forging is one of those: a SIGHUP that enabled it (new forging threads, whose slot watcher
+//! runs at once), or a thaw (the node's slot clock moved on while it was stopped; a thaw in the
+//! slot it froze in re-checks a slot that same node had checked, which counts once). Dual and
+//! missed slots are judged on these checks.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -84,6 +92,46 @@ pub struct Handover {
     pub to: PodId,
 }
 
+/// One leadership check: `pod` checked slot `slot` at `at_ms` (its start, or part-way through it
+/// when forging began then).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Check {
+    /// The slot checked.
+    pub slot: u64,
+    /// When.
+    pub at_ms: SimMs,
+    /// Who.
+    pub pod: PodId,
+}
+
+/// Every leadership check of the forger intervals, in (slot, time, pod) order.
+pub fn leadership_checks(intervals: &[ForgerInterval], slot_ms: SimMs) -> Vec<Check> {
+    let mut checks = Vec::new();
+    if slot_ms == 0 {
+        return checks;
+    }
+    for interval in intervals {
+        if interval.start_ms % slot_ms != 0 {
+            checks.push(Check {
+                slot: interval.start_ms / slot_ms,
+                at_ms: interval.start_ms,
+                pod: interval.pod.clone(),
+            });
+        }
+        let mut k = interval.start_ms.div_ceil(slot_ms);
+        while let Some(at_ms) = k.checked_mul(slot_ms).filter(|t| *t < interval.end_ms) {
+            checks.push(Check {
+                slot: k,
+                at_ms,
+                pod: interval.pod.clone(),
+            });
+            k += 1;
+        }
+    }
+    checks.sort_by(|a, b| (a.slot, a.at_ms, &a.pod).cmp(&(b.slot, b.at_ms, &b.pod)));
+    checks
+}
+
 /// A slot whose leadership check ran on two or more nodes.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct DualSlot {
@@ -91,7 +139,7 @@ pub struct DualSlot {
     pub slot: u64,
     /// Its start.
     pub start_ms: SimMs,
-    /// The nodes that forged at its start, sorted.
+    /// The nodes that checked it, sorted.
     pub pods: Vec<PodId>,
     /// Within `renew_deadline` after the thaw of a freeze that spanned one of the frozen pod's
     /// fencing deadlines, with that pod among `pods` (the residual risk of docs/safety.md §9; see
@@ -130,6 +178,8 @@ pub struct Timeline {
     pub end_ms: SimMs,
     /// The set after every event (what forges at and after the end).
     pub final_forgers: Vec<PodId>,
+    /// Each pod's forging intervals (where its leadership checks come from).
+    pub intervals: Vec<ForgerInterval>,
 }
 
 impl Timeline {
@@ -180,6 +230,7 @@ impl Timeline {
             segments,
             end_ms,
             final_forgers: current.into_iter().collect(),
+            intervals: forger_intervals(trace),
         }
     }
 
@@ -299,52 +350,57 @@ impl Timeline {
         handovers
     }
 
-    /// Dual-forging slots: slot k starts at k × `slot_ms` (k ≥ 0, start before the run's end); it
-    /// is dual when two or more pods forge at its start instant, residual when
-    /// `residual(start, forgers)` says so.
-    pub fn dual_slots(
-        &self,
-        slot_ms: SimMs,
-        residual: impl Fn(SimMs, &[PodId]) -> bool,
-    ) -> DualSlots {
+    /// Dual-forging slots: slot k (starting at k × `slot_ms`, before the run's end) is dual when
+    /// two or more pods checked it ([`leadership_checks`]), residual when `residual` says so of
+    /// its checks (a frozen pod's check at its thaw, part-way through a slot, is judged at that
+    /// instant).
+    pub fn dual_slots(&self, slot_ms: SimMs, residual: impl Fn(&[Check]) -> bool) -> DualSlots {
         assert!(slot_ms > 0, "the parser rejects a zero slot length");
         let mut out = DualSlots::default();
-        for s in self.segments.iter().filter(|s| s.forgers.len() >= 2) {
-            let mut k = s.start_ms.div_ceil(slot_ms);
-            while let Some(start_ms) = k.checked_mul(slot_ms).filter(|t| *t < s.end_ms) {
-                let residual = residual(start_ms, &s.forgers);
-                if residual {
-                    out.residual += 1;
-                } else {
-                    out.dual += 1;
-                }
-                if out.listed.len() < MAX_LISTED_DUAL_SLOTS {
-                    out.listed.push(DualSlot {
-                        slot: k,
-                        start_ms,
-                        pods: s.forgers.clone(),
-                        residual,
-                    });
-                }
-                k += 1;
+        let checks = leadership_checks(&self.intervals, slot_ms);
+        for same_slot in checks.chunk_by(|a, b| a.slot == b.slot) {
+            let pods: BTreeSet<&PodId> = same_slot.iter().map(|c| &c.pod).collect();
+            if pods.len() < 2 {
+                continue;
+            }
+            let slot = same_slot[0].slot;
+            let start_ms = slot * slot_ms;
+            let pods: Vec<PodId> = pods.into_iter().cloned().collect();
+            let residual = residual(same_slot);
+            if residual {
+                out.residual += 1;
+            } else {
+                out.dual += 1;
+            }
+            if out.listed.len() < MAX_LISTED_DUAL_SLOTS {
+                out.listed.push(DualSlot {
+                    slot,
+                    start_ms,
+                    pods,
+                    residual,
+                });
             }
         }
         out
     }
 
-    /// Slots beginning in `[from, to)` at whose start no node forges (nobody ran the leadership
-    /// check), in time order.
+    /// Slots beginning in `[from, to)` that no node checked ([`leadership_checks`]), by their start,
+    /// in time order.
     pub fn missed_slots(&self, slot_ms: SimMs, from: SimMs, to: SimMs) -> Vec<SimMs> {
         let mut missed = Vec::new();
         if slot_ms == 0 {
             return missed;
         }
-        for s in self.clipped(from, to).filter(|s| s.forgers.is_empty()) {
-            let mut k = s.start_ms.div_ceil(slot_ms);
-            while let Some(start_ms) = k.checked_mul(slot_ms).filter(|t| *t < s.end_ms) {
+        let checked: BTreeSet<u64> = leadership_checks(&self.intervals, slot_ms)
+            .into_iter()
+            .map(|c| c.slot)
+            .collect();
+        let mut k = from.div_ceil(slot_ms);
+        while let Some(start_ms) = k.checked_mul(slot_ms).filter(|t| *t < to) {
+            if !checked.contains(&k) {
                 missed.push(start_ms);
-                k += 1;
             }
+            k += 1;
         }
         missed
     }

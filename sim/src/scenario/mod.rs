@@ -122,7 +122,9 @@ impl Default for Timing {
 impl Timing {
     /// The sidecar timing this `[timing]` implies (request timeouts and verification scaled down for
     /// short deadlines), checked by [`CoreTiming::new`] like the sidecar's own configuration.
-    pub fn core(&self) -> Result<CoreTiming, Vec<TimingProblem>> {
+    /// `slot_length` is the file's: a promotion waits out a slot after another node may last
+    /// have forged (`TimingParams::slot_settle`).
+    pub fn core(&self, slot_length: Duration) -> Result<CoreTiming, Vec<TimingProblem>> {
         let renew = self.renew_deadline;
         CoreTiming::new(TimingParams {
             lease_duration: self.lease_duration,
@@ -132,23 +134,30 @@ impl Timing {
             demotion_time: (renew / 10).clamp(Duration::from_millis(100), Duration::from_secs(1)),
             sighup_verify_timeout: (renew / 2)
                 .clamp(Duration::from_millis(500), Duration::from_secs(5)),
+            slot_length: Some(slot_length),
             ..TimingParams::default()
         })
     }
 
     /// The first relation of the timing budget this `[timing]` breaks, as an error on the key to
     /// change (the request timeout is derived from `renew_deadline`, so its problems name that).
-    fn budget_error(&self, file: &str) -> Option<InvalidScenario> {
-        let problem = self.core().err()?.into_iter().next()?;
+    fn budget_error(&self, file: &str, slot_length: Duration) -> Option<InvalidScenario> {
+        let problem = self.core(slot_length).err()?.into_iter().next()?;
         let (key, value) = match problem.variable {
             "LEASE_DURATION" => ("lease_duration", self.lease_duration),
             "RETRY_PERIOD" => ("retry_period", self.retry_period),
+            "SLOT_LENGTH" => ("slot_length", slot_length),
             _ => ("renew_deadline", self.renew_deadline),
         };
         Some(InvalidScenario::BadValue {
             file: file.to_owned(),
             line: None,
-            path: format!("timing.{key}"),
+            // `slot_length` is a top-level key; the rest live in `[timing]`.
+            path: if key == "slot_length" {
+                key.to_owned()
+            } else {
+                format!("timing.{key}")
+            },
             expected: format!("a value that fits the timing budget ({})", problem.message),
             found: format!("{value:?}"),
         })
@@ -674,7 +683,10 @@ impl Scenario {
     #[allow(clippy::should_implement_trait)] // Two arguments: not `FromStr`.
     pub fn from_str(text: &str, name_for_errors: &str) -> Result<Scenario, InvalidScenario> {
         let scenario = parse::parse(text, name_for_errors)?;
-        match scenario.timing.budget_error(name_for_errors) {
+        match scenario
+            .timing
+            .budget_error(name_for_errors, scenario.slot_length)
+        {
             Some(e) => Err(e.with_line_from(text)),
             None => Ok(scenario),
         }

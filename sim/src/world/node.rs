@@ -14,14 +14,14 @@
 //! - a frozen pod's node makes no progress: a replay or a SIGHUP being handled when the freeze
 //!   begins needs the same remaining time after the thaw (a stopped process does no work).
 //!
-//! Where it differs from a real cardano-node (docs/adapters.md, "What the node does at a slot start
-//! and on SIGHUP", read in cardano-node 8.7.2–11.0.1 `Cardano.Node.Run.updateBlockForging` and
-//! ouroboros-consensus `Ouroboros.Consensus.NodeKernel.forkBlockForging`): the real node checks
-//! leadership just after each slot start on its own clock, *and* once at once for the current slot
-//! when a SIGHUP enables forging mid-slot. This model, like the scenario contract, checks at slot
-//! starts only; a handover whose gap holds no slot start is therefore clean here and a re-check of
-//! the leaving node's last slot on a real node (docs/safety.md, "Planned handovers and the slot
-//! clock").
+//! Leadership checks follow a real cardano-node (docs/adapters.md, "What the node does at a slot
+//! start and on SIGHUP", read in cardano-node 8.7.2–11.0.1 `Cardano.Node.Run.updateBlockForging`
+//! and ouroboros-consensus `Ouroboros.Consensus.NodeKernel.forkBlockForging`): a forging node checks
+//! just after each slot start, and once at once for the slot in progress when a SIGHUP enables
+//! forging part-way through it (or its pod thaws in a later slot than it froze in). The oracle
+//! derives the checks from the forging intervals this model produces
+//! (`oracle::timeline::leadership_checks`). Unlike a real node, slots start on the world's clock,
+//! not on each pod's skewed or drifting one.
 
 use std::time::Duration;
 

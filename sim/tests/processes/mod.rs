@@ -143,6 +143,10 @@ pub struct NodeState {
     pub forging: bool,
     pub credentials: Option<String>,
     pub sighups: u64,
+    /// The slot (Unix second) of the node's last leadership check.
+    pub last_check_slot: Option<i64>,
+    /// The slot it checked at once when a SIGHUP last enabled it.
+    pub enable_check_slot: Option<i64>,
 }
 
 pub fn node_state(port: u16) -> Option<NodeState> {
@@ -150,6 +154,8 @@ pub fn node_state(port: u16) -> Option<NodeState> {
     let v: serde_json::Value = serde_json::from_str(&body).ok()?;
     Some(NodeState {
         forging: v["forging"].as_bool()?,
+        last_check_slot: v["last_check_slot"].as_i64(),
+        enable_check_slot: v["enable_check_slot"].as_i64(),
         credentials: v["credentials"].as_str().map(str::to_owned),
         sighups: v["sighups"].as_u64()?,
     })
@@ -272,7 +278,7 @@ pub fn start_pod_node(
 
 /// The environment of a pod's `forge-manager run` and `watchdog` (nothing else inherited but
 /// PATH): the pod's files under `dir`, its node's metrics, the test API server, and short timing
-/// (lease 6 s, renew deadline 4 s, retry 1 s).
+/// (lease 7 s, renew deadline 4 s, retry 1 s).
 pub fn pod_env(
     cmd: &mut Command,
     dir: &Path,
@@ -302,7 +308,7 @@ pub fn pod_env(
         .env("HEARTBEAT_PATH", p("target/.heartbeat"))
         .env("JOURNAL_PATH", p("journal.redb"))
         .env("METRICS_PORT", http_port.to_string())
-        .env("LEASE_DURATION", "6")
+        .env("LEASE_DURATION", "7")
         .env("RENEW_DEADLINE", "4s")
         .env("RETRY_PERIOD", "1s")
         .env("API_TIMEOUT", "1s")
