@@ -531,35 +531,60 @@ fn bench(
         tick: Some(tick),
         ..Default::default()
     };
+    // In this process, on this thread: CPU time is what the world costs (no child process, no
+    // trace sent over a pipe).
+    let cpu_before = process_cpu_seconds();
     let started = std::time::Instant::now();
-    match forge_sim::runner::run(&scenario, &options) {
-        Ok(o) => {
-            let wall = started.elapsed().as_secs_f64();
-            println!(
-                "bench: {regions} region(s) x {pods} pod(s), {}s simulated in {wall:.2}s wall (tick {}ms, one thread): {:.0} simulated seconds per wall second; {}",
-                duration.as_secs(),
-                tick.as_millis(),
-                duration.as_secs_f64() / wall.max(1e-9),
-                o.report.verdict_line()
-            );
-            let per_second = |n: u64| n as f64 / duration.as_secs_f64().max(1e-9);
-            let requests: Vec<String> = o
-                .report
-                .api_requests
-                .iter()
-                .map(|(server, n)| format!("{server} {:.1}/s", per_second(*n)))
-                .collect();
-            println!(
-                "bench: API requests per simulated second: {}",
-                requests.join(", ")
-            );
-            ExitCode::SUCCESS
-        }
+    let simulated = forge_sim::runner::simulate_with_routes(&scenario, scenario.seed, &options);
+    let wall = started.elapsed().as_secs_f64();
+    let cpu = process_cpu_seconds().zip(cpu_before).map(|(a, b)| a - b);
+    let (trace, routes) = match simulated {
+        Ok(done) => done,
         Err(e) => {
             eprintln!("forge-sim bench: the simulation failed: {e}");
-            ExitCode::from(3)
+            return ExitCode::from(3);
+        }
+    };
+    let judgement = forge_sim::oracle::judge(&scenario, &trace);
+    let wall_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
+    let report =
+        forge_sim::report::Report::new(&scenario, scenario.seed, &trace, &judgement, wall_ms);
+    let sim_s = duration.as_secs_f64();
+    println!(
+        "bench: {regions} region(s) x {pods} pod(s), {}s simulated in {wall:.2}s wall{} (tick {}ms, one thread): {:.0}x real time by wall clock{}; {}",
+        duration.as_secs(),
+        cpu.map(|c| format!(", {c:.2}s CPU (user + sys)"))
+            .unwrap_or_default(),
+        tick.as_millis(),
+        sim_s / wall.max(1e-9),
+        cpu.map(|c| format!(", {:.0}x by CPU time", sim_s / c.max(1e-9)))
+            .unwrap_or_default(),
+        report.verdict_line()
+    );
+    let per_second = |n: u64| n as f64 / sim_s.max(1e-9);
+    let total: u64 = routes.values().flat_map(|r| r.values()).sum();
+    let all_pods = (regions * pods).max(1) as f64;
+    println!(
+        "bench: API requests per simulated second: {:.2} in all, {:.2} per pod",
+        per_second(total),
+        per_second(total) / all_pods
+    );
+    for (server, by_route) in &routes {
+        let n: u64 = by_route.values().sum();
+        println!("  {server}: {:.2}/s", per_second(n));
+        let mut rows: Vec<(&String, &u64)> = by_route.iter().collect();
+        rows.sort_by(|a, b| b.1.cmp(a.1).then(a.0.cmp(b.0)));
+        for (route, n) in rows {
+            println!("    {:>7.3}/s  {route}", per_second(*n));
         }
     }
+    ExitCode::SUCCESS
+}
+
+/// User + system CPU time of this process so far, in seconds.
+fn process_cpu_seconds() -> Option<f64> {
+    let t = nix::time::clock_gettime(nix::time::ClockId::CLOCK_PROCESS_CPUTIME_ID).ok()?;
+    Some(t.tv_sec() as f64 + t.tv_nsec() as f64 / 1e9)
 }
 
 fn shrink(

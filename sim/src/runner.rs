@@ -297,6 +297,19 @@ fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
 
 /// Builds the world, applies the faults at their instants, runs to the end: the trace.
 pub fn simulate(scenario: &Scenario, seed: u64, options: &RunOptions) -> Result<Trace, String> {
+    simulate_with_routes(scenario, seed, options).map(|(trace, _)| trace)
+}
+
+/// Requests per API server, then per route (`verb resource[/name][/subresource]`).
+pub type ApiRoutes = std::collections::BTreeMap<String, std::collections::BTreeMap<String, u64>>;
+
+/// [`simulate`], in this process (no panic guard), also returning what each API server answered
+/// by route: `forge-sim bench` measures a fault-free world this way, on one thread.
+pub fn simulate_with_routes(
+    scenario: &Scenario,
+    seed: u64,
+    options: &RunOptions,
+) -> Result<(Trace, ApiRoutes), String> {
     // Every pod's `decide` runs on this thread: the switch covers the whole world, and is reset
     // when the run ends, even by an error.
     let _broken = BrokenSwitch::set(options.broken);
@@ -325,9 +338,10 @@ pub fn simulate(scenario: &Scenario, seed: u64, options: &RunOptions) -> Result<
         });
     }
     world.run_until(scenario.duration)?;
+    let routes = world.api_routes();
     let mut trace = world.finish();
     trace.end_ms = u64::try_from(scenario.duration.as_millis()).unwrap_or(u64::MAX);
-    Ok(trace)
+    Ok((trace, routes))
 }
 
 /// Selects a broken variant for this thread until dropped.

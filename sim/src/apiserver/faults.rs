@@ -2,6 +2,7 @@
 //! misbehave (refuse connections, slow down, fail or throttle requests, cut answers off) and to
 //! count the requests it served.
 
+use std::collections::BTreeMap;
 use std::net::IpAddr;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, Weak};
@@ -31,6 +32,8 @@ struct FaultState {
     cut_next: AtomicU64,
     /// Requests that reached the handler (including failed and delayed ones).
     served: AtomicU64,
+    /// The same requests by route (`verb resource[/subresource]`, see `handlers::route_key`).
+    by_route: Mutex<BTreeMap<String, u64>>,
     /// Open connections by peer address, for [`Faults::reset_connections_from`].
     connections: Mutex<Vec<(IpAddr, Weak<Reset>)>>,
 }
@@ -101,6 +104,27 @@ impl Faults {
     /// Number of requests handled so far.
     pub fn requests_served(&self) -> u64 {
         self.inner.served.load(Ordering::SeqCst)
+    }
+
+    /// Requests handled so far, by route (`get leases/NAME`, `watch leases/NAME`,
+    /// `list cardanoforgeclusters`, `patch cardanoleaders/status`...): where an API's load comes
+    /// from (`forge-sim bench`).
+    pub fn requests_by_route(&self) -> BTreeMap<String, u64> {
+        self.inner
+            .by_route
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone()
+    }
+
+    pub(crate) fn count_route(&self, route: String) {
+        *self
+            .inner
+            .by_route
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .entry(route)
+            .or_insert(0) += 1;
     }
 
     /// Registers an accepted connection from `peer`; its [`Reset`] is set by

@@ -147,7 +147,13 @@ impl<'a> ProbeGen<'a> {
             expects: Vec::new(),
             windows: Vec::new(),
             setup: String::new(),
-            true_clocks: true,
+            // Skews and drifts of the safety phase stay (only partitions and the like heal).
+            true_clocks: !s.faults.iter().any(|f| {
+                matches!(
+                    f.action,
+                    FaultAction::Skew { .. } | FaultAction::Drift { .. }
+                )
+            }),
         }
     }
 
@@ -283,7 +289,7 @@ impl<'a> ProbeGen<'a> {
                 );
             }
         }
-        self.true_clocks = !skew && !drift;
+        self.true_clocks &= !skew && !drift;
         self.setup = match (skew, drift) {
             (true, true) => " (every pod's clock skewed by minutes and drifting)",
             (true, false) => " (every pod's clock skewed by minutes)",

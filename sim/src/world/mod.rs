@@ -761,6 +761,14 @@ impl<'a> World<'a> {
     }
 
     /// Ends the run and hands over the trace.
+    /// Requests each API server answered so far, by route (`forge-sim bench`).
+    pub fn api_routes(&self) -> BTreeMap<String, BTreeMap<String, u64>> {
+        self.apis
+            .iter()
+            .map(|(name, server)| (name.clone(), server.faults().requests_by_route()))
+            .collect()
+    }
+
     pub fn finish(self) -> Trace {
         self.finish_all().into_iter().next().unwrap_or_default()
     }

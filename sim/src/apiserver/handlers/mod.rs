@@ -55,6 +55,7 @@ pub async fn dispatch(
             let is_watch = query
                 .as_ref()
                 .is_ok_and(|Query(p)| query_bool(p, "watch").unwrap_or(false));
+            faults.count_route(route_key(&method, uri.path(), is_watch));
             let routed = match query {
                 Ok(Query(params)) => route(&server, &method, uri.path(), &params, &headers, body),
                 Err(rejection) => Err(ApiError::bad_request(format!(
@@ -77,6 +78,53 @@ pub async fn dispatch(
         response.headers_mut().insert(header::DATE, value);
     }
     response
+}
+
+/// What a request was, for the per-route counts: `VERB resource[/name][/subresource]`, the verb as
+/// Kubernetes' audit log names it (`get`, `list`, `watch`, `create`, `update`, `patch`,
+/// `delete`). Lease names are kept (a sidecar's local, presence and global leases are different
+/// loads); other objects' names are not. A path outside the resource tree (discovery) is kept
+/// whole.
+pub fn route_key(method: &Method, path: &str, watch: bool) -> String {
+    let parts: Vec<&str> = path.trim_matches('/').split('/').collect();
+    // /api/v1/..., /apis/{group}/{version}/...; then namespaces/{ns}/ for namespaced resources.
+    let rest = match parts.as_slice() {
+        ["api", _version, rest @ ..] => rest,
+        ["apis", _group, _version, rest @ ..] => rest,
+        _ => return format!("{} {path}", method.as_str().to_lowercase()),
+    };
+    let rest = match rest {
+        ["namespaces", _ns, rest @ ..] if !rest.is_empty() => rest,
+        other => other,
+    };
+    let (resource, name, sub) = match rest {
+        [resource] => (*resource, None, None),
+        [resource, name] => (*resource, Some(*name), None),
+        [resource, name, sub, ..] => (*resource, Some(*name), Some(*sub)),
+        [] => return format!("{} {path}", method.as_str().to_lowercase()),
+    };
+    let verb = match (method.as_str(), name, watch) {
+        ("GET", _, true) => "watch",
+        ("GET", None, false) => "list",
+        ("GET", Some(_), false) => "get",
+        ("POST", ..) => "create",
+        ("PUT", ..) => "update",
+        ("PATCH", ..) => "patch",
+        ("DELETE", ..) => "delete",
+        (other, ..) => return format!("{} {path}", other.to_lowercase()),
+    };
+    let mut key = format!("{verb} {resource}");
+    if resource == "leases"
+        && let Some(name) = name
+    {
+        key.push('/');
+        key.push_str(name);
+    }
+    if let Some(sub) = sub {
+        key.push('/');
+        key.push_str(sub);
+    }
+    key
 }
 
 fn json_response(code: StatusCode, content_type: &str, body: &Value) -> Response {
