@@ -782,6 +782,64 @@ mod query_and_time_tests {
     use super::*;
 
     #[test]
+    fn routes_are_named_by_verb_resource_lease_name_and_subresource() {
+        let ns = "/apis/coordination.k8s.io/v1/namespaces/cardano";
+        let cfc = "/apis/cardano.io/v1/namespaces/cardano/cardanoforgeclusters";
+        let cases = [
+            (
+                Method::GET,
+                format!("{ns}/leases/l1"),
+                false,
+                "get leases/l1",
+            ),
+            (Method::GET, format!("{ns}/leases"), true, "watch leases"),
+            (Method::GET, format!("{ns}/leases"), false, "list leases"),
+            (
+                Method::PUT,
+                format!("{ns}/leases/l1"),
+                false,
+                "update leases/l1",
+            ),
+            (Method::POST, format!("{ns}/leases"), false, "create leases"),
+            (
+                Method::DELETE,
+                format!("{ns}/leases/l1"),
+                false,
+                "delete leases/l1",
+            ),
+            (
+                Method::GET,
+                cfc.to_owned(),
+                false,
+                "list cardanoforgeclusters",
+            ),
+            (
+                Method::PATCH,
+                format!("{cfc}/us-east-1/status"),
+                false,
+                "patch cardanoforgeclusters/status",
+            ),
+            (
+                Method::POST,
+                "/api/v1/namespaces/cardano/events".to_owned(),
+                false,
+                "create events",
+            ),
+            (
+                Method::POST,
+                "/apis/apiextensions.k8s.io/v1/customresourcedefinitions".to_owned(),
+                false,
+                "create customresourcedefinitions",
+            ),
+            (Method::GET, "/version".to_owned(), false, "get /version"),
+            (Method::GET, "/apis".to_owned(), false, "get /apis"),
+        ];
+        for (method, path, watch, want) in cases {
+            assert_eq!(route_key(&method, &path, watch), want, "{method} {path}");
+        }
+    }
+
+    #[test]
     fn boolean_query_parameters_read_as_go_parses_them() {
         let cases = [
             (None, Some(false)),
