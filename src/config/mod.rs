@@ -788,11 +788,7 @@ impl Config {
             sighup_verify_timeout: self
                 .sighup_verify_timeout()
                 .unwrap_or(d.sighup_verify_timeout),
-            slot_length: self
-                .slot_clock()
-                .ok()
-                .flatten()
-                .map(|c| std::time::Duration::from_millis(c.slot_length_ms)),
+            slot_length: self.slot_clock().ok().flatten().map(|c| c.slot_length()),
             ..d
         }
     }

@@ -391,9 +391,6 @@ mod tests {
         }
     }
 
-    /// A checked timing gives back exactly the settings it was built from, through every
-    /// accessor, `From` and its serialized form (the journal records it, a replay rebuilds it):
-    /// a replay on other settings would judge every deadline differently.
     /// A lease taken on expiry is promoted at once, so its fenced holder's last slot must lie a
     /// whole slot (and the margin) before: lease duration - renew deadline - demotion time.
     #[test]
@@ -415,6 +412,9 @@ mod tests {
         assert_eq!(TimingParams::default().slot_settle(), Duration::ZERO);
     }
 
+    /// A checked timing gives back exactly the settings it was built from, through every
+    /// accessor, `From` and its serialized form (the journal records it, a replay rebuilds it):
+    /// a replay on other settings would judge every deadline differently.
     #[test]
     fn a_timing_gives_back_the_settings_it_was_built_from() {
         let params = TimingParams {

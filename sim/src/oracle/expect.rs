@@ -17,6 +17,8 @@ pub(super) struct Context<'a> {
     pub timeline: &'a Timeline,
     pub handovers: &'a [Handover],
     pub dual_slots: &'a DualSlots,
+    /// Every leadership check of the run, in slot order.
+    pub checks: &'a [timeline::Check],
 }
 
 /// A time since start as in messages (`5m30s`, `1m2s250ms`).
@@ -225,9 +227,7 @@ pub(super) fn check(ctx: &Context, index: usize, e: &Expect) -> Option<Violation
         }
         Expect::MaxMissedSlots { value, window: w } => {
             let (from, to, text) = window(w, ctx.timeline.default_window().0, end_ms);
-            let missed = ctx
-                .timeline
-                .missed_slots(ms(ctx.scenario.slot_length), from, to);
+            let missed = Timeline::missed_slots(ctx.checks, ms(ctx.scenario.slot_length), from, to);
             count_violation(&missed, *value, |count| {
                 format!(
                     "expected at most {value} slots in which no node ran its leadership check {text}, found {count}{}",

@@ -122,17 +122,15 @@ pub fn judge(scenario: &Scenario, trace: &Trace) -> Judgement {
     let leases = Leases::from_trace(trace);
     let slot_ms = ms(scenario.slot_length);
     let windows = leases::residual_windows(&freezes, &leases, ms(scenario.timing.renew_deadline));
-    let dual_slots = timeline.dual_slots(slot_ms, |checks| {
+    // Every check once: dual, missed and uncovered slots are all judged on them.
+    let checks = timeline::leadership_checks(&timeline.intervals, slot_ms);
+    let dual_slots = Timeline::dual_slots(&checks, slot_ms, |checks| {
         checks
             .iter()
             .any(|c| leases::residual_for(&windows, &c.pod, c.at_ms))
     });
-    let uncovered_slots = leases::uncovered_slots(
-        &timeline::leadership_checks(&timeline.intervals, slot_ms),
-        &leases,
-        scenario.cluster_management,
-        &windows,
-    );
+    let uncovered_slots =
+        leases::uncovered_slots(&checks, &leases, scenario.cluster_management, &windows);
     let handovers = timeline.handovers();
     let (from, to) = timeline.default_window();
     let metrics = Metrics {
@@ -144,7 +142,7 @@ pub fn judge(scenario: &Scenario, trace: &Trace) -> Judgement {
         residual_dual_slots: dual_slots.residual,
         uncovered_slots: uncovered_slots.uncovered,
         residual_uncovered_slots: uncovered_slots.residual,
-        missed_slots: timeline.missed_slots(slot_ms, from, to).len() as u64,
+        missed_slots: Timeline::missed_slots(&checks, slot_ms, from, to).len() as u64,
         node_exits: timeline::node_exits(trace).len() as u64,
         api_requests: timeline::api_requests(trace),
     };
@@ -156,6 +154,7 @@ pub fn judge(scenario: &Scenario, trace: &Trace) -> Judgement {
         timeline: &timeline,
         handovers: &handovers,
         dual_slots: &dual_slots,
+        checks: &checks,
     };
     for (index, e) in scenario.expects.iter().enumerate() {
         if let Some(v) = expect::check(&ctx, index, e) {

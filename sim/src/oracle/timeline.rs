@@ -351,13 +351,16 @@ impl Timeline {
     }
 
     /// Dual-forging slots: slot k (starting at k × `slot_ms`, before the run's end) is dual when
-    /// two or more pods checked it ([`leadership_checks`]), residual when `residual` says so of
-    /// its checks (a frozen pod's check at its thaw, part-way through a slot, is judged at that
-    /// instant).
-    pub fn dual_slots(&self, slot_ms: SimMs, residual: impl Fn(&[Check]) -> bool) -> DualSlots {
+    /// two or more pods checked it (`checks`: [`leadership_checks`] of this timeline), residual
+    /// when `residual` says so of its checks (a frozen pod's check at its thaw, part-way through a
+    /// slot, is judged at that instant).
+    pub fn dual_slots(
+        checks: &[Check],
+        slot_ms: SimMs,
+        residual: impl Fn(&[Check]) -> bool,
+    ) -> DualSlots {
         assert!(slot_ms > 0, "the parser rejects a zero slot length");
         let mut out = DualSlots::default();
-        let checks = leadership_checks(&self.intervals, slot_ms);
         for same_slot in checks.chunk_by(|a, b| a.slot == b.slot) {
             let pods: BTreeSet<&PodId> = same_slot.iter().map(|c| &c.pod).collect();
             if pods.len() < 2 {
@@ -384,20 +387,16 @@ impl Timeline {
         out
     }
 
-    /// Slots beginning in `[from, to)` that no node checked ([`leadership_checks`]), by their start,
-    /// in time order.
-    pub fn missed_slots(&self, slot_ms: SimMs, from: SimMs, to: SimMs) -> Vec<SimMs> {
+    /// Slots beginning in `[from, to)` that no node checked (`checks`: [`leadership_checks`] of
+    /// this timeline, in slot order), by their start, in time order.
+    pub fn missed_slots(checks: &[Check], slot_ms: SimMs, from: SimMs, to: SimMs) -> Vec<SimMs> {
         let mut missed = Vec::new();
         if slot_ms == 0 {
             return missed;
         }
-        let checked: BTreeSet<u64> = leadership_checks(&self.intervals, slot_ms)
-            .into_iter()
-            .map(|c| c.slot)
-            .collect();
         let mut k = from.div_ceil(slot_ms);
         while let Some(start_ms) = k.checked_mul(slot_ms).filter(|t| *t < to) {
-            if !checked.contains(&k) {
+            if checks.binary_search_by_key(&k, |c| c.slot).is_err() {
                 missed.push(start_ms);
             }
             k += 1;
