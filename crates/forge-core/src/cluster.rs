@@ -375,7 +375,14 @@ fn track_preference(
         }
         (_, Some(q)) => {
             let improved = match (s.last_keys.get(q), keys.get(q)) {
-                (None, Some(_)) => !s.last_keys.is_empty(),
+                // A region absent from our last decision that is present now came back, even
+                // when no region was a candidate then (the one we had just left): a standby's
+                // round right after its departing leader released our presence saw none, and
+                // took the preferred region's return for a degradation, handing over at once
+                // inside its failback delay (region-mate-late-for-the-grace at 10 and 20 ms,
+                // once the watch caches moved the rounds). A first decision is an operator's
+                // (below).
+                (None, Some(_)) => true,
                 (Some(before), Some(after)) => after < before,
                 _ => false,
             };

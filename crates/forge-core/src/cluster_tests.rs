@@ -432,6 +432,55 @@ fn a_health_recovery_is_not_mistaken_for_an_operator_change() {
     );
 }
 
+/// A standby whose last round saw no region present (its departing leader had just released our
+/// presence; the preferred region was still away) and that then leads on the lease left naming its
+/// region: the preferred region's return is a recovery, and forging stays until the failback delay
+/// (chaos seed 4166 as a scenario file, at 10 and 20 ms ticks: it was taken for a degradation and
+/// handed over at once).
+#[test]
+fn a_region_back_after_a_round_without_candidates_still_waits_the_failback_delay() {
+    let mut b = Rep::new(
+        "b",
+        vec![
+            ("a", State::PriorityBased, 1),
+            ("b", State::PriorityBased, 2),
+        ],
+    );
+    // A standby: a's presence long unchanged (absent), ours not ours.
+    b.obs.local.leader = false;
+    b.obs.local.region_quiet = false;
+    for ms in (100_000..120_000).step_by(5_000) {
+        b.at(ms).step(LeaseEvent::Nothing);
+    }
+    let d = b.at(120_000).step(LeaseEvent::Nothing);
+    assert_eq!(
+        d.ranking.preferred, None,
+        "no region present: {:?}",
+        d.ranking
+    );
+    // It leads, holds the lease left naming b, and a comes back.
+    b.obs.local.leader = true;
+    b.obs.local.region_quiet = true;
+    b.holding(9);
+    b.obs
+        .others
+        .insert("a".into(), Some(rec("presence", Some("pod"), 2)));
+    let d = b.at(121_000).step(LeaseEvent::Nothing);
+    assert_eq!(d.ranking.preferred.as_deref(), Some("a"));
+    assert_eq!(
+        d.next.preferred.as_ref().map(|p| p.2),
+        Some(Cause::Recovery)
+    );
+    assert!(
+        !d.actions
+            .iter()
+            .any(|a| matches!(a, ClusterAction::Handoff { .. })),
+        "no handover inside the failback delay: {:?}",
+        d.actions
+    );
+    assert!(d.message.contains("handing over in 60s"), "{}", d.message);
+}
+
 #[test]
 fn at_bootstrap_a_worse_region_does_not_race_a_better_one_that_has_not_announced_itself() {
     // Regression: with jittered start-up, the secondary's leader came up first, saw no presence
