@@ -227,9 +227,9 @@ def lease_allows(rules, verb, name):
 
 def check_coordination_rbac(where, role, problems):
     """A Role that may write the global lease is a region's identity on the coordination API: it
-    must also hold its own presence lease (get, update) and read the other regions' (get), which
-    the sidecar does every round (src/runtime/cluster.rs). Without them every region saw the others
-    as absent."""
+    must also hold its own presence lease (get, update, watch) and read the other regions' (get,
+    watch): the sidecar keeps every presence lease in a watch cache (src/adapters/watch_cache.rs).
+    Without get every region saw the others as absent; without watch every round reads them again."""
     rules = role.get("rules", [])
     names = [n for r in rules for n in r.get("resourceNames", [])]
     globals_ = [n for n in names if n.startswith("cardano-forge-global-")]
@@ -244,14 +244,16 @@ def check_coordination_rbac(where, role, problems):
     if len(own) != 1:
         problems.append(f"{where}: must update exactly one presence lease (its region's), updates {own}")
     for n in own:
-        if not lease_allows(rules, "get", n):
-            problems.append(f"{where}: its presence lease {n} needs get")
+        for verb in ("get", "watch"):
+            if not lease_allows(rules, verb, n):
+                problems.append(f"{where}: its presence lease {n} needs {verb}")
     others = [n for n in presence if n not in own]
-    if not others and not lease_allows(rules, "get", "cardano-forge-presence-any-other-region"):
-        problems.append(f"{where}: must read the other regions' presence leases (get)")
-    for n in others:
-        if not lease_allows(rules, "get", n):
-            problems.append(f"{where}: the presence lease {n} needs get")
+    for verb in ("get", "watch"):
+        if not others and not lease_allows(rules, verb, "cardano-forge-presence-any-other-region"):
+            problems.append(f"{where}: must read the other regions' presence leases ({verb})")
+        for n in others:
+            if not lease_allows(rules, verb, n):
+                problems.append(f"{where}: the presence lease {n} needs {verb}")
 
 
 def check_events_rbac(where, role, problems):

@@ -27,6 +27,11 @@ fn adapter(url: &str, timeout: Duration) -> KubeAdapter {
     KubeAdapter::new(client, "default", timeout, dates, mono)
 }
 
+/// An adapter whose every read is a request (no watch cache answers, no watch runs beside).
+fn direct(url: &str, timeout: Duration) -> KubeAdapter {
+    adapter(url, timeout).without_watch_caches()
+}
+
 fn write(name: &str, holder: Option<&str>, rv: &str) -> LeaseWrite {
     LeaseWrite {
         name: name.into(),
@@ -187,7 +192,7 @@ async fn a_watch_returns_the_next_version_or_the_deletion() {
 #[tokio::test]
 async fn server_errors_refusals_and_slowness_map_to_the_port_kinds() {
     let srv = start(Options::default()).await;
-    let k = adapter(&srv.url(), Duration::from_millis(300));
+    let k = direct(&srv.url(), Duration::from_millis(300));
     let faults = srv.server.faults();
 
     faults.fail_next_requests(1);
@@ -209,7 +214,7 @@ async fn server_errors_refusals_and_slowness_map_to_the_port_kinds() {
     faults.set_latency(Duration::ZERO);
 
     faults.refuse_connections(true);
-    let fresh = adapter(&srv.url(), Duration::from_millis(300));
+    let fresh = direct(&srv.url(), Duration::from_millis(300));
     assert_eq!(
         fresh.get_lease("x").await.expect_err("refused").kind,
         ApiFailure::Unreachable
@@ -227,7 +232,7 @@ async fn server_errors_refusals_and_slowness_map_to_the_port_kinds() {
 #[tokio::test]
 async fn throttling_and_answers_cut_off_mid_body_are_failures_the_next_call_recovers_from() {
     let srv = start(Options::default()).await;
-    let k = adapter(&srv.url(), Duration::from_secs(2));
+    let k = direct(&srv.url(), Duration::from_secs(2));
     let faults = srv.server.faults();
     let base = k
         .create_lease(&write("t", Some("pod-0"), ""))
@@ -457,4 +462,271 @@ async fn custom_resources_are_read_and_their_status_patched() {
     .await;
     assert_eq!(a.body["status"]["leaderPod"], "pod-0");
     assert_eq!(a.body["status"]["forgingEnabled"], true);
+}
+
+/// A renewal of `name` by `holder`: a later `renewTime` (a write that changes nothing is no new
+/// version).
+fn renewal(name: &str, holder: &str, rv: &str) -> LeaseWrite {
+    LeaseWrite {
+        renew_time: Some(jiff::Timestamp::UNIX_EPOCH + jiff::SignedDuration::from_secs(1)),
+        ..write(name, Some(holder), rv)
+    }
+}
+
+/// Reads of `name` until two in a row cost the server nothing: the lease's watch cache is in sync.
+/// Panics after 5 s.
+async fn until_cached(k: &KubeAdapter, srv: &forge_sim::apiserver::ApiServer, name: &str) {
+    let faults = srv.faults();
+    let started = Instant::now();
+    loop {
+        let before = faults.requests_served();
+        let a = k.get_lease(name).await;
+        let b = k.get_lease(name).await;
+        if faults.requests_served() == before && a == b {
+            return;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(5),
+            "the watch cache of {name} never came into sync"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// Informer-style reads: once a lease's watch is open, reading it and waiting for it to change cost
+/// no request; a write by another client reaches the cache by the open watch (one watch request
+/// for all of it), and our own accepted write is in the cache at once.
+#[tokio::test]
+async fn a_watched_lease_is_read_and_awaited_without_requests() {
+    let srv = start(Options::default()).await;
+    let k = adapter(&srv.url(), Duration::from_secs(2));
+    let other = direct(&srv.url(), Duration::from_secs(2));
+    let base = other
+        .create_lease(&write("c", Some("pod-0"), ""))
+        .await
+        .expect("create");
+    until_cached(&k, &srv.server, "c").await;
+    let faults = srv.server.faults();
+    let routes_before = faults.requests_by_route();
+    let served = faults.requests_served();
+    for _ in 0..20 {
+        let r = k.get_lease("c").await.expect("cached");
+        assert_eq!(r.resource_version, base.resource_version);
+    }
+    assert_eq!(
+        faults.requests_served(),
+        served,
+        "cached reads cost nothing"
+    );
+
+    // Another pod renews: the open watch brings it to our waiter, with no request of ours.
+    let waiting = k.watch_lease("c", &base.resource_version, Duration::from_secs(5));
+    let renew = async {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        other
+            .replace_lease(&renewal("c", "pod-0", &base.resource_version))
+            .await
+    };
+    let (seen, renewed) = tokio::join!(waiting, renew);
+    let renewed = renewed.expect("renew");
+    assert_eq!(
+        seen.expect("watch").expect("record").resource_version,
+        renewed.resource_version
+    );
+    assert_eq!(
+        k.get_lease("c").await.expect("cached").resource_version,
+        renewed.resource_version
+    );
+    assert_eq!(
+        faults.requests_served(),
+        served + 1,
+        "only the other pod's write was a request: {:?} -> {:?}",
+        routes_before,
+        faults.requests_by_route()
+    );
+
+    // Our own write is read back at once, before the watch delivers it.
+    let ours = k
+        .replace_lease(&write("c", Some("pod-1"), &renewed.resource_version))
+        .await
+        .expect("takeover");
+    let read = k.get_lease("c").await.expect("cached");
+    assert_eq!(read.resource_version, ours.resource_version);
+    assert_eq!(read.holder.as_deref(), Some("pod-1"));
+    assert_eq!(faults.requests_served(), served + 2);
+}
+
+/// A refused write proves the cache behind: the next read asks the API server, and the watch starts
+/// over from that version; a deletion reaches the cache as absence.
+#[tokio::test]
+async fn a_refused_write_sends_the_next_read_to_the_server() {
+    let srv = start(Options::default()).await;
+    let k = adapter(&srv.url(), Duration::from_secs(2));
+    let other = direct(&srv.url(), Duration::from_secs(2));
+    let base = other
+        .create_lease(&write("r", Some("pod-0"), ""))
+        .await
+        .expect("create");
+    until_cached(&k, &srv.server, "r").await;
+    let faults = srv.server.faults();
+
+    // A stale version, as a lagging cache would have given us.
+    let moved = other
+        .replace_lease(&renewal("r", "pod-0", &base.resource_version))
+        .await
+        .expect("renew");
+    let refused = k
+        .replace_lease(&write("r", Some("pod-1"), &base.resource_version))
+        .await
+        .expect_err("stale");
+    assert_eq!(refused.kind, ApiFailure::Conflict);
+    let gets = |f: &forge_sim::apiserver::Faults| {
+        f.requests_by_route()
+            .get("get leases/r")
+            .copied()
+            .unwrap_or(0)
+    };
+    let before = gets(&faults);
+    let read = k.get_lease("r").await.expect("read");
+    assert_eq!(read.resource_version, moved.resource_version);
+    assert!(
+        gets(&faults) > before,
+        "after a 409 the read is a request: {:?}",
+        faults.requests_by_route()
+    );
+    until_cached(&k, &srv.server, "r").await;
+
+    let deleted = request(
+        &srv.url(),
+        "DELETE",
+        "/apis/coordination.k8s.io/v1/namespaces/default/leases/r",
+        "application/json",
+        "",
+    )
+    .await;
+    assert_eq!(deleted.status, 200, "{:?}", deleted.body);
+    let started = Instant::now();
+    loop {
+        match k.get_lease("r").await {
+            Err(e) if e.kind == ApiFailure::NotFound => break,
+            _ => assert!(
+                started.elapsed() < Duration::from_secs(5),
+                "never saw the deletion"
+            ),
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// A watch cut by the server (a reset connection, as a restart or a load balancer does) puts the
+/// cache out of sync: reads go to the server meanwhile, and the cache comes back in sync.
+#[tokio::test]
+async fn a_cut_watch_falls_back_to_requests_and_recovers() {
+    let srv = start(Options::default()).await;
+    let k = adapter(&srv.url(), Duration::from_secs(2));
+    let other = direct(&srv.url(), Duration::from_secs(2));
+    let base = other
+        .create_lease(&write("x", Some("pod-0"), ""))
+        .await
+        .expect("create");
+    until_cached(&k, &srv.server, "x").await;
+    let cut = srv
+        .server
+        .faults()
+        .reset_connections_from("127.0.0.1".parse().expect("ip"));
+    assert!(cut >= 1, "the watch's connection was open");
+    // Changed while the watch was down: whichever way it is read, the read is current.
+    let moved = other
+        .replace_lease(&write("x", Some("pod-2"), &base.resource_version))
+        .await
+        .expect("takeover");
+    let started = Instant::now();
+    loop {
+        let read = k.get_lease("x").await;
+        if read
+            .as_ref()
+            .is_ok_and(|r| r.resource_version == moved.resource_version)
+        {
+            break;
+        }
+        assert!(started.elapsed() < Duration::from_secs(5), "{read:?}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    until_cached(&k, &srv.server, "x").await;
+}
+
+/// The CardanoForgeCluster list is kept by a watch too: after it is in sync, listing is free and an
+/// operator's change arrives by the watch.
+#[tokio::test]
+async fn the_policy_list_is_kept_by_a_watch() {
+    let srv = start(Options::default()).await;
+    for body in crd_bodies() {
+        request(
+            &srv.url(),
+            "POST",
+            "/apis/apiextensions.k8s.io/v1/customresourcedefinitions",
+            "application/json",
+            &body,
+        )
+        .await;
+    }
+    let k = adapter(&srv.url(), Duration::from_secs(2));
+    let faults = srv.server.faults();
+    let cfc = |name: &str, priority: u32| {
+        serde_json::json!({
+            "apiVersion": "cardano.io/v1", "kind": "CardanoForgeCluster",
+            "metadata": {"name": name, "labels": {"pool": "p"}},
+            "spec": {"region": name, "priority": priority, "forgeState": "Priority-based"}
+        })
+        .to_string()
+    };
+    let path = "/apis/cardano.io/v1/namespaces/default/cardanoforgeclusters";
+    let a = request(
+        &srv.url(),
+        "POST",
+        path,
+        "application/json",
+        &cfc("region-a", 1),
+    )
+    .await;
+    assert_eq!(a.status, 201, "{:?}", a.body);
+    let started = Instant::now();
+    loop {
+        let before = faults.requests_served();
+        let list = k.list_forge_clusters("pool=p").await.expect("list");
+        if list.len() == 1 && faults.requests_served() == before {
+            break;
+        }
+        assert!(started.elapsed() < Duration::from_secs(5), "never in sync");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let b = request(
+        &srv.url(),
+        "POST",
+        path,
+        "application/json",
+        &cfc("region-b", 2),
+    )
+    .await;
+    assert_eq!(b.status, 201, "{:?}", b.body);
+    let started = Instant::now();
+    loop {
+        let before = faults.requests_served();
+        let list = k.list_forge_clusters("pool=p").await.expect("list");
+        if list.len() == 2 {
+            assert_eq!(
+                faults.requests_served(),
+                before,
+                "the new one came by the watch"
+            );
+            let names: Vec<_> = list
+                .iter()
+                .filter_map(|c| c.metadata.name.clone())
+                .collect();
+            assert_eq!(names, ["region-a", "region-b"]);
+            break;
+        }
+        assert!(started.elapsed() < Duration::from_secs(5), "never saw b");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
 }

@@ -17,24 +17,34 @@ use crate::core::time::MonoTime;
 use crate::crd::{CardanoForgeCluster, CardanoLeader, CardanoLeaderStatus};
 use crate::ports::{Kube, KubeError, LeaseWrite, ServerClockSample};
 
-/// Where the [`DateLayer`] leaves the last `Date` header it saw.
+use super::watch_cache::{Caches, DEFAULT_QUIET_LIMIT, Scope, Trouble, WatchCache, WatchSettings};
+
+/// Where the [`DateLayer`] leaves the last `Date` header it saw, and when it arrived.
 #[derive(Clone, Debug, Default)]
-pub struct DateSlot(Arc<Mutex<Option<jiff::Timestamp>>>);
+pub struct DateSlot(Arc<Mutex<Option<(jiff::Timestamp, tokio::time::Instant)>>>);
 
 impl DateSlot {
     fn set(&self, t: jiff::Timestamp) {
         *self
             .0
             .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(t);
+            .unwrap_or_else(std::sync::PoisonError::into_inner) =
+            Some((t, tokio::time::Instant::now()));
     }
 
     /// The last `Date` seen since the previous take, if any.
     pub fn take(&self) -> Option<jiff::Timestamp> {
+        self.take_with_age().map(|(t, _)| t)
+    }
+
+    /// The last `Date` seen since the previous take, and how long ago it arrived: a watch's
+    /// answer may have left it there minutes before the next request takes it.
+    pub fn take_with_age(&self) -> Option<(jiff::Timestamp, Duration)> {
         self.0
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
             .take()
+            .map(|(t, at)| (t, at.elapsed()))
     }
 }
 
@@ -117,6 +127,16 @@ pub struct KubeAdapter {
     dates: DateSlot,
     mono: MonoFn,
     sample: Arc<Mutex<Option<ServerClockSample>>>,
+    /// Leases kept by watches, by name (see [`super::watch_cache`]).
+    lease_caches: Arc<Caches<Lease>>,
+    /// CardanoForgeCluster lists kept by watches, by label selector.
+    cluster_caches: Arc<Caches<CardanoForgeCluster>>,
+    /// Varies how long each watch asks to stay open (client-go spreads its watches too).
+    spread: u64,
+    /// Whether reads go through watch caches (off: every read is a request).
+    cached: bool,
+    /// How long a lease watch may stay silent (see [`KubeAdapter::with_lease_quiet_limit`]).
+    lease_quiet_limit: Duration,
 }
 
 impl std::fmt::Debug for KubeAdapter {
@@ -137,6 +157,7 @@ impl KubeAdapter {
         dates: DateSlot,
         mono: MonoFn,
     ) -> Self {
+        let spread = mono().0;
         KubeAdapter {
             namespace: namespace.to_owned(),
             leases: Api::namespaced(client.clone(), namespace),
@@ -146,7 +167,64 @@ impl KubeAdapter {
             dates,
             mono,
             sample: Arc::new(Mutex::new(None)),
+            lease_caches: Arc::default(),
+            cluster_caches: Arc::default(),
+            spread,
+            cached: true,
+            lease_quiet_limit: DEFAULT_QUIET_LIMIT,
         }
+    }
+
+    /// How long a lease's watch may go without an event before it is opened again: a held lease
+    /// is renewed every retry period, so a watch silent for two of them has most likely lost its
+    /// connection without a word (a partition drops a stream silently), and a standby on it would
+    /// miss a release. Opening it again from the version it reached costs one request and replays
+    /// what was missed.
+    pub fn with_lease_quiet_limit(mut self, limit: Duration) -> Self {
+        self.lease_quiet_limit = limit;
+        self
+    }
+
+    /// What a failing watch calls: every watch of this adapter starts over (held weakly: the
+    /// watch tasks must not keep the caches alive).
+    fn trouble(&self) -> Trouble {
+        let leases = Arc::downgrade(&self.lease_caches);
+        let clusters = Arc::downgrade(&self.cluster_caches);
+        Arc::new(move || {
+            if let Some(c) = leases.upgrade() {
+                c.restart_all();
+            }
+            if let Some(c) = clusters.upgrade() {
+                c.restart_all();
+            }
+        })
+    }
+
+    fn watch_settings(&self, quiet_limit: Duration) -> WatchSettings {
+        WatchSettings {
+            request_timeout: self.timeout,
+            quiet_limit,
+            spread: self.spread,
+        }
+    }
+
+    /// The same adapter with every read sent to the API server, none kept by a watch: for tests
+    /// of single requests, and tools that read once.
+    pub fn without_watch_caches(mut self) -> Self {
+        self.cached = false;
+        self
+    }
+
+    /// The watch cache of lease `name`, started on first use (`None` without caches).
+    fn lease_cache(&self, name: &str) -> Option<Arc<WatchCache<Lease>>> {
+        self.cached.then(|| {
+            self.lease_caches.get(
+                &self.leases,
+                &Scope::Named(name.to_owned()),
+                self.watch_settings(self.lease_quiet_limit),
+                &self.trouble(),
+            )
+        })
     }
 
     /// A reader of the latest server-clock sample this adapter (and its clones) took, for the
@@ -183,13 +261,103 @@ impl KubeAdapter {
                 .map_err(kube::Error::InferConfig)?,
         };
         config.connect_timeout = Some(timeout);
-        config.read_timeout = Some(timeout);
+        // No read timeout on the connection: it would end every watch that has been quiet that
+        // long (a standby's lease watch, open for minutes). Each request is bounded by `timeout`
+        // in `call`, each watch by its own deadline.
+        config.read_timeout = None;
         config.write_timeout = Some(timeout);
         let dates = DateSlot::default();
         let client = kube::client::ClientBuilder::try_from(config)?
             .with_layer(&DateLayer::new(dates.clone()))
             .build();
         Ok((client, dates))
+    }
+
+    /// Waits for lease `name` to move past `resource_version` by a watch of its own, for when the
+    /// watch cache is out of sync. The server counts `timeoutSeconds` in whole seconds. Asking for more than the caller's
+    async fn watch_once(
+        &self,
+        name: &str,
+        resource_version: &str,
+        timeout: Duration,
+    ) -> Result<Option<LeaseRecord>, KubeError> {
+        // Asking for more than the caller's
+        // wait would move when a standby wakes; asking for less (a 1.9 s wait asks for 1 s) lets
+        // the server end the watch early. So a watch the server ended without a change, after it
+        // kept it open for what we asked, is opened again from the same resourceVersion for the
+        // rest of the wait, as client-go's reflector does: otherwise the standby would take the
+        // end for a failure and sleep out the rest blind (soak seed 2160, docs/chaos.md). A watch
+        // that ends much sooner than asked is a failure (no loop against a server that closes at
+        // once).
+        let deadline = tokio::time::Instant::now() + timeout;
+        let watch = async {
+            loop {
+                let left = deadline.saturating_duration_since(tokio::time::Instant::now());
+                let secs = u32::try_from(left.as_secs().max(1)).unwrap_or(u32::MAX);
+                let params = WatchParams::default()
+                    .fields(&format!("metadata.name={name}"))
+                    .timeout(secs);
+                let opened = tokio::time::Instant::now();
+                let stream = self.leases.watch(&params, resource_version).await?;
+                let mut stream = std::pin::pin!(stream.into_stream());
+                while let Some(event) = stream.next().await {
+                    match event? {
+                        WatchEvent::Added(l) | WatchEvent::Modified(l) => {
+                            if l.metadata.resource_version.as_deref() != Some(resource_version) {
+                                return Ok(Some(record_of(&l)));
+                            }
+                        }
+                        WatchEvent::Deleted(_) => return Ok(None),
+                        WatchEvent::Bookmark(_) => {}
+                        WatchEvent::Error(e) => {
+                            return Err(kube::Error::Api(Box::new(
+                                kube::core::Status::failure(&e.message, &e.reason)
+                                    .with_code(e.code),
+                            )));
+                        }
+                    }
+                }
+                // A tenth off for a server clock that runs a little fast.
+                let honoured = opened.elapsed() >= Duration::from_secs(u64::from(secs)) * 9 / 10;
+                if !honoured || tokio::time::Instant::now() >= deadline {
+                    return Err(kube::Error::Service("watch ended without a change".into()));
+                }
+            }
+        };
+        let request = self.request("WATCH", "Lease", name);
+        match tokio::time::timeout(timeout + self.timeout, watch).await {
+            Ok(r) => r.map_err(|e| classify_request(&request, e)),
+            Err(_) => Err(KubeError::new(
+                ApiFailure::Unreachable,
+                format!("{request}: watch timed out"),
+            )),
+        }
+    }
+
+    /// Keeps the lease's watch cache in step with a write of ours (`base`: the version it
+    /// replaced, `None` for a create): taken at once when it follows the cached version; a
+    /// refused (409) or vanished (404) base means the cache is behind.
+    fn note_write(
+        &self,
+        name: &str,
+        base: Option<&str>,
+        result: Result<Lease, KubeError>,
+    ) -> Result<LeaseRecord, KubeError> {
+        let Some(cache) = self.lease_caches.existing(&Scope::Named(name.to_owned())) else {
+            return result.map(|l| record_of(&l));
+        };
+        match &result {
+            Ok(l) => {
+                if cache.wrote(base, l) {
+                    self.restart_watches();
+                }
+            }
+            Err(e) if matches!(e.kind, ApiFailure::Conflict | ApiFailure::NotFound) => {
+                cache.invalidate();
+            }
+            Err(_) => {}
+        }
+        result.map(|l| record_of(&l))
     }
 
     /// `VERB Kind namespace/name`, for the message of a failed request.
@@ -204,9 +372,12 @@ impl KubeAdapter {
         request: String,
         fut: impl std::future::Future<Output = Result<T, kube::Error>>,
     ) -> Result<T, KubeError> {
+        // A call abandoned by its caller's deadline got no answer either.
+        let in_flight = InFlight(self);
         let result = tokio::time::timeout(self.timeout, fut).await;
-        if let Some(server_time) = self.dates.take() {
-            let received_at = (self.mono)();
+        std::mem::forget(in_flight);
+        if let Some((server_time, age)) = self.dates.take_with_age() {
+            let received_at = (self.mono)() - age;
             *self
                 .sample
                 .lock()
@@ -215,13 +386,38 @@ impl KubeAdapter {
                 received_at,
             });
         }
-        match result {
+        let result = match result {
             Ok(r) => r.map_err(|e| classify_request(&request, e)),
             Err(_) => Err(KubeError::new(
                 ApiFailure::Unreachable,
                 format!("{request}: no answer within {:?}", self.timeout),
             )),
+        };
+        if result
+            .as_ref()
+            .is_err_and(|e| e.kind == ApiFailure::Unreachable)
+        {
+            self.restart_watches();
         }
+        result
+    }
+
+    /// The watches of this adapter share its connection to the API server: when a request gets no
+    /// answer, or a write of ours does not come through a watch in time, they may be dead without a
+    /// word (a partition drops a stream silently). Each starts over from a read; until then reads
+    /// go to the API server.
+    fn restart_watches(&self) {
+        self.lease_caches.restart_all();
+        self.cluster_caches.restart_all();
+    }
+}
+
+/// Restarts the adapter's watches if dropped: a call abandoned before its answer.
+struct InFlight<'a>(&'a KubeAdapter);
+
+impl Drop for InFlight<'_> {
+    fn drop(&mut self) {
+        self.0.restart_watches();
     }
 }
 
@@ -333,6 +529,19 @@ pub fn lease_of(w: &LeaseWrite) -> Lease {
 
 impl Kube for KubeAdapter {
     async fn get_lease(&self, name: &str) -> Result<LeaseRecord, KubeError> {
+        match self.lease_cache(name).and_then(|c| c.get(name)) {
+            Some(Some(lease)) => return Ok(record_of(&lease)),
+            Some(None) => {
+                return Err(KubeError::new(
+                    ApiFailure::NotFound,
+                    format!(
+                        "{}: not found (watched)",
+                        self.request("GET", "Lease", name)
+                    ),
+                ));
+            }
+            None => {}
+        }
         self.call(self.request("GET", "Lease", name), self.leases.get(name))
             .await
             .map(|l| record_of(&l))
@@ -340,23 +549,25 @@ impl Kube for KubeAdapter {
 
     async fn create_lease(&self, lease: &LeaseWrite) -> Result<LeaseRecord, KubeError> {
         let obj = lease_of(lease);
-        self.call(
-            self.request("POST", "Lease", &lease.name),
-            self.leases.create(&PostParams::default(), &obj),
-        )
-        .await
-        .map(|l| record_of(&l))
+        let result = self
+            .call(
+                self.request("POST", "Lease", &lease.name),
+                self.leases.create(&PostParams::default(), &obj),
+            )
+            .await;
+        self.note_write(&lease.name, None, result)
     }
 
     async fn replace_lease(&self, lease: &LeaseWrite) -> Result<LeaseRecord, KubeError> {
         let obj = lease_of(lease);
-        self.call(
-            self.request("PUT", "Lease", &lease.name),
-            self.leases
-                .replace(&lease.name, &PostParams::default(), &obj),
-        )
-        .await
-        .map(|l| record_of(&l))
+        let result = self
+            .call(
+                self.request("PUT", "Lease", &lease.name),
+                self.leases
+                    .replace(&lease.name, &PostParams::default(), &obj),
+            )
+            .await;
+        self.note_write(&lease.name, Some(&lease.resource_version), result)
     }
 
     async fn watch_lease(
@@ -365,57 +576,36 @@ impl Kube for KubeAdapter {
         resource_version: &str,
         timeout: Duration,
     ) -> Result<Option<LeaseRecord>, KubeError> {
-        // The server counts `timeoutSeconds` in whole seconds. Asking for more than the caller's
-        // wait would move when a standby wakes; asking for less (a 1.9 s wait asks for 1 s) lets
-        // the server end the watch early. So a watch the server ended without a change, after it
-        // kept it open for what we asked, is opened again from the same resourceVersion for the
-        // rest of the wait, as client-go's reflector does: otherwise the standby would take the
-        // end for a failure and sleep out the rest blind (soak seed 2160, docs/chaos.md). A watch
-        // that ends much sooner than asked is a failure (no loop against a server that closes at
-        // once).
         let deadline = tokio::time::Instant::now() + timeout;
-        let watch = async {
-            loop {
-                let left = deadline.saturating_duration_since(tokio::time::Instant::now());
-                let secs = u32::try_from(left.as_secs().max(1)).unwrap_or(u32::MAX);
-                let params = WatchParams::default()
-                    .fields(&format!("metadata.name={name}"))
-                    .timeout(secs);
-                let opened = tokio::time::Instant::now();
-                let stream = self.leases.watch(&params, resource_version).await?;
-                let mut stream = std::pin::pin!(stream.into_stream());
-                while let Some(event) = stream.next().await {
-                    match event? {
-                        WatchEvent::Added(l) | WatchEvent::Modified(l) => {
-                            if l.metadata.resource_version.as_deref() != Some(resource_version) {
-                                return Ok(Some(record_of(&l)));
-                            }
-                        }
-                        WatchEvent::Deleted(_) => return Ok(None),
-                        WatchEvent::Bookmark(_) => {}
-                        WatchEvent::Error(e) => {
-                            return Err(kube::Error::Api(Box::new(
-                                kube::core::Status::failure(&e.message, &e.reason)
-                                    .with_code(e.code),
-                            )));
-                        }
-                    }
+        let Some(cache) = self.lease_cache(name) else {
+            return self.watch_once(name, resource_version, timeout).await;
+        };
+        let mut changed = cache.subscribe();
+        // A cache in sync answers (no request); one out of sync hands over to a watch of our own.
+        while let Some(now) = cache.get(name) {
+            match now {
+                Some(l) if l.metadata.resource_version.as_deref() != Some(resource_version) => {
+                    return Ok(Some(record_of(&l)));
                 }
-                // A tenth off for a server clock that runs a little fast.
-                let honoured = opened.elapsed() >= Duration::from_secs(u64::from(secs)) * 9 / 10;
-                if !honoured || tokio::time::Instant::now() >= deadline {
-                    return Err(kube::Error::Service("watch ended without a change".into()));
+                Some(_) => {}
+                None => return Ok(None),
+            }
+            match tokio::time::timeout_at(deadline, changed.changed()).await {
+                Ok(Ok(())) => {}
+                Ok(Err(_)) => break,
+                Err(_) => {
+                    return Err(KubeError::new(
+                        ApiFailure::Unreachable,
+                        format!(
+                            "{}: no change within {timeout:?} (watched)",
+                            self.request("WATCH", "Lease", name)
+                        ),
+                    ));
                 }
             }
-        };
-        let request = self.request("WATCH", "Lease", name);
-        match tokio::time::timeout(timeout + self.timeout, watch).await {
-            Ok(r) => r.map_err(|e| classify_request(&request, e)),
-            Err(_) => Err(KubeError::new(
-                ApiFailure::Unreachable,
-                format!("{request}: watch timed out"),
-            )),
         }
+        let timeout = deadline.saturating_duration_since(tokio::time::Instant::now());
+        self.watch_once(name, resource_version, timeout).await
     }
 
     async fn get_forge_cluster(&self, name: &str) -> Result<CardanoForgeCluster, KubeError> {
@@ -430,6 +620,18 @@ impl Kube for KubeAdapter {
         &self,
         label_selector: &str,
     ) -> Result<Vec<CardanoForgeCluster>, KubeError> {
+        if self.cached {
+            let scope = Scope::Labelled(label_selector.to_owned());
+            let cache = self.cluster_caches.get(
+                &self.clusters,
+                &scope,
+                self.watch_settings(DEFAULT_QUIET_LIMIT),
+                &self.trouble(),
+            );
+            if let Some(list) = cache.list() {
+                return Ok(list);
+            }
+        }
         let params = if label_selector.is_empty() {
             ListParams::default()
         } else {

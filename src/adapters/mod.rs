@@ -11,6 +11,7 @@ pub mod fs;
 pub mod health;
 pub mod kube;
 pub mod node;
+pub mod watch_cache;
 
 mod http_get;
 mod prom;

@@ -25,7 +25,6 @@ use crate::runtime::journal::{CoreSettings, Identity as JournalIdentity, Journal
 use crate::runtime::{CredentialMode, LogRecorder, Runtime, Settings, Tee};
 
 use super::check_config::EXIT_INVALID;
-
 /// Exit code of a sidecar that could not start (bind, kube configuration, tokio).
 pub const EXIT_START_FAILED: i32 = 1;
 
@@ -223,7 +222,8 @@ async fn kube_adapter(
         api_timeout,
         dates,
         Rc::new(move || clock.now_mono()),
-    );
+    )
+    .with_lease_quiet_limit(config.timing.lease_quiet_limit());
     Ok((adapter, client))
 }
 

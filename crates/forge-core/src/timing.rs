@@ -261,6 +261,14 @@ impl Timing {
         self.0.retry_jitter
     }
 
+    /// How long a watch of a held lease may go without an event: its holder renews it every
+    /// retry period, so twice that without a word means a lost connection more likely than a
+    /// quiet lease (and a lease unrenewed that long is lapsing anyway: opening the watch again
+    /// costs one request).
+    pub fn lease_quiet_limit(&self) -> Duration {
+        self.0.retry_period * 2
+    }
+
     /// Upper bound of one API request, after which it counts as failed.
     pub fn api_timeout(&self) -> Duration {
         self.0.api_timeout

@@ -352,6 +352,10 @@ impl<'a> World<'a> {
             .max_message_latency(spec.api_latency)
             .epoch(std::time::UNIX_EPOCH + Duration::from_secs(EPOCH_UNIX_S.unsigned_abs()))
             .rng_seed(spec.seed)
+            // A listen backlog (and per-connection buffer) as a real server's: turmoil's default
+            // of 64 panics when many pods open their watches at once (three pools' 27 pods
+            // starting against one coordination API; Linux's somaxconn is 4096).
+            .tcp_capacity(4096)
             .build();
         let pools = std::iter::once(PoolSpec {
             network: spec.network.clone(),

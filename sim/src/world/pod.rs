@@ -165,7 +165,8 @@ pub async fn software(ctx: PodContext) -> turmoil::Result {
             ctx.spec.timing.api_timeout(),
             dates,
             mono,
-        ),
+        )
+        .with_lease_quiet_limit(ctx.spec.timing.lease_quiet_limit()),
         clock: sidecar_clock.clone(),
     };
     let server_clock = kube.inner.server_clock_reader();
@@ -250,7 +251,8 @@ pub async fn software(ctx: PodContext) -> turmoil::Result {
                     ctx.spec.timing.api_timeout(),
                     dates,
                     mono,
-                ),
+                )
+                .with_lease_quiet_limit(ctx.spec.timing.lease_quiet_limit()),
                 clock: sidecar_clock.clone(),
             };
             let health = SimHealth {
