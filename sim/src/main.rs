@@ -561,6 +561,23 @@ fn bench(
             .unwrap_or_default(),
         report.verdict_line()
     );
+    // The same number of hosts doing nothing, for the same ticks: what turmoil alone costs.
+    let hosts = regions * pods + routes.len();
+    let floor_before = process_cpu_seconds();
+    if let Err(e) = forge_sim::runner::turmoil_floor(hosts, duration, tick) {
+        eprintln!("forge-sim bench: the floor run failed: {e}");
+        return ExitCode::from(3);
+    }
+    if let Some(floor) = process_cpu_seconds().zip(floor_before).map(|(a, b)| a - b) {
+        println!(
+            "bench: turmoil's floor: {hosts} idle hosts stepped for the same {} ticks cost {floor:.2}s CPU ({:.0}x real time at most; {:.1} us per host per tick){}",
+            duration.as_nanos() / tick.as_nanos().max(1),
+            sim_s / floor.max(1e-9),
+            floor * 1e6 / (duration.as_secs_f64() / tick.as_secs_f64()).max(1.0) / hosts as f64,
+            cpu.map(|c| format!("; the world costs {:.1}x its floor", c / floor.max(1e-9)))
+                .unwrap_or_default(),
+        );
+    }
     let per_second = |n: u64| n as f64 / sim_s.max(1e-9);
     let total: u64 = routes.values().flat_map(|r| r.values()).sum();
     let all_pods = (regions * pods).max(1) as f64;

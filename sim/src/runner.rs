@@ -300,6 +300,28 @@ pub fn simulate(scenario: &Scenario, seed: u64, options: &RunOptions) -> Result<
     simulate_with_routes(scenario, seed, options).map(|(trace, _)| trace)
 }
 
+/// turmoil's own cost for `hosts` hosts that do nothing (each sleeps), stepped tick by tick for
+/// `duration`: the floor under any world of that many hosts at that tick (`forge-sim bench` prints
+/// the speed it allows beside the world's). Idle hosts are still polled every tick.
+pub fn turmoil_floor(hosts: usize, duration: Duration, tick: Duration) -> Result<(), String> {
+    let mut sim = turmoil::Builder::new()
+        .tick_duration(tick)
+        .simulation_duration(duration + tick * 2)
+        .build();
+    for i in 0..hosts {
+        sim.host(format!("idle-{i}"), || async {
+            loop {
+                tokio::time::sleep(Duration::from_secs(3600)).await;
+            }
+        });
+    }
+    let ticks = duration.as_nanos() / tick.as_nanos().max(1);
+    for _ in 0..ticks {
+        sim.step().map_err(|e| e.to_string())?;
+    }
+    Ok(())
+}
+
 /// Requests per API server, then per route (`verb resource[/name][/subresource]`).
 pub type ApiRoutes = std::collections::BTreeMap<String, std::collections::BTreeMap<String, u64>>;
 

@@ -25,6 +25,12 @@ use crate::runtime::journal::{CoreSettings, Identity as JournalIdentity, Journal
 use crate::runtime::{CredentialMode, LogRecorder, Runtime, Settings, Tee};
 
 use super::check_config::EXIT_INVALID;
+
+/// Most threads in tokio's blocking pool.
+const BLOCKING_THREADS: usize = 2;
+/// How long an idle blocking-pool thread stays.
+const BLOCKING_KEEP_ALIVE: std::time::Duration = std::time::Duration::from_secs(1);
+
 /// Exit code of a sidecar that could not start (bind, kube configuration, tokio).
 pub const EXIT_START_FAILED: i32 = 1;
 
@@ -119,8 +125,14 @@ pub fn run(config: &Config) -> i32 {
     let span = logging::root_span(&config);
     // Everything runs on this thread (current-thread runtime): the span stays entered for every line.
     let _entered = span.enter();
+    // Blocking work (credential files, /proc scans, DNS) is a few short calls per retry period:
+    // two threads are plenty, and they leave after a second idle instead of tokio's ten, so an
+    // idle sidecar keeps no pool threads' stacks and malloc arenas resident (docs/performance.md,
+    // "Sidecar binary size and idle memory").
     let rt = match tokio::runtime::Builder::new_current_thread()
         .enable_all()
+        .max_blocking_threads(BLOCKING_THREADS)
+        .thread_keep_alive(BLOCKING_KEEP_ALIVE)
         .build()
     {
         Ok(rt) => rt,
