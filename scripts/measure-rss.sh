@@ -20,9 +20,15 @@ env -i PATH=$PATH ${EXTRA_ENV:-} KUBECONFIG=$T/kc POD_NAME=bp-0 NODE_SOCKET=$T/n
   TARGET_KES_KEY=$T/t/kes.skey TARGET_VRF_KEY=$T/t/vrf.skey TARGET_OP_CERT=$T/t/node.cert \
   SOURCE_DECOY_DIR=$T/d HEARTBEAT_PATH=$T/t/hb METRICS_PORT=18602 JOURNAL_PATH=$T/j \
   $FM run > run.out 2> run.err & RP=$!
+# Its watchdog, as in the pod: the same binary, the same heartbeat file.
+env -i PATH=$PATH ${EXTRA_ENV:-} POD_NAME=bp-0 HEARTBEAT_PATH=$T/t/hb TARGET_KES_KEY=$T/t/kes.skey \
+  TARGET_VRF_KEY=$T/t/vrf.skey TARGET_OP_CERT=$T/t/node.cert $FM watchdog > wd.out 2>&1 & WP=$!
 sleep 5;  echo "after 5s:  $(grep VmRSS /proc/$RP/status) role=$(curl -s localhost:18602/status | sed 's/.*"role":"\([a-z]*\)".*/\1/')"
 sleep 15; grep -E "RssAnon|RssFile|Threads" /proc/$RP/status | tr -s '\t ' ' '
 echo "after 20s: $(grep VmRSS /proc/$RP/status) role=$(curl -s localhost:18602/status | sed 's/.*"role":"\([a-z]*\)".*/\1/') hwm=$(grep VmHWM /proc/$RP/status)"
+# The pair: RSS counts the binary's pages in each process; Pss splits the shared ones between them
+# (one copy in memory when both run the same image on one node).
+for p in $RP $WP; do echo "pid $p $(tr '\0' ' ' < /proc/$p/cmdline | awk '{print $2}'): $(grep VmRSS /proc/$p/status | tr -s '\t ' ' ') Pss:$(awk '/^Pss:/{print $2" kB"}' /proc/$p/smaps_rollup) threads $(awk '/^Threads/{print $2}' /proc/$p/status)"; done
 curl -s localhost:18602/metrics | grep -E '^cardano_forging_enabled|^cardano_forging_active'
-kill -TERM $RP; sleep 2; kill $NP $AP 2>/dev/null || true; wait 2>/dev/null || true
+kill -TERM $RP; kill $WP 2>/dev/null || true; sleep 2; kill $NP $AP 2>/dev/null || true; wait 2>/dev/null || true
 rm -rf "$T"
