@@ -493,19 +493,43 @@ async fn until_cached(k: &KubeAdapter, srv: &forge_sim::apiserver::ApiServer, na
     }
 }
 
+/// A server, lease `name` created by pod-0 through `other` (an adapter without caches), and `k`, an
+/// adapter whose watch cache of it is in sync.
+struct Watched {
+    srv: common::Running,
+    k: KubeAdapter,
+    other: KubeAdapter,
+    base: forge_manager::core::lease::LeaseRecord,
+}
+
+async fn watched(name: &str) -> Watched {
+    let srv = start(Options::default()).await;
+    let k = adapter(&srv.url(), Duration::from_secs(2));
+    let other = direct(&srv.url(), Duration::from_secs(2));
+    let base = other
+        .create_lease(&write(name, Some("pod-0"), ""))
+        .await
+        .expect("create");
+    until_cached(&k, &srv.server, name).await;
+    Watched {
+        srv,
+        k,
+        other,
+        base,
+    }
+}
+
 /// Informer-style reads: once a lease's watch is open, reading it and waiting for it to change cost
 /// no request; a write by another client reaches the cache by the open watch (one watch request
 /// for all of it), and our own accepted write is in the cache at once.
 #[tokio::test]
 async fn a_watched_lease_is_read_and_awaited_without_requests() {
-    let srv = start(Options::default()).await;
-    let k = adapter(&srv.url(), Duration::from_secs(2));
-    let other = direct(&srv.url(), Duration::from_secs(2));
-    let base = other
-        .create_lease(&write("c", Some("pod-0"), ""))
-        .await
-        .expect("create");
-    until_cached(&k, &srv.server, "c").await;
+    let Watched {
+        srv,
+        k,
+        other,
+        base,
+    } = watched("c").await;
     let faults = srv.server.faults();
     let routes_before = faults.requests_by_route();
     let served = faults.requests_served();
@@ -560,14 +584,12 @@ async fn a_watched_lease_is_read_and_awaited_without_requests() {
 /// over from that version; a deletion reaches the cache as absence.
 #[tokio::test]
 async fn a_refused_write_sends_the_next_read_to_the_server() {
-    let srv = start(Options::default()).await;
-    let k = adapter(&srv.url(), Duration::from_secs(2));
-    let other = direct(&srv.url(), Duration::from_secs(2));
-    let base = other
-        .create_lease(&write("r", Some("pod-0"), ""))
-        .await
-        .expect("create");
-    until_cached(&k, &srv.server, "r").await;
+    let Watched {
+        srv,
+        k,
+        other,
+        base,
+    } = watched("r").await;
     let faults = srv.server.faults();
 
     // A stale version, as a lagging cache would have given us.
@@ -622,14 +644,12 @@ async fn a_refused_write_sends_the_next_read_to_the_server() {
 /// cache out of sync: reads go to the server meanwhile, and the cache comes back in sync.
 #[tokio::test]
 async fn a_cut_watch_falls_back_to_requests_and_recovers() {
-    let srv = start(Options::default()).await;
-    let k = adapter(&srv.url(), Duration::from_secs(2));
-    let other = direct(&srv.url(), Duration::from_secs(2));
-    let base = other
-        .create_lease(&write("x", Some("pod-0"), ""))
-        .await
-        .expect("create");
-    until_cached(&k, &srv.server, "x").await;
+    let Watched {
+        srv,
+        k,
+        other,
+        base,
+    } = watched("x").await;
     let cut = srv
         .server
         .faults()
@@ -653,6 +673,20 @@ async fn a_cut_watch_falls_back_to_requests_and_recovers() {
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     until_cached(&k, &srv.server, "x").await;
+}
+
+/// Lists until a list costs the server nothing (the policy's watch cache is in sync).
+async fn until_listed_free(k: &KubeAdapter, faults: &forge_sim::apiserver::Faults) {
+    let started = Instant::now();
+    loop {
+        let before = faults.requests_served();
+        k.list_forge_clusters("pool=p").await.expect("list");
+        if faults.requests_served() == before {
+            return;
+        }
+        assert!(started.elapsed() < Duration::from_secs(5), "never in sync");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
 }
 
 /// The CardanoForgeCluster list is kept by a watch too: after it is in sync, listing is free and an
@@ -681,52 +715,36 @@ async fn the_policy_list_is_kept_by_a_watch() {
         .to_string()
     };
     let path = "/apis/cardano.io/v1/namespaces/default/cardanoforgeclusters";
-    let a = request(
-        &srv.url(),
-        "POST",
-        path,
-        "application/json",
-        &cfc("region-a", 1),
-    )
-    .await;
-    assert_eq!(a.status, 201, "{:?}", a.body);
-    let started = Instant::now();
-    loop {
-        let before = faults.requests_served();
-        let list = k.list_forge_clusters("pool=p").await.expect("list");
-        if list.len() == 1 && faults.requests_served() == before {
-            break;
+    // Creates one more CardanoForgeCluster, then lists until `n` are seen; returns whether the
+    // list that saw them cost a request.
+    let add_and_list = |name: &'static str, priority: u32, n: usize| {
+        let (k, faults, url) = (&k, &faults, srv.url());
+        async move {
+            let created =
+                request(&url, "POST", path, "application/json", &cfc(name, priority)).await;
+            assert_eq!(created.status, 201, "{:?}", created.body);
+            let started = Instant::now();
+            loop {
+                let before = faults.requests_served();
+                let list = k.list_forge_clusters("pool=p").await.expect("list");
+                if list.len() == n {
+                    let names: Vec<_> = list
+                        .iter()
+                        .filter_map(|c| c.metadata.name.clone())
+                        .collect();
+                    return (faults.requests_served() != before, names);
+                }
+                assert!(
+                    started.elapsed() < Duration::from_secs(5),
+                    "never saw {name}"
+                );
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
         }
-        assert!(started.elapsed() < Duration::from_secs(5), "never in sync");
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-    let b = request(
-        &srv.url(),
-        "POST",
-        path,
-        "application/json",
-        &cfc("region-b", 2),
-    )
-    .await;
-    assert_eq!(b.status, 201, "{:?}", b.body);
-    let started = Instant::now();
-    loop {
-        let before = faults.requests_served();
-        let list = k.list_forge_clusters("pool=p").await.expect("list");
-        if list.len() == 2 {
-            assert_eq!(
-                faults.requests_served(),
-                before,
-                "the new one came by the watch"
-            );
-            let names: Vec<_> = list
-                .iter()
-                .filter_map(|c| c.metadata.name.clone())
-                .collect();
-            assert_eq!(names, ["region-a", "region-b"]);
-            break;
-        }
-        assert!(started.elapsed() < Duration::from_secs(5), "never saw b");
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    };
+    add_and_list("region-a", 1, 1).await;
+    until_listed_free(&k, &faults).await;
+    let (cost, names) = add_and_list("region-b", 2, 2).await;
+    assert!(!cost, "the new one came by the watch");
+    assert_eq!(names, ["region-a", "region-b"]);
 }

@@ -274,14 +274,14 @@ impl KubeAdapter {
     }
 
     /// Waits for lease `name` to move past `resource_version` by a watch of its own, for when the
-    /// watch cache is out of sync. The server counts `timeoutSeconds` in whole seconds. Asking for more than the caller's
+    /// watch cache is out of sync (or there is none).
     async fn watch_once(
         &self,
         name: &str,
         resource_version: &str,
         timeout: Duration,
     ) -> Result<Option<LeaseRecord>, KubeError> {
-        // Asking for more than the caller's
+        // The server counts `timeoutSeconds` in whole seconds. Asking for more than the caller's
         // wait would move when a standby wakes; asking for less (a 1.9 s wait asks for 1 s) lets
         // the server end the watch early. So a watch the server ended without a change, after it
         // kept it open for what we asked, is opened again from the same resourceVersion for the
