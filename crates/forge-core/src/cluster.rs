@@ -65,6 +65,32 @@ pub struct ClusterState {
     pub global_available_since: Option<MonoTime>,
     /// Since when we are our region's representative (eligible local leader), if we are.
     pub representative_since: Option<MonoTime>,
+    /// The server time the last decision judged on, and when (see [`steady_server_now`]).
+    #[serde(default)]
+    pub server_now: Option<(i64, MonoTime)>,
+}
+
+/// The most an estimate of the server's clock can be low: a `Date` header has whole seconds, so
+/// the server's time at a sample is in `[Date, Date + 1 s + flight)`.
+const SERVER_DATE_RESOLUTION_MS: i64 = 1_000;
+
+/// The server time a decision judges overrides on: the observation's estimate, never earlier than
+/// the last decision's carried forward on our monotonic clock, and never more than the `Date`
+/// resolution past the estimate. Each sample's estimate is low by up to a second, by a different
+/// amount for each `Date`; taken as it came, an override seen expired in one round could look in
+/// force again in the next, and a handover then stopped half-way (soak seed 9182: forging moved
+/// back to us-east-1 a slot late). The cap keeps a fast-drifting clock from running ahead.
+fn steady_server_now(s: &mut ClusterState, obs: &ClusterObservations) -> Option<i64> {
+    let estimate = obs.server_now_ms?;
+    let carried = s.server_now.map(|(ms, at)| {
+        ms.saturating_add(i64::try_from(obs.now.since(at).as_millis()).unwrap_or(i64::MAX))
+    });
+    let now = match carried {
+        Some(c) => estimate.max(c.min(estimate.saturating_add(SERVER_DATE_RESOLUTION_MS))),
+        None => estimate,
+    };
+    s.server_now = Some((now, obs.now));
+    Some(now)
 }
 
 /// What the local election contributes.
@@ -197,7 +223,8 @@ pub fn decide_cluster(
         .observer
         .state(region, timing.lease_duration(), now);
     let regions = present_regions(&s, obs, representative, own_presence, timing);
-    let ranking = rank(&regions, obs.server_now_ms);
+    let server_now_ms = steady_server_now(&mut s, obs);
+    let ranking = rank(&regions, server_now_ms);
     if representative {
         s.representative_since.get_or_insert(now);
     } else {
@@ -220,7 +247,8 @@ pub fn decide_cluster(
             .get(region)
             .is_some_and(|e| e.allows_forging),
         preferred: ranking.preferred.clone(),
-        best_by_policy: rank(&everyone, obs.server_now_ms).preferred,
+        best_by_policy: rank(&everyone, server_now_ms).preferred,
+        server_now_ms,
     };
 
     // 3. Why the preference is what it is (operator change, recovery, degradation).
@@ -293,6 +321,8 @@ struct Step<'a> {
     preferred: Option<String>,
     /// The best region by policy alone, as if every region were present.
     best_by_policy: Option<String>,
+    /// The server time overrides are judged on ([`steady_server_now`]).
+    server_now_ms: Option<i64>,
 }
 
 /// Step 1: the global and presence lease events, then the other regions' presence records.
@@ -599,7 +629,7 @@ fn whither(step: &Step, successor: Option<&str>) -> String {
     let policy = |region: &str| {
         obs.regions.get(region).map_or_else(
             || "not in the policy list".to_string(),
-            |v| crate::policy::describe(v, obs.server_now_ms),
+            |v| crate::policy::describe(v, step.server_now_ms),
         )
     };
     let ours = if local.shutting_down {

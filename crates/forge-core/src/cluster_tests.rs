@@ -278,6 +278,46 @@ fn a_handovers_messages_name_the_successor_and_the_overrides_reason() {
     );
 }
 
+/// An override seen expired stays expired although the next round's estimate of the server's
+/// clock is lower (each `Date` sample is low by a different part of a second): the handover it
+/// started goes on (soak seed 9182). The carried time never runs more than the `Date` resolution
+/// past the estimate (a fast clock must not expire an override early).
+#[test]
+fn an_override_seen_expired_stays_expired_when_the_next_estimate_is_lower() {
+    let mut a = Rep::a_before_b();
+    a.holding(5);
+    let mut b = policy(State::PriorityBased, 2);
+    if let Ok(p) = b.policy.as_mut() {
+        p.override_ = Some(Override {
+            reason: "maintenance".into(),
+            expires_at_ms: Some(10_000),
+            force_priority: Some(0),
+            force_state: None,
+        });
+    }
+    a.obs.regions.insert("b".into(), b);
+    a.obs.server_now_ms = Some(9_500);
+    let d = a.at(100_000).step(LeaseEvent::Nothing);
+    assert_eq!(
+        d.ranking.preferred.as_deref(),
+        Some("b"),
+        "override in force"
+    );
+    // The override expires: a is preferred again, an operator's cause (at once).
+    a.obs.server_now_ms = Some(10_100);
+    let d = a.at(100_600).step(LeaseEvent::Nothing);
+    assert_eq!(d.ranking.preferred.as_deref(), Some("a"));
+    // A new sample puts the server 0.8 s earlier than carried forward: still expired.
+    a.obs.server_now_ms = Some(9_900);
+    let d = a.at(101_000).step(LeaseEvent::Nothing);
+    assert_eq!(d.ranking.preferred.as_deref(), Some("a"), "no flap back");
+    // Carried forward at most a second past the estimate.
+    assert_eq!(d.next.server_now, Some((10_500, MonoTime(101_000))));
+    a.obs.server_now_ms = Some(5_000);
+    let d = a.at(110_000).step(LeaseEvent::Nothing);
+    assert_eq!(d.next.server_now, Some((6_000, MonoTime(110_000))));
+}
+
 #[test]
 fn a_handoff_without_a_good_answer_never_opens_the_gate_again() {
     for failure in [ApiFailure::Unreachable, ApiFailure::Server] {
