@@ -10,14 +10,16 @@ use std::time::Duration;
 use futures::{StreamExt, TryStreamExt};
 use k8s_openapi::api::coordination::v1::{Lease, LeaseSpec};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{MicroTime, ObjectMeta};
-use kube::api::{Api, ListParams, Patch, PatchParams, PostParams, WatchEvent, WatchParams};
+use kube::api::{Api, ListParams, Patch, PatchParams, PostParams, WatchEvent};
 
 use crate::core::lease::{ApiFailure, LeaseRecord};
 use crate::core::time::MonoTime;
 use crate::crd::{CardanoForgeCluster, CardanoLeader, CardanoLeaderStatus};
 use crate::ports::{Kube, KubeError, LeaseWrite, ServerClockSample};
 
-use super::watch_cache::{Caches, DEFAULT_QUIET_LIMIT, Scope, Trouble, WatchCache, WatchSettings};
+use super::watch_cache::{
+    self, Caches, DEFAULT_QUIET_LIMIT, Scope, Trouble, WatchCache, WatchSettings,
+};
 
 /// Where the [`DateLayer`] leaves the last `Date` header it saw, and when it arrived.
 #[derive(Clone, Debug, Default)]
@@ -137,6 +139,9 @@ pub struct KubeAdapter {
     cached: bool,
     /// How long a lease watch may stay silent (see [`KubeAdapter::with_lease_quiet_limit`]).
     lease_quiet_limit: Duration,
+    /// What a failing watch calls: every watch of this adapter starts over. It holds the caches
+    /// weakly (the watch tasks must not keep them alive).
+    trouble: Trouble,
 }
 
 impl std::fmt::Debug for KubeAdapter {
@@ -158,6 +163,20 @@ impl KubeAdapter {
         mono: MonoFn,
     ) -> Self {
         let spread = mono().0;
+        let lease_caches: Arc<Caches<Lease>> = Arc::default();
+        let cluster_caches: Arc<Caches<CardanoForgeCluster>> = Arc::default();
+        let trouble: Trouble = {
+            let leases = Arc::downgrade(&lease_caches);
+            let clusters = Arc::downgrade(&cluster_caches);
+            Arc::new(move || {
+                if let Some(c) = leases.upgrade() {
+                    c.restart_all();
+                }
+                if let Some(c) = clusters.upgrade() {
+                    c.restart_all();
+                }
+            })
+        };
         KubeAdapter {
             namespace: namespace.to_owned(),
             leases: Api::namespaced(client.clone(), namespace),
@@ -167,11 +186,12 @@ impl KubeAdapter {
             dates,
             mono,
             sample: Arc::new(Mutex::new(None)),
-            lease_caches: Arc::default(),
-            cluster_caches: Arc::default(),
+            lease_caches,
+            cluster_caches,
             spread,
             cached: true,
             lease_quiet_limit: DEFAULT_QUIET_LIMIT,
+            trouble,
         }
     }
 
@@ -183,21 +203,6 @@ impl KubeAdapter {
     pub fn with_lease_quiet_limit(mut self, limit: Duration) -> Self {
         self.lease_quiet_limit = limit;
         self
-    }
-
-    /// What a failing watch calls: every watch of this adapter starts over (held weakly: the
-    /// watch tasks must not keep the caches alive).
-    fn trouble(&self) -> Trouble {
-        let leases = Arc::downgrade(&self.lease_caches);
-        let clusters = Arc::downgrade(&self.cluster_caches);
-        Arc::new(move || {
-            if let Some(c) = leases.upgrade() {
-                c.restart_all();
-            }
-            if let Some(c) = clusters.upgrade() {
-                c.restart_all();
-            }
-        })
     }
 
     fn watch_settings(&self, quiet_limit: Duration) -> WatchSettings {
@@ -222,7 +227,7 @@ impl KubeAdapter {
                 &self.leases,
                 &Scope::Named(name.to_owned()),
                 self.watch_settings(self.lease_quiet_limit),
-                &self.trouble(),
+                &self.trouble,
             )
         })
     }
@@ -294,9 +299,7 @@ impl KubeAdapter {
             loop {
                 let left = deadline.saturating_duration_since(tokio::time::Instant::now());
                 let secs = u32::try_from(left.as_secs().max(1)).unwrap_or(u32::MAX);
-                let params = WatchParams::default()
-                    .fields(&format!("metadata.name={name}"))
-                    .timeout(secs);
+                let params = watch_cache::watch_params(&Scope::Named(name.to_owned()), secs);
                 let opened = tokio::time::Instant::now();
                 let stream = self.leases.watch(&params, resource_version).await?;
                 let mut stream = std::pin::pin!(stream.into_stream());
@@ -407,8 +410,7 @@ impl KubeAdapter {
     /// word (a partition drops a stream silently). Each starts over from a read; until then reads
     /// go to the API server.
     fn restart_watches(&self) {
-        self.lease_caches.restart_all();
-        self.cluster_caches.restart_all();
+        (self.trouble)();
     }
 }
 
@@ -626,7 +628,7 @@ impl Kube for KubeAdapter {
                 &self.clusters,
                 &scope,
                 self.watch_settings(DEFAULT_QUIET_LIMIT),
-                &self.trouble(),
+                &self.trouble,
             );
             if let Some(list) = cache.list() {
                 return Ok(list);

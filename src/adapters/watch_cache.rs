@@ -28,7 +28,7 @@ use kube::api::{Api, ListParams, WatchEvent, WatchParams};
 use serde::de::DeserializeOwned;
 
 /// What one cache holds: one named object, or the objects matching a label selector.
-#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Scope {
     /// One object by name (`get` and `watch` only).
     Named(String),
@@ -267,7 +267,7 @@ impl<K: Resource + Clone> WatchCache<K> {
 /// The caches of one adapter, and their watch tasks (stopped when the last adapter clone goes).
 #[derive(Debug)]
 pub struct Caches<K> {
-    caches: Mutex<BTreeMap<ScopeKey, Running<K>>>,
+    caches: Mutex<BTreeMap<Scope, Running<K>>>,
 }
 
 /// A cache and the handle that stops its watch task.
@@ -278,16 +278,6 @@ impl<K> Default for Caches<K> {
         Caches {
             caches: Mutex::new(BTreeMap::new()),
         }
-    }
-}
-
-/// `Scope` as a map key.
-type ScopeKey = (bool, String);
-
-fn key(scope: &Scope) -> ScopeKey {
-    match scope {
-        Scope::Named(n) => (true, n.clone()),
-        Scope::Labelled(l) => (false, l.clone()),
     }
 }
 
@@ -316,7 +306,7 @@ where
         trouble: &Trouble,
     ) -> Arc<WatchCache<K>> {
         let mut caches = self.caches.lock().unwrap_or_else(PoisonError::into_inner);
-        let entry = caches.entry(key(scope)).or_insert_with(|| {
+        let entry = caches.entry(scope.clone()).or_insert_with(|| {
             let cache = Arc::new(WatchCache::new());
             let mut h = DefaultHasher::new();
             (scope, settings.spread).hash(&mut h);
@@ -348,7 +338,7 @@ where
     /// The cache for `scope` if one was started.
     pub fn existing(&self, scope: &Scope) -> Option<Arc<WatchCache<K>>> {
         let caches = self.caches.lock().unwrap_or_else(PoisonError::into_inner);
-        caches.get(&key(scope)).map(|(c, _)| Arc::clone(c))
+        caches.get(scope).map(|(c, _)| Arc::clone(c))
     }
 }
 
@@ -394,7 +384,9 @@ where
     }
 }
 
-fn watch_params(scope: &Scope, timeout_s: u32) -> WatchParams {
+/// A watch of `scope`: by name with a `metadata.name` field selector (the only form RBAC's
+/// `resourceNames` authorises), or by label selector.
+pub(crate) fn watch_params(scope: &Scope, timeout_s: u32) -> WatchParams {
     let params = WatchParams::default().timeout(timeout_s);
     match scope {
         Scope::Named(name) => params.fields(&format!("metadata.name={name}")),
