@@ -42,6 +42,79 @@ pub enum SighupOutcome {
     Failed,
 }
 
+/// Which way a SIGHUP turns forging.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SighupKind {
+    /// Real keys in: a promotion.
+    Enable,
+    /// Real keys out: a demotion.
+    Disable,
+}
+
+impl SighupKind {
+    /// The metrics label value.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SighupKind::Enable => "enable",
+            SighupKind::Disable => "disable",
+        }
+    }
+}
+
+/// A SIGHUP the node's metrics have just confirmed, and what the node's delay cost in slots.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SighupConfirmed {
+    /// Which way.
+    pub sighup: SighupKind,
+    /// Part of a planned handover: a demotion the sidecar timed to a slot start (a graceful
+    /// shutdown, a policy moving forging elsewhere), or a promotion on a hold taken after a
+    /// release or a handoff (timed by its slot settle). A start-up promotion or a takeover on
+    /// expiry is not: its SIGHUP falls anywhere in a slot.
+    pub planned: bool,
+    /// From the SIGHUP to the metrics read that confirmed it.
+    pub after_ms: u64,
+    /// Where the SIGHUP and the confirming read fell (`slot S +P ms`), with the chain's slot clock.
+    pub sent: Option<String>,
+    /// See `sent`.
+    pub confirmed: Option<String>,
+    /// At most how many slots the node's delay left unchecked (`None`: no slot clock). On a
+    /// promotion, the slots that began between the SIGHUP and the confirming read. On a demotion,
+    /// the slots between the last one the node was known to check and the first its successor
+    /// can check, a slot settle after the release that follows the confirmation
+    /// ([`crate::core::slots::SlotClock::late_stop_slots`]).
+    pub late_slots: Option<u64>,
+}
+
+impl SighupConfirmed {
+    /// The slots a late node cost a planned handover (`late_slots`); none counted for an
+    /// unplanned SIGHUP, which is not timed within its slot (a prompt node crosses a slot start
+    /// when the SIGHUP happens to come just before one) and whose handover waits for a lease to
+    /// expire anyway.
+    pub fn counted_late_slots(&self) -> u64 {
+        if self.planned {
+            self.late_slots.unwrap_or(0)
+        } else {
+            0
+        }
+    }
+}
+
+/// Whether the step from `before` to `after` verified (`Some(true)`) or gave up on (`Some(false)`)
+/// a SIGHUP.
+pub fn sighup_verdict(before: Forging, after: Forging) -> Option<bool> {
+    match (before, after) {
+        (Forging::Promoting { .. }, Forging::On) => Some(true),
+        (Forging::Demoting { .. } | Forging::Stuck { .. }, Forging::Off) => Some(true),
+        (Forging::Promoting { .. }, Forging::Demoting { .. }) => Some(false),
+        (Forging::Demoting { attempt: a, .. }, Forging::Demoting { attempt: b, .. }) if b > a => {
+            Some(false)
+        }
+        (Forging::Demoting { .. }, Forging::Stuck { .. }) => Some(false),
+        _ => None,
+    }
+}
+
 /// What the loop tells its recorders after each decision.
 #[derive(Clone, Debug)]
 pub struct TickRecord<'a> {
@@ -60,6 +133,8 @@ pub struct TickRecord<'a> {
     /// The cross-region decisions taken since the last tick's record, oldest first (empty
     /// without cluster management).
     pub cluster: &'a [ClusterStep],
+    /// A SIGHUP this decision found confirmed by the node's metrics.
+    pub confirmed: Option<&'a SighupConfirmed>,
 }
 
 /// One cross-region decision as the coordinator took it: what `decide_cluster` was called with
@@ -177,6 +252,9 @@ impl Recorder for LogRecorder {
 
     fn record(&mut self, t: &TickRecord<'_>) {
         self.log_rounds(t.cluster);
+        if let Some(c) = t.confirmed {
+            log_confirmation(c);
+        }
         let d = t.decision;
         if !d.changes_anything(t.previous_role) && t.results.iter().all(|r| r.ok) {
             return;
@@ -205,6 +283,40 @@ impl Recorder for LogRecorder {
         for r in t.results.iter().filter(|r| !r.ok) {
             tracing::warn!(action = r.action.name(), "{}", r.detail);
         }
+    }
+}
+
+/// One line per confirmed SIGHUP: a warning when the node's delay cost slots.
+fn log_confirmation(c: &SighupConfirmed) {
+    let (sent, confirmed) = (c.sent.as_deref(), c.confirmed.as_deref());
+    let late = c.counted_late_slots();
+    if late > 0 {
+        tracing::warn!(
+            sighup = c.sighup.as_str(),
+            planned = c.planned,
+            after_ms = c.after_ms,
+            sent,
+            confirmed,
+            late_slots = late,
+            "the node confirmed the SIGHUP {} ms after it was sent: {}",
+            c.after_ms,
+            match c.sighup {
+                SighupKind::Enable => format!("at most {late} slot(s) went unchecked"),
+                SighupKind::Disable => {
+                    format!("the successor's first slot comes {late} slot(s) later than planned")
+                }
+            }
+        );
+    } else {
+        tracing::info!(
+            sighup = c.sighup.as_str(),
+            planned = c.planned,
+            after_ms = c.after_ms,
+            sent,
+            confirmed,
+            "the node confirmed the SIGHUP {} ms after it was sent",
+            c.after_ms
+        );
     }
 }
 

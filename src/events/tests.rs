@@ -115,6 +115,7 @@ fn worth(
         previous_role: Role::Candidate,
         node: None,
         cluster: rounds,
+        confirmed: None,
     };
     events_of(&t, seen, true)
         .into_iter()
@@ -265,6 +266,7 @@ fn the_recorder_queues_without_waiting_and_counts_what_it_drops() {
             previous_role: Role::Candidate,
             node: None,
             cluster: &[],
+            confirmed: None,
         };
         recorder.record(&t);
     }

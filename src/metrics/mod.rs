@@ -21,6 +21,8 @@
 //! | `cardano_leadership_changes_total` | counter | – | this pod gained or lost the lease |
 //! | `cardano_sighup_signals_total` | counter | `reason` | SIGHUPs delivered: `enable_forging`, `disable_forging`, `reprovision` (key rotation); `<reason>_failed` when sending failed |
 //! | `cardano_sighup_results_total` | counter | L, `result` | how the node answered a SIGHUP: `verified` (metrics confirmed), `unverified` (timed out) |
+//! | `cardano_sighup_confirm_seconds` | histogram | L, `sighup` | from a SIGHUP (`enable`, `disable`) to the node metrics read that confirmed it |
+//! | `cardano_sighup_late_slots_total` | counter | L, `sighup` | at most how many slots a node's late SIGHUP left unchecked in a planned handover (a demotion timed to a slot start, a promotion timed by its slot settle): on `enable`, the slots that began before the node confirmed; on `disable`, the slots between the last one the node was known to check and the first its successor can check after the release |
 //! | `cardano_credential_operations_total` | counter | `operation`, `file` | per file: `copy` (real keys written), `remove`, `standby` (standby set written) |
 //! | `cardano_forge_manager_info_info` | gauge | `pod_name`, `namespace`, `version`, `network`, `pool_id`, `pool_ticker`, `application_type` | always 1 |
 //! | `cardano_forging_active` | gauge | L | 1 iff the node's own metrics say it forges |
@@ -66,18 +68,23 @@ use std::sync::atomic::AtomicU64;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::Histogram;
 use prometheus_client::registry::Registry;
 
 use crate::config::ValidConfig;
 use crate::core::election::Forging;
 use crate::credentials::{CredentialPaths, CredentialSet, Genesis};
-use crate::report::Status;
+use crate::report::{SighupConfirmed, SighupKind, Status};
 
 pub use recorder::MetricsRecorder;
 
 /// Label pairs of one series.
 pub type Labels = Vec<(String, String)>;
 type FloatGauge = Gauge<f64, AtomicU64>;
+
+/// Buckets of `cardano_sighup_confirm_seconds`: a prompt node answers in tens of milliseconds
+/// (plus the 50 ms verification poll); a slot is a second on the known networks.
+const SIGHUP_CONFIRM_BUCKETS: [f64; 9] = [0.05, 0.1, 0.2, 0.5, 1.0, 2.0, 5.0, 10.0, 30.0];
 
 /// The version the info metric reports.
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");
@@ -170,6 +177,8 @@ struct Inner {
     leadership_changes: Counter,
     sighup_signals: Family<Labels, Counter>,
     sighup_results: Family<Labels, Counter>,
+    sighup_confirm_seconds: Family<Labels, Histogram, fn() -> Histogram>,
+    sighup_late_slots: Family<Labels, Counter>,
     credential_operations: Family<Labels, Counter>,
     demotion_stuck: FloatGauge,
     journal_write_failures: Counter,
@@ -271,6 +280,21 @@ impl Metrics {
             "How the node answered SIGHUPs: verified by its metrics, or unverified (timed out)",
             sighup_results.clone(),
         );
+        let sighup_confirm_seconds =
+            Family::<Labels, Histogram, fn() -> Histogram>::new_with_constructor(|| {
+                Histogram::new(SIGHUP_CONFIRM_BUCKETS)
+            });
+        r.register(
+            "cardano_sighup_confirm_seconds",
+            "From a SIGHUP to the node metrics read that confirmed it, by sighup (enable, disable)",
+            sighup_confirm_seconds.clone(),
+        );
+        let sighup_late_slots = Family::<Labels, Counter>::default();
+        r.register(
+            "cardano_sighup_late_slots",
+            "At most how many slots a node's late SIGHUP left unchecked in a planned handover: on enable, the slots that began before the node confirmed; on disable, the slots between the node's last known check and its successor's first possible one",
+            sighup_late_slots.clone(),
+        );
         let demotion_stuck: FloatGauge = single_series(
             &mut r,
             "cardano_demotion_stuck",
@@ -344,6 +368,13 @@ impl Metrics {
 
         r.register_collector(Box::new(process::ProcessCollector));
 
+        // At zero from the start, so the first late SIGHUP is an increase an alert can see.
+        for kind in [SighupKind::Enable, SighupKind::Disable] {
+            let mut l = common.clone();
+            l.extend(labels(&[("sighup", kind.as_str())]));
+            drop(sighup_late_slots.get_or_create(&l));
+            drop(sighup_confirm_seconds.get_or_create(&l));
+        }
         forging_enabled.get_or_create(&common).set(0.0);
         leader_status.get_or_create(&common).set(0.0);
         forging_active.get_or_create(&common).set(0.0);
@@ -357,6 +388,8 @@ impl Metrics {
                 leadership_changes,
                 sighup_signals,
                 sighup_results,
+                sighup_confirm_seconds,
+                sighup_late_slots,
                 credential_operations,
                 demotion_stuck,
                 journal_write_failures,
@@ -465,6 +498,18 @@ impl Metrics {
             .sighup_results
             .get_or_create(&self.with_common(&[("result", result)]))
             .inc();
+    }
+
+    /// A confirmed SIGHUP: its delay in `cardano_sighup_confirm_seconds{sighup}`, and the slots
+    /// it cost in `cardano_sighup_late_slots_total{sighup}` (both series exist from the start).
+    pub fn sighup_confirmed(&self, c: &SighupConfirmed) {
+        let l = self.with_common(&[("sighup", c.sighup.as_str())]);
+        self.inner
+            .sighup_confirm_seconds
+            .get_or_create(&l)
+            .observe(c.after_ms as f64 / 1000.0);
+        let late = self.inner.sighup_late_slots.get_or_create(&l);
+        late.inc_by(c.counted_late_slots());
     }
 
     /// +1 per file on `cardano_credential_operations_total{operation,file}` (only those, as in the

@@ -3,7 +3,7 @@
 
 use crate::core::election::{Action, Forging, LeaseEvent, LeaseWriteKind};
 use crate::core::lease::ApiFailure;
-use crate::report::{Recorder, SighupOutcome, TickRecord};
+use crate::report::{Recorder, SighupOutcome, TickRecord, sighup_verdict};
 
 use super::Metrics;
 
@@ -52,21 +52,6 @@ fn verb(w: LeaseWriteKind) -> &'static str {
         | LeaseWriteKind::Renew
         | LeaseWriteKind::Release
         | LeaseWriteKind::Finalize => "update",
-    }
-}
-
-/// Whether the step from `before` to `after` verified (`Some(true)`) or gave up on (`Some(false)`)
-/// a SIGHUP.
-fn sighup_verdict(before: Forging, after: Forging) -> Option<bool> {
-    match (before, after) {
-        (Forging::Promoting { .. }, Forging::On) => Some(true),
-        (Forging::Demoting { .. } | Forging::Stuck { .. }, Forging::Off) => Some(true),
-        (Forging::Promoting { .. }, Forging::Demoting { .. }) => Some(false),
-        (Forging::Demoting { attempt: a, .. }, Forging::Demoting { attempt: b, .. }) if b > a => {
-            Some(false)
-        }
-        (Forging::Demoting { .. }, Forging::Stuck { .. }) => Some(false),
-        _ => None,
     }
 }
 
@@ -128,6 +113,9 @@ impl Recorder for MetricsRecorder {
         // may already have moved on (a timed-out promotion is demoted in the same step).
         if let Some(verified) = sighup_verdict(self.previous_forging, next.forging) {
             m.sighup_result(verified);
+        }
+        if let Some(c) = t.confirmed {
+            m.sighup_confirmed(c);
         }
         self.previous_forging = next.forging;
         m.decision(d.reason.as_str(), t.wall);

@@ -203,9 +203,15 @@ fn series_of(network: &str, pool: &str) -> BTreeSet<String> {
     for family in text.lines().filter_map(|l| l.strip_prefix("# TYPE ")) {
         let name = family.split_whitespace().next().unwrap_or_default();
         assert!(
-            text.lines().any(|l| l
-                .strip_prefix(name)
-                .is_some_and(|rest| rest.starts_with(['{', ' ']))),
+            text.lines()
+                .any(|l| l.strip_prefix(name).is_some_and(|rest| {
+                    // A histogram's samples are its `_bucket`, `_sum` and `_count` series.
+                    let rest = ["_bucket", "_sum", "_count"]
+                        .iter()
+                        .find_map(|suffix| rest.strip_prefix(suffix))
+                        .unwrap_or(rest);
+                    rest.starts_with(['{', ' '])
+                })),
             "no sample of {name}: give it one in series_of\n{text}"
         );
     }
@@ -254,4 +260,61 @@ fn pools_and_networks_in_one_namespace_export_disjoint_series() {
             .all(|s| s.contains(r#"network="preprod""#)),
         "{c:#?}"
     );
+}
+
+#[test]
+fn a_confirmed_sighup_is_timed_and_its_late_slots_counted_only_where_they_cost_a_handover() {
+    let m = Metrics::new(&identity(false));
+    let confirmed = |sighup, planned, after_ms, late_slots| SighupConfirmed {
+        sighup,
+        planned,
+        after_ms,
+        sent: None,
+        confirmed: None,
+        late_slots,
+    };
+    use crate::report::SighupKind::{Disable, Enable};
+    // A handover's slow promotion: 2 slots late; a start-up promotion sent just before a slot
+    // start (not timed, not counted); a planned demotion one slot late; an unplanned demotion
+    // (fenced: not timed to a slot) that crossed a slot start; no slot clock.
+    m.sighup_confirmed(&confirmed(Enable, true, 1_700, Some(2)));
+    m.sighup_confirmed(&confirmed(Enable, false, 80, Some(1)));
+    m.sighup_confirmed(&confirmed(Disable, true, 1_730, Some(1)));
+    m.sighup_confirmed(&confirmed(Disable, false, 300, Some(1)));
+    m.sighup_confirmed(&confirmed(Disable, false, 60, None));
+    let text = m.render().unwrap_or_default();
+    // The encoder puts `le` first.
+    let bucket = |le: &str, n: u32| {
+        format!(
+            r#"cardano_sighup_confirm_seconds_bucket{{le="{le}",{},sighup="enable"}} {n}"#,
+            COMMON.trim_start_matches('{').trim_end_matches('}')
+        )
+    };
+    for line in [
+        format!(
+            r#"{}sighup="enable"}} 2"#,
+            labelled("cardano_sighup_late_slots_total")
+        ),
+        format!(
+            r#"{}sighup="disable"}} 1"#,
+            labelled("cardano_sighup_late_slots_total")
+        ),
+        format!(
+            r#"{}sighup="enable"}} 2"#,
+            labelled("cardano_sighup_confirm_seconds_count")
+        ),
+        format!(
+            r#"{}sighup="disable"}} 3"#,
+            labelled("cardano_sighup_confirm_seconds_count")
+        ),
+        bucket("0.1", 1),
+        bucket("1.0", 1),
+        bucket("2.0", 2),
+        "# TYPE cardano_sighup_confirm_seconds histogram".to_string(),
+    ] {
+        assert!(
+            text.lines().any(|l| l == line),
+            "missing {line:?} in\n{text}"
+        );
+    }
 }

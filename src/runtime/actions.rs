@@ -44,6 +44,8 @@ impl<C: Clock, K: Kube, F: Fs, N: Node, R: Recorder, G: cluster::Coordinator>
     /// a reprovision (key rotation on a verified forger) finds it armed already.
     pub(super) async fn promote(&mut self, process: Option<NodeProcess>, arm: bool) -> Outcome {
         let not_sent = SighupOutcome::NotSent;
+        // Whatever confirms forging from here on did not answer an earlier SIGHUP.
+        self.sighup_sent = None;
         // The dead-man switch is armed before the keys are in place, with the instant at which we
         // would fence ourselves: a sidecar that stalls from here on has its node demoted by then.
         if arm {
@@ -96,16 +98,24 @@ impl<C: Clock, K: Kube, F: Fs, N: Node, R: Recorder, G: cluster::Coordinator>
         }
         match process {
             Some(p) => match self.node.sighup(p).await {
-                Ok(()) => (
-                    true,
-                    format!(
-                        "real credentials {fp} written; SIGHUP sent to pid {}{}",
-                        p.pid,
-                        self.slot_note()
-                    ),
-                    true,
-                    SighupOutcome::Sent,
-                ),
+                Ok(()) => {
+                    // Planned: the end of a handover the sidecars timed (a hold taken after a
+                    // release or a handoff waits out a slot), not a start-up or a takeover on
+                    // expiry, whose SIGHUP falls anywhere in a slot.
+                    let planned = self.state.seat.hold.as_ref().is_some_and(|h| h.settling)
+                        || self.coordinator.gate_settled_handover();
+                    self.note_sighup(SighupKind::Enable, planned);
+                    (
+                        true,
+                        format!(
+                            "real credentials {fp} written; SIGHUP sent to pid {}{}",
+                            p.pid,
+                            self.slot_note()
+                        ),
+                        true,
+                        SighupOutcome::Sent,
+                    )
+                }
                 Err(e) => (
                     false,
                     format!("real credentials {fp} written; SIGHUP failed: {e}"),
@@ -123,6 +133,7 @@ impl<C: Clock, K: Kube, F: Fs, N: Node, R: Recorder, G: cluster::Coordinator>
     }
 
     pub(super) async fn demote(&mut self, sighup: bool, process: Option<NodeProcess>) -> Outcome {
+        self.sighup_sent = None;
         let removed = credentials::remove_set(&self.fs, &self.settings.target).await;
         self.provisioned = None;
         let mut detail = match &removed {
@@ -131,9 +142,10 @@ impl<C: Clock, K: Kube, F: Fs, N: Node, R: Recorder, G: cluster::Coordinator>
         };
         // The node reads its keys only on SIGHUP: the files are gone already (a node restarted
         // meanwhile starts without them), and a planned demotion's SIGHUP waits for the slot.
+        let planned = self.planned_demotion();
         if sighup
             && process.is_some()
-            && let Some(waited) = self.align_to_slot().await
+            && let Some(waited) = self.align_to_slot(planned).await
         {
             detail.push_str(&format!(
                 "; waited {} ms for the next slot to begin",
@@ -146,6 +158,7 @@ impl<C: Clock, K: Kube, F: Fs, N: Node, R: Recorder, G: cluster::Coordinator>
             (true, Some(p)) => match self.node.sighup(p).await {
                 Ok(()) => {
                     outcome = SighupOutcome::Sent;
+                    self.note_sighup(SighupKind::Disable, planned);
                     detail.push_str(&format!(
                         "; SIGHUP sent to pid {}{}",
                         p.pid,
@@ -248,14 +261,18 @@ impl<C: Clock, K: Kube, F: Fs, N: Node, R: Recorder, G: cluster::Coordinator>
         }
     }
 
-    /// A planned demotion (a graceful shutdown, or a policy moving forging elsewhere, while every
-    /// hold our node forges on is held) waits for the next slot start before its SIGHUP, so the
-    /// leaving node has checked the slot in progress and the rest of the handover runs inside it
-    /// ([`crate::core::slots`]). Returns how long it waited.
-    async fn align_to_slot(&mut self) -> Option<Duration> {
-        let planned = (self.shutting_down
+    /// Whether a demotion now is planned: a graceful shutdown, or a policy moving forging
+    /// elsewhere, while every hold our node forges on is held (the sidecar chooses the moment).
+    fn planned_demotion(&self) -> bool {
+        (self.shutting_down
             || self.gate == Gate::Deny(crate::core::reason::Reason::PolicyDisallows))
-            && self.holds_fence_at().is_some();
+            && self.holds_fence_at().is_some()
+    }
+
+    /// A planned demotion waits for the next slot start before its SIGHUP, so the leaving node
+    /// has checked the slot in progress and the rest of the handover runs inside it
+    /// ([`crate::core::slots`]). Returns how long it waited.
+    async fn align_to_slot(&mut self, planned: bool) -> Option<Duration> {
         let wait = crate::core::slots::planned_wait(
             self.settings.slot_clock.as_ref(),
             self.clock.now_wall().as_millisecond(),
@@ -265,6 +282,72 @@ impl<C: Clock, K: Kube, F: Fs, N: Node, R: Recorder, G: cluster::Coordinator>
         )?;
         self.clock.sleep(wait).await;
         Some(wait)
+    }
+
+    /// Remembers a SIGHUP just delivered, to measure how long the node takes to confirm it.
+    fn note_sighup(&mut self, kind: SighupKind, planned: bool) {
+        let wall_ms = self.clock.now_wall().as_millisecond();
+        self.sighup_sent = Some(SentSighup {
+            kind,
+            planned,
+            mono: self.clock.now_mono(),
+            wall_ms,
+            last_on_wall_ms: wall_ms,
+        });
+    }
+
+    /// The SIGHUP decision `d` found confirmed (its forging belief moved from promoting to on,
+    /// or from demoting to off), measured to the observation pass that read the confirming
+    /// metrics. A SIGHUP given up on (a timeout, a new attempt) is forgotten unmeasured.
+    pub(super) fn sighup_confirmed(
+        &mut self,
+        before: Forging,
+        d: &Decision,
+        seen: &Seen,
+    ) -> Option<SighupConfirmed> {
+        let read_at = seen.observations.now;
+        let read_wall_ms = self.wall_ms_at(read_at);
+        if let Some(s) = self.sighup_sent.as_mut()
+            && s.kind == SighupKind::Disable
+            && seen.observations.node.forging_enabled == Some(true)
+        {
+            // Still forging at this read: it checked this slot itself.
+            s.last_on_wall_ms = s.last_on_wall_ms.max(read_wall_ms);
+        }
+        // A verdict of `false` leaves the record alone: the decision's own actions may have just
+        // sent the next SIGHUP (a timed-out promotion is demoted in the same step).
+        if sighup_verdict(before, d.next.forging) != Some(true) {
+            return None;
+        }
+        let kind = match d.next.forging {
+            Forging::On => SighupKind::Enable,
+            _ => SighupKind::Disable,
+        };
+        let sent = self.sighup_sent.take().filter(|s| s.kind == kind)?;
+        let after = read_at.since(sent.mono);
+        let clock = self.settings.slot_clock;
+        Some(SighupConfirmed {
+            sighup: kind,
+            planned: sent.planned,
+            after_ms: u64::try_from(after.as_millis()).unwrap_or(u64::MAX),
+            sent: clock.map(|c| c.describe(sent.wall_ms)),
+            confirmed: clock.map(|c| c.describe(read_wall_ms)),
+            late_slots: clock.map(|c| match kind {
+                SighupKind::Enable => c.starts_between(sent.wall_ms, read_wall_ms),
+                SighupKind::Disable => c.late_stop_slots(
+                    sent.last_on_wall_ms,
+                    read_wall_ms,
+                    self.settings.timing.slot_settle(),
+                ),
+            }),
+        })
+    }
+
+    /// The wall time (ms) at monotonic instant `at` of this run, from the monotonic distance to
+    /// now: the wall clock may step, the monotonic one does not.
+    fn wall_ms_at(&self, at: MonoTime) -> i64 {
+        let ago = i64::try_from(self.clock.now_mono().since(at).as_millis()).unwrap_or(i64::MAX);
+        self.clock.now_wall().as_millisecond().saturating_sub(ago)
     }
 
     /// ` in slot S +P ms` when the chain's slot clock is known: a handover's two SIGHUPs in one

@@ -18,6 +18,10 @@ use crate::journal::{ActionRecord, Journal, JournalRecord, JournalWriter, Record
 use crate::ports::ServerClockSample;
 use crate::report::ClusterStep;
 
+/// `inputs.sighup_confirmed` of a record whose decision found a SIGHUP confirmed
+/// ([`crate::report::SighupConfirmed`]).
+pub const SIGHUP_CONFIRMED_KEY: &str = "sighup_confirmed";
+
 /// How often a heartbeat record is written when nothing changes.
 pub const HEARTBEAT_EVERY: Duration = Duration::from_secs(60);
 
@@ -302,6 +306,7 @@ impl<S: JournalSink> Recorder for JournalRecorder<S> {
         } else if d.changes_anything(t.previous_role)
             || t.results.iter().any(|r| !r.ok)
             || !rounds.is_empty()
+            || t.confirmed.is_some()
         {
             RecordKind::Decision
         } else if self.sink.heartbeat_due(now_ms) {
@@ -338,6 +343,12 @@ impl<S: JournalSink> Recorder for JournalRecorder<S> {
             );
         }
         insert_rounds(&mut inputs, &rounds, dropped);
+        if let (Some(map), Some(c)) = (inputs.as_object_mut(), t.confirmed) {
+            map.insert(
+                SIGHUP_CONFIRMED_KEY.to_owned(),
+                serde_json::to_value(c).unwrap_or_default(),
+            );
+        }
         if let Some(core) = &self.core {
             let mut out = CoreOutput::of(d);
             // A key rotation's `Reprovision` is the runtime's addition after `decide`.

@@ -17,8 +17,8 @@ pub use requests::{
 };
 
 pub use crate::report::{
-    ActionResult, ClusterStep, LogRecorder, NoRecorder, Recorder, SighupOutcome, Status, Tee,
-    TickRecord,
+    ActionResult, ClusterStep, LogRecorder, NoRecorder, Recorder, SighupConfirmed, SighupKind,
+    SighupOutcome, Status, Tee, TickRecord, sighup_verdict,
 };
 
 use std::path::PathBuf;
@@ -89,7 +89,8 @@ pub struct Settings {
     pub heartbeat: PathBuf,
     /// Seed of the retry jitter (the pod's own; the simulator passes its seed).
     pub jitter_seed: u64,
-    /// The chain's slot clock, to say in which slot each SIGHUP was sent (`None`: not said).
+    /// The chain's slot clock: planned demotions wait for a slot start, and records say in which
+    /// slot each SIGHUP was sent and confirmed (`None`: neither).
     pub slot_clock: Option<SlotClock>,
 }
 
@@ -163,6 +164,19 @@ pub struct Runtime<C, K, F, N, R, G = cluster::Standalone> {
     /// (see [`Self::reuse_on_release`]).
     /// Its lease event is always `Nothing`: the lease is never reused.
     last_local: Option<Seen>,
+    /// The last SIGHUP sent and not yet confirmed or given up on.
+    sighup_sent: Option<SentSighup>,
+}
+
+/// A SIGHUP on its way: what [`SighupConfirmed`] is measured from.
+#[derive(Clone, Copy, Debug)]
+struct SentSighup {
+    kind: SighupKind,
+    planned: bool,
+    mono: MonoTime,
+    wall_ms: i64,
+    /// A demotion's: the last moment the node was known forging (the SIGHUP, or a later read).
+    last_on_wall_ms: i64,
 }
 
 /// What one observation pass found, besides the core's inputs.
@@ -205,6 +219,7 @@ impl<C: Clock, K: Kube, F: Fs, N: Node, R: Recorder> Runtime<C, K, F, N, R, clus
             provisioned: None,
             decisions: &CORRECT,
             last_local: None,
+            sighup_sent: None,
         }
     }
 
@@ -249,6 +264,7 @@ impl<C: Clock, K: Kube, F: Fs, N: Node, R: Recorder> Runtime<C, K, F, N, R, clus
             provisioned: self.provisioned,
             decisions: self.decisions,
             last_local: self.last_local,
+            sighup_sent: self.sighup_sent,
         }
     }
 }
@@ -598,6 +614,7 @@ impl<C: Clock, K: Kube, F: Fs, N: Node, R: Recorder, G: cluster::Coordinator>
                 continue;
             }
             let previous_role = self.state.role;
+            let previous_forging = self.state.forging;
             let settled = self.state.seat.may_promote(now, &self.settings.timing);
             let mut d = self.decisions.decide(
                 &self.state,
@@ -627,6 +644,7 @@ impl<C: Clock, K: Kube, F: Fs, N: Node, R: Recorder, G: cluster::Coordinator>
                 self.left_quiet = settled;
             }
             self.after(&d, &seen, &results).await;
+            let confirmed = self.sighup_confirmed(previous_forging, &d, &seen);
             let tick = TickRecord {
                 wall: self.clock.now_wall(),
                 observations: &seen.observations,
@@ -635,6 +653,7 @@ impl<C: Clock, K: Kube, F: Fs, N: Node, R: Recorder, G: cluster::Coordinator>
                 previous_role,
                 node: seen.process,
                 cluster: &self.cluster_steps,
+                confirmed: confirmed.as_ref(),
             };
             self.recorder.record(&tick);
             self.cluster_steps.clear();

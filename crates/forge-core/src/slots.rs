@@ -89,6 +89,29 @@ impl SlotClock {
         }
     }
 
+    /// How many slots began in `(from_ms, to_ms]`: the slot checks a node missed when it was
+    /// asked to forge at `from_ms` and first seen forging at `to_ms` (it checks the slot in
+    /// progress at once when it starts, so only the starts before that are lost). Zero when
+    /// `to_ms` is not later.
+    pub fn starts_between(&self, from_ms: i64, to_ms: i64) -> u64 {
+        self.slot_at(to_ms)
+            .saturating_sub(self.slot_at(from_ms))
+            .max(0)
+            .unsigned_abs()
+    }
+
+    /// At most how many slots a leaving node's late stop leaves unchecked: it was last known
+    /// forging at `last_on_ms` (the SIGHUP, or a later read that still saw it forge), so it
+    /// checked that slot; it was confirmed off at `confirmed_ms`, the release follows, and the
+    /// successor promotes `settle` after it saw the release, so its first check is no earlier
+    /// than the slot at `confirmed_ms + settle`. The slots in between nobody checks. Zero for a
+    /// node confirmed off early enough in the slot it stopped in.
+    pub fn late_stop_slots(&self, last_on_ms: i64, confirmed_ms: i64, settle: Duration) -> u64 {
+        let settle_ms = i64::try_from(settle.as_millis()).unwrap_or(i64::MAX);
+        self.starts_between(last_on_ms, confirmed_ms.saturating_add(settle_ms))
+            .saturating_sub(1)
+    }
+
     /// `slot S +P ms`: where `wall_ms` falls, for records and logs.
     pub fn describe(&self, wall_ms: i64) -> String {
         format!(
@@ -158,6 +181,53 @@ mod tests {
         assert_eq!(m.describe(1_796_342_400_250), "slot 290139309 +250 ms");
         assert_eq!(SlotClock::new(0, Duration::ZERO), None);
         assert_eq!(SlotClock::new(0, Duration::from_micros(999)), None);
+    }
+
+    #[test]
+    fn slot_starts_are_counted_in_a_half_open_interval() {
+        let c = SlotClock::new(500, Duration::from_secs(1)).unwrap();
+        let cases = [
+            // (from ms, to ms, starts)
+            (520, 1_499, 0),
+            (520, 1_500, 1),
+            (1_500, 1_500, 0),
+            (1_499, 1_500, 1),
+            (520, 4_510, 4),
+            (4_510, 520, 0),
+            (-2_000, 600, 3),
+        ];
+        for (from, to, starts) in cases {
+            assert_eq!(c.starts_between(from, to), starts, "({from}, {to}]");
+        }
+    }
+
+    #[test]
+    fn a_late_stop_leaves_the_slots_before_the_successors_settle_ends_unchecked() {
+        let c = SlotClock::new(0, Duration::from_secs(1)).unwrap();
+        let settle = Duration::from_millis(1_050);
+        let cases = [
+            // (last known forging ms, confirmed off ms, slots unchecked at most)
+            // The SIGHUP 20 ms into slot 5, confirmed within the slot: the successor checks 6.
+            (5_020, 5_100, 0),
+            (5_020, 5_940, 0),
+            // Confirmed too late in slot 5 for the successor's settle to end inside slot 6.
+            (5_020, 5_960, 1),
+            // Still forging at 5 960, off at 6 010: it may have stopped before slot 6 began.
+            (5_960, 6_010, 1),
+            // Nodes of 1.7 s and 3 s, seen forging 50 ms before: they checked slots 6 and 8
+            // themselves, and the successor's first check is the next slot.
+            (6_700, 6_750, 0),
+            (8_000, 8_050, 0),
+            // Clocks that step back never count below zero.
+            (5_020, 3_000, 0),
+        ];
+        for (last_on, confirmed, late) in cases {
+            assert_eq!(
+                c.late_stop_slots(last_on, confirmed, settle),
+                late,
+                "forging at {last_on}, off at {confirmed}"
+            );
+        }
     }
 
     #[test]

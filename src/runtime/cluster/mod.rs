@@ -58,6 +58,11 @@ pub trait Coordinator {
     fn gate_hold(&self) -> GateHold {
         GateHold::Always
     }
+    /// Whether our region's global hold came by a handoff or a release and waited out a slot
+    /// (a planned cross-region handover).
+    fn gate_settled_handover(&self) -> bool {
+        false
+    }
     /// Whether our region's hold on the global lease rests with us (a shutdown must hand it over).
     fn holds_region(&self) -> bool {
         false
@@ -683,6 +688,10 @@ impl<C: Clock, K: Kube, H: HealthProbe> Coordinator for ClusterLoop<C, K, H> {
     async fn refresh_policy(&mut self) {
         let now = self.clock.now_mono();
         self.fresh_policy = self.list_policy(now).await;
+    }
+
+    fn gate_settled_handover(&self) -> bool {
+        self.state.global.hold.as_ref().is_some_and(|h| h.settling)
     }
 
     fn gate_hold(&self) -> GateHold {
