@@ -77,14 +77,7 @@ fn main() {
         let dir = tempfile::tempdir().expect("tempdir");
         let started = Instant::now();
         let scenario = quiet_world(regions, 3, Duration::from_secs_f64(quiet_h * 3600.0));
-        run(
-            &scenario,
-            &RunOptions {
-                journal_dir: Some(dir.path().to_owned()),
-                ..RunOptions::default()
-            },
-        )
-        .expect("run");
+        run(&scenario, &RunOptions::journaled(dir.path())).expect("run");
         measure(label, dir.path(), quiet_h);
         eprintln!("({:.0} s wall)", started.elapsed().as_secs_f64());
     }
@@ -98,14 +91,7 @@ fn main() {
         tick: None,
         probes: Probes::Off,
     };
-    let seed = run_seed(
-        1000,
-        &config,
-        &RunOptions {
-            journal_dir: Some(dir.path().to_owned()),
-            ..RunOptions::default()
-        },
-    );
+    let seed = run_seed(1000, &config, &RunOptions::journaled(dir.path()));
     seed.result.as_ref().expect("chaos run");
     measure(
         "chaos seed 1000 (faults all the time), up to 3 regions x 3 pods",

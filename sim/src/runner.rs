@@ -33,6 +33,16 @@ pub struct RunOptions {
     pub broken: Option<crate::canary::Broken>,
 }
 
+impl RunOptions {
+    /// The scenario's own seed and tick, with one decision journal per pod in `dir`.
+    pub fn journaled(dir: impl Into<std::path::PathBuf>) -> RunOptions {
+        RunOptions {
+            journal_dir: Some(dir.into()),
+            ..RunOptions::default()
+        }
+    }
+}
+
 /// Everything a run produced.
 #[derive(Debug)]
 pub struct Outcome {

@@ -180,14 +180,7 @@ fn every_scenarios_journals_show_an_overlap_exactly_where_the_oracle_counts_a_du
     let problems = on_two_threads(&files, |file| {
         let scenario = Scenario::from_file(file).expect("scenario");
         let dir = tempfile::tempdir().expect("tempdir");
-        let outcome = run(
-            &scenario,
-            &RunOptions {
-                journal_dir: Some(dir.path().to_owned()),
-                ..RunOptions::default()
-            },
-        )
-        .expect("run");
+        let outcome = run(&scenario, &RunOptions::journaled(dir.path())).expect("run");
         judge(
             &file.display().to_string(),
             &outcome,
@@ -209,10 +202,7 @@ fn chaos_seeds(seeds: std::ops::Range<u64>, regions: usize, minutes: u64) -> Vec
     let seeds: Vec<u64> = seeds.collect();
     on_two_threads(&seeds, |&seed| {
         let dir = tempfile::tempdir().expect("tempdir");
-        let options = RunOptions {
-            journal_dir: Some(dir.path().to_owned()),
-            ..RunOptions::default()
-        };
+        let options = RunOptions::journaled(dir.path());
         let run = run_seed(seed, &config, &options);
         let outcome = run.result.as_ref().expect("simulation");
         let problem = judge(

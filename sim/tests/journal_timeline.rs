@@ -17,14 +17,7 @@ fn the_journals_of_a_failover_reproduce_the_oracles_forger_changes() {
         "/../scenarios/single-region-leader-crash.toml"
     );
     let scenario = Scenario::from_file(file).expect("scenario");
-    let outcome = run(
-        &scenario,
-        &RunOptions {
-            journal_dir: Some(dir.path().to_owned()),
-            ..RunOptions::default()
-        },
-    )
-    .expect("run");
+    let outcome = run(&scenario, &RunOptions::journaled(dir.path())).expect("run");
     assert!(
         outcome.judgement.passed(),
         "{:?}",

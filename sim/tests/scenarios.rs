@@ -89,6 +89,8 @@ scenario_tests! {
     node_restart_on_leader => "node-restart-on-leader.toml",
     node_slow_demotion_handover => "node-slow-demotion-handover.toml",
     node_slow_disabled_region_handover => "node-slow-disabled-region-handover.toml",
+    node_slow_leaver_stops_late_in_its_slot => "node-slow-leaver-stops-late-in-its-slot.toml",
+    node_slow_planned_handover => "node-slow-planned-handover.toml",
     one_pod_crash_stays_in_primary => "one-pod-crash-stays-in-primary.toml",
     partition_between_regions => "partition-between-regions.toml",
     partition_leader_from_api => "partition-leader-from-api.toml",
