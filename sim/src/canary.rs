@@ -45,11 +45,15 @@ pub enum Broken {
     /// The dead-man switch is armed with a renew deadline counted from now, not with the instant
     /// the holds fence themselves.
     WatchdogFromPromotion,
+    /// Overrides are judged on each round's raw estimate of the server's time, not on the steady
+    /// one: a later `Date` sample (whole seconds) can make an override seen expired look in force
+    /// again (soak seed 9182: a handover stopped half-way, a slot missed).
+    OverrideOnRawServerTime,
 }
 
 impl Broken {
     /// Every variant, in declaration order.
-    pub const ALL: [Broken; 8] = [
+    pub const ALL: [Broken; 9] = [
         Broken::WallClockExpiry,
         Broken::PromoteBeforeAcquire,
         Broken::NoSelfFencing,
@@ -58,6 +62,7 @@ impl Broken {
         Broken::HandoffBeforeDemotionVerified,
         Broken::WorseRegionTakesAtOnce,
         Broken::WatchdogFromPromotion,
+        Broken::OverrideOnRawServerTime,
     ];
 
     /// The kebab-case name used on command lines (`--broken no-self-fencing`).
@@ -71,6 +76,7 @@ impl Broken {
             Broken::HandoffBeforeDemotionVerified => "handoff-before-demotion-verified",
             Broken::WorseRegionTakesAtOnce => "worse-region-takes-at-once",
             Broken::WatchdogFromPromotion => "watchdog-from-promotion",
+            Broken::OverrideOnRawServerTime => "override-on-raw-server-time",
         }
     }
 
@@ -113,7 +119,7 @@ pub fn writer() -> String {
     get().map_or_else(|| WRITER.to_owned(), Broken::writer)
 }
 
-static VARIANTS: [BrokenCore; 8] = [
+static VARIANTS: [BrokenCore; 9] = [
     BrokenCore(Broken::WallClockExpiry),
     BrokenCore(Broken::PromoteBeforeAcquire),
     BrokenCore(Broken::NoSelfFencing),
@@ -122,6 +128,7 @@ static VARIANTS: [BrokenCore; 8] = [
     BrokenCore(Broken::HandoffBeforeDemotionVerified),
     BrokenCore(Broken::WorseRegionTakesAtOnce),
     BrokenCore(Broken::WatchdogFromPromotion),
+    BrokenCore(Broken::OverrideOnRawServerTime),
 ];
 
 /// The correct core with one variant's break applied.
@@ -168,6 +175,12 @@ impl Decisions for BrokenCore {
             Broken::HandoffBeforeDemotionVerified => handoff_before_verified(prev, obs, timing),
             Broken::WorseRegionTakesAtOnce => {
                 worse_region_takes_at_once(obs, timing, Correct.decide_cluster(prev, obs, timing))
+            }
+            Broken::OverrideOnRawServerTime => {
+                // Nothing carried forward: the round judges on its own estimate alone.
+                let mut p = prev.clone();
+                p.server_now = None;
+                Correct.decide_cluster(&p, obs, timing)
             }
             _ => Correct.decide_cluster(prev, obs, timing),
         }

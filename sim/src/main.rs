@@ -65,7 +65,7 @@ enum Command {
         tick: Option<std::time::Duration>,
         /// Run a deliberately broken safety core (the canary, sim/src/canary.rs):
         /// wall-clock-expiry, promote-before-acquire, no-self-fencing,
-        /// release-before-demotion-verified, promote-on-new-lease, handoff-before-demotion-verified, worse-region-takes-at-once, watchdog-from-promotion.
+        /// release-before-demotion-verified, promote-on-new-lease, handoff-before-demotion-verified, worse-region-takes-at-once, watchdog-from-promotion, override-on-raw-server-time.
         #[arg(long)]
         broken: Option<String>,
     },

@@ -127,6 +127,17 @@ fn a_worse_region_that_takes_the_global_lease_at_once_is_caught_by_a_partition()
     );
 }
 
+/// Soak seed 9182, shrunk against this variant (203 faults: the world before the probe is the
+/// chaos run's own): the override's expiry is seen, then the next raw estimate undoes it.
+#[test]
+fn judging_an_override_on_the_raw_server_time_estimate_is_caught_by_its_expiry() {
+    caught_by_check(
+        Broken::OverrideOnRawServerTime,
+        "tests/canaries/override-expiry-flap-9182.toml",
+        "max-missed-slots",
+    );
+}
+
 #[test]
 fn judging_expiry_without_the_observed_age_is_caught_by_a_leader_crash() {
     caught(Broken::WallClockExpiry, "single-region-leader-crash.toml");
