@@ -151,24 +151,7 @@ pub async fn software(ctx: PodContext) -> turmoil::Result {
         watchdog::run(&watchdog_clock, &wd_fs, &wd_node, &wd_settings, record).await;
     });
 
-    let connector = net::Connector {
-        from: pod.host.clone(),
-        partitions: ctx.partitions.clone(),
-    };
-    let (client, dates) = net::kube_client(&ctx.api_host, NAMESPACE, connector)?;
-    let mono_clock = sidecar_clock.clone();
-    let mono = Rc::new(move || mono_clock.now_mono());
-    let kube = PausingKube {
-        inner: KubeAdapter::new(
-            client,
-            NAMESPACE,
-            ctx.spec.timing.api_timeout(),
-            dates,
-            mono,
-        )
-        .with_lease_quiet_limit(ctx.spec.timing.lease_quiet_limit()),
-        clock: sidecar_clock.clone(),
-    };
+    let kube = PausingKube::to(&ctx, &ctx.api_host, &sidecar_clock)?;
     let server_clock = kube.inner.server_clock_reader();
     let settings = Settings {
         identity: pod.name.clone(),
@@ -236,25 +219,7 @@ pub async fn software(ctx: PodContext) -> turmoil::Result {
             runtime.run(sigterm).await;
         }
         Some(cc) => {
-            let connector = net::Connector {
-                from: pod.host.clone(),
-                partitions: ctx.partitions.clone(),
-            };
-            let (client, dates) =
-                net::kube_client(&super::api_host("global"), NAMESPACE, connector)?;
-            let mono_clock = sidecar_clock.clone();
-            let mono = Rc::new(move || mono_clock.now_mono());
-            let coordination = PausingKube {
-                inner: KubeAdapter::new(
-                    client,
-                    NAMESPACE,
-                    ctx.spec.timing.api_timeout(),
-                    dates,
-                    mono,
-                )
-                .with_lease_quiet_limit(ctx.spec.timing.lease_quiet_limit()),
-                clock: sidecar_clock.clone(),
-            };
+            let coordination = PausingKube::to(&ctx, &super::api_host("global"), &sidecar_clock)?;
             let health = SimHealth {
                 ctx: cc.clone(),
                 host: pod.host.clone(),
@@ -385,6 +350,30 @@ impl Recorder for PodRecorder {
 struct PausingKube {
     inner: KubeAdapter,
     clock: SimClock,
+}
+
+impl PausingKube {
+    /// The sidecar's adapter, as `forge-manager run` builds it, to the API server on `host`,
+    /// dialled from the pod's host across the world's partitions.
+    fn to(
+        ctx: &PodContext,
+        host: &str,
+        clock: &SimClock,
+    ) -> Result<PausingKube, http::uri::InvalidUri> {
+        let connector = net::Connector {
+            from: ctx.pod.host.clone(),
+            partitions: ctx.partitions.clone(),
+        };
+        let (client, dates) = net::kube_client(host, NAMESPACE, connector)?;
+        let mono_clock = clock.clone();
+        let mono = Rc::new(move || mono_clock.now_mono());
+        let timing = &ctx.spec.timing;
+        Ok(PausingKube {
+            inner: KubeAdapter::new(client, NAMESPACE, timing.api_timeout(), dates, mono)
+                .with_lease_quiet_limit(timing.lease_quiet_limit()),
+            clock: clock.clone(),
+        })
+    }
 }
 
 impl Kube for PausingKube {
