@@ -106,6 +106,9 @@ pub fn sighup_verdict(before: Forging, after: Forging) -> Option<bool> {
     match (before, after) {
         (Forging::Promoting { .. }, Forging::On) => Some(true),
         (Forging::Demoting { .. } | Forging::Stuck { .. }, Forging::Off) => Some(true),
+        // Learned off and promoted again in one step (nothing to settle without a slot clock):
+        // the core promotes only a node it knows is off.
+        (Forging::Demoting { .. } | Forging::Stuck { .. }, Forging::Promoting { .. }) => Some(true),
         (Forging::Promoting { .. }, Forging::Demoting { .. }) => Some(false),
         (Forging::Demoting { attempt: a, .. }, Forging::Demoting { attempt: b, .. }) if b > a => {
             Some(false)

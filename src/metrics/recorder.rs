@@ -134,6 +134,12 @@ mod tests {
         let demoting = |attempt| Forging::Demoting { since, attempt };
         assert_eq!(sighup_verdict(promoting, Forging::On), Some(true));
         assert_eq!(sighup_verdict(demoting(1), Forging::Off), Some(true));
+        // Learned off and promoted again in the same step (no slot settle).
+        assert_eq!(sighup_verdict(demoting(2), promoting), Some(true));
+        assert_eq!(
+            sighup_verdict(Forging::Stuck { since }, promoting),
+            Some(true)
+        );
         assert_eq!(sighup_verdict(promoting, demoting(1)), Some(false));
         assert_eq!(sighup_verdict(demoting(1), demoting(2)), Some(false));
         assert_eq!(

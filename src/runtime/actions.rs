@@ -298,7 +298,8 @@ impl<C: Clock, K: Kube, F: Fs, N: Node, R: Recorder, G: cluster::Coordinator>
 
     /// The SIGHUP decision `d` found confirmed (its forging belief moved from promoting to on,
     /// or from demoting to off), measured to the observation pass that read the confirming
-    /// metrics. A SIGHUP given up on (a timeout, a new attempt) is forgotten unmeasured.
+    /// metrics. Called before the decision's actions. A SIGHUP given up on (a timeout, a new
+    /// attempt) is forgotten unmeasured: the next promotion or demotion replaces its record.
     pub(super) fn sighup_confirmed(
         &mut self,
         before: Forging,
@@ -314,13 +315,11 @@ impl<C: Clock, K: Kube, F: Fs, N: Node, R: Recorder, G: cluster::Coordinator>
             // Still forging at this read: it checked this slot itself.
             s.last_on_wall_ms = s.last_on_wall_ms.max(read_wall_ms);
         }
-        // A verdict of `false` leaves the record alone: the decision's own actions may have just
-        // sent the next SIGHUP (a timed-out promotion is demoted in the same step).
         if sighup_verdict(before, d.next.forging) != Some(true) {
             return None;
         }
-        let kind = match d.next.forging {
-            Forging::On => SighupKind::Enable,
+        let kind = match before {
+            Forging::Promoting { .. } => SighupKind::Enable,
             _ => SighupKind::Disable,
         };
         let sent = self.sighup_sent.take().filter(|s| s.kind == kind)?;

@@ -637,6 +637,9 @@ impl<C: Clock, K: Kube, F: Fs, N: Node, R: Recorder, G: cluster::Coordinator>
                 // live, promotable lease (its `debug_assert_safe` checks every decision).
                 d.actions.push(a);
             }
+            // Before the actions: the confirmation answers an earlier SIGHUP, and this decision's
+            // own actions may send the next one.
+            let confirmed = self.sighup_confirmed(previous_forging, &d, &seen);
             let released_before = self.released_version.clone();
             let results = self.act(&d, seen.process).await;
             if self.shutting_down && self.released_version != released_before {
@@ -644,7 +647,6 @@ impl<C: Clock, K: Kube, F: Fs, N: Node, R: Recorder, G: cluster::Coordinator>
                 self.left_quiet = settled;
             }
             self.after(&d, &seen, &results).await;
-            let confirmed = self.sighup_confirmed(previous_forging, &d, &seen);
             let tick = TickRecord {
                 wall: self.clock.now_wall(),
                 observations: &seen.observations,

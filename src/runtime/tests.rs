@@ -12,13 +12,26 @@ use crate::core::time::MonoTime;
 use crate::credentials::sample_set;
 use crate::testing::{FakeApi, FakeClock, FakeFs, FakeKube, FakeNode};
 
-type Loop = Runtime<FakeClock, FakeKube, FakeFs, FakeNode, NoRecorder>;
+type Loop = Runtime<FakeClock, FakeKube, FakeFs, FakeNode, Confirmations>;
+
+/// Keeps every SIGHUP confirmation the loop reports.
+#[derive(Clone, Default)]
+struct Confirmations(std::rc::Rc<std::cell::RefCell<Vec<SighupConfirmed>>>);
+
+impl Recorder for Confirmations {
+    fn record(&mut self, t: &TickRecord<'_>) {
+        if let Some(c) = t.confirmed {
+            self.0.borrow_mut().push(c.clone());
+        }
+    }
+}
 
 struct TestPod {
     name: String,
     rt: Loop,
     fs: FakeFs,
     node: FakeNode,
+    confirmed: Confirmations,
     next_wake: MonoTime,
     alive: bool,
 }
@@ -58,19 +71,20 @@ impl Cluster {
     }
 
     fn add_pod(&mut self, i: usize) {
-        let (name, rt, fs, node) = self.runtime(i);
+        let (name, rt, fs, node, confirmed) = self.runtime(i);
         self.pods.push(TestPod {
             name,
             rt,
             fs,
             node,
+            confirmed,
             next_wake: self.clock.now_mono(),
             alive: true,
         });
     }
 
     /// Pod `i`'s loop over this cluster's API and clock, with its own files and node.
-    fn runtime(&self, i: usize) -> (String, Loop, FakeFs, FakeNode) {
+    fn runtime(&self, i: usize) -> (String, Loop, FakeFs, FakeNode, Confirmations) {
         let name = format!("pod-{i}");
         let fs = FakeFs::new();
         let source = CredentialPaths::in_dir(&dir("/secrets"));
@@ -92,17 +106,22 @@ impl Cluster {
             mode: CredentialMode::Decoy(decoy),
             heartbeat: dir("/opt/cardano/secrets/.heartbeat"),
             jitter_seed: i as u64,
-            slot_clock: None,
+            // Slot 0 at the fake clock's wall epoch, 1 s slots.
+            slot_clock: SlotClock::new(
+                self.clock.now_wall().as_millisecond(),
+                Duration::from_secs(1),
+            ),
         };
+        let confirmed = Confirmations::default();
         let rt = Runtime::new(
             self.clock.clone(),
             self.api.client(),
             fs.clone(),
             node.clone(),
-            NoRecorder,
+            confirmed.clone(),
             settings,
         );
-        (name, rt, fs, node)
+        (name, rt, fs, node, confirmed)
     }
 
     fn forgers(&self) -> Vec<String> {
@@ -300,7 +319,8 @@ fn the_decision_that_completes_a_shutdown_is_the_last_of_its_wake_up() {
     panic!("the shutdown never completed");
 }
 
-type CoordinatedLoop = Runtime<FakeClock, FakeKube, FakeFs, FakeNode, NoRecorder, RecordingRounds>;
+type CoordinatedLoop =
+    Runtime<FakeClock, FakeKube, FakeFs, FakeNode, Confirmations, RecordingRounds>;
 type RoundLeaders = std::rc::Rc<std::cell::RefCell<Vec<bool>>>;
 
 /// A coordinator that records each round's local leadership and can act on the world during
@@ -355,7 +375,7 @@ fn leader_and_coordinating_standby() -> (Cluster, CoordinatedLoop, RoundLeaders)
     c.run_until(20_000);
     assert_eq!(c.forger().as_deref(), Some("pod-0"));
     let leaders = std::rc::Rc::default();
-    let (_, rt, _, node) = c.runtime(1);
+    let (_, rt, _, node, _) = c.runtime(1);
     let mut rt = rt.with_coordinator(RecordingRounds {
         leaders: std::rc::Rc::clone(&leaders),
         during_next: None,
@@ -757,4 +777,83 @@ fn a_released_lease_is_taken_on_the_last_observations() {
     // The fresh pass that follows sees the dark metrics, and the standby stays off.
     let d = block_on(p.rt.wake());
     assert_eq!(d.reason, Reason::MetricsUnavailable, "{d:?}");
+}
+
+/// Every confirmation of `pod`, as (way, planned, slots late).
+fn confirmations(c: &mut Cluster, pod: &str) -> Vec<(SighupKind, bool, Option<u64>)> {
+    c.pod(pod)
+        .confirmed
+        .0
+        .borrow()
+        .iter()
+        .map(|x| (x.sighup, x.planned, x.late_slots))
+        .collect()
+}
+
+#[test]
+fn a_graceful_handover_reports_both_sighups_confirmed_as_planned_and_in_time() {
+    let mut c = Cluster::new(2);
+    c.run_until(20_000);
+    let leader = c.forger().unwrap_or_default();
+    // The first promotion took a new lease: not a handover the sidecars timed.
+    assert_eq!(
+        confirmations(&mut c, &leader),
+        vec![(SighupKind::Enable, false, Some(0))]
+    );
+    let at = c.clock.now_mono().as_ms();
+    c.pod(&leader).rt.begin_shutdown();
+    c.run_until(at + 6_000);
+    let next = c.forger().unwrap_or_default();
+    assert_ne!(next, leader, "{:?}", c.forger_changes);
+    // The fake node applies a SIGHUP at once: neither side cost a slot.
+    assert_eq!(
+        confirmations(&mut c, &leader)[1..],
+        [(SighupKind::Disable, true, Some(0))]
+    );
+    assert_eq!(
+        confirmations(&mut c, &next),
+        vec![(SighupKind::Enable, true, Some(0))]
+    );
+}
+
+#[test]
+fn a_demotion_retried_while_the_metrics_are_dark_is_measured_from_its_last_attempt() {
+    let mut c = Cluster::new(2);
+    c.run_until(20_000);
+    let leader = c.forger().unwrap_or_default();
+    let dark = c.clock.now_mono().as_ms();
+    // No metrics: the forger is demoted (keys out, SIGHUP) and the demotion cannot be verified,
+    // so it is tried again; attempts given up on are not confirmations.
+    c.pod(&leader).node.set_metrics_up(false);
+    c.run_until(dark + 30_000);
+    assert_eq!(
+        confirmations(&mut c, &leader).len(),
+        1,
+        "the first promotion only"
+    );
+    let back = c.clock.now_mono().as_ms();
+    c.pod(&leader).node.set_metrics_up(true);
+    c.run_until(back + 1_000);
+    let all = confirmations(&mut c, &leader);
+    // Confirmed at the first read after the metrics returned; not a planned handover (the node's
+    // own metrics failed it), so it costs the counter nothing whatever its slots. Without a
+    // settle (these pods have no slot length in their timing) the same decision promotes again:
+    // learned off and promoted in one step still confirms the demotion, and the promotion's
+    // own confirmation follows.
+    assert_eq!(
+        all.iter().map(|x| (x.0, x.1)).collect::<Vec<_>>(),
+        [
+            (SighupKind::Enable, false),
+            (SighupKind::Disable, false),
+            (SighupKind::Enable, false)
+        ],
+        "{all:?}"
+    );
+    let confirmed = c.pod(&leader).confirmed.0.borrow()[1].clone();
+    assert_eq!(confirmed.counted_late_slots(), 0);
+    // Measured from the last attempt's SIGHUP, not the first: well under the 30 s of darkness.
+    assert!(
+        confirmed.after_ms < 30_000 && confirmed.after_ms >= 100,
+        "{confirmed:?}"
+    );
 }
