@@ -68,9 +68,10 @@ pub struct SighupConfirmed {
     /// Which way.
     pub sighup: SighupKind,
     /// Part of a planned handover: a demotion the sidecar timed to a slot start (a graceful
-    /// shutdown, a policy moving forging elsewhere), or a promotion on a hold taken after a
-    /// release or a handoff (timed by its slot settle). A start-up promotion or a takeover on
-    /// expiry is not: its SIGHUP falls anywhere in a slot.
+    /// shutdown, a policy moving forging elsewhere), or a promotion that ends the slot settle of
+    /// a hold taken after a release or a handoff (`Hold::timed_by_settle`). A start-up
+    /// promotion, a takeover on expiry or a later promotion on the same hold is not: its SIGHUP
+    /// falls anywhere in a slot.
     pub planned: bool,
     /// From the SIGHUP to the metrics read that confirmed it.
     pub after_ms: u64,

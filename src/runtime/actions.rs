@@ -100,10 +100,18 @@ impl<C: Clock, K: Kube, F: Fs, N: Node, R: Recorder, G: cluster::Coordinator>
             Some(p) => match self.node.sighup(p).await {
                 Ok(()) => {
                     // Planned: the end of a handover the sidecars timed (a hold taken after a
-                    // release or a handoff waits out a slot), not a start-up or a takeover on
-                    // expiry, whose SIGHUP falls anywhere in a slot.
-                    let planned = self.state.seat.hold.as_ref().is_some_and(|h| h.settling)
-                        || self.coordinator.gate_settled_handover();
+                    // release or a handoff waits out a slot), not a start-up, a takeover on
+                    // expiry or a later promotion on the same hold, whose SIGHUP falls anywhere
+                    // in a slot.
+                    let now = self.clock.now_mono();
+                    let timing = &self.settings.timing;
+                    let planned = self
+                        .state
+                        .seat
+                        .hold
+                        .as_ref()
+                        .is_some_and(|h| h.timed_by_settle(now, timing))
+                        || self.coordinator.gate_settled_handover(now);
                     self.note_sighup(SighupKind::Enable, planned);
                     (
                         true,

@@ -44,6 +44,8 @@ struct Cluster {
     decoy: CredentialSet,
     /// (time, pod) of every instant a node began forging with the real keys.
     forger_changes: Vec<(u64, Option<String>)>,
+    /// The pods' timing (the default: no slot length, so no slot settle).
+    timing: Timing,
 }
 
 fn dir(p: &str) -> PathBuf {
@@ -52,6 +54,19 @@ fn dir(p: &str) -> PathBuf {
 
 impl Cluster {
     fn new(pods: usize) -> Cluster {
+        Cluster::with_timing(pods, Timing::default())
+    }
+
+    /// Pods that know the slot length (1 s): promotions after a release wait out a slot.
+    fn slotted(pods: usize) -> Cluster {
+        let params = crate::core::timing::TimingParams {
+            slot_length: Some(Duration::from_secs(1)),
+            ..Default::default()
+        };
+        Cluster::with_timing(pods, Timing::new(params).expect("a valid timing"))
+    }
+
+    fn with_timing(pods: usize, timing: Timing) -> Cluster {
         let clock = FakeClock::new();
         let api = FakeApi::new();
         let real = sample_set("real");
@@ -63,6 +78,7 @@ impl Cluster {
             real,
             decoy,
             forger_changes: Vec::new(),
+            timing,
         };
         for i in 0..pods {
             c.add_pod(i);
@@ -100,7 +116,7 @@ impl Cluster {
             identity: name.clone(),
             lease_name: "cardano-node-leader".into(),
             leader_status_name: Some("cardano-leader".into()),
-            timing: Timing::default(),
+            timing: self.timing,
             source,
             target,
             mode: CredentialMode::Decoy(decoy),
@@ -792,7 +808,7 @@ fn confirmations(c: &mut Cluster, pod: &str) -> Vec<(SighupKind, bool, Option<u6
 
 #[test]
 fn a_graceful_handover_reports_both_sighups_confirmed_as_planned_and_in_time() {
-    let mut c = Cluster::new(2);
+    let mut c = Cluster::slotted(2);
     c.run_until(20_000);
     let leader = c.forger().unwrap_or_default();
     // The first promotion took a new lease: not a handover the sidecars timed.
@@ -813,6 +829,21 @@ fn a_graceful_handover_reports_both_sighups_confirmed_as_planned_and_in_time() {
     assert_eq!(
         confirmations(&mut c, &next),
         vec![(SighupKind::Enable, true, Some(0))]
+    );
+    // Later on the same hold, a demotion for another reason (the metrics go dark) and the
+    // promotion after it: neither is a handover the sidecars timed.
+    let dark = c.clock.now_mono().as_ms();
+    c.pod(&next).node.set_metrics_up(false);
+    c.run_until(dark + 10_000);
+    c.pod(&next).node.set_metrics_up(true);
+    c.run_until(dark + 12_000);
+    assert_eq!(c.forger().as_deref(), Some(next.as_str()));
+    assert_eq!(
+        confirmations(&mut c, &next)[1..]
+            .iter()
+            .map(|x| (x.0, x.1))
+            .collect::<Vec<_>>(),
+        [(SighupKind::Disable, false), (SighupKind::Enable, false)]
     );
 }
 

@@ -58,9 +58,10 @@ pub trait Coordinator {
     fn gate_hold(&self) -> GateHold {
         GateHold::Always
     }
-    /// Whether our region's global hold came by a handoff or a release and waited out a slot
-    /// (a planned cross-region handover).
-    fn gate_settled_handover(&self) -> bool {
+    /// Whether a promotion at `now` ends a planned cross-region handover: our region's global
+    /// hold came by a handoff or a release and has just waited out a slot
+    /// ([`crate::core::election::Hold::timed_by_settle`]).
+    fn gate_settled_handover(&self, _now: MonoTime) -> bool {
         false
     }
     /// Whether our region's hold on the global lease rests with us (a shutdown must hand it over).
@@ -690,8 +691,12 @@ impl<C: Clock, K: Kube, H: HealthProbe> Coordinator for ClusterLoop<C, K, H> {
         self.fresh_policy = self.list_policy(now).await;
     }
 
-    fn gate_settled_handover(&self) -> bool {
-        self.state.global.hold.as_ref().is_some_and(|h| h.settling)
+    fn gate_settled_handover(&self, now: MonoTime) -> bool {
+        self.state
+            .global
+            .hold
+            .as_ref()
+            .is_some_and(|h| h.timed_by_settle(now, &self.settings.timing))
     }
 
     fn gate_hold(&self) -> GateHold {

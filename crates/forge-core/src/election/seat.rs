@@ -27,6 +27,15 @@ pub struct Hold {
     pub settling: bool,
 }
 
+impl Hold {
+    /// Whether a promotion at `now` is timed by this hold's slot settle: the hold waited out a
+    /// slot (a released lease or a handoff) and that wait ended less than a settle ago. A later
+    /// promotion on the same hold (after a demotion for another reason) is not.
+    pub fn timed_by_settle(&self, now: MonoTime, timing: &Timing) -> bool {
+        self.settling && now < self.promotable_at + timing.slot_settle()
+    }
+}
+
 /// One seat in one election: observer of the lease, and our hold if we have one.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Seat {

@@ -1800,6 +1800,39 @@ fn seat_holding(last_renew_ms: u64, promotable_ms: u64, record: LeaseRecord) -> 
     }
 }
 
+/// A promotion is timed by a hold's settle only right after it: within a settle of its end, on a
+/// hold taken after a release or a handoff. (What `cardano_sighup_late_slots_total` counts.)
+#[test]
+fn a_promotion_is_timed_by_the_settle_only_just_after_it_ends() {
+    let t = slotted(); // settle 1 050 ms
+    let hold = |settling| {
+        let mut seat = seat_holding(10_000, 12_000, rec(Some(ME), 7));
+        let mut h = seat.hold.take().expect("hold");
+        h.settling = settling;
+        h
+    };
+    let cases = [
+        // (settling, now ms, timed)
+        (true, 12_000, true),
+        (true, 12_300, true),
+        (true, 13_049, true),
+        (true, 13_050, false),
+        // A later promotion on the same hold, after a demotion for another reason.
+        (true, 60_000, false),
+        // A lease created, taken on expiry, or our own: nothing settled.
+        (false, 12_000, false),
+    ];
+    for (settling, now, timed) in cases {
+        assert_eq!(
+            hold(settling).timed_by_settle(MonoTime(now), &t),
+            timed,
+            "settling {settling} at {now}"
+        );
+    }
+    // Without a slot length there is no settle to time anything.
+    assert!(!hold(true).timed_by_settle(MonoTime(12_000), &timing()));
+}
+
 /// docs/safety.md §6: the entitlement repeats the renew-deadline test on its own, so a hold that
 /// somehow outlived its deadline (fencing drops it first) still entitles nothing; and a hold
 /// entitles only from its promotable instant.
